@@ -1,0 +1,466 @@
+//! Config file loading (SPEC §4): `agentdeploy.toml` or `agentdeploy.yaml`, one schema.
+//! Unknown keys and wrong types are errors naming the file, the line and the closest valid key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// Declares a config section struct holding every per-agent option, plus `$extra` fields.
+/// `serde(flatten)` cannot be combined with `deny_unknown_fields`, hence the macro.
+macro_rules! agent_section {
+    ($(#[$meta:meta])* $name:ident { $($extra:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub agent: Option<PathBuf>,
+            pub requirements: Option<PathBuf>,
+            pub memory: Option<u32>,
+            pub timeout: Option<u32>,
+            pub runtime: Option<String>,
+            pub allow_deprecated_runtime: Option<bool>,
+            pub architecture: Option<String>,
+            pub stack_name: Option<String>,
+            pub env_vars: Option<BTreeMap<String, String>>,
+            pub secrets: Option<Vec<String>>,
+            pub endpoint: Option<String>,
+            pub auth: Option<String>,
+            pub subnet_ids: Option<Vec<String>>,
+            pub security_group_ids: Option<Vec<String>>,
+            pub tags: Option<BTreeMap<String, String>>,
+            pub policies: Option<Vec<String>>,
+            pub s3_bucket: Option<String>,
+            pub resolve_s3: Option<bool>,
+            pub use_container: Option<String>,
+            pub out_dir: Option<PathBuf>,
+            pub region: Option<String>,
+            pub profile: Option<String>,
+            $($extra)*
+        }
+    };
+}
+
+agent_section!(
+    /// `[defaults]`, `[agents.NAME]` and `[environments.ENV.agents.NAME]`.
+    AgentSection {}
+);
+
+agent_section!(
+    /// `[environments.ENV]`: the agent options plus per-agent overrides.
+    EnvironmentSection {
+        #[serde(default)]
+        pub agents: BTreeMap<String, AgentSection>,
+    }
+);
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub defaults: AgentSection,
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentSection>,
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentSection>,
+}
+
+/// A loaded config file and where it came from (relative paths in it are relative to its folder).
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub path: PathBuf,
+    pub file: ConfigFile,
+}
+
+impl LoadedConfig {
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// The merged section for one agent: `[defaults]` < `[agents.NAME]` < `[environments.ENV]`
+    /// < `[environments.ENV.agents.NAME]`. Relative paths are made relative to the config's folder.
+    pub fn section_for(&self, name: &str, env: Option<&str>) -> Result<AgentSection> {
+        let mut merged = self.file.defaults.clone();
+        if let Some(agent) = self.file.agents.get(name) {
+            merged.overlay(agent.clone());
+        }
+        if let Some(env_name) = env {
+            let environment = self.environment(env_name)?;
+            merged.overlay(environment.as_agent_section());
+            if let Some(agent) = environment.agents.get(name) {
+                merged.overlay(agent.clone());
+            }
+        }
+        merged.resolve_paths(self.dir());
+        Ok(merged)
+    }
+
+    pub fn environment(&self, env_name: &str) -> Result<&EnvironmentSection> {
+        self.file.environments.get(env_name).ok_or_else(|| {
+            let known: Vec<&str> = self.file.environments.keys().map(String::as_str).collect();
+            Error::Config {
+                location: self.path.display().to_string(),
+                message: format!("environment `{env_name}` is not defined"),
+                hint: Some(if known.is_empty() {
+                    format!("add an [environments.{env_name}] table, or drop --env")
+                } else {
+                    format!("defined environments: {}", known.join(", "))
+                }),
+            }
+        })
+    }
+
+    /// Agent names declared in the file, in file order of `[agents.*]`.
+    pub fn agent_names(&self) -> Vec<String> {
+        self.file.agents.keys().cloned().collect()
+    }
+}
+
+impl EnvironmentSection {
+    fn as_agent_section(&self) -> AgentSection {
+        AgentSection {
+            agent: self.agent.clone(),
+            requirements: self.requirements.clone(),
+            memory: self.memory,
+            timeout: self.timeout,
+            runtime: self.runtime.clone(),
+            allow_deprecated_runtime: self.allow_deprecated_runtime,
+            architecture: self.architecture.clone(),
+            stack_name: self.stack_name.clone(),
+            env_vars: self.env_vars.clone(),
+            secrets: self.secrets.clone(),
+            endpoint: self.endpoint.clone(),
+            auth: self.auth.clone(),
+            subnet_ids: self.subnet_ids.clone(),
+            security_group_ids: self.security_group_ids.clone(),
+            tags: self.tags.clone(),
+            policies: self.policies.clone(),
+            s3_bucket: self.s3_bucket.clone(),
+            resolve_s3: self.resolve_s3,
+            use_container: self.use_container.clone(),
+            out_dir: self.out_dir.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+}
+
+impl AgentSection {
+    /// Applies `top` over `self`: scalars and lists are replaced, maps are merged key by key.
+    pub fn overlay(&mut self, top: AgentSection) {
+        fn replace<T>(slot: &mut Option<T>, value: Option<T>) {
+            if value.is_some() {
+                *slot = value;
+            }
+        }
+        fn merge(
+            slot: &mut Option<BTreeMap<String, String>>,
+            value: Option<BTreeMap<String, String>>,
+        ) {
+            if let Some(value) = value {
+                slot.get_or_insert_with(BTreeMap::new).extend(value);
+            }
+        }
+        replace(&mut self.agent, top.agent);
+        replace(&mut self.requirements, top.requirements);
+        replace(&mut self.memory, top.memory);
+        replace(&mut self.timeout, top.timeout);
+        replace(&mut self.runtime, top.runtime);
+        replace(
+            &mut self.allow_deprecated_runtime,
+            top.allow_deprecated_runtime,
+        );
+        replace(&mut self.architecture, top.architecture);
+        replace(&mut self.stack_name, top.stack_name);
+        merge(&mut self.env_vars, top.env_vars);
+        replace(&mut self.secrets, top.secrets);
+        replace(&mut self.endpoint, top.endpoint);
+        replace(&mut self.auth, top.auth);
+        replace(&mut self.subnet_ids, top.subnet_ids);
+        replace(&mut self.security_group_ids, top.security_group_ids);
+        merge(&mut self.tags, top.tags);
+        replace(&mut self.policies, top.policies);
+        replace(&mut self.s3_bucket, top.s3_bucket);
+        replace(&mut self.resolve_s3, top.resolve_s3);
+        replace(&mut self.use_container, top.use_container);
+        replace(&mut self.out_dir, top.out_dir);
+        replace(&mut self.region, top.region);
+        replace(&mut self.profile, top.profile);
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        for path in [&mut self.agent, &mut self.requirements, &mut self.out_dir]
+            .into_iter()
+            .flatten()
+        {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+}
+
+/// Finds the config: the `-c` path (which must exist), else `./agentdeploy.toml`, else
+/// `./agentdeploy.yaml` / `.yml`, else none.
+pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Option<LoadedConfig>> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(Error::usage_hint(
+                "--config",
+                format!("{}: no such file", path.display()),
+                "check the path, or run `agentdeploy init` to write one",
+            ));
+        }
+        return load(path).map(Some);
+    }
+    for name in ["agentdeploy.toml", "agentdeploy.yaml", "agentdeploy.yml"] {
+        let candidate = cwd.join(name);
+        if candidate.is_file() {
+            return load(&candidate).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+pub fn load(path: &Path) -> Result<LoadedConfig> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Config {
+        location: path.display().to_string(),
+        message: format!("cannot read the config file: {e}"),
+        hint: None,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::Config {
+        location: path.display().to_string(),
+        message: format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+        hint: Some("save the config file as UTF-8".into()),
+    })?;
+    let is_yaml = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    );
+    let file = if is_yaml {
+        parse_yaml(path, &text)?
+    } else {
+        parse_toml(path, &text)?
+    };
+    let loaded = LoadedConfig {
+        path: path.to_path_buf(),
+        file,
+    };
+    Ok(loaded)
+}
+
+pub fn parse_toml(path: &Path, text: &str) -> Result<ConfigFile> {
+    toml::from_str::<ConfigFile>(text).map_err(|err| {
+        let line = err
+            .span()
+            .map(|span| line_of_offset(text, span.start))
+            .unwrap_or(1);
+        config_error(path, line, err.message())
+    })
+}
+
+pub fn parse_yaml(path: &Path, text: &str) -> Result<ConfigFile> {
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    serde_yaml::from_str::<ConfigFile>(text).map_err(|err| {
+        let line = err.location().map(|l| l.line()).unwrap_or(1);
+        // serde_yaml appends " at line X column Y"; we print the location ourselves.
+        let message = err.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        config_error(path, line, &message)
+    })
+}
+
+fn config_error(path: &Path, line: usize, message: &str) -> Error {
+    let hint = unknown_field_hint(message);
+    Error::Config {
+        location: format!("{}:{line}", path.display()),
+        message: message.trim().to_string(),
+        hint,
+    }
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" messages: the closest valid key.
+fn unknown_field_hint(message: &str) -> Option<String> {
+    // serde_yaml prefixes the path (`agents.a: unknown field ...`).
+    let (_, rest) = message.split_once("unknown field `")?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let candidates: Vec<&str> = rest
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect();
+    let best = candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(unknown, c), *c))
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    if best.0 >= 0.7 {
+        Some(format!("did you mean `{}`?", best.1))
+    } else {
+        Some(format!("valid keys here: {}", candidates.join(", ")))
+    }
+}
+
+pub fn line_of_offset(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toml_err(text: &str) -> Error {
+        match parse_toml(Path::new("agentdeploy.toml"), text) {
+            Err(e) => e,
+            Ok(c) => panic!("expected an error, parsed {c:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_closest_key() {
+        let err = toml_err(
+            "[defaults]\nregion = \"us-east-1\"\n\n[agents.a]\nagent = \"a.py\"\nmemroy = 1024\n",
+        );
+        let Error::Config {
+            location,
+            message,
+            hint,
+        } = err
+        else {
+            panic!()
+        };
+        assert_eq!(location, "agentdeploy.toml:6");
+        assert!(message.contains("memroy"), "{message}");
+        assert_eq!(hint.as_deref(), Some("did you mean `memory`?"));
+    }
+
+    #[test]
+    fn unknown_top_level_table_is_rejected() {
+        let err = toml_err("[agent.a]\nagent = \"a.py\"\n");
+        let Error::Config { hint, .. } = err else {
+            panic!()
+        };
+        assert_eq!(hint.as_deref(), Some("did you mean `agents`?"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_line() {
+        let err = toml_err("[defaults]\n\ntimeout = \"long\"\n");
+        let Error::Config {
+            location, message, ..
+        } = err
+        else {
+            panic!()
+        };
+        assert_eq!(location, "agentdeploy.toml:3");
+        assert!(message.contains("invalid type"), "{message}");
+    }
+
+    #[test]
+    fn toml_syntax_error_has_a_line() {
+        let err = toml_err("[defaults]\nregion = \n");
+        let Error::Config { location, .. } = err else {
+            panic!()
+        };
+        assert_eq!(location, "agentdeploy.toml:2");
+    }
+
+    #[test]
+    fn yaml_unknown_key_names_line_and_closest_key() {
+        let err = parse_yaml(
+            Path::new("agentdeploy.yaml"),
+            "defaults:\n  region: us-east-1\nagents:\n  a:\n    agent: a.py\n    timout: 30\n",
+        )
+        .unwrap_err();
+        let Error::Config { location, hint, .. } = err else {
+            panic!()
+        };
+        assert_eq!(location, "agentdeploy.yaml:6");
+        assert_eq!(hint.as_deref(), Some("did you mean `timeout`?"));
+    }
+
+    #[test]
+    fn yaml_and_toml_share_one_schema() {
+        let toml = parse_toml(
+            Path::new("a.toml"),
+            "[agents.x]\nagent = \"x.py\"\nmemory = 1024\nenv_vars = { A = \"1\" }\n",
+        )
+        .unwrap();
+        let yaml = parse_yaml(
+            Path::new("a.yaml"),
+            "agents:\n  x:\n    agent: x.py\n    memory: 1024\n    env_vars:\n      A: \"1\"\n",
+        )
+        .unwrap();
+        assert_eq!(toml.agents, yaml.agents);
+    }
+
+    #[test]
+    fn precedence_defaults_agent_environment_agent_in_environment() {
+        let file = parse_toml(
+            Path::new("/p/agentdeploy.toml"),
+            r#"
+[defaults]
+region = "us-east-1"
+architecture = "arm64"
+timeout = 300
+memory = 256
+env_vars = { A = "defaults", B = "defaults" }
+
+[agents.r]
+agent = "agents/r.py"
+memory = 1024
+env_vars = { B = "agent" }
+
+[environments.prod]
+region = "eu-west-1"
+timeout = 600
+
+[environments.prod.agents.r]
+memory = 2048
+"#,
+        )
+        .unwrap();
+        let loaded = LoadedConfig {
+            path: "/p/agentdeploy.toml".into(),
+            file,
+        };
+        let dev = loaded.section_for("r", None).unwrap();
+        assert_eq!(dev.memory, Some(1024));
+        assert_eq!(dev.region.as_deref(), Some("us-east-1"));
+        assert_eq!(dev.timeout, Some(300));
+        assert_eq!(dev.agent.as_deref(), Some(Path::new("/p/agents/r.py")));
+        let env_vars = dev.env_vars.unwrap();
+        assert_eq!(env_vars["A"], "defaults");
+        assert_eq!(env_vars["B"], "agent");
+
+        let prod = loaded.section_for("r", Some("prod")).unwrap();
+        assert_eq!(prod.memory, Some(2048));
+        assert_eq!(prod.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(prod.timeout, Some(600));
+        assert_eq!(prod.architecture.as_deref(), Some("arm64"));
+
+        let missing = loaded.section_for("r", Some("staging")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("environment `staging` is not defined")
+        );
+        assert_eq!(missing.hint(), Some("defined environments: prod"));
+    }
+}

@@ -1,0 +1,136 @@
+//! Typed domain errors. Every failure the tool reports is one of these; the exit code and the
+//! `kind` string for JSON output are decided in `orchestrate::exit_codes`, nowhere else.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A flag or flag combination is wrong (SPEC §3).
+    #[error("{flag}: {message}")]
+    Usage {
+        flag: String,
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// The config file could not be read or is invalid (SPEC §4).
+    #[error("{location}: {message}")]
+    Config {
+        location: String,
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// The agent code is unusable: syntax error, no `main`, unreadable file (SPEC §5).
+    #[error("{location}: {message}")]
+    Agent {
+        location: String,
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// A required tool, credential, region or interpreter is missing (exit 3).
+    #[error("{message}")]
+    Preflight { message: String, hint: String },
+
+    /// Dependency resolution or `sam build` failed, or the artifact is too large (exit 4).
+    #[error("{message}")]
+    Build { message: String, hint: String },
+
+    /// `sam deploy` or the stack failed (exit 5).
+    #[error("{message}")]
+    Deploy { message: String, hint: String },
+
+    /// The stack deployed but the function is not healthy or its outputs are missing (exit 6).
+    #[error("{message}")]
+    Verify { message: String, hint: String },
+
+    /// The deployment record is corrupt, locked or from a newer version.
+    #[error("{path}: {message}")]
+    State {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+
+    /// The function answered with an error (`invoke`).
+    #[error("{message}")]
+    FunctionError { message: String },
+
+    /// Stopped by SIGINT/SIGTERM.
+    #[error("interrupted")]
+    Interrupted,
+
+    /// A command that exists in the CLI but is not built yet.
+    #[error("`{command}` is not implemented yet")]
+    NotImplemented { command: String },
+
+    /// Anything else (I/O on our own files, rendering).
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+impl Error {
+    pub fn usage(flag: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Usage {
+            flag: flag.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn usage_hint(
+        flag: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Error::Usage {
+            flag: flag.into(),
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn agent(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Agent {
+            location: location.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+
+    /// An I/O failure on a file the tool itself writes or reads.
+    pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
+        Error::Internal {
+            message: format!("{}: {err}", path.display()),
+        }
+    }
+
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Usage { hint, .. } | Error::Config { hint, .. } | Error::Agent { hint, .. } => {
+                hint.as_deref()
+            }
+            Error::Preflight { hint, .. }
+            | Error::Build { hint, .. }
+            | Error::Deploy { hint, .. }
+            | Error::Verify { hint, .. }
+            | Error::State { hint, .. } => Some(hint.as_str()),
+            Error::NotImplemented { .. } => {
+                Some("see README.md for the commands that are available in this version")
+            }
+            Error::Interrupted => {
+                Some("the deployment record is marked `interrupted`; run the command again")
+            }
+            Error::FunctionError { .. } | Error::Internal { .. } => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,263 @@
+//! Least-privilege IAM inferred from the agent code (SPEC §5). Every statement carries the
+//! reason and the file:line that caused it, for the template comments and the plan.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::lambda::agent::AgentAnalysis;
+
+/// Strands' default model when an `Agent()` or `BedrockModel()` names none
+/// (strands-agents 1.62, `strands.models.bedrock.DEFAULT_BEDROCK_MODEL_ID`: a global inference profile).
+pub const STRANDS_DEFAULT_MODEL_ID: &str = "global.anthropic.claude-sonnet-4-6";
+
+/// Prefixes of cross-region inference profile ids (`us.anthropic...`).
+const INFERENCE_PROFILE_PREFIXES: &[&str] =
+    &["us", "eu", "apac", "us-gov", "global", "jp", "au", "ca"];
+
+pub const BEDROCK_ACTIONS: &[&str] = &[
+    "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream",
+];
+
+/// What code that uses the default AWS-managed interpreter (`aws.codeinterpreter.v1`) needs:
+/// the session actions only, never create/delete.
+pub const AGENTCORE_CODE_INTERPRETER_ACTIONS: &[&str] = &[
+    "bedrock-agentcore:StartCodeInterpreterSession",
+    "bedrock-agentcore:InvokeCodeInterpreter",
+    "bedrock-agentcore:StopCodeInterpreterSession",
+    "bedrock-agentcore:GetCodeInterpreterSession",
+    "bedrock-agentcore:ListCodeInterpreterSessions",
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PolicyStatement {
+    pub sid: String,
+    pub actions: Vec<String>,
+    /// CloudFormation values: plain strings or `{"Fn::Sub": ...}`.
+    pub resources: Vec<Value>,
+    pub reason: String,
+    /// `file:line` locations that caused the statement.
+    pub sources: Vec<String>,
+}
+
+impl PolicyStatement {
+    /// The statement as it goes into the SAM template's `Policies` (a JSON value; JSON is YAML).
+    pub fn to_cloudformation(&self) -> Value {
+        json!({
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": self.actions,
+            "Resource": self.resources,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct IamPlan {
+    pub statements: Vec<PolicyStatement>,
+    pub managed_policies: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
+    let file = analysis.display_path();
+    let mut plan = IamPlan {
+        managed_policies: extra_policies.to_vec(),
+        ..Default::default()
+    };
+
+    let mut literal_ids: Vec<(String, Vec<String>)> = Vec::new();
+    let mut dynamic_sources = Vec::new();
+    for model in &analysis.bedrock_models {
+        let source = format!("{file}:{}", model.line);
+        let id = match (&model.model_id, model.is_default) {
+            (Some(id), _) => id.clone(),
+            (None, true) => STRANDS_DEFAULT_MODEL_ID.to_string(),
+            (None, false) => {
+                dynamic_sources.push(source);
+                continue;
+            }
+        };
+        match literal_ids.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, sources)) => sources.push(source),
+            None => literal_ids.push((id, vec![source])),
+        }
+    }
+
+    for (index, (model_id, sources)) in literal_ids.into_iter().enumerate() {
+        let resources = model_resources(&model_id);
+        let is_default = model_id == STRANDS_DEFAULT_MODEL_ID;
+        plan.statements.push(PolicyStatement {
+            sid: format!("InvokeBedrockModel{}", index + 1),
+            actions: BEDROCK_ACTIONS.iter().map(|a| a.to_string()).collect(),
+            resources,
+            reason: if is_default {
+                format!("the agent calls Bedrock model {model_id} (Strands' default model)")
+            } else {
+                format!("the agent calls Bedrock model {model_id}")
+            },
+            sources,
+        });
+    }
+    if !dynamic_sources.is_empty() {
+        plan.warnings.push(format!(
+            "the Bedrock model id at {} is not a literal: the role may invoke any Bedrock model and inference profile in the account; write the id as a string literal to narrow it",
+            dynamic_sources.join(", ")
+        ));
+        plan.statements.push(PolicyStatement {
+            sid: "InvokeAnyBedrockModel".into(),
+            actions: BEDROCK_ACTIONS.iter().map(|a| a.to_string()).collect(),
+            resources: vec![
+                sub("arn:${AWS::Partition}:bedrock:*::foundation-model/*"),
+                sub("arn:${AWS::Partition}:bedrock:*:${AWS::AccountId}:inference-profile/*"),
+            ],
+            reason: "the model id is computed at run time, so it cannot be scoped".into(),
+            sources: dynamic_sources,
+        });
+    }
+
+    if !analysis.agentcore_code_interpreter.is_empty() {
+        plan.statements.push(PolicyStatement {
+            sid: "AgentCoreCodeInterpreterSessions".into(),
+            actions: AGENTCORE_CODE_INTERPRETER_ACTIONS.iter().map(|a| a.to_string()).collect(),
+            resources: vec![
+                sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:aws:code-interpreter/*"),
+                sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:code-interpreter/*"),
+            ],
+            reason: "the agent runs code in AgentCore Code Interpreter sessions".into(),
+            sources: analysis.agentcore_code_interpreter.iter().map(|l| format!("{file}:{l}")).collect(),
+        });
+    }
+
+    if !analysis.aws_sdk_use.is_empty() && extra_policies.is_empty() {
+        let lines: Vec<String> = analysis
+            .aws_sdk_use
+            .iter()
+            .map(|l| format!("{file}:{l}"))
+            .collect();
+        plan.warnings.push(format!(
+            "the agent calls AWS APIs (boto3 / use_aws at {}): the role gets no permissions for them unless you add --policy ARN",
+            lines.join(", ")
+        ));
+    }
+    plan
+}
+
+fn sub(text: &str) -> Value {
+    json!({ "Fn::Sub": text })
+}
+
+/// Resources for one model id: a foundation model in this region, or an inference profile in
+/// this account plus the foundation models it routes to (in any region it may route to).
+pub fn model_resources(model_id: &str) -> Vec<Value> {
+    if model_id.starts_with("arn:") {
+        return vec![Value::String(model_id.to_string())];
+    }
+    match model_id.split_once('.') {
+        Some((prefix, base)) if INFERENCE_PROFILE_PREFIXES.contains(&prefix) => vec![
+            sub(&format!(
+                "arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:${{AWS::AccountId}}:inference-profile/{model_id}"
+            )),
+            sub(&format!(
+                "arn:${{AWS::Partition}}:bedrock:*::foundation-model/{base}"
+            )),
+        ],
+        _ => vec![sub(&format!(
+            "arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{model_id}"
+        ))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::agent::analyse_source;
+    use crate::settings::Runtime;
+    use std::path::Path;
+
+    fn plan(src: &str) -> IamPlan {
+        let a = analyse_source(
+            Path::new("a.py"),
+            None,
+            format!("{src}\ndef main():\n    pass\n"),
+            Runtime { minor: 13 },
+        )
+        .unwrap();
+        infer(&a, &[])
+    }
+
+    #[test]
+    fn bare_agent_gets_the_default_model_only() {
+        let p = plan("from strands import Agent\nagent = Agent()");
+        assert_eq!(p.statements.len(), 1);
+        let s = &p.statements[0];
+        assert_eq!(s.actions, BEDROCK_ACTIONS);
+        assert_eq!(s.sources, ["a.py:2"]);
+        assert_eq!(
+            s.resources,
+            vec![
+                sub(
+                    "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/global.anthropic.claude-sonnet-4-6"
+                ),
+                sub(
+                    "arn:${AWS::Partition}:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"
+                ),
+            ]
+        );
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn foundation_model_literal_is_scoped_to_the_region() {
+        let p = plan(
+            "m = BedrockModel(model_id='amazon.nova-pro-v1:0')\nm2 = BedrockModel(model_id='amazon.nova-pro-v1:0')",
+        );
+        assert_eq!(p.statements.len(), 1);
+        assert_eq!(
+            p.statements[0].resources,
+            vec![sub(
+                "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/amazon.nova-pro-v1:0"
+            )]
+        );
+        assert_eq!(p.statements[0].sources, ["a.py:1", "a.py:2"]);
+    }
+
+    #[test]
+    fn dynamic_model_id_warns_and_widens() {
+        let p = plan("import os\nm = BedrockModel(model_id=os.environ['MODEL'])");
+        assert_eq!(p.statements[0].sid, "InvokeAnyBedrockModel");
+        assert!(p.warnings[0].contains("a.py:2"), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn non_bedrock_model_objects_get_nothing() {
+        let p = plan(
+            "from strands.models.openai import OpenAIModel\nagent = Agent(model=OpenAIModel(model_id='gpt-4o'))",
+        );
+        assert!(p.statements.is_empty(), "{:?}", p.statements);
+    }
+
+    #[test]
+    fn agentcore_code_interpreter_gets_exactly_the_session_actions() {
+        let p = plan("from bedrock_agentcore.tools.code_interpreter_client import code_session");
+        assert_eq!(p.statements.len(), 1);
+        assert_eq!(p.statements[0].actions, AGENTCORE_CODE_INTERPRETER_ACTIONS);
+        assert_eq!(p.statements[0].sources, ["a.py:1"]);
+    }
+
+    #[test]
+    fn boto3_warns_unless_a_policy_is_given() {
+        let p = plan("import boto3");
+        assert!(p.warnings[0].contains("--policy"));
+        let a = analyse_source(
+            Path::new("a.py"),
+            None,
+            "import boto3\ndef main():\n    pass\n".into(),
+            Runtime { minor: 13 },
+        )
+        .unwrap();
+        let p = infer(&a, &["arn:aws:iam::aws:policy/ReadOnlyAccess".into()]);
+        assert!(p.warnings.is_empty());
+        assert_eq!(p.managed_policies.len(), 1);
+    }
+}

@@ -1,0 +1,86 @@
+//! The Lambda target: agent analysis, rendering, dependency resolution, the sam runner and the
+//! stack outputs.
+
+pub mod agent;
+pub mod artifact;
+pub mod iam;
+pub mod outputs;
+pub mod render;
+pub mod requirements;
+pub mod resolve;
+pub mod sam;
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::error::Result;
+use crate::settings::LambdaSettings;
+
+/// Everything known about one deployment before anything remote happens.
+#[derive(Debug, Clone)]
+pub struct LambdaPlan {
+    pub analysis: agent::AgentAnalysis,
+    pub requirements: requirements::Requirements,
+    pub iam: iam::IamPlan,
+    pub project: render::RenderedProject,
+    pub warnings: Vec<String>,
+}
+
+impl LambdaPlan {
+    /// Analyses the agent and renders the project in memory.
+    pub fn prepare(settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
+        let mut analysis = agent::analyse(&settings.agent, settings.runtime)?;
+        analysis.set_display_base(&settings.project_dir);
+        let requirements = requirements::determine(&analysis, settings.requirements.as_deref())?;
+        let iam = iam::infer(&analysis, &settings.policies);
+        let project =
+            render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
+        let mut warnings = settings.warnings.clone();
+        warnings.extend(iam.warnings.iter().cloned());
+        Ok(LambdaPlan {
+            analysis,
+            requirements,
+            iam,
+            project,
+            warnings,
+        })
+    }
+
+    pub fn files(&self, settings: &LambdaSettings) -> Vec<PathBuf> {
+        self.project
+            .files
+            .iter()
+            .map(|f| settings.out_dir.join(&f.path))
+            .collect()
+    }
+
+    /// The plan section of the result JSON.
+    pub fn describe(
+        &self,
+        settings: &LambdaSettings,
+        pinned: Option<&[String]>,
+    ) -> serde_json::Value {
+        json!({
+            "out_dir": settings.out_dir,
+            "agent": self.analysis.path,
+            "main": {
+                "async": self.analysis.main.is_async,
+                "parameters": self.analysis.main.positional,
+                "line": self.analysis.main.line,
+            },
+            "requirements": self.requirements.specifiers,
+            "requirements_source": self.requirements.source,
+            "inferred_from": self.requirements.inferred_from.iter().map(|(i, d)| json!({"import": i, "distribution": d})).collect::<Vec<_>>(),
+            "pinned_requirements": pinned,
+            "iam": {
+                "statements": self.iam.statements,
+                "managed_policies": self.iam.managed_policies,
+            },
+            "secrets": settings.secrets,
+            "env_vars": settings.env_vars.keys().collect::<Vec<_>>(),
+            "auth": settings.auth.as_str(),
+            "files": self.files(settings),
+        })
+    }
+}

@@ -1,0 +1,363 @@
+//! Renders the SAM project from the embedded templates (SPEC §2, §5): `src/handler.py` with the
+//! agent code verbatim, `template.yaml`, `samconfig.toml` and `src/requirements.txt`.
+//! User data always reaches minijinja as values, never as template source.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, context};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::lambda::agent::AgentAnalysis;
+use crate::lambda::iam::IamPlan;
+use crate::settings::{ArtifactBucket, LambdaSettings};
+
+/// Bumped whenever a template changes what gets deployed; part of the unchanged check.
+pub const TEMPLATE_VERSION: u32 = 1;
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const HANDLER_TEMPLATE: &str = include_str!("../../templates/handler.py.j2");
+const SAM_TEMPLATE: &str = include_str!("../../templates/template.yaml.j2");
+const SAMCONFIG_TEMPLATE: &str = include_str!("../../templates/samconfig.toml.j2");
+
+/// Files that never ship from an agent directory.
+const SKIPPED_NAMES: &[&str] = &[
+    "__pycache__",
+    ".git",
+    ".venv",
+    "venv",
+    ".agentdeploy",
+    ".aws-sam",
+    ".env",
+    ".mypy_cache",
+    ".pytest_cache",
+    "agentdeploy.toml",
+    "agentdeploy.yaml",
+    "node_modules",
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretParameter {
+    pub name: String,
+    pub parameter: String,
+}
+
+/// The CloudFormation parameter for each secret: `Secret<N><alnum>`, unique and alphanumeric.
+pub fn secret_parameters(secrets: &[String]) -> Vec<SecretParameter> {
+    secrets
+        .iter()
+        .enumerate()
+        .map(|(i, name)| SecretParameter {
+            name: name.clone(),
+            parameter: format!(
+                "Secret{}{}",
+                i + 1,
+                name.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            ),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    /// Relative to the out-dir.
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedProject {
+    pub files: Vec<RenderedFile>,
+}
+
+impl RenderedProject {
+    pub fn get(&self, path: &str) -> Option<&RenderedFile> {
+        self.files.iter().find(|f| f.path == Path::new(path))
+    }
+
+    /// Writes every file under `out_dir`. `src/` is rebuilt from scratch so files removed from an
+    /// agent directory do not linger; `.aws-sam/` (sam's build cache) is kept.
+    pub fn write(&self, out_dir: &Path) -> Result<()> {
+        let code_dir = out_dir.join("src");
+        if code_dir.exists() {
+            std::fs::remove_dir_all(&code_dir).map_err(|e| Error::io(&code_dir, e))?;
+        }
+        for file in &self.files {
+            let target = out_dir.join(&file.path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            write_atomically(&target, &file.contents)?;
+        }
+        Ok(())
+    }
+}
+
+/// temp file + rename, so an interrupted run never leaves a half-written file behind.
+pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
+    let parent = target.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
+    std::io::Write::write_all(&mut temp, contents).map_err(|e| Error::io(target, e))?;
+    temp.persist(target)
+        .map_err(|e| Error::io(target, e.error))?;
+    Ok(())
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    // Nothing here is HTML; the agent code must come out byte for byte.
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
+fn render(name: &str, source: &str, ctx: minijinja::Value) -> Result<String> {
+    let mut env = environment();
+    env.add_template(name, source)
+        .map_err(|e| Error::internal(format!("template {name} is invalid: {e}")))?;
+    let template = env
+        .get_template(name)
+        .map_err(|e| Error::internal(format!("template {name}: {e}")))?;
+    template
+        .render(ctx)
+        .map_err(|e| Error::internal(format!("rendering {name} failed: {e}")))
+}
+
+pub fn render_handler(analysis: &AgentAnalysis) -> Result<String> {
+    render(
+        "handler.py",
+        HANDLER_TEMPLATE,
+        context! {
+            agent_source => analysis.source.as_str(),
+            agent_needs_newline => !analysis.source.ends_with('\n'),
+            main_is_async => analysis.main.is_async,
+            main_arity => analysis.main.arity(),
+            max_body_bytes => MAX_BODY_BYTES,
+            tool_version => TOOL_VERSION,
+            template_version => TEMPLATE_VERSION,
+        },
+    )
+}
+
+/// One line, safe inside a YAML comment.
+fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+pub fn render_template(settings: &LambdaSettings, iam: &IamPlan) -> Result<String> {
+    let secrets = secret_parameters(&settings.secrets);
+    let mut environment: BTreeMap<String, Value> = settings
+        .env_vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    for secret in &secrets {
+        environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
+    }
+    let statements: Vec<Value> = iam
+        .statements
+        .iter()
+        .map(|s| {
+            json!({
+                "comment": comment_text(&format!("{} ({})", s.reason, s.sources.join(", "))),
+                "document": s.to_cloudformation(),
+            })
+        })
+        .collect();
+    let mut managed: Vec<Value> = iam
+        .managed_policies
+        .iter()
+        .map(|a| Value::String(a.clone()))
+        .collect();
+    let vpc = if settings.subnet_ids.is_empty() {
+        Value::Null
+    } else {
+        // Functions in a VPC need ENI permissions; SAM does not add them by itself.
+        managed.push(json!({ "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" }));
+        json!({ "subnet_ids": settings.subnet_ids, "security_group_ids": settings.security_group_ids })
+    };
+    let mut tags = settings.tags.clone();
+    tags.entry("agentdeploy:function".into())
+        .or_insert_with(|| settings.function_name.clone());
+    render(
+        "template.yaml",
+        SAM_TEMPLATE,
+        context! {
+            tool_version => TOOL_VERSION,
+            template_version => TEMPLATE_VERSION,
+            function_name => settings.function_name.as_str(),
+            description => format!("{} - deployed by agentdeploy", settings.function_name),
+            runtime => settings.runtime.name(),
+            architecture => settings.architecture.as_str(),
+            memory => settings.memory,
+            timeout => settings.timeout,
+            environment => if environment.is_empty() { Value::Null } else { json!(environment) },
+            secrets => secrets,
+            statements => statements,
+            managed_policies => managed,
+            vpc => vpc,
+            tags => tags,
+            endpoint => settings.endpoint.as_str(),
+            auth => settings.auth.as_str(),
+        },
+    )
+}
+
+/// `samconfig.toml`. `secret_overrides` are only ever passed for the short-lived 0600 copy.
+pub fn render_samconfig(
+    settings: &LambdaSettings,
+    region: Option<&str>,
+    secret_overrides: &[(String, String)],
+) -> Result<String> {
+    let s3_bucket = match &settings.artifact_bucket {
+        ArtifactBucket::Named(bucket) => Some(bucket.clone()),
+        ArtifactBucket::Resolve => None,
+    };
+    let overrides: Vec<String> = secret_overrides
+        .iter()
+        .map(|(key, value)| format!("{key}={}", quote_override(value)))
+        .collect();
+    render(
+        "samconfig.toml",
+        SAMCONFIG_TEMPLATE,
+        context! {
+            tool_version => TOOL_VERSION,
+            template_version => TEMPLATE_VERSION,
+            stack_name => settings.stack_name.as_str(),
+            region => region,
+            s3_bucket => s3_bucket,
+            parameter_overrides => if overrides.is_empty() { None } else { Some(overrides.join(" ")) },
+        },
+    )
+}
+
+/// sam's `Key="value"` override syntax: double quotes, with `\` and `"` escaped.
+fn quote_override(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+pub fn render_requirements(specifiers: &[String]) -> String {
+    let mut text = String::from(
+        "# Generated by agentdeploy. Dependencies of the agent, installed into the function.\n",
+    );
+    for spec in specifiers {
+        text.push_str(spec);
+        text.push('\n');
+    }
+    text
+}
+
+/// Every file of the project for one agent.
+pub fn render_project(
+    settings: &LambdaSettings,
+    analysis: &AgentAnalysis,
+    iam: &IamPlan,
+    requirements: &[String],
+    region: Option<&str>,
+) -> Result<RenderedProject> {
+    let mut files = vec![
+        RenderedFile {
+            path: "template.yaml".into(),
+            contents: render_template(settings, iam)?.into_bytes(),
+        },
+        RenderedFile {
+            path: "samconfig.toml".into(),
+            contents: render_samconfig(settings, region, &[])?.into_bytes(),
+        },
+        RenderedFile {
+            path: "src/handler.py".into(),
+            contents: render_handler(analysis)?.into_bytes(),
+        },
+        RenderedFile {
+            path: "src/requirements.txt".into(),
+            contents: render_requirements(requirements).into_bytes(),
+        },
+    ];
+    if let Some(dir) = &analysis.package_dir {
+        copy_package_files(dir, dir, &analysis.path, &mut files)?;
+    }
+    Ok(RenderedProject { files })
+}
+
+/// The other files of an agent directory ship beside the handler (local modules, prompts, data).
+fn copy_package_files(
+    root: &Path,
+    dir: &Path,
+    entry: &Path,
+    files: &mut Vec<RenderedFile>,
+) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry_item in entries {
+        let path = entry_item.path();
+        let name = entry_item.file_name();
+        let name = name.to_string_lossy();
+        if SKIPPED_NAMES.contains(&name.as_ref()) || name.ends_with(".pyc") || path == entry {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        if relative == Path::new("requirements.txt") || relative == Path::new("handler.py") {
+            continue;
+        }
+        let file_type = entry_item.file_type().map_err(|e| Error::io(&path, e))?;
+        if file_type.is_symlink() {
+            // Links could point anywhere (or loop); ship only what is really in the directory.
+            tracing::warn!("skipping symbolic link {}", path.display());
+            continue;
+        }
+        if file_type.is_dir() {
+            copy_package_files(root, &path, entry, files)?;
+        } else if file_type.is_file() {
+            let contents = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            files.push(RenderedFile {
+                path: Path::new("src").join(relative),
+                contents,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_quoting_escapes_quotes_and_backslashes() {
+        assert_eq!(quote_override(r#"a"b\c d"#), r#""a\"b\\c d""#);
+    }
+
+    #[test]
+    fn secret_parameter_names_are_unique_and_alphanumeric() {
+        let p = secret_parameters(&["A_B".into(), "AB".into()]);
+        assert_eq!(p[0].parameter, "Secret1AB");
+        assert_eq!(p[1].parameter, "Secret2AB");
+    }
+
+    #[test]
+    fn comments_cannot_break_out_of_the_line() {
+        assert_eq!(comment_text("model x\nEvil: 1"), "model x Evil: 1");
+    }
+}

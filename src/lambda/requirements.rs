@@ -1,0 +1,292 @@
+//! Which distributions the agent needs (SPEC §5): an explicit `--requirements` file, else a
+//! `requirements.txt` / `pyproject.toml` beside the agent, else inferred from its imports.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::lambda::agent::AgentAnalysis;
+
+const STDLIB_MODULES: &str = include_str!("stdlib_modules.txt");
+
+/// Import name → distribution name, where they differ (or where the obvious guess is wrong:
+/// PyPI's `agentrun` is an unrelated project; Aliyun's SDK is `agentrun-sdk`).
+const IMPORT_TO_DISTRIBUTION: &[(&str, &str)] = &[
+    ("strands", "strands-agents>=1.0"),
+    ("strands_tools", "strands-agents-tools"),
+    ("bedrock_agentcore", "bedrock-agentcore"),
+    ("agentrun", "agentrun-sdk"),
+    ("yaml", "pyyaml"),
+    ("PIL", "pillow"),
+    ("sklearn", "scikit-learn"),
+    ("cv2", "opencv-python-headless"),
+    ("bs4", "beautifulsoup4"),
+    ("dotenv", "python-dotenv"),
+    ("dateutil", "python-dateutil"),
+    ("jwt", "pyjwt"),
+    ("docx", "python-docx"),
+    ("pptx", "python-pptx"),
+    ("fitz", "pymupdf"),
+    ("Crypto", "pycryptodome"),
+    ("OpenSSL", "pyopenssl"),
+    ("attr", "attrs"),
+    ("magic", "python-magic"),
+    ("serial", "pyserial"),
+    ("psycopg2", "psycopg2-binary"),
+    ("MySQLdb", "mysqlclient"),
+    ("git", "gitpython"),
+    ("zmq", "pyzmq"),
+    ("google.genai", "google-genai"),
+    ("googleapiclient", "google-api-python-client"),
+    ("jose", "python-jose"),
+    ("multipart", "python-multipart"),
+    ("slugify", "python-slugify"),
+    ("Levenshtein", "levenshtein"),
+    ("skimage", "scikit-image"),
+    ("mcp", "mcp"),
+];
+
+/// Modules the Lambda Python runtime already provides.
+const RUNTIME_PROVIDED: &[&str] = &["awslambdaric", "bootstrap"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "source", content = "path")]
+pub enum RequirementsSource {
+    Explicit(PathBuf),
+    BesideAgent(PathBuf),
+    Pyproject(PathBuf),
+    Inferred,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Requirements {
+    pub source: RequirementsSource,
+    /// Requirement specifiers, one per line of the rendered requirements.txt.
+    pub specifiers: Vec<String>,
+    /// For inferred requirements: which import led to which distribution.
+    pub inferred_from: Vec<(String, String)>,
+}
+
+pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Requirements> {
+    if let Some(path) = explicit {
+        let specifiers = read_requirements_txt(path, "--requirements")?;
+        return Ok(Requirements {
+            source: RequirementsSource::Explicit(path.to_path_buf()),
+            specifiers,
+            inferred_from: vec![],
+        });
+    }
+    let dir = analysis
+        .package_dir
+        .clone()
+        .or_else(|| analysis.path.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let beside = dir.join("requirements.txt");
+    if beside.is_file() {
+        let specifiers = read_requirements_txt(&beside, "requirements.txt")?;
+        return Ok(Requirements {
+            source: RequirementsSource::BesideAgent(beside),
+            specifiers,
+            inferred_from: vec![],
+        });
+    }
+    let pyproject = dir.join("pyproject.toml");
+    if pyproject.is_file() {
+        let specifiers = read_pyproject(&pyproject)?;
+        return Ok(Requirements {
+            source: RequirementsSource::Pyproject(pyproject),
+            specifiers,
+            inferred_from: vec![],
+        });
+    }
+    let local = local_modules(&dir);
+    let inferred_from = infer(analysis, &local);
+    let mut specifiers: Vec<String> = inferred_from.iter().map(|(_, dist)| dist.clone()).collect();
+    specifiers.dedup();
+    Ok(Requirements {
+        source: RequirementsSource::Inferred,
+        specifiers,
+        inferred_from,
+    })
+}
+
+/// (import, distribution) pairs, sorted by distribution, one per distribution.
+pub fn infer(analysis: &AgentAnalysis, local: &BTreeSet<String>) -> Vec<(String, String)> {
+    let stdlib: BTreeSet<&str> = STDLIB_MODULES.lines().collect();
+    let mut seen = BTreeSet::new();
+    let mut pairs = Vec::new();
+    for import in &analysis.imports {
+        let top = import.top_level();
+        if stdlib.contains(top)
+            || local.contains(top)
+            || RUNTIME_PROVIDED.contains(&top)
+            || top == "__future__"
+        {
+            continue;
+        }
+        let dist = distribution_for(&import.module);
+        if seen.insert(dist.clone()) {
+            pairs.push((top.to_string(), dist));
+        }
+    }
+    pairs.sort_by(|a, b| a.1.cmp(&b.1));
+    pairs
+}
+
+fn distribution_for(module: &str) -> String {
+    // A dotted entry (`google.genai`) matches before its top level.
+    for (import, dist) in IMPORT_TO_DISTRIBUTION {
+        if module == *import || module.starts_with(&format!("{import}.")) {
+            return dist.to_string();
+        }
+    }
+    let top = module.split('.').next().unwrap_or(module);
+    top.to_lowercase().replace('_', "-")
+}
+
+/// Top-level module names that files beside the agent provide.
+fn local_modules(dir: &Path) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if let Some(stem) = name.strip_suffix(".py") {
+                names.insert(stem.to_string());
+            } else if path.is_dir() && path.join("__init__.py").is_file() {
+                names.insert(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+fn read_requirements_txt(path: &Path, flag: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage {
+        flag: flag.to_string(),
+        message: format!("{}: {e}", path.display()),
+        hint: Some("pass a readable requirements.txt".into()),
+    })?;
+    let mut specifiers = Vec::new();
+    for (number, raw) in text.lines().enumerate() {
+        let line = raw.split(" #").next().unwrap_or_default().trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // Options such as `-r other.txt` or `--index-url` change where pip looks; the pinned
+        // resolution for the Lambda platform needs a plain list.
+        if line.starts_with('-') {
+            return Err(Error::Usage {
+                flag: flag.to_string(),
+                message: format!(
+                    "{}:{}: pip options (`{line}`) are not supported",
+                    path.display(),
+                    number + 1
+                ),
+                hint: Some("list the requirements themselves, one per line".into()),
+            });
+        }
+        specifiers.push(line.to_string());
+    }
+    Ok(specifiers)
+}
+
+fn read_pyproject(path: &Path) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Pyproject {
+        project: Option<Project>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Project {
+        #[serde(default)]
+        dependencies: Vec<String>,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::agent(path.display().to_string(), format!("cannot read: {e}")))?;
+    let parsed: Pyproject = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| crate::config::line_of_offset(&text, s.start))
+            .unwrap_or(1);
+        Error::agent(
+            format!("{}:{line}", path.display()),
+            e.message().to_string(),
+        )
+    })?;
+    Ok(parsed.project.map(|p| p.dependencies).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::agent::analyse_source;
+    use crate::settings::Runtime;
+
+    fn inferred(src: &str, local: &[&str]) -> Vec<String> {
+        let a = analyse_source(
+            Path::new("agent.py"),
+            None,
+            format!("{src}\ndef main():\n    pass\n"),
+            Runtime { minor: 13 },
+        )
+        .unwrap();
+        let local = local.iter().map(|s| s.to_string()).collect();
+        infer(&a, &local).into_iter().map(|(_, d)| d).collect()
+    }
+
+    #[test]
+    fn spec_table() {
+        assert_eq!(
+            inferred(
+                "import strands\nfrom strands_tools import x\nimport bedrock_agentcore.tools\nimport agentrun\nimport yaml\nfrom PIL import Image\nimport sklearn.linear_model",
+                &[]
+            ),
+            [
+                "agentrun-sdk",
+                "bedrock-agentcore",
+                "pillow",
+                "pyyaml",
+                "scikit-learn",
+                "strands-agents-tools",
+                "strands-agents>=1.0"
+            ]
+        );
+    }
+
+    #[test]
+    fn stdlib_local_and_relative_imports_are_skipped() {
+        assert_eq!(
+            inferred(
+                "import os, json, asyncio, tomllib\nfrom concurrent.futures import ThreadPoolExecutor\nimport helpers\nfrom . import x\nimport requests\nfrom __future__ import annotations",
+                &["helpers"]
+            ),
+            ["requests"]
+        );
+    }
+
+    #[test]
+    fn unknown_imports_map_to_their_normalised_name() {
+        assert_eq!(
+            inferred("import my_lib\nimport httpx", &[]),
+            ["httpx", "my-lib"]
+        );
+    }
+
+    #[test]
+    fn requirements_txt_rejects_pip_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("requirements.txt");
+        std::fs::write(&path, "requests==2.0 # pinned\n\n# comment\n-r other.txt\n").unwrap();
+        let err = read_requirements_txt(&path, "--requirements").unwrap_err();
+        assert!(err.to_string().contains("requirements.txt:4"), "{err}");
+        std::fs::write(&path, "requests==2.0 # pinned\n\n# comment\nhttpx\n").unwrap();
+        assert_eq!(
+            read_requirements_txt(&path, "--requirements").unwrap(),
+            ["requests==2.0", "httpx"]
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! The orchestration layer: routes commands, runs preflight, owns the deployment lifecycle and
+//! maps every failure to an exit code.
+
+pub mod exit_codes;
+pub mod lifecycle;
+pub mod preflight;
+pub mod secrets;
+
+use std::path::PathBuf;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::config::{self, LoadedConfig};
+use crate::error::{Error, Result};
+use crate::output;
+
+/// Shared by every command: the parsed global flags, the config (if any) and the cwd.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub config: Option<LoadedConfig>,
+    pub cwd: PathBuf,
+}
+
+impl Context {
+    pub fn load(global: GlobalArgs) -> Result<Context> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;
+        let config = config::discover(global.config.as_deref(), &cwd)?;
+        if let (Some(config), Some(env)) = (&config, global.env.as_deref()) {
+            config.environment(env)?;
+        }
+        Ok(Context {
+            global,
+            config,
+            cwd,
+        })
+    }
+}
+
+/// Runs the command and returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let format = cli.global.output;
+    let result = match cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "agentdeploy", &mut std::io::stdout());
+            Ok(exit_codes::OK)
+        }
+        command => match Context::load(cli.global) {
+            Ok(ctx) => dispatch(ctx, command).await,
+            Err(err) => Err(err),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            output::print_error(&err, format);
+            exit_codes::exit_code(&err)
+        }
+    }
+}
+
+async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
+    match command {
+        Command::Lambda(args) => lifecycle::lambda(&ctx, &args).await,
+        Command::Doctor(_) => Err(Error::NotImplemented {
+            command: "doctor".into(),
+        }),
+        Command::Status(_) => Err(Error::NotImplemented {
+            command: "status".into(),
+        }),
+        Command::Invoke(_) => Err(Error::NotImplemented {
+            command: "invoke".into(),
+        }),
+        Command::Destroy(_) => Err(Error::NotImplemented {
+            command: "destroy".into(),
+        }),
+        Command::List(_) => Err(Error::NotImplemented {
+            command: "list".into(),
+        }),
+        Command::Init(_) => Err(Error::NotImplemented {
+            command: "init".into(),
+        }),
+        Command::Cost(_) => Err(Error::NotImplemented {
+            command: "cost".into(),
+        }),
+        Command::Completions { .. } => Ok(exit_codes::OK),
+    }
+}

@@ -1,0 +1,243 @@
+//! The result of a run (SPEC §8): one struct, printed to stdout as a short human summary or as
+//! exactly one JSON document. Progress and logs go to stderr elsewhere.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cli::OutputFormat;
+use crate::error::Error;
+use crate::orchestrate::exit_codes;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Planned,
+    Deployed,
+    Unchanged,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct BuildInfo {
+    /// `native`, `container`, `cross-platform-pip`, or `none` (nothing was built).
+    pub strategy: String,
+    pub artifact_bytes: Option<u64>,
+    pub cached: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorInfo {
+    pub kind: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ErrorInfo {
+    pub fn from_error(err: &Error) -> Self {
+        ErrorInfo {
+            kind: exit_codes::kind(err).to_string(),
+            message: err.to_string(),
+            hint: err.hint().map(str::to_string),
+        }
+    }
+}
+
+/// How to call the endpoint, for the summary and the JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointAccess {
+    pub auth: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    pub how_to_call: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    pub status: Status,
+    pub function_name: String,
+    pub function_arn: Option<String>,
+    pub endpoint: Option<String>,
+    pub endpoint_kind: String,
+    pub stack_name: String,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub runtime: String,
+    pub architecture: String,
+    pub memory: u32,
+    pub timeout: u32,
+    pub build: BuildInfo,
+    pub duration_ms: u64,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access: Option<EndpointAccess>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// Plan details (dry-run and deploy): what would be / was deployed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
+    #[serde(skip)]
+    pub exit_code: i32,
+}
+
+impl DeployReport {
+    pub fn fail(&mut self, err: &Error) {
+        self.status = Status::Failed;
+        self.error = Some(ErrorInfo::from_error(err));
+        self.exit_code = exit_codes::exit_code(err);
+    }
+}
+
+/// Prints one report or a fleet to stdout in the chosen format.
+pub fn print_reports(reports: &[DeployReport], format: OutputFormat, fleet: bool) {
+    match format {
+        OutputFormat::Json => {
+            let doc = if fleet {
+                serde_json::json!({ "deployments": reports })
+            } else {
+                serde_json::to_value(&reports[0]).unwrap_or(Value::Null)
+            };
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        OutputFormat::Text => {
+            if fleet {
+                print_table(reports);
+            } else if let Some(report) = reports.first() {
+                print_text(report);
+            }
+        }
+    }
+}
+
+fn print_text(r: &DeployReport) {
+    match r.status {
+        Status::Planned => println!(
+            "Planned {} (dry run; nothing was deployed)",
+            r.function_name
+        ),
+        Status::Deployed => println!(
+            "Deployed {} to {}",
+            r.function_name,
+            r.region.as_deref().unwrap_or("?")
+        ),
+        Status::Unchanged => println!("{} is unchanged; nothing to deploy", r.function_name),
+        Status::Failed => println!("Failed to deploy {}", r.function_name),
+    }
+    let line = |label: &str, value: &str| println!("  {label:<13}{value}");
+    line("stack", &r.stack_name);
+    if let Some(arn) = &r.function_arn {
+        line("function", arn);
+    }
+    if let Some(endpoint) = &r.endpoint {
+        line("endpoint", &format!("{endpoint} ({})", r.endpoint_kind));
+    }
+    line(
+        "runtime",
+        &format!(
+            "{} {} {} MB {} s",
+            r.runtime, r.architecture, r.memory, r.timeout
+        ),
+    );
+    if r.status != Status::Planned {
+        let size = r
+            .build
+            .artifact_bytes
+            .map(|b| format!(", {:.1} MB", b as f64 / 1e6))
+            .unwrap_or_default();
+        line("build", &format!("{}{size}", r.build.strategy));
+    }
+    if let Some(plan) = &r.plan {
+        if let Some(dir) = plan.get("out_dir").and_then(Value::as_str) {
+            line("project", dir);
+        }
+        if let Some(reqs) = plan.get("requirements").and_then(Value::as_array) {
+            let list: Vec<&str> = reqs.iter().filter_map(Value::as_str).collect();
+            line(
+                "requirements",
+                &if list.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    list.join(", ")
+                },
+            );
+        }
+        if let Some(statements) = plan
+            .get("iam")
+            .and_then(|i| i.get("statements"))
+            .and_then(Value::as_array)
+        {
+            for s in statements {
+                let actions: Vec<&str> = s["actions"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let sources: Vec<&str> = s["sources"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                line(
+                    "iam",
+                    &format!(
+                        "{} - {} ({})",
+                        actions.join(", "),
+                        s["reason"].as_str().unwrap_or(""),
+                        sources.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(access) = &r.access {
+        line("call it", &access.how_to_call);
+    }
+    for warning in &r.warnings {
+        println!("  warning: {warning}");
+    }
+    if let Some(err) = &r.error {
+        println!("  error: {}", err.message);
+        if let Some(hint) = &err.hint {
+            println!("  hint: {hint}");
+        }
+    }
+    println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
+}
+
+fn print_table(reports: &[DeployReport]) {
+    println!(
+        "{:<24} {:<10} {:<9} ENDPOINT / ERROR",
+        "FUNCTION", "STATUS", "SECONDS"
+    );
+    for r in reports {
+        let status = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let detail = match (&r.error, &r.endpoint) {
+            (Some(err), _) => err.message.clone(),
+            (None, Some(endpoint)) => endpoint.clone(),
+            (None, None) => r.function_arn.clone().unwrap_or_default(),
+        };
+        println!(
+            "{:<24} {:<10} {:<9.1} {}",
+            r.function_name,
+            status,
+            r.duration_ms as f64 / 1000.0,
+            detail
+        );
+    }
+}
+
+/// Prints a failure that happened before any report existed (usage errors and the like).
+pub fn print_error(err: &Error, format: OutputFormat) {
+    match format {
+        OutputFormat::Json => {
+            let doc =
+                serde_json::json!({ "status": "failed", "error": ErrorInfo::from_error(err) });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        OutputFormat::Text => {}
+    }
+    eprintln!("error: {err}");
+    if let Some(hint) = err.hint() {
+        eprintln!("  hint: {hint}");
+    }
+}

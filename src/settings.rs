@@ -1,0 +1,916 @@
+//! Resolves one agent's effective settings from built-in defaults, the config file, the
+//! `AGENTDEPLOY_*` variables and the flags (in that order), and validates every value before
+//! any work starts (SPEC §3, §4).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::{Architecture, AuthMode, EndpointKind, LambdaArgs, UseContainer};
+use crate::config::{AgentSection, LoadedConfig};
+use crate::error::{Error, Result};
+
+pub const DEFAULT_MEMORY: u32 = 512;
+pub const DEFAULT_TIMEOUT: u32 = 300;
+pub const API_GATEWAY_TIMEOUT_SECONDS: u32 = 29;
+
+/// A Lambda Python runtime, `python3.MINOR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Runtime {
+    pub minor: u8,
+}
+
+impl Runtime {
+    pub const SUPPORTED: [Runtime; 3] = [
+        Runtime { minor: 14 },
+        Runtime { minor: 13 },
+        Runtime { minor: 12 },
+    ];
+    pub const DEPRECATED: [Runtime; 2] = [Runtime { minor: 11 }, Runtime { minor: 10 }];
+    pub const FALLBACK: Runtime = Runtime { minor: 13 };
+
+    pub fn name(self) -> String {
+        format!("python3.{}", self.minor)
+    }
+
+    /// `3.13`, as pip's `--python-version` wants it.
+    pub fn version(self) -> String {
+        format!("3.{}", self.minor)
+    }
+
+    /// The interpreter `sam build` looks for on PATH.
+    pub fn interpreter(self) -> String {
+        self.name()
+    }
+
+    /// python3.12 and newer run on Amazon Linux 2023 (glibc 2.34); older ones on Amazon Linux 2.
+    pub fn on_amazon_linux_2023(self) -> bool {
+        self.minor >= 12
+    }
+
+    pub fn parse(text: &str) -> Option<Runtime> {
+        let minor = text.strip_prefix("python3.")?.parse::<u8>().ok()?;
+        Some(Runtime { minor })
+    }
+
+    pub fn is_supported(self) -> bool {
+        Self::SUPPORTED.contains(&self)
+    }
+
+    pub fn is_deprecated(self) -> bool {
+        Self::DEPRECATED.contains(&self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode", content = "bucket")]
+pub enum ArtifactBucket {
+    Resolve,
+    Named(String),
+}
+
+/// Everything one deployment needs, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct LambdaSettings {
+    pub function_name: String,
+    pub env_name: Option<String>,
+    pub agent: PathBuf,
+    pub requirements: Option<PathBuf>,
+    pub memory: u32,
+    pub timeout: u32,
+    pub runtime: Runtime,
+    pub architecture: Architecture,
+    pub stack_name: String,
+    pub env_vars: BTreeMap<String, String>,
+    pub secrets: Vec<String>,
+    pub endpoint: EndpointKind,
+    pub auth: AuthMode,
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+    pub policies: Vec<String>,
+    pub artifact_bucket: ArtifactBucket,
+    pub use_container: UseContainer,
+    pub out_dir: PathBuf,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    #[serde(skip)]
+    pub force: bool,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    /// Where `.env` files and the deployment record live: the config's folder, else the cwd.
+    #[serde(skip)]
+    pub project_dir: PathBuf,
+}
+
+/// Which interpreters answer on PATH; injected so tests decide what "installed" means.
+pub trait InterpreterProbe {
+    fn has_interpreter(&self, runtime: Runtime) -> bool;
+}
+
+/// Asks the machine: `python3.X` must be on PATH *and* start (a pyenv shim for a version that is
+/// not selected is on PATH but fails, exactly as `sam build`'s binary validation would).
+pub struct PathProbe;
+
+impl InterpreterProbe for PathProbe {
+    fn has_interpreter(&self, runtime: Runtime) -> bool {
+        crate::orchestrate::preflight::interpreter_version(&runtime.interpreter())
+            .is_some_and(|(major, minor)| major == 3 && minor == u32::from(runtime.minor))
+    }
+}
+
+pub struct ResolveInput<'a> {
+    pub function_name: &'a str,
+    pub args: &'a LambdaArgs,
+    pub config: Option<&'a LoadedConfig>,
+    pub env_name: Option<&'a str>,
+    pub global_region: Option<&'a str>,
+    pub global_profile: Option<&'a str>,
+    pub cwd: &'a Path,
+}
+
+pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<LambdaSettings> {
+    let ResolveInput {
+        function_name,
+        args,
+        config,
+        env_name,
+        global_region,
+        global_profile,
+        cwd,
+    } = input;
+    validate_function_name(function_name)?;
+    let section = match config {
+        Some(config) => config.section_for(function_name, env_name)?,
+        None => {
+            if let Some(env) = env_name {
+                return Err(Error::usage_hint(
+                    "--env",
+                    format!("environment `{env}` selected but there is no config file"),
+                    "create agentdeploy.toml with an [environments.NAME] table (`agentdeploy init`), or drop --env",
+                ));
+            }
+            AgentSection::default()
+        }
+    };
+    let project_dir = config
+        .map(|c| c.dir().to_path_buf())
+        .unwrap_or_else(|| cwd.to_path_buf());
+    let mut warnings = Vec::new();
+
+    let agent = args
+        .agent
+        .clone()
+        .map(|p| absolutize(cwd, p))
+        .or(section.agent.clone())
+        .ok_or_else(|| {
+            Error::usage_hint(
+                "--agent",
+                format!("no agent file for `{function_name}`"),
+                format!("pass --agent FILE, or set `agent` under [agents.{function_name}] in agentdeploy.toml"),
+            )
+        })?;
+    let requirements = args
+        .requirements
+        .clone()
+        .map(|p| absolutize(cwd, p))
+        .or(section.requirements.clone());
+
+    let memory = pick_number(
+        "--memory",
+        args.memory.as_deref(),
+        section.memory,
+        DEFAULT_MEMORY,
+    )?;
+    if !(128..=10240).contains(&memory) {
+        return Err(Error::usage(
+            "--memory",
+            format!("{memory} MB is out of range; allowed: 128-10240 MB"),
+        ));
+    }
+    let timeout = pick_number(
+        "--timeout",
+        args.timeout.as_deref(),
+        section.timeout,
+        DEFAULT_TIMEOUT,
+    )?;
+    if !(3..=900).contains(&timeout) {
+        return Err(Error::usage(
+            "--timeout",
+            format!("{timeout} s is out of range; allowed: 3-900 seconds"),
+        ));
+    }
+
+    let allow_deprecated =
+        args.allow_deprecated_runtime || section.allow_deprecated_runtime.unwrap_or(false);
+    let runtime = match args.runtime.as_deref().or(section.runtime.as_deref()) {
+        Some(text) => validate_runtime(text, allow_deprecated, &mut warnings)?,
+        None => default_runtime(probe),
+    };
+
+    let architecture = match args
+        .architecture
+        .as_deref()
+        .or(section.architecture.as_deref())
+    {
+        None => Architecture::X86_64,
+        Some("x86_64") => Architecture::X86_64,
+        Some("arm64") => Architecture::Arm64,
+        Some(other) => {
+            return Err(Error::usage(
+                "--architecture",
+                format!("`{other}` is not an architecture Lambda offers; allowed: x86_64, arm64"),
+            ));
+        }
+    };
+
+    let stack_name = match args.stack_name.clone().or(section.stack_name.clone()) {
+        Some(name) => name,
+        None => match env_name {
+            Some(env) => format!("agentdeploy-{function_name}-{env}"),
+            None => format!("agentdeploy-{function_name}"),
+        },
+    };
+    validate_stack_name(&stack_name)?;
+
+    let mut env_vars = section.env_vars.clone().unwrap_or_default();
+    for pair in &args.env_vars {
+        let (key, value) = parse_pair("--env-var", pair)?;
+        env_vars.insert(key, value);
+    }
+    for key in env_vars.keys() {
+        validate_env_key("--env-var", key)?;
+        if key.starts_with("AWS_") || key.starts_with("_AGENTDEPLOY") {
+            return Err(Error::usage(
+                "--env-var",
+                format!("`{key}` is reserved by Lambda or agentdeploy; choose another name"),
+            ));
+        }
+    }
+    let mut secrets = section.secrets.clone().unwrap_or_default();
+    for name in &args.secrets {
+        if name.contains('=') {
+            return Err(Error::usage_hint(
+                "--secret",
+                format!(
+                    "`{}` looks like NAME=VALUE; secret values never go on the command line",
+                    name.split('=').next().unwrap_or_default()
+                ),
+                "pass only the NAME and export its value in the environment or put it in .env",
+            ));
+        }
+        if !secrets.contains(name) {
+            secrets.push(name.clone());
+        }
+    }
+    for name in &secrets {
+        validate_env_key("--secret", name)?;
+        if env_vars.contains_key(name) {
+            return Err(Error::usage(
+                "--secret",
+                format!("`{name}` is both an env var and a secret; keep it in one place"),
+            ));
+        }
+    }
+
+    let endpoint = match args.endpoint.as_deref().or(section.endpoint.as_deref()) {
+        None | Some("api") => EndpointKind::Api,
+        Some("url") => EndpointKind::Url,
+        Some("none") => EndpointKind::None,
+        Some(other) => {
+            return Err(Error::usage(
+                "--endpoint",
+                format!("`{other}` is not one of: api, url, none"),
+            ));
+        }
+    };
+    let auth = match args.auth.as_deref().or(section.auth.as_deref()) {
+        None => match endpoint {
+            EndpointKind::Api => AuthMode::ApiKey,
+            EndpointKind::Url | EndpointKind::None => AuthMode::Iam,
+        },
+        Some("none") => AuthMode::None,
+        Some("api-key") => AuthMode::ApiKey,
+        Some("iam") => AuthMode::Iam,
+        Some(other) => {
+            return Err(Error::usage(
+                "--auth",
+                format!("`{other}` is not one of: none, api-key, iam"),
+            ));
+        }
+    };
+    match (endpoint, auth) {
+        (EndpointKind::Url, AuthMode::ApiKey) => {
+            return Err(Error::usage_hint(
+                "--auth",
+                "api-key authentication needs --endpoint api; a Function URL supports only iam or none",
+                "use --endpoint api --auth api-key, or --endpoint url --auth iam",
+            ));
+        }
+        (EndpointKind::None, AuthMode::None | AuthMode::ApiKey)
+            if args.auth.is_some() || section.auth.is_some() =>
+        {
+            return Err(Error::usage(
+                "--auth",
+                "there is no endpoint to protect with --endpoint none; drop --auth",
+            ));
+        }
+        (EndpointKind::Api | EndpointKind::Url, AuthMode::None) => warnings.push(format!(
+            "the {} endpoint is public (--auth none): anyone who finds it can run up model costs",
+            endpoint.as_str()
+        )),
+        _ => {}
+    }
+    if endpoint == EndpointKind::Api && timeout > API_GATEWAY_TIMEOUT_SECONDS {
+        warnings.push(format!(
+            "API Gateway cuts requests at {API_GATEWAY_TIMEOUT_SECONDS} s but the timeout is {timeout} s: long agent runs will get 504s; consider --endpoint url"
+        ));
+    }
+
+    let subnet_ids = pick_list(&args.subnet_ids, &section.subnet_ids);
+    let security_group_ids = pick_list(&args.security_group_ids, &section.security_group_ids);
+    match (subnet_ids.is_empty(), security_group_ids.is_empty()) {
+        (false, true) => {
+            return Err(Error::usage(
+                "--subnet-ids",
+                "VPC subnets need --security-group-ids too",
+            ));
+        }
+        (true, false) => {
+            return Err(Error::usage(
+                "--security-group-ids",
+                "VPC security groups need --subnet-ids too",
+            ));
+        }
+        _ => {}
+    }
+    for id in &subnet_ids {
+        if !is_resource_id(id, "subnet-") {
+            return Err(Error::usage(
+                "--subnet-ids",
+                format!("`{id}` is not a subnet id (subnet- and 8 or 17 hex digits)"),
+            ));
+        }
+    }
+    for id in &security_group_ids {
+        if !is_resource_id(id, "sg-") {
+            return Err(Error::usage(
+                "--security-group-ids",
+                format!("`{id}` is not a security group id (sg- and 8 or 17 hex digits)"),
+            ));
+        }
+    }
+
+    let mut tags = section.tags.clone().unwrap_or_default();
+    for pair in &args.tags {
+        let (key, value) = parse_pair("--tag", pair)?;
+        tags.insert(key, value);
+    }
+    for (key, value) in &tags {
+        if key.is_empty() || key.len() > 128 || value.len() > 256 || key.starts_with("aws:") {
+            return Err(Error::usage(
+                "--tag",
+                format!(
+                    "`{key}`: tag keys are 1-128 characters, not starting with aws:, values at most 256"
+                ),
+            ));
+        }
+    }
+
+    let policies = pick_list(&args.policies, &section.policies);
+    for arn in &policies {
+        if !arn.starts_with("arn:") || !arn.contains(":policy/") {
+            return Err(Error::usage(
+                "--policy",
+                format!("`{arn}` is not a managed policy ARN (arn:aws:iam::...:policy/...)"),
+            ));
+        }
+    }
+
+    let bucket = args.s3_bucket.clone().or(section.s3_bucket.clone());
+    let resolve_s3 =
+        args.resolve_s3 || (section.resolve_s3 == Some(true) && args.s3_bucket.is_none());
+    let artifact_bucket = match (bucket, resolve_s3) {
+        (Some(_), true) => {
+            return Err(Error::usage(
+                "--s3-bucket",
+                "--s3-bucket and --resolve-s3 exclude each other; pick one",
+            ));
+        }
+        (Some(bucket), false) => ArtifactBucket::Named(bucket),
+        (None, _) => ArtifactBucket::Resolve,
+    };
+
+    let use_container = match args
+        .use_container
+        .as_deref()
+        .or(section.use_container.as_deref())
+    {
+        None | Some("auto") => UseContainer::Auto,
+        Some("always") => UseContainer::Always,
+        Some("never") => UseContainer::Never,
+        Some(other) => {
+            return Err(Error::usage(
+                "--use-container",
+                format!("`{other}` is not one of: auto, always, never"),
+            ));
+        }
+    };
+
+    let out_dir = args
+        .out_dir
+        .clone()
+        .map(|p| absolutize(cwd, p))
+        .or(section.out_dir.clone())
+        .unwrap_or_else(|| {
+            project_dir
+                .join(".agentdeploy")
+                .join(env_name.unwrap_or("default"))
+                .join(function_name)
+        });
+
+    Ok(LambdaSettings {
+        function_name: function_name.to_string(),
+        env_name: env_name.map(str::to_string),
+        agent,
+        requirements,
+        memory,
+        timeout,
+        runtime,
+        architecture,
+        stack_name,
+        env_vars,
+        secrets,
+        endpoint,
+        auth,
+        subnet_ids,
+        security_group_ids,
+        tags,
+        policies,
+        artifact_bucket,
+        use_container,
+        out_dir,
+        region: global_region.map(str::to_string).or(section.region.clone()),
+        profile: global_profile
+            .map(str::to_string)
+            .or(section.profile.clone()),
+        force: args.force,
+        warnings,
+        project_dir,
+    })
+}
+
+/// EC2 ids: a prefix and 8 or 17 lowercase hex digits.
+fn is_resource_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+fn absolutize(cwd: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        path
+    } else {
+        cwd.join(path)
+    }
+}
+
+fn pick_list(flag: &[String], section: &Option<Vec<String>>) -> Vec<String> {
+    if flag.is_empty() {
+        section.clone().unwrap_or_default()
+    } else {
+        flag.to_vec()
+    }
+}
+
+fn pick_number(flag: &str, text: Option<&str>, section: Option<u32>, default: u32) -> Result<u32> {
+    match text {
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| Error::usage(flag, format!("`{text}` is not a whole number"))),
+        None => Ok(section.unwrap_or(default)),
+    }
+}
+
+pub fn validate_function_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            "--function-name",
+            format!(
+                "`{name}` is not a valid function name; use 1-64 characters of A-Z a-z 0-9 - _"
+            ),
+        ))
+    }
+}
+
+fn validate_stack_name(name: &str) -> Result<()> {
+    let valid = name.len() <= 128
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            "--stack-name",
+            format!(
+                "`{name}` is not a valid stack name; start with a letter, use A-Z a-z 0-9 -, at most 128 characters"
+            ),
+        ))
+    }
+}
+
+fn validate_runtime(
+    text: &str,
+    allow_deprecated: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Runtime> {
+    let allowed = "allowed: python3.12, python3.13, python3.14";
+    let runtime = Runtime::parse(text).ok_or_else(|| {
+        Error::usage(
+            "--runtime",
+            format!("`{text}` is not a Lambda Python runtime; {allowed}"),
+        )
+    })?;
+    if runtime.is_supported() {
+        return Ok(runtime);
+    }
+    if runtime.is_deprecated() {
+        if allow_deprecated {
+            warnings.push(format!(
+                "{} is deprecated: Lambda blocks creating and updating functions on it; deploys may be refused",
+                runtime.name()
+            ));
+            return Ok(runtime);
+        }
+        return Err(Error::usage_hint(
+            "--runtime",
+            format!(
+                "{} is deprecated: Lambda no longer creates or updates functions on it; {allowed}",
+                runtime.name()
+            ),
+            "move to python3.13, or pass --allow-deprecated-runtime to try anyway",
+        ));
+    }
+    Err(Error::usage(
+        "--runtime",
+        format!("`{text}` is not a Lambda Python runtime; {allowed}"),
+    ))
+}
+
+fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
+    Runtime::SUPPORTED
+        .into_iter()
+        .find(|r| probe.has_interpreter(*r))
+        .unwrap_or(Runtime::FALLBACK)
+}
+
+/// `KEY=VALUE` with a non-empty key.
+pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
+    match pair.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(Error::usage(flag, format!("`{pair}` is not KEY=VALUE"))),
+    }
+}
+
+fn validate_env_key(flag: &str, key: &str) -> Result<()> {
+    let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            flag,
+            format!(
+                "`{key}` is not a valid environment variable name; start with a letter, then A-Z a-z 0-9 _"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Has(Vec<u8>);
+    impl InterpreterProbe for Has {
+        fn has_interpreter(&self, runtime: Runtime) -> bool {
+            self.0.contains(&runtime.minor)
+        }
+    }
+
+    fn resolve_args(args: LambdaArgs) -> Result<LambdaSettings> {
+        resolve(
+            ResolveInput {
+                function_name: "agent",
+                args: &args,
+                config: None,
+                env_name: None,
+                global_region: None,
+                global_profile: None,
+                cwd: Path::new("/w"),
+            },
+            &Has(vec![]),
+        )
+    }
+
+    fn with_agent() -> LambdaArgs {
+        LambdaArgs {
+            agent: Some("a.py".into()),
+            ..Default::default()
+        }
+    }
+
+    fn flag_of(err: Error) -> (String, String) {
+        match err {
+            Error::Usage { flag, message, .. } => (flag, message),
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let s = resolve_args(with_agent()).unwrap();
+        assert_eq!(s.memory, 512);
+        assert_eq!(s.timeout, 300);
+        assert_eq!(s.runtime.name(), "python3.13");
+        assert_eq!(s.architecture, Architecture::X86_64);
+        assert_eq!(s.stack_name, "agentdeploy-agent");
+        assert_eq!(s.endpoint, EndpointKind::Api);
+        assert_eq!(s.auth, AuthMode::ApiKey);
+        assert_eq!(s.artifact_bucket, ArtifactBucket::Resolve);
+        assert_eq!(s.out_dir, Path::new("/w/.agentdeploy/default/agent"));
+        assert_eq!(s.agent, Path::new("/w/a.py"));
+        // 300 s behind API Gateway is cut at 29 s.
+        assert!(
+            s.warnings.iter().any(|w| w.contains("29 s")),
+            "{:?}",
+            s.warnings
+        );
+    }
+
+    #[test]
+    fn default_runtime_is_the_newest_with_an_interpreter() {
+        let args = with_agent();
+        let input = |probe: &dyn InterpreterProbe| {
+            resolve(
+                ResolveInput {
+                    function_name: "a",
+                    args: &args,
+                    config: None,
+                    env_name: None,
+                    global_region: None,
+                    global_profile: None,
+                    cwd: Path::new("/"),
+                },
+                probe,
+            )
+            .unwrap()
+            .runtime
+        };
+        assert_eq!(input(&Has(vec![12])).name(), "python3.12");
+        assert_eq!(input(&Has(vec![12, 14])).name(), "python3.14");
+        assert_eq!(input(&Has(vec![11])).name(), "python3.13");
+    }
+
+    #[test]
+    fn function_names() {
+        for good in ["a", "my-agent_2", &"x".repeat(64)] {
+            assert!(validate_function_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "dot.name", &"x".repeat(65), "ünï"] {
+            let (flag, _) = flag_of(validate_function_name(bad).unwrap_err());
+            assert_eq!(flag, "--function-name");
+        }
+    }
+
+    #[test]
+    fn ranges_name_the_flag_and_the_range() {
+        let (flag, msg) = flag_of(
+            resolve_args(LambdaArgs {
+                memory: Some("64".into()),
+                ..with_agent()
+            })
+            .unwrap_err(),
+        );
+        assert_eq!(flag, "--memory");
+        assert!(msg.contains("128-10240"), "{msg}");
+        let (flag, msg) = flag_of(
+            resolve_args(LambdaArgs {
+                memory: Some("lots".into()),
+                ..with_agent()
+            })
+            .unwrap_err(),
+        );
+        assert_eq!(flag, "--memory");
+        assert!(msg.contains("not a whole number"), "{msg}");
+        let (flag, msg) = flag_of(
+            resolve_args(LambdaArgs {
+                timeout: Some("901".into()),
+                ..with_agent()
+            })
+            .unwrap_err(),
+        );
+        assert_eq!(flag, "--timeout");
+        assert!(msg.contains("3-900"), "{msg}");
+        assert!(
+            resolve_args(LambdaArgs {
+                timeout: Some("3".into()),
+                memory: Some("10240".into()),
+                ..with_agent()
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn runtimes() {
+        let rt = |r: &str, allow: bool| {
+            resolve_args(LambdaArgs {
+                runtime: Some(r.into()),
+                allow_deprecated_runtime: allow,
+                ..with_agent()
+            })
+        };
+        assert_eq!(rt("python3.12", false).unwrap().runtime.minor, 12);
+        assert_eq!(rt("python3.14", false).unwrap().runtime.minor, 14);
+        let (flag, msg) = flag_of(rt("python3.11", false).unwrap_err());
+        assert_eq!(flag, "--runtime");
+        assert!(msg.contains("deprecated"), "{msg}");
+        let s = rt("python3.11", true).unwrap();
+        assert_eq!(s.runtime.minor, 11);
+        assert!(
+            s.warnings
+                .iter()
+                .any(|w| w.contains("python3.11 is deprecated"))
+        );
+        assert!(rt("python3.9", true).is_err());
+        assert!(rt("nodejs20.x", false).is_err());
+    }
+
+    #[test]
+    fn stack_names() {
+        let sn = |n: &str| {
+            resolve_args(LambdaArgs {
+                stack_name: Some(n.into()),
+                ..with_agent()
+            })
+        };
+        assert!(sn("My-Stack-1").is_ok());
+        for bad in ["1stack", "has_underscore", "-x", &"a".repeat(129)] {
+            assert_eq!(flag_of(sn(bad).unwrap_err()).0, "--stack-name", "{bad}");
+        }
+    }
+
+    #[test]
+    fn pairs_and_conflicts() {
+        let err = resolve_args(LambdaArgs {
+            env_vars: vec!["NOEQUALS".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--env-var");
+        let err = resolve_args(LambdaArgs {
+            tags: vec!["=v".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--tag");
+        let s = resolve_args(LambdaArgs {
+            env_vars: vec!["A=b=c".into()],
+            ..with_agent()
+        })
+        .unwrap();
+        assert_eq!(s.env_vars["A"], "b=c");
+
+        let err = resolve_args(LambdaArgs {
+            s3_bucket: Some("b".into()),
+            resolve_s3: true,
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--s3-bucket");
+        let err = resolve_args(LambdaArgs {
+            subnet_ids: vec!["subnet-0123abcd".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--subnet-ids");
+        let err = resolve_args(LambdaArgs {
+            security_group_ids: vec!["sg-0123abcd".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--security-group-ids");
+        let err = resolve_args(LambdaArgs {
+            subnet_ids: vec!["subnet-xyz".into()],
+            security_group_ids: vec!["sg-0123abcd".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--subnet-ids");
+        let err = resolve_args(LambdaArgs {
+            subnet_ids: vec!["subnet-0123abcd".into()],
+            security_group_ids: vec!["sg-1".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--security-group-ids");
+        let err = resolve_args(LambdaArgs {
+            endpoint: Some("url".into()),
+            auth: Some("api-key".into()),
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--auth");
+        let err = resolve_args(LambdaArgs {
+            secrets: vec!["TOKEN=abc".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        let (flag, msg) = flag_of(err);
+        assert_eq!(flag, "--secret");
+        assert!(!msg.contains("abc"), "the value must not be echoed: {msg}");
+    }
+
+    #[test]
+    fn url_endpoint_defaults_to_iam_and_public_warns() {
+        let s = resolve_args(LambdaArgs {
+            endpoint: Some("url".into()),
+            ..with_agent()
+        })
+        .unwrap();
+        assert_eq!(s.auth, AuthMode::Iam);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let s = resolve_args(LambdaArgs {
+            endpoint: Some("url".into()),
+            auth: Some("none".into()),
+            ..with_agent()
+        })
+        .unwrap();
+        assert!(s.warnings.iter().any(|w| w.contains("public")));
+    }
+
+    #[test]
+    fn flags_beat_config_and_env_stack_suffix() {
+        let file = crate::config::parse_toml(
+            Path::new("/p/agentdeploy.toml"),
+            "[agents.agent]\nagent = \"a.py\"\nmemory = 1024\n[environments.prod]\nmemory = 2048\n",
+        )
+        .unwrap();
+        let config = LoadedConfig {
+            path: "/p/agentdeploy.toml".into(),
+            file,
+        };
+        let args = LambdaArgs {
+            timeout: Some("20".into()),
+            ..Default::default()
+        };
+        let s = resolve(
+            ResolveInput {
+                function_name: "agent",
+                args: &args,
+                config: Some(&config),
+                env_name: Some("prod"),
+                global_region: None,
+                global_profile: None,
+                cwd: Path::new("/elsewhere"),
+            },
+            &Has(vec![]),
+        )
+        .unwrap();
+        assert_eq!(s.memory, 2048);
+        assert_eq!(s.timeout, 20);
+        assert_eq!(s.stack_name, "agentdeploy-agent-prod");
+        assert_eq!(s.agent, Path::new("/p/a.py"));
+        assert_eq!(s.out_dir, Path::new("/p/.agentdeploy/prod/agent"));
+        let args = LambdaArgs {
+            memory: Some("4096".into()),
+            ..Default::default()
+        };
+        let s = resolve(
+            ResolveInput {
+                function_name: "agent",
+                args: &args,
+                config: Some(&config),
+                env_name: Some("prod"),
+                global_region: None,
+                global_profile: None,
+                cwd: Path::new("/"),
+            },
+            &Has(vec![]),
+        )
+        .unwrap();
+        assert_eq!(s.memory, 4096);
+    }
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the integration tests: where the real tools live (installed by
+//! `.ci/setup`), and running the built binary with a clean environment.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Installed by `.ci/setup`: a virtualenv with sam, moto and cfn-lint, a real Python 3.13
+/// (`bin/python3.13`) and strands-agents for it (`py313-site`).
+pub fn tools_dir() -> PathBuf {
+    let dir = std::env::var_os("AGENTDEPLOY_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/agentdeploy-tools")
+        });
+    assert!(
+        dir.join("venv/bin/sam").is_file() && dir.join("bin/python3.13").is_file(),
+        "the test tools are missing under {}: run `bash .ci/setup` first",
+        dir.display()
+    );
+    dir
+}
+
+pub fn python313() -> PathBuf {
+    tools_dir().join("bin/python3.13")
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    tools_dir().join("venv/bin").join(name)
+}
+
+pub fn strands_site() -> PathBuf {
+    tools_dir().join("py313-site")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("fixtures").join(name)
+}
+
+/// PATH with only the system directories: no python3.13 wrapper, no sam.
+pub fn base_path() -> String {
+    "/usr/local/bin:/usr/bin:/bin".to_string()
+}
+
+/// The binary with every AGENTDEPLOY_* / AWS_* variable removed, run in `cwd`.
+pub fn agentdeploy(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentdeploy"));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("AGENTDEPLOY_") || key.starts_with("AWS_") || key == "NO_COLOR" {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd.current_dir(cwd)
+        .env("PATH", base_path())
+        .stdin(Stdio::null());
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("the binary runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+            stdout(out),
+            stderr(out)
+        )
+    })
+}
+
+/// Every file below `dir`, recursively.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let ft = entry.file_type().expect("file type");
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

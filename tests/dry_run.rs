@@ -1,0 +1,554 @@
+//! `agentdeploy lambda --dry-run` end to end: the real binary renders the project, cfn-lint
+//! checks every template, and the handler runs under a real Python 3.13 with strands-agents.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+
+const GOOD_FIXTURES: &[&str] = &[
+    "seed_agent.py",
+    "template_syntax_agent.py",
+    "sync_agent.py",
+    "fstring_agent.py",
+];
+
+fn dry_run(agent: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = agentdeploy(&repo());
+    cmd.args([
+        "lambda",
+        "--function-name",
+        "fixture",
+        "--dry-run",
+        "-o",
+        "json",
+        "--agent",
+    ])
+    .arg(agent)
+    .arg("--out-dir")
+    .arg(out)
+    .args(extra);
+    run(&mut cmd)
+}
+
+fn planned(agent: &str) -> (tempfile::TempDir, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dry_run(&fixture(agent), dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{agent}: {}", stderr(&out));
+    let doc = json(&out);
+    (dir, doc)
+}
+
+/// Runs the rendered handler in `handler_dir` on `events` under Python 3.13 with strands.
+fn drive(handler_dir: &Path, events: Value) -> (Vec<Value>, String) {
+    let mut child = Command::new(python313())
+        .arg(repo().join("tests/python/drive_handler.py"))
+        .arg(handler_dir)
+        .env("PYTHONPATH", strands_site())
+        .env("AWS_REGION", "us-east-1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3.13 starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(events.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the handler run failed:\n{err}");
+    (
+        serde_json::from_slice(&out.stdout).expect("handler results are JSON"),
+        err,
+    )
+}
+
+fn body(result: &Value) -> Value {
+    assert_eq!(
+        result["headers"]["Content-Type"], "application/json",
+        "{result}"
+    );
+    serde_json::from_str(result["body"].as_str().expect("body is a string")).expect("body is JSON")
+}
+
+#[test]
+fn every_fixture_plans_and_its_template_passes_cfn_lint() {
+    let mut dirs = Vec::new();
+    let mut templates: Vec<PathBuf> = Vec::new();
+    for agent in GOOD_FIXTURES {
+        let (dir, doc) = planned(agent);
+        assert_eq!(doc["status"], "planned");
+        assert_eq!(doc["function_name"], "fixture");
+        assert_eq!(doc["runtime"], "python3.13");
+        assert_eq!(doc["memory"], 512);
+        assert_eq!(doc["timeout"], 300);
+        assert_eq!(doc["endpoint_kind"], "api");
+        assert_eq!(doc["stack_name"], "agentdeploy-fixture");
+        for file in [
+            "template.yaml",
+            "samconfig.toml",
+            "src/handler.py",
+            "src/requirements.txt",
+        ] {
+            assert!(dir.path().join(file).is_file(), "{agent}: {file} missing");
+        }
+        templates.push(dir.path().join("template.yaml"));
+        dirs.push(dir);
+    }
+    // Other endpoint and auth shapes, VPC, env vars, secrets, tags, policies, arm64.
+    for extra in [
+        &["--endpoint", "url"][..],
+        &["--endpoint", "url", "--auth", "none"],
+        &["--endpoint", "api", "--auth", "iam", "--timeout", "29"],
+        &[
+            "--endpoint",
+            "none",
+            "--architecture",
+            "arm64",
+            "--runtime",
+            "python3.12",
+        ],
+        &[
+            "--env-var",
+            "LOG_LEVEL=info",
+            "--secret",
+            "OPENAI_API_KEY",
+            "--tag",
+            "team=ml",
+            "--policy",
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "--subnet-ids",
+            "subnet-0abc1234,subnet-0123456789abcdef0",
+            "--security-group-ids",
+            "sg-0123abcd",
+            "--memory",
+            "2048",
+            "--runtime",
+            "python3.14",
+        ],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dry_run(&fixture("seed_agent.py"), dir.path(), extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
+        templates.push(dir.path().join("template.yaml"));
+        dirs.push(dir);
+    }
+    let lint = Command::new(venv_bin("cfn-lint"))
+        .args(&templates)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint:\n{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
+
+#[test]
+fn agent_text_is_in_the_handler_byte_for_byte_and_compiles_under_3_13() {
+    for agent in GOOD_FIXTURES {
+        let (dir, _) = planned(agent);
+        let handler = std::fs::read(dir.path().join("src/handler.py")).unwrap();
+        let source = std::fs::read(fixture(agent)).unwrap();
+        assert!(
+            handler.starts_with(&source),
+            "{agent}: the agent code is not verbatim at the top of handler.py"
+        );
+        let compile = Command::new(python313())
+            .args(["-c", "import sys; compile(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1], 'exec')"])
+            .arg(dir.path().join("src/handler.py"))
+            .output()
+            .unwrap();
+        assert!(
+            compile.status.success(),
+            "{agent}: {}",
+            String::from_utf8_lossy(&compile.stderr)
+        );
+    }
+}
+
+#[test]
+fn template_syntax_in_the_agent_survives_rendering() {
+    let (dir, _) = planned("template_syntax_agent.py");
+    let (results, _) = drive(&dir.path().join("src"), json!([{ "input": "hi" }]));
+    let output = &results[0]["output"];
+    // The same strings, evaluated by Python from the original file.
+    let expected = Command::new(python313())
+        .args(["-c", "import json, runpy, sys; m = runpy.run_path(sys.argv[1]); print(json.dumps(m['main']('hi')))"])
+        .arg(fixture("template_syntax_agent.py"))
+        .output()
+        .unwrap();
+    let expected: Value = serde_json::from_slice(&expected.stdout).unwrap();
+    assert_eq!(output, &expected);
+    assert!(
+        output["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("{% for item in items %}\n{# this is not")
+    );
+}
+
+#[test]
+fn seed_agent_handler_answers_direct_api_gateway_and_function_url_events() {
+    let (dir, _) = planned("seed_agent.py");
+    let offline = json!({ "offline": true });
+    let url_body =
+        base64_encode(&json!({ "user_input": "from a url", "input_data": offline }).to_string());
+    let events = json!([
+        { "input": "hello world", "data": offline },
+        // A second, warm call: the async main must run on the same kept event loop.
+        { "prompt": "again", "data": offline },
+        {
+            "resource": "/invoke", "path": "/invoke", "httpMethod": "POST",
+            "headers": { "Content-Type": "application/json" },
+            "requestContext": { "stage": "prod", "httpMethod": "POST" },
+            "body": json!({ "input": "via api gateway", "data": offline }).to_string(),
+            "isBase64Encoded": false
+        },
+        {
+            "version": "2.0", "routeKey": "$default", "rawPath": "/",
+            "requestContext": { "http": { "method": "POST", "path": "/" } },
+            "body": url_body, "isBase64Encoded": true
+        },
+        { "httpMethod": "POST", "requestContext": {}, "body": "this is not json" },
+        { "httpMethod": "POST", "requestContext": {}, "body": "{\"data\": {}}" },
+        { "httpMethod": "POST", "requestContext": {}, "body": "[1, 2]" },
+        { "httpMethod": "POST", "requestContext": {}, "body": "{\"input\": 42}" },
+        { "httpMethod": "POST", "requestContext": {}, "body": json!({ "input": "x", "data": { "fail": true } }).to_string() },
+        { "input": "x", "data": { "fail": true } }
+    ]);
+    let (r, log) = drive(&dir.path().join("src"), events);
+
+    assert_eq!(
+        r[0],
+        json!({ "output": { "answer": "You asked: hello world", "words": 2, "calls": 1, "data": offline } })
+    );
+    assert_eq!(r[1]["output"]["calls"], 2, "warm call: {}", r[1]);
+    assert_eq!(r[2]["statusCode"], 200);
+    assert_eq!(
+        body(&r[2])["output"]["answer"],
+        "You asked: via api gateway"
+    );
+    assert_eq!(r[3]["statusCode"], 200);
+    assert_eq!(body(&r[3])["output"]["answer"], "You asked: from a url");
+    assert_eq!(body(&r[3])["output"]["calls"], 4);
+    for (i, needle) in [
+        (4, "not valid JSON"),
+        (5, "missing \"input\""),
+        (6, "JSON object"),
+        (7, "must be a string"),
+    ] {
+        assert_eq!(r[i]["statusCode"], 400, "{}", r[i]);
+        let b = body(&r[i]);
+        assert_eq!(b["error"], "BadRequest");
+        assert!(b["message"].as_str().unwrap().contains(needle), "{b}");
+    }
+    assert_eq!(r[8]["statusCode"], 500);
+    assert_eq!(
+        body(&r[8]),
+        json!({ "error": "ValueError", "message": "the agent was asked to fail" })
+    );
+    assert!(!r[8]["body"].as_str().unwrap().contains("Traceback"));
+    assert_eq!(
+        r[9],
+        json!({ "error": "ValueError", "message": "the agent was asked to fail" })
+    );
+    // The traceback is logged for the operator, and no event content is.
+    assert!(log.contains("Traceback"), "{log}");
+    assert!(
+        !log.contains("via api gateway") && !log.contains("hello world"),
+        "{log}"
+    );
+}
+
+#[test]
+fn sync_main_results_that_are_not_json_become_text() {
+    let (dir, doc) = planned("sync_agent.py");
+    let (r, _) = drive(
+        &dir.path().join("src"),
+        json!([
+            { "input": "hi", "data": { "k": [1, 2] } },
+            { "input": "object" },
+            { "httpMethod": "POST", "requestContext": {}, "body": "{\"input\": \"boom\"}" }
+        ]),
+    );
+    assert_eq!(
+        r[0],
+        json!({ "output": { "echo": "hi", "data": { "k": [1, 2] }, "when": "2026-01-02 03:04:05" } })
+    );
+    assert_eq!(
+        r[1],
+        json!({ "output": "an object the handler turns into text" })
+    );
+    assert_eq!(r[2]["statusCode"], 500);
+    assert_eq!(body(&r[2])["error"], "RuntimeError");
+    // A bare Agent() uses Strands' default Bedrock model: the plan grants exactly that.
+    let statements = doc["plan"]["iam"]["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), 1);
+    assert!(
+        statements[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Strands' default model")
+    );
+    assert_eq!(
+        statements[0]["sources"],
+        json!(["fixtures/sync_agent.py:7"])
+    );
+}
+
+#[test]
+fn pep_701_agent_runs_under_3_13() {
+    let (dir, _) = planned("fstring_agent.py");
+    let (r, _) = drive(
+        &dir.path().join("src"),
+        json!([{ "input": "q", "data": { "shout": true } }]),
+    );
+    assert_eq!(
+        r[0]["output"]["listing"],
+        "Take me back to Eden\nAlkaline\nAscensionism"
+    );
+    assert_eq!(r[0]["output"]["nested"], "Q");
+}
+
+#[test]
+fn the_plan_lists_requirements_iam_and_files() {
+    let (dir, doc) = planned("seed_agent.py");
+    let plan = &doc["plan"];
+    assert_eq!(
+        plan["requirements"],
+        json!(["strands-agents-tools", "strands-agents>=1.0"])
+    );
+    assert_eq!(plan["requirements_source"]["source"], "inferred");
+    let statement = &plan["iam"]["statements"][0];
+    assert_eq!(
+        statement["actions"],
+        json!([
+            "bedrock:InvokeModel",
+            "bedrock:InvokeModelWithResponseStream"
+        ])
+    );
+    assert!(
+        statement["sources"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("seed_agent.py:11"),
+        "{statement}"
+    );
+    let files: Vec<String> = plan["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("src/handler.py")));
+    assert_eq!(doc["build"]["strategy"], "none");
+    assert!(doc["warnings"][0].as_str().unwrap().contains("29 s"));
+    let requirements = std::fs::read_to_string(dir.path().join("src/requirements.txt")).unwrap();
+    assert!(requirements.contains("strands-agents>=1.0\n"));
+}
+
+#[test]
+fn agent_code_errors_exit_2_with_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dry_run(&fixture("syntax_error_agent.py"), dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["status"], "failed");
+    assert_eq!(doc["error"]["kind"], "agent");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("syntax_error_agent.py:7:51: syntax error"),
+        "{message}"
+    );
+    assert!(
+        !dir.path().join("template.yaml").exists(),
+        "nothing is written for a broken agent"
+    );
+
+    let out = dry_run(&fixture("no_main_agent.py"), dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no top-level `main`")
+    );
+
+    let out = dry_run(&fixture("does_not_exist.py"), dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no such file")
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_naming_the_flag_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flags, needle) in [
+        (
+            &["--memory", "64"][..],
+            "--memory: 64 MB is out of range; allowed: 128-10240 MB",
+        ),
+        (
+            &["--timeout", "0"],
+            "--timeout: 0 s is out of range; allowed: 3-900 seconds",
+        ),
+        (
+            &["--runtime", "python3.11"],
+            "--runtime: python3.11 is deprecated",
+        ),
+        (&["--architecture", "ppc"], "--architecture"),
+        (&["--stack-name", "9lives"], "--stack-name"),
+        (&["--s3-bucket", "b", "--resolve-s3"], "exclude each other"),
+        (
+            &["--subnet-ids", "subnet-0123abcd"],
+            "need --security-group-ids",
+        ),
+        (&["--endpoint", "url", "--auth", "api-key"], "--auth"),
+    ] {
+        let out = dry_run(&fixture("seed_agent.py"), dir.path(), flags);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let err = stderr(&out);
+        assert!(err.contains(needle), "{flags:?}: {err}");
+        assert_eq!(json(&out)["status"], "failed");
+    }
+    let out = run(agentdeploy(&repo()).args([
+        "lambda",
+        "--function-name",
+        "bad name",
+        "--agent",
+        "x.py",
+        "--dry-run",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--function-name"));
+    assert!(!dir.path().join("template.yaml").exists());
+}
+
+#[test]
+fn deprecated_runtime_is_allowed_with_a_warning_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dry_run(
+        &fixture("sync_agent.py"),
+        dir.path(),
+        &["--runtime", "python3.11", "--allow-deprecated-runtime"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["runtime"], "python3.11");
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("deprecated"))
+    );
+}
+
+#[test]
+fn default_runtime_follows_the_interpreters_on_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    // Only a python3.12 answers on PATH: it becomes the default.
+    let fake = bin.path().join("python3.12");
+    std::fs::write(&fake, "#!/bin/sh\necho 3 12\n").unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&fake).unwrap().permissions(),
+        0o755,
+    );
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut cmd = agentdeploy(&repo());
+    cmd.env("PATH", format!("{}:{}", bin.path().display(), base_path()))
+        .args([
+            "lambda",
+            "--function-name",
+            "f",
+            "--dry-run",
+            "-o",
+            "json",
+            "--agent",
+        ])
+        .arg(fixture("sync_agent.py"))
+        .arg("--out-dir")
+        .arg(dir.path());
+    let out = run(&mut cmd);
+    assert_eq!(json(&out)["runtime"], "python3.12", "{}", stderr(&out));
+    // With the real 3.13 on PATH, 3.13 wins over 3.12.
+    let mut cmd = agentdeploy(&repo());
+    cmd.env(
+        "PATH",
+        format!(
+            "{}:{}:{}",
+            bin.path().display(),
+            python313().parent().unwrap().display(),
+            base_path()
+        ),
+    )
+    .args([
+        "lambda",
+        "--function-name",
+        "f",
+        "--dry-run",
+        "-o",
+        "json",
+        "--agent",
+    ])
+    .arg(fixture("sync_agent.py"))
+    .arg("--out-dir")
+    .arg(dir.path());
+    assert_eq!(json(&run(&mut cmd))["runtime"], "python3.13");
+}
+
+#[test]
+fn stdout_holds_only_the_result_and_quiet_silences_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dry_run(&fixture("sync_agent.py"), dir.path(), &["-q"]);
+    assert_eq!(out.status.code(), Some(0));
+    json(&out);
+    assert_eq!(stderr(&out), "");
+    let mut cmd = agentdeploy(&repo());
+    cmd.args(["lambda", "--function-name", "f", "--dry-run", "--agent"])
+        .arg(fixture("sync_agent.py"))
+        .arg("--out-dir")
+        .arg(dir.path());
+    let out = run(&mut cmd);
+    assert!(
+        stdout(&out).starts_with("Planned f (dry run; nothing was deployed)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("[f] planned"),
+        "plain progress lines without a TTY: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn commands_not_built_yet_say_so_and_exit_1() {
+    let out = run(agentdeploy(&repo()).args(["cost"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not implemented yet"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn base64_encode(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
