@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod logging;
 pub mod orchestrate;
 pub mod output;
+pub mod process;
 pub mod progress;
 pub mod redact;
 pub mod settings;

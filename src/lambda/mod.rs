@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod artifact;
+pub mod deploy;
 pub mod iam;
 pub mod outputs;
 pub mod render;

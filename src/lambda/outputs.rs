@@ -1,1 +1,266 @@
-//! placeholder
+//! After (and before) `sam deploy`: the stack's state, outputs and failure reasons through
+//! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (SPEC §7).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::StackStatus;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct StackState {
+    pub status: String,
+    pub reason: Option<String>,
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl StackState {
+    pub fn is_complete(&self) -> bool {
+        self.status.ends_with("_COMPLETE")
+            && self.status != "ROLLBACK_COMPLETE"
+            && !self.status.starts_with("DELETE")
+    }
+
+    pub fn is_rollback_complete(&self) -> bool {
+        self.status == StackStatus::RollbackComplete.as_str()
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+
+    pub fn is_in_progress(&self) -> bool {
+        self.status.ends_with("_IN_PROGRESS")
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StackOutputs {
+    pub function_arn: Option<String>,
+    pub function_name: Option<String>,
+    pub api_endpoint: Option<String>,
+    pub function_url: Option<String>,
+    pub api_key_id: Option<String>,
+}
+
+impl StackOutputs {
+    pub fn from_map(outputs: &BTreeMap<String, String>) -> Self {
+        StackOutputs {
+            function_arn: outputs.get("FunctionArn").cloned(),
+            function_name: outputs.get("FunctionName").cloned(),
+            api_endpoint: outputs.get("ApiEndpoint").cloned(),
+            function_url: outputs.get("FunctionUrl").cloned(),
+            api_key_id: outputs.get("ApiKeyId").cloned(),
+        }
+    }
+}
+
+/// `None` when the stack does not exist.
+pub async fn stack_state(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+) -> Result<Option<StackState>> {
+    match cfn.describe_stacks().stack_name(stack_name).send().await {
+        Ok(out) => {
+            let Some(stack) = out.stacks().first() else {
+                return Ok(None);
+            };
+            let outputs = stack
+                .outputs()
+                .iter()
+                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+                .collect();
+            Ok(Some(StackState {
+                status: stack
+                    .stack_status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                reason: stack.stack_status_reason().map(str::to_string),
+                outputs,
+            }))
+        }
+        Err(err) => {
+            if let Some(service) = err.as_service_error()
+                && service.code() == Some("ValidationError")
+                && service
+                    .message()
+                    .is_some_and(|m| m.contains("does not exist"))
+            {
+                return Ok(None);
+            }
+            Err(sdk_error("DescribeStacks", &err))
+        }
+    }
+}
+
+/// Resources whose last event failed, with their reasons, most recent first.
+pub async fn failed_resources(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+) -> Vec<String> {
+    let Ok(out) = cfn
+        .describe_stack_events()
+        .stack_name(stack_name)
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    out.stack_events()
+        .iter()
+        .filter(|e| {
+            e.resource_status()
+                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
+        })
+        .filter(|e| seen.insert(e.logical_resource_id().unwrap_or_default().to_string()))
+        .map(|e| {
+            format!(
+                "{} ({}): {}",
+                e.logical_resource_id().unwrap_or("?"),
+                e.resource_type().unwrap_or("?"),
+                e.resource_status_reason().unwrap_or("no reason given")
+            )
+        })
+        .take(10)
+        .collect()
+}
+
+pub async fn delete_stack_and_wait(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+    limit: Duration,
+) -> Result<()> {
+    cfn.delete_stack()
+        .stack_name(stack_name)
+        .send()
+        .await
+        .map_err(|e| sdk_error("DeleteStack", &e))?;
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match stack_state(cfn, stack_name).await? {
+            None => return Ok(()),
+            Some(state) if state.status == "DELETE_COMPLETE" => return Ok(()),
+            Some(state) if state.status == "DELETE_FAILED" => {
+                return Err(Error::Deploy {
+                    message: format!("deleting stack {stack_name} failed: {}", state.reason.unwrap_or_default()),
+                    hint: "remove the resources that block deletion (e.g. a non-empty bucket) in the console, then retry".into(),
+                });
+            }
+            Some(_) if started.elapsed() > limit => {
+                return Err(Error::Deploy {
+                    message: format!(
+                        "stack {stack_name} was still being deleted after {} s",
+                        limit.as_secs()
+                    ),
+                    hint: "check the stack in the CloudFormation console and retry".into(),
+                });
+            }
+            Some(_) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FunctionState {
+    pub state: String,
+    pub last_update_status: String,
+    pub runtime: Option<String>,
+    pub memory: Option<i32>,
+    pub timeout: Option<i32>,
+}
+
+/// GetFunction until `State` is Active and `LastUpdateStatus` Successful, with backoff.
+pub async fn wait_function_ready(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    limit: Duration,
+) -> Result<FunctionState> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let out = lambda.get_function().function_name(function).send().await.map_err(|e| Error::Verify {
+            message: format!("GetFunction {function} failed: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+            hint: "the stack deployed but the function cannot be read; check the role's permissions and the stack's resources".into(),
+        })?;
+        let Some(config) = out.configuration() else {
+            return Err(Error::Verify {
+                message: format!("GetFunction {function} returned no configuration"),
+                hint: "retry `agentdeploy status`".into(),
+            });
+        };
+        let state = config
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Active".into());
+        let update = config
+            .last_update_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Successful".into());
+        let snapshot = FunctionState {
+            state: state.clone(),
+            last_update_status: update.clone(),
+            runtime: config.runtime().map(|r| r.as_str().to_string()),
+            memory: config.memory_size(),
+            timeout: config.timeout(),
+        };
+        if state == "Active" && update == "Successful" {
+            return Ok(snapshot);
+        }
+        if state == "Failed" || update == "Failed" {
+            return Err(Error::Verify {
+                message: format!(
+                    "function {function} is {state}/{update}: {}",
+                    config.state_reason().or(config.last_update_status_reason()).unwrap_or("no reason given")
+                ),
+                hint: "check the function's configuration (VPC subnets, role, layers) and redeploy with --force".into(),
+            });
+        }
+        if started.elapsed() > limit {
+            return Err(Error::Verify {
+                message: format!("function {function} was still {state}/{update} after {} s", limit.as_secs()),
+                hint: "run `agentdeploy status` in a minute; VPC functions can take several minutes to become Active".into(),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+pub fn sdk_error<E, R>(
+    operation: &str,
+    err: &aws_sdk_cloudformation::error::SdkError<E, R>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = match err.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("error"),
+            service.message().unwrap_or("")
+        ),
+        None => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(err)
+        ),
+    };
+    let lower = detail.to_lowercase();
+    if lower.contains("accessdenied")
+        || lower.contains("not authorized")
+        || lower.contains("expired")
+    {
+        return crate::orchestrate::preflight::classify_credentials_error(&detail);
+    }
+    Error::Deploy {
+        message: format!("{operation} failed: {detail}"),
+        hint: "check the region, the endpoint and your permissions; rerun with -v".into(),
+    }
+}

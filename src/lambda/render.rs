@@ -154,7 +154,8 @@ fn comment_text(text: &str) -> String {
         .collect()
 }
 
-pub fn render_template(settings: &LambdaSettings, iam: &IamPlan) -> Result<String> {
+/// `code_uri` is `src/` for the project and the build folder's name for a prebuilt artifact.
+pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str) -> Result<String> {
     let secrets = secret_parameters(&settings.secrets);
     let mut environment: BTreeMap<String, Value> = settings
         .env_vars
@@ -196,6 +197,7 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan) -> Result<Strin
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
             function_name => settings.function_name.as_str(),
+            code_uri => code_uri,
             description => format!("{} - deployed by agentdeploy", settings.function_name),
             runtime => settings.runtime.name(),
             architecture => settings.architecture.as_str(),
@@ -277,7 +279,7 @@ pub fn render_project(
     let mut files = vec![
         RenderedFile {
             path: "template.yaml".into(),
-            contents: render_template(settings, iam)?.into_bytes(),
+            contents: render_template(settings, iam, "src/")?.into_bytes(),
         },
         RenderedFile {
             path: "samconfig.toml".into(),

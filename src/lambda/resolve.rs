@@ -1,1 +1,306 @@
-//! placeholder
+//! Dependencies resolved for the Lambda platform before `sam build` (SPEC §6): pip's
+//! `--dry-run --report` with the runtime's platform tags, Python version and `cp`, wheels only.
+//! The pinned list makes builds reproducible, feeds the cross-platform path, and is cached by
+//! its inputs so unchanged agents and fleets resolve each set once.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::cli::Architecture;
+use crate::error::{Error, Result};
+use crate::lambda::render::write_atomically;
+use crate::process::{ToolOptions, run_tool};
+use crate::settings::Runtime;
+
+/// pip's platform tags for a runtime: Amazon Linux 2023 (glibc 2.34) for python3.12+,
+/// Amazon Linux 2 (`manylinux2014` only) before that.
+pub fn platform_tags(runtime: Runtime, architecture: Architecture) -> Vec<String> {
+    let machine = match architecture {
+        Architecture::X86_64 => "x86_64",
+        Architecture::Arm64 => "aarch64",
+    };
+    if runtime.on_amazon_linux_2023() {
+        vec![
+            format!("manylinux_2_34_{machine}"),
+            format!("manylinux_2_28_{machine}"),
+            format!("manylinux2014_{machine}"),
+        ]
+    } else {
+        vec![format!("manylinux2014_{machine}")]
+    }
+}
+
+/// The flags that make pip pick wheels for the function's platform instead of this machine's.
+pub fn platform_flags(runtime: Runtime, architecture: Architecture) -> Vec<String> {
+    let mut flags = Vec::new();
+    for tag in platform_tags(runtime, architecture) {
+        flags.push("--platform".to_string());
+        flags.push(tag);
+    }
+    flags.extend([
+        "--python-version".to_string(),
+        runtime.version(),
+        "--implementation".to_string(),
+        "cp".to_string(),
+        "--only-binary=:all:".to_string(),
+    ]);
+    flags
+}
+
+/// A Python with pip, to run the resolver (any version: the target is given by flags).
+pub fn pip_python() -> Result<PathBuf> {
+    for candidate in ["python3", "python"] {
+        if let Ok(path) = which::which(candidate) {
+            let ok = std::process::Command::new(&path)
+                .args(["-m", "pip", "--version"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return Ok(path);
+            }
+        }
+    }
+    Err(Error::Preflight {
+        message:
+            "no Python with pip on PATH (needed to resolve dependencies for the Lambda platform)"
+                .into(),
+        hint: "install python3 and pip (`apt-get install python3-pip`, `brew install python`)"
+            .into(),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// `name==version`, sorted by name.
+    pub pins: Vec<String>,
+    pub cached: bool,
+}
+
+pub fn cache_key(specifiers: &[String], runtime: Runtime, architecture: Architecture) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"resolve-v2\0");
+    for spec in specifiers {
+        hasher.update(spec.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.update(runtime.name().as_bytes());
+    hasher.update(architecture.as_str().as_bytes());
+    let digest = hasher.finalize();
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+pub struct ResolveRequest<'a> {
+    pub specifiers: &'a [String],
+    pub runtime: Runtime,
+    pub architecture: Architecture,
+    pub cache_dir: &'a Path,
+    pub tool: ToolOptions<'a>,
+}
+
+pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
+    if request.specifiers.is_empty() {
+        return Ok(Resolved {
+            pins: Vec::new(),
+            cached: true,
+        });
+    }
+    let key = cache_key(request.specifiers, request.runtime, request.architecture);
+    let cache_file = request.cache_dir.join(format!("resolved-{key}.txt"));
+    if let Ok(text) = std::fs::read_to_string(&cache_file) {
+        let pins: Vec<String> = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        if !pins.is_empty() {
+            return Ok(Resolved { pins, cached: true });
+        }
+    }
+    let python = pip_python()?;
+    let work =
+        tempfile::tempdir().map_err(|e| Error::internal(format!("temporary directory: {e}")))?;
+    let requirements = work.path().join("requirements.txt");
+    std::fs::write(&requirements, request.specifiers.join("\n") + "\n")
+        .map_err(|e| Error::io(&requirements, e))?;
+    let report = work.path().join("report.json");
+    let mut args: Vec<String> = [
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--report",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(report.display().to_string());
+    args.push("--target".into());
+    args.push(work.path().join("target").display().to_string());
+    args.extend(platform_flags(request.runtime, request.architecture));
+    args.push("-r".into());
+    args.push(requirements.display().to_string());
+    let run = run_tool(&python, &args, request.tool).await?;
+    if !run.success {
+        return Err(resolution_error(
+            &run.text(),
+            request.runtime,
+            request.architecture,
+        ));
+    }
+    let pins = read_report(&report)?;
+    if let Some(parent) = cache_file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut text = format!(
+        "# resolved for {} {} from: {}\n",
+        request.runtime.name(),
+        request.architecture.as_str(),
+        request.specifiers.join(", ")
+    );
+    text.push_str(&pins.join("\n"));
+    text.push('\n');
+    write_atomically(&cache_file, text.as_bytes())?;
+    Ok(Resolved {
+        pins,
+        cached: false,
+    })
+}
+
+fn read_report(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::internal(format!("pip's report is not JSON: {e}")))?;
+    let mut pins: Vec<String> = report["install"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    let name = item["metadata"]["name"].as_str()?;
+                    let version = item["metadata"]["version"].as_str()?;
+                    Some(format!("{}=={version}", normalize_name(name)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pins.sort();
+    Ok(pins)
+}
+
+/// PEP 503: lowercase, runs of `-`, `_` and `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// pip's failure, with the package that has no wheel for the platform named.
+pub fn resolution_error(output: &str, runtime: Runtime, architecture: Architecture) -> Error {
+    let platform = platform_tags(runtime, architecture).join(", ");
+    let missing = output
+        .lines()
+        .find_map(|l| l.split("No matching distribution found for ").nth(1))
+        .map(|s| s.trim().to_string());
+    match missing {
+        Some(package) => Error::Build {
+            message: format!("no wheel of {package} for the Lambda platform ({} {}: {platform})", runtime.name(), architecture.as_str()),
+            hint: format!(
+                "pin a version of {package} that ships manylinux wheels for {}, try another --runtime or --architecture, or vendor a wheel into the agent directory",
+                runtime.name()
+            ),
+        },
+        None => Error::Build {
+            message: format!("resolving dependencies for {} {} failed:\n{}", runtime.name(), architecture.as_str(), last_lines(output, 12)),
+            hint: "check the requirements (names, versions, conflicts); rerun with -v to see pip's output".into(),
+        },
+    }
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amazon_linux_2023_and_2_tags() {
+        assert_eq!(
+            platform_tags(Runtime { minor: 13 }, Architecture::X86_64),
+            [
+                "manylinux_2_34_x86_64",
+                "manylinux_2_28_x86_64",
+                "manylinux2014_x86_64"
+            ]
+        );
+        assert_eq!(
+            platform_tags(Runtime { minor: 11 }, Architecture::X86_64),
+            ["manylinux2014_x86_64"]
+        );
+        assert_eq!(
+            platform_tags(Runtime { minor: 12 }, Architecture::Arm64)[0],
+            "manylinux_2_34_aarch64"
+        );
+        let flags = platform_flags(Runtime { minor: 14 }, Architecture::X86_64).join(" ");
+        assert!(
+            flags.ends_with("--python-version 3.14 --implementation cp --only-binary=:all:"),
+            "{flags}"
+        );
+    }
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(normalize_name("Pydantic_Core"), "pydantic-core");
+        assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        assert_eq!(normalize_name("a__-b"), "a-b");
+    }
+
+    #[test]
+    fn cache_key_depends_on_every_input() {
+        let a = cache_key(&["x".into()], Runtime { minor: 13 }, Architecture::X86_64);
+        assert_ne!(
+            a,
+            cache_key(&["y".into()], Runtime { minor: 13 }, Architecture::X86_64)
+        );
+        assert_ne!(
+            a,
+            cache_key(&["x".into()], Runtime { minor: 12 }, Architecture::X86_64)
+        );
+        assert_ne!(
+            a,
+            cache_key(&["x".into()], Runtime { minor: 13 }, Architecture::Arm64)
+        );
+    }
+
+    #[test]
+    fn missing_wheel_is_named() {
+        let e = resolution_error(
+            "ERROR: Could not find a version that satisfies the requirement nowheel-pkg (from versions: none)\nERROR: No matching distribution found for nowheel-pkg\n",
+            Runtime { minor: 13 },
+            Architecture::X86_64,
+        );
+        assert!(
+            e.to_string()
+                .contains("no wheel of nowheel-pkg for the Lambda platform"),
+            "{e}"
+        );
+        assert_eq!(crate::orchestrate::exit_codes::exit_code(&e), 4);
+    }
+}

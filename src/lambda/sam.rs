@@ -1,1 +1,340 @@
-//! placeholder
+//! The sam runner (SPEC §6, §7): `sam build` with an explicit template in the out-dir and its
+//! fallbacks, and a non-interactive `sam deploy` whose secret parameters travel in a 0600 file
+//! that exists only while sam runs.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::{Architecture, UseContainer};
+use crate::error::{Error, Result};
+use crate::lambda::render::write_atomically;
+use crate::lambda::resolve::{pip_python, platform_flags};
+use crate::orchestrate::preflight::{SamCli, docker_answers, docker_error};
+use crate::process::{ToolOptions, ToolRun, run_tool};
+use crate::settings::Runtime;
+
+/// The logical id of the function in the rendered template (and its build folder).
+pub const FUNCTION_LOGICAL_ID: &str = "AgentFunction";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BuildStrategy {
+    /// `sam build` with the runtime's interpreter on PATH.
+    Native,
+    /// `sam build --use-container`.
+    Container,
+    /// `pip install --target --no-compile` with the platform flags, no interpreter needed.
+    CrossPlatformPip,
+}
+
+impl BuildStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStrategy::Native => "native",
+            BuildStrategy::Container => "container",
+            BuildStrategy::CrossPlatformPip => "cross-platform-pip",
+        }
+    }
+}
+
+pub struct BuildRequest<'a> {
+    pub sam: &'a SamCli,
+    pub out_dir: &'a Path,
+    pub runtime: Runtime,
+    pub architecture: Architecture,
+    pub use_container: UseContainer,
+    /// Whether the cross-platform pip path may be used (AGENTDEPLOY_NO_CROSS_PLATFORM=1 turns it off).
+    pub allow_cross_platform: bool,
+    /// The template for the prebuilt path (CodeUri pointing at the build folder).
+    pub prebuilt_template: String,
+    pub envs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    pub strategy: BuildStrategy,
+    pub built_template: PathBuf,
+    pub artifact_dir: PathBuf,
+}
+
+pub fn build_dir(out_dir: &Path) -> PathBuf {
+    out_dir.join(".aws-sam").join("build")
+}
+
+pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result<BuildOutcome> {
+    let build_dir = build_dir(request.out_dir);
+    let outcome = |strategy| BuildOutcome {
+        strategy,
+        built_template: build_dir.join("template.yaml"),
+        artifact_dir: build_dir.join(FUNCTION_LOGICAL_ID),
+    };
+    if request.use_container == UseContainer::Always {
+        if !docker_answers() {
+            return Err(docker_error());
+        }
+        let run = sam_build(request, true, tool).await?;
+        return if run.success {
+            Ok(outcome(BuildStrategy::Container))
+        } else {
+            Err(build_failure(&run, request.runtime))
+        };
+    }
+    let run = sam_build(request, false, tool).await?;
+    if run.success {
+        return Ok(outcome(BuildStrategy::Native));
+    }
+    if !run.text().contains("Binary validation failed for python") {
+        return Err(build_failure(&run, request.runtime));
+    }
+    tracing::info!(
+        "no {} on PATH for a native build; trying the fallbacks",
+        request.runtime.interpreter()
+    );
+    if request.use_container == UseContainer::Auto && docker_answers() {
+        let run = sam_build(request, true, tool).await?;
+        return if run.success {
+            Ok(outcome(BuildStrategy::Container))
+        } else {
+            Err(build_failure(&run, request.runtime))
+        };
+    }
+    if request.allow_cross_platform {
+        cross_platform_build(request, &build_dir, tool).await?;
+        return Ok(outcome(BuildStrategy::CrossPlatformPip));
+    }
+    Err(no_build_path(request.runtime))
+}
+
+pub fn no_build_path(runtime: Runtime) -> Error {
+    Error::Build {
+        message: format!(
+            "Binary validation failed for python: no {} on PATH, Docker is not running, and the cross-platform pip build is turned off",
+            runtime.interpreter()
+        ),
+        hint: format!(
+            "three ways out: install {} and put it on PATH (native build); start Docker (container build, --use-container auto|always); or allow the cross-platform pip build (unset AGENTDEPLOY_NO_CROSS_PLATFORM)",
+            runtime.interpreter()
+        ),
+    }
+}
+
+async fn sam_build(
+    request: &BuildRequest<'_>,
+    container: bool,
+    tool: &ToolOptions<'_>,
+) -> Result<ToolRun> {
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--template-file".into(),
+        request.out_dir.join("template.yaml").display().to_string(),
+        "--build-dir".into(),
+        build_dir(request.out_dir).display().to_string(),
+        "--config-file".into(),
+        request.out_dir.join("samconfig.toml").display().to_string(),
+    ];
+    if container {
+        args.push("--use-container".into());
+    }
+    let mut options = tool.clone();
+    options.envs.extend(request.envs.iter().cloned());
+    run_tool(&request.sam.path, &args, options).await
+}
+
+/// Dependencies installed for the target platform with pip, then the code copied beside them:
+/// the same layout `sam build` produces, without needing the runtime's interpreter.
+async fn cross_platform_build(
+    request: &BuildRequest<'_>,
+    build_dir: &Path,
+    tool: &ToolOptions<'_>,
+) -> Result<()> {
+    let artifact = build_dir.join(FUNCTION_LOGICAL_ID);
+    if artifact.exists() {
+        std::fs::remove_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
+    }
+    std::fs::create_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
+    let code_dir = request.out_dir.join("src");
+    let requirements = code_dir.join("requirements.txt");
+    let has_requirements = std::fs::read_to_string(&requirements)
+        .map(|t| {
+            t.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .unwrap_or(false);
+    if has_requirements {
+        let python = pip_python()?;
+        let mut args: Vec<String> = [
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(artifact.display().to_string());
+        args.extend(platform_flags(request.runtime, request.architecture));
+        args.push("-r".into());
+        args.push(requirements.display().to_string());
+        let run = run_tool(&python, &args, tool.clone()).await?;
+        if !run.success {
+            return Err(crate::lambda::resolve::resolution_error(
+                &run.text(),
+                request.runtime,
+                request.architecture,
+            ));
+        }
+    }
+    copy_tree(&code_dir, &artifact)?;
+    write_atomically(
+        &build_dir.join("template.yaml"),
+        request.prebuilt_template.as_bytes(),
+    )
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(from)
+        .map_err(|e| Error::io(from, e))?
+        .flatten()
+    {
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let file_type = entry.file_type().map_err(|e| Error::io(&source, e))?;
+        if file_type.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
+            copy_tree(&source, &target)?;
+        } else if file_type.is_file() {
+            std::fs::copy(&source, &target).map_err(|e| Error::io(&source, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Turns sam's build output into an error with a hint.
+pub fn build_failure(run: &ToolRun, runtime: Runtime) -> Error {
+    let text = run.text();
+    if let Some(rest) = text.split("PythonPipBuilder:ResolveDependencies - ").nth(1) {
+        let packages = rest.lines().next().unwrap_or("").trim();
+        return Error::Build {
+            message: format!("sam build found no wheel for the Lambda platform: {packages}"),
+            hint: format!(
+                "the pinned resolution for {} should avoid this; pin a version that ships manylinux wheels, or use --use-container",
+                runtime.name()
+            ),
+        };
+    }
+    Error::Build {
+        message: format!("sam build failed:\n{}", run.tail(15)),
+        hint: "rerun with -v to see all of sam's output; `agentdeploy doctor` checks the tools"
+            .into(),
+    }
+}
+
+pub struct DeployRequest<'a> {
+    pub sam: &'a SamCli,
+    pub out_dir: &'a Path,
+    pub built_template: &'a Path,
+    pub region: &'a str,
+    /// The samconfig.toml to pass: the project's, or the 0600 copy that holds secret overrides.
+    pub config_file: &'a Path,
+    pub envs: Vec<(String, String)>,
+}
+
+pub async fn deploy(request: &DeployRequest<'_>, tool: ToolOptions<'_>) -> Result<ToolRun> {
+    let args: Vec<String> = vec![
+        "deploy".into(),
+        "--template-file".into(),
+        request.built_template.display().to_string(),
+        "--config-file".into(),
+        request.config_file.display().to_string(),
+        "--region".into(),
+        request.region.to_string(),
+        "--no-confirm-changeset".into(),
+        "--no-fail-on-empty-changeset".into(),
+        "--no-progressbar".into(),
+    ];
+    let mut tool = tool;
+    tool.envs.extend(request.envs.iter().cloned());
+    let _ = request.out_dir;
+    run_tool(&request.sam.path, &args, tool).await
+}
+
+/// A private directory holding the samconfig copy with secret overrides (0700 dir, 0600 file).
+/// Dropping it removes both, on success, failure or unwinding.
+pub struct SecretConfig {
+    dir: tempfile::TempDir,
+}
+
+impl SecretConfig {
+    pub fn write(contents: &str) -> Result<SecretConfig> {
+        let dir = tempfile::Builder::new()
+            .prefix("agentdeploy-secrets-")
+            .tempdir()
+            .map_err(|e| {
+                Error::internal(format!("cannot create a private temporary directory: {e}"))
+            })?;
+        // Only this user may even list the directory that holds the secret file.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .map_err(|e| Error::io(dir.path(), e))?;
+        let path = dir.path().join("samconfig.toml");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(|e| Error::io(&path, e))?;
+        std::io::Write::write_all(&mut file, contents.as_bytes())
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(SecretConfig { dir })
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("samconfig.toml")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn secret_config_is_private_and_removed_on_drop() {
+        let config = SecretConfig::write("parameter_overrides = \"x\"\n").unwrap();
+        let path = config.path();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
+        drop(config);
+        assert!(!path.exists());
+        assert!(!path.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn pillow_style_failures_name_the_package() {
+        let run = ToolRun {
+            success: false,
+            code: Some(1),
+            lines: vec![
+                "Build Failed".into(),
+                "Error: PythonPipBuilder:ResolveDependencies - {pillow==12.3.0(wheel)}".into(),
+            ],
+        };
+        let err = build_failure(&run, Runtime { minor: 11 });
+        assert!(err.to_string().contains("pillow==12.3.0"), "{err}");
+    }
+}

@@ -7,11 +7,15 @@ use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
-use crate::cli::LambdaArgs;
+use crate::cli::{AuthMode, EndpointKind, LambdaArgs};
 use crate::error::{Error, Result};
 use crate::lambda::LambdaPlan;
-use crate::orchestrate::{Context, exit_codes};
-use crate::output::{self, BuildInfo, DeployReport, Status};
+use crate::lambda::deploy::{self, DeployInputs};
+use crate::lambda::outputs::StackOutputs;
+use crate::orchestrate::secrets::{self, SecretValues};
+use crate::orchestrate::{Context, exit_codes, preflight};
+use crate::output::{self, BuildInfo, DeployReport, EndpointAccess, Status};
+use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::settings::{self, LambdaSettings, PathProbe};
@@ -162,11 +166,39 @@ async fn deploy_one(
 ) -> DeployReport {
     let started = Instant::now();
     let mut report = skeleton(settings);
-    let redactor = Redactor::new(Vec::new());
+    // Secret values are read first so that everything printed afterwards is redacted.
+    let secrets = if args.dry_run {
+        Ok(SecretValues::default())
+    } else {
+        secrets::read(&settings.secrets, &settings.project_dir)
+    };
+    let redactor = Redactor::new(
+        secrets
+            .as_ref()
+            .map(|s| s.values.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     let task = progress.task(&settings.function_name, redactor.clone());
-    let result = run_phases(settings, args, global, &task, &mut report).await;
+    let result = match secrets {
+        Ok(secrets) => {
+            run_phases(
+                settings,
+                args,
+                global,
+                &task,
+                &redactor,
+                &secrets,
+                &mut report,
+            )
+            .await
+        }
+        Err(err) => Err(err),
+    };
     if let Err(err) = result {
         report.fail(&err);
+        if let Some(error) = &mut report.error {
+            error.message = redactor.redact(&error.message);
+        }
         task.finish(&format!("failed: {}", redactor.redact(&err.to_string())));
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
@@ -176,8 +208,10 @@ async fn deploy_one(
 async fn run_phases(
     settings: &LambdaSettings,
     args: &LambdaArgs,
-    _global: &crate::cli::GlobalArgs,
+    global: &crate::cli::GlobalArgs,
     task: &Task,
+    redactor: &Redactor,
+    secrets: &SecretValues,
     report: &mut DeployReport,
 ) -> Result<()> {
     task.phase("analysing the agent");
@@ -197,7 +231,97 @@ async fn run_phases(
         task.finish("planned");
         return Ok(());
     }
-    Err(Error::NotImplemented {
-        command: "lambda (without --dry-run)".into(),
-    })
+
+    task.phase("preflight");
+    let sam = preflight::find_sam()?;
+    let aws = preflight::aws_context(
+        settings.region.as_deref(),
+        settings.profile.as_deref(),
+        global.endpoint_url.as_deref(),
+    )
+    .await?;
+    report.region = Some(aws.region.clone());
+    report.account = Some(aws.account.clone());
+
+    let tool = ToolOptions {
+        cwd: &settings.out_dir,
+        envs: Vec::new(),
+        stream: global.verbose >= 1,
+        task,
+        redactor,
+    };
+    let phase = |name: &str| task.phase(name);
+    let deployed = deploy::deploy(
+        DeployInputs {
+            settings,
+            plan: &plan,
+            aws: &aws,
+            sam: &sam,
+            secrets,
+            tool,
+        },
+        &phase,
+    )
+    .await?;
+
+    report.status = if deployed.no_changes {
+        Status::Unchanged
+    } else {
+        Status::Deployed
+    };
+    report.function_arn = deployed.outputs.function_arn.clone();
+    report.endpoint = deployed
+        .outputs
+        .api_endpoint
+        .clone()
+        .or(deployed.outputs.function_url.clone());
+    report.build = BuildInfo {
+        strategy: deployed.build.strategy.as_str().to_string(),
+        artifact_bytes: Some(deployed.artifact_bytes),
+        cached: deployed.resolve_cached,
+    };
+    report.access = Some(access(settings, &deployed.outputs, &aws.region));
+    report.plan = Some(plan.describe(settings, Some(&deployed.pins)));
+    task.finish(match report.status {
+        Status::Unchanged => "unchanged",
+        _ => "deployed",
+    });
+    Ok(())
+}
+
+/// How to call the endpoint, by auth mode.
+fn access(settings: &LambdaSettings, outputs: &StackOutputs, region: &str) -> EndpointAccess {
+    let name = &settings.function_name;
+    let invoke = format!("agentdeploy invoke {name} --input 'Hello'");
+    let how_to_call = match (
+        settings.endpoint,
+        settings.auth,
+        &outputs.api_endpoint,
+        &outputs.function_url,
+    ) {
+        (EndpointKind::Api, AuthMode::ApiKey, Some(url), _) => format!(
+            "KEY=$(aws apigateway get-api-key --api-key {} --include-value --query value --output text --region {region}); curl -X POST -H \"x-api-key: $KEY\" -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}",
+            outputs.api_key_id.as_deref().unwrap_or("<ApiKeyId>")
+        ),
+        (EndpointKind::Api, AuthMode::Iam, Some(url), _)
+        | (EndpointKind::Url, AuthMode::Iam, _, Some(url)) => format!(
+            "sign requests with SigV4 (e.g. `awscurl --service {} --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`",
+            if settings.endpoint == EndpointKind::Url {
+                "lambda"
+            } else {
+                "execute-api"
+            }
+        ),
+        (_, AuthMode::None, Some(url), _) | (_, AuthMode::None, _, Some(url)) => {
+            format!(
+                "curl -X POST -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}"
+            )
+        }
+        _ => invoke,
+    };
+    EndpointAccess {
+        auth: settings.auth.as_str().to_string(),
+        api_key_id: outputs.api_key_id.clone(),
+        how_to_call,
+    }
 }

@@ -1,9 +1,11 @@
 //! The orchestration layer: routes commands, runs preflight, owns the deployment lifecycle and
 //! maps every failure to an exit code.
 
+pub mod commands;
 pub mod exit_codes;
 pub mod lifecycle;
 pub mod preflight;
+pub mod record;
 pub mod secrets;
 
 use std::path::PathBuf;
@@ -60,29 +62,20 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
+    let not_yet = |command: &str| {
+        Err(Error::NotImplemented {
+            command: command.into(),
+        })
+    };
     match command {
         Command::Lambda(args) => lifecycle::lambda(&ctx, &args).await,
-        Command::Doctor(_) => Err(Error::NotImplemented {
-            command: "doctor".into(),
-        }),
-        Command::Status(_) => Err(Error::NotImplemented {
-            command: "status".into(),
-        }),
-        Command::Invoke(_) => Err(Error::NotImplemented {
-            command: "invoke".into(),
-        }),
-        Command::Destroy(_) => Err(Error::NotImplemented {
-            command: "destroy".into(),
-        }),
-        Command::List(_) => Err(Error::NotImplemented {
-            command: "list".into(),
-        }),
-        Command::Init(_) => Err(Error::NotImplemented {
-            command: "init".into(),
-        }),
-        Command::Cost(_) => Err(Error::NotImplemented {
-            command: "cost".into(),
-        }),
+        Command::Doctor(args) => commands::doctor(&ctx, &args).await,
+        Command::Invoke(args) => commands::invoke(&ctx, &args).await,
+        Command::Status(_) => not_yet("status"),
+        Command::Destroy(_) => not_yet("destroy"),
+        Command::List(_) => not_yet("list"),
+        Command::Init(_) => not_yet("init"),
+        Command::Cost(_) => not_yet("cost"),
         Command::Completions { .. } => Ok(exit_codes::OK),
     }
 }

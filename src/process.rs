@@ -1,0 +1,101 @@
+//! Child processes (pip, sam): output captured line by line, redacted, streamed to stderr with
+//! `-v`, and the child killed if the run is dropped (Ctrl-C, a failing fleet member).
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::error::{Error, Result};
+use crate::progress::Task;
+use crate::redact::Redactor;
+
+pub struct ToolRun {
+    pub success: bool,
+    pub code: Option<i32>,
+    /// stdout and stderr lines, redacted, in arrival order.
+    pub lines: Vec<String>,
+}
+
+impl ToolRun {
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// The last `n` non-empty lines, for error messages.
+    pub fn tail(&self, n: usize) -> String {
+        let lines: Vec<&String> = self.lines.iter().filter(|l| !l.trim().is_empty()).collect();
+        let start = lines.len().saturating_sub(n);
+        lines[start..]
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[derive(Clone)]
+pub struct ToolOptions<'a> {
+    pub cwd: &'a Path,
+    pub envs: Vec<(String, String)>,
+    pub stream: bool,
+    pub task: &'a Task,
+    pub redactor: &'a Redactor,
+}
+
+pub async fn run_tool(
+    program: &Path,
+    args: &[String],
+    options: ToolOptions<'_>,
+) -> Result<ToolRun> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(options.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in &options.envs {
+        command.env(key, value);
+    }
+    tracing::debug!(
+        "running {} {}",
+        program.display(),
+        options.redactor.redact(&args.join(" "))
+    );
+    let mut child = command.spawn().map_err(|e| Error::Preflight {
+        message: format!("could not start {}: {e}", program.display()),
+        hint: "check that it is installed and executable; run `agentdeploy doctor`".into(),
+    })?;
+    let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
+    let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+    let mut lines = Vec::new();
+    let (Some(mut stdout), Some(mut stderr)) = (stdout, stderr) else {
+        return Err(Error::internal("child process pipes were not available"));
+    };
+    let (mut out_open, mut err_open) = (true, true);
+    while out_open || err_open {
+        let line = tokio::select! {
+            line = stdout.next_line(), if out_open => match line { Ok(Some(l)) => Some(l), _ => { out_open = false; None } },
+            line = stderr.next_line(), if err_open => match line { Ok(Some(l)) => Some(l), _ => { err_open = false; None } },
+        };
+        if let Some(line) = line {
+            let line = options.redactor.redact(&line);
+            if options.stream {
+                options.task.line(&line);
+            }
+            lines.push(line);
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::internal(format!("waiting for {}: {e}", program.display())))?;
+    Ok(ToolRun {
+        success: status.success(),
+        code: status.code(),
+        lines,
+    })
+}

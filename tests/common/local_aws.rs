@@ -1,0 +1,95 @@
+//! The local AWS (tests/emulator/local_aws.py) for one test: started on a free port, ready when
+//! it prints its URL, stopped when dropped (its stdin closes; it also dies with the test).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use super::{python313, repo, tools_dir, venv_bin};
+
+pub const BUCKET: &str = "agentdeploy-artifacts";
+pub const ACCOUNT: &str = "123456789012";
+
+pub struct LocalAws {
+    child: Child,
+    pub url: String,
+}
+
+impl LocalAws {
+    pub fn start() -> LocalAws {
+        let path = format!(
+            "{}:{}",
+            python313().parent().unwrap().display(),
+            super::base_path()
+        );
+        let mut child = Command::new(venv_bin("python"))
+            .arg(repo().join("tests/emulator/local_aws.py"))
+            .args(["--bucket", BUCKET])
+            .env("PATH", path)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the local AWS starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the local AWS prints its URL");
+        let url = line
+            .strip_prefix("LOCAL_AWS_READY ")
+            .unwrap_or_else(|| panic!("unexpected first line from the local AWS: {line:?}"))
+            .trim()
+            .to_string();
+        LocalAws { child, url }
+    }
+
+    /// Points an agentdeploy command at this emulator with test credentials.
+    pub fn configure(&self, cmd: &mut Command) {
+        cmd.env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/agentdeploy-test-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/agentdeploy-test-credentials",
+            );
+    }
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// PATH for agentdeploy: the tool venv (sam) and the real 3.13 first, then the system.
+pub fn deploy_path() -> String {
+    format!(
+        "{}:{}:{}",
+        python313().parent().unwrap().display(),
+        tools_dir().join("venv/bin").display(),
+        super::base_path()
+    )
+}
+
+/// PATH with sam but no python3.13 (nor any other Lambda runtime's interpreter).
+pub fn path_without_runtime_interpreters() -> String {
+    format!(
+        "{}:{}",
+        tools_dir().join("venv/bin").display(),
+        super::base_path()
+    )
+}
+
+pub fn artifact_files(out_dir: &Path) -> Vec<String> {
+    super::files_below(&out_dir.join(".aws-sam/build/AgentFunction"))
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}

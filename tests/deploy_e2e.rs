@@ -1,0 +1,590 @@
+//! `agentdeploy lambda` for real against the local AWS: real pip resolution, real `sam build` and
+//! `sam deploy`, the real SAM transform, and Lambda Invoke running the uploaded handler.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::local_aws::{self, LocalAws};
+use common::*;
+use serde_json::Value;
+
+fn deploy_cmd(
+    aws: &LocalAws,
+    cwd: &Path,
+    name: &str,
+    agent: &Path,
+    out: &Path,
+    path: &str,
+) -> Command {
+    let mut cmd = agentdeploy(cwd);
+    aws.configure(&mut cmd);
+    cmd.env("PATH", path)
+        .args([
+            "lambda",
+            "-o",
+            "json",
+            "--function-name",
+            name,
+            "--s3-bucket",
+            local_aws::BUCKET,
+            "--agent",
+        ])
+        .arg(agent)
+        .arg("--out-dir")
+        .arg(out);
+    cmd
+}
+
+fn invoke(aws: &LocalAws, cwd: &Path, name: &str, input: &str, data: &str) -> Output {
+    let mut cmd = agentdeploy(cwd);
+    aws.configure(&mut cmd);
+    cmd.args([
+        "invoke", name, "-o", "json", "--input", input, "--data", data,
+    ]);
+    run(&mut cmd)
+}
+
+fn assert_deployed(out: &Output) -> Value {
+    let doc = json(out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "deploy failed: {doc:#}\nstderr:\n{}",
+        stderr(out)
+    );
+    assert_eq!(doc["status"], "deployed", "{doc:#}");
+    doc
+}
+
+fn has_file(files: &[String], needle: &str) -> bool {
+    files.iter().any(|f| f.contains(needle))
+}
+
+#[test]
+fn seed_agent_deploys_natively_on_3_13_answers_and_redeploys_unchanged() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let out = run(&mut deploy_cmd(
+        &aws,
+        work.path(),
+        "seed",
+        &fixture("seed_agent.py"),
+        &out_dir,
+        &local_aws::deploy_path(),
+    ));
+    let doc = assert_deployed(&out);
+    assert_eq!(
+        doc["function_arn"],
+        format!(
+            "arn:aws:lambda:us-east-1:{}:function:seed",
+            local_aws::ACCOUNT
+        )
+    );
+    assert_eq!(doc["account"], local_aws::ACCOUNT);
+    assert_eq!(doc["region"], "us-east-1");
+    assert_eq!(doc["runtime"], "python3.13");
+    assert_eq!(doc["build"]["strategy"], "native");
+    let endpoint = doc["endpoint"].as_str().unwrap();
+    assert!(
+        endpoint.starts_with("https://")
+            && endpoint.ends_with(".execute-api.us-east-1.amazonaws.com/prod/invoke"),
+        "{endpoint}"
+    );
+    assert!(
+        doc["access"]["api_key_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{doc:#}"
+    );
+    // The pinned resolution went into the plan and the built project.
+    let pins: Vec<&str> = doc["plan"]["pinned_requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        pins.iter().any(|p| p.starts_with("strands-agents==")),
+        "{pins:?}"
+    );
+    assert!(
+        pins.iter().any(|p| p.starts_with("pydantic-core==")),
+        "{pins:?}"
+    );
+    let built_requirements =
+        std::fs::read_to_string(out_dir.join(".aws-sam/build/AgentFunction/requirements.txt"))
+            .unwrap();
+    assert!(built_requirements.contains(pins[0]), "{built_requirements}");
+    // A native build for 3.13: the compiled wheels are cpython-313 ones.
+    let files = local_aws::artifact_files(&out_dir);
+    assert!(
+        has_file(&files, "cpython-313-x86_64-linux-gnu.so"),
+        "no cp313 extension in the artifact"
+    );
+    let bytes = doc["build"]["artifact_bytes"].as_u64().unwrap();
+    assert!(bytes > 50_000_000 && bytes < 250 * 1024 * 1024, "{bytes}");
+    // stdout is exactly one JSON document; progress went to stderr.
+    assert!(stderr(&out).contains("[seed] deploying"));
+
+    // Invoke runs the real handler with the real vendored strands under Python 3.13.
+    let answer = invoke(
+        &aws,
+        work.path(),
+        "seed",
+        "What is 6 * 7?",
+        r#"{"offline": true}"#,
+    );
+    assert_eq!(answer.status.code(), Some(0), "{}", stderr(&answer));
+    let answer = json(&answer);
+    assert_eq!(answer["output"]["answer"], "You asked: What is 6 * 7?");
+    assert_eq!(answer["output"]["words"], 5);
+
+    // A function error exits 1 with its message.
+    let failing = invoke(&aws, work.path(), "seed", "x", r#"{"fail": true}"#);
+    assert_eq!(failing.status.code(), Some(1));
+    assert!(
+        stderr(&failing).contains("the agent was asked to fail"),
+        "{}",
+        stderr(&failing)
+    );
+
+    // Deploying the same input again: exit 0, same outputs.
+    let again = run(&mut deploy_cmd(
+        &aws,
+        work.path(),
+        "seed",
+        &fixture("seed_agent.py"),
+        &out_dir,
+        &local_aws::deploy_path(),
+    ));
+    let second = json(&again);
+    assert_eq!(again.status.code(), Some(0), "{second:#}");
+    assert!(
+        matches!(second["status"].as_str(), Some("unchanged" | "deployed")),
+        "{second:#}"
+    );
+    assert_eq!(second["function_arn"], doc["function_arn"]);
+    assert_eq!(second["endpoint"], doc["endpoint"]);
+    assert_eq!(
+        second["build"]["cached"], true,
+        "the resolved set is reused"
+    );
+}
+
+#[test]
+fn without_the_runtime_interpreter_the_cross_platform_path_builds_cp314_wheels() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "seed314",
+        &fixture("seed_agent.py"),
+        &out_dir,
+        &local_aws::path_without_runtime_interpreters(),
+    );
+    cmd.args(["--runtime", "python3.14", "--endpoint", "url"]);
+    let doc = assert_deployed(&run(&mut cmd));
+    assert_eq!(doc["build"]["strategy"], "cross-platform-pip");
+    assert_eq!(doc["runtime"], "python3.14");
+    assert!(
+        doc["endpoint"]
+            .as_str()
+            .unwrap()
+            .contains(".lambda-url.us-east-1.on.aws"),
+        "{doc:#}"
+    );
+    let files = local_aws::artifact_files(&out_dir);
+    assert!(
+        has_file(&files, "cpython-314-x86_64-linux-gnu.so"),
+        "no cp314 extension in the artifact"
+    );
+    assert!(
+        !has_file(&files, "cpython-311"),
+        "host wheels leaked into the artifact"
+    );
+    // --no-compile: no byte-code from the build machine.
+    assert!(
+        !has_file(&files, "__pycache__"),
+        "the cross-platform path must not byte-compile"
+    );
+    let bytes = doc["build"]["artifact_bytes"].as_u64().unwrap();
+    assert!(bytes < 200_000_000, "{bytes} bytes: byte-compiled?");
+}
+
+#[test]
+fn cross_platform_path_for_3_13_runs_the_handler_under_3_13() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "probe",
+        &fixture("probe_agent.py"),
+        &out_dir,
+        &local_aws::path_without_runtime_interpreters(),
+    );
+    cmd.args(["--env-var", "LOG_LEVEL=debug", "--endpoint", "none"]);
+    let doc = assert_deployed(&run(&mut cmd));
+    assert_eq!(doc["build"]["strategy"], "cross-platform-pip");
+    assert_eq!(doc["endpoint"], Value::Null);
+    let answer = json(&invoke(&aws, work.path(), "probe", "hi", "{}"));
+    assert_eq!(answer["output"]["python"], "3.13");
+    assert_eq!(answer["output"]["log_level"], "debug");
+}
+
+#[test]
+fn with_no_build_path_left_the_error_names_all_three_ways_out() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "nobuild",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &local_aws::path_without_runtime_interpreters(),
+    );
+    cmd.env("AGENTDEPLOY_NO_CROSS_PLATFORM", "1");
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "build");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Binary validation failed for python")
+    );
+    let hint = doc["error"]["hint"].as_str().unwrap();
+    for way in ["install python3.13", "start Docker", "cross-platform pip"] {
+        assert!(hint.contains(way), "{hint}");
+    }
+}
+
+#[test]
+fn a_secret_reaches_the_function_and_appears_nowhere_else() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let secret = format!("sk-test-{}", std::process::id() as u64 * 7919 + 104729);
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "secretive",
+        &fixture("probe_agent.py"),
+        &out_dir,
+        &local_aws::deploy_path(),
+    );
+    cmd.env("AGENT_API_TOKEN", &secret)
+        .args(["--secret", "AGENT_API_TOKEN", "-v"]);
+    let tmp_before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let out = run(&mut cmd);
+    let doc = assert_deployed(&out);
+    let answer = json(&invoke(&aws, work.path(), "secretive", "hi", "{}"));
+    let expected = {
+        use sha2::Digest;
+        sha2::Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        answer["output"]["secret_sha256"],
+        expected.as_str(),
+        "the function sees the secret"
+    );
+
+    assert!(!stdout(&out).contains(&secret), "secret in stdout");
+    assert!(
+        !stderr(&out).contains(&secret),
+        "secret in stderr (with -v)"
+    );
+    assert!(!doc.to_string().contains(&secret));
+    for file in files_below(work.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(&secret),
+            "secret written to {}",
+            file.display()
+        );
+    }
+    // The 0600 parameter file is gone and no new temp entry holds the secret.
+    for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+        let path = entry.path();
+        if tmp_before.contains(&path) {
+            continue;
+        }
+        assert!(
+            !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("agentdeploy-secrets-"),
+            "left behind: {}",
+            path.display()
+        );
+        for file in files_below(&path)
+            .into_iter()
+            .chain(std::iter::once(path.clone()).filter(|p| p.is_file()))
+        {
+            if let Ok(bytes) = std::fs::read(&file) {
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(&secret),
+                    "secret in {}",
+                    file.display()
+                );
+            }
+        }
+    }
+    let template = std::fs::read_to_string(out_dir.join("template.yaml")).unwrap();
+    assert!(template.contains("NoEcho: true"));
+}
+
+#[test]
+fn a_missing_secret_value_exits_2_naming_it_before_anything_runs() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "nosecret",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &local_aws::deploy_path(),
+    );
+    cmd.args(["--secret", "AGENTDEPLOY_TEST_UNSET_SECRET"]);
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("AGENTDEPLOY_TEST_UNSET_SECRET")
+    );
+    assert!(!work.path().join("out").exists(), "nothing rendered");
+}
+
+#[test]
+fn sam_missing_from_path_exits_3_with_a_hint() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = run(&mut deploy_cmd(
+        &aws,
+        work.path(),
+        "nosam",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &base_path(),
+    ));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "preflight");
+    assert!(doc["error"]["message"].as_str().unwrap().contains("`sam`"));
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("pip install aws-sam-cli")
+    );
+}
+
+#[test]
+fn an_old_sam_exits_3_naming_the_minimum() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let bin = work.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(
+        bin.join("sam"),
+        "#!/bin/sh\necho 'SAM CLI, version 1.50.0'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("sam"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), base_path());
+    let out = run(&mut deploy_cmd(
+        &aws,
+        work.path(),
+        "oldsam",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &path,
+    ));
+    assert_eq!(out.status.code(), Some(3));
+    let doc = json(&out);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1.50.0 is older than the minimum 1.130.0"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--upgrade aws-sam-cli")
+    );
+}
+
+#[test]
+fn no_credentials_exits_3() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "nocreds",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &local_aws::deploy_path(),
+    );
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = json(&out);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("credentials"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("aws configure")
+    );
+}
+
+#[test]
+fn no_region_exits_3() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "noregion",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &local_aws::deploy_path(),
+    );
+    cmd.env_remove("AWS_REGION");
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no AWS region")
+    );
+}
+
+#[test]
+fn a_missing_artifact_bucket_exits_5_with_a_hint() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = agentdeploy(work.path());
+    aws.configure(&mut cmd);
+    cmd.env("PATH", local_aws::deploy_path())
+        .args([
+            "lambda",
+            "-o",
+            "json",
+            "--function-name",
+            "nobucket",
+            "--s3-bucket",
+            "no-such-bucket-here",
+            "--agent",
+        ])
+        .arg(fixture("probe_agent.py"))
+        .arg("--out-dir")
+        .arg(work.path().join("out"));
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "deploy");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("bucket does not exist"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn strands_tools_for_python_3_11_builds_through_the_pinned_path() {
+    // A plain `sam build` fails here on pillow 12.3.0 (no manylinux2014 wheel); the pinned
+    // resolution picks a version that has one, and sam builds it natively with python3.11.
+    let python311 = Path::new("/usr/bin/python3.11");
+    assert!(
+        python311.is_file(),
+        "this test needs Debian's python3.11 (the machine's)"
+    );
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let path = format!(
+        "{}:{}",
+        common::tools_dir().join("venv/bin").display(),
+        base_path()
+    );
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "tools311",
+        &fixture("seed_agent.py"),
+        &out_dir,
+        &path,
+    );
+    cmd.args([
+        "--runtime",
+        "python3.11",
+        "--allow-deprecated-runtime",
+        "--endpoint",
+        "none",
+    ]);
+    let doc = assert_deployed(&run(&mut cmd));
+    assert_eq!(doc["build"]["strategy"], "native");
+    let pins: Vec<&str> = doc["plan"]["pinned_requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let pillow = pins
+        .iter()
+        .find(|p| p.starts_with("pillow=="))
+        .expect("pillow is pinned");
+    assert_ne!(
+        *pillow, "pillow==12.3.0",
+        "12.3.0 has no manylinux2014 wheel"
+    );
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("deprecated"))
+    );
+    assert!(has_file(
+        &local_aws::artifact_files(&out_dir),
+        "cpython-311-x86_64-linux-gnu.so"
+    ));
+}
