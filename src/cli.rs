@@ -279,6 +279,10 @@ pub struct LambdaArgs {
     /// Stop the fleet at the first failure
     #[arg(long)]
     pub fail_fast: bool,
+
+    /// Seconds to wait for another deploy of the same function to finish
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]

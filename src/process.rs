@@ -56,7 +56,9 @@ pub async fn run_tool(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group, so an interrupt can stop sam and the pip it started.
+        .process_group(0);
     for (key, value) in &options.envs {
         command.env(key, value);
     }
@@ -69,6 +71,7 @@ pub async fn run_tool(
         message: format!("could not start {}: {e}", program.display()),
         hint: "check that it is installed and executable; run `agentdeploy doctor`".into(),
     })?;
+    let _group = child.id().map(|pid| ProcessGroupGuard { pgid: pid as i32 });
     let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
     let stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
     let mut lines = Vec::new();
@@ -98,4 +101,18 @@ pub async fn run_tool(
         code: status.code(),
         lines,
     })
+}
+
+/// Kills the child's whole process group if the run is dropped before the child is reaped.
+struct ProcessGroupGuard {
+    pgid: i32,
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        // SAFETY: killpg only sends a signal; a group that is gone gives ESRCH, which is fine.
+        unsafe {
+            libc::killpg(self.pgid, libc::SIGKILL);
+        }
+    }
 }

@@ -23,6 +23,26 @@ pub fn dir_size(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Every regular file below `dir`.
+pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(entry.path()),
+                Ok(t) if t.is_file() => out.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Top-level entries of the artifact by size, largest first.
 pub fn largest_entries(artifact: &Path, n: usize) -> Vec<(String, u64)> {
     let mut sizes: Vec<(String, u64)> = std::fs::read_dir(artifact)

@@ -27,6 +27,8 @@ pub struct Deployed {
     pub pins: Vec<String>,
     pub resolve_cached: bool,
     pub build: BuildOutcome,
+    /// The built dependencies of the previous build were reused (code-only change).
+    pub build_cached: bool,
     pub artifact_bytes: u64,
     /// sam found nothing to change.
     pub no_changes: bool,
@@ -93,7 +95,9 @@ pub async fn check_stack_before_deploy(
             ),
         });
     }
-    if state.is_in_progress() {
+    // REVIEW_IN_PROGRESS is a change set that was never executed (e.g. an interrupted run):
+    // sam deploy creates a new one, so it is not "busy".
+    if state.is_in_progress() && state.status != "REVIEW_IN_PROGRESS" {
         return Err(Error::Deploy {
             message: format!("stack {} is busy ({})", settings.stack_name, state.status),
             hint:
@@ -161,7 +165,21 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         prebuilt_template: render::render_template(settings, &plan.iam, sam::FUNCTION_LOGICAL_ID)?,
         envs: envs.clone(),
     };
-    let build = sam::build(&build_request, &tool).await?;
+    let deps = sam::deps_hash(&resolved.pins, settings.runtime, settings.architecture);
+    let incremental = if settings.force {
+        None
+    } else {
+        sam::try_incremental(&settings.out_dir, &deps, &build_request.prebuilt_template)?
+    };
+    let build_cached = incremental.is_some();
+    let build = match incremental {
+        Some(build) => build,
+        None => {
+            let build = sam::build(&build_request, &tool).await?;
+            sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
+            build
+        }
+    };
     let artifact_bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
 
     phase("deploying");
@@ -254,6 +272,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         pins: resolved.pins,
         resolve_cached: resolved.cached,
         build,
+        build_cached,
         artifact_bytes,
         no_changes,
         function,

@@ -48,6 +48,34 @@ impl LambdaPlan {
         })
     }
 
+    /// Hash of everything that decides what gets deployed: every rendered file (agent code,
+    /// requirements, resolved config, template version), the region and the secret values.
+    pub fn input_hash(&self, region: &str, secrets: &[(String, String)]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(format!(
+            "agentdeploy-input-v1\0template-v{}\0{region}\0",
+            render::TEMPLATE_VERSION
+        ));
+        for file in &self.project.files {
+            hasher.update(file.path.to_string_lossy().as_bytes());
+            hasher.update(b"\0");
+            hasher.update(&file.contents);
+            hasher.update(b"\0");
+        }
+        for (name, value) in secrets {
+            // Only a digest mixed into the whole hash: the record never holds a secret.
+            hasher.update(name.as_bytes());
+            hasher.update(Sha256::digest(value.as_bytes()));
+        }
+        hasher
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     pub fn files(&self, settings: &LambdaSettings) -> Vec<PathBuf> {
         self.project
             .files

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{Architecture, UseContainer};
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::settings::Runtime;
 /// The logical id of the function in the rendered template (and its build folder).
 pub const FUNCTION_LOGICAL_ID: &str = "AgentFunction";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BuildStrategy {
     /// `sam build` with the runtime's interpreter on PATH.
@@ -104,6 +104,95 @@ pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result
         return Ok(outcome(BuildStrategy::CrossPlatformPip));
     }
     Err(no_build_path(request.runtime))
+}
+
+/// What the last build put in the artifact: its dependency set and which files are our code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildMarker {
+    pub deps_hash: String,
+    pub strategy: BuildStrategy,
+    pub code_files: Vec<String>,
+}
+
+const MARKER_FILE: &str = ".agentdeploy-build.json";
+
+pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "deps-v1\0{}\0{}\0",
+        runtime.name(),
+        architecture.as_str()
+    ));
+    for pin in pins {
+        hasher.update(pin.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn code_files(code_dir: &Path) -> Vec<String> {
+    crate::lambda::artifact::files_below(code_dir)
+        .into_iter()
+        .filter_map(|p| {
+            p.strip_prefix(code_dir)
+                .ok()
+                .map(|r| r.display().to_string())
+        })
+        .collect()
+}
+
+/// Records what the build produced, for the next run's incremental path.
+pub fn write_marker(out_dir: &Path, deps_hash: &str, strategy: BuildStrategy) -> Result<()> {
+    let marker = BuildMarker {
+        deps_hash: deps_hash.to_string(),
+        strategy,
+        code_files: code_files(&out_dir.join("src")),
+    };
+    let text = serde_json::to_string_pretty(&marker).map_err(|e| Error::internal(e.to_string()))?;
+    write_atomically(&build_dir(out_dir).join(MARKER_FILE), text.as_bytes())
+}
+
+/// When only the code changed since the last build (same resolved dependencies), the built
+/// dependencies are kept and only the code files are replaced: no pip, no `sam build`.
+pub fn try_incremental(
+    out_dir: &Path,
+    deps_hash: &str,
+    prebuilt_template: &str,
+) -> Result<Option<BuildOutcome>> {
+    let build_dir = build_dir(out_dir);
+    let artifact = build_dir.join(FUNCTION_LOGICAL_ID);
+    let Ok(text) = std::fs::read_to_string(build_dir.join(MARKER_FILE)) else {
+        return Ok(None);
+    };
+    let Ok(marker) = serde_json::from_str::<BuildMarker>(&text) else {
+        return Ok(None);
+    };
+    if marker.deps_hash != deps_hash || !artifact.is_dir() {
+        return Ok(None);
+    }
+    for file in &marker.code_files {
+        let path = artifact.join(file);
+        if path.starts_with(&artifact) && path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    copy_tree(&out_dir.join("src"), &artifact)?;
+    write_atomically(
+        &build_dir.join("template.yaml"),
+        prebuilt_template.as_bytes(),
+    )?;
+    write_marker(out_dir, deps_hash, marker.strategy)?;
+    Ok(Some(BuildOutcome {
+        strategy: marker.strategy,
+        built_template: build_dir.join("template.yaml"),
+        artifact_dir: artifact,
+    }))
 }
 
 pub fn no_build_path(runtime: Runtime) -> Error {

@@ -4,9 +4,14 @@
 use aws_smithy_types::Blob;
 use serde_json::{Value, json};
 
-use crate::cli::{InvokeArgs, LambdaArgs, OutputFormat};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, OutputFormat};
 use crate::error::{Error, Result};
+use crate::lambda::outputs;
 use crate::orchestrate::preflight::CheckStatus;
+use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, exit_codes, preflight};
 use crate::settings::{PathProbe, Runtime};
 
@@ -181,4 +186,255 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     } else {
         exit_codes::OK
     })
+}
+
+/// The record entry and the stack name for NAME in the selected environment.
+fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
+    crate::settings::validate_function_name(name)?;
+    let project_dir = ctx
+        .config
+        .as_ref()
+        .map(|c| c.dir().to_path_buf())
+        .unwrap_or_else(|| ctx.cwd.clone());
+    let store = Store::new(&project_dir);
+    let env = ctx.global.env.as_deref();
+    let entry = store.get(&record::key(env, name))?;
+    let stack = entry
+        .as_ref()
+        .map(|d| d.stack_name.clone())
+        .unwrap_or_else(|| match env {
+            Some(env) => format!("agentdeploy-{name}-{env}"),
+            None => format!("agentdeploy-{name}"),
+        });
+    Ok((store, entry, stack))
+}
+
+async fn sdk_for(
+    ctx: &Context,
+    name: &str,
+    entry: Option<&Deployment>,
+) -> Result<aws_config::SdkConfig> {
+    let (region, profile) = region_profile(ctx, name)?;
+    let region = ctx
+        .global
+        .region
+        .clone()
+        .or(entry.and_then(|d| d.region.clone()))
+        .or(region);
+    Ok(preflight::load_sdk_config(
+        region.as_deref(),
+        profile.as_deref(),
+        ctx.global.endpoint_url.as_deref(),
+    )
+    .await)
+}
+
+pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
+    let (_, entry, stack_name) = recorded(ctx, &args.name)?;
+    let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let stack = outputs::stack_state(&cfn, &stack_name).await?;
+    if stack.is_none() && entry.is_none() {
+        return Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "no deployment of {} is recorded here and stack {stack_name} does not exist",
+                args.name
+            ),
+            "deploy it with `agentdeploy lambda`, or pass -e / --region for the right environment",
+        ));
+    }
+    let function = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
+        Some(function_name) => {
+            let lambda = aws_sdk_lambda::Client::new(&sdk);
+            outputs::wait_function_ready(&lambda, function_name, Duration::ZERO)
+                .await
+                .ok()
+        }
+        None => None,
+    };
+    let failed = match &stack {
+        Some(state) if state.is_failed() || state.is_rollback_complete() => {
+            outputs::failed_resources(&cfn, &stack_name).await
+        }
+        _ => Vec::new(),
+    };
+    let doc = json!({
+        "function_name": args.name,
+        "stack_name": stack_name,
+        "stack_status": stack.as_ref().map(|s| s.status.clone()),
+        "stack_status_reason": stack.as_ref().and_then(|s| s.reason.clone()),
+        "failed_resources": failed,
+        "outputs": stack.as_ref().map(|s| s.outputs.clone()),
+        "function": function,
+        "record": entry,
+    });
+    match ctx.global.output {
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+        }
+        OutputFormat::Text => {
+            let line = |label: &str, value: String| println!("  {label:<15}{value}");
+            println!("{} ({stack_name})", args.name);
+            line(
+                "stack",
+                match &stack {
+                    Some(s) => format!(
+                        "{}{}",
+                        s.status,
+                        s.reason
+                            .as_ref()
+                            .map(|r| format!(" - {r}"))
+                            .unwrap_or_default()
+                    ),
+                    None => "does not exist".into(),
+                },
+            );
+            for reason in &failed {
+                line("failed", reason.clone());
+            }
+            if let Some(f) = &function {
+                line(
+                    "function",
+                    format!(
+                        "{}/{} {} {} MB {} s",
+                        f.state,
+                        f.last_update_status,
+                        f.runtime.as_deref().unwrap_or("?"),
+                        f.memory.unwrap_or(0),
+                        f.timeout.unwrap_or(0)
+                    ),
+                );
+            }
+            for (key, value) in stack
+                .as_ref()
+                .map(|s| s.outputs.clone())
+                .unwrap_or_default()
+            {
+                line(&key, value);
+            }
+            if let Some(d) = &entry {
+                line(
+                    "last deploy",
+                    format!("{:?} at {}", d.status, d.updated_at).to_lowercase(),
+                );
+            }
+        }
+    }
+    Ok(exit_codes::OK)
+}
+
+pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
+    let (store, entry, stack_name) = recorded(ctx, &args.name)?;
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::usage_hint(
+                "--yes",
+                format!(
+                    "refusing to delete stack {stack_name} without confirmation: there is no terminal to ask"
+                ),
+                "pass --yes to delete without asking",
+            ));
+        }
+        eprint!(
+            "Delete stack {stack_name} (function {}) and everything in it? [y/N] ",
+            args.name
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Error::internal(format!("reading the answer: {e}")))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("Nothing deleted.");
+            return Ok(exit_codes::OK);
+        }
+    }
+    let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let existed = outputs::stack_state(&cfn, &stack_name).await?.is_some();
+    if existed {
+        outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
+    }
+    let key = record::key(ctx.global.env.as_deref(), &args.name);
+    if entry.is_some() {
+        store.update(|state| state.deployments.remove(&key))?;
+    }
+    let note = if existed {
+        format!("deleted stack {stack_name}")
+    } else {
+        format!("stack {stack_name} was already gone")
+    };
+    match ctx.global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            json!({ "function_name": args.name, "stack_name": stack_name, "deleted": existed, "note": note })
+        ),
+        OutputFormat::Text => println!("{note}"),
+    }
+    Ok(exit_codes::OK)
+}
+
+pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
+    let project_dir = ctx
+        .config
+        .as_ref()
+        .map(|c| c.dir().to_path_buf())
+        .unwrap_or_else(|| ctx.cwd.clone());
+    let state = Store::new(&project_dir).read()?;
+    let mut rows = Vec::new();
+    for (key, deployment) in &state.deployments {
+        let live = if args.refresh {
+            let sdk = preflight::load_sdk_config(
+                ctx.global
+                    .region
+                    .as_deref()
+                    .or(deployment.region.as_deref()),
+                ctx.global.profile.as_deref(),
+                ctx.global.endpoint_url.as_deref(),
+            )
+            .await;
+            let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+            Some(
+                match outputs::stack_state(&cfn, &deployment.stack_name).await {
+                    Ok(Some(state)) => state.status,
+                    Ok(None) => "DOES_NOT_EXIST".to_string(),
+                    Err(err) => format!("unknown ({err})"),
+                },
+            )
+        } else {
+            None
+        };
+        rows.push(json!({ "key": key, "deployment": deployment, "stack_status": live }));
+    }
+    match ctx.global.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "deployments": rows })).unwrap_or_default()
+        ),
+        OutputFormat::Text => {
+            if rows.is_empty() {
+                println!(
+                    "no deployments recorded in {}",
+                    project_dir.join(".agentdeploy").display()
+                );
+            }
+            for (key, d) in &state.deployments {
+                let status = serde_json::to_value(d.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let live = rows
+                    .iter()
+                    .find(|r| r["key"] == *key)
+                    .and_then(|r| r["stack_status"].as_str().map(|s| format!(" [{s}]")))
+                    .unwrap_or_default();
+                println!(
+                    "{key:<30} {status:<12} {:<12} {}{live}",
+                    d.region.as_deref().unwrap_or("-"),
+                    d.outputs.endpoint.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(exit_codes::OK)
 }

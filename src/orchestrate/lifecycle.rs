@@ -3,7 +3,7 @@
 //! concurrently for a fleet, and report.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -11,7 +11,8 @@ use crate::cli::{AuthMode, EndpointKind, LambdaArgs};
 use crate::error::{Error, Result};
 use crate::lambda::LambdaPlan;
 use crate::lambda::deploy::{self, DeployInputs};
-use crate::lambda::outputs::StackOutputs;
+use crate::lambda::outputs::{self, StackOutputs};
+use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
 use crate::orchestrate::secrets::{self, SecretValues};
 use crate::orchestrate::{Context, exit_codes, preflight};
 use crate::output::{self, BuildInfo, DeployReport, EndpointAccess, Status};
@@ -41,39 +42,83 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let jobs = args.jobs.max(1);
     let semaphore = Arc::new(Semaphore::new(jobs));
     let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut handles = Vec::new();
-    for settings in all_settings {
+    let mut set = tokio::task::JoinSet::new();
+    let count = all_settings.len();
+    for (index, settings) in all_settings.iter().cloned().enumerate() {
         let semaphore = semaphore.clone();
         let progress = progress.clone();
         let failed = failed.clone();
         let args = args.clone();
         let global = ctx.global.clone();
-        handles.push(tokio::spawn(async move {
+        set.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             if args.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
                 let mut report = skeleton(&settings);
                 report.fail(&Error::internal(
                     "skipped: an earlier agent failed (--fail-fast)",
                 ));
-                return report;
+                return (index, report);
             }
             let report = deploy_one(&settings, &args, &global, &progress).await;
             if report.status == Status::Failed {
                 failed.store(true, std::sync::atomic::Ordering::SeqCst);
             }
-            report
-        }));
+            (index, report)
+        });
     }
-    let mut reports = Vec::new();
-    for handle in handles {
-        reports.push(
-            handle
-                .await
-                .map_err(|e| Error::internal(format!("a deployment task failed: {e}")))?,
-        );
+    let mut reports: Vec<Option<DeployReport>> = vec![None; count];
+    let interrupted = shutdown_signal();
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                None => break,
+                Some(Ok((index, report))) => reports[index] = Some(report),
+                Some(Err(e)) => return Err(Error::internal(format!("a deployment task failed: {e}"))),
+            },
+            () = &mut interrupted => {
+                // Dropping each deploy kills its sam/pip process group and removes its
+                // temporary files (the secret parameter file included); wait until all are gone.
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                for settings in &all_settings {
+                    mark_interrupted(settings);
+                }
+                return Err(Error::Interrupted);
+            }
+        }
     }
+    let reports: Vec<DeployReport> = reports.into_iter().flatten().collect();
     output::print_reports(&reports, ctx.global.output, fleet);
     Ok(exit_codes::worst(reports.iter().map(|r| r.exit_code)))
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// A deploy stopped mid-way leaves `interrupted` in the record; the next run proceeds normally.
+fn mark_interrupted(settings: &LambdaSettings) {
+    let store = Store::new(&settings.project_dir);
+    let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+    let in_flight = matches!(store.get(&key), Ok(Some(d)) if matches!(d.status, RecordStatus::Building | RecordStatus::Deploying));
+    if in_flight {
+        let _ = upsert(&store, settings, |d| {
+            d.status = RecordStatus::Interrupted;
+            d.error = Some("interrupted by a signal".into());
+        });
+    }
 }
 
 /// Which agents this run deploys: `--function-name`, else `--only`, else every agent of the
@@ -179,18 +224,19 @@ async fn deploy_one(
             .unwrap_or_default(),
     );
     let task = progress.task(&settings.function_name, redactor.clone());
+    let store = Store::new(&settings.project_dir);
     let result = match secrets {
         Ok(secrets) => {
-            run_phases(
+            let run = Run {
                 settings,
                 args,
                 global,
-                &task,
-                &redactor,
-                &secrets,
-                &mut report,
-            )
-            .await
+                task: &task,
+                redactor: &redactor,
+                secrets: &secrets,
+                store: &store,
+            };
+            run.phases(&mut report).await
         }
         Err(err) => Err(err),
     };
@@ -200,93 +246,254 @@ async fn deploy_one(
             error.message = redactor.redact(&error.message);
         }
         task.finish(&format!("failed: {}", redactor.redact(&err.to_string())));
+        // Failures of the deployment itself are recorded; bad input never touches the record.
+        if !args.dry_run && (3..=6).contains(&report.exit_code) {
+            let message = report.error.as_ref().map(|e| e.message.clone());
+            let _ = upsert(&store, settings, |d| {
+                d.status = RecordStatus::Failed;
+                d.error = message;
+            });
+        }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
     report
 }
 
-async fn run_phases(
+/// Creates or updates this function's entry in the record.
+pub fn upsert(
+    store: &Store,
     settings: &LambdaSettings,
-    args: &LambdaArgs,
-    global: &crate::cli::GlobalArgs,
-    task: &Task,
-    redactor: &Redactor,
-    secrets: &SecretValues,
-    report: &mut DeployReport,
+    change: impl FnOnce(&mut Deployment),
 ) -> Result<()> {
-    task.phase("analysing the agent");
-    let region = local_region(settings);
-    report.region = region.clone();
-    let plan = LambdaPlan::prepare(settings, region.as_deref())?;
-    report.warnings = plan.warnings.clone();
-    plan.project.write(&settings.out_dir)?;
-    report.plan = Some(plan.describe(settings, None));
-    if args.dry_run {
-        for secret in &settings.secrets {
-            if std::env::var(secret).is_err() && !settings.project_dir.join(".env").is_file() {
-                report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
+    let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+    store.update(|state| {
+        let now = record::now_rfc3339();
+        let entry = state.deployments.entry(key).or_insert_with(|| Deployment {
+            function_name: settings.function_name.clone(),
+            env: settings.env_name.clone(),
+            stack_name: settings.stack_name.clone(),
+            region: None,
+            account: None,
+            status: RecordStatus::Planned,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            input_hash: None,
+            deployed_hash: None,
+            outputs: RecordedOutputs::default(),
+            build_strategy: None,
+            artifact_bytes: None,
+            runtime: settings.runtime.name(),
+            endpoint_kind: settings.endpoint.as_str().to_string(),
+            error: None,
+        });
+        entry.stack_name = settings.stack_name.clone();
+        entry.runtime = settings.runtime.name();
+        entry.endpoint_kind = settings.endpoint.as_str().to_string();
+        entry.updated_at = now;
+        change(entry);
+    })
+}
+
+struct Run<'a> {
+    settings: &'a LambdaSettings,
+    args: &'a LambdaArgs,
+    global: &'a crate::cli::GlobalArgs,
+    task: &'a Task,
+    redactor: &'a Redactor,
+    secrets: &'a SecretValues,
+    store: &'a Store,
+}
+
+impl Run<'_> {
+    async fn phases(&self, report: &mut DeployReport) -> Result<()> {
+        let Run {
+            settings,
+            args,
+            global,
+            task,
+            redactor,
+            secrets,
+            store,
+        } = *self;
+        task.phase("analysing the agent");
+        let region = local_region(settings);
+        report.region = region.clone();
+        let plan = LambdaPlan::prepare(settings, region.as_deref())?;
+        report.warnings = plan.warnings.clone();
+        if args.dry_run {
+            plan.project.write(&settings.out_dir)?;
+            report.plan = Some(plan.describe(settings, None));
+            for secret in &settings.secrets {
+                if std::env::var(secret).is_err() && !settings.project_dir.join(".env").is_file() {
+                    report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
+                }
             }
+            let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+            if store.get(&key)?.is_none() {
+                upsert(store, settings, |d| d.status = RecordStatus::Planned)?;
+            }
+            report.status = Status::Planned;
+            task.finish("planned");
+            return Ok(());
         }
-        report.status = Status::Planned;
-        task.finish("planned");
-        return Ok(());
+
+        // One deploy per function and environment at a time (the lock waits on this thread).
+        let wait = Duration::from_secs(args.lock_timeout);
+        let _lock = tokio::task::block_in_place(|| {
+            store.deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
+        })?;
+        plan.project.write(&settings.out_dir)?;
+        report.plan = Some(plan.describe(settings, None));
+
+        task.phase("preflight");
+        let aws = preflight::aws_context(
+            settings.region.as_deref(),
+            settings.profile.as_deref(),
+            global.endpoint_url.as_deref(),
+        )
+        .await?;
+        report.region = Some(aws.region.clone());
+        report.account = Some(aws.account.clone());
+        let input_hash = plan.input_hash(&aws.region, &secrets.values);
+
+        if !settings.force && self.unchanged(&aws, &input_hash, report).await? {
+            task.finish("unchanged");
+            return Ok(());
+        }
+
+        let sam = preflight::find_sam()?;
+        upsert(store, settings, |d| {
+            d.status = RecordStatus::Building;
+            d.input_hash = Some(input_hash.clone());
+            d.region = Some(aws.region.clone());
+            d.account = Some(aws.account.clone());
+            d.error = None;
+        })?;
+        let tool = ToolOptions {
+            cwd: &settings.out_dir,
+            envs: Vec::new(),
+            stream: global.verbose >= 1,
+            task,
+            redactor,
+        };
+        let phase = |name: &str| {
+            task.phase(name);
+            if name == "deploying"
+                && let Err(err) = upsert(store, settings, |d| d.status = RecordStatus::Deploying)
+            {
+                tracing::warn!("could not update the deployment record: {err}");
+            }
+        };
+        let deployed = deploy::deploy(
+            DeployInputs {
+                settings,
+                plan: &plan,
+                aws: &aws,
+                sam: &sam,
+                secrets,
+                tool,
+            },
+            &phase,
+        )
+        .await?;
+
+        report.status = if deployed.no_changes {
+            Status::Unchanged
+        } else {
+            Status::Deployed
+        };
+        report.function_arn = deployed.outputs.function_arn.clone();
+        report.endpoint = deployed
+            .outputs
+            .api_endpoint
+            .clone()
+            .or(deployed.outputs.function_url.clone());
+        report.build = BuildInfo {
+            strategy: deployed.build.strategy.as_str().to_string(),
+            artifact_bytes: Some(deployed.artifact_bytes),
+            cached: deployed.build_cached || (deployed.resolve_cached && !deployed.pins.is_empty()),
+        };
+        report.access = Some(access(settings, &deployed.outputs, &aws.region));
+        report.plan = Some(plan.describe(settings, Some(&deployed.pins)));
+        let status = if deployed.no_changes {
+            RecordStatus::Unchanged
+        } else {
+            RecordStatus::Deployed
+        };
+        upsert(store, settings, |d| {
+            d.status = status;
+            d.deployed_hash = Some(input_hash.clone());
+            d.outputs = RecordedOutputs {
+                function_arn: deployed.outputs.function_arn.clone(),
+                endpoint: report.endpoint.clone(),
+                api_key_id: deployed.outputs.api_key_id.clone(),
+            };
+            d.build_strategy = Some(deployed.build.strategy.as_str().to_string());
+            d.artifact_bytes = Some(deployed.artifact_bytes);
+        })?;
+        task.finish(if deployed.no_changes {
+            "unchanged"
+        } else {
+            "deployed"
+        });
+        Ok(())
     }
 
-    task.phase("preflight");
-    let sam = preflight::find_sam()?;
-    let aws = preflight::aws_context(
-        settings.region.as_deref(),
-        settings.profile.as_deref(),
-        global.endpoint_url.as_deref(),
-    )
-    .await?;
-    report.region = Some(aws.region.clone());
-    report.account = Some(aws.account.clone());
-
-    let tool = ToolOptions {
-        cwd: &settings.out_dir,
-        envs: Vec::new(),
-        stream: global.verbose >= 1,
-        task,
-        redactor,
-    };
-    let phase = |name: &str| task.phase(name);
-    let deployed = deploy::deploy(
-        DeployInputs {
-            settings,
-            plan: &plan,
-            aws: &aws,
-            sam: &sam,
-            secrets,
-            tool,
-        },
-        &phase,
-    )
-    .await?;
-
-    report.status = if deployed.no_changes {
-        Status::Unchanged
-    } else {
-        Status::Deployed
-    };
-    report.function_arn = deployed.outputs.function_arn.clone();
-    report.endpoint = deployed
-        .outputs
-        .api_endpoint
-        .clone()
-        .or(deployed.outputs.function_url.clone());
-    report.build = BuildInfo {
-        strategy: deployed.build.strategy.as_str().to_string(),
-        artifact_bytes: Some(deployed.artifact_bytes),
-        cached: deployed.resolve_cached,
-    };
-    report.access = Some(access(settings, &deployed.outputs, &aws.region));
-    report.plan = Some(plan.describe(settings, Some(&deployed.pins)));
-    task.finish(match report.status {
-        Status::Unchanged => "unchanged",
-        _ => "deployed",
-    });
-    Ok(())
+    /// Same input as the last successful deploy and a healthy stack: report `unchanged` with
+    /// fresh outputs, without running pip or sam.
+    async fn unchanged(
+        &self,
+        aws: &preflight::AwsContext,
+        input_hash: &str,
+        report: &mut DeployReport,
+    ) -> Result<bool> {
+        let settings = self.settings;
+        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+        let Some(previous) = self.store.get(&key)? else {
+            return Ok(false);
+        };
+        if previous.deployed_hash.as_deref() != Some(input_hash)
+            || previous.region.as_deref() != Some(aws.region.as_str())
+        {
+            return Ok(false);
+        }
+        let cfn = aws_sdk_cloudformation::Client::new(&aws.sdk);
+        let Some(state) = outputs::stack_state(&cfn, &settings.stack_name).await? else {
+            return Ok(false);
+        };
+        if !state.is_complete() {
+            return Ok(false);
+        }
+        let stack_outputs = StackOutputs::from_map(&state.outputs);
+        let Some(function_name) = stack_outputs.function_name.clone() else {
+            return Ok(false);
+        };
+        let lambda = aws_sdk_lambda::Client::new(&aws.sdk);
+        outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
+        report.status = Status::Unchanged;
+        report.function_arn = stack_outputs.function_arn.clone();
+        report.endpoint = stack_outputs
+            .api_endpoint
+            .clone()
+            .or(stack_outputs.function_url.clone());
+        report.build = BuildInfo {
+            strategy: previous
+                .build_strategy
+                .clone()
+                .unwrap_or_else(|| "none".into()),
+            artifact_bytes: previous.artifact_bytes,
+            cached: true,
+        };
+        report.access = Some(access(settings, &stack_outputs, &aws.region));
+        let endpoint = report.endpoint.clone();
+        upsert(self.store, settings, |d| {
+            d.status = RecordStatus::Unchanged;
+            d.outputs.function_arn = stack_outputs.function_arn.clone();
+            d.outputs.endpoint = endpoint;
+            d.error = None;
+        })?;
+        Ok(true)
+    }
 }
 
 /// How to call the endpoint, by auth mode.

@@ -1,0 +1,289 @@
+//! The deployment lifecycle on the local AWS: the record, unchanged redeploys without sam,
+//! code-only changes, status / invoke / list / destroy, interruption and the per-function lock.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use common::local_aws::{self, LocalAws};
+use common::*;
+use serde_json::Value;
+
+fn project_with_probe() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("probe_agent.py"), dir.path().join("agent.py")).unwrap();
+    dir
+}
+
+fn cmd(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Command {
+    let mut cmd = agentdeploy(cwd);
+    aws.configure(&mut cmd);
+    cmd.env("PATH", local_aws::deploy_path()).args(args);
+    cmd
+}
+
+fn deploy_args(name: &str) -> Vec<String> {
+    [
+        "lambda",
+        "-o",
+        "json",
+        "--function-name",
+        name,
+        "--agent",
+        "agent.py",
+        "--s3-bucket",
+        local_aws::BUCKET,
+        "--endpoint",
+        "url",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn record(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(".agentdeploy/state.json")).unwrap())
+        .unwrap()
+}
+
+/// Spawns a deploy and returns once its stderr shows `[name] <phase>`; the rest of stderr is
+/// drained in the background so the child never blocks on a full pipe.
+fn spawn_until_phase(mut command: Command, name: &str, phase: &str) -> Child {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let needle = format!("[{name}] {phase}");
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                let found = line.contains(&needle);
+                seen.push(line);
+                if found {
+                    break;
+                }
+            }
+            _ => panic!("the deploy ended before `{needle}`:\n{}", seen.join("\n")),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+#[test]
+fn record_unchanged_code_change_status_list_invoke_destroy() {
+    let aws = LocalAws::start();
+    let project = project_with_probe();
+    let dir = project.path();
+    let args = deploy_args("life");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let first = run(&mut cmd(&aws, dir, &args));
+    let first_doc = json(&first);
+    assert_eq!(first.status.code(), Some(0), "{first_doc:#}");
+    assert_eq!(first_doc["status"], "deployed");
+    let rec = record(dir);
+    assert_eq!(rec["schema_version"], 1);
+    let entry = &rec["deployments"]["default/life"];
+    assert_eq!(entry["status"], "deployed");
+    assert_eq!(entry["stack_name"], "agentdeploy-life");
+    assert_eq!(entry["region"], "us-east-1");
+    assert_eq!(entry["account"], local_aws::ACCOUNT);
+    assert_eq!(entry["outputs"]["function_arn"], first_doc["function_arn"]);
+    assert!(entry["input_hash"].as_str().is_some_and(|h| h.len() == 32));
+
+    // Unchanged: exit 0 with fresh outputs, and neither pip nor sam runs (sam is not even on PATH).
+    let mut unchanged = cmd(&aws, dir, &args);
+    unchanged.env("PATH", base_path());
+    let out = run(&mut unchanged);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["status"], "unchanged");
+    assert_eq!(doc["function_arn"], first_doc["function_arn"]);
+    assert_eq!(doc["endpoint"], first_doc["endpoint"]);
+    assert_eq!(
+        record(dir)["deployments"]["default/life"]["status"],
+        "unchanged"
+    );
+
+    // --force redeploys even so.
+    let mut forced = cmd(&aws, dir, &args);
+    forced.arg("--force");
+    let forced = run(&mut forced);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    assert!(
+        stderr(&forced).contains("[life] building"),
+        "--force must build and deploy: {}",
+        stderr(&forced)
+    );
+
+    // A code-only change reuses the built dependencies and ships the new code.
+    let code = std::fs::read_to_string(dir.join("agent.py"))
+        .unwrap()
+        .replace(
+            "\"echo\": user_input_arg",
+            "\"echo\": f\"v2:{user_input_arg}\"",
+        );
+    std::fs::write(dir.join("agent.py"), code).unwrap();
+    let changed = run(&mut cmd(&aws, dir, &args));
+    let changed_doc = json(&changed);
+    assert_eq!(changed_doc["status"], "deployed", "{changed_doc:#}");
+    assert_eq!(changed_doc["build"]["cached"], true);
+    let answer = run(&mut cmd(
+        &aws,
+        dir,
+        &["invoke", "life", "--input", "hi", "-o", "json"],
+    ));
+    assert_eq!(json(&answer)["output"]["echo"], "v2:hi");
+    // --raw shows the whole payload.
+    let raw = run(&mut cmd(
+        &aws,
+        dir,
+        &["invoke", "life", "--input", "hi", "--raw", "-o", "json"],
+    ));
+    assert_eq!(json(&raw)["output"]["output"]["echo"], "v2:hi");
+
+    let status = run(&mut cmd(&aws, dir, &["status", "life", "-o", "json"]));
+    let status = json(&status);
+    assert!(
+        status["stack_status"]
+            .as_str()
+            .unwrap()
+            .ends_with("_COMPLETE"),
+        "{status:#}"
+    );
+    assert_eq!(status["function"]["state"], "Active");
+    assert_eq!(status["function"]["runtime"], "python3.13");
+    assert_eq!(status["function"]["memory"], 512);
+    assert_eq!(status["outputs"]["FunctionArn"], first_doc["function_arn"]);
+    assert_eq!(status["record"]["status"], "deployed");
+
+    let list = json(&run(&mut cmd(
+        &aws,
+        dir,
+        &["list", "-o", "json", "--refresh"],
+    )));
+    assert_eq!(list["deployments"][0]["key"], "default/life");
+    assert!(
+        list["deployments"][0]["stack_status"]
+            .as_str()
+            .unwrap()
+            .ends_with("_COMPLETE")
+    );
+
+    // No terminal to ask: destroy refuses without --yes, and deletes nothing.
+    let refused = run(&mut cmd(&aws, dir, &["destroy", "life"]));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("--yes"));
+    let destroyed = run(&mut cmd(&aws, dir, &["destroy", "life", "--yes"]));
+    assert_eq!(destroyed.status.code(), Some(0), "{}", stderr(&destroyed));
+    assert!(stdout(&destroyed).contains("deleted stack agentdeploy-life"));
+    assert!(
+        record(dir)["deployments"].get("default/life").is_none(),
+        "the record entry is removed"
+    );
+    let again = run(&mut cmd(&aws, dir, &["destroy", "life", "--yes"]));
+    assert_eq!(again.status.code(), Some(0));
+    assert!(stdout(&again).contains("already gone"));
+    let gone = run(&mut cmd(&aws, dir, &["status", "life"]));
+    assert_eq!(gone.status.code(), Some(2));
+}
+
+#[test]
+fn a_signal_mid_deploy_cleans_up_exits_130_and_the_next_run_proceeds() {
+    let aws = LocalAws::start();
+    let project = project_with_probe();
+    let dir = project.path();
+    let secret = format!("interrupt-secret-{}", std::process::id());
+    let mut args = deploy_args("sig");
+    args.extend(["--secret".into(), "AGENT_API_TOKEN".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = cmd(&aws, dir, &args);
+    command.env("AGENT_API_TOKEN", &secret);
+    let secrets_before: Vec<_> = secret_dirs();
+    let mut child = spawn_until_phase(command, "sig", "deploying");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(
+        record(dir)["deployments"]["default/sig"]["status"],
+        "interrupted"
+    );
+    assert_eq!(
+        secret_dirs(),
+        secrets_before,
+        "the 0600 secret file must be removed"
+    );
+    let out_dir = dir.join(".agentdeploy/default/sig");
+    let leftover = Command::new("pgrep")
+        .arg("-f")
+        .arg(out_dir.to_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        leftover.stdout.is_empty(),
+        "sam is still running: {}",
+        String::from_utf8_lossy(&leftover.stdout)
+    );
+    for file in files_below(dir) {
+        assert!(
+            !String::from_utf8_lossy(&std::fs::read(&file).unwrap()).contains(&secret),
+            "{}",
+            file.display()
+        );
+    }
+
+    let mut rerun = cmd(&aws, dir, &args);
+    rerun.env("AGENT_API_TOKEN", &secret);
+    let out = run(&mut rerun);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        record(dir)["deployments"]["default/sig"]["status"],
+        "deployed"
+    );
+}
+
+fn secret_dirs() -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("agentdeploy-secrets-"))
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
+    let aws = LocalAws::start();
+    let project = project_with_probe();
+    let dir = project.path();
+    let args = deploy_args("locked");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut first = spawn_until_phase(cmd(&aws, dir, &args), "locked", "preflight");
+    let mut second = cmd(&aws, dir, &args);
+    second.args(["--lock-timeout", "0"]);
+    let out = run(&mut second);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "another agentdeploy (pid {}) is deploying locked",
+            first.id()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    // With a long enough wait the second deploy simply runs after the first.
+    let mut third = spawn_until_phase(cmd(&aws, dir, &args), "locked", "preflight");
+    let mut waiting = cmd(&aws, dir, &args);
+    waiting.args(["--lock-timeout", "600"]);
+    let out = run(&mut waiting);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(third.wait().unwrap().code(), Some(0));
+}
