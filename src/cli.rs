@@ -181,11 +181,21 @@ pub struct LambdaArgs {
     pub requirements: Option<PathBuf>,
 
     /// Memory in MB, 128-10240 [default: 512]
-    #[arg(long, env = "AGENTDEPLOY_MEMORY", value_name = "MB")]
+    #[arg(
+        long,
+        env = "AGENTDEPLOY_MEMORY",
+        value_name = "MB",
+        allow_hyphen_values = true
+    )]
     pub memory: Option<String>,
 
     /// Timeout in seconds, 3-900 [default: 300]
-    #[arg(long, env = "AGENTDEPLOY_TIMEOUT", value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "AGENTDEPLOY_TIMEOUT",
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
     pub timeout: Option<String>,
 
     /// python3.12, python3.13 or python3.14 [default: newest with an interpreter on PATH, else python3.13]

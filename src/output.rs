@@ -192,13 +192,14 @@ fn print_text(r: &DeployReport) {
     for warning in &r.warnings {
         println!("  warning: {warning}");
     }
+    println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
+    // The failure itself goes to stderr, like every other error.
     if let Some(err) = &r.error {
-        println!("  error: {}", err.message);
+        eprintln!("error: {}", err.message);
         if let Some(hint) = &err.hint {
-            println!("  hint: {hint}");
+            eprintln!("  hint: {hint}");
         }
     }
-    println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
 }
 
 fn print_table(reports: &[DeployReport]) {

@@ -278,8 +278,24 @@ fn sync_main_results_that_are_not_json_become_text() {
         json!([
             { "input": "hi", "data": { "k": [1, 2] } },
             { "input": "object" },
-            { "httpMethod": "POST", "requestContext": {}, "body": "{\"input\": \"boom\"}" }
+            { "httpMethod": "POST", "requestContext": {}, "body": "{\"input\": \"boom\"}" },
+            { "httpMethod": "POST", "requestContext": {}, "body": format!("{{\"input\": \"{}\"}}", "x".repeat(1_100_000)) },
+            { "httpMethod": "POST", "requestContext": {}, "isBase64Encoded": true, "body": "!!not base64!!" }
         ]),
+    );
+    assert_eq!(r[3]["statusCode"], 400);
+    assert!(
+        body(&r[3])["message"]
+            .as_str()
+            .unwrap()
+            .contains("too large")
+    );
+    assert_eq!(r[4]["statusCode"], 400);
+    assert!(
+        body(&r[4])["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid base64")
     );
     assert_eq!(
         r[0],

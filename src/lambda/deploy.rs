@@ -54,32 +54,28 @@ pub fn sam_env(aws: &AwsContext, profile: Option<&str>) -> Vec<(String, String)>
 /// Refuses (or with --force repairs) a stack the deploy cannot proceed from.
 pub async fn check_stack_before_deploy(
     cfn: &aws_sdk_cloudformation::Client,
-    settings: &LambdaSettings,
+    stack_name: &str,
+    force: bool,
 ) -> Result<()> {
-    let Some(state) = outputs::stack_state(cfn, &settings.stack_name).await? else {
+    let Some(state) = outputs::stack_state(cfn, stack_name).await? else {
         return Ok(());
     };
     if state.is_rollback_complete()
         || (state.is_failed() && state.status != "UPDATE_ROLLBACK_FAILED")
     {
-        if settings.force {
+        if force {
             tracing::warn!(
                 "stack {} is {}; deleting it (--force) before deploying again",
-                settings.stack_name,
+                stack_name,
                 state.status
             );
-            return outputs::delete_stack_and_wait(
-                cfn,
-                &settings.stack_name,
-                Duration::from_secs(900),
-            )
-            .await;
+            return outputs::delete_stack_and_wait(cfn, stack_name, Duration::from_secs(900)).await;
         }
-        let reasons = outputs::failed_resources(cfn, &settings.stack_name).await;
+        let reasons = outputs::failed_resources(cfn, stack_name).await;
         return Err(Error::Deploy {
             message: format!(
                 "stack {} is in {} from an earlier failed deploy{}",
-                settings.stack_name,
+                stack_name,
                 state.status,
                 if reasons.is_empty() { String::new() } else { format!("; it failed because:\n  {}", reasons.join("\n  ")) }
             ),
@@ -88,10 +84,10 @@ pub async fn check_stack_before_deploy(
     }
     if state.status == "UPDATE_ROLLBACK_FAILED" {
         return Err(Error::Deploy {
-            message: format!("stack {} is in UPDATE_ROLLBACK_FAILED", settings.stack_name),
+            message: format!("stack {} is in UPDATE_ROLLBACK_FAILED", stack_name),
             hint: format!(
                 "continue the rollback: `aws cloudformation continue-update-rollback --stack-name {}`, then deploy again",
-                settings.stack_name
+                stack_name
             ),
         });
     }
@@ -99,7 +95,7 @@ pub async fn check_stack_before_deploy(
     // sam deploy creates a new one, so it is not "busy".
     if state.is_in_progress() && state.status != "REVIEW_IN_PROGRESS" {
         return Err(Error::Deploy {
-            message: format!("stack {} is busy ({})", settings.stack_name, state.status),
+            message: format!("stack {} is busy ({})", stack_name, state.status),
             hint:
                 "wait for the running operation to finish (`agentdeploy status`), then deploy again"
                     .into(),
@@ -119,7 +115,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
     } = inputs;
     let cfn = aws_sdk_cloudformation::Client::new(&aws.sdk);
     let lambda = aws_sdk_lambda::Client::new(&aws.sdk);
-    check_stack_before_deploy(&cfn, settings).await?;
+    check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
 
     phase("resolving dependencies");
     let cache_dir = settings.project_dir.join(".agentdeploy").join("cache");
@@ -286,4 +282,166 @@ fn artifact_limit() -> u64 {
         .and_then(|v| v.parse().ok())
         .map(|v: u64| v.min(artifact::MAX_UNZIPPED_BYTES))
         .unwrap_or(artifact::MAX_UNZIPPED_BYTES)
+}
+
+/// Situations the local AWS cannot produce, replayed from recorded CloudFormation traffic.
+#[cfg(test)]
+mod replayed {
+    use super::*;
+    use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_types::body::SdkBody;
+
+    const NS: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
+
+    fn xml(status: u16, body: String) -> http::Response<SdkBody> {
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "text/xml")
+            .body(SdkBody::from(body))
+            .unwrap()
+    }
+
+    fn request() -> http::Request<SdkBody> {
+        http::Request::builder()
+            .uri("https://cloudformation.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap()
+    }
+
+    fn describe_stacks(status: &str) -> http::Response<SdkBody> {
+        xml(
+            200,
+            format!(
+                r#"<DescribeStacksResponse xmlns="{NS}"><DescribeStacksResult><Stacks><member><StackName>agentdeploy-x</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/agentdeploy-x/1</StackId><StackStatus>{status}</StackStatus><StackStatusReason>The following resource(s) failed to create: [AgentFunction].</StackStatusReason><CreationTime>2026-11-21T00:00:00Z</CreationTime></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>"#
+            ),
+        )
+    }
+
+    fn does_not_exist() -> http::Response<SdkBody> {
+        xml(
+            400,
+            format!(
+                r#"<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id agentdeploy-x does not exist</Message></Error><RequestId>r2</RequestId></ErrorResponse>"#
+            ),
+        )
+    }
+
+    fn failed_events() -> http::Response<SdkBody> {
+        xml(
+            200,
+            format!(
+                r#"<DescribeStackEventsResponse xmlns="{NS}"><DescribeStackEventsResult><StackEvents><member><StackId>s</StackId><EventId>e2</EventId><StackName>agentdeploy-x</StackName><LogicalResourceId>agentdeploy-x</LogicalResourceId><ResourceType>AWS::CloudFormation::Stack</ResourceType><Timestamp>2026-11-21T00:01:00Z</Timestamp><ResourceStatus>ROLLBACK_COMPLETE</ResourceStatus></member><member><StackId>s</StackId><EventId>e1</EventId><StackName>agentdeploy-x</StackName><LogicalResourceId>AgentFunction</LogicalResourceId><ResourceType>AWS::Lambda::Function</ResourceType><Timestamp>2026-11-21T00:00:30Z</Timestamp><ResourceStatus>CREATE_FAILED</ResourceStatus><ResourceStatusReason>Resource handler returned message: "The role defined for the function cannot be assumed by Lambda."</ResourceStatusReason></member></StackEvents></DescribeStackEventsResult></DescribeStackEventsResponse>"#
+            ),
+        )
+    }
+
+    fn empty_ok(operation: &str) -> http::Response<SdkBody> {
+        xml(
+            200,
+            format!(
+                r#"<{operation}Response xmlns="{NS}"><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{operation}Response>"#
+            ),
+        )
+    }
+
+    fn client(
+        responses: Vec<http::Response<SdkBody>>,
+    ) -> (aws_sdk_cloudformation::Client, StaticReplayClient) {
+        let replay = StaticReplayClient::new(
+            responses
+                .into_iter()
+                .map(|r| ReplayEvent::new(request(), r))
+                .collect(),
+        );
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+            .retry_config(
+                crate::orchestrate::preflight::retry_config()
+                    .with_initial_backoff(Duration::from_millis(5)),
+            )
+            .http_client(replay.clone())
+            .build();
+        (aws_sdk_cloudformation::Client::from_conf(config), replay)
+    }
+
+    #[tokio::test]
+    async fn rollback_complete_is_reported_with_the_failed_resource_and_the_fix() {
+        let (cfn, replay) = client(vec![describe_stacks("ROLLBACK_COMPLETE"), failed_events()]);
+        let err = check_stack_before_deploy(&cfn, "agentdeploy-x", false)
+            .await
+            .unwrap_err();
+        assert_eq!(crate::orchestrate::exit_codes::exit_code(&err), 5);
+        let text = err.to_string();
+        assert!(text.contains("ROLLBACK_COMPLETE"), "{text}");
+        assert!(
+            text.contains(
+                "AgentFunction (AWS::Lambda::Function): Resource handler returned message"
+            ),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains("--force"));
+        assert_eq!(replay.actual_requests().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn force_deletes_a_rolled_back_stack_and_waits_until_it_is_gone() {
+        let (cfn, replay) = client(vec![
+            describe_stacks("ROLLBACK_COMPLETE"),
+            empty_ok("DeleteStack"),
+            describe_stacks("DELETE_IN_PROGRESS"),
+            does_not_exist(),
+        ]);
+        check_stack_before_deploy(&cfn, "agentdeploy-x", true)
+            .await
+            .unwrap();
+        let bodies: Vec<String> = replay
+            .actual_requests()
+            .map(|r| String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned())
+            .collect();
+        assert!(bodies[1].contains("Action=DeleteStack"), "{bodies:?}");
+        assert_eq!(bodies.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_stack_mid_update_is_busy() {
+        let (cfn, _) = client(vec![describe_stacks("UPDATE_IN_PROGRESS")]);
+        let err = check_stack_before_deploy(&cfn, "agentdeploy-x", false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("busy"), "{err}");
+        let (cfn, _) = client(vec![describe_stacks("REVIEW_IN_PROGRESS")]);
+        check_stack_before_deploy(&cfn, "agentdeploy-x", false)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn throttled_calls_are_retried() {
+        let throttled = || {
+            xml(
+                400,
+                format!(
+                    r#"<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t</RequestId></ErrorResponse>"#
+                ),
+            )
+        };
+        let (cfn, replay) = client(vec![
+            throttled(),
+            throttled(),
+            describe_stacks("CREATE_COMPLETE"),
+        ]);
+        let state = outputs::stack_state(&cfn, "agentdeploy-x")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.status, "CREATE_COMPLETE");
+        assert_eq!(
+            replay.actual_requests().count(),
+            3,
+            "two throttled attempts, then success"
+        );
+    }
 }

@@ -148,13 +148,17 @@ pub struct AwsContext {
     pub endpoint_url: Option<String>,
 }
 
+/// Adaptive retries: throttled calls back off and the client slows itself down.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::adaptive().with_max_attempts(5)
+}
+
 pub async fn load_sdk_config(
     region: Option<&str>,
     profile: Option<&str>,
     endpoint_url: Option<&str>,
 ) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(5));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_string()));
     }

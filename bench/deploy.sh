@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# agentdeploy against raw `sam build && sam deploy` on the same agent, side by side, in one run,
+# on the local AWS (tests/emulator). Prints each time and the ratios:
+#   first deploy, unchanged redeploy (target: agentdeploy >= 20x faster),
+#   code-only change (target: >= 2x faster).
+# Usage: bash bench/deploy.sh [AGENT]   (default: fixtures/seed_agent.py: strands-agents + tools)
+# Needs `bash .ci/setup`. The raw side deploys the very project agentdeploy rendered (with
+# agentdeploy's pinned requirements removed, as a hand-written SAM project would have them).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+agent_src=${1:-$repo/fixtures/seed_agent.py}
+tools=${AGENTDEPLOY_TOOLS_DIR:-$HOME/.cache/agentdeploy-tools}
+work=$(mktemp -d)
+trap 'kill $emu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --quiet --release --manifest-path "$repo/Cargo.toml"
+bin="$repo/target/release/agentdeploy"
+export PATH="$tools/bin:$tools/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+
+coproc EMU { "$tools/venv/bin/python" "$repo/tests/emulator/local_aws.py" --bucket bench-artifacts 2>/dev/null; }
+emu_pid=$EMU_PID
+read -r ready url <&"${EMU[0]}"
+[ "$ready" = LOCAL_AWS_READY ] || { echo "the local AWS did not start" >&2; exit 1; }
+export AWS_ENDPOINT_URL=$url
+
+cp "$agent_src" "$work/agent.py"
+now() { date +%s.%N; }
+elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+
+tool() { (cd "$work" && "$bin" lambda -q --function-name bench-tool --agent agent.py --s3-bucket bench-artifacts --out-dir "$work/tool" >/dev/null); }
+raw_prepare() {
+  (cd "$work" && "$bin" lambda -q --dry-run --function-name bench-raw --stack-name bench-raw --agent agent.py \
+     --s3-bucket bench-artifacts --region us-east-1 --out-dir "$work/raw" >/dev/null)
+}
+raw() { (cd "$work/raw" && sam build --template-file template.yaml >/dev/null 2>&1 && \
+         sam deploy --config-file "$work/raw/samconfig.toml" --no-confirm-changeset --no-fail-on-empty-changeset >/dev/null 2>&1); }
+
+measure() { local t0; t0=$(now); "$@"; elapsed "$t0" "$(now)"; }
+
+echo "agent: $agent_src" >&2
+raw_prepare
+raw_first=$(measure raw); tool_first=$(measure tool)
+raw_again=$(measure raw); tool_again=$(measure tool)
+echo "# code-only change" >> "$work/agent.py"
+raw_prepare
+raw_code=$(measure raw); tool_code=$(measure tool)
+
+ratio() { python3 -c "print(f'{$1 / $2:.1f}x')"; }
+printf '%-22s %10s %12s %8s %s\n' case "sam (s)" "agentdeploy (s)" ratio target
+printf '%-22s %10s %12s %8s %s\n' "first deploy" "$raw_first" "$tool_first" "$(ratio "$raw_first" "$tool_first")" "-"
+printf '%-22s %10s %12s %8s %s\n' "unchanged redeploy" "$raw_again" "$tool_again" "$(ratio "$raw_again" "$tool_again")" ">= 20x"
+printf '%-22s %10s %12s %8s %s\n' "code-only change" "$raw_code" "$tool_code" "$(ratio "$raw_code" "$tool_code")" ">= 2x"

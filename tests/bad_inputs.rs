@@ -1,0 +1,836 @@
+//! The bad-input table (docs/bad-inputs.md): every case asserts the exit code, the message, and
+//! that nothing was written or left behind (no rendered project, no record).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+struct Case {
+    name: &'static str,
+    /// Files to create in the project folder: (path, contents).
+    files: &'static [(&'static str, &'static [u8])],
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+    code: i32,
+    message: &'static str,
+}
+
+const AGENT: &[u8] =
+    b"def main(user_input_arg=None, input_data_arg=None):\n    return user_input_arg\n";
+
+const fn with_agent(
+    args: &'static [&'static str],
+    code: i32,
+    message: &'static str,
+    name: &'static str,
+) -> Case {
+    Case {
+        name,
+        files: &[("agent.py", AGENT)],
+        args,
+        env: &[],
+        code,
+        message,
+    }
+}
+
+const CASES: &[Case] = &[
+    // Flags.
+    with_agent(
+        &["--function-name", "has space", "--agent", "agent.py"],
+        2,
+        "--function-name: `has space` is not a valid function name",
+        "function name with a space",
+    ),
+    with_agent(
+        &["--function-name", "", "--agent", "agent.py"],
+        2,
+        "--function-name",
+        "empty function name",
+    ),
+    with_agent(
+        &["--function-name", "a.b", "--agent", "agent.py"],
+        2,
+        "--function-name",
+        "function name with a dot",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--memory",
+            "127",
+        ],
+        2,
+        "--memory: 127 MB is out of range; allowed: 128-10240 MB",
+        "memory too small",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--memory",
+            "10241",
+        ],
+        2,
+        "allowed: 128-10240 MB",
+        "memory too large",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--memory",
+            "1GB",
+        ],
+        2,
+        "--memory: `1GB` is not a whole number",
+        "memory with a unit",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--timeout",
+            "2",
+        ],
+        2,
+        "--timeout: 2 s is out of range; allowed: 3-900 seconds",
+        "timeout too small",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--timeout",
+            "901",
+        ],
+        2,
+        "allowed: 3-900 seconds",
+        "timeout too large",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--timeout",
+            "-5",
+        ],
+        2,
+        "--timeout",
+        "negative timeout",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--runtime",
+            "python3.11",
+        ],
+        2,
+        "python3.11 is deprecated",
+        "deprecated runtime",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--runtime",
+            "python3.10",
+        ],
+        2,
+        "python3.10 is deprecated",
+        "older deprecated runtime",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--runtime",
+            "nodejs22.x",
+        ],
+        2,
+        "--runtime: `nodejs22.x` is not a Lambda Python runtime",
+        "not a Python runtime",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--architecture",
+            "arm",
+        ],
+        2,
+        "--architecture: `arm` is not an architecture Lambda offers",
+        "unknown architecture",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--stack-name",
+            "1abc",
+        ],
+        2,
+        "--stack-name: `1abc` is not a valid stack name",
+        "stack name starting with a digit",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--stack-name",
+            "a_b",
+        ],
+        2,
+        "--stack-name",
+        "stack name with an underscore",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--env-var",
+            "NOVALUE",
+        ],
+        2,
+        "--env-var: `NOVALUE` is not KEY=VALUE",
+        "env var without =",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--env-var",
+            "1BAD=x",
+        ],
+        2,
+        "--env-var: `1BAD` is not a valid environment variable name",
+        "env var name with a digit first",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--env-var",
+            "AWS_REGION=x",
+        ],
+        2,
+        "`AWS_REGION` is reserved",
+        "reserved env var",
+    ),
+    with_agent(
+        &["--function-name", "x", "--agent", "agent.py", "--tag", "=v"],
+        2,
+        "--tag: `=v` is not KEY=VALUE",
+        "tag without a key",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--tag",
+            "aws:x=1",
+        ],
+        2,
+        "--tag",
+        "tag in the aws: namespace",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--secret",
+            "TOKEN=abcd1234",
+        ],
+        2,
+        "secret values never go on the command line",
+        "secret value on the command line",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--secret",
+            "MY-TOKEN",
+        ],
+        2,
+        "--secret: `MY-TOKEN` is not a valid environment variable name",
+        "secret name with a dash",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--endpoint",
+            "grpc",
+        ],
+        2,
+        "--endpoint: `grpc` is not one of: api, url, none",
+        "unknown endpoint kind",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--auth",
+            "oauth",
+        ],
+        2,
+        "--auth: `oauth` is not one of",
+        "unknown auth mode",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--endpoint",
+            "url",
+            "--auth",
+            "api-key",
+        ],
+        2,
+        "api-key authentication needs --endpoint api",
+        "api key on a function URL",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--endpoint",
+            "none",
+            "--auth",
+            "none",
+        ],
+        2,
+        "there is no endpoint to protect",
+        "auth without an endpoint",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--s3-bucket",
+            "b",
+            "--resolve-s3",
+        ],
+        2,
+        "--s3-bucket and --resolve-s3 exclude each other",
+        "bucket and resolve-s3",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--subnet-ids",
+            "subnet-0123abcd",
+        ],
+        2,
+        "VPC subnets need --security-group-ids too",
+        "subnets without security groups",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--security-group-ids",
+            "sg-0123abcd",
+        ],
+        2,
+        "VPC security groups need --subnet-ids too",
+        "security groups without subnets",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--subnet-ids",
+            "subnet-zz",
+            "--security-group-ids",
+            "sg-0123abcd",
+        ],
+        2,
+        "`subnet-zz` is not a subnet id",
+        "malformed subnet id",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--policy",
+            "AdministratorAccess",
+        ],
+        2,
+        "--policy: `AdministratorAccess` is not a managed policy ARN",
+        "policy name instead of ARN",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--use-container",
+            "sometimes",
+        ],
+        2,
+        "--use-container: `sometimes` is not one of",
+        "unknown container mode",
+    ),
+    with_agent(
+        &["--agent", "agent.py"],
+        2,
+        "no function name and no agentdeploy.toml",
+        "no function name, no config",
+    ),
+    with_agent(
+        &["--function-name", "x"],
+        2,
+        "--agent: no agent file for `x`",
+        "no agent",
+    ),
+    with_agent(
+        &["--function-name", "x", "--agent", "agent.py", "-e", "prod"],
+        2,
+        "environment `prod` selected but there is no config file",
+        "environment without a config",
+    ),
+    // Config files.
+    Case {
+        name: "TOML syntax error",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\nmemory = \n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.toml:3",
+    },
+    Case {
+        name: "YAML syntax error",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.yaml",
+                b"agents:\n  x:\n    agent: agent.py\n   memory: [\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.yaml:",
+    },
+    Case {
+        name: "unknown key with a suggestion",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\ntimout = 30\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "did you mean `timeout`?",
+    },
+    Case {
+        name: "unknown top-level table",
+        files: &[
+            ("agent.py", AGENT),
+            ("agentdeploy.toml", b"[agnets.x]\nagent = \"agent.py\"\n"),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "did you mean `agents`?",
+    },
+    Case {
+        name: "wrong type in config",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\nmemory = \"big\"\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.toml:3: invalid type",
+    },
+    Case {
+        name: "out-of-range value in config",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\nmemory = 64\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "--memory: 64 MB is out of range",
+    },
+    Case {
+        name: "environment that does not exist",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\n[environments.prod]\nmemory = 1024\n",
+            ),
+        ],
+        args: &["-e", "staging"],
+        env: &[],
+        code: 2,
+        message: "environment `staging` is not defined",
+    },
+    Case {
+        name: "environment from AGENTDEPLOY_ENV that does not exist",
+        files: &[
+            ("agent.py", AGENT),
+            ("agentdeploy.toml", b"[agents.x]\nagent = \"agent.py\"\n"),
+        ],
+        args: &[],
+        env: &[("AGENTDEPLOY_ENV", "qa")],
+        code: 2,
+        message: "environment `qa` is not defined",
+    },
+    Case {
+        name: "config with no agents",
+        files: &[
+            ("agent.py", AGENT),
+            ("agentdeploy.toml", b"[defaults]\nmemory = 1024\n"),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "no [agents.NAME] tables",
+    },
+    Case {
+        name: "--only names an unknown agent",
+        files: &[
+            ("agent.py", AGENT),
+            ("agentdeploy.toml", b"[agents.x]\nagent = \"agent.py\"\n"),
+        ],
+        args: &["--only", "y"],
+        env: &[],
+        code: 2,
+        message: "`y` is not an agent of",
+    },
+    Case {
+        name: "config file given with -c does not exist",
+        files: &[("agent.py", AGENT)],
+        args: &["-c", "missing.toml"],
+        env: &[],
+        code: 2,
+        message: "--config: missing.toml: no such file",
+    },
+    Case {
+        name: "bad AGENTDEPLOY_MEMORY",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[("AGENTDEPLOY_MEMORY", "lots")],
+        code: 2,
+        message: "--memory: `lots` is not a whole number",
+    },
+    Case {
+        name: "config not UTF-8",
+        files: &[
+            ("agent.py", AGENT),
+            ("agentdeploy.toml", b"[agents.x]\nagent = \"\xff\xfe\"\n"),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "not UTF-8",
+    },
+    // Agent inputs.
+    Case {
+        name: "missing agent file",
+        files: &[],
+        args: &["--function-name", "x", "--agent", "nope.py"],
+        env: &[],
+        code: 2,
+        message: "nope.py: no such file or directory",
+    },
+    Case {
+        name: "empty agent file",
+        files: &[("agent.py", b"")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "the agent file is empty",
+    },
+    Case {
+        name: "binary agent file",
+        files: &[("agent.py", b"\x7fELF\x02\x01\x01\x00\x00\x00")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "binary file",
+    },
+    Case {
+        name: "non-UTF-8 agent file",
+        files: &[("agent.py", b"# caf\xe9\ndef main():\n    pass\n")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "agent.py:1:6: not valid UTF-8",
+    },
+    Case {
+        name: "agent that is not a .py file",
+        files: &[("agent.txt", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.txt"],
+        env: &[],
+        code: 2,
+        message: "not a .py file",
+    },
+    Case {
+        name: "directory with no entry file",
+        files: &[("pkg/helpers.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "pkg"],
+        env: &[],
+        code: 2,
+        message: "directory has no entry file (agent.py, main.py, app.py)",
+    },
+    Case {
+        name: "syntax error",
+        files: &[("agent.py", b"def main(:\n    pass\n")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "agent.py:1:10: syntax error",
+    },
+    Case {
+        name: "no main",
+        files: &[("agent.py", b"def run():\n    pass\n")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "no top-level `main` function",
+    },
+    Case {
+        name: "3.12 syntax for a 3.11 runtime",
+        files: &[("agent.py", b"type X = int\ndef main():\n    pass\n")],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--runtime",
+            "python3.11",
+            "--allow-deprecated-runtime",
+        ],
+        env: &[],
+        code: 2,
+        message: "agent.py:1:1",
+    },
+    Case {
+        name: "requirements file with pip options",
+        files: &[("agent.py", AGENT), ("reqs.txt", b"-r other.txt\n")],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--requirements",
+            "reqs.txt",
+        ],
+        env: &[],
+        code: 2,
+        message: "reqs.txt:1: pip options",
+    },
+    Case {
+        name: "requirements file missing",
+        files: &[("agent.py", AGENT)],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--requirements",
+            "nope.txt",
+        ],
+        env: &[],
+        code: 2,
+        message: "--requirements",
+    },
+];
+
+fn write_files(dir: &Path, files: &[(&str, &[u8])]) {
+    for (path, contents) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+}
+
+fn assert_rejected(
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    code: i32,
+    message: &str,
+) {
+    let mut cmd = agentdeploy(dir);
+    cmd.args(["lambda", "--dry-run"]).args(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = run(&mut cmd);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{name}: exit code\n{err}");
+    assert!(
+        err.contains(message),
+        "{name}: expected `{message}` in:\n{err}"
+    );
+    assert!(err.contains("error: "), "{name}: {err}");
+    assert!(
+        !dir.join(".agentdeploy").exists(),
+        "{name}: something was written under .agentdeploy"
+    );
+}
+
+#[test]
+fn every_bad_input_is_refused_with_its_exit_code_and_message_and_writes_nothing() {
+    assert!(CASES.len() >= 40, "the table has {} cases", CASES.len());
+    for case in CASES {
+        let dir = tempfile::tempdir().unwrap();
+        write_files(dir.path(), case.files);
+        let before = files_below(dir.path());
+        assert_rejected(
+            dir.path(),
+            case.name,
+            case.args,
+            case.env,
+            case.code,
+            case.message,
+        );
+        assert_eq!(
+            files_below(dir.path()),
+            before,
+            "{}: files were added",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn symlink_loop_and_oversized_agent_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(dir.path().join("b.py"), dir.path().join("a.py")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("a.py"), dir.path().join("b.py")).unwrap();
+    assert_rejected(
+        dir.path(),
+        "symlink loop",
+        &["--function-name", "x", "--agent", "a.py"],
+        &[],
+        2,
+        "a.py: cannot read",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut big = String::from("def main():\n    pass\n");
+    big.push_str(&"# padding padding padding padding padding padding padding\n".repeat(20_000));
+    std::fs::write(dir.path().join("agent.py"), big).unwrap();
+    assert_rejected(
+        dir.path(),
+        "very large agent",
+        &["--function-name", "x", "--agent", "agent.py"],
+        &[],
+        2,
+        "larger than the 1048576-byte limit",
+    );
+}
+
+#[test]
+fn json_output_carries_the_same_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &[("agent.py", AGENT)]);
+    let out = run(agentdeploy(dir.path()).args([
+        "lambda",
+        "--dry-run",
+        "-o",
+        "json",
+        "--function-name",
+        "x",
+        "--agent",
+        "agent.py",
+        "--memory",
+        "1",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    let doc = json(&out);
+    assert_eq!(doc["status"], "failed");
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--memory")
+    );
+}
