@@ -125,6 +125,11 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
         },
     }
     match error {
+        Some(message) if message.contains("timed out") => Err(Error::FunctionError {
+            message: format!(
+                "the function timed out: {message} (raise --timeout, up to 900 s; behind --endpoint api requests are cut at 29 s)"
+            ),
+        }),
         Some(message) => Err(Error::FunctionError {
             message: format!("the function answered with an error: {message}"),
         }),

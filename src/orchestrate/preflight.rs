@@ -185,7 +185,20 @@ pub async fn aws_context(
     if sdk.credentials_provider().is_none() {
         return Err(no_credentials("no credentials provider is configured"));
     }
-    let sts = aws_sdk_sts::Client::new(&sdk);
+    let identity = caller_identity(&aws_sdk_sts::Client::new(&sdk)).await?;
+    Ok(AwsContext {
+        region,
+        account: identity.0,
+        caller_arn: identity.1,
+        endpoint_url: endpoint_url
+            .map(str::to_string)
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+        sdk,
+    })
+}
+
+/// STS GetCallerIdentity: (account, ARN), or a preflight error that says what is wrong.
+pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<(String, String)> {
     let identity = sts.get_caller_identity().send().await.map_err(|err| {
         use aws_sdk_sts::error::SdkError;
         let detail = match &err {
@@ -206,15 +219,10 @@ pub async fn aws_context(
         };
         classify_credentials_error(&detail)
     })?;
-    Ok(AwsContext {
-        region,
-        account: identity.account().unwrap_or_default().to_string(),
-        caller_arn: identity.arn().unwrap_or_default().to_string(),
-        endpoint_url: endpoint_url
-            .map(str::to_string)
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
-        sdk,
-    })
+    Ok((
+        identity.account().unwrap_or_default().to_string(),
+        identity.arn().unwrap_or_default().to_string(),
+    ))
 }
 
 fn no_credentials(detail: &str) -> Error {
@@ -373,6 +381,84 @@ mod tests {
         );
         assert_eq!(parse_sam_version("nonsense"), None);
         assert!(parse_sam_version("SAM CLI, version 1.50.0").unwrap() < MIN_SAM_VERSION);
+    }
+
+    fn sts_replying(status: u16, body: &str) -> aws_sdk_sts::Client {
+        use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+        use aws_smithy_types::body::SdkBody;
+        let request = http::Request::builder()
+            .uri("https://sts.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap();
+        let response = http::Response::builder()
+            .status(status)
+            .body(SdkBody::from(body.to_string()))
+            .unwrap();
+        let replay = StaticReplayClient::new(vec![ReplayEvent::new(request, response)]);
+        let config = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                "AKIDTEST",
+                "secret",
+                Some("token".into()),
+                None,
+                "test",
+            ))
+            .http_client(replay)
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
+    fn sts_error(code: &str, message: &str) -> String {
+        format!(
+            r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"#
+        )
+    }
+
+    #[tokio::test]
+    async fn expired_credentials_from_sts_exit_3_with_the_refresh_hint() {
+        let sts = sts_replying(
+            403,
+            &sts_error(
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+        );
+        let err = caller_identity(&sts).await.unwrap_err();
+        assert_eq!(crate::orchestrate::exit_codes::exit_code(&err), 3);
+        assert!(err.to_string().contains("have expired"), "{err}");
+        assert!(err.hint().unwrap().contains("aws sso login"));
+    }
+
+    #[tokio::test]
+    async fn access_denied_from_sts_exits_3_naming_the_permissions() {
+        let sts = sts_replying(
+            403,
+            &sts_error(
+                "AccessDenied",
+                "User: arn:aws:iam::1:user/x is not authorized to perform: sts:GetCallerIdentity",
+            ),
+        );
+        let err = caller_identity(&sts).await.unwrap_err();
+        assert_eq!(crate::orchestrate::exit_codes::exit_code(&err), 3);
+        assert!(err.to_string().contains("AWS denied access"), "{err}");
+        assert!(err.hint().unwrap().contains("sts:GetCallerIdentity"));
+    }
+
+    #[tokio::test]
+    async fn a_good_identity_gives_account_and_arn() {
+        let sts = sts_replying(
+            200,
+            r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:user/dev</Arn><UserId>AID</UserId><Account>111122223333</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#,
+        );
+        assert_eq!(
+            caller_identity(&sts).await.unwrap(),
+            (
+                "111122223333".to_string(),
+                "arn:aws:iam::111122223333:user/dev".to_string()
+            )
+        );
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! SPEC §9's known failures, each made to happen for real on the local AWS, checking the
+//! message, the hint and the exit code. (Expired credentials, AccessDenied and ROLLBACK_COMPLETE
+//! cannot be produced by the emulator: they are replayed in the unit tests of preflight.rs and
+//! lambda/deploy.rs. Binary validation, sam too old, no region, no credentials and a missing
+//! bucket are in deploy_e2e.rs.)
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::local_aws::{self, LocalAws};
+use common::*;
+
+fn deploy(aws: &LocalAws, cwd: &Path, name: &str, agent: &Path, extra: &[&str]) -> Command {
+    let mut cmd = agentdeploy(cwd);
+    aws.configure(&mut cmd);
+    cmd.env("PATH", local_aws::deploy_path())
+        .args([
+            "lambda",
+            "-o",
+            "json",
+            "--function-name",
+            name,
+            "--s3-bucket",
+            local_aws::BUCKET,
+            "--endpoint",
+            "none",
+            "--agent",
+        ])
+        .arg(agent)
+        .args(extra);
+    cmd
+}
+
+#[test]
+fn docker_not_running_for_a_container_build_exits_3() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = run(&mut deploy(
+        &aws,
+        work.path(),
+        "docker",
+        &fixture("probe_agent.py"),
+        &["--use-container", "always"],
+    ));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let doc = json(&out);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Docker is not running"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--use-container never")
+    );
+}
+
+#[test]
+fn a_function_timeout_is_reported_with_the_fix() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = run(&mut deploy(
+        &aws,
+        work.path(),
+        "slow",
+        &fixture("slow_agent.py"),
+        &["--timeout", "3"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut invoke = agentdeploy(work.path());
+    aws.configure(&mut invoke);
+    invoke.args([
+        "invoke",
+        "slow",
+        "--input",
+        "wait",
+        "--data",
+        r#"{"seconds": 10}"#,
+    ]);
+    let out = run(&mut invoke);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("Task timed out after 3.00 seconds"), "{err}");
+    assert!(err.contains("raise --timeout"), "{err}");
+}
+
+#[test]
+fn a_requirement_without_a_wheel_for_the_platform_exits_4_naming_it() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let agent_dir = work.path().join("agent");
+    std::fs::create_dir(&agent_dir).unwrap();
+    std::fs::copy(fixture("probe_agent.py"), agent_dir.join("agent.py")).unwrap();
+    // pycrypto 2.6.1 exists only as an sdist: there is no wheel for any Lambda platform.
+    std::fs::write(agent_dir.join("requirements.txt"), "pycrypto==2.6.1\n").unwrap();
+    let out = run(&mut deploy(&aws, work.path(), "nowheel", &agent_dir, &[]));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let doc = json(&out);
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no wheel of pycrypto==2.6.1 for the Lambda platform"),
+        "{message}"
+    );
+    assert!(message.contains("manylinux_2_34_x86_64"), "{message}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("manylinux wheels")
+    );
+}
+
+#[test]
+fn an_artifact_over_the_size_limit_exits_4_naming_the_largest_parts() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = deploy(&aws, work.path(), "huge", &fixture("probe_agent.py"), &[]);
+    // The 250 MB limit, lowered so a small agent exceeds it (the check is the same).
+    cmd.env("AGENTDEPLOY_MAX_ARTIFACT_BYTES", "2000");
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let doc = json(&out);
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains("unzipped, over Lambda's"), "{message}");
+    assert!(message.contains("largest: handler.py"), "{message}");
+    // Nothing was uploaded: the stack does not exist.
+    let mut status = agentdeploy(work.path());
+    aws.configure(&mut status);
+    let status = run(status.args(["status", "huge", "-o", "json"]));
+    assert_eq!(json(&status)["stack_status"], serde_json::Value::Null);
+}
