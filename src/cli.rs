@@ -355,7 +355,10 @@ pub struct CostArgs {
     /// x86_64 or arm64
     #[arg(long, value_enum)]
     pub architecture: Option<Architecture>,
-    /// Count API Gateway REST requests: on or off
+    /// Count API Gateway REST requests: on or off (on follows the agent's endpoint)
     #[arg(long, default_value = "on")]
     pub api_gateway: String,
+    /// TOML file overriding some or all prices (see templates/prices.toml)
+    #[arg(long, env = "AGENTDEPLOY_PRICES", value_name = "FILE")]
+    pub prices: Option<std::path::PathBuf>,
 }

@@ -61,10 +61,6 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    /// A command that exists in the CLI but is not built yet.
-    #[error("`{command}` is not implemented yet")]
-    NotImplemented { command: String },
-
     /// Anything else (I/O on our own files, rendering).
     #[error("{message}")]
     Internal { message: String },
@@ -122,9 +118,6 @@ impl Error {
             | Error::Deploy { hint, .. }
             | Error::Verify { hint, .. }
             | Error::State { hint, .. } => Some(hint.as_str()),
-            Error::NotImplemented { .. } => {
-                Some("see README.md for the commands that are available in this version")
-            }
             Error::Interrupted => {
                 Some("the deployment record is marked `interrupted`; run the command again")
             }

@@ -554,14 +554,84 @@ fn stdout_holds_only_the_result_and_quiet_silences_stderr() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_1() {
-    let out = run(agentdeploy(&repo()).args(["cost"]));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("not implemented yet"),
-        "{}",
-        stderr(&out)
+fn cost_reproduces_the_worked_example() {
+    let out = run(agentdeploy(&repo()).args([
+        "cost",
+        "--memory",
+        "512",
+        "--duration",
+        "2",
+        "--invocations",
+        "10000",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(
+        format!("{:.2}", doc["lambda_usd"].as_f64().unwrap()),
+        "0.17"
     );
+    assert_eq!(
+        format!("{:.3}", doc["api_gateway_usd"].as_f64().unwrap()),
+        "0.035"
+    );
+    let text = run(agentdeploy(&repo()).args([
+        "cost",
+        "--memory",
+        "512",
+        "--duration",
+        "2",
+        "--invocations",
+        "10000",
+        "--api-gateway",
+        "off",
+    ]));
+    assert!(
+        stdout(&text).contains("total        $0.17 per month"),
+        "{}",
+        stdout(&text)
+    );
+    let bad = run(agentdeploy(&repo()).args(["cost", "--memory", "64"]));
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn init_writes_a_config_that_plans_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(agentdeploy(dir.path()).arg("init"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(dir.path().join("agentdeploy.toml").is_file() && dir.path().join("agent.py").is_file());
+    // The written config is valid and its sample agent plans.
+    let plan = run(agentdeploy(dir.path()).args(["lambda", "--dry-run", "-o", "json"]));
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    assert_eq!(json(&plan)["function_name"], "my-agent");
+    let prod =
+        run(agentdeploy(dir.path()).args(["lambda", "--dry-run", "-o", "json", "--env", "prod"]));
+    assert_eq!(json(&prod)["memory"], 1024);
+    assert_eq!(json(&prod)["stack_name"], "agentdeploy-my-agent-prod");
+    std::fs::write(dir.path().join("agentdeploy.toml"), "# mine\n").unwrap();
+    let again = run(agentdeploy(dir.path()).arg("init"));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already exists"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("agentdeploy.toml")).unwrap(),
+        "# mine\n"
+    );
+    let forced = run(agentdeploy(dir.path()).args(["init", "--force"]));
+    assert_eq!(forced.status.code(), Some(0));
+}
+
+#[test]
+fn completions_and_version() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(agentdeploy(&repo()).args(["completions", shell]));
+        assert_eq!(out.status.code(), Some(0));
+        assert!(stdout(&out).contains("agentdeploy"), "{shell}");
+    }
+    let version = run(agentdeploy(&repo()).arg("--version"));
+    let text = stdout(&version);
+    assert!(text.starts_with("agentdeploy 0.1.0"), "{text}");
 }
 
 fn base64_encode(text: &str) -> String {

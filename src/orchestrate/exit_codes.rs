@@ -19,10 +19,7 @@ pub fn exit_code(err: &Error) -> i32 {
         Error::Deploy { .. } => DEPLOY,
         Error::Verify { .. } => VERIFY,
         Error::Interrupted => INTERRUPTED,
-        Error::State { .. }
-        | Error::FunctionError { .. }
-        | Error::NotImplemented { .. }
-        | Error::Internal { .. } => OTHER,
+        Error::State { .. } | Error::FunctionError { .. } | Error::Internal { .. } => OTHER,
     }
 }
 
@@ -39,7 +36,6 @@ pub fn kind(err: &Error) -> &'static str {
         Error::State { .. } => "state",
         Error::FunctionError { .. } => "function",
         Error::Interrupted => "interrupted",
-        Error::NotImplemented { .. } => "not_implemented",
         Error::Internal { .. } => "internal",
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod exit_codes;
+pub mod init_cost;
 pub mod lifecycle;
 pub mod preflight;
 pub mod record;
@@ -62,11 +63,6 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
-    let not_yet = |command: &str| {
-        Err(Error::NotImplemented {
-            command: command.into(),
-        })
-    };
     match command {
         Command::Lambda(args) => lifecycle::lambda(&ctx, &args).await,
         Command::Doctor(args) => commands::doctor(&ctx, &args).await,
@@ -74,8 +70,8 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
         Command::Status(args) => commands::status(&ctx, &args).await,
         Command::Destroy(args) => commands::destroy(&ctx, &args).await,
         Command::List(args) => commands::list(&ctx, &args).await,
-        Command::Init(_) => not_yet("init"),
-        Command::Cost(_) => not_yet("cost"),
+        Command::Init(args) => init_cost::init(&ctx, &args),
+        Command::Cost(args) => init_cost::cost(&ctx, &args),
         Command::Completions { .. } => Ok(exit_codes::OK),
     }
 }

@@ -1,0 +1,260 @@
+//! `init` (a commented config and a sample agent) and `cost` (a monthly estimate from one
+//! overridable price table).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::cli::{Architecture, CostArgs, InitArgs, OutputFormat};
+use crate::error::{Error, Result};
+use crate::lambda::render::write_atomically;
+use crate::orchestrate::{Context, exit_codes};
+
+const CONFIG_TEMPLATE: &str = include_str!("../../templates/agentdeploy.toml");
+const SAMPLE_AGENT: &str = include_str!("../../templates/sample_agent.py");
+const DEFAULT_PRICES: &str = include_str!("../../templates/prices.toml");
+
+pub fn init(ctx: &Context, args: &InitArgs) -> Result<i32> {
+    let config = ctx.cwd.join("agentdeploy.toml");
+    let agent = ctx.cwd.join("agent.py");
+    if config.exists() && !args.force {
+        return Err(Error::usage_hint(
+            "--force",
+            format!("{} already exists; not overwriting it", config.display()),
+            "pass --force to replace it",
+        ));
+    }
+    write_atomically(&config, CONFIG_TEMPLATE.as_bytes())?;
+    let mut written = vec![config.display().to_string()];
+    // The sample agent is written only where there is no agent yet, --force or not.
+    if !agent.exists() {
+        write_atomically(&agent, SAMPLE_AGENT.as_bytes())?;
+        written.push(agent.display().to_string());
+    }
+    match ctx.global.output {
+        OutputFormat::Json => println!("{}", json!({ "written": written })),
+        OutputFormat::Text => {
+            for file in &written {
+                println!("wrote {file}");
+            }
+            println!("next: agentdeploy lambda --dry-run   (then without --dry-run to deploy)");
+        }
+    }
+    Ok(exit_codes::OK)
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    pub lambda_request_per_million: f64,
+    pub lambda_gb_second_x86_64: f64,
+    pub lambda_gb_second_arm64: f64,
+    pub api_gateway_rest_per_million: f64,
+}
+
+impl Prices {
+    pub fn load(path: Option<&Path>) -> Result<Prices> {
+        let (text, origin) = match path {
+            Some(path) => (
+                std::fs::read_to_string(path)
+                    .map_err(|e| Error::usage("--prices", format!("{}: {e}", path.display())))?,
+                path.display().to_string(),
+            ),
+            None => (DEFAULT_PRICES.to_string(), "built-in prices".to_string()),
+        };
+        // A user's file may override only some prices: start from the defaults.
+        let mut table: toml::Table =
+            toml::from_str(DEFAULT_PRICES).map_err(|e| Error::internal(e.to_string()))?;
+        let overrides: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
+            location: origin.clone(),
+            message: e.message().to_string(),
+            hint: None,
+        })?;
+        table.extend(overrides);
+        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| Error::Config {
+            location: origin,
+            message: e.message().to_string(),
+            hint: Some("keys: lambda_request_per_million, lambda_gb_second_x86_64, lambda_gb_second_arm64, api_gateway_rest_per_million".into()),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Estimate {
+    pub memory_mb: u32,
+    pub duration_s: f64,
+    pub invocations: u64,
+    pub architecture: String,
+    pub api_gateway: bool,
+    pub gb_seconds: f64,
+    pub lambda_requests_usd: f64,
+    pub lambda_compute_usd: f64,
+    pub lambda_usd: f64,
+    pub api_gateway_usd: f64,
+    pub total_usd: f64,
+    pub prices: Prices,
+}
+
+pub fn estimate(
+    memory_mb: u32,
+    duration_s: f64,
+    invocations: u64,
+    architecture: Architecture,
+    api_gateway: bool,
+    prices: Prices,
+) -> Estimate {
+    let gb_seconds = f64::from(memory_mb) / 1024.0 * duration_s * invocations as f64;
+    let per_gb_second = match architecture {
+        Architecture::X86_64 => prices.lambda_gb_second_x86_64,
+        Architecture::Arm64 => prices.lambda_gb_second_arm64,
+    };
+    let lambda_requests_usd = invocations as f64 / 1e6 * prices.lambda_request_per_million;
+    let lambda_compute_usd = gb_seconds * per_gb_second;
+    let lambda_usd = lambda_requests_usd + lambda_compute_usd;
+    let api_gateway_usd = if api_gateway {
+        invocations as f64 / 1e6 * prices.api_gateway_rest_per_million
+    } else {
+        0.0
+    };
+    Estimate {
+        memory_mb,
+        duration_s,
+        invocations,
+        architecture: architecture.as_str().to_string(),
+        api_gateway,
+        gb_seconds,
+        lambda_requests_usd,
+        lambda_compute_usd,
+        lambda_usd,
+        api_gateway_usd,
+        total_usd: lambda_usd + api_gateway_usd,
+        prices,
+    }
+}
+
+pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
+    let section = match (&args.name, &ctx.config) {
+        (Some(name), Some(config)) => {
+            if !config.file.agents.contains_key(name) {
+                return Err(Error::usage(
+                    "NAME",
+                    format!("`{name}` is not an agent of {}", config.path.display()),
+                ));
+            }
+            config.section_for(name, ctx.global.env.as_deref())?
+        }
+        (Some(name), None) => {
+            return Err(Error::usage_hint(
+                "NAME",
+                format!("no agentdeploy.toml to read `{name}` from"),
+                "pass --memory and --architecture instead",
+            ));
+        }
+        _ => Default::default(),
+    };
+    let memory = args
+        .memory
+        .or(section.memory)
+        .unwrap_or(crate::settings::DEFAULT_MEMORY);
+    if !(128..=10240).contains(&memory) {
+        return Err(Error::usage(
+            "--memory",
+            format!("{memory} MB is out of range; allowed: 128-10240 MB"),
+        ));
+    }
+    if !(args.duration > 0.0 && args.duration <= 900.0) {
+        return Err(Error::usage(
+            "--duration",
+            "the mean duration must be above 0 and at most 900 seconds",
+        ));
+    }
+    let architecture = match (args.architecture, section.architecture.as_deref()) {
+        (Some(arch), _) => arch,
+        (None, Some("arm64")) => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    };
+    let api_gateway = match args.api_gateway.as_str() {
+        "on" => section.endpoint.as_deref().is_none_or(|e| e == "api"),
+        "off" => false,
+        other => {
+            return Err(Error::usage(
+                "--api-gateway",
+                format!("`{other}` is not one of: on, off"),
+            ));
+        }
+    };
+    let prices = Prices::load(args.prices.as_deref())?;
+    let e = estimate(
+        memory,
+        args.duration,
+        args.invocations,
+        architecture,
+        api_gateway,
+        prices,
+    );
+    match ctx.global.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default()),
+        OutputFormat::Text => {
+            println!(
+                "{} invocations/month x {:.2} s at {} MB ({}): {:.0} GB-s",
+                e.invocations, e.duration_s, e.memory_mb, e.architecture, e.gb_seconds
+            );
+            println!(
+                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4})",
+                e.lambda_usd, e.lambda_requests_usd, e.lambda_compute_usd
+            );
+            if e.api_gateway {
+                println!("  API Gateway  ${:.4}  (REST API)", e.api_gateway_usd);
+            }
+            println!(
+                "  total        ${:.2} per month (before the free tier)",
+                e.total_usd
+            );
+        }
+    }
+    Ok(exit_codes::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worked_example() {
+        let e = estimate(
+            512,
+            2.0,
+            10_000,
+            Architecture::X86_64,
+            true,
+            Prices::load(None).unwrap(),
+        );
+        assert!((e.gb_seconds - 10_000.0).abs() < 1e-9);
+        assert!((e.lambda_usd - 0.1687).abs() < 0.001, "{}", e.lambda_usd);
+        assert!((e.api_gateway_usd - 0.035).abs() < 1e-9);
+        assert_eq!(format!("{:.2}", e.lambda_usd), "0.17");
+    }
+
+    #[test]
+    fn arm64_is_about_20_percent_cheaper_per_gb_second() {
+        let prices = Prices::load(None).unwrap();
+        let x86 = estimate(1024, 1.0, 1_000_000, Architecture::X86_64, false, prices);
+        let arm = estimate(1024, 1.0, 1_000_000, Architecture::Arm64, false, prices);
+        let ratio = arm.lambda_compute_usd / x86.lambda_compute_usd;
+        assert!((ratio - 0.8).abs() < 0.001, "{ratio}");
+        assert_eq!(arm.api_gateway_usd, 0.0);
+    }
+
+    #[test]
+    fn a_price_file_overrides_some_prices() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prices.toml");
+        std::fs::write(&path, "api_gateway_rest_per_million = 1.0\n").unwrap();
+        let prices = Prices::load(Some(&path)).unwrap();
+        assert_eq!(prices.api_gateway_rest_per_million, 1.0);
+        assert_eq!(prices.lambda_request_per_million, 0.20);
+        std::fs::write(&path, "lambda_gb_secnd_arm64 = 1.0\n").unwrap();
+        assert!(Prices::load(Some(&path)).is_err());
+    }
+}
