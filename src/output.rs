@@ -23,6 +23,9 @@ pub struct BuildInfo {
     pub strategy: String,
     pub artifact_bytes: Option<u64>,
     pub cached: bool,
+    /// The pinned dependency set came from the resolution cache (no pip resolution ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dependencies_cached: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]

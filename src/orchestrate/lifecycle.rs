@@ -183,6 +183,7 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
             strategy: "none".into(),
             artifact_bytes: None,
             cached: false,
+            dependencies_cached: None,
         },
         duration_ms: 0,
         warnings: settings.warnings.clone(),
@@ -412,6 +413,7 @@ impl Run<'_> {
             strategy: deployed.build.strategy.as_str().to_string(),
             artifact_bytes: Some(deployed.artifact_bytes),
             cached: deployed.build_cached || (deployed.resolve_cached && !deployed.pins.is_empty()),
+            dependencies_cached: Some(deployed.resolve_cached),
         };
         report.access = Some(access(settings, &deployed.outputs, &aws.region));
         report.plan = Some(plan.describe(settings, Some(&deployed.pins)));
@@ -483,6 +485,7 @@ impl Run<'_> {
                 .unwrap_or_else(|| "none".into()),
             artifact_bytes: previous.artifact_bytes,
             cached: true,
+            dependencies_cached: Some(true),
         };
         report.access = Some(access(settings, &stack_outputs, &aws.region));
         let endpoint = report.endpoint.clone();
