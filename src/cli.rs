@@ -168,6 +168,10 @@ pub enum UseContainer {
 /// `AGENTDEPLOY_*` variables sit between the config file and the flags (SPEC §4).
 #[derive(Debug, Args, Clone, Default)]
 pub struct LambdaArgs {
+    /// What to deploy: agent (default) or code-interpreter (a ready code-execution function for MCP agents)
+    #[arg(long, env = "AGENTDEPLOY_KIND", value_name = "KIND")]
+    pub kind: Option<String>,
+
     /// Function name (1-64 of A-Za-z0-9-_); also the key under [agents.NAME]
     #[arg(long, env = "AGENTDEPLOY_FUNCTION_NAME", value_name = "NAME")]
     pub function_name: Option<String>,

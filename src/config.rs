@@ -38,6 +38,7 @@ macro_rules! agent_section {
             pub out_dir: Option<PathBuf>,
             pub region: Option<String>,
             pub profile: Option<String>,
+            pub kind: Option<String>,
             $($extra)*
         }
     };
@@ -143,6 +144,7 @@ impl EnvironmentSection {
             out_dir: self.out_dir.clone(),
             region: self.region.clone(),
             profile: self.profile.clone(),
+            kind: self.kind.clone(),
         }
     }
 }
@@ -188,6 +190,7 @@ impl AgentSection {
         replace(&mut self.out_dir, top.out_dir);
         replace(&mut self.region, top.region);
         replace(&mut self.profile, top.profile);
+        replace(&mut self.kind, top.kind);
     }
 
     fn resolve_paths(&mut self, base: &Path) {

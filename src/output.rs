@@ -75,6 +75,9 @@ pub struct DeployReport {
     pub access: Option<EndpointAccess>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// For `--kind code-interpreter`: the MCP client configuration that uses the function.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_client_config: Option<Value>,
     /// Plan details (dry-run and deploy): what would be / was deployed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<Value>,
@@ -194,6 +197,15 @@ fn print_text(r: &DeployReport) {
     }
     for warning in &r.warnings {
         println!("  warning: {warning}");
+    }
+    if let Some(config) = &r.mcp_client_config {
+        println!("  MCP client configuration (add to your client's mcp.json):");
+        for line in serde_json::to_string_pretty(config)
+            .unwrap_or_default()
+            .lines()
+        {
+            println!("    {line}");
+        }
     }
     println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
     // The failure itself goes to stderr, like every other error.

@@ -15,6 +15,46 @@ pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_TIMEOUT: u32 = 300;
 pub const API_GATEWAY_TIMEOUT_SECONDS: u32 = 29;
 
+/// What a deployment ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentKind {
+    /// The user's agent file inside the generated handler.
+    Agent,
+    /// agentdeploy's ready code-execution function, discovered by the lambda-tool MCP server.
+    CodeInterpreter,
+}
+
+impl DeploymentKind {
+    /// Functions whose names start with this are the MCP server's tools (`FUNCTION_PREFIX`).
+    pub const MCP_FUNCTION_PREFIX: &'static str = "mcp-tool-";
+
+    pub fn parse(text: &str) -> Option<DeploymentKind> {
+        match text {
+            "agent" => Some(DeploymentKind::Agent),
+            "code-interpreter" => Some(DeploymentKind::CodeInterpreter),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentKind::Agent => "agent",
+            DeploymentKind::CodeInterpreter => "code-interpreter",
+        }
+    }
+
+    /// The deployed function's name: a code interpreter carries the MCP prefix.
+    pub fn function_name(self, name: &str) -> String {
+        match self {
+            DeploymentKind::CodeInterpreter if !name.starts_with(Self::MCP_FUNCTION_PREFIX) => {
+                format!("{}{name}", Self::MCP_FUNCTION_PREFIX)
+            }
+            _ => name.to_string(),
+        }
+    }
+}
+
 /// A Lambda Python runtime, `python3.MINOR`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Runtime {
@@ -73,6 +113,7 @@ pub enum ArtifactBucket {
 /// Everything one deployment needs, validated.
 #[derive(Debug, Clone, Serialize)]
 pub struct LambdaSettings {
+    pub kind: DeploymentKind,
     pub function_name: String,
     pub env_name: Option<String>,
     pub agent: PathBuf,
@@ -141,6 +182,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         cwd,
     } = input;
     validate_function_name(function_name)?;
+    let config_name = function_name;
     let section = match config {
         Some(config) => config.section_for(function_name, env_name)?,
         None => {
@@ -159,7 +201,25 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         .unwrap_or_else(|| cwd.to_path_buf());
     let mut warnings = Vec::new();
 
-    let agent = args
+    let kind = match args.kind.as_deref().or(section.kind.as_deref()) {
+        None => DeploymentKind::Agent,
+        Some(text) => DeploymentKind::parse(text).ok_or_else(|| {
+            Error::usage(
+                "--kind",
+                format!("`{text}` is not one of: agent, code-interpreter"),
+            )
+        })?,
+    };
+    let deployed_name = kind.function_name(config_name);
+    validate_function_name(&deployed_name)?;
+    let function_name = deployed_name.as_str();
+    let is_interpreter = kind == DeploymentKind::CodeInterpreter;
+
+    let agent = if is_interpreter {
+        // The code interpreter's source is built in; no agent file is read.
+        project_dir.join("code_interpreter.py")
+    } else {
+        args
         .agent
         .clone()
         .map(|p| absolutize(cwd, p))
@@ -170,7 +230,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
                 format!("no agent file for `{function_name}`"),
                 format!("pass --agent FILE, or set `agent` under [agents.{function_name}] in agentdeploy.toml"),
             )
-        })?;
+        })?
+    };
     let requirements = args
         .requirements
         .clone()
@@ -181,7 +242,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         "--memory",
         args.memory.as_deref(),
         section.memory,
-        DEFAULT_MEMORY,
+        if is_interpreter { 1024 } else { DEFAULT_MEMORY },
     )?;
     if !(128..=10240).contains(&memory) {
         return Err(Error::usage(
@@ -193,7 +254,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         "--timeout",
         args.timeout.as_deref(),
         section.timeout,
-        DEFAULT_TIMEOUT,
+        if is_interpreter { 600 } else { DEFAULT_TIMEOUT },
     )?;
     if !(3..=900).contains(&timeout) {
         return Err(Error::usage(
@@ -206,6 +267,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         args.allow_deprecated_runtime || section.allow_deprecated_runtime.unwrap_or(false);
     let runtime = match args.runtime.as_deref().or(section.runtime.as_deref()) {
         Some(text) => validate_runtime(text, allow_deprecated, &mut warnings)?,
+        None if is_interpreter => Runtime::FALLBACK,
         None => default_runtime(probe),
     };
 
@@ -214,6 +276,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         .as_deref()
         .or(section.architecture.as_deref())
     {
+        None if is_interpreter => Architecture::Arm64,
         None => Architecture::X86_64,
         Some("x86_64") => Architecture::X86_64,
         Some("arm64") => Architecture::Arm64,
@@ -275,6 +338,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
     }
 
     let endpoint = match args.endpoint.as_deref().or(section.endpoint.as_deref()) {
+        None if is_interpreter => EndpointKind::None,
         None | Some("api") => EndpointKind::Api,
         Some("url") => EndpointKind::Url,
         Some("none") => EndpointKind::None,
@@ -431,6 +495,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         });
 
     Ok(LambdaSettings {
+        kind,
         function_name: function_name.to_string(),
         env_name: env_name.map(str::to_string),
         agent,

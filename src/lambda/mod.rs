@@ -3,7 +3,9 @@
 
 pub mod agent;
 pub mod artifact;
+pub mod code_interpreter;
 pub mod deploy;
+pub mod hosted_interpreters;
 pub mod iam;
 pub mod outputs;
 pub mod render;
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::error::Result;
-use crate::settings::LambdaSettings;
+use crate::settings::{DeploymentKind, LambdaSettings};
 
 /// Everything known about one deployment before anything remote happens.
 #[derive(Debug, Clone)]
@@ -31,14 +33,28 @@ pub struct LambdaPlan {
 impl LambdaPlan {
     /// Analyses the agent and renders the project in memory.
     pub fn prepare(settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
-        let mut analysis = agent::analyse(&settings.agent, settings.runtime)?;
+        let mut analysis = match settings.kind {
+            DeploymentKind::Agent => agent::analyse(&settings.agent, settings.runtime)?,
+            DeploymentKind::CodeInterpreter => code_interpreter::analysis(),
+        };
         analysis.set_display_base(&settings.project_dir);
-        let requirements = requirements::determine(&analysis, settings.requirements.as_deref())?;
+        let requirements = match settings.kind {
+            DeploymentKind::Agent => {
+                requirements::determine(&analysis, settings.requirements.as_deref())?
+            }
+            // Standard library only; modules are pip-installed at run time on request.
+            DeploymentKind::CodeInterpreter => requirements::Requirements {
+                source: requirements::RequirementsSource::Inferred,
+                specifiers: Vec::new(),
+                inferred_from: Vec::new(),
+            },
+        };
         let iam = iam::infer(&analysis, &settings.policies);
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
         warnings.extend(iam.warnings.iter().cloned());
+        warnings.extend(hosted_interpreters::warnings(&analysis, settings));
         Ok(LambdaPlan {
             analysis,
             requirements,

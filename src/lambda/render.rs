@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::lambda::agent::AgentAnalysis;
 use crate::lambda::iam::IamPlan;
-use crate::settings::{ArtifactBucket, LambdaSettings};
+use crate::settings::{ArtifactBucket, DeploymentKind, LambdaSettings};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
 pub const TEMPLATE_VERSION: u32 = 1;
@@ -198,7 +198,11 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str)
             template_version => TEMPLATE_VERSION,
             function_name => settings.function_name.as_str(),
             code_uri => code_uri,
-            description => format!("{} - deployed by agentdeploy", settings.function_name),
+            description => match settings.kind {
+                DeploymentKind::Agent => format!("{} - deployed by agentdeploy", settings.function_name),
+                // The lambda-tool MCP server shows this to the model as the tool's description.
+                DeploymentKind::CodeInterpreter => crate::lambda::code_interpreter::TOOL_DESCRIPTION.to_string(),
+            },
             runtime => settings.runtime.name(),
             architecture => settings.architecture.as_str(),
             memory => settings.memory,
@@ -287,7 +291,11 @@ pub fn render_project(
         },
         RenderedFile {
             path: "src/handler.py".into(),
-            contents: render_handler(analysis)?.into_bytes(),
+            contents: match settings.kind {
+                DeploymentKind::Agent => render_handler(analysis)?.into_bytes(),
+                // The code interpreter is a complete handler of its own.
+                DeploymentKind::CodeInterpreter => analysis.source.clone().into_bytes(),
+            },
         },
         RenderedFile {
             path: "src/requirements.txt".into(),

@@ -9,9 +9,9 @@ use tokio::sync::Semaphore;
 
 use crate::cli::{AuthMode, EndpointKind, LambdaArgs};
 use crate::error::{Error, Result};
-use crate::lambda::LambdaPlan;
 use crate::lambda::deploy::{self, DeployInputs};
 use crate::lambda::outputs::{self, StackOutputs};
+use crate::lambda::{LambdaPlan, code_interpreter, hosted_interpreters};
 use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
 use crate::orchestrate::secrets::{self, SecretValues};
 use crate::orchestrate::{Context, exit_codes, preflight};
@@ -19,7 +19,7 @@ use crate::output::{self, BuildInfo, DeployReport, EndpointAccess, Status};
 use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
-use crate::settings::{self, LambdaSettings, PathProbe};
+use crate::settings::{self, DeploymentKind, LambdaSettings, PathProbe};
 
 pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let (names, fleet) = select_agents(ctx, args)?;
@@ -189,6 +189,7 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
         warnings: settings.warnings.clone(),
         access: None,
         error: None,
+        mcp_client_config: None,
         plan: None,
         exit_code: exit_codes::OK,
     }
@@ -212,6 +213,7 @@ async fn deploy_one(
 ) -> DeployReport {
     let started = Instant::now();
     let mut report = skeleton(settings);
+    let settings = &hosted_interpreters::with_required_secrets(settings);
     // Secret values are read first so that everything printed afterwards is redacted.
     let secrets = if args.dry_run {
         Ok(SecretValues::default())
@@ -321,6 +323,11 @@ impl Run<'_> {
         report.region = region.clone();
         let plan = LambdaPlan::prepare(settings, region.as_deref())?;
         report.warnings = plan.warnings.clone();
+        if settings.kind == DeploymentKind::CodeInterpreter {
+            report.mcp_client_config = Some(code_interpreter::mcp_client_config(
+                region.as_deref().unwrap_or("us-east-1"),
+            ));
+        }
         if args.dry_run {
             plan.project.write(&settings.out_dir)?;
             report.plan = Some(plan.describe(settings, None));
@@ -355,6 +362,9 @@ impl Run<'_> {
         .await?;
         report.region = Some(aws.region.clone());
         report.account = Some(aws.account.clone());
+        if settings.kind == DeploymentKind::CodeInterpreter {
+            report.mcp_client_config = Some(code_interpreter::mcp_client_config(&aws.region));
+        }
         let input_hash = plan.input_hash(&aws.region, &secrets.values);
 
         if !settings.force && self.unchanged(&aws, &input_hash, report).await? {
