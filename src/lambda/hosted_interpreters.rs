@@ -67,6 +67,24 @@ pub fn private_url_host(value: &str) -> Option<String> {
     private.then_some(host)
 }
 
+/// `settings` with the secrets the agent's code requires added, so they are read (a missing one
+/// stops the run, naming it), rendered as NoEcho parameters, and redacted like any other.
+/// An agent that does not parse is left to the analysis phase, which reports it properly.
+pub fn with_required_secrets(settings: &LambdaSettings) -> LambdaSettings {
+    let mut settings = settings.clone();
+    if settings.kind != crate::settings::DeploymentKind::Agent {
+        return settings;
+    }
+    if let Ok(analysis) = crate::lambda::agent::analyse(&settings.agent, settings.runtime) {
+        for name in required_secrets(&analysis) {
+            if !settings.secrets.contains(&name) && !settings.env_vars.contains_key(&name) {
+                settings.secrets.push(name);
+            }
+        }
+    }
+    settings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,22 +111,4 @@ mod tests {
         assert_eq!(private_url_host("http://172.32.0.1/"), None);
         assert_eq!(private_url_host("not a url"), None);
     }
-}
-
-/// `settings` with the secrets the agent's code requires added, so they are read (a missing one
-/// stops the run, naming it), rendered as NoEcho parameters, and redacted like any other.
-/// An agent that does not parse is left to the analysis phase, which reports it properly.
-pub fn with_required_secrets(settings: &LambdaSettings) -> LambdaSettings {
-    let mut settings = settings.clone();
-    if settings.kind != crate::settings::DeploymentKind::Agent {
-        return settings;
-    }
-    if let Ok(analysis) = crate::lambda::agent::analyse(&settings.agent, settings.runtime) {
-        for name in required_secrets(&analysis) {
-            if !settings.secrets.contains(&name) && !settings.env_vars.contains_key(&name) {
-                settings.secrets.push(name);
-            }
-        }
-    }
-    settings
 }
