@@ -269,3 +269,150 @@ fn a_self_hosted_http_interpreter_is_reached_through_its_url_variable() {
     drop(interpreter.stdin.take());
     let _ = interpreter.wait();
 }
+
+#[test]
+fn importing_agentrun_infers_agentrun_sdk_and_its_three_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("agentrun_agent/agent.py"),
+        dir.path().join("agent.py"),
+    )
+    .unwrap();
+    let out = run(agentdeploy(dir.path()).args([
+        "lambda",
+        "--dry-run",
+        "-o",
+        "json",
+        "--function-name",
+        "ar",
+        "--agent",
+        "agent.py",
+        "--timeout",
+        "40",
+        "--endpoint",
+        "url",
+    ]));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(
+        doc["plan"]["requirements"],
+        json!(["agentrun-sdk"]),
+        "the SDK, never PyPI's unrelated `agentrun`"
+    );
+    assert_eq!(
+        doc["plan"]["secrets"],
+        json!([
+            "ALIYUN_ACCESS_KEY_ID",
+            "ALIYUN_ACCESS_KEY_SECRET",
+            "ALIYUN_ACCOUNT_ID"
+        ])
+    );
+    assert!(
+        doc["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("AgentRun caps each code execution at 30 s")),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn an_agentrun_agent_needs_its_three_credentials_and_gets_agentrun_sdk() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let agent = fixture("agentrun_agent");
+    let out_dir = work.path().join("out");
+    let values = [
+        (
+            "ALIYUN_ACCESS_KEY_ID",
+            format!("LTAI-test-{}", std::process::id()),
+        ),
+        (
+            "ALIYUN_ACCESS_KEY_SECRET",
+            format!("aliyun-secret-{}", std::process::id() * 31),
+        ),
+        ("ALIYUN_ACCOUNT_ID", "1234567890123456".to_string()),
+    ];
+    let args = [
+        "--function-name",
+        "sandboxed",
+        "--endpoint",
+        "none",
+        "--timeout",
+        "180",
+        "--agent",
+        agent.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ];
+
+    // One credential missing: exit 2 naming it, before anything is built.
+    let mut missing = agentdeploy(work.path());
+    aws.configure(&mut missing);
+    missing
+        .env("PATH", local_aws::deploy_path())
+        .args(["lambda", "-o", "json", "--s3-bucket", local_aws::BUCKET])
+        .args(args);
+    for (name, value) in &values[..2] {
+        missing.env(name, value);
+    }
+    let out = run(&mut missing);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = json(&out)["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("ALIYUN_ACCOUNT_ID") && !message.contains("ALIYUN_ACCESS_KEY_ID"),
+        "{message}"
+    );
+
+    let mut cmd = agentdeploy(work.path());
+    aws.configure(&mut cmd);
+    cmd.env("PATH", local_aws::deploy_path())
+        .args(["lambda", "-o", "json", "--s3-bucket", local_aws::BUCKET])
+        .args(args);
+    for (name, value) in &values {
+        cmd.env(name, value);
+    }
+    let out = run(&mut cmd);
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+    assert_eq!(
+        doc["plan"]["requirements"],
+        json!(["agentrun-sdk==0.0.10", "alibabacloud_bailian20231229"])
+    );
+    assert_eq!(
+        doc["plan"]["secrets"],
+        json!([
+            "ALIYUN_ACCESS_KEY_ID",
+            "ALIYUN_ACCESS_KEY_SECRET",
+            "ALIYUN_ACCOUNT_ID"
+        ])
+    );
+    let pins: Vec<&str> = doc["plan"]["pinned_requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        pins.iter().any(|p| p.starts_with("agentrun-sdk==")),
+        "{pins:?}"
+    );
+    // crcmod and friends publish only sources: built here as pure-Python wheels.
+    assert!(pins.iter().any(|p| p.starts_with("crcmod==")), "{pins:?}");
+    let template = std::fs::read_to_string(out_dir.join("template.yaml")).unwrap();
+    assert_eq!(template.matches("NoEcho: true").count(), 3);
+
+    let answer = invoke_raw(&aws, work.path(), "sandboxed", "hi", json!({}));
+    assert_eq!(answer["output"]["sdk"], "agentrun");
+    assert_eq!(answer["output"]["configured"], true);
+    for (_, value) in &values[..2] {
+        assert!(!stdout(&out).contains(value.as_str()) && !stderr(&out).contains(value.as_str()));
+        for file in files_below(work.path()) {
+            assert!(
+                !String::from_utf8_lossy(&std::fs::read(&file).unwrap()).contains(value.as_str()),
+                "{}",
+                file.display()
+            );
+        }
+    }
+}

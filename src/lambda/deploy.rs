@@ -133,6 +133,10 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         settings.architecture.as_str(),
         plan.requirements.specifiers.join(", ")
     );
+    if let Some(house) = &resolved.wheelhouse {
+        // Pure-Python wheels built here for distributions that publish only sources.
+        pinned.push_str(&format!("--find-links {}\n", house.display()));
+    }
     for pin in &resolved.pins {
         pinned.push_str(pin);
         pinned.push('\n');

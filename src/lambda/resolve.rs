@@ -91,6 +91,8 @@ pub struct Resolved {
     /// `name==version`, sorted by name.
     pub pins: Vec<String>,
     pub cached: bool,
+    /// Locally built pure-Python wheels the pins need (`--find-links`), if any.
+    pub wheelhouse: Option<PathBuf>,
 }
 
 pub fn cache_key(specifiers: &[String], runtime: Runtime, architecture: Architecture) -> String {
@@ -119,6 +121,7 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
         return Ok(Resolved {
             pins: Vec::new(),
             cached: true,
+            wheelhouse: None,
         });
     }
     let key = cache_key(request.specifiers, request.runtime, request.architecture);
@@ -133,8 +136,18 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(str::to_string)
             .collect();
-        if !pins.is_empty() {
-            return Ok(Resolved { pins, cached: true });
+        let wheelhouse = text
+            .lines()
+            .find_map(|l| l.strip_prefix(FIND_LINKS_PREFIX))
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_dir());
+        let needs_wheelhouse = text.contains(FIND_LINKS_PREFIX);
+        if !pins.is_empty() && (wheelhouse.is_some() || !needs_wheelhouse) {
+            return Ok(Resolved {
+                pins,
+                cached: true,
+                wheelhouse,
+            });
         }
     }
     let python = pip_python()?;
@@ -144,6 +157,72 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
     std::fs::write(&requirements, request.specifiers.join("\n") + "\n")
         .map_err(|e| Error::io(&requirements, e))?;
     let report = work.path().join("report.json");
+    let target = work.path().join("target");
+    let first = platform_dry_run(&python, &requirements, &report, &target, None, &request).await?;
+    let mut wheelhouse = None;
+    if !first.success {
+        // Some distributions publish only source archives. Pure-Python ones can be built into
+        // platform-independent wheels here and then resolved like any other wheel.
+        let original = resolution_error(&first.text(), request.runtime, request.architecture);
+        let sdists =
+            source_only_distributions(&python, &requirements, work.path(), &request).await?;
+        if sdists.is_empty() {
+            return Err(original);
+        }
+        let house = request.cache_dir.join("wheels");
+        build_pure_wheels(&python, &sdists, &house, &request).await?;
+        let second = platform_dry_run(
+            &python,
+            &requirements,
+            &report,
+            &target,
+            Some(&house),
+            &request,
+        )
+        .await?;
+        if !second.success {
+            return Err(resolution_error(
+                &second.text(),
+                request.runtime,
+                request.architecture,
+            ));
+        }
+        wheelhouse = Some(house);
+    }
+    let pins = read_report(&report)?;
+    if let Some(parent) = cache_file.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut text = format!(
+        "# resolved for {} {} from: {}\n",
+        request.runtime.name(),
+        request.architecture.as_str(),
+        request.specifiers.join(", ")
+    );
+    if let Some(house) = &wheelhouse {
+        text.push_str(&format!("{FIND_LINKS_PREFIX}{}\n", house.display()));
+    }
+    text.push_str(&pins.join("\n"));
+    text.push('\n');
+    write_atomically(&cache_file, text.as_bytes())?;
+    Ok(Resolved {
+        pins,
+        cached: false,
+        wheelhouse,
+    })
+}
+
+/// How the cache file records the folder of locally built wheels.
+const FIND_LINKS_PREFIX: &str = "# find-links: ";
+
+async fn platform_dry_run(
+    python: &Path,
+    requirements: &Path,
+    report: &Path,
+    target: &Path,
+    find_links: Option<&Path>,
+    request: &ResolveRequest<'_>,
+) -> Result<crate::process::ToolRun> {
     let mut args: Vec<String> = [
         "-m",
         "pip",
@@ -159,35 +238,136 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
     .collect();
     args.push(report.display().to_string());
     args.push("--target".into());
-    args.push(work.path().join("target").display().to_string());
+    args.push(target.display().to_string());
+    if let Some(dir) = find_links {
+        args.push("--find-links".into());
+        args.push(dir.display().to_string());
+    }
     args.extend(platform_flags(request.runtime, request.architecture));
     args.push("-r".into());
     args.push(requirements.display().to_string());
-    let run = run_tool(&python, &args, request.tool).await?;
+    run_tool(python, &args, request.tool.clone()).await
+}
+
+/// (name, version) of the distributions that only exist as source archives, from a resolution
+/// for this machine (which may build from source).
+async fn source_only_distributions(
+    python: &Path,
+    requirements: &Path,
+    work: &Path,
+    request: &ResolveRequest<'_>,
+) -> Result<Vec<(String, String)>> {
+    let report = work.join("host-report.json");
+    let mut args: Vec<String> = [
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--report",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(report.display().to_string());
+    args.push("-r".into());
+    args.push(requirements.display().to_string());
+    let run = run_tool(python, &args, request.tool.clone()).await?;
     if !run.success {
-        return Err(resolution_error(
-            &run.text(),
-            request.runtime,
-            request.architecture,
-        ));
+        return Ok(Vec::new());
     }
-    let pins = read_report(&report)?;
-    if let Some(parent) = cache_file.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    let mut text = format!(
-        "# resolved for {} {} from: {}\n",
-        request.runtime.name(),
-        request.architecture.as_str(),
-        request.specifiers.join(", ")
+    let text = std::fs::read_to_string(&report).map_err(|e| Error::io(&report, e))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::internal(format!("pip's report is not JSON: {e}")))?;
+    Ok(report["install"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|item| {
+                    item["download_info"]["url"]
+                        .as_str()
+                        .is_some_and(|url| !url.ends_with(".whl"))
+                })
+                .filter_map(|item| {
+                    Some((
+                        item["metadata"]["name"].as_str()?.to_string(),
+                        item["metadata"]["version"].as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Builds each source distribution with the C compiler disabled (optional speed-ups fall back
+/// to pure Python) and accepts only platform-independent `py*-none-any` wheels.
+async fn build_pure_wheels(
+    python: &Path,
+    sdists: &[(String, String)],
+    wheelhouse: &Path,
+    request: &ResolveRequest<'_>,
+) -> Result<()> {
+    std::fs::create_dir_all(wheelhouse).map_err(|e| Error::io(wheelhouse, e))?;
+    let build_dir =
+        tempfile::tempdir().map_err(|e| Error::internal(format!("temporary directory: {e}")))?;
+    let mut args: Vec<String> = [
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--quiet",
+        "-w",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(build_dir.path().display().to_string());
+    args.extend(
+        sdists
+            .iter()
+            .map(|(name, version)| format!("{name}=={version}")),
     );
-    text.push_str(&pins.join("\n"));
-    text.push('\n');
-    write_atomically(&cache_file, text.as_bytes())?;
-    Ok(Resolved {
-        pins,
-        cached: false,
-    })
+    let mut tool = request.tool.clone();
+    tool.envs.extend([
+        ("CC".to_string(), "false".to_string()),
+        ("CXX".to_string(), "false".to_string()),
+    ]);
+    let run = run_tool(python, &args, tool).await?;
+    let names: Vec<String> = sdists.iter().map(|(n, v)| format!("{n}=={v}")).collect();
+    if !run.success {
+        return Err(Error::Build {
+            message: format!(
+                "no wheel of {} for the Lambda platform ({} {}: {}), and building one from source failed:\n{}",
+                names.join(", "),
+                request.runtime.name(),
+                request.architecture.as_str(),
+                platform_tags(request.runtime, request.architecture).join(", "),
+                run.tail(8)
+            ),
+            hint: "pin versions that publish manylinux wheels, or vendor a wheel into the agent directory".into(),
+        });
+    }
+    for entry in std::fs::read_dir(build_dir.path())
+        .map_err(|e| Error::io(build_dir.path(), e))?
+        .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if !(file.ends_with("-none-any.whl")
+            && (file.contains("-py3-") || file.contains("-py2.py3-")))
+        {
+            return Err(Error::Build {
+                message: format!("no wheel of {file} for the Lambda platform, and its source builds compiled code"),
+                hint: "pin a version that publishes manylinux wheels, or use --use-container to build it on Amazon Linux".into(),
+            });
+        }
+        let target = wheelhouse.join(&file);
+        std::fs::copy(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
+    }
+    Ok(())
 }
 
 fn read_report(path: &Path) -> Result<Vec<String>> {
