@@ -222,6 +222,11 @@ pub struct LambdaArgs {
     #[arg(long = "env-var", value_name = "KEY=VALUE")]
     pub env_vars: Vec<String>,
 
+    /// Where secret values live: env (NoEcho parameters into the function's environment, default)
+    /// or ssm (SSM Parameter Store SecureStrings read by the function at cold start)
+    #[arg(long, env = "AGENTDEPLOY_SECRETS_STORE", value_name = "STORE")]
+    pub secrets_store: Option<String>,
+
     /// Secret passed to the function; its value is read from the environment or .env (repeatable)
     #[arg(long = "secret", value_name = "NAME")]
     pub secrets: Vec<String>,

@@ -39,6 +39,7 @@ macro_rules! agent_section {
             pub region: Option<String>,
             pub profile: Option<String>,
             pub kind: Option<String>,
+            pub secrets_store: Option<String>,
             $($extra)*
         }
     };
@@ -145,6 +146,7 @@ impl EnvironmentSection {
             region: self.region.clone(),
             profile: self.profile.clone(),
             kind: self.kind.clone(),
+            secrets_store: self.secrets_store.clone(),
         }
     }
 }
@@ -191,6 +193,7 @@ impl AgentSection {
         replace(&mut self.region, top.region);
         replace(&mut self.profile, top.profile);
         replace(&mut self.kind, top.kind);
+        replace(&mut self.secrets_store, top.secrets_store);
     }
 
     fn resolve_paths(&mut self, base: &Path) {

@@ -15,6 +15,23 @@ pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_TIMEOUT: u32 = 300;
 pub const API_GATEWAY_TIMEOUT_SECONDS: u32 = 29;
 
+/// Where secret values live (SPEC §7, issue: secrets end to end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretsStore {
+    /// NoEcho CloudFormation parameters into the function's environment variables.
+    Env,
+    /// SSM Parameter Store SecureStrings, read by the function once per cold start.
+    Ssm,
+}
+
+impl SecretsStore {
+    /// The SSM parameter holding one secret of one stack.
+    pub fn parameter_name(stack_name: &str, secret: &str) -> String {
+        format!("/agentdeploy/{stack_name}/{secret}")
+    }
+}
+
 /// What a deployment ships.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -125,6 +142,7 @@ pub struct LambdaSettings {
     pub stack_name: String,
     pub env_vars: BTreeMap<String, String>,
     pub secrets: Vec<String>,
+    pub secrets_store: SecretsStore,
     pub endpoint: EndpointKind,
     pub auth: AuthMode,
     pub subnet_ids: Vec<String>,
@@ -337,6 +355,21 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         }
     }
 
+    let secrets_store = match args
+        .secrets_store
+        .as_deref()
+        .or(section.secrets_store.as_deref())
+    {
+        None | Some("env") => SecretsStore::Env,
+        Some("ssm") => SecretsStore::Ssm,
+        Some(other) => {
+            return Err(Error::usage(
+                "--secrets-store",
+                format!("`{other}` is not one of: env, ssm"),
+            ));
+        }
+    };
+
     let endpoint = match args.endpoint.as_deref().or(section.endpoint.as_deref()) {
         None if is_interpreter => EndpointKind::None,
         None | Some("api") => EndpointKind::Api,
@@ -507,6 +540,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         stack_name,
         env_vars,
         secrets,
+        secrets_store,
         endpoint,
         auth,
         subnet_ids,

@@ -10,7 +10,7 @@ use crate::lambda::{LambdaPlan, artifact, resolve};
 use crate::orchestrate::preflight::{AwsContext, SamCli};
 use crate::orchestrate::secrets::SecretValues;
 use crate::process::ToolOptions;
-use crate::settings::LambdaSettings;
+use crate::settings::{LambdaSettings, SecretsStore};
 
 pub struct DeployInputs<'a> {
     pub settings: &'a LambdaSettings,
@@ -183,7 +183,11 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
     let artifact_bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
 
     phase("deploying");
-    let secret_config = if secrets.values.is_empty() {
+    if settings.secrets_store == SecretsStore::Ssm {
+        put_ssm_secrets(&aws.sdk, &settings.stack_name, secrets).await?;
+    }
+    let secret_config = if secrets.values.is_empty() || settings.secrets_store == SecretsStore::Ssm
+    {
         None
     } else {
         let parameters = render::secret_parameters(&settings.secrets);
@@ -277,6 +281,73 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         no_changes,
         function,
     })
+}
+
+/// `--secrets-store ssm`: each value as a SecureString under `/agentdeploy/<stack>/<NAME>`.
+pub async fn put_ssm_secrets(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+    secrets: &SecretValues,
+) -> Result<()> {
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    for (name, value) in &secrets.values {
+        let parameter = SecretsStore::parameter_name(stack_name, name);
+        ssm.put_parameter()
+            .name(&parameter)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .description(format!("agentdeploy secret {name} for stack {stack_name}"))
+            .send()
+            .await
+            .map_err(|e| Error::Deploy {
+                // The SDK's error never echoes the value; only the parameter name is shown.
+                message: format!(
+                    "storing secret {name} in SSM ({parameter}) failed: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ),
+                hint: "the deploying identity needs ssm:PutParameter on /agentdeploy/*".into(),
+            })?;
+    }
+    Ok(())
+}
+
+/// Removes every secret parameter of a stack (`destroy`); returns how many were deleted.
+pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<usize> {
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let path = format!("/agentdeploy/{stack_name}/");
+    let mut names = Vec::new();
+    let mut pages = ssm
+        .get_parameters_by_path()
+        .path(&path)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            Error::internal(format!(
+                "listing {path} in SSM: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
+        })?;
+        names.extend(
+            page.parameters()
+                .iter()
+                .filter_map(|p| p.name().map(str::to_string)),
+        );
+    }
+    for name in &names {
+        ssm.delete_parameter()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::internal(format!(
+                    "deleting {name} from SSM: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ))
+            })?;
+    }
+    Ok(names.len())
 }
 
 /// Lambda's limit; `AGENTDEPLOY_MAX_ARTIFACT_BYTES` lowers it (for tests and stricter budgets).

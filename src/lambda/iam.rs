@@ -143,6 +143,23 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
     plan
 }
 
+/// `--secrets-store ssm`: read exactly this stack's secret parameters, nothing else.
+pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStatement {
+    PolicyStatement {
+        sid: "ReadSecretsFromSsm".into(),
+        actions: vec!["ssm:GetParameter".into()],
+        resources: secrets
+            .iter()
+            .map(|name| {
+                let parameter = crate::settings::SecretsStore::parameter_name(stack_name, name);
+                sub(&format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"))
+            })
+            .collect(),
+        reason: "the function reads its secrets from SSM Parameter Store at cold start".into(),
+        sources: secrets.iter().map(|name| format!("--secret {name}")).collect(),
+    }
+}
+
 fn sub(text: &str) -> Value {
     json!({ "Fn::Sub": text })
 }

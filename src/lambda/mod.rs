@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::error::Result;
-use crate::settings::{DeploymentKind, LambdaSettings};
+use crate::settings::{DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Everything known about one deployment before anything remote happens.
 #[derive(Debug, Clone)]
@@ -49,7 +49,13 @@ impl LambdaPlan {
                 inferred_from: Vec::new(),
             },
         };
-        let iam = iam::infer(&analysis, &settings.policies);
+        let mut iam = iam::infer(&analysis, &settings.policies);
+        if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
+            iam.statements.push(iam::ssm_secrets_statement(
+                &settings.stack_name,
+                &settings.secrets,
+            ));
+        }
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::lambda::agent::AgentAnalysis;
 use crate::lambda::iam::IamPlan;
-use crate::settings::{ArtifactBucket, DeploymentKind, LambdaSettings};
+use crate::settings::{ArtifactBucket, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
 pub const TEMPLATE_VERSION: u32 = 1;
@@ -22,6 +22,16 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 const HANDLER_TEMPLATE: &str = include_str!("../../templates/handler.py.j2");
 const SAM_TEMPLATE: &str = include_str!("../../templates/template.yaml.j2");
 const SAMCONFIG_TEMPLATE: &str = include_str!("../../templates/samconfig.toml.j2");
+
+const SSM_BOOTSTRAP: &str = include_str!("../../templates/ssm_bootstrap.py");
+
+/// Maps secret names to their SSM parameters, for the bootstrap.
+pub const SSM_SECRETS_VARIABLE: &str = "AGENTDEPLOY_SSM_SECRETS";
+
+/// With `--secrets-store ssm` a bootstrap module loads the secrets before the agent imports.
+fn uses_ssm_bootstrap(settings: &LambdaSettings) -> bool {
+    settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty()
+}
 
 /// Files that never ship from an agent directory.
 const SKIPPED_NAMES: &[&str] = &[
@@ -156,15 +166,40 @@ fn comment_text(text: &str) -> String {
 
 /// `code_uri` is `src/` for the project and the build folder's name for a prebuilt artifact.
 pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str) -> Result<String> {
-    let secrets = secret_parameters(&settings.secrets);
     let mut environment: BTreeMap<String, Value> = settings
         .env_vars
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
+    let secrets = match settings.secrets_store {
+        SecretsStore::Env => secret_parameters(&settings.secrets),
+        SecretsStore::Ssm => Vec::new(),
+    };
     for secret in &secrets {
         environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
     }
+    if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
+        // Names only: the function reads the values from SSM at cold start.
+        let names: BTreeMap<&str, String> = settings
+            .secrets
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str(),
+                    SecretsStore::parameter_name(&settings.stack_name, s),
+                )
+            })
+            .collect();
+        environment.insert(
+            SSM_SECRETS_VARIABLE.into(),
+            Value::String(serde_json::to_string(&names).unwrap_or_default()),
+        );
+    }
+    let handler = if uses_ssm_bootstrap(settings) {
+        "agentdeploy_bootstrap.lambda_handler"
+    } else {
+        "handler.lambda_handler"
+    };
     let statements: Vec<Value> = iam
         .statements
         .iter()
@@ -198,6 +233,7 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str)
             template_version => TEMPLATE_VERSION,
             function_name => settings.function_name.as_str(),
             code_uri => code_uri,
+            handler => handler,
             description => match settings.kind {
                 DeploymentKind::Agent => format!("{} - deployed by agentdeploy", settings.function_name),
                 // The lambda-tool MCP server shows this to the model as the tool's description.
@@ -302,6 +338,12 @@ pub fn render_project(
             contents: render_requirements(requirements).into_bytes(),
         },
     ];
+    if uses_ssm_bootstrap(settings) {
+        files.push(RenderedFile {
+            path: "src/agentdeploy_bootstrap.py".into(),
+            contents: SSM_BOOTSTRAP.as_bytes().to_vec(),
+        });
+    }
     if let Some(dir) = &analysis.package_dir {
         copy_package_files(dir, dir, &analysis.path, &mut files)?;
     }

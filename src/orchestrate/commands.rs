@@ -360,15 +360,22 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
     if existed {
         outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
     }
+    // Secrets kept in SSM by `--secrets-store ssm` go with the stack.
+    let removed_secrets = crate::lambda::deploy::delete_ssm_secrets(&sdk, &stack_name).await?;
     let key = record::key(ctx.global.env.as_deref(), &args.name);
     if entry.is_some() {
         store.update(|state| state.deployments.remove(&key))?;
     }
-    let note = if existed {
+    let mut note = if existed {
         format!("deleted stack {stack_name}")
     } else {
         format!("stack {stack_name} was already gone")
     };
+    if removed_secrets > 0 {
+        note.push_str(&format!(
+            " and {removed_secrets} secret parameter(s) in SSM"
+        ));
+    }
     match ctx.global.output {
         OutputFormat::Json => println!(
             "{}",

@@ -27,6 +27,7 @@ impl LocalAws {
             .args(["--bucket", BUCKET])
             .env("PATH", path)
             .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("LOCAL_AWS_RUNTIME_SITE", tools_dir().join("py313-runtime"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -16,7 +16,8 @@ What it adds to moto 5.2 (see shared/TESTING.md):
 - Executing a change set rebuilds the stack's outputs from the template it applied.
 - Lambda Invoke runs the function's real handler from its uploaded zip with the Python of its
   runtime (`python3.13` on PATH for python3.13), with the function's environment variables and
-  timeout. No Docker.
+  timeout, and `LOCAL_AWS_RUNTIME_SITE` (boto3, as Lambda's runtime provides) on PYTHONPATH.
+  No Docker.
 """
 
 import argparse
@@ -348,6 +349,9 @@ def _invoke_lambda(self, event=None):
             "LAMBDA_TASK_ROOT": task,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        # What Lambda's runtime provides (boto3), after the function's own code on sys.path.
+        if os.environ.get("LOCAL_AWS_RUNTIME_SITE"):
+            env["PYTHONPATH"] = os.environ["LOCAL_AWS_RUNTIME_SITE"]
         env.update({k: str(v) for k, v in (self.environment_vars or {}).items()})
         argv = [python, "-c", _BOOTSTRAP, task, self.handler, event_path, result_path, self.function_name]
         try:
