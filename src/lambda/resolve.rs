@@ -223,20 +223,7 @@ async fn platform_dry_run(
     find_links: Option<&Path>,
     request: &ResolveRequest<'_>,
 ) -> Result<crate::process::ToolRun> {
-    let mut args: Vec<String> = [
-        "-m",
-        "pip",
-        "install",
-        "--dry-run",
-        "--ignore-installed",
-        "--disable-pip-version-check",
-        "--quiet",
-        "--report",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(report.display().to_string());
+    let mut args = dry_run_args(report);
     args.push("--target".into());
     args.push(target.display().to_string());
     if let Some(dir) = find_links {
@@ -249,15 +236,8 @@ async fn platform_dry_run(
     run_tool(python, &args, request.tool.clone()).await
 }
 
-/// (name, version) of the distributions that only exist as source archives, from a resolution
-/// for this machine (which may build from source).
-async fn source_only_distributions(
-    python: &Path,
-    requirements: &Path,
-    work: &Path,
-    request: &ResolveRequest<'_>,
-) -> Result<Vec<(String, String)>> {
-    let report = work.join("host-report.json");
+/// `pip install --dry-run` that resolves without installing and writes its report to `report`.
+fn dry_run_args(report: &Path) -> Vec<String> {
     let mut args: Vec<String> = [
         "-m",
         "pip",
@@ -272,6 +252,19 @@ async fn source_only_distributions(
     .map(|s| s.to_string())
     .collect();
     args.push(report.display().to_string());
+    args
+}
+
+/// (name, version) of the distributions that only exist as source archives, from a resolution
+/// for this machine (which may build from source).
+async fn source_only_distributions(
+    python: &Path,
+    requirements: &Path,
+    work: &Path,
+    request: &ResolveRequest<'_>,
+) -> Result<Vec<(String, String)>> {
+    let report = work.join("host-report.json");
+    let mut args = dry_run_args(&report);
     args.push("-r".into());
     args.push(requirements.display().to_string());
     let run = run_tool(python, &args, request.tool.clone()).await?;
