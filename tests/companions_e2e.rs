@@ -407,12 +407,6 @@ fn an_agentrun_agent_needs_its_three_credentials_and_gets_agentrun_sdk() {
     assert_eq!(answer["output"]["configured"], true);
     for (_, value) in &values[..2] {
         assert!(!stdout(&out).contains(value.as_str()) && !stderr(&out).contains(value.as_str()));
-        for file in files_below(work.path()) {
-            assert!(
-                !String::from_utf8_lossy(&std::fs::read(&file).unwrap()).contains(value.as_str()),
-                "{}",
-                file.display()
-            );
-        }
+        assert_no_file_contains(work.path(), value);
     }
 }

@@ -291,13 +291,7 @@ fn a_secret_reaches_the_function_and_appears_nowhere_else() {
     let out = run(&mut cmd);
     let doc = assert_deployed(&out);
     let answer = json(&invoke(&aws, work.path(), "secretive", "hi", "{}"));
-    let expected = {
-        use sha2::Digest;
-        sha2::Sha256::digest(secret.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let expected = sha256_hex(&secret);
     assert_eq!(
         answer["output"]["secret_sha256"],
         expected.as_str(),
@@ -310,14 +304,7 @@ fn a_secret_reaches_the_function_and_appears_nowhere_else() {
         "secret in stderr (with -v)"
     );
     assert!(!doc.to_string().contains(&secret));
-    for file in files_below(work.path()) {
-        let bytes = std::fs::read(&file).unwrap();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(&secret),
-            "secret written to {}",
-            file.display()
-        );
-    }
+    assert_no_file_contains(work.path(), &secret);
     // The 0600 parameter file is gone and no new temp entry holds the secret.
     for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
         let path = entry.path();

@@ -229,13 +229,7 @@ fn a_signal_mid_deploy_cleans_up_exits_130_and_the_next_run_proceeds() {
         "sam is still running: {}",
         String::from_utf8_lossy(&leftover.stdout)
     );
-    for file in files_below(dir) {
-        assert!(
-            !String::from_utf8_lossy(&std::fs::read(&file).unwrap()).contains(&secret),
-            "{}",
-            file.display()
-        );
-    }
+    assert_no_file_contains(dir, &secret);
 
     let mut rerun = cmd(&aws, dir, &args);
     rerun.env("AGENT_API_TOKEN", &secret);

@@ -91,13 +91,7 @@ fn ssm_secrets_reach_the_function_through_parameter_store_only() {
     let answer = json(&run(
         invoke.args(["invoke", "ssm", "--input", "hi", "-o", "json"])
     ));
-    let expected = {
-        use sha2::Digest;
-        sha2::Sha256::digest(secret.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let expected = sha256_hex(&secret);
     assert_eq!(answer["output"]["secret_sha256"], expected.as_str());
 
     let config = sdk(&aws);
@@ -140,13 +134,7 @@ fn ssm_secrets_reach_the_function_through_parameter_store_only() {
     );
 
     assert!(!stdout(&out).contains(&secret) && !stderr(&out).contains(&secret));
-    for file in files_below(work.path()) {
-        assert!(
-            !String::from_utf8_lossy(&std::fs::read(&file).unwrap()).contains(&secret),
-            "{}",
-            file.display()
-        );
-    }
+    assert_no_file_contains(work.path(), &secret);
 
     let mut destroy = agentdeploy(work.path());
     aws.configure(&mut destroy);

@@ -106,3 +106,24 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Fails if any file below `dir` contains `secret` (the secrets tests search everything a run wrote).
+pub fn assert_no_file_contains(dir: &Path, secret: &str) {
+    for file in files_below(dir) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "the secret was written to {}",
+            file.display()
+        );
+    }
+}
+
+/// Lowercase hex SHA-256, as the probe agent reports a secret it can see.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
