@@ -262,12 +262,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         section.memory,
         if is_interpreter { 1024 } else { DEFAULT_MEMORY },
     )?;
-    if !(128..=10240).contains(&memory) {
-        return Err(Error::usage(
-            "--memory",
-            format!("{memory} MB is out of range; allowed: 128-10240 MB"),
-        ));
-    }
+    validate_memory(memory)?;
     let timeout = pick_number(
         "--timeout",
         args.timeout.as_deref(),
@@ -665,7 +660,20 @@ fn validate_runtime(
     ))
 }
 
-fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
+/// Lambda's memory range.
+pub fn validate_memory(memory: u32) -> Result<()> {
+    if (128..=10240).contains(&memory) {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            "--memory",
+            format!("{memory} MB is out of range; allowed: 128-10240 MB"),
+        ))
+    }
+}
+
+/// The newest supported runtime whose interpreter answers, else python3.13.
+pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
     Runtime::SUPPORTED
         .into_iter()
         .find(|r| probe.has_interpreter(*r))

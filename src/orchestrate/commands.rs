@@ -147,10 +147,7 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
                 format!("`{text}` is not a Lambda Python runtime"),
             )
         })?,
-        None => Runtime::SUPPORTED
-            .into_iter()
-            .find(|r| crate::settings::InterpreterProbe::has_interpreter(&PathProbe, *r))
-            .unwrap_or(Runtime::FALLBACK),
+        None => crate::settings::default_runtime(&PathProbe),
     };
     let region = ctx.global.region.clone().or_else(|| {
         ctx.config
@@ -196,11 +193,7 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
 /// The record entry and the stack name for NAME in the selected environment.
 fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
     crate::settings::validate_function_name(name)?;
-    let project_dir = ctx
-        .config
-        .as_ref()
-        .map(|c| c.dir().to_path_buf())
-        .unwrap_or_else(|| ctx.cwd.clone());
+    let project_dir = ctx.project_dir();
     let store = Store::new(&project_dir);
     let env = ctx.global.env.as_deref();
     let entry = store.get(&record::key(env, name))?;
@@ -387,11 +380,7 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
 }
 
 pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
-    let project_dir = ctx
-        .config
-        .as_ref()
-        .map(|c| c.dir().to_path_buf())
-        .unwrap_or_else(|| ctx.cwd.clone());
+    let project_dir = ctx.project_dir();
     let state = Store::new(&project_dir).read()?;
     let mut rows = Vec::new();
     for (key, deployment) in &state.deployments {

@@ -157,12 +157,7 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         .memory
         .or(section.memory)
         .unwrap_or(crate::settings::DEFAULT_MEMORY);
-    if !(128..=10240).contains(&memory) {
-        return Err(Error::usage(
-            "--memory",
-            format!("{memory} MB is out of range; allowed: 128-10240 MB"),
-        ));
-    }
+    crate::settings::validate_memory(memory)?;
     if !(args.duration > 0.0 && args.duration <= 900.0) {
         return Err(Error::usage(
             "--duration",

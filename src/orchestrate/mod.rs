@@ -24,6 +24,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// Where the record, `.env` and the caches live: the config's folder, else the cwd.
+    pub fn project_dir(&self) -> PathBuf {
+        self.config
+            .as_ref()
+            .map(|c| c.dir().to_path_buf())
+            .unwrap_or_else(|| self.cwd.clone())
+    }
+
     pub fn load(global: GlobalArgs) -> Result<Context> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;
