@@ -12,3 +12,4 @@ pub mod process;
 pub mod progress;
 pub mod redact;
 pub mod settings;
+pub mod timings;

@@ -70,6 +70,9 @@ pub struct DeployReport {
     pub timeout: u32,
     pub build: BuildInfo,
     pub duration_ms: u64,
+    /// Where `duration_ms` went (deploys only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_ms: Option<crate::timings::Breakdown>,
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<EndpointAccess>,
@@ -207,7 +210,18 @@ fn print_text(r: &DeployReport) {
             println!("    {line}");
         }
     }
-    println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
+    match &r.time_ms {
+        Some(t) => println!(
+            "  took {:.1} s (sam {:.1}, pip {:.1}, AWS {:.1}, zip {:.1}, agentdeploy {:.1})",
+            r.duration_ms as f64 / 1000.0,
+            t.sam as f64 / 1000.0,
+            t.pip as f64 / 1000.0,
+            t.aws as f64 / 1000.0,
+            t.zip as f64 / 1000.0,
+            t.agentdeploy as f64 / 1000.0
+        ),
+        None => println!("  took {:.1} s", r.duration_ms as f64 / 1000.0),
+    }
     // The failure itself goes to stderr, like every other error.
     if let Some(err) = &r.error {
         eprintln!("error: {}", err.message);

@@ -10,6 +10,7 @@ use tokio::process::Command;
 use crate::error::{Error, Result};
 use crate::progress::Task;
 use crate::redact::Redactor;
+use crate::timings::{self, Category};
 
 pub struct ToolRun {
     pub success: bool,
@@ -49,6 +50,25 @@ pub async fn run_tool(
     args: &[String],
     options: ToolOptions<'_>,
 ) -> Result<ToolRun> {
+    match tool_category(program, args) {
+        Some(category) => timings::timed(category, run_child(program, args, options)).await,
+        None => run_child(program, args, options).await,
+    }
+}
+
+/// Which of a deploy's external costs this child is (see `timings`).
+fn tool_category(program: &Path, args: &[String]) -> Option<Category> {
+    let name = program.file_name()?.to_string_lossy();
+    if name.starts_with("sam") {
+        Some(Category::Sam)
+    } else if args.windows(2).any(|w| w[0] == "-m" && w[1] == "pip") {
+        Some(Category::Pip)
+    } else {
+        None
+    }
+}
+
+async fn run_child(program: &Path, args: &[String], options: ToolOptions<'_>) -> Result<ToolRun> {
     let mut command = Command::new(program);
     command
         .args(args)

@@ -94,6 +94,34 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     assert_eq!(entry["account"], local_aws::ACCOUNT);
     assert_eq!(entry["outputs"]["function_arn"], first_doc["function_arn"]);
     assert!(entry["input_hash"].as_str().is_some_and(|h| h.len() == 32));
+    // The report says where the time went; the parts add up to the whole.
+    let time = &first_doc["time_ms"];
+    assert!(time["sam"].as_u64().unwrap() > 0, "{time}");
+    assert!(time["aws"].as_u64().unwrap() > 0, "{time}");
+    let parts: u64 = ["sam", "pip", "aws", "zip", "agentdeploy"]
+        .iter()
+        .map(|k| time[k].as_u64().unwrap())
+        .sum();
+    let total = first_doc["duration_ms"].as_u64().unwrap();
+    assert!(parts.abs_diff(total) <= 5, "{parts} vs {total}: {time}");
+    // sam deploys a ready zip: the dependencies zipped once, the code appended.
+    let build = dir.join(".agentdeploy/default/life/.aws-sam/build");
+    let template = std::fs::read_to_string(build.join("template.yaml")).unwrap();
+    assert!(
+        template.contains("CodeUri: \"AgentFunction.zip\""),
+        "{template}"
+    );
+    let deps_zip = std::fs::read_dir(&build)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("deps-")
+        })
+        .expect("a dependency zip beside the built template");
 
     // Unchanged: exit 0 with fresh outputs, and neither pip nor sam runs (sam is not even on PATH).
     let mut unchanged = cmd(&aws, dir, &args);
@@ -121,6 +149,8 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     );
 
     // A code-only change reuses the built dependencies and ships the new code.
+    let deps_zip_written = std::fs::metadata(&deps_zip).unwrap().modified().unwrap();
+    let first_zip = std::fs::read(build.join("AgentFunction.zip")).unwrap();
     let code = std::fs::read_to_string(dir.join("agent.py"))
         .unwrap()
         .replace(
@@ -132,6 +162,15 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     let changed_doc = json(&changed);
     assert_eq!(changed_doc["status"], "deployed", "{changed_doc:#}");
     assert_eq!(changed_doc["build"]["cached"], true);
+    assert_eq!(
+        std::fs::metadata(&deps_zip).unwrap().modified().unwrap(),
+        deps_zip_written,
+        "a code-only change reuses the dependency zip"
+    );
+    assert_ne!(
+        std::fs::read(build.join("AgentFunction.zip")).unwrap(),
+        first_zip
+    );
     let answer = run(&mut cmd(
         &aws,
         dir,

@@ -6,11 +6,12 @@ use crate::error::{Error, Result};
 use crate::lambda::outputs::{self, StackOutputs};
 use crate::lambda::render::{self, write_atomically};
 use crate::lambda::sam::{self, BuildOutcome, BuildRequest, DeployRequest, SecretConfig};
-use crate::lambda::{LambdaPlan, artifact, resolve};
+use crate::lambda::{LambdaPlan, artifact, package, resolve};
 use crate::orchestrate::preflight::{AwsContext, SamCli};
 use crate::orchestrate::secrets::SecretValues;
 use crate::process::ToolOptions;
 use crate::settings::{LambdaSettings, SecretsStore};
+use crate::timings;
 
 pub struct DeployInputs<'a> {
     pub settings: &'a LambdaSettings,
@@ -113,8 +114,8 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         secrets,
         tool,
     } = inputs;
-    let cfn = aws_sdk_cloudformation::Client::new(&aws.sdk);
-    let lambda = aws_sdk_lambda::Client::new(&aws.sdk);
+    let cfn = crate::orchestrate::aws_clients::cloudformation(&aws.sdk);
+    let lambda = crate::orchestrate::aws_clients::lambda(&aws.sdk);
     check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
 
     phase("resolving dependencies");
@@ -162,14 +163,13 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         allow_cross_platform: std::env::var("AGENTDEPLOY_NO_CROSS_PLATFORM")
             .map(|v| v != "1")
             .unwrap_or(true),
-        prebuilt_template: render::render_template(settings, &plan.iam, sam::FUNCTION_LOGICAL_ID)?,
         envs: envs.clone(),
     };
     let deps = sam::deps_hash(&resolved.pins, settings.runtime, settings.architecture);
     let incremental = if settings.force {
         None
     } else {
-        sam::try_incremental(&settings.out_dir, &deps, &build_request.prebuilt_template)?
+        sam::try_incremental(&settings.out_dir, &deps)?
     };
     let build_cached = incremental.is_some();
     let build = match incremental {
@@ -181,6 +181,21 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         }
     };
     let artifact_bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
+    timings::timed(
+        timings::Category::Zip,
+        package::package_off_runtime(package::PackageRequest {
+            build_dir: sam::build_dir(&settings.out_dir),
+            artifact_dir: build.artifact_dir.clone(),
+            code_dir: settings.out_dir.join("src"),
+            deps_hash: deps.clone(),
+            fresh_build: !build_cached,
+        }),
+    )
+    .await?;
+    write_atomically(
+        &build.built_template,
+        render::render_template(settings, &plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
+    )?;
 
     phase("deploying");
     if settings.secrets_store == SecretsStore::Ssm {
@@ -289,7 +304,7 @@ pub async fn put_ssm_secrets(
     stack_name: &str,
     secrets: &SecretValues,
 ) -> Result<()> {
-    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let ssm = crate::orchestrate::aws_clients::ssm(sdk);
     for (name, value) in &secrets.values {
         let parameter = SecretsStore::parameter_name(stack_name, name);
         ssm.put_parameter()
@@ -314,7 +329,7 @@ pub async fn put_ssm_secrets(
 
 /// Removes every secret parameter of a stack (`destroy`); returns how many were deleted.
 pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<usize> {
-    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let ssm = crate::orchestrate::aws_clients::ssm(sdk);
     let path = format!("/agentdeploy/{stack_name}/");
     let mut names = Vec::new();
     let mut pages = ssm

@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod hosted_interpreters;
 pub mod iam;
 pub mod outputs;
+pub mod package;
 pub mod render;
 pub mod requirements;
 pub mod resolve;

@@ -160,7 +160,9 @@ pub async fn delete_stack_and_wait(
                 });
             }
             Some(_) => {
-                tokio::time::sleep(delay).await;
+                // Waiting for AWS to finish, not agentdeploy's own time.
+                crate::timings::timed(crate::timings::Category::Aws, tokio::time::sleep(delay))
+                    .await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
@@ -228,7 +230,8 @@ pub async fn wait_function_ready(
                 hint: "run `agentdeploy status` in a minute; VPC functions can take several minutes to become Active".into(),
             });
         }
-        tokio::time::sleep(delay).await;
+        // Waiting for AWS to finish, not agentdeploy's own time.
+        crate::timings::timed(crate::timings::Category::Aws, tokio::time::sleep(delay)).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::lambda::render::write_atomically;
 use crate::process::{ToolOptions, run_tool};
 use crate::settings::Runtime;
+use crate::timings;
 
 /// pip's platform tags for a runtime: Amazon Linux 2023 (glibc 2.34) for python3.12+,
 /// Amazon Linux 2 (`manylinux2014` only) before that.
@@ -129,7 +130,8 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
     // Fleet members with the same dependency set wait for the first one's resolution and
     // then read its result from the cache, so each set is resolved once.
     let key_lock = resolution_lock(&cache_file);
-    let _resolving = key_lock.lock().await;
+    // Waiting for another member's pip counts as pip time.
+    let _resolving = timings::timed(timings::Category::Pip, key_lock.lock()).await;
     if let Ok(text) = std::fs::read_to_string(&cache_file) {
         let pins: Vec<String> = text
             .lines()

@@ -46,8 +46,6 @@ pub struct BuildRequest<'a> {
     pub use_container: UseContainer,
     /// Whether the cross-platform pip path may be used (AGENTDEPLOY_NO_CROSS_PLATFORM=1 turns it off).
     pub allow_cross_platform: bool,
-    /// The template for the prebuilt path (CodeUri pointing at the build folder).
-    pub prebuilt_template: String,
     pub envs: Vec<(String, String)>,
 }
 
@@ -160,11 +158,7 @@ pub fn write_marker(out_dir: &Path, deps_hash: &str, strategy: BuildStrategy) ->
 
 /// When only the code changed since the last build (same resolved dependencies), the built
 /// dependencies are kept and only the code files are replaced: no pip, no `sam build`.
-pub fn try_incremental(
-    out_dir: &Path,
-    deps_hash: &str,
-    prebuilt_template: &str,
-) -> Result<Option<BuildOutcome>> {
+pub fn try_incremental(out_dir: &Path, deps_hash: &str) -> Result<Option<BuildOutcome>> {
     let build_dir = build_dir(out_dir);
     let artifact = build_dir.join(FUNCTION_LOGICAL_ID);
     let Ok(text) = std::fs::read_to_string(build_dir.join(MARKER_FILE)) else {
@@ -183,10 +177,6 @@ pub fn try_incremental(
         }
     }
     copy_tree(&out_dir.join("src"), &artifact)?;
-    write_atomically(
-        &build_dir.join("template.yaml"),
-        prebuilt_template.as_bytes(),
-    )?;
     write_marker(out_dir, deps_hash, marker.strategy)?;
     Ok(Some(BuildOutcome {
         strategy: marker.strategy,
@@ -278,11 +268,7 @@ async fn cross_platform_build(
             ));
         }
     }
-    copy_tree(&code_dir, &artifact)?;
-    write_atomically(
-        &build_dir.join("template.yaml"),
-        request.prebuilt_template.as_bytes(),
-    )
+    copy_tree(&code_dir, &artifact)
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {

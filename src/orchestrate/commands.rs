@@ -51,7 +51,7 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
         ctx.global.endpoint_url.as_deref(),
     )
     .await;
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let lambda = crate::orchestrate::aws_clients::lambda(&sdk);
     let out = lambda
         .invoke()
         .function_name(&args.name)
@@ -230,7 +230,7 @@ async fn sdk_for(
 pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
     let (_, entry, stack_name) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let cfn = crate::orchestrate::aws_clients::cloudformation(&sdk);
     let stack = outputs::stack_state(&cfn, &stack_name).await?;
     if stack.is_none() && entry.is_none() {
         return Err(Error::usage_hint(
@@ -244,7 +244,7 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
     }
     let function = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
         Some(function_name) => {
-            let lambda = aws_sdk_lambda::Client::new(&sdk);
+            let lambda = crate::orchestrate::aws_clients::lambda(&sdk);
             outputs::wait_function_ready(&lambda, function_name, Duration::ZERO)
                 .await
                 .ok()
@@ -348,7 +348,7 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
         }
     }
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let cfn = crate::orchestrate::aws_clients::cloudformation(&sdk);
     let existed = outputs::stack_state(&cfn, &stack_name).await?.is_some();
     if existed {
         outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
@@ -394,7 +394,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
                 ctx.global.endpoint_url.as_deref(),
             )
             .await;
-            let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+            let cfn = crate::orchestrate::aws_clients::cloudformation(&sdk);
             Some(
                 match outputs::stack_state(&cfn, &deployment.stack_name).await {
                     Ok(Some(state)) => state.status,

@@ -20,6 +20,7 @@ use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::settings::{self, DeploymentKind, LambdaSettings, PathProbe};
+use crate::timings::{self, Timings};
 
 pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let (names, fleet) = select_agents(ctx, args)?;
@@ -186,6 +187,7 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
             dependencies_cached: None,
         },
         duration_ms: 0,
+        time_ms: None,
         warnings: settings.warnings.clone(),
         access: None,
         error: None,
@@ -228,6 +230,7 @@ async fn deploy_one(
     );
     let task = progress.task(&settings.function_name, redactor.clone());
     let store = Store::new(&settings.project_dir);
+    let timings = Arc::new(Timings::default());
     let result = match secrets {
         Ok(secrets) => {
             let run = Run {
@@ -239,7 +242,7 @@ async fn deploy_one(
                 secrets: &secrets,
                 store: &store,
             };
-            run.phases(&mut report).await
+            timings::scope(timings.clone(), run.phases(&mut report)).await
         }
         Err(err) => Err(err),
     };
@@ -258,7 +261,11 @@ async fn deploy_one(
             });
         }
     }
-    report.duration_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    report.duration_ms = elapsed.as_millis() as u64;
+    if !args.dry_run {
+        report.time_ms = Some(timings.breakdown(elapsed));
+    }
     report
 }
 
@@ -469,7 +476,7 @@ impl Run<'_> {
         {
             return Ok(false);
         }
-        let cfn = aws_sdk_cloudformation::Client::new(&aws.sdk);
+        let cfn = crate::orchestrate::aws_clients::cloudformation(&aws.sdk);
         let Some(state) = outputs::stack_state(&cfn, &settings.stack_name).await? else {
             return Ok(false);
         };
@@ -480,7 +487,7 @@ impl Run<'_> {
         let Some(function_name) = stack_outputs.function_name.clone() else {
             return Ok(false);
         };
-        let lambda = aws_sdk_lambda::Client::new(&aws.sdk);
+        let lambda = crate::orchestrate::aws_clients::lambda(&aws.sdk);
         outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
         report.status = Status::Unchanged;
         report.function_arn = stack_outputs.function_arn.clone();

@@ -1,6 +1,7 @@
 //! The orchestration layer: routes commands, runs preflight, owns the deployment lifecycle and
 //! maps every failure to an exit code.
 
+pub mod aws_clients;
 pub mod commands;
 pub mod exit_codes;
 pub mod init_cost;

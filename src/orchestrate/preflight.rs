@@ -185,7 +185,7 @@ pub async fn aws_context(
     if sdk.credentials_provider().is_none() {
         return Err(no_credentials("no credentials provider is configured"));
     }
-    let identity = caller_identity(&aws_sdk_sts::Client::new(&sdk)).await?;
+    let identity = caller_identity(&crate::orchestrate::aws_clients::sts(&sdk)).await?;
     Ok(AwsContext {
         region,
         account: identity.0,

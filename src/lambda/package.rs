@@ -1,0 +1,351 @@
+//! The function's deployment zip. `sam deploy` given a folder zips all of it on every deploy (for
+//! a Strands agent ~160 MB, most of a code-only redeploy's time). Here the dependencies are zipped
+//! once per resolved set, and each deploy copies that zip and appends the code, so `sam deploy`
+//! only hashes and uploads a ready file. Entries carry what sam's own zip gives them: paths
+//! relative to the artifact, the file's mode plus read for everyone, the 1980 timestamp (so the
+//! same content gives the same bytes and sam's dedup still sees "no change").
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
+use zip::{CompressionMethod, ZipWriter};
+
+use crate::error::{Error, Result};
+
+/// The zip `sam deploy` uploads, beside the built template (CodeUri is relative to it).
+pub const FUNCTION_ZIP: &str = "AgentFunction.zip";
+
+const DEPS_ZIP_PREFIX: &str = "deps-";
+
+pub struct PackageRequest {
+    /// `.aws-sam/build`: where the zips and the template live.
+    pub build_dir: PathBuf,
+    /// The built function folder: dependencies and code side by side.
+    pub artifact_dir: PathBuf,
+    /// The project's code (`<out-dir>/src`), appended on top of the dependencies.
+    pub code_dir: PathBuf,
+    pub deps_hash: String,
+    /// A fresh build replaces the dependency zip even when the set is the same.
+    pub fresh_build: bool,
+}
+
+/// One file to put in a zip: its name inside the archive and where to read it.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    path: PathBuf,
+}
+
+/// `package` on a blocking thread: zipping takes seconds of CPU, which must not stall the
+/// runtime that drives the other fleet members and watches for Ctrl-C.
+pub async fn package_off_runtime(request: PackageRequest) -> Result<PathBuf> {
+    tokio::task::spawn_blocking(move || package(&request))
+        .await
+        .map_err(|e| Error::internal(format!("zipping the artifact stopped: {e}")))?
+}
+
+/// Writes `<build_dir>/AgentFunction.zip` and returns its path.
+pub fn package(request: &PackageRequest) -> Result<PathBuf> {
+    let code = walk(&request.code_dir)?;
+    let code_names: HashSet<&str> = code.iter().map(|e| e.name.as_str()).collect();
+    let deps_zip = request
+        .build_dir
+        .join(format!("{DEPS_ZIP_PREFIX}{}.zip", request.deps_hash));
+    if request.fresh_build || !deps_zip.is_file() {
+        let deps: Vec<Entry> = walk(&request.artifact_dir)?
+            .into_iter()
+            .filter(|e| !code_names.contains(e.name.as_str()))
+            .collect();
+        write_new_zip(&deps, &deps_zip)?;
+        remove_other_deps_zips(&request.build_dir, &deps_zip);
+    }
+    let function_zip = request.build_dir.join(FUNCTION_ZIP);
+    let temp = tempfile::NamedTempFile::new_in(&request.build_dir)
+        .map_err(|e| Error::io(&request.build_dir, e))?;
+    std::fs::copy(&deps_zip, temp.path()).map_err(|e| Error::io(&deps_zip, e))?;
+    append(temp.path(), &code)?;
+    temp.persist(&function_zip)
+        .map_err(|e| Error::io(&function_zip, e.error))?;
+    Ok(function_zip)
+}
+
+fn remove_other_deps_zips(build_dir: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(build_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(DEPS_ZIP_PREFIX) && name.ends_with(".zip") && entry.path() != keep {
+            // A stale zip only costs disk space; failing the deploy over it would not help.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Every file below `root`, sorted by name, following symlinks as sam does (each directory
+/// visited once, so a link loop ends).
+fn walk(root: &Path) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let canonical = dir.canonicalize().map_err(|e| Error::io(&dir, e))?;
+        if !seen.insert(canonical) {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let path = entry.path();
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            // metadata() follows links; a dangling link is skipped like os.walk does.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if meta.is_dir() {
+                stack.push((path, format!("{name}/")));
+            } else if meta.is_file() {
+                out.push(Entry { name, path });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn options_for(path: &Path) -> Result<SimpleFileOptions> {
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(path)
+            .map_err(|e| Error::io(path, e))?
+            .permissions(),
+    );
+    Ok(SimpleFileOptions::DEFAULT
+        .compression_method(CompressionMethod::Deflated)
+        // Lambda runs the code as another user: every file must be readable by all.
+        .unix_permissions((mode & 0o7777) | 0o444))
+}
+
+fn compress(entry: &Entry) -> Result<PreparedZipFile> {
+    let zip_error = |e: zip::result::ZipError| {
+        Error::internal(format!("cannot zip {}: {e}", entry.path.display()))
+    };
+    let mut builder =
+        ZipFileBuilder::new(&entry.name, options_for(&entry.path)?).map_err(zip_error)?;
+    let mut file = File::open(&entry.path).map_err(|e| Error::io(&entry.path, e))?;
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let read = file
+            .read(&mut buffer)
+            .map_err(|e| Error::io(&entry.path, e))?;
+        if read == 0 {
+            break;
+        }
+        builder
+            .write_all(&buffer[..read])
+            .map_err(|e| Error::io(&entry.path, e))?;
+    }
+    builder.finish().map_err(zip_error)
+}
+
+/// Compresses the entries on every core and writes them in order: the same bytes for the same
+/// files whatever the thread timing.
+fn add_compressed<W: Write + std::io::Seek>(
+    writer: &mut ZipWriter<W>,
+    entries: &[Entry],
+    target: &Path,
+) -> Result<()> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(entries.len().max(1));
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let (sender, receiver) =
+            mpsc::sync_channel::<(usize, Result<PreparedZipFile>)>(workers * 8);
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(entry) = entries.get(index) else {
+                        break;
+                    };
+                    if sender.send((index, compress(entry))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut written = 0;
+        for (index, prepared) in receiver {
+            pending.insert(index, prepared);
+            while let Some(prepared) = pending.remove(&written) {
+                writer.add_prepared_file(prepared?).map_err(|e| {
+                    Error::internal(format!("cannot write {}: {e}", target.display()))
+                })?;
+                written += 1;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A new zip at `target`, written to a temporary file beside it and renamed into place.
+fn write_new_zip(entries: &[Entry], target: &Path) -> Result<()> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    let file = temp.reopen().map_err(|e| Error::io(temp.path(), e))?;
+    let mut writer = ZipWriter::new(std::io::BufWriter::new(file));
+    add_compressed(&mut writer, entries, target)?;
+    writer
+        .finish()
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", target.display())))?
+        .flush()
+        .map_err(|e| Error::io(target, e))?;
+    temp.persist(target)
+        .map_err(|e| Error::io(target, e.error))?;
+    Ok(())
+}
+
+/// Adds the entries to the end of an existing zip (only its central directory is rewritten).
+fn append(zip_path: &Path, entries: &[Entry]) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(zip_path)
+        .map_err(|e| Error::io(zip_path, e))?;
+    let mut writer = ZipWriter::new_append(file)
+        .map_err(|e| Error::internal(format!("cannot open {}: {e}", zip_path.display())))?;
+    add_compressed(&mut writer, entries, zip_path)?;
+    writer
+        .finish()
+        .map_err(|e| Error::internal(format!("cannot write {}: {e}", zip_path.display())))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn names_and_contents(zip: &Path) -> Vec<(String, String, u32)> {
+        let mut archive = zip::ZipArchive::new(File::open(zip).unwrap()).unwrap();
+        (0..archive.len())
+            .map(|i| {
+                let mut file = archive.by_index(i).unwrap();
+                let mut text = String::new();
+                file.read_to_string(&mut text).unwrap();
+                (
+                    file.name().unwrap().to_string(),
+                    text,
+                    file.unix_mode().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    struct Project {
+        _root: tempfile::TempDir,
+        build: PathBuf,
+        artifact: PathBuf,
+        code: PathBuf,
+    }
+
+    fn project() -> Project {
+        let root = tempfile::tempdir().unwrap();
+        let build = root.path().join(".aws-sam/build");
+        let artifact = build.join("AgentFunction");
+        let code = root.path().join("src");
+        write(&artifact.join("strands/__init__.py"), "dep = 1\n");
+        write(&artifact.join("bin/tool"), "#!/bin/sh\n");
+        std::fs::set_permissions(artifact.join("bin/tool"), PermissionsExt::from_mode(0o700))
+            .unwrap();
+        write(&artifact.join("handler.py"), "old handler\n");
+        write(&code.join("handler.py"), "new handler\n");
+        write(&code.join("agent.py"), "agent = 1\n");
+        Project {
+            _root: root,
+            build,
+            artifact,
+            code,
+        }
+    }
+
+    fn request(p: &Project, hash: &str, fresh: bool) -> PackageRequest {
+        PackageRequest {
+            build_dir: p.build.clone(),
+            artifact_dir: p.artifact.clone(),
+            code_dir: p.code.clone(),
+            deps_hash: hash.to_string(),
+            fresh_build: fresh,
+        }
+    }
+
+    #[test]
+    fn the_zip_holds_the_dependencies_and_the_current_code_once_each() {
+        let p = project();
+        let zip = package(&request(&p, "h1", true)).unwrap();
+        let entries = names_and_contents(&zip);
+        let names: Vec<&str> = entries.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["bin/tool", "strands/__init__.py", "agent.py", "handler.py"]
+        );
+        let handler = entries.iter().find(|(n, _, _)| n == "handler.py").unwrap();
+        assert_eq!(handler.1, "new handler\n");
+        // Readable by everyone, executable bits kept (sam's Lambda permissions).
+        let tool = entries.iter().find(|(n, _, _)| n == "bin/tool").unwrap();
+        assert_eq!(tool.2 & 0o777, 0o744);
+    }
+
+    #[test]
+    fn a_code_change_reuses_the_dependency_zip_and_a_new_set_replaces_it() {
+        let p = project();
+        package(&request(&p, "h1", true)).unwrap();
+        let deps_zip = p.build.join("deps-h1.zip");
+        let before = std::fs::metadata(&deps_zip).unwrap().modified().unwrap();
+        // Remove a dependency from the folder: a reused dependency zip still has it.
+        std::fs::remove_file(p.artifact.join("strands/__init__.py")).unwrap();
+        write(&p.code.join("agent.py"), "agent = 2\n");
+        let zip = package(&request(&p, "h1", false)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&deps_zip).unwrap().modified().unwrap(),
+            before
+        );
+        let entries = names_and_contents(&zip);
+        assert!(entries.iter().any(|(n, _, _)| n == "strands/__init__.py"));
+        assert!(
+            entries
+                .iter()
+                .any(|(n, t, _)| n == "agent.py" && t == "agent = 2\n")
+        );
+
+        package(&request(&p, "h2", false)).unwrap();
+        assert!(!deps_zip.exists(), "the stale dependency zip is removed");
+        assert!(p.build.join("deps-h2.zip").is_file());
+        let entries = names_and_contents(&p.build.join(FUNCTION_ZIP));
+        assert!(!entries.iter().any(|(n, _, _)| n == "strands/__init__.py"));
+    }
+
+    #[test]
+    fn the_same_files_give_the_same_bytes() {
+        let p = project();
+        let first = std::fs::read(package(&request(&p, "h1", true)).unwrap()).unwrap();
+        let second = std::fs::read(package(&request(&p, "h1", true)).unwrap()).unwrap();
+        assert_eq!(first, second);
+        let third = std::fs::read(package(&request(&p, "h1", false)).unwrap()).unwrap();
+        assert_eq!(first, third);
+    }
+}
