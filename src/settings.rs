@@ -166,6 +166,14 @@ pub struct LambdaSettings {
 /// Which interpreters answer on PATH; injected so tests decide what "installed" means.
 pub trait InterpreterProbe {
     fn has_interpreter(&self, runtime: Runtime) -> bool;
+
+    /// The first of `candidates` (newest first) whose interpreter answers.
+    fn first_available(&self, candidates: &[Runtime]) -> Option<Runtime> {
+        candidates
+            .iter()
+            .copied()
+            .find(|r| self.has_interpreter(*r))
+    }
 }
 
 /// Asks the machine: `python3.X` must be on PATH *and* start (a pyenv shim for a version that is
@@ -176,6 +184,27 @@ impl InterpreterProbe for PathProbe {
     fn has_interpreter(&self, runtime: Runtime) -> bool {
         crate::orchestrate::preflight::interpreter_version(&runtime.interpreter())
             .is_some_and(|(major, minor)| major == 3 && minor == u32::from(runtime.minor))
+    }
+
+    /// Starts every candidate at once and reads the answers newest first, so the choice costs
+    /// one interpreter start (a pyenv shim takes ~0.2 s), not one per candidate; the probes no
+    /// longer needed are stopped.
+    fn first_available(&self, candidates: &[Runtime]) -> Option<Runtime> {
+        use crate::orchestrate::preflight::VersionProbe;
+        let mut probes: Vec<(Runtime, Option<VersionProbe>)> = candidates
+            .iter()
+            .map(|r| (*r, VersionProbe::start(&r.interpreter())))
+            .collect();
+        let mut found = None;
+        for (runtime, probe) in &mut probes {
+            let Some(probe) = probe.take() else { continue };
+            if found.is_some() {
+                probe.stop();
+            } else if probe.finish() == Some((3, u32::from(runtime.minor))) {
+                found = Some(*runtime);
+            }
+        }
+        found
     }
 }
 
@@ -674,9 +703,8 @@ pub fn validate_memory(memory: u32) -> Result<()> {
 
 /// The newest supported runtime whose interpreter answers, else python3.13.
 pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
-    Runtime::SUPPORTED
-        .into_iter()
-        .find(|r| probe.has_interpreter(*r))
+    probe
+        .first_available(&Runtime::SUPPORTED)
         .unwrap_or(Runtime::FALLBACK)
 }
 

@@ -93,6 +93,16 @@ fn a_fleet_deploys_concurrently_shares_resolution_and_reports_the_worst_exit_cod
         1,
         "exactly one resolution ran: {cached:?}"
     );
+    // ...and built once: the other agent zipped its code onto the same built dependencies.
+    let built: Vec<bool> = ["alpha", "beta"]
+        .iter()
+        .map(|n| by_name(&doc, n)["build"]["cached"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        built.iter().filter(|c| !**c).count(),
+        1,
+        "exactly one sam build ran: {built:?}"
+    );
     // Progress: plain lines prefixed by agent.
     let err = stderr(&out);
     assert!(

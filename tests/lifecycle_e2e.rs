@@ -111,17 +111,12 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
         template.contains("CodeUri: \"AgentFunction.zip\""),
         "{template}"
     );
-    let deps_zip = std::fs::read_dir(&build)
+    let deps_zip = std::fs::read_dir(dir.join(".agentdeploy/cache/deps"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("deps-")
-        })
-        .expect("a dependency zip beside the built template");
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("a dependency zip in the project's cache");
 
     // Unchanged: exit 0 with fresh outputs, and neither pip nor sam runs (sam is not even on PATH).
     let mut unchanged = cmd(&aws, dir, &args);
@@ -149,7 +144,9 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     );
 
     // A code-only change reuses the built dependencies and ships the new code.
-    let deps_zip_written = std::fs::metadata(&deps_zip).unwrap().modified().unwrap();
+    // (A rewrite goes through a temporary file and a rename: a new inode.)
+    let deps_zip_written =
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&deps_zip).unwrap());
     let first_zip = std::fs::read(build.join("AgentFunction.zip")).unwrap();
     let code = std::fs::read_to_string(dir.join("agent.py"))
         .unwrap()
@@ -163,7 +160,7 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     assert_eq!(changed_doc["status"], "deployed", "{changed_doc:#}");
     assert_eq!(changed_doc["build"]["cached"], true);
     assert_eq!(
-        std::fs::metadata(&deps_zip).unwrap().modified().unwrap(),
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&deps_zip).unwrap()),
         deps_zip_written,
         "a code-only change reuses the dependency zip"
     );

@@ -65,6 +65,23 @@ pub fn largest_entries(artifact: &Path, n: usize) -> Vec<(String, u64)> {
 }
 
 /// Measures the artifact; over the limit is a build error naming the largest packages.
+const OVERSIZE_HINT: &str = "drop unused dependencies (check the plan's requirements), move large ones to a Lambda layer, or package the agent as a container image";
+
+/// A size known without the folder (dependencies reused from the cache, plus the code).
+pub fn check_total(size: u64, limit: u64) -> Result<()> {
+    if size > limit {
+        return Err(Error::Build {
+            message: format!(
+                "the function is {:.1} MB unzipped, over Lambda's {:.0} MB limit",
+                size as f64 / 1e6,
+                limit as f64 / 1e6
+            ),
+            hint: OVERSIZE_HINT.into(),
+        });
+    }
+    Ok(())
+}
+
 pub fn check_size(artifact: &Path, limit: u64) -> Result<u64> {
     let size = dir_size(artifact);
     if size > limit {
@@ -79,7 +96,7 @@ pub fn check_size(artifact: &Path, limit: u64) -> Result<u64> {
                 limit as f64 / 1e6,
                 largest.join(", ")
             ),
-            hint: "drop unused dependencies (check the plan's requirements), move large ones to a Lambda layer, or package the agent as a container image".into(),
+            hint: OVERSIZE_HINT.into(),
         });
     }
     Ok(size)

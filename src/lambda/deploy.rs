@@ -5,8 +5,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::lambda::outputs::{self, StackOutputs};
 use crate::lambda::render::{self, write_atomically};
-use crate::lambda::sam::{self, BuildOutcome, BuildRequest, DeployRequest, SecretConfig};
-use crate::lambda::{LambdaPlan, artifact, package, resolve};
+use crate::lambda::sam::{self, BuildRequest, BuildStrategy, DeployRequest, SecretConfig};
+use crate::lambda::{LambdaPlan, artifact, key_lock, package, resolve};
 use crate::orchestrate::preflight::{AwsContext, SamCli};
 use crate::orchestrate::secrets::SecretValues;
 use crate::process::ToolOptions;
@@ -27,8 +27,9 @@ pub struct Deployed {
     pub outputs: StackOutputs,
     pub pins: Vec<String>,
     pub resolve_cached: bool,
-    pub build: BuildOutcome,
-    /// The built dependencies of the previous build were reused (code-only change).
+    pub strategy: BuildStrategy,
+    /// Built dependencies were reused: this agent's previous build (a code-only change) or
+    /// another agent's with the same set.
     pub build_cached: bool,
     pub artifact_bytes: u64,
     /// sam found nothing to change.
@@ -166,34 +167,51 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         envs: envs.clone(),
     };
     let deps = sam::deps_hash(&resolved.pins, settings.runtime, settings.architecture);
+    let shared = package::SharedDeps::new(&cache_dir, &deps);
+    let code_dir = settings.out_dir.join("src");
+    // Fleet members with the same dependency set wait for the first one's build and then zip
+    // their code onto its dependencies: each set goes through `sam build` once.
+    let build_turn = key_lock::for_path(&shared.zip);
+    let build_turn = timings::timed(timings::Category::Sam, build_turn.lock()).await;
     let incremental = if settings.force {
         None
     } else {
         sam::try_incremental(&settings.out_dir, &deps)?
     };
-    let build_cached = incremental.is_some();
-    let build = match incremental {
-        Some(build) => build,
-        None => {
+    let facts = shared.facts().filter(|_| !settings.force);
+    let (strategy, artifact_dir, build_cached, artifact_bytes) = match (incremental, facts) {
+        (Some(build), _) => {
+            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
+            (build.strategy, Some(build.artifact_dir), true, bytes)
+        }
+        (None, Some(facts)) => {
+            let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
+            artifact::check_total(bytes, artifact_limit())?;
+            (facts.strategy, None, true, bytes)
+        }
+        (None, None) => {
             let build = sam::build(&build_request, &tool).await?;
             sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
-            build
+            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
+            (build.strategy, Some(build.artifact_dir), false, bytes)
         }
     };
-    let artifact_bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
     timings::timed(
         timings::Category::Zip,
         package::package_off_runtime(package::PackageRequest {
             build_dir: sam::build_dir(&settings.out_dir),
-            artifact_dir: build.artifact_dir.clone(),
-            code_dir: settings.out_dir.join("src"),
-            deps_hash: deps.clone(),
+            artifact_dir,
+            code_dir,
+            shared,
+            strategy,
             fresh_build: !build_cached,
         }),
     )
     .await?;
+    drop(build_turn);
+    let built_template = sam::build_dir(&settings.out_dir).join("template.yaml");
     write_atomically(
-        &build.built_template,
+        &built_template,
         render::render_template(settings, &plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
     )?;
 
@@ -230,7 +248,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         &DeployRequest {
             sam: sam_cli,
             out_dir: &settings.out_dir,
-            built_template: &build.built_template,
+            built_template: &built_template,
             region: &aws.region,
             config_file: &config_file,
             envs,
@@ -290,7 +308,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         outputs: stack_outputs,
         pins: resolved.pins,
         resolve_cached: resolved.cached,
-        build,
+        strategy,
         build_cached,
         artifact_bytes,
         no_changes,

@@ -7,6 +7,7 @@ pub mod code_interpreter;
 pub mod deploy;
 pub mod hosted_interpreters;
 pub mod iam;
+pub mod key_lock;
 pub mod outputs;
 pub mod package;
 pub mod render;

@@ -1,9 +1,10 @@
 //! The function's deployment zip. `sam deploy` given a folder zips all of it on every deploy (for
 //! a Strands agent ~160 MB, most of a code-only redeploy's time). Here the dependencies are zipped
-//! once per resolved set, and each deploy copies that zip and appends the code, so `sam deploy`
-//! only hashes and uploads a ready file. Entries carry what sam's own zip gives them: paths
-//! relative to the artifact, the file's mode plus read for everyone, the 1980 timestamp (so the
-//! same content gives the same bytes and sam's dedup still sees "no change").
+//! once per resolved set, into the project's cache where every agent of a fleet finds them (so a
+//! set is built by `sam build` once), and each deploy copies that zip and appends its code, so
+//! `sam deploy` only hashes and uploads a ready file. Entries carry what sam's own zip gives them:
+//! paths relative to the artifact, the file's mode plus read for everyone, the 1980 timestamp (so
+//! the same content gives the same bytes and sam's dedup still sees "no change").
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -11,25 +12,66 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
 
 use zip::write::{PreparedZipFile, SimpleFileOptions, ZipFileBuilder};
 use zip::{CompressionMethod, ZipWriter};
 
 use crate::error::{Error, Result};
+use crate::lambda::sam::BuildStrategy;
 
 /// The zip `sam deploy` uploads, beside the built template (CodeUri is relative to it).
 pub const FUNCTION_ZIP: &str = "AgentFunction.zip";
 
-const DEPS_ZIP_PREFIX: &str = "deps-";
+/// Dependency zips unused for this long are removed when a new one is written.
+const UNUSED_DEPS_ZIP_LIFETIME: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The zipped dependencies of one resolved set in the project's cache
+/// (`.agentdeploy/cache/deps/<hash>.zip`), with what is known of them in `<hash>.json`.
+#[derive(Debug, Clone)]
+pub struct SharedDeps {
+    pub zip: PathBuf,
+    facts: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct DepsFacts {
+    /// How the set was built (reported again by the agents that reuse it).
+    pub strategy: BuildStrategy,
+    /// The dependencies' unzipped size, for the 250 MB check without unzipping.
+    pub unzipped_bytes: u64,
+}
+
+impl SharedDeps {
+    pub fn new(cache_dir: &Path, deps_hash: &str) -> SharedDeps {
+        let dir = cache_dir.join("deps");
+        SharedDeps {
+            zip: dir.join(format!("{deps_hash}.zip")),
+            facts: dir.join(format!("{deps_hash}.json")),
+        }
+    }
+
+    /// The facts of a complete zip (the facts are written after the zip), if there is one.
+    pub fn facts(&self) -> Option<DepsFacts> {
+        if !self.zip.is_file() {
+            return None;
+        }
+        let text = std::fs::read_to_string(&self.facts).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
 
 pub struct PackageRequest {
-    /// `.aws-sam/build`: where the zips and the template live.
+    /// `.aws-sam/build`: where the function's zip and the template live.
     pub build_dir: PathBuf,
-    /// The built function folder: dependencies and code side by side.
-    pub artifact_dir: PathBuf,
+    /// The built function folder (dependencies and code side by side), when this run has one.
+    pub artifact_dir: Option<PathBuf>,
     /// The project's code (`<out-dir>/src`), appended on top of the dependencies.
     pub code_dir: PathBuf,
-    pub deps_hash: String,
+    pub shared: SharedDeps,
+    pub strategy: BuildStrategy,
     /// A fresh build replaces the dependency zip even when the set is the same.
     pub fresh_build: bool,
 }
@@ -53,36 +95,66 @@ pub async fn package_off_runtime(request: PackageRequest) -> Result<PathBuf> {
 pub fn package(request: &PackageRequest) -> Result<PathBuf> {
     let code = walk(&request.code_dir)?;
     let code_names: HashSet<&str> = code.iter().map(|e| e.name.as_str()).collect();
-    let deps_zip = request
-        .build_dir
-        .join(format!("{DEPS_ZIP_PREFIX}{}.zip", request.deps_hash));
-    if request.fresh_build || !deps_zip.is_file() {
-        let deps: Vec<Entry> = walk(&request.artifact_dir)?
+    let shared = &request.shared;
+    if request.fresh_build || shared.facts().is_none() {
+        let artifact = request.artifact_dir.as_deref().ok_or_else(|| {
+            Error::internal("neither a dependency zip nor a built folder to make one from")
+        })?;
+        let deps: Vec<Entry> = walk(artifact)?
             .into_iter()
             .filter(|e| !code_names.contains(e.name.as_str()))
             .collect();
-        write_new_zip(&deps, &deps_zip)?;
-        remove_other_deps_zips(&request.build_dir, &deps_zip);
+        let unzipped_bytes = deps
+            .iter()
+            .filter_map(|e| std::fs::metadata(&e.path).ok())
+            .map(|m| m.len())
+            .sum();
+        let dir = shared.zip.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        write_new_zip(&deps, &shared.zip)?;
+        let facts = DepsFacts {
+            strategy: request.strategy,
+            unzipped_bytes,
+        };
+        let text =
+            serde_json::to_string_pretty(&facts).map_err(|e| Error::internal(e.to_string()))?;
+        crate::lambda::render::write_atomically(&shared.facts, text.as_bytes())?;
+        remove_unused_deps_zips(dir);
+    } else if let Ok(file) = File::options().write(true).open(&shared.zip) {
+        // Marks it used, for the clean-up above.
+        let _ = file.set_modified(SystemTime::now());
     }
+    let deps_zip = &shared.zip;
+    std::fs::create_dir_all(&request.build_dir).map_err(|e| Error::io(&request.build_dir, e))?;
     let function_zip = request.build_dir.join(FUNCTION_ZIP);
     let temp = tempfile::NamedTempFile::new_in(&request.build_dir)
         .map_err(|e| Error::io(&request.build_dir, e))?;
-    std::fs::copy(&deps_zip, temp.path()).map_err(|e| Error::io(&deps_zip, e))?;
+    std::fs::copy(deps_zip, temp.path()).map_err(|e| Error::io(deps_zip, e))?;
     append(temp.path(), &code)?;
     temp.persist(&function_zip)
         .map_err(|e| Error::io(&function_zip, e.error))?;
     Ok(function_zip)
 }
 
-fn remove_other_deps_zips(build_dir: &Path, keep: &Path) {
-    let Ok(entries) = std::fs::read_dir(build_dir) else {
+/// Removes the dependency zips (and their facts) nobody used for two weeks.
+fn remove_unused_deps_zips(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let now = SystemTime::now();
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(DEPS_ZIP_PREFIX) && name.ends_with(".zip") && entry.path() != keep {
+        let path = entry.path();
+        let unused_for = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| now.duration_since(modified).ok());
+        if path.extension().is_some_and(|e| e == "zip")
+            && unused_for.is_some_and(|age| age > UNUSED_DEPS_ZIP_LIFETIME)
+        {
             // A stale zip only costs disk space; failing the deploy over it would not help.
-            let _ = std::fs::remove_file(entry.path());
+            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(path.with_extension("json"));
         }
     }
 }
@@ -261,6 +333,7 @@ mod tests {
         build: PathBuf,
         artifact: PathBuf,
         code: PathBuf,
+        cache: PathBuf,
     }
 
     fn project() -> Project {
@@ -275,20 +348,23 @@ mod tests {
         write(&artifact.join("handler.py"), "old handler\n");
         write(&code.join("handler.py"), "new handler\n");
         write(&code.join("agent.py"), "agent = 1\n");
+        let cache = root.path().join(".agentdeploy/cache");
         Project {
             _root: root,
             build,
             artifact,
             code,
+            cache,
         }
     }
 
     fn request(p: &Project, hash: &str, fresh: bool) -> PackageRequest {
         PackageRequest {
             build_dir: p.build.clone(),
-            artifact_dir: p.artifact.clone(),
+            artifact_dir: Some(p.artifact.clone()),
             code_dir: p.code.clone(),
-            deps_hash: hash.to_string(),
+            shared: SharedDeps::new(&p.cache, hash),
+            strategy: BuildStrategy::Native,
             fresh_build: fresh,
         }
     }
@@ -308,22 +384,64 @@ mod tests {
         // Readable by everyone, executable bits kept (sam's Lambda permissions).
         let tool = entries.iter().find(|(n, _, _)| n == "bin/tool").unwrap();
         assert_eq!(tool.2 & 0o777, 0o744);
+        // The facts: how it was built and the dependencies' unzipped size.
+        let facts = SharedDeps::new(&p.cache, "h1").facts().unwrap();
+        assert_eq!(facts.strategy, BuildStrategy::Native);
+        assert_eq!(
+            facts.unzipped_bytes,
+            "dep = 1\n".len() as u64 + "#!/bin/sh\n".len() as u64
+        );
     }
 
     #[test]
-    fn a_code_change_reuses_the_dependency_zip_and_a_new_set_replaces_it() {
+    fn another_agent_with_the_same_set_needs_no_built_folder() {
         let p = project();
         package(&request(&p, "h1", true)).unwrap();
-        let deps_zip = p.build.join("deps-h1.zip");
-        let before = std::fs::metadata(&deps_zip).unwrap().modified().unwrap();
+        let deps_zip = SharedDeps::new(&p.cache, "h1").zip;
+        let written = std::fs::read(&deps_zip).unwrap();
+        // A second agent: its own code, its own build folder, no sam build of its own.
+        let other_code = p.cache.parent().unwrap().join("other/src");
+        write(&other_code.join("handler.py"), "other handler\n");
+        let other_build = p.cache.parent().unwrap().join("other/.aws-sam/build");
+        let zip = package(&PackageRequest {
+            build_dir: other_build.clone(),
+            artifact_dir: None,
+            code_dir: other_code,
+            shared: SharedDeps::new(&p.cache, "h1"),
+            strategy: BuildStrategy::Native,
+            fresh_build: false,
+        })
+        .unwrap();
+        assert_eq!(zip, other_build.join(FUNCTION_ZIP));
+        assert_eq!(std::fs::read(&deps_zip).unwrap(), written);
+        let entries = names_and_contents(&zip);
+        assert!(entries.iter().any(|(n, _, _)| n == "strands/__init__.py"));
+        assert!(
+            entries
+                .iter()
+                .any(|(n, t, _)| n == "handler.py" && t == "other handler\n")
+        );
+        assert!(!entries.iter().any(|(n, _, _)| n == "agent.py"));
+        // A set nobody zipped yet cannot come from nowhere.
+        let missing = package(&PackageRequest {
+            build_dir: other_build,
+            artifact_dir: None,
+            code_dir: p.code.clone(),
+            shared: SharedDeps::new(&p.cache, "h2"),
+            strategy: BuildStrategy::Native,
+            fresh_build: false,
+        });
+        assert!(missing.is_err());
+    }
+
+    #[test]
+    fn a_code_change_reuses_the_dependency_zip_and_a_fresh_build_replaces_it() {
+        let p = project();
+        package(&request(&p, "h1", true)).unwrap();
         // Remove a dependency from the folder: a reused dependency zip still has it.
         std::fs::remove_file(p.artifact.join("strands/__init__.py")).unwrap();
         write(&p.code.join("agent.py"), "agent = 2\n");
         let zip = package(&request(&p, "h1", false)).unwrap();
-        assert_eq!(
-            std::fs::metadata(&deps_zip).unwrap().modified().unwrap(),
-            before
-        );
         let entries = names_and_contents(&zip);
         assert!(entries.iter().any(|(n, _, _)| n == "strands/__init__.py"));
         assert!(
@@ -332,11 +450,27 @@ mod tests {
                 .any(|(n, t, _)| n == "agent.py" && t == "agent = 2\n")
         );
 
-        package(&request(&p, "h2", false)).unwrap();
-        assert!(!deps_zip.exists(), "the stale dependency zip is removed");
-        assert!(p.build.join("deps-h2.zip").is_file());
+        package(&request(&p, "h1", true)).unwrap();
         let entries = names_and_contents(&p.build.join(FUNCTION_ZIP));
         assert!(!entries.iter().any(|(n, _, _)| n == "strands/__init__.py"));
+    }
+
+    #[test]
+    fn zips_unused_for_two_weeks_are_removed_when_a_new_one_is_written() {
+        let p = project();
+        package(&request(&p, "old", true)).unwrap();
+        let old = SharedDeps::new(&p.cache, "old").zip;
+        let long_ago = SystemTime::now() - Duration::from_secs(15 * 24 * 3600);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        package(&request(&p, "new", true)).unwrap();
+        assert!(!old.exists());
+        assert!(!old.with_extension("json").exists());
+        assert!(SharedDeps::new(&p.cache, "new").facts().is_some());
     }
 
     #[test]

@@ -74,19 +74,6 @@ pub fn pip_python() -> Result<PathBuf> {
     })
 }
 
-fn resolution_lock(cache_file: &Path) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: std::sync::OnceLock<
-        std::sync::Mutex<
-            std::collections::HashMap<PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>,
-        >,
-    > = std::sync::OnceLock::new();
-    let mut locks = LOCKS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    locks.entry(cache_file.to_path_buf()).or_default().clone()
-}
-
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// `name==version`, sorted by name.
@@ -129,7 +116,7 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
     let cache_file = request.cache_dir.join(format!("resolved-{key}.txt"));
     // Fleet members with the same dependency set wait for the first one's resolution and
     // then read its result from the cache, so each set is resolved once.
-    let key_lock = resolution_lock(&cache_file);
+    let key_lock = crate::lambda::key_lock::for_path(&cache_file);
     // Waiting for another member's pip counts as pip time.
     let _resolving = timings::timed(timings::Category::Pip, key_lock.lock()).await;
     if let Ok(text) = std::fs::read_to_string(&cache_file) {

@@ -52,7 +52,6 @@ pub struct BuildRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct BuildOutcome {
     pub strategy: BuildStrategy,
-    pub built_template: PathBuf,
     pub artifact_dir: PathBuf,
 }
 
@@ -64,7 +63,6 @@ pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result
     let build_dir = build_dir(request.out_dir);
     let outcome = |strategy| BuildOutcome {
         strategy,
-        built_template: build_dir.join("template.yaml"),
         artifact_dir: build_dir.join(FUNCTION_LOGICAL_ID),
     };
     if request.use_container == UseContainer::Always {
@@ -180,7 +178,6 @@ pub fn try_incremental(out_dir: &Path, deps_hash: &str) -> Result<Option<BuildOu
     write_marker(out_dir, deps_hash, marker.strategy)?;
     Ok(Some(BuildOutcome {
         strategy: marker.strategy,
-        built_template: build_dir.join("template.yaml"),
         artifact_dir: artifact,
     }))
 }

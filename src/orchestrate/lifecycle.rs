@@ -379,7 +379,7 @@ impl Run<'_> {
             return Ok(());
         }
 
-        let sam = preflight::find_sam()?;
+        let sam = timings::timed(timings::Category::Sam, preflight::sam_cli()).await?;
         upsert(store, settings, |d| {
             d.status = RecordStatus::Building;
             d.input_hash = Some(input_hash.clone());
@@ -427,7 +427,7 @@ impl Run<'_> {
             .clone()
             .or(deployed.outputs.function_url.clone());
         report.build = BuildInfo {
-            strategy: deployed.build.strategy.as_str().to_string(),
+            strategy: deployed.strategy.as_str().to_string(),
             artifact_bytes: Some(deployed.artifact_bytes),
             cached: deployed.build_cached || (deployed.resolve_cached && !deployed.pins.is_empty()),
             dependencies_cached: Some(deployed.resolve_cached),
@@ -447,7 +447,7 @@ impl Run<'_> {
                 endpoint: report.endpoint.clone(),
                 api_key_id: deployed.outputs.api_key_id.clone(),
             };
-            d.build_strategy = Some(deployed.build.strategy.as_str().to_string());
+            d.build_strategy = Some(deployed.strategy.as_str().to_string());
             d.artifact_bytes = Some(deployed.artifact_bytes);
         })?;
         task.finish(if deployed.no_changes {

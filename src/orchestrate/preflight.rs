@@ -34,22 +34,49 @@ pub struct Check {
 
 /// `(major, minor)` of `python` if it is on PATH and starts.
 pub fn interpreter_version(python: &str) -> Option<(u32, u32)> {
-    let path = which::which(python).ok()?;
-    let output = Command::new(path)
-        .args([
-            "-c",
-            "import sys; print(sys.version_info[0], sys.version_info[1])",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
+    VersionProbe::start(python)?.finish()
+}
+
+/// A running `python -c 'print(version)'`, so several can run at once.
+pub struct VersionProbe {
+    child: std::process::Child,
+}
+
+impl VersionProbe {
+    /// None when `python` is not on PATH or cannot be started.
+    pub fn start(python: &str) -> Option<VersionProbe> {
+        let path = which::which(python).ok()?;
+        let child = Command::new(path)
+            // Isolated and without site: nothing from the user's environment, and a faster start.
+            .args([
+                "-I",
+                "-S",
+                "-c",
+                "import sys; print(sys.version_info[0], sys.version_info[1])",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(VersionProbe { child })
     }
-    let text = String::from_utf8(output.stdout).ok()?;
-    let mut parts = text.split_whitespace();
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+
+    pub fn finish(self) -> Option<(u32, u32)> {
+        let output = self.child.wait_with_output().ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        let text = String::from_utf8(output.stdout).ok()?;
+        let mut parts = text.split_whitespace();
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    }
+
+    /// The answer is no longer needed.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The `sam` executable, its version checked against the minimum.
@@ -57,6 +84,18 @@ pub fn interpreter_version(python: &str) -> Option<(u32, u32)> {
 pub struct SamCli {
     pub path: PathBuf,
     pub version: (u32, u32, u32),
+}
+
+/// `find_sam` once per process (a fleet shares one sam), on a blocking thread.
+pub async fn sam_cli() -> Result<SamCli> {
+    static SAM: tokio::sync::OnceCell<SamCli> = tokio::sync::OnceCell::const_new();
+    SAM.get_or_try_init(|| async {
+        tokio::task::spawn_blocking(find_sam)
+            .await
+            .map_err(|e| Error::internal(format!("checking sam stopped: {e}")))?
+    })
+    .await
+    .cloned()
 }
 
 pub fn find_sam() -> Result<SamCli> {

@@ -14,6 +14,8 @@ What it adds to moto 5.2 (see shared/TESTING.md):
 - `AWS::ApiGateway::RestApi` gets a default Name and the resources, methods and integrations of its
   OpenAPI Body; `Stage`, `ApiKey`, `UsagePlan`, `UsagePlanKey` and `AWS::Lambda::Url` are modelled.
 - Executing a change set rebuilds the stack's outputs from the template it applied.
+- Stack operations (create/execute change set, delete stack) run one at a time, so concurrent
+  deploys do not race in moto's shared tables.
 - Lambda Invoke runs the function's real handler from its uploaded zip with the Python of its
   runtime (`python3.13` on PATH for python3.13), with the function's environment variables and
   timeout, and `LOCAL_AWS_RUNTIME_SITE` (boto3, as Lambda's runtime provides) on PYTHONPATH.
@@ -80,15 +82,35 @@ def _change_set_parse_template(self):
 
 
 _moto_execute_change_set = cfn.CloudFormationBackend.execute_change_set
+_moto_create_change_set = cfn.CloudFormationBackend.create_change_set
+_moto_delete_stack = cfn.CloudFormationBackend.delete_stack
+
+# moto's CloudFormation backend is not thread-safe: concurrent deploys (a fleet) mutate its stack
+# table and the other backends' resource tables from the server's threads. Stack operations run
+# one at a time here; real CloudFormation queues them too.
+_cfn_lock = threading.RLock()
+
+
+def _create_change_set(self, *args, **kwargs):
+    with _cfn_lock:
+        return _moto_create_change_set(self, *args, **kwargs)
+
+
+def _delete_stack(self, *args, **kwargs):
+    with _cfn_lock:
+        return _moto_delete_stack(self, *args, **kwargs)
 
 
 def _execute_change_set(self, change_set_name, stack_name=None):
-    _moto_execute_change_set(self, change_set_name, stack_name)
-    # moto keeps the outputs of the (empty) template the change set started from.
-    for stack in self.stacks.values():
-        if stack.template and stack.status.endswith("_COMPLETE"):
-            stack._parse_template()
-            stack.output_map = stack._create_output_map()
+    with _cfn_lock:
+        _moto_execute_change_set(self, change_set_name, stack_name)
+        # moto keeps the outputs of the (empty) template the change set started from.
+        for stack in list(self.stacks.values()):
+            if stack_name not in (None, stack.name, stack.stack_id):
+                continue
+            if stack.template and stack.status.endswith("_COMPLETE"):
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
 
 
 # --- API Gateway -------------------------------------------------------------------------------
@@ -376,6 +398,8 @@ def install_patches():
     cfn.Stack.parse_template = staticmethod(_parse_template)
     cfn.ChangeSet._parse_template = _change_set_parse_template
     cfn.CloudFormationBackend.execute_change_set = _execute_change_set
+    cfn.CloudFormationBackend.create_change_set = _create_change_set
+    cfn.CloudFormationBackend.delete_stack = _delete_stack
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
 
