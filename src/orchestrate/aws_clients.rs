@@ -5,34 +5,19 @@ use aws_config::SdkConfig;
 
 use crate::timings::AwsTimer;
 
-pub fn cloudformation(sdk: &SdkConfig) -> aws_sdk_cloudformation::Client {
-    aws_sdk_cloudformation::Client::from_conf(
-        aws_sdk_cloudformation::config::Builder::from(sdk)
-            .interceptor(AwsTimer)
-            .build(),
-    )
+macro_rules! timed_client {
+    ($name:ident, $service:ident) => {
+        pub fn $name(sdk: &SdkConfig) -> $service::Client {
+            $service::Client::from_conf(
+                $service::config::Builder::from(sdk)
+                    .interceptor(AwsTimer)
+                    .build(),
+            )
+        }
+    };
 }
 
-pub fn lambda(sdk: &SdkConfig) -> aws_sdk_lambda::Client {
-    aws_sdk_lambda::Client::from_conf(
-        aws_sdk_lambda::config::Builder::from(sdk)
-            .interceptor(AwsTimer)
-            .build(),
-    )
-}
-
-pub fn ssm(sdk: &SdkConfig) -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::from_conf(
-        aws_sdk_ssm::config::Builder::from(sdk)
-            .interceptor(AwsTimer)
-            .build(),
-    )
-}
-
-pub fn sts(sdk: &SdkConfig) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(sdk)
-            .interceptor(AwsTimer)
-            .build(),
-    )
-}
+timed_client!(cloudformation, aws_sdk_cloudformation);
+timed_client!(lambda, aws_sdk_lambda);
+timed_client!(ssm, aws_sdk_ssm);
+timed_client!(sts, aws_sdk_sts);
