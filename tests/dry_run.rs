@@ -638,3 +638,53 @@ fn base64_encode(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[test]
+fn a_dry_run_warns_about_secrets_that_would_have_no_value() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("probe_agent.py"), project.path().join("agent.py")).unwrap();
+    let plan = |dotenv: &str| {
+        std::fs::write(project.path().join(".env"), dotenv).unwrap();
+        let mut cmd = agentdeploy(project.path());
+        cmd.args([
+            "lambda",
+            "--dry-run",
+            "-o",
+            "json",
+            "--function-name",
+            "s",
+            "--agent",
+            "agent.py",
+            "--secret",
+            "PROBE_TOKEN",
+        ])
+        .env_remove("PROBE_TOKEN");
+        let out = run(&mut cmd);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        (json(&out), stdout(&out) + &stderr(&out))
+    };
+    let warned = |doc: &Value| {
+        doc["warnings"].as_array().unwrap().iter().any(|w| {
+            w.as_str()
+                .unwrap()
+                .contains("secret PROBE_TOKEN has no value")
+        })
+    };
+    // A .env that exists but does not hold the name still leaves it without a value.
+    let (doc, _) = plan("OTHER=1\n");
+    assert!(warned(&doc), "{doc:#}");
+    let (doc, output) = plan("PROBE_TOKEN=dry-run-secret-value-31\n");
+    assert!(!warned(&doc), "{doc:#}");
+    assert!(!output.contains("dry-run-secret-value-31"));
+    // A .env a real deploy could not read is reported too.
+    let (doc, output) = plan("PROBE_TOKEN dry-run-secret-value-31\n");
+    assert!(!output.contains("dry-run-secret-value-31"), "{output}");
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains(".env")),
+        "{doc:#}"
+    );
+}

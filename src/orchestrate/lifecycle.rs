@@ -338,10 +338,15 @@ impl Run<'_> {
         if args.dry_run {
             plan.project.write(&settings.out_dir)?;
             report.plan = Some(plan.describe(settings, None));
-            for secret in &settings.secrets {
-                if std::env::var(secret).is_err() && !settings.project_dir.join(".env").is_file() {
-                    report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
+            match secrets::without_value(&settings.secrets, &settings.project_dir) {
+                Ok(missing) => {
+                    for secret in missing {
+                        report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
+                    }
                 }
+                Err(err) => report
+                    .warnings
+                    .push(format!("{err}; a real deploy will stop here")),
             }
             let key = record::key(settings.env_name.as_deref(), &settings.function_name);
             if store.get(&key)?.is_none() {

@@ -22,7 +22,37 @@ impl std::fmt::Debug for SecretValues {
     }
 }
 
+/// The secrets' values: from the environment, else the project's `.env`; a name with neither is
+/// an error naming it.
 pub fn read(names: &[String], project_dir: &Path) -> Result<SecretValues> {
+    let (values, missing) = look_up(names, project_dir)?;
+    let dotenv_path = project_dir.join(".env");
+    if !missing.is_empty() {
+        return Err(Error::Usage {
+            flag: "--secret".into(),
+            message: format!("no value for secret {}", missing.join(", ")),
+            hint: Some(format!(
+                "export {} in the environment, or add it to {}",
+                missing
+                    .iter()
+                    .map(|m| format!("{m}=..."))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                dotenv_path.display()
+            )),
+        });
+    }
+    Ok(SecretValues { values })
+}
+
+/// The names a real deploy would find no value for (a dry run warns about them).
+pub fn without_value(names: &[String], project_dir: &Path) -> Result<Vec<String>> {
+    look_up(names, project_dir).map(|(_, missing)| missing)
+}
+
+type Found = (Vec<(String, String)>, Vec<String>);
+
+fn look_up(names: &[String], project_dir: &Path) -> Result<Found> {
     let dotenv_path = project_dir.join(".env");
     let dotenv = if dotenv_path.is_file() {
         parse_dotenv(&dotenv_path)?
@@ -40,22 +70,7 @@ pub fn read(names: &[String], project_dir: &Path) -> Result<SecretValues> {
             _ => missing.push(name.clone()),
         }
     }
-    if !missing.is_empty() {
-        return Err(Error::Usage {
-            flag: "--secret".into(),
-            message: format!("no value for secret {}", missing.join(", ")),
-            hint: Some(format!(
-                "export {} in the environment, or add it to {}",
-                missing
-                    .iter()
-                    .map(|m| format!("{m}=..."))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                dotenv_path.display()
-            )),
-        });
-    }
-    Ok(SecretValues { values })
+    Ok((values, missing))
 }
 
 /// `KEY=VALUE` lines; `export ` prefixes, `#` comments and single or double quotes are accepted.
