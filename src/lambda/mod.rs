@@ -92,12 +92,7 @@ impl LambdaPlan {
             hasher.update(name.as_bytes());
             hasher.update(Sha256::digest(value.as_bytes()));
         }
-        hasher
-            .finalize()
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex_prefix(&hasher.finalize(), 16)
     }
 
     pub fn files(&self, settings: &LambdaSettings) -> Vec<PathBuf> {
@@ -136,4 +131,13 @@ impl LambdaPlan {
             "files": self.files(settings),
         })
     }
+}
+
+/// The first `bytes` bytes of a digest in hex: the short keys of the record and the caches.
+pub fn hex_prefix(digest: &[u8], bytes: usize) -> String {
+    digest
+        .iter()
+        .take(bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

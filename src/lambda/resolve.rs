@@ -92,8 +92,7 @@ pub fn cache_key(specifiers: &[String], runtime: Runtime, architecture: Architec
     }
     hasher.update(runtime.name().as_bytes());
     hasher.update(architecture.as_str().as_bytes());
-    let digest = hasher.finalize();
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    crate::lambda::hex_prefix(&hasher.finalize(), 12)
 }
 
 pub struct ResolveRequest<'a> {

@@ -124,12 +124,7 @@ pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) 
         hasher.update(pin.as_bytes());
         hasher.update(b"\0");
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::lambda::hex_prefix(&hasher.finalize(), 16)
 }
 
 fn code_files(code_dir: &Path) -> Vec<String> {
