@@ -12,12 +12,7 @@ use common::*;
 use serde_json::{Value, json};
 
 fn deploy(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Output {
-    let mut cmd = agentdeploy(cwd);
-    aws.configure(&mut cmd);
-    cmd.env("PATH", local_aws::deploy_path())
-        .args(["lambda", "-o", "json", "--s3-bucket", local_aws::BUCKET])
-        .args(args);
-    run(&mut cmd)
+    run(aws.lambda_command(cwd).args(args))
 }
 
 fn invoke_raw(aws: &LocalAws, cwd: &Path, name: &str, input: &str, data: Value) -> Value {

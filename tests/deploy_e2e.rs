@@ -18,19 +18,9 @@ fn deploy_cmd(
     out: &Path,
     path: &str,
 ) -> Command {
-    let mut cmd = agentdeploy(cwd);
-    aws.configure(&mut cmd);
+    let mut cmd = aws.lambda_command(cwd);
     cmd.env("PATH", path)
-        .args([
-            "lambda",
-            "-o",
-            "json",
-            "--function-name",
-            name,
-            "--s3-bucket",
-            local_aws::BUCKET,
-            "--agent",
-        ])
+        .args(["--function-name", name, "--agent"])
         .arg(agent)
         .arg("--out-dir")
         .arg(out);

@@ -9,25 +9,12 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::local_aws::{self, LocalAws};
+use common::local_aws::LocalAws;
 use common::*;
 
 fn deploy(aws: &LocalAws, cwd: &Path, name: &str, agent: &Path, extra: &[&str]) -> Command {
-    let mut cmd = agentdeploy(cwd);
-    aws.configure(&mut cmd);
-    cmd.env("PATH", local_aws::deploy_path())
-        .args([
-            "lambda",
-            "-o",
-            "json",
-            "--function-name",
-            name,
-            "--s3-bucket",
-            local_aws::BUCKET,
-            "--endpoint",
-            "none",
-            "--agent",
-        ])
+    let mut cmd = aws.lambda_command(cwd);
+    cmd.args(["--function-name", name, "--endpoint", "none", "--agent"])
         .arg(agent)
         .args(extra);
     cmd

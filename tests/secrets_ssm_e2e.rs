@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::local_aws::{self, LocalAws};
+use common::local_aws::LocalAws;
 use common::*;
 
 fn sdk(aws: &LocalAws) -> aws_config::SdkConfig {
@@ -32,22 +32,9 @@ fn ssm_secrets_reach_the_function_through_parameter_store_only() {
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
     let secret = format!("ssm-secret-{}-value", std::process::id());
-    let mut cmd = agentdeploy(work.path());
-    aws.configure(&mut cmd);
-    cmd.env("PATH", local_aws::deploy_path())
-        .env("AGENT_API_TOKEN", &secret)
-        .args([
-            "lambda",
-            "-o",
-            "json",
-            "-v",
-            "--function-name",
-            "ssm",
-            "--endpoint",
-            "none",
-            "--s3-bucket",
-            local_aws::BUCKET,
-        ])
+    let mut cmd = aws.lambda_command(work.path());
+    cmd.env("AGENT_API_TOKEN", &secret)
+        .args(["-v", "--function-name", "ssm", "--endpoint", "none"])
         .args([
             "--secrets-store",
             "ssm",

@@ -46,6 +46,16 @@ impl LocalAws {
         LocalAws { child, url }
     }
 
+    /// `agentdeploy lambda -o json --s3-bucket <the bucket>` in `cwd`, against this emulator,
+    /// with sam and the runtime's python3.13 on PATH; callers add the rest.
+    pub fn lambda_command(&self, cwd: &Path) -> Command {
+        let mut cmd = super::agentdeploy(cwd);
+        self.configure(&mut cmd);
+        cmd.env("PATH", deploy_path())
+            .args(["lambda", "-o", "json", "--s3-bucket", BUCKET]);
+        cmd
+    }
+
     /// Points an agentdeploy command at this emulator with test credentials.
     pub fn configure(&self, cmd: &mut Command) {
         cmd.env("AWS_ENDPOINT_URL", &self.url)
