@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -76,11 +76,14 @@ pub struct PackageRequest {
     pub fresh_build: bool,
 }
 
-/// One file to put in a zip: its name inside the archive and where to read it.
+/// One file to put in a zip: its name inside the archive, where to read it, and what the walk
+/// already learnt of it (so each file is looked at once).
 #[derive(Debug, Clone)]
 struct Entry {
     name: String,
     path: PathBuf,
+    len: u64,
+    mode: u32,
 }
 
 /// `package` on a blocking thread: zipping takes seconds of CPU, which must not stall the
@@ -104,11 +107,7 @@ pub fn package(request: &PackageRequest) -> Result<PathBuf> {
             .into_iter()
             .filter(|e| !code_names.contains(e.name.as_str()))
             .collect();
-        let unzipped_bytes = deps
-            .iter()
-            .filter_map(|e| std::fs::metadata(&e.path).ok())
-            .map(|m| m.len())
-            .sum();
+        let unzipped_bytes = deps.iter().map(|e| e.len).sum();
         let dir = shared.zip.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         write_new_zip(&deps, &shared.zip)?;
@@ -181,7 +180,12 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
             if meta.is_dir() {
                 stack.push((path, format!("{name}/")));
             } else if meta.is_file() {
-                out.push(Entry { name, path });
+                out.push(Entry {
+                    name,
+                    path,
+                    len: meta.len(),
+                    mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()),
+                });
             }
         }
     }
@@ -189,37 +193,20 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-fn options_for(path: &Path) -> Result<SimpleFileOptions> {
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(path)
-            .map_err(|e| Error::io(path, e))?
-            .permissions(),
-    );
-    Ok(SimpleFileOptions::DEFAULT
+fn options_for(entry: &Entry) -> SimpleFileOptions {
+    SimpleFileOptions::DEFAULT
         .compression_method(CompressionMethod::Deflated)
         // Lambda runs the code as another user: every file must be readable by all.
-        .unix_permissions((mode & 0o7777) | 0o444))
+        .unix_permissions((entry.mode & 0o7777) | 0o444)
 }
 
 fn compress(entry: &Entry) -> Result<PreparedZipFile> {
     let zip_error = |e: zip::result::ZipError| {
         Error::internal(format!("cannot zip {}: {e}", entry.path.display()))
     };
-    let mut builder =
-        ZipFileBuilder::new(&entry.name, options_for(&entry.path)?).map_err(zip_error)?;
+    let mut builder = ZipFileBuilder::new(&entry.name, options_for(entry)).map_err(zip_error)?;
     let mut file = File::open(&entry.path).map_err(|e| Error::io(&entry.path, e))?;
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let read = file
-            .read(&mut buffer)
-            .map_err(|e| Error::io(&entry.path, e))?;
-        if read == 0 {
-            break;
-        }
-        builder
-            .write_all(&buffer[..read])
-            .map_err(|e| Error::io(&entry.path, e))?;
-    }
+    std::io::copy(&mut file, &mut builder).map_err(|e| Error::io(&entry.path, e))?;
     builder.finish().map_err(zip_error)
 }
 
@@ -305,6 +292,7 @@ fn append(zip_path: &Path, entries: &[Entry]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
 
     fn write(path: &Path, text: &str) {
