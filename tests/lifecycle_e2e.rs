@@ -182,6 +182,24 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     ));
     assert_eq!(json(&raw)["output"]["output"]["echo"], "v2:hi");
 
+    // With the zipped dependencies gone, the agent's own built folder still spares a sam build,
+    // and the zip is made again from it.
+    std::fs::remove_dir_all(dir.join(".agentdeploy/cache/deps")).unwrap();
+    let code = std::fs::read_to_string(dir.join("agent.py"))
+        .unwrap()
+        .replace("f\"v2:{user_input_arg}\"", "f\"v3:{user_input_arg}\"");
+    std::fs::write(dir.join("agent.py"), code).unwrap();
+    let rebuilt = json(&run(&mut cmd(&aws, dir, &args)));
+    assert_eq!(rebuilt["status"], "deployed", "{rebuilt:#}");
+    assert_eq!(rebuilt["build"]["cached"], true, "{rebuilt:#}");
+    assert!(deps_zip.is_file());
+    let answer = run(&mut cmd(
+        &aws,
+        dir,
+        &["invoke", "life", "--input", "hi", "-o", "json"],
+    ));
+    assert_eq!(json(&answer)["output"]["echo"], "v3:hi");
+
     let status = run(&mut cmd(&aws, dir, &["status", "life", "-o", "json"]));
     let status = json(&status);
     assert!(

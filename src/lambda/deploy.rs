@@ -173,21 +173,23 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
     // their code onto its dependencies: each set goes through `sam build` once.
     let build_turn = key_lock::for_path(&shared.zip);
     let build_turn = timings::timed(timings::Category::Sam, build_turn.lock()).await;
-    let incremental = if settings.force {
+    // Reuse, cheapest first: the zipped dependencies (no build folder needed), then this
+    // agent's own built folder (the zip was deleted), else `sam build`. `--force` rebuilds.
+    let facts = shared.facts().filter(|_| !settings.force);
+    let incremental = if settings.force || facts.is_some() {
         None
     } else {
         sam::try_incremental(&settings.out_dir, &deps)?
     };
-    let facts = shared.facts().filter(|_| !settings.force);
-    let (strategy, artifact_dir, build_cached, artifact_bytes) = match (incremental, facts) {
-        (Some(build), _) => {
-            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (build.strategy, Some(build.artifact_dir), true, bytes)
-        }
-        (None, Some(facts)) => {
+    let (strategy, artifact_dir, build_cached, artifact_bytes) = match (facts, incremental) {
+        (Some(facts), _) => {
             let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
             artifact::check_total(bytes, artifact_limit())?;
             (facts.strategy, None, true, bytes)
+        }
+        (None, Some(build)) => {
+            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
+            (build.strategy, Some(build.artifact_dir), true, bytes)
         }
         (None, None) => {
             let build = sam::build(&build_request, &tool).await?;
@@ -196,10 +198,11 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
             (build.strategy, Some(build.artifact_dir), false, bytes)
         }
     };
+    let build_dir = sam::build_dir(&settings.out_dir);
     timings::timed(
         timings::Category::Zip,
         package::package_off_runtime(package::PackageRequest {
-            build_dir: sam::build_dir(&settings.out_dir),
+            build_dir: build_dir.clone(),
             artifact_dir,
             code_dir,
             shared,
@@ -209,7 +212,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
     )
     .await?;
     drop(build_turn);
-    let built_template = sam::build_dir(&settings.out_dir).join("template.yaml");
+    let built_template = build_dir.join("template.yaml");
     write_atomically(
         &built_template,
         render::render_template(settings, &plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
