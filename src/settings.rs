@@ -182,8 +182,7 @@ pub struct PathProbe;
 
 impl InterpreterProbe for PathProbe {
     fn has_interpreter(&self, runtime: Runtime) -> bool {
-        crate::orchestrate::preflight::interpreter_version(&runtime.interpreter())
-            .is_some_and(|(major, minor)| major == 3 && minor == u32::from(runtime.minor))
+        self.first_available(&[runtime]).is_some()
     }
 
     /// Starts every candidate at once and reads the answers newest first, so the choice costs
@@ -191,17 +190,17 @@ impl InterpreterProbe for PathProbe {
     /// longer needed are stopped.
     fn first_available(&self, candidates: &[Runtime]) -> Option<Runtime> {
         use crate::orchestrate::preflight::VersionProbe;
-        let mut probes: Vec<(Runtime, Option<VersionProbe>)> = candidates
+        let probes: Vec<(Runtime, Option<VersionProbe>)> = candidates
             .iter()
             .map(|r| (*r, VersionProbe::start(&r.interpreter())))
             .collect();
         let mut found = None;
-        for (runtime, probe) in &mut probes {
-            let Some(probe) = probe.take() else { continue };
+        for (runtime, probe) in probes {
+            let Some(probe) = probe else { continue };
             if found.is_some() {
                 probe.stop();
             } else if probe.finish() == Some((3, u32::from(runtime.minor))) {
-                found = Some(*runtime);
+                found = Some(runtime);
             }
         }
         found
