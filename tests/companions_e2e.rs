@@ -382,12 +382,7 @@ fn an_agentrun_agent_needs_its_three_credentials_and_gets_agentrun_sdk() {
             "ALIYUN_ACCOUNT_ID"
         ])
     );
-    let pins: Vec<&str> = doc["plan"]["pinned_requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let pins = pinned_requirements(&doc);
     assert!(
         pins.iter().any(|p| p.starts_with("agentrun-sdk==")),
         "{pins:?}"

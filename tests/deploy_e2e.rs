@@ -90,12 +90,7 @@ fn seed_agent_deploys_natively_on_3_13_answers_and_redeploys_unchanged() {
         "{doc:#}"
     );
     // The pinned resolution went into the plan and the built project.
-    let pins: Vec<&str> = doc["plan"]["pinned_requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let pins = pinned_requirements(&doc);
     assert!(
         pins.iter().any(|p| p.starts_with("strands-agents==")),
         "{pins:?}"
@@ -539,12 +534,7 @@ fn strands_tools_for_python_3_11_builds_through_the_pinned_path() {
     ]);
     let doc = assert_deployed(&run(&mut cmd));
     assert_eq!(doc["build"]["strategy"], "native");
-    let pins: Vec<&str> = doc["plan"]["pinned_requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect();
+    let pins = pinned_requirements(&doc);
     let pillow = pins
         .iter()
         .find(|p| p.starts_with("pillow=="))

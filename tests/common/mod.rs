@@ -76,6 +76,16 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The plan's pinned requirements (`name==version`) from a deploy report.
+pub fn pinned_requirements(doc: &serde_json::Value) -> Vec<&str> {
+    doc["plan"]["pinned_requirements"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no pinned requirements in {doc:#}"))
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect()
+}
+
 pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
