@@ -1,5 +1,5 @@
 //! Typed domain errors. Every failure the tool reports is one of these; the exit code and the
-//! `kind` string for JSON output are decided in `orchestrate::exit_codes`, nowhere else.
+//! `kind` string for JSON output are decided in `exit_codes`, nowhere else.
 
 use std::path::PathBuf;
 
@@ -106,6 +106,16 @@ impl Error {
         Error::Internal {
             message: format!("{}: {err}", path.display()),
         }
+    }
+
+    /// The process exit code for this failure (SPEC §8), as decided in `exit_codes`.
+    pub fn exit_code(&self) -> i32 {
+        crate::exit_codes::exit_code(self)
+    }
+
+    /// The stable `error.kind` for JSON output.
+    pub fn kind(&self) -> &'static str {
+        crate::exit_codes::kind(self)
     }
 
     pub fn hint(&self) -> Option<&str> {

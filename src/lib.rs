@@ -1,9 +1,12 @@
 //! agentdeploy as a library: the binary in `main.rs` is a thin wrapper around
 //! `orchestrate::run`.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod exit_codes;
+pub mod files;
 pub mod lambda;
 pub mod logging;
 pub mod orchestrate;
@@ -11,5 +14,7 @@ pub mod output;
 pub mod process;
 pub mod progress;
 pub mod redact;
+pub mod secrets;
 pub mod settings;
 pub mod timings;
+pub mod tools;

@@ -6,7 +6,36 @@ use serde_json::Value;
 
 use crate::cli::OutputFormat;
 use crate::error::Error;
-use crate::orchestrate::exit_codes;
+
+/// Writes one line of the result to stdout. A stdout closed early (`agentdeploy list | head`) is
+/// not an error: the rest of the result is dropped quietly and the exit code stays the command's.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout_line(format_args!($($arg)*))
+    };
+}
+
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The one place that writes to stdout (through [`outln!`]).
+pub fn write_stdout_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        // Closed pipe or full disk: nobody is reading; stop writing, keep the exit code.
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,7 +67,7 @@ pub struct ErrorInfo {
 impl ErrorInfo {
     pub fn from_error(err: &Error) -> Self {
         ErrorInfo {
-            kind: exit_codes::kind(err).to_string(),
+            kind: err.kind().to_string(),
             message: err.to_string(),
             hint: err.hint().map(str::to_string),
         }
@@ -92,7 +121,7 @@ impl DeployReport {
     pub fn fail(&mut self, err: &Error) {
         self.status = Status::Failed;
         self.error = Some(ErrorInfo::from_error(err));
-        self.exit_code = exit_codes::exit_code(err);
+        self.exit_code = err.exit_code();
     }
 }
 
@@ -105,7 +134,7 @@ pub fn print_reports(reports: &[DeployReport], format: OutputFormat, fleet: bool
             } else {
                 serde_json::to_value(&reports[0]).unwrap_or(Value::Null)
             };
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {
             if fleet {
@@ -119,19 +148,19 @@ pub fn print_reports(reports: &[DeployReport], format: OutputFormat, fleet: bool
 
 fn print_text(r: &DeployReport) {
     match r.status {
-        Status::Planned => println!(
+        Status::Planned => crate::outln!(
             "Planned {} (dry run; nothing was deployed)",
             r.function_name
         ),
-        Status::Deployed => println!(
+        Status::Deployed => crate::outln!(
             "Deployed {} to {}",
             r.function_name,
             r.region.as_deref().unwrap_or("?")
         ),
-        Status::Unchanged => println!("{} is unchanged; nothing to deploy", r.function_name),
-        Status::Failed => println!("Failed to deploy {}", r.function_name),
+        Status::Unchanged => crate::outln!("{} is unchanged; nothing to deploy", r.function_name),
+        Status::Failed => crate::outln!("Failed to deploy {}", r.function_name),
     }
-    let line = |label: &str, value: &str| println!("  {label:<13}{value}");
+    let line = |label: &str, value: &str| crate::outln!("  {label:<13}{value}");
     line("stack", &r.stack_name);
     if let Some(arn) = &r.function_arn {
         line("function", arn);
@@ -150,7 +179,7 @@ fn print_text(r: &DeployReport) {
         let size = r
             .build
             .artifact_bytes
-            .map(|b| format!(", {:.1} MB", b as f64 / 1e6))
+            .map(|b| format!(", {}", crate::lambda::artifact::mib(b)))
             .unwrap_or_default();
         line("build", &format!("{}{size}", r.build.strategy));
     }
@@ -199,19 +228,19 @@ fn print_text(r: &DeployReport) {
         line("call it", &access.how_to_call);
     }
     for warning in &r.warnings {
-        println!("  warning: {warning}");
+        crate::outln!("  warning: {warning}");
     }
     if let Some(config) = &r.mcp_client_config {
-        println!("  MCP client configuration (add to your client's mcp.json):");
+        crate::outln!("  MCP client configuration (add to your client's mcp.json):");
         for line in serde_json::to_string_pretty(config)
             .unwrap_or_default()
             .lines()
         {
-            println!("    {line}");
+            crate::outln!("    {line}");
         }
     }
     match &r.time_ms {
-        Some(t) => println!(
+        Some(t) => crate::outln!(
             "  took {:.1} s (sam {:.1}, pip {:.1}, AWS {:.1}, zip {:.1}, agentdeploy {:.1})",
             r.duration_ms as f64 / 1000.0,
             t.sam as f64 / 1000.0,
@@ -220,7 +249,7 @@ fn print_text(r: &DeployReport) {
             t.zip as f64 / 1000.0,
             t.agentdeploy as f64 / 1000.0
         ),
-        None => println!("  took {:.1} s", r.duration_ms as f64 / 1000.0),
+        None => crate::outln!("  took {:.1} s", r.duration_ms as f64 / 1000.0),
     }
     // The failure itself goes to stderr, like every other error.
     if let Some(err) = &r.error {
@@ -232,9 +261,11 @@ fn print_text(r: &DeployReport) {
 }
 
 fn print_table(reports: &[DeployReport]) {
-    println!(
+    crate::outln!(
         "{:<24} {:<10} {:<9} ENDPOINT / ERROR",
-        "FUNCTION", "STATUS", "SECONDS"
+        "FUNCTION",
+        "STATUS",
+        "SECONDS"
     );
     for r in reports {
         let status = serde_json::to_value(r.status)
@@ -246,7 +277,7 @@ fn print_table(reports: &[DeployReport]) {
             (None, Some(endpoint)) => endpoint.clone(),
             (None, None) => r.function_arn.clone().unwrap_or_default(),
         };
-        println!(
+        crate::outln!(
             "{:<24} {:<10} {:<9.1} {}",
             r.function_name,
             status,
@@ -262,7 +293,7 @@ pub fn print_error(err: &Error, format: OutputFormat) {
         OutputFormat::Json => {
             let doc =
                 serde_json::json!({ "status": "failed", "error": ErrorInfo::from_error(err) });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {}
     }

@@ -189,7 +189,7 @@ impl InterpreterProbe for PathProbe {
     /// one interpreter start (a pyenv shim takes ~0.2 s), not one per candidate; the probes no
     /// longer needed are stopped.
     fn first_available(&self, candidates: &[Runtime]) -> Option<Runtime> {
-        use crate::orchestrate::preflight::VersionProbe;
+        use crate::tools::VersionProbe;
         let probes: Vec<(Runtime, Option<VersionProbe>)> = candidates
             .iter()
             .map(|r| (*r, VersionProbe::start(&r.interpreter())))

@@ -1,11 +1,11 @@
-//! The built artifact's unzipped size (SPEC §6): Lambda refuses more than 250 MB, so it is
+//! The built artifact's unzipped size (SPEC §6): Lambda refuses more than 250 MiB, so it is
 //! measured before upload and an oversized one names its largest packages.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Lambda's limit on the unzipped deployment package (250 MB).
+/// Lambda's limit on the unzipped deployment package: 250 MiB (262,144,000 bytes).
 pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 
 pub fn dir_size(path: &Path) -> u64 {
@@ -67,17 +67,26 @@ pub fn largest_entries(artifact: &Path, n: usize) -> Vec<(String, u64)> {
 /// Measures the artifact; over the limit is a build error naming the largest packages.
 const OVERSIZE_HINT: &str = "drop unused dependencies (check the plan's requirements), move large ones to a Lambda layer, or package the agent as a container image";
 
+/// Sizes in the unit Lambda's limit is stated in (MiB, as 250 MiB = 262,144,000 bytes).
+pub fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn oversize(size: u64, limit: u64, largest: &str) -> Error {
+    Error::Build {
+        message: format!(
+            "the function is {} unzipped ({size} bytes), over Lambda's limit of {} ({limit} bytes){largest}",
+            mib(size),
+            mib(limit).replace(".0 MiB", " MiB"),
+        ),
+        hint: OVERSIZE_HINT.into(),
+    }
+}
+
 /// A size known without the folder (dependencies reused from the cache, plus the code).
 pub fn check_total(size: u64, limit: u64) -> Result<()> {
     if size > limit {
-        return Err(Error::Build {
-            message: format!(
-                "the function is {:.1} MB unzipped, over Lambda's {:.0} MB limit",
-                size as f64 / 1e6,
-                limit as f64 / 1e6
-            ),
-            hint: OVERSIZE_HINT.into(),
-        });
+        return Err(oversize(size, limit, ""));
     }
     Ok(())
 }
@@ -87,17 +96,13 @@ pub fn check_size(artifact: &Path, limit: u64) -> Result<u64> {
     if size > limit {
         let largest: Vec<String> = largest_entries(artifact, 5)
             .into_iter()
-            .map(|(name, bytes)| format!("{name} {:.1} MB", bytes as f64 / 1e6))
+            .map(|(name, bytes)| format!("{name} {}", mib(bytes)))
             .collect();
-        return Err(Error::Build {
-            message: format!(
-                "the function is {:.1} MB unzipped, over Lambda's {:.0} MB limit; largest: {}",
-                size as f64 / 1e6,
-                limit as f64 / 1e6,
-                largest.join(", ")
-            ),
-            hint: OVERSIZE_HINT.into(),
-        });
+        return Err(oversize(
+            size,
+            limit,
+            &format!("; largest: {}", largest.join(", ")),
+        ));
     }
     Ok(size)
 }
@@ -116,8 +121,20 @@ mod tests {
         assert_eq!(check_size(dir.path(), 10_000).unwrap(), 3006);
         let err = check_size(dir.path(), 1000).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("bigpkg 0.0 MB"), "{text}");
+        assert!(text.contains("bigpkg 0.0 MiB"), "{text}");
         assert!(!text.contains("dist-info"), "{text}");
-        assert_eq!(crate::orchestrate::exit_codes::exit_code(&err), 4);
+        assert_eq!(err.exit_code(), 4);
+    }
+
+    #[test]
+    fn the_limit_is_stated_as_250_mib() {
+        let err = check_total(MAX_UNZIPPED_BYTES + 1, MAX_UNZIPPED_BYTES).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("over Lambda's limit of 250 MiB (262144000 bytes)"),
+            "{text}"
+        );
+        assert!(!text.contains("262 MB"), "{text}");
+        assert!(check_total(MAX_UNZIPPED_BYTES, MAX_UNZIPPED_BYTES).is_ok());
     }
 }

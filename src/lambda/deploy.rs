@@ -2,16 +2,18 @@
 
 use std::time::Duration;
 
+use crate::aws::AwsContext;
 use crate::error::{Error, Result};
+use crate::files::write_atomically;
 use crate::lambda::outputs::{self, StackOutputs};
-use crate::lambda::render::{self, write_atomically};
+use crate::lambda::render;
 use crate::lambda::sam::{self, BuildRequest, BuildStrategy, DeployRequest, SecretConfig};
 use crate::lambda::{LambdaPlan, artifact, key_lock, package, resolve};
-use crate::orchestrate::preflight::{AwsContext, SamCli};
-use crate::orchestrate::secrets::SecretValues;
 use crate::process::ToolOptions;
+use crate::secrets::SecretValues;
 use crate::settings::{LambdaSettings, SecretsStore};
 use crate::timings;
+use crate::tools::SamCli;
 
 pub struct DeployInputs<'a> {
     pub settings: &'a LambdaSettings,
@@ -115,8 +117,8 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         secrets,
         tool,
     } = inputs;
-    let cfn = crate::orchestrate::aws_clients::cloudformation(&aws.sdk);
-    let lambda = crate::orchestrate::aws_clients::lambda(&aws.sdk);
+    let cfn = crate::aws::clients::cloudformation(&aws.sdk);
+    let lambda = crate::aws::clients::lambda(&aws.sdk);
     check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
 
     phase("resolving dependencies");
@@ -325,7 +327,7 @@ pub async fn put_ssm_secrets(
     stack_name: &str,
     secrets: &SecretValues,
 ) -> Result<()> {
-    let ssm = crate::orchestrate::aws_clients::ssm(sdk);
+    let ssm = crate::aws::clients::ssm(sdk);
     for (name, value) in &secrets.values {
         let parameter = SecretsStore::parameter_name(stack_name, name);
         ssm.put_parameter()
@@ -350,7 +352,7 @@ pub async fn put_ssm_secrets(
 
 /// Removes every secret parameter of a stack (`destroy`); returns how many were deleted.
 pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<usize> {
-    let ssm = crate::orchestrate::aws_clients::ssm(sdk);
+    let ssm = crate::aws::clients::ssm(sdk);
     let path = format!("/agentdeploy/{stack_name}/");
     let mut names = Vec::new();
     let mut pages = ssm
@@ -469,10 +471,7 @@ mod replayed {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .retry_config(
-                crate::orchestrate::preflight::retry_config()
-                    .with_initial_backoff(Duration::from_millis(5)),
-            )
+            .retry_config(crate::aws::retry_config().with_initial_backoff(Duration::from_millis(5)))
             .http_client(replay.clone())
             .build();
         (aws_sdk_cloudformation::Client::from_conf(config), replay)
@@ -484,7 +483,7 @@ mod replayed {
         let err = check_stack_before_deploy(&cfn, "agentdeploy-x", false)
             .await
             .unwrap_err();
-        assert_eq!(crate::orchestrate::exit_codes::exit_code(&err), 5);
+        assert_eq!(err.exit_code(), 5);
         let text = err.to_string();
         assert!(text.contains("ROLLBACK_COMPLETE"), "{text}");
         assert!(

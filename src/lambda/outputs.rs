@@ -260,7 +260,7 @@ where
         || lower.contains("not authorized")
         || lower.contains("expired")
     {
-        return crate::orchestrate::preflight::classify_credentials_error(&detail);
+        return crate::aws::classify_credentials_error(&detail);
     }
     Error::Deploy {
         message: format!("{operation} failed: {detail}"),

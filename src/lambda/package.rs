@@ -40,7 +40,7 @@ pub struct SharedDeps {
 pub struct DepsFacts {
     /// How the set was built (reported again by the agents that reuse it).
     pub strategy: BuildStrategy,
-    /// The dependencies' unzipped size, for the 250 MB check without unzipping.
+    /// The dependencies' unzipped size, for the 250 MiB check without unzipping.
     pub unzipped_bytes: u64,
 }
 
@@ -117,7 +117,7 @@ pub fn package(request: &PackageRequest) -> Result<PathBuf> {
         };
         let text =
             serde_json::to_string_pretty(&facts).map_err(|e| Error::internal(e.to_string()))?;
-        crate::lambda::render::write_atomically(&shared.facts, text.as_bytes())?;
+        crate::files::write_atomically(&shared.facts, text.as_bytes())?;
         remove_unused_deps_zips(dir);
     } else if let Ok(file) = File::options().write(true).open(&shared.zip) {
         // Marks it used, for the clean-up above.

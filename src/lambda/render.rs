@@ -102,20 +102,10 @@ impl RenderedProject {
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
-            write_atomically(&target, &file.contents)?;
+            crate::files::write_atomically(&target, &file.contents)?;
         }
         Ok(())
     }
-}
-
-/// temp file + rename, so an interrupted run never leaves a half-written file behind.
-pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
-    std::io::Write::write_all(&mut temp, contents).map_err(|e| Error::io(target, e))?;
-    temp.persist(target)
-        .map_err(|e| Error::io(target, e.error))?;
-    Ok(())
 }
 
 fn environment() -> Environment<'static> {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::Architecture;
 use crate::error::{Error, Result};
-use crate::lambda::render::write_atomically;
+use crate::files::write_atomically;
 use crate::process::{ToolOptions, run_tool};
 use crate::settings::Runtime;
 use crate::timings;
@@ -479,6 +479,6 @@ mod tests {
                 .contains("no wheel of nowheel-pkg for the Lambda platform"),
             "{e}"
         );
-        assert_eq!(crate::orchestrate::exit_codes::exit_code(&e), 4);
+        assert_eq!(e.exit_code(), 4);
     }
 }

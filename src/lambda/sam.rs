@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::{Architecture, UseContainer};
 use crate::error::{Error, Result};
-use crate::lambda::render::write_atomically;
+use crate::files::write_atomically;
 use crate::lambda::resolve::{pip_python, platform_flags};
-use crate::orchestrate::preflight::{SamCli, docker_answers, docker_error};
 use crate::process::{ToolOptions, ToolRun, run_tool};
 use crate::settings::Runtime;
+use crate::tools::{SamCli, docker_answers, docker_error};
 
 /// The logical id of the function in the rendered template (and its build folder).
 pub const FUNCTION_LOGICAL_ID: &str = "AgentFunction";

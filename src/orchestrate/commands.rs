@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, OutputFormat};
 use crate::error::{Error, Result};
+use crate::exit_codes;
 use crate::lambda::outputs;
 use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
-use crate::orchestrate::{Context, exit_codes, preflight};
+use crate::orchestrate::{Context, preflight};
 use crate::settings::{PathProbe, Runtime};
 
 /// Region and profile for a named function: flags, else its config section.
@@ -45,13 +46,13 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
         ));
     }
     let (region, profile) = region_profile(ctx, &args.name)?;
-    let sdk = preflight::load_sdk_config(
+    let sdk = crate::aws::load_sdk_config(
         region.as_deref(),
         profile.as_deref(),
         ctx.global.endpoint_url.as_deref(),
     )
     .await;
-    let lambda = crate::orchestrate::aws_clients::lambda(&sdk);
+    let lambda = crate::aws::clients::lambda(&sdk);
     let out = lambda
         .invoke()
         .function_name(&args.name)
@@ -113,11 +114,11 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     match ctx.global.output {
         OutputFormat::Json => {
             let doc = json!({ "function_name": args.name, "output": shown, "error": error });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => match &shown {
-            Value::String(text) if error.is_none() => println!("{text}"),
-            other if error.is_none() => println!(
+            Value::String(text) if error.is_none() => crate::outln!("{text}"),
+            other if error.is_none() => crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(other).unwrap_or_default()
             ),
@@ -165,7 +166,7 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     match ctx.global.output {
         OutputFormat::Json => {
             let doc = json!({ "ok": !failed, "runtime": runtime.name(), "checks": checks });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {
             for check in &checks {
@@ -174,11 +175,11 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
                     CheckStatus::Warn => "warn",
                     CheckStatus::Fail => "FAIL",
                 };
-                println!("{mark}  {:<12} {}", check.name, check.detail);
+                crate::outln!("{mark}  {:<12} {}", check.name, check.detail);
                 if let Some(hint) = &check.hint
                     && check.status != CheckStatus::Pass
                 {
-                    println!("      {:<12} hint: {hint}", "");
+                    crate::outln!("      {:<12} hint: {hint}", "");
                 }
             }
         }
@@ -219,7 +220,7 @@ async fn sdk_for(
         .clone()
         .or(entry.and_then(|d| d.region.clone()))
         .or(region);
-    Ok(preflight::load_sdk_config(
+    Ok(crate::aws::load_sdk_config(
         region.as_deref(),
         profile.as_deref(),
         ctx.global.endpoint_url.as_deref(),
@@ -230,7 +231,7 @@ async fn sdk_for(
 pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
     let (_, entry, stack_name) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let cfn = crate::orchestrate::aws_clients::cloudformation(&sdk);
+    let cfn = crate::aws::clients::cloudformation(&sdk);
     let stack = outputs::stack_state(&cfn, &stack_name).await?;
     if stack.is_none() && entry.is_none() {
         return Err(Error::usage_hint(
@@ -244,7 +245,7 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
     }
     let function = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
         Some(function_name) => {
-            let lambda = crate::orchestrate::aws_clients::lambda(&sdk);
+            let lambda = crate::aws::clients::lambda(&sdk);
             outputs::wait_function_ready(&lambda, function_name, Duration::ZERO)
                 .await
                 .ok()
@@ -269,11 +270,11 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
     });
     match ctx.global.output {
         OutputFormat::Json => {
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
         }
         OutputFormat::Text => {
-            let line = |label: &str, value: String| println!("  {label:<15}{value}");
-            println!("{} ({stack_name})", args.name);
+            let line = |label: &str, value: String| crate::outln!("  {label:<15}{value}");
+            crate::outln!("{} ({stack_name})", args.name);
             line(
                 "stack",
                 match &stack {
@@ -348,7 +349,7 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
         }
     }
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let cfn = crate::orchestrate::aws_clients::cloudformation(&sdk);
+    let cfn = crate::aws::clients::cloudformation(&sdk);
     let existed = outputs::stack_state(&cfn, &stack_name).await?.is_some();
     if existed {
         outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
@@ -370,11 +371,11 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
         ));
     }
     match ctx.global.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => crate::outln!(
             "{}",
             json!({ "function_name": args.name, "stack_name": stack_name, "deleted": existed, "note": note })
         ),
-        OutputFormat::Text => println!("{note}"),
+        OutputFormat::Text => crate::outln!("{note}"),
     }
     Ok(exit_codes::OK)
 }
@@ -385,7 +386,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
     let mut rows = Vec::new();
     for (key, deployment) in &state.deployments {
         let live = if args.refresh {
-            let sdk = preflight::load_sdk_config(
+            let sdk = crate::aws::load_sdk_config(
                 ctx.global
                     .region
                     .as_deref()
@@ -394,7 +395,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
                 ctx.global.endpoint_url.as_deref(),
             )
             .await;
-            let cfn = crate::orchestrate::aws_clients::cloudformation(&sdk);
+            let cfn = crate::aws::clients::cloudformation(&sdk);
             Some(
                 match outputs::stack_state(&cfn, &deployment.stack_name).await {
                     Ok(Some(state)) => state.status,
@@ -408,13 +409,13 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
         rows.push(json!({ "key": key, "deployment": deployment, "stack_status": live }));
     }
     match ctx.global.output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => crate::outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "deployments": rows })).unwrap_or_default()
         ),
         OutputFormat::Text => {
             if rows.is_empty() {
-                println!(
+                crate::outln!(
                     "no deployments recorded in {}",
                     project_dir.join(".agentdeploy").display()
                 );
@@ -429,7 +430,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
                     .find(|r| r["key"] == *key)
                     .and_then(|r| r["stack_status"].as_str().map(|s| format!(" [{s}]")))
                     .unwrap_or_default();
-                println!(
+                crate::outln!(
                     "{key:<30} {status:<12} {:<12} {}{live}",
                     d.region.as_deref().unwrap_or("-"),
                     d.outputs.endpoint.as_deref().unwrap_or("-")

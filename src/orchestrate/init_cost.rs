@@ -8,8 +8,9 @@ use serde_json::json;
 
 use crate::cli::{Architecture, CostArgs, InitArgs, OutputFormat};
 use crate::error::{Error, Result};
-use crate::lambda::render::write_atomically;
-use crate::orchestrate::{Context, exit_codes};
+use crate::exit_codes;
+use crate::files::write_atomically;
+use crate::orchestrate::Context;
 
 const CONFIG_TEMPLATE: &str = include_str!("../../templates/agentdeploy.toml");
 const SAMPLE_AGENT: &str = include_str!("../../templates/sample_agent.py");
@@ -33,12 +34,14 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<i32> {
         written.push(agent.display().to_string());
     }
     match ctx.global.output {
-        OutputFormat::Json => println!("{}", json!({ "written": written })),
+        OutputFormat::Json => crate::outln!("{}", json!({ "written": written })),
         OutputFormat::Text => {
             for file in &written {
-                println!("wrote {file}");
+                crate::outln!("wrote {file}");
             }
-            println!("next: agentdeploy lambda --dry-run   (then without --dry-run to deploy)");
+            crate::outln!(
+                "next: agentdeploy lambda --dry-run   (then without --dry-run to deploy)"
+            );
         }
     }
     Ok(exit_codes::OK)
@@ -189,20 +192,28 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         prices,
     );
     match ctx.global.output {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default()),
+        OutputFormat::Json => {
+            crate::outln!("{}", serde_json::to_string_pretty(&e).unwrap_or_default())
+        }
         OutputFormat::Text => {
-            println!(
+            crate::outln!(
                 "{} invocations/month x {:.2} s at {} MB ({}): {:.0} GB-s",
-                e.invocations, e.duration_s, e.memory_mb, e.architecture, e.gb_seconds
+                e.invocations,
+                e.duration_s,
+                e.memory_mb,
+                e.architecture,
+                e.gb_seconds
             );
-            println!(
+            crate::outln!(
                 "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4})",
-                e.lambda_usd, e.lambda_requests_usd, e.lambda_compute_usd
+                e.lambda_usd,
+                e.lambda_requests_usd,
+                e.lambda_compute_usd
             );
             if e.api_gateway {
-                println!("  API Gateway  ${:.4}  (REST API)", e.api_gateway_usd);
+                crate::outln!("  API Gateway  ${:.4}  (REST API)", e.api_gateway_usd);
             }
-            println!(
+            crate::outln!(
                 "  total        ${:.2} per month (before the free tier)",
                 e.total_usd
             );

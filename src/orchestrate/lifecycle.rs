@@ -9,16 +9,17 @@ use tokio::sync::Semaphore;
 
 use crate::cli::{AuthMode, EndpointKind, LambdaArgs};
 use crate::error::{Error, Result};
+use crate::exit_codes;
 use crate::lambda::deploy::{self, DeployInputs};
 use crate::lambda::outputs::{self, StackOutputs};
 use crate::lambda::{LambdaPlan, code_interpreter, hosted_interpreters};
+use crate::orchestrate::Context;
 use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
-use crate::orchestrate::secrets::{self, SecretValues};
-use crate::orchestrate::{Context, exit_codes, preflight};
 use crate::output::{self, BuildInfo, DeployReport, EndpointAccess, Status};
 use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
+use crate::secrets::{self, SecretValues};
 use crate::settings::{self, DeploymentKind, LambdaSettings, PathProbe};
 use crate::timings::{self, Timings};
 
@@ -366,7 +367,7 @@ impl Run<'_> {
         report.plan = Some(plan.describe(settings, None));
 
         task.phase("preflight");
-        let aws = preflight::aws_context(
+        let aws = crate::aws::aws_context(
             settings.region.as_deref(),
             settings.profile.as_deref(),
             global.endpoint_url.as_deref(),
@@ -384,7 +385,7 @@ impl Run<'_> {
             return Ok(());
         }
 
-        let sam = timings::timed(timings::Category::Sam, preflight::sam_cli()).await?;
+        let sam = timings::timed(timings::Category::Sam, crate::tools::sam_cli()).await?;
         upsert(store, settings, |d| {
             d.status = RecordStatus::Building;
             d.input_hash = Some(input_hash.clone());
@@ -467,7 +468,7 @@ impl Run<'_> {
     /// fresh outputs, without running pip or sam.
     async fn unchanged(
         &self,
-        aws: &preflight::AwsContext,
+        aws: &crate::aws::AwsContext,
         input_hash: &str,
         report: &mut DeployReport,
     ) -> Result<bool> {
@@ -481,7 +482,7 @@ impl Run<'_> {
         {
             return Ok(false);
         }
-        let cfn = crate::orchestrate::aws_clients::cloudformation(&aws.sdk);
+        let cfn = crate::aws::clients::cloudformation(&aws.sdk);
         let Some(state) = outputs::stack_state(&cfn, &settings.stack_name).await? else {
             return Ok(false);
         };
@@ -492,7 +493,7 @@ impl Run<'_> {
         let Some(function_name) = stack_outputs.function_name.clone() else {
             return Ok(false);
         };
-        let lambda = crate::orchestrate::aws_clients::lambda(&aws.sdk);
+        let lambda = crate::aws::clients::lambda(&aws.sdk);
         outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
         report.status = Status::Unchanged;
         report.function_arn = stack_outputs.function_arn.clone();

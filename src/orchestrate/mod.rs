@@ -1,20 +1,18 @@
 //! The orchestration layer: routes commands, runs preflight, owns the deployment lifecycle and
 //! maps every failure to an exit code.
 
-pub mod aws_clients;
 pub mod commands;
-pub mod exit_codes;
 pub mod init_cost;
 pub mod lifecycle;
 pub mod preflight;
 pub mod record;
-pub mod secrets;
 
 use std::path::PathBuf;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::{self, LoadedConfig};
 use crate::error::{Error, Result};
+use crate::exit_codes;
 use crate::output;
 
 /// Shared by every command: the parsed global flags, the config (if any) and the cwd.
@@ -54,7 +52,9 @@ pub async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "agentdeploy", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "agentdeploy", &mut script);
+            crate::outln!("{}", String::from_utf8_lossy(&script).trim_end());
             Ok(exit_codes::OK)
         }
         command => match Context::load(cli.global) {
@@ -66,7 +66,7 @@ pub async fn run(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(err) => {
             output::print_error(&err, format);
-            exit_codes::exit_code(&err)
+            err.exit_code()
         }
     }
 }

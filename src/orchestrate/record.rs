@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::lambda::render::write_atomically;
+use crate::files::write_atomically;
 
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -8,7 +8,7 @@ It prints one line `LOCAL_AWS_READY http://localhost:PORT` on stdout when it ans
 until stdin closes or it gets SIGTERM / SIGINT. Point every client at that URL (`localhost`, not
 `127.0.0.1`: moto finds a change set's template bucket in the URL path only for `localhost`).
 
-What it adds to moto 5.2 (see shared/TESTING.md):
+What it adds to moto 5.2 (docs/testing.md explains each):
 - `AWS::Serverless-2016-10-31` templates are transformed with samtranslator before moto reads them,
   for stacks and change sets alike.
 - `AWS::ApiGateway::RestApi` gets a default Name and the resources, methods and integrations of its

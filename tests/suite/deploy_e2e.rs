@@ -1,13 +1,11 @@
 //! `agentdeploy lambda` for real against the local AWS: real pip resolution, real `sam build` and
 //! `sam deploy`, the real SAM transform, and Lambda Invoke running the uploaded handler.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::local_aws::{self, LocalAws};
-use common::*;
+use crate::common::local_aws::{self, LocalAws};
+use crate::common::*;
 use serde_json::Value;
 
 fn deploy_cmd(
@@ -514,7 +512,7 @@ fn strands_tools_for_python_3_11_builds_through_the_pinned_path() {
     let out_dir = work.path().join("out");
     let path = format!(
         "{}:{}",
-        common::tools_dir().join("venv/bin").display(),
+        crate::common::tools_dir().join("venv/bin").display(),
         base_path()
     );
     let mut cmd = deploy_cmd(

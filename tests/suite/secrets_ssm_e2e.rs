@@ -2,10 +2,8 @@
 //! exactly those parameters, the function loads them once per cold start, and nothing else
 //! holds the value; `destroy` removes them.
 
-mod common;
-
-use common::local_aws::LocalAws;
-use common::*;
+use crate::common::local_aws::LocalAws;
+use crate::common::*;
 
 fn sdk(aws: &LocalAws) -> aws_config::SdkConfig {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -1,10 +1,8 @@
 //! A config file with several agents: each deploys as its own stack, concurrently, sharing one
 //! dependency resolution; one failing agent does not stop the others; the exit code is the worst.
 
-mod common;
-
-use common::local_aws::{self, LocalAws};
-use common::*;
+use crate::common::local_aws::{self, LocalAws};
+use crate::common::*;
 use serde_json::Value;
 
 const SIX_AGENT: &str = "import six\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return {\"name\": NAME, \"six\": six.__version__, \"echo\": user_input_arg}\n";

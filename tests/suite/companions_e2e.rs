@@ -1,14 +1,12 @@
 //! Companion deployments on the local AWS (SPEC §10): the code-interpreter function answering
 //! through Lambda Invoke, and agents that call AgentCore, AgentRun or a self-hosted interpreter.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::local_aws::{self, LocalAws};
-use common::*;
+use crate::common::local_aws::{self, LocalAws};
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn deploy(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Output {

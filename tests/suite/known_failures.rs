@@ -4,13 +4,11 @@
 //! lambda/deploy.rs. Binary validation, sam too old, no region, no credentials and a missing
 //! bucket are in deploy_e2e.rs.)
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::local_aws::LocalAws;
-use common::*;
+use crate::common::local_aws::LocalAws;
+use crate::common::*;
 
 fn deploy(aws: &LocalAws, cwd: &Path, name: &str, agent: &Path, extra: &[&str]) -> Command {
     let mut cmd = aws.lambda_command(cwd);
@@ -114,7 +112,10 @@ fn an_artifact_over_the_size_limit_exits_4_naming_the_largest_parts() {
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let doc = json(&out);
     let message = doc["error"]["message"].as_str().unwrap();
-    assert!(message.contains("unzipped, over Lambda's"), "{message}");
+    assert!(
+        message.contains("unzipped (") && message.contains("over Lambda's limit of"),
+        "{message}"
+    );
     assert!(message.contains("largest: handler.py"), "{message}");
     // Nothing was uploaded: the stack does not exist.
     let mut status = agentdeploy(work.path());

@@ -1,11 +1,10 @@
 //! The bad-input table (docs/bad-inputs.md): every case asserts the exit code, the message, and
-//! that nothing was written or left behind (no rendered project, no record).
-
-mod common;
+//! that nothing was written or left behind (no rendered project, no record). The page is made
+//! from this table and checked by `the_bad_inputs_page_is_this_table`, so it cannot drift.
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 struct Case {
     name: &'static str,
@@ -833,4 +832,123 @@ fn json_output_carries_the_same_error() {
             .unwrap()
             .contains("--memory")
     );
+}
+
+/// Cases outside the table (they need a symlink or a generated file): (name, command, exit,
+/// message), as `symlink_loop_and_oversized_agent_are_refused` runs them.
+const EXTRA_AGENT_ROWS: &[(&str, &str, i32, &str)] = &[
+    (
+        "symlink loop",
+        "agentdeploy lambda --function-name x --agent a.py` (a.py -> b.py -> a.py)",
+        2,
+        "a.py: cannot read",
+    ),
+    (
+        "very large agent file (> 1 MiB)",
+        "agentdeploy lambda --function-name x --agent agent.py`",
+        2,
+        "larger than the 1048576-byte limit",
+    ),
+];
+
+const EVENT_ROWS: &str = r#"| HTTP body that is not JSON | 400 `{"error": "BadRequest", "message": "the request body is not valid JSON"}` |
+| HTTP body that is JSON but not an object (`[1, 2]`) | 400, `the request must be a JSON object` |
+| no `input` / `prompt` / `user_input` | 400, `missing "input"` |
+| `input` that is not a string | 400, `"input" must be a string` |
+| body over 1 MiB (`AGENTDEPLOY_MAX_BODY_BYTES`) | 400, `the request body is too large` |
+| `isBase64Encoded` with invalid base64 | 400, `the request body is not valid base64` |
+| `main` raises | 500 `{"error": "<ExceptionType>", "message": "..."}`; the traceback goes to the log only |
+"#;
+
+/// Which section of the page a case belongs to.
+fn section(case: &Case) -> &'static str {
+    let config = case
+        .files
+        .iter()
+        .any(|(path, _)| path.starts_with("agentdeploy."))
+        || case.name.contains("config")
+        || case.name.contains("environment")
+        || case.name.contains("--only")
+        || case.env.iter().any(|(k, _)| k.starts_with("AGENTDEPLOY"));
+    if config {
+        "config"
+    } else if case.files == [("agent.py", AGENT)] && case.env.is_empty() {
+        "flags"
+    } else {
+        "agent"
+    }
+}
+
+/// docs/bad-inputs.md, made from the table.
+fn bad_inputs_page() -> String {
+    let cell = |text: &str| text.replace('|', "\\|");
+    let mut page = String::from(
+        "# Bad inputs and what agentdeploy says\n\n\
+Every row is a case in `tests/suite/bad_inputs.rs`: the test runs it (with `--dry-run`) and checks the exit\n\
+code, that the message below appears on stderr (after `error: `), and that nothing was written (no\n\
+rendered project, no `.agentdeploy/` record). Errors name the flag, or the file and line, and most\n\
+carry a `hint:` line. The test suite makes this page from its table and fails when the two differ;\n\
+`AGENTDEPLOY_BLESS=1 cargo test the_bad_inputs_page` rewrites it after a change to the table.\n\n\
+Handler inputs (events) are in the last table; `tests/suite/dry_run.rs` drives them through the real handler.\n\n",
+    );
+    for (key, title) in [
+        ("flags", "Flags"),
+        ("config", "Config files and environment"),
+        ("agent", "Agent files"),
+    ] {
+        page.push_str(&format!(
+            "## {title}\n\n| case | command | exit | message contains |\n|---|---|---|---|\n"
+        ));
+        for case in CASES.iter().filter(|c| section(c) == key) {
+            let env: Vec<String> = case.env.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+            let command = format!(
+                "`{}agentdeploy lambda {}`",
+                env.concat(),
+                case.args.join(" ")
+            );
+            page.push_str(&format!(
+                "| {} | {} | {} | `{}` |\n",
+                case.name,
+                cell(&command),
+                case.code,
+                cell(case.message)
+            ));
+        }
+        if key == "agent" {
+            for (name, command, code, message) in EXTRA_AGENT_ROWS {
+                page.push_str(&format!(
+                    "| {name} | `{} | {code} | `{}` |\n",
+                    cell(command),
+                    cell(message)
+                ));
+            }
+        }
+        page.push('\n');
+    }
+    page.push_str("## Events reaching the handler\n\n| event | answer |\n|---|---|\n");
+    page.push_str(EVENT_ROWS);
+    page
+}
+
+#[test]
+fn the_bad_inputs_page_is_this_table() {
+    let path = repo().join("docs/bad-inputs.md");
+    let expected = bad_inputs_page();
+    if std::env::var_os("AGENTDEPLOY_BLESS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let actual = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "docs/bad-inputs.md differs from the table in tests/suite/bad_inputs.rs: \
+         rewrite it with `AGENTDEPLOY_BLESS=1 cargo test the_bad_inputs_page`"
+    );
+    // Every case of the table is on the page, by name.
+    for case in CASES {
+        assert!(
+            actual.contains(&format!("| {} |", case.name)),
+            "{}",
+            case.name
+        );
+    }
 }

@@ -5,23 +5,42 @@
 
 pub mod local_aws;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 
 /// Installed by `.ci/setup`: a virtualenv with sam, moto and cfn-lint, a real Python 3.13
 /// (`bin/python3.13`) and strands-agents for it (`py313-site`).
+///
+/// Without them, every test that needs them fails (CI must run them all, so they are never
+/// skipped): the instruction is written once per run straight to the terminal, and each such test
+/// fails with one line, not a wall of identical panics.
 pub fn tools_dir() -> PathBuf {
-    let dir = std::env::var_os("AGENTDEPLOY_TOOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/agentdeploy-tools")
-        });
-    assert!(
-        dir.join("venv/bin/sam").is_file() && dir.join("bin/python3.13").is_file(),
-        "the test tools are missing under {}: run `bash .ci/setup` first",
-        dir.display()
-    );
-    dir
+    static TOOLS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = TOOLS.get_or_init(|| {
+        let dir = std::env::var_os("AGENTDEPLOY_TOOLS_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/agentdeploy-tools")))
+            .unwrap_or_else(|| PathBuf::from(".cache/agentdeploy-tools"));
+        if dir.join("venv/bin/sam").is_file() && dir.join("bin/python3.13").is_file() {
+            return Ok(dir);
+        }
+        let message = format!(
+            "the test tools (sam, moto, Python 3.13) are missing under {}: run `bash .ci/setup` first",
+            dir.display()
+        );
+        // Straight to the terminal, past the harness's output capture: once per run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n=== agentdeploy tests: {message} ===\n"
+        );
+        Err(message)
+    });
+    match found {
+        Ok(dir) => dir.clone(),
+        Err(message) => panic!("{message}"),
+    }
 }
 
 pub fn python313() -> PathBuf {

@@ -1,14 +1,12 @@
 //! The deployment lifecycle on the local AWS: the record, unchanged redeploys without sam,
 //! code-only changes, status / invoke / list / destroy, interruption and the per-function lock.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::local_aws::{self, LocalAws};
-use common::*;
+use crate::common::local_aws::{self, LocalAws};
+use crate::common::*;
 use serde_json::Value;
 
 fn project_with_probe() -> tempfile::TempDir {

@@ -1,13 +1,11 @@
 //! `agentdeploy lambda --dry-run` end to end: the real binary renders the project, cfn-lint
 //! checks every template, and the handler runs under a real Python 3.13 with strands-agents.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 const GOOD_FIXTURES: &[&str] = &[

@@ -1,0 +1,16 @@
+//! All integration tests, compiled into one test binary (one link, one home for the shared
+//! helpers in `common/`). Suites that drive the real tools (sam, moto, Python 3.13) need
+//! `bash .ci/setup` first; without it they fail with that one instruction (see README, "Tests").
+
+mod common;
+
+mod bad_inputs;
+mod companions_e2e;
+mod deploy_e2e;
+mod dry_run;
+mod fleet_e2e;
+mod known_failures;
+mod lifecycle_e2e;
+mod repo_docs;
+mod secrets_ssm_e2e;
+mod stdout_closed;
