@@ -263,6 +263,16 @@ pub struct LambdaArgs {
     #[arg(long)]
     pub resolve_s3: bool,
 
+    /// What the handler calls: a top-level function or a module-level `Agent` variable
+    /// [default: main, else handler/lambda_handler, else the one module-level Agent]
+    #[arg(long, env = "AGENTDEPLOY_ENTRY", value_name = "NAME")]
+    pub entry: Option<String>,
+
+    /// Whose conversation a request continues: isolated (each request starts from the agent's
+    /// state at import, default) or shared (one process-wide memory: callers see each other's turns)
+    #[arg(long, env = "AGENTDEPLOY_CONVERSATION", value_name = "MODE")]
+    pub conversation: Option<String>,
+
     /// Build in a container: auto, always or never [default: auto]
     #[arg(long, env = "AGENTDEPLOY_USE_CONTAINER", value_name = "WHEN")]
     pub use_container: Option<String>,

@@ -40,6 +40,8 @@ macro_rules! agent_section {
             pub profile: Option<String>,
             pub kind: Option<String>,
             pub secrets_store: Option<String>,
+            pub entry: Option<String>,
+            pub conversation: Option<String>,
             $($extra)*
         }
     };
@@ -147,6 +149,8 @@ impl EnvironmentSection {
             profile: self.profile.clone(),
             kind: self.kind.clone(),
             secrets_store: self.secrets_store.clone(),
+            entry: self.entry.clone(),
+            conversation: self.conversation.clone(),
         }
     }
 }
@@ -194,6 +198,8 @@ impl AgentSection {
         replace(&mut self.profile, top.profile);
         replace(&mut self.kind, top.kind);
         replace(&mut self.secrets_store, top.secrets_store);
+        replace(&mut self.entry, top.entry);
+        replace(&mut self.conversation, top.conversation);
     }
 
     fn resolve_paths(&mut self, base: &Path) {

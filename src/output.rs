@@ -187,6 +187,21 @@ fn print_text(r: &DeployReport) {
         if let Some(dir) = plan.get("out_dir").and_then(Value::as_str) {
             line("project", dir);
         }
+        if let Some(entry) = plan.get("entry") {
+            let file = plan
+                .get("agent")
+                .and_then(Value::as_str)
+                .and_then(|p| std::path::Path::new(p).file_name())
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = entry["name"].as_str().unwrap_or_default();
+            let what = match entry["kind"].as_str() {
+                Some("agent") => format!("Agent `{name}`"),
+                Some("handler") => format!("{name}(event, context)"),
+                _ => format!("{name}()"),
+            };
+            line("entry", &format!("{what} ({file}:{})", entry["line"]));
+        }
         if let Some(reqs) = plan.get("requirements").and_then(Value::as_array) {
             let list: Vec<&str> = reqs.iter().filter_map(Value::as_str).collect();
             line(

@@ -120,6 +120,25 @@ impl Runtime {
     }
 }
 
+/// Whose conversation a request continues (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conversation {
+    /// Every request starts from the agents' state right after import.
+    Isolated,
+    /// One process-wide memory, as the agent code alone would behave.
+    Shared,
+}
+
+impl Conversation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conversation::Isolated => "isolated",
+            Conversation::Shared => "shared",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "mode", content = "bucket")]
 pub enum ArtifactBucket {
@@ -143,6 +162,9 @@ pub struct LambdaSettings {
     pub env_vars: BTreeMap<String, String>,
     pub secrets: Vec<String>,
     pub secrets_store: SecretsStore,
+    /// `--entry`: the function or Agent variable the handler calls (None: found by the rules).
+    pub entry: Option<String>,
+    pub conversation: Conversation,
     pub endpoint: EndpointKind,
     pub auth: AuthMode,
     pub subnet_ids: Vec<String>,
@@ -393,6 +415,46 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         }
     };
 
+    let entry = args.entry.clone().or(section.entry.clone());
+    if let Some(name) = &entry {
+        let mut chars = name.chars();
+        let identifier = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier {
+            return Err(Error::usage(
+                "--entry",
+                format!("`{name}` is not a Python name (a top-level function or Agent variable)"),
+            ));
+        }
+    }
+
+    let conversation = match args
+        .conversation
+        .as_deref()
+        .or(section.conversation.as_deref())
+    {
+        None | Some("isolated") => Conversation::Isolated,
+        Some("shared") => {
+            warnings.push("--conversation shared: callers share the agent's memory and see each other's conversations; use it only when one caller owns the function".into());
+            Conversation::Shared
+        }
+        Some("session") => {
+            return Err(Error::usage_hint(
+                "--conversation",
+                "`session` (conversations stored across cold starts) is not available in this version",
+                "use isolated (default: each request starts fresh) or shared",
+            ));
+        }
+        Some(other) => {
+            return Err(Error::usage(
+                "--conversation",
+                format!("`{other}` is not one of: isolated, shared"),
+            ));
+        }
+    };
+
     let endpoint = match args.endpoint.as_deref().or(section.endpoint.as_deref()) {
         None if is_interpreter => EndpointKind::None,
         None | Some("api") => EndpointKind::Api,
@@ -564,6 +626,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         env_vars,
         secrets,
         secrets_store,
+        entry,
+        conversation,
         endpoint,
         auth,
         subnet_ids,

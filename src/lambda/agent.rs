@@ -39,6 +39,25 @@ impl MainSignature {
     }
 }
 
+/// What the handler calls (SPEC §5 "Entry point").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A function called with (input, data), as `main` is.
+    Main,
+    /// A Lambda-style `handler(event, context)`: given the raw event, its answer passed through.
+    Handler,
+    /// A module-level Strands `Agent`: called with the input, answering `str(result)`.
+    Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub name: String,
+    pub line: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Import {
     /// Full dotted module, e.g. `bedrock_agentcore.tools.code_interpreter_client`.
@@ -74,6 +93,8 @@ pub struct AgentAnalysis {
     pub package_dir: Option<PathBuf>,
     #[serde(skip)]
     pub source: String,
+    pub entry: Entry,
+    /// The entry function's signature (for an `Agent` entry: none, never used).
     pub main: MainSignature,
     pub imports: Vec<Import>,
     pub bedrock_models: Vec<BedrockModelUse>,
@@ -81,9 +102,39 @@ pub struct AgentAnalysis {
     pub agentcore_code_interpreter: Vec<usize>,
     /// Lines that use boto3 / `use_aws`: the role needs a `--policy` we cannot infer.
     pub aws_sdk_use: Vec<usize>,
+    /// A single-file agent's own modules beside it that its imports reach (they ship with it).
+    pub local_modules: Vec<LocalModule>,
 }
 
 impl AgentAnalysis {
+    /// Top-level module names of the agent's own code shipped beside the handler (a directory
+    /// agent's `.py` files and packages), whose Agents the handler isolates too.
+    pub fn local_module_names(&self) -> Vec<String> {
+        let Some(dir) = &self.package_dir else {
+            return self.local_modules.iter().map(|m| m.name.clone()).collect();
+        };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|entry| {
+                        let path = entry.path();
+                        if path == self.path {
+                            return None;
+                        }
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        if let Some(stem) = name.strip_suffix(".py") {
+                            return Some(stem.to_string());
+                        }
+                        path.join("__init__.py").is_file().then_some(name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     pub fn display_path(&self) -> String {
         self.display.clone()
     }
@@ -145,7 +196,7 @@ pub fn locate(agent: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
 }
 
 /// Reads, parses and analyses the agent.
-pub fn analyse(agent: &Path, runtime: Runtime) -> Result<AgentAnalysis> {
+pub fn analyse(agent: &Path, runtime: Runtime, entry: Option<&str>) -> Result<AgentAnalysis> {
     let (path, package_dir) = locate(agent)?;
     let location = path.display().to_string();
     let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -182,11 +233,11 @@ pub fn analyse(agent: &Path, runtime: Runtime) -> Result<AgentAnalysis> {
             location,
             message: "the agent file is empty".into(),
             hint: Some(
-                "the agent needs a `def main(user_input_arg=None, input_data_arg=None)`".into(),
+                "the agent needs a `main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`".into(),
             ),
         });
     }
-    analyse_source(&path, package_dir, source, runtime)
+    analyse_source(&path, package_dir, source, runtime, entry)
 }
 
 pub fn analyse_source(
@@ -194,14 +245,39 @@ pub fn analyse_source(
     package_dir: Option<PathBuf>,
     source: String,
     runtime: Runtime,
+    requested_entry: Option<&str>,
 ) -> Result<AgentAnalysis> {
     let display = path.display().to_string();
+    let module = parse_module(&display, &source, runtime)?;
+    let (entry, main) = find_entry(&module, &source, &display, requested_entry)?;
+    let facts = collect_facts(&module, &source, &display);
+    let mut analysis = AgentAnalysis {
+        path: path.to_path_buf(),
+        display,
+        package_dir,
+        source,
+        entry,
+        main,
+        imports: facts.imports,
+        bedrock_models: facts.bedrock_models,
+        agentcore_code_interpreter: facts.agentcore,
+        aws_sdk_use: facts.aws_sdk,
+        local_modules: Vec::new(),
+    };
+    if analysis.package_dir.is_none() {
+        ship_local_imports(&mut analysis, runtime)?;
+    }
+    Ok(analysis)
+}
+
+/// Parses one file of the agent's code; syntax errors name that file's line and column.
+fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModule> {
     let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion {
         major: 3,
         minor: runtime.minor,
     });
-    let parsed = ruff_python_parser::parse(&source, options).map_err(|err| {
-        let (line, col) = line_col(&source, err.location.start().to_usize());
+    let parsed = ruff_python_parser::parse(source, options).map_err(|err| {
+        let (line, col) = line_col(source, err.location.start().to_usize());
         Error::Agent {
             location: format!("{display}:{line}:{col}"),
             message: format!("syntax error: {}", err.error),
@@ -211,27 +287,30 @@ pub fn analyse_source(
         }
     })?;
     if let Some(err) = parsed.unsupported_syntax_errors().first() {
-        let (line, col) = line_col(&source, err.range.start().to_usize());
+        let (line, col) = line_col(source, err.range.start().to_usize());
         return Err(Error::Agent {
             location: format!("{display}:{line}:{col}"),
             message: format!("{err}"),
             hint: Some("use a newer --runtime, or rewrite this for the selected Python".into()),
         });
     }
-    let module: ModModule = parsed
+    parsed
         .try_into_module()
         .map(|p| p.into_syntax())
-        .ok_or_else(|| Error::internal("the Python parser returned no module"))?;
+        .ok_or_else(|| Error::internal("the Python parser returned no module"))
+}
 
-    let main = find_main(&module, &source).ok_or_else(|| Error::Agent {
-        location: display.clone(),
-        message: "no top-level `main` function".into(),
-        hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` (or `async def main(...)`); the handler calls it".into()),
-    })?;
+struct Facts {
+    imports: Vec<Import>,
+    bedrock_models: Vec<BedrockModelUse>,
+    agentcore: Vec<usize>,
+    aws_sdk: Vec<usize>,
+}
 
-    let constants = module_string_constants(&module);
+fn collect_facts(module: &ModModule, source: &str, _display: &str) -> Facts {
+    let constants = module_string_constants(module);
     let mut collector = Collector {
-        source: &source,
+        source,
         constants: &constants,
         imports: Vec::new(),
         bedrock_models: Vec::new(),
@@ -239,46 +318,305 @@ pub fn analyse_source(
         aws_sdk: Vec::new(),
     };
     collector.visit_body(&module.body);
-    let Collector {
-        imports,
-        bedrock_models,
-        agentcore,
-        aws_sdk,
-        ..
-    } = collector;
-
-    Ok(AgentAnalysis {
-        path: path.to_path_buf(),
-        display,
-        package_dir,
-        source,
-        main,
-        imports,
-        bedrock_models,
-        agentcore_code_interpreter: agentcore,
-        aws_sdk_use: aws_sdk,
-    })
+    Facts {
+        imports: collector.imports,
+        bedrock_models: collector.bedrock_models,
+        agentcore: collector.agentcore,
+        aws_sdk: collector.aws_sdk,
+    }
 }
 
-fn find_main(module: &ModModule, source: &str) -> Option<MainSignature> {
-    // The last top-level definition wins, as it does when Python runs the module.
-    module.body.iter().rev().find_map(|stmt| match stmt {
-        Stmt::FunctionDef(def) if def.name.as_str() == "main" => {
-            let params = &def.parameters;
-            Some(MainSignature {
-                is_async: def.is_async,
-                positional: params
-                    .posonlyargs
-                    .iter()
-                    .chain(params.args.iter())
-                    .map(|p| p.parameter.name.to_string())
-                    .collect(),
-                has_varargs: params.vararg.is_some(),
-                line: line_col(source, def.start().to_usize()).0,
+/// A module of the agent's own beside the entry file, shipped with it (SPEC §5 "Local modules").
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalModule {
+    /// The top-level import name (`utils` for `utils/prompts.py`).
+    pub name: String,
+    /// Its `.py` files, relative to the entry file's folder, in the layout they ship with.
+    pub files: Vec<PathBuf>,
+}
+
+/// The entry file's imports that resolve beside it (`name.py` or a `name/` package), and
+/// theirs, transitively: each file is parsed (its syntax errors name it) and its imports, model
+/// ids and AWS use join the analysis, as the entry file's do.
+fn ship_local_imports(analysis: &mut AgentAnalysis, runtime: Runtime) -> Result<()> {
+    let Some(dir) = analysis.path.parent().map(Path::to_path_buf) else {
+        return Ok(());
+    };
+    let entry_stem = analysis
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+    let mut pending: Vec<String> = analysis
+        .imports
+        .iter()
+        .map(|i| i.top_level().to_string())
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) || entry_stem.as_deref() == Some(name.as_str()) {
+            continue;
+        }
+        let files = local_module_files(&dir, &name);
+        if files.is_empty() {
+            continue;
+        }
+        for relative in &files {
+            let path = dir.join(relative);
+            let shown = display_beside(&analysis.display, relative);
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| Error::agent(&shown, format!("cannot read: {e}")))?;
+            let module = parse_module(&shown, &source, runtime)?;
+            let facts = collect_facts(&module, &source, &shown);
+            pending.extend(facts.imports.iter().map(|i| i.top_level().to_string()));
+            analysis.imports.extend(facts.imports);
+            analysis.bedrock_models.extend(facts.bedrock_models);
+            analysis.agentcore_code_interpreter.extend(facts.agentcore);
+            analysis.aws_sdk_use.extend(facts.aws_sdk);
+        }
+        analysis.local_modules.push(LocalModule { name, files });
+    }
+    analysis.local_modules.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(())
+}
+
+/// `name.py`, or every `.py` file of the `name/` package (no links, no caches), relative to `dir`.
+fn local_module_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let file = dir.join(format!("{name}.py"));
+    if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file()) {
+        return vec![PathBuf::from(format!("{name}.py"))];
+    }
+    let package = dir.join(name);
+    if !std::fs::symlink_metadata(&package).is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![package];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() && file_name != "__pycache__" && !file_name.starts_with('.') {
+                stack.push(path);
+            } else if kind.is_file()
+                && file_name.ends_with(".py")
+                && let Ok(relative) = path.strip_prefix(dir)
+            {
+                files.push(relative.to_path_buf());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `agents/bot.py` + `utils/x.py` → `agents/utils/x.py`, for messages.
+fn display_beside(entry_display: &str, relative: &Path) -> String {
+    Path::new(entry_display)
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(relative)
+        .display()
+        .to_string()
+}
+
+/// What the module defines at top level that the handler could call. A later definition of a
+/// name replaces an earlier one, as it does when Python runs the module.
+#[derive(Default)]
+struct TopLevel {
+    functions: BTreeMap<String, MainSignature>,
+    /// `NAME = Agent(...)` (or `strands.Agent(...)`), with its line.
+    agents: BTreeMap<String, usize>,
+}
+
+fn top_level(module: &ModModule, source: &str) -> TopLevel {
+    let mut found = TopLevel::default();
+    for stmt in &module.body {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                let params = &def.parameters;
+                let signature = MainSignature {
+                    is_async: def.is_async,
+                    positional: params
+                        .posonlyargs
+                        .iter()
+                        .chain(params.args.iter())
+                        .map(|p| p.parameter.name.to_string())
+                        .collect(),
+                    has_varargs: params.vararg.is_some(),
+                    line: line_col(source, def.start().to_usize()).0,
+                };
+                let name = def.name.to_string();
+                found.agents.remove(&name);
+                found.functions.insert(name, signature);
+            }
+            Stmt::Assign(assign) => {
+                let is_agent =
+                    matches!(&*assign.value, Expr::Call(call) if is_agent_constructor(&call.func));
+                for target in &assign.targets {
+                    if let Expr::Name(name) = target {
+                        let name = name.id.to_string();
+                        found.functions.remove(&name);
+                        found.agents.remove(&name);
+                        if is_agent {
+                            found
+                                .agents
+                                .insert(name, line_col(source, assign.start().to_usize()).0);
+                        }
+                    }
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                if let Expr::Name(name) = &*assign.target {
+                    let name = name.id.to_string();
+                    found.functions.remove(&name);
+                    found.agents.remove(&name);
+                    if let Some(Expr::Call(call)) = assign.value.as_deref()
+                        && is_agent_constructor(&call.func)
+                    {
+                        found
+                            .agents
+                            .insert(name, line_col(source, assign.start().to_usize()).0);
+                    }
+                }
+            }
+            Stmt::Delete(delete) => {
+                for target in &delete.targets {
+                    if let Expr::Name(name) = target {
+                        found.functions.remove(name.id.as_str());
+                        found.agents.remove(name.id.as_str());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+fn is_agent_constructor(func: &Expr) -> bool {
+    match func {
+        Expr::Name(name) => name.id.as_str() == "Agent",
+        Expr::Attribute(attr) => attr.attr.as_str() == "Agent",
+        _ => false,
+    }
+}
+
+/// Lambda-style handlers the agent may define itself (called with the raw event).
+const HANDLER_NAMES: [&str; 2] = ["handler", "lambda_handler"];
+
+/// The entry point, in SPEC §5's order: `--entry`, `main`, a Lambda-style handler, the one
+/// module-level Agent.
+fn find_entry(
+    module: &ModModule,
+    source: &str,
+    display: &str,
+    requested: Option<&str>,
+) -> Result<(Entry, MainSignature)> {
+    let found = top_level(module, source);
+    let no_signature = |line| MainSignature {
+        is_async: false,
+        positional: Vec::new(),
+        has_varargs: false,
+        line,
+    };
+    let function_entry = |name: &str, signature: &MainSignature| {
+        let kind = if HANDLER_NAMES.contains(&name) {
+            EntryKind::Handler
+        } else {
+            EntryKind::Main
+        };
+        (
+            Entry {
+                kind,
+                name: name.to_string(),
+                line: signature.line,
+            },
+            signature.clone(),
+        )
+    };
+    if let Some(name) = requested {
+        if let Some(signature) = found.functions.get(name) {
+            return Ok(function_entry(name, signature));
+        }
+        if let Some(&line) = found.agents.get(name) {
+            return Ok((
+                Entry {
+                    kind: EntryKind::Agent,
+                    name: name.to_string(),
+                    line,
+                },
+                no_signature(line),
+            ));
+        }
+        return Err(Error::Agent {
+            location: display.to_string(),
+            message: format!(
+                "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable"
+            ),
+            hint: Some(entry_candidates_hint(&found)),
+        });
+    }
+    if let Some(signature) = found.functions.get("main") {
+        return Ok(function_entry("main", signature));
+    }
+    for name in HANDLER_NAMES {
+        if let Some(signature) = found.functions.get(name) {
+            return Ok(function_entry(name, signature));
+        }
+    }
+    match found.agents.len() {
+        1 => {
+            let (name, &line) = found.agents.iter().next().ok_or_else(|| Error::internal("one agent expected"))?;
+            Ok((
+                Entry {
+                    kind: EntryKind::Agent,
+                    name: name.clone(),
+                    line,
+                },
+                no_signature(line),
+            ))
+        }
+        0 => Err(Error::Agent {
+            location: display.to_string(),
+            message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)` or module-level `Agent(...)`".into(),
+            hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into()),
+        }),
+        _ => {
+            let mut agents: Vec<(&String, &usize)> = found.agents.iter().collect();
+            agents.sort_by_key(|(_, line)| **line);
+            let listed: Vec<String> = agents
+                .iter()
+                .map(|(name, line)| format!("`{name}` (line {line})"))
+                .collect();
+            Err(Error::Agent {
+                location: display.to_string(),
+                message: format!(
+                    "several module-level Agents and no `main`: {}",
+                    listed.join(", ")
+                ),
+                hint: Some(format!(
+                    "choose the one callers talk to with --entry NAME (or `entry = \"NAME\"` in the config), e.g. --entry {}",
+                    agents[0].0
+                )),
             })
         }
-        _ => None,
-    })
+    }
+}
+
+fn entry_candidates_hint(found: &TopLevel) -> String {
+    let mut names: Vec<String> = found.functions.keys().map(|n| format!("{n}()")).collect();
+    names.extend(found.agents.keys().map(|n| format!("{n} (Agent)")));
+    if names.is_empty() {
+        "the file defines no top-level function or Agent".into()
+    } else {
+        format!("top-level candidates: {}", names.join(", "))
+    }
 }
 
 /// `NAME = "literal"` at module level, so `BedrockModel(model_id=MODEL_ID)` can be resolved.
@@ -465,12 +803,93 @@ mod tests {
     use super::*;
 
     fn analyse_str(src: &str) -> Result<AgentAnalysis> {
+        analyse_entry(src, None)
+    }
+
+    fn analyse_entry(src: &str, entry: Option<&str>) -> Result<AgentAnalysis> {
         analyse_source(
             Path::new("agent.py"),
             None,
             src.to_string(),
             Runtime { minor: 13 },
+            entry,
         )
+    }
+
+    const IMPORT: &str = "from strands import Agent\n";
+
+    #[test]
+    fn entry_order_is_entry_flag_then_main_then_handler_then_the_one_agent() {
+        let both = format!("{IMPORT}agent = Agent()\ndef main(u=None):\n    return agent(u)\n");
+        let a = analyse_str(&both).unwrap();
+        assert_eq!(
+            a.entry,
+            Entry {
+                kind: EntryKind::Main,
+                name: "main".into(),
+                line: 3
+            }
+        );
+        let a = analyse_entry(&both, Some("agent")).unwrap();
+        assert_eq!(
+            a.entry,
+            Entry {
+                kind: EntryKind::Agent,
+                name: "agent".into(),
+                line: 2
+            }
+        );
+
+        let handler =
+            format!("{IMPORT}agent = Agent()\ndef lambda_handler(event, context):\n    return 1\n");
+        let a = analyse_str(&handler).unwrap();
+        assert_eq!(a.entry.kind, EntryKind::Handler);
+        assert_eq!(a.entry.name, "lambda_handler");
+
+        let sample = format!(
+            "{IMPORT}import strands\nrecipe_agent: Agent = strands.Agent(system_prompt='x')\nif __name__ == '__main__':\n    while True:\n        print(recipe_agent(input('> ')))\n"
+        );
+        let a = analyse_str(&sample).unwrap();
+        assert_eq!(
+            a.entry,
+            Entry {
+                kind: EntryKind::Agent,
+                name: "recipe_agent".into(),
+                line: 3
+            }
+        );
+    }
+
+    #[test]
+    fn several_agents_without_main_name_each_with_its_line() {
+        let src = format!("{IMPORT}researcher = Agent()\nwriter = Agent()\n");
+        let err = analyse_str(&src).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`researcher` (line 2)"), "{text}");
+        assert!(text.contains("`writer` (line 3)"), "{text}");
+        assert!(
+            err.hint().unwrap().contains("--entry researcher"),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 2);
+        let a = analyse_entry(&src, Some("writer")).unwrap();
+        assert_eq!(a.entry.name, "writer");
+    }
+
+    #[test]
+    fn a_rebound_name_is_what_python_would_call() {
+        // `agent` is rebound to a string: it is no longer an Agent; `main` redefined keeps the last.
+        let src = format!(
+            "{IMPORT}agent = Agent()\nagent = 'x'\ndef main():\n    pass\ndef main(a, b):\n    pass\n"
+        );
+        let a = analyse_str(&src).unwrap();
+        assert_eq!(a.main.positional, ["a", "b"]);
+        let err = analyse_entry(&src, Some("agent")).unwrap_err();
+        assert!(
+            err.to_string().contains("--entry `agent` is neither"),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().contains("main()"), "{err:?}");
     }
 
     #[test]
@@ -515,7 +934,11 @@ mod tests {
     #[test]
     fn nested_main_does_not_count() {
         let err = analyse_str("class A:\n    def main(self):\n        pass\n").unwrap_err();
-        assert!(err.to_string().contains("no top-level `main`"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("nothing to call: no top-level `main`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -540,13 +963,26 @@ mod tests {
     #[test]
     fn pep_701_fstring_is_refused_for_an_older_runtime() {
         let src = "def main(u=None, d=None):\n    return f\"{\"nested\"}\"\n";
-        let err =
-            analyse_source(Path::new("a.py"), None, src.into(), Runtime { minor: 11 }).unwrap_err();
+        let err = analyse_source(
+            Path::new("a.py"),
+            None,
+            src.into(),
+            Runtime { minor: 11 },
+            None,
+        )
+        .unwrap_err();
         let Error::Agent { location, .. } = err else {
             panic!()
         };
         assert!(location.starts_with("a.py:2:"), "{location}");
-        analyse_source(Path::new("a.py"), None, src.into(), Runtime { minor: 12 }).unwrap();
+        analyse_source(
+            Path::new("a.py"),
+            None,
+            src.into(),
+            Runtime { minor: 12 },
+            None,
+        )
+        .unwrap();
     }
 
     #[test]

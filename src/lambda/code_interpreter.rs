@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::lambda::agent::{AgentAnalysis, MainSignature};
+use crate::lambda::agent::{AgentAnalysis, Entry, EntryKind, MainSignature};
 use crate::settings::DeploymentKind;
 
 pub const SOURCE: &str = include_str!("../../templates/code_interpreter.py");
@@ -23,6 +23,11 @@ pub fn analysis() -> AgentAnalysis {
         display: "(built-in code interpreter)".into(),
         package_dir: None,
         source: SOURCE.to_string(),
+        entry: Entry {
+            kind: EntryKind::Handler,
+            name: "lambda_handler".into(),
+            line: 0,
+        },
         main: MainSignature {
             is_async: false,
             positional: vec!["event".into(), "context".into()],
@@ -33,6 +38,7 @@ pub fn analysis() -> AgentAnalysis {
         bedrock_models: Vec::new(),
         agentcore_code_interpreter: Vec::new(),
         aws_sdk_use: Vec::new(),
+        local_modules: Vec::new(),
     }
 }
 

@@ -75,7 +75,9 @@ pub fn with_required_secrets(settings: &LambdaSettings) -> LambdaSettings {
     if settings.kind != crate::settings::DeploymentKind::Agent {
         return settings;
     }
-    if let Ok(analysis) = crate::lambda::agent::analyse(&settings.agent, settings.runtime) {
+    if let Ok(analysis) =
+        crate::lambda::agent::analyse(&settings.agent, settings.runtime, settings.entry.as_deref())
+    {
         for name in required_secrets(&analysis) {
             if !settings.secrets.contains(&name) && !settings.env_vars.contains_key(&name) {
                 settings.secrets.push(name);

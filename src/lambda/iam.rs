@@ -198,6 +198,7 @@ mod tests {
             None,
             format!("{src}\ndef main():\n    pass\n"),
             Runtime { minor: 13 },
+            None,
         )
         .unwrap();
         infer(&a, &[])
@@ -271,6 +272,7 @@ mod tests {
             None,
             "import boto3\ndef main():\n    pass\n".into(),
             Runtime { minor: 13 },
+            None,
         )
         .unwrap();
         let p = infer(&a, &["arn:aws:iam::aws:policy/ReadOnlyAccess".into()]);

@@ -36,7 +36,9 @@ impl LambdaPlan {
     /// Analyses the agent and renders the project in memory.
     pub fn prepare(settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
         let mut analysis = match settings.kind {
-            DeploymentKind::Agent => agent::analyse(&settings.agent, settings.runtime)?,
+            DeploymentKind::Agent => {
+                agent::analyse(&settings.agent, settings.runtime, settings.entry.as_deref())?
+            }
             DeploymentKind::CodeInterpreter => code_interpreter::analysis(),
         };
         analysis.set_display_base(&settings.project_dir);
@@ -112,6 +114,8 @@ impl LambdaPlan {
         json!({
             "out_dir": settings.out_dir,
             "agent": self.analysis.path,
+            "entry": self.analysis.entry,
+            "conversation": settings.conversation,
             "main": {
                 "async": self.analysis.main.is_async,
                 "parameters": self.analysis.main.positional,

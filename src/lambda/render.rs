@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::lambda::agent::AgentAnalysis;
 use crate::lambda::iam::IamPlan;
-use crate::settings::{ArtifactBucket, DeploymentKind, LambdaSettings, SecretsStore};
+use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
 pub const TEMPLATE_VERSION: u32 = 1;
@@ -131,15 +131,19 @@ fn render(name: &str, source: &str, ctx: minijinja::Value) -> Result<String> {
         .map_err(|e| Error::internal(format!("rendering {name} failed: {e}")))
 }
 
-pub fn render_handler(analysis: &AgentAnalysis) -> Result<String> {
+pub fn render_handler(analysis: &AgentAnalysis, conversation: Conversation) -> Result<String> {
     render(
         "handler.py",
         HANDLER_TEMPLATE,
         context! {
             agent_source => analysis.source.as_str(),
             agent_needs_newline => !analysis.source.ends_with('\n'),
+            entry_kind => analysis.entry.kind,
+            entry_name => analysis.entry.name.as_str(),
             main_is_async => analysis.main.is_async,
             main_arity => analysis.main.arity(),
+            conversation => conversation.as_str(),
+            local_modules => analysis.local_module_names(),
             max_body_bytes => MAX_BODY_BYTES,
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
@@ -318,7 +322,9 @@ pub fn render_project(
         RenderedFile {
             path: "src/handler.py".into(),
             contents: match settings.kind {
-                DeploymentKind::Agent => render_handler(analysis)?.into_bytes(),
+                DeploymentKind::Agent => {
+                    render_handler(analysis, settings.conversation)?.into_bytes()
+                }
                 // The code interpreter is a complete handler of its own.
                 DeploymentKind::CodeInterpreter => analysis.source.clone().into_bytes(),
             },
@@ -336,6 +342,18 @@ pub fn render_project(
     }
     if let Some(dir) = &analysis.package_dir {
         copy_package_files(dir, dir, &analysis.path, &mut files)?;
+    }
+    // A single-file agent's own modules, in their layout beside the handler.
+    let agent_dir = analysis.path.parent().unwrap_or(Path::new("."));
+    for module in &analysis.local_modules {
+        for relative in &module.files {
+            let source = agent_dir.join(relative);
+            let contents = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
+            files.push(RenderedFile {
+                path: Path::new("src").join(relative),
+                contents,
+            });
+        }
     }
     Ok(RenderedProject { files })
 }

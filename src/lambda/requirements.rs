@@ -232,6 +232,7 @@ mod tests {
             None,
             format!("{src}\ndef main():\n    pass\n"),
             Runtime { minor: 13 },
+            None,
         )
         .unwrap();
         let local = local.iter().map(|s| s.to_string()).collect();

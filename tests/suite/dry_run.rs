@@ -15,7 +15,7 @@ const GOOD_FIXTURES: &[&str] = &[
     "fstring_agent.py",
 ];
 
-fn dry_run(agent: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+pub(crate) fn dry_run(agent: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut cmd = agentdeploy(&repo());
     cmd.args([
         "lambda",
@@ -42,7 +42,7 @@ fn planned(agent: &str) -> (tempfile::TempDir, Value) {
 }
 
 /// Runs the rendered handler in `handler_dir` on `events` under Python 3.13 with strands.
-fn drive(handler_dir: &Path, events: Value) -> (Vec<Value>, String) {
+pub(crate) fn drive(handler_dir: &Path, events: Value) -> (Vec<Value>, String) {
     let mut child = Command::new(python313())
         .arg(repo().join("tests/python/drive_handler.py"))
         .arg(handler_dir)
@@ -69,7 +69,7 @@ fn drive(handler_dir: &Path, events: Value) -> (Vec<Value>, String) {
     )
 }
 
-fn body(result: &Value) -> Value {
+pub(crate) fn body(result: &Value) -> Value {
     assert_eq!(
         result["headers"]["Content-Type"], "application/json",
         "{result}"
@@ -389,13 +389,12 @@ fn agent_code_errors_exit_2_with_location() {
         "nothing is written for a broken agent"
     );
 
+    // No `main`, one module-level Agent: that Agent is the entry (SPEC §5).
     let out = dry_run(&fixture("no_main_agent.py"), dir.path(), &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        json(&out)["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no top-level `main`")
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["plan"]["entry"],
+        json!({"kind": "agent", "name": "agent", "line": 5})
     );
 
     let out = dry_run(&fixture("does_not_exist.py"), dir.path(), &[]);

@@ -6,6 +6,7 @@ mod common;
 
 mod bad_inputs;
 mod companions_e2e;
+mod conversations;
 mod deploy_e2e;
 mod dry_run;
 mod fleet_e2e;
