@@ -273,6 +273,11 @@ pub struct LambdaArgs {
     #[arg(long, env = "AGENTDEPLOY_CONVERSATION", value_name = "MODE")]
     pub conversation: Option<String>,
 
+    /// Ship this file of the agent directory even though its name looks like a secret (`.env.*`,
+    /// `*.pem`, `id_rsa`, `.aws/`...); a path relative to the agent directory, repeatable
+    #[arg(long = "include", value_name = "PATH")]
+    pub include: Vec<String>,
+
     /// Build in a container: auto, always or never [default: auto]
     #[arg(long, env = "AGENTDEPLOY_USE_CONTAINER", value_name = "WHEN")]
     pub use_container: Option<String>,

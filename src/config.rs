@@ -42,6 +42,7 @@ macro_rules! agent_section {
             pub secrets_store: Option<String>,
             pub entry: Option<String>,
             pub conversation: Option<String>,
+            pub include: Option<Vec<String>>,
             $($extra)*
         }
     };
@@ -151,6 +152,7 @@ impl EnvironmentSection {
             secrets_store: self.secrets_store.clone(),
             entry: self.entry.clone(),
             conversation: self.conversation.clone(),
+            include: self.include.clone(),
         }
     }
 }
@@ -200,6 +202,7 @@ impl AgentSection {
         replace(&mut self.secrets_store, top.secrets_store);
         replace(&mut self.entry, top.entry);
         replace(&mut self.conversation, top.conversation);
+        replace(&mut self.include, top.include);
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -259,11 +262,44 @@ pub fn load(path: &Path) -> Result<LoadedConfig> {
     } else {
         parse_toml(path, &text)?
     };
+    for name in file.environments.keys() {
+        if let Err(problem) = check_environment_name(name) {
+            return Err(Error::Config {
+                location: format!("{}:{}", path.display(), line_naming(&text, name)),
+                message: format!("[environments.{name}]: {problem}"),
+                hint: Some("rename the environment, e.g. `staging` or `prod-eu`".into()),
+            });
+        }
+    }
     let loaded = LoadedConfig {
         path: path.to_path_buf(),
         file,
     };
     Ok(loaded)
+}
+
+/// Environment names become folder names (the out-dir, the record key) and part of the stack
+/// name, so nothing that could leave a folder or break a stack name gets through.
+pub fn check_environment_name(name: &str) -> std::result::Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a valid environment name; use 1-32 characters of A-Z a-z 0-9 and -, starting with a letter or digit",
+            name.escape_debug()
+        ))
+    }
+}
+
+/// The first line that mentions `needle`, for errors about keys serde reports without a span.
+fn line_naming(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map(|offset| line_of_offset(text, offset))
+        .unwrap_or(1)
 }
 
 pub fn parse_toml(path: &Path, text: &str) -> Result<ConfigFile> {

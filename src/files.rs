@@ -14,3 +14,79 @@ pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
         .map_err(|e| Error::io(target, e.error))?;
     Ok(())
 }
+
+/// The file that marks an out-dir as agentdeploy's: only a folder holding it (or an empty one, or
+/// one under the project's `.agentdeploy/`) is ever cleaned.
+pub const OUT_DIR_MARKER: &str = ".agentdeploy-out-dir";
+
+const OUT_DIR_MARKER_TEXT: &str = "This folder is written by agentdeploy; its src/ is rebuilt on every run.\n\
+Delete this file and agentdeploy will refuse to write here again.\n";
+
+/// Why `out_dir` may not be written (None: it may): a file, a folder of the user's, or a folder
+/// inside the agent directory (it would ship itself, growing on every run).
+pub fn out_dir_problem(
+    out_dir: &Path,
+    project_dir: &Path,
+    agent_dir: Option<&Path>,
+) -> Option<String> {
+    let out_dir = normalize(out_dir);
+    if let Some(agent_dir) = agent_dir {
+        let agent_dir = normalize(agent_dir);
+        if let Ok(inside) = out_dir.strip_prefix(&agent_dir) {
+            let skipped = inside
+                .components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == ".agentdeploy");
+            if !skipped {
+                return Some(format!(
+                    "{} is inside the agent directory {}, so it would be shipped with the agent",
+                    out_dir.display(),
+                    agent_dir.display()
+                ));
+            }
+        }
+    }
+    let metadata = match std::fs::symlink_metadata(&out_dir) {
+        Ok(metadata) => metadata,
+        Err(_) => return None,
+    };
+    if !metadata.is_dir() {
+        return Some(format!("{} exists and is not a folder", out_dir.display()));
+    }
+    let ours = out_dir.join(OUT_DIR_MARKER).is_file()
+        || out_dir.starts_with(normalize(&project_dir.join(".agentdeploy")));
+    let empty = std::fs::read_dir(&out_dir).is_ok_and(|mut entries| entries.next().is_none());
+    if ours || empty {
+        None
+    } else {
+        Some(format!(
+            "{} is a folder agentdeploy did not create (it has no {OUT_DIR_MARKER}) and is not empty",
+            out_dir.display()
+        ))
+    }
+}
+
+/// Claims an out-dir checked by [`out_dir_problem`]: creates it and writes the marker.
+pub fn claim_out_dir(out_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let marker = out_dir.join(OUT_DIR_MARKER);
+    if !marker.is_file() {
+        write_atomically(&marker, OUT_DIR_MARKER_TEXT.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `a/b/../c` → `a/c` without touching the disk (the folder may not exist yet).
+pub fn normalize(path: &Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}

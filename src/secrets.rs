@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::redact::MIN_SECRET_LEN;
+
+/// Maps secret names to their SSM parameters, for the bootstrap (set by the template).
+pub const SSM_SECRETS_VARIABLE: &str = "AGENTDEPLOY_SSM_SECRETS";
 
 /// NAME → value, in the order the secrets were declared.
 #[derive(Clone, Default)]
@@ -62,10 +66,24 @@ fn look_up(names: &[String], project_dir: &Path) -> Result<Found> {
     let mut values = Vec::new();
     let mut missing = Vec::new();
     for name in names {
-        match std::env::var(name)
-            .ok()
-            .or_else(|| dotenv.get(name).cloned())
-        {
+        let from_env = std::env::var(name).ok();
+        let source = if from_env.is_some() {
+            "the environment".to_string()
+        } else {
+            dotenv_path.display().to_string()
+        };
+        match from_env.or_else(|| dotenv.get(name).cloned()) {
+            Some(value) if value.chars().count() < MIN_SECRET_LEN && !value.is_empty() => {
+                return Err(Error::Usage {
+                    flag: "--secret".into(),
+                    message: format!(
+                        "the value of secret {name} (from {source}) is shorter than {MIN_SECRET_LEN} characters, too short to mask in output safely"
+                    ),
+                    hint: Some(format!(
+                        "a value this short is not a secret worth the name: pass it with --env-var {name}=..., or use the real credential"
+                    )),
+                });
+            }
             Some(value) if !value.is_empty() => values.push((name.clone(), value)),
             _ => missing.push(name.clone()),
         }
@@ -73,38 +91,166 @@ fn look_up(names: &[String], project_dir: &Path) -> Result<Found> {
     Ok((values, missing))
 }
 
-/// `KEY=VALUE` lines; `export ` prefixes, `#` comments and single or double quotes are accepted.
+/// HMAC-SHA256 (RFC 2104) of a secret value under the project's digest key: what stands for a
+/// secret in hashes that are stored.
+pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(value);
+    let mut outer = Sha256::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// A dotenv file as python-dotenv and the tools that write these files read it: `KEY=VALUE`
+/// lines, an optional `export` (then a space or tab), `#` comments (whole lines, or after a space
+/// in an unquoted value or after a closing quote), single quotes taken literally, double quotes
+/// with `\n \t \r \\ \" \'` escapes, and quoted values over several lines. Errors name only the
+/// line: the text may hold a secret.
 pub fn parse_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
         location: path.display().to_string(),
         message: format!("cannot read: {e}"),
         hint: None,
     })?;
+    parse_dotenv_text(&text).map_err(|(line, message)| Error::Config {
+        location: format!("{}:{line}", path.display()),
+        message: message.into(),
+        hint: Some("write KEY=VALUE, quoting values with spaces, # or newlines".into()),
+    })
+}
+
+fn parse_dotenv_text(
+    text: &str,
+) -> std::result::Result<BTreeMap<String, String>, (usize, &'static str)> {
+    let chars: Vec<char> = text.chars().collect();
     let mut map = BTreeMap::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
+    let mut i = 0;
+    let mut line = 1;
+    let at = |i: usize| chars.get(i).copied();
+    while i < chars.len() {
+        // Leading blanks; blank and comment lines.
+        while matches!(at(i), Some(' ' | '\t' | '\r')) {
+            i += 1;
         }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((key, value)) = line.split_once('=') else {
-            // The line may hold a secret: name only the line number.
-            return Err(Error::Config {
-                location: format!("{}:{}", path.display(), index + 1),
-                message: "expected KEY=VALUE".into(),
-                hint: None,
-            });
-        };
-        let value = value.trim();
-        let value = if value.len() >= 2
-            && ((value.starts_with('"') && value.ends_with('"'))
-                || (value.starts_with('\'') && value.ends_with('\'')))
+        match at(i) {
+            None => break,
+            Some('\n') => {
+                i += 1;
+                line += 1;
+                continue;
+            }
+            Some('#') => {
+                while !matches!(at(i), None | Some('\n')) {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let start_line = line;
+        if chars[i..].starts_with(&['e', 'x', 'p', 'o', 'r', 't'])
+            && matches!(at(i + 6), Some(' ' | '\t'))
         {
-            value[1..value.len() - 1].to_string()
-        } else {
-            value.split(" #").next().unwrap_or(value).trim().to_string()
-        };
-        map.insert(key.trim().to_string(), value);
+            i += 6;
+            while matches!(at(i), Some(' ' | '\t')) {
+                i += 1;
+            }
+        }
+        let key_start = i;
+        while matches!(at(i), Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        {
+            i += 1;
+        }
+        let key: String = chars[key_start..i].iter().collect();
+        while matches!(at(i), Some(' ' | '\t')) {
+            i += 1;
+        }
+        if key.is_empty() || at(i) != Some('=') {
+            return Err((start_line, "expected KEY=VALUE"));
+        }
+        i += 1;
+        while matches!(at(i), Some(' ' | '\t')) {
+            i += 1;
+        }
+        let mut value = String::new();
+        match at(i) {
+            Some(quote @ ('\'' | '"')) => {
+                i += 1;
+                loop {
+                    match at(i) {
+                        None => return Err((start_line, "this quoted value is never closed")),
+                        Some(c) if c == quote => {
+                            i += 1;
+                            break;
+                        }
+                        Some('\\') if quote == '"' => {
+                            let escaped = match at(i + 1) {
+                                Some('n') => Some('\n'),
+                                Some('t') => Some('\t'),
+                                Some('r') => Some('\r'),
+                                Some(c @ ('\\' | '"' | '\'')) => Some(c),
+                                _ => None,
+                            };
+                            match escaped {
+                                Some(c) => {
+                                    value.push(c);
+                                    i += 2;
+                                }
+                                None => {
+                                    value.push('\\');
+                                    i += 1;
+                                }
+                            }
+                        }
+                        Some(c) => {
+                            if c == '\n' {
+                                line += 1;
+                            }
+                            value.push(c);
+                            i += 1;
+                        }
+                    }
+                }
+                // After the closing quote: blanks, then an optional comment, then the line's end.
+                while matches!(at(i), Some(' ' | '\t' | '\r')) {
+                    i += 1;
+                }
+                match at(i) {
+                    None | Some('\n') => {}
+                    Some('#') => {
+                        while !matches!(at(i), None | Some('\n')) {
+                            i += 1;
+                        }
+                    }
+                    Some(_) => return Err((line, "unexpected text after the closing quote")),
+                }
+            }
+            _ => {
+                while !matches!(at(i), None | Some('\n')) {
+                    if at(i) == Some('#')
+                        && matches!(chars.get(i.wrapping_sub(1)), Some(' ' | '\t'))
+                    {
+                        while !matches!(at(i), None | Some('\n')) {
+                            i += 1;
+                        }
+                        break;
+                    }
+                    value.push(chars[i]);
+                    i += 1;
+                }
+                value = value.trim().to_string();
+            }
+        }
+        map.insert(key, value);
     }
     Ok(map)
 }
@@ -112,6 +258,17 @@ pub fn parse_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyed_digest_is_hmac_sha256() {
+        // RFC 4231, test case 2.
+        let digest = keyed_digest(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 
     #[test]
     fn dotenv_forms() {
@@ -127,6 +284,34 @@ mod tests {
         assert_eq!(map["B"], "two words");
         assert_eq!(map["C"], "x#y");
         assert_eq!(map["D"], "plain");
+    }
+
+    #[test]
+    fn dotenv_as_dotenv_writers_write_it() {
+        let map = parse_dotenv_text(concat!(
+            "K=\"v\" # comment\n",
+            "S='v' # c\n",
+            "export\tT=tabbed\n",
+            "E=\"a\\nb\\\"c\\\\d\"\n",
+            "L='lit\\n'\n",
+            "M=\"line1\nline2\"\n",
+            "H=a#b\n",
+            "  I = spaced  \n",
+            "EMPTY=\n",
+        ))
+        .unwrap();
+        assert_eq!(map["K"], "v");
+        assert_eq!(map["S"], "v");
+        assert_eq!(map["T"], "tabbed");
+        assert_eq!(map["E"], "a\nb\"c\\d");
+        assert_eq!(map["L"], "lit\\n");
+        assert_eq!(map["M"], "line1\nline2");
+        assert_eq!(map["H"], "a#b");
+        assert_eq!(map["I"], "spaced");
+        assert_eq!(map["EMPTY"], "");
+        assert_eq!(parse_dotenv_text("A=1\nB=\"open\n").unwrap_err().0, 2);
+        assert_eq!(parse_dotenv_text("A=1\nnot a pair\n").unwrap_err().0, 2);
+        assert_eq!(parse_dotenv_text("A=\"x\" y\n").unwrap_err().0, 1);
     }
 
     #[test]

@@ -164,6 +164,8 @@ pub struct LambdaSettings {
     pub secrets_store: SecretsStore,
     /// `--entry`: the function or Agent variable the handler calls (None: found by the rules).
     pub entry: Option<String>,
+    /// `--include`: files of the agent directory shipped although their names look secret.
+    pub include: Vec<PathBuf>,
     pub conversation: Conversation,
     pub endpoint: EndpointKind,
     pub auth: AuthMode,
@@ -353,10 +355,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
 
     let stack_name = match args.stack_name.clone().or(section.stack_name.clone()) {
         Some(name) => name,
-        None => match env_name {
-            Some(env) => format!("agentdeploy-{function_name}-{env}"),
-            None => format!("agentdeploy-{function_name}"),
-        },
+        None => default_stack_name(function_name, env_name),
     };
     validate_stack_name(&stack_name)?;
 
@@ -367,12 +366,6 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
     }
     for key in env_vars.keys() {
         validate_env_key("--env-var", key)?;
-        if key.starts_with("AWS_") || key.starts_with("_AGENTDEPLOY") {
-            return Err(Error::usage(
-                "--env-var",
-                format!("`{key}` is reserved by Lambda or agentdeploy; choose another name"),
-            ));
-        }
     }
     let mut secrets = section.secrets.clone().unwrap_or_default();
     for name in &args.secrets {
@@ -611,6 +604,16 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
                 .join(env_name.unwrap_or("default"))
                 .join(function_name)
         });
+    let agent_dir = agent.is_dir().then_some(agent.as_path());
+    if let Some(problem) = crate::files::out_dir_problem(&out_dir, &project_dir, agent_dir) {
+        return Err(Error::usage_hint(
+            "--out-dir",
+            problem,
+            "pick a new or empty folder (or leave --out-dir out: agentdeploy uses .agentdeploy/ENV/FUNCTION)",
+        ));
+    }
+
+    let include = included_files(&pick_list(&args.include, &section.include), agent_dir)?;
 
     Ok(LambdaSettings {
         kind,
@@ -627,6 +630,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         secrets,
         secrets_store,
         entry,
+        include,
         conversation,
         endpoint,
         auth,
@@ -660,6 +664,43 @@ fn absolutize(cwd: &Path, path: PathBuf) -> PathBuf {
     } else {
         cwd.join(path)
     }
+}
+
+/// `--include` paths: relative to the agent directory, inside it, and present.
+fn included_files(paths: &[String], agent_dir: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let mut included = Vec::new();
+    for path in paths {
+        let Some(agent_dir) = agent_dir else {
+            return Err(Error::usage_hint(
+                "--include",
+                format!(
+                    "`{path}`: --include names files of an agent directory, and --agent is a single file"
+                ),
+                "point --agent at the folder, or drop --include",
+            ));
+        };
+        let relative = Path::new(path);
+        let escapes = relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)));
+        if escapes {
+            return Err(Error::usage(
+                "--include",
+                format!(
+                    "`{path}` must be a plain path relative to the agent directory (no `..`, not absolute)"
+                ),
+            ));
+        }
+        if !agent_dir.join(relative).is_file() {
+            return Err(Error::usage(
+                "--include",
+                format!("`{path}` is not a file in {}", agent_dir.display()),
+            ));
+        }
+        included.push(relative.to_path_buf());
+    }
+    Ok(included)
 }
 
 fn pick_list(flag: &[String], section: &Option<Vec<String>>) -> Vec<String> {
@@ -696,6 +737,16 @@ pub fn validate_function_name(name: &str) -> Result<()> {
             ),
         ))
     }
+}
+
+/// `agentdeploy-FUNCTION[-ENV]`, with `_` (valid in function names, not in stack names) as `-`.
+/// Function names (64) and environment names (32) are bounded, so it always fits 128 characters.
+pub fn default_stack_name(function_name: &str, env_name: Option<&str>) -> String {
+    let name = match env_name {
+        Some(env) => format!("agentdeploy-{function_name}-{env}"),
+        None => format!("agentdeploy-{function_name}"),
+    };
+    name.replace('_', "-")
 }
 
 fn validate_stack_name(name: &str) -> Result<()> {
@@ -781,10 +832,27 @@ pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
     }
 }
 
+/// Names Lambda sets itself (credentials, region, runtime paths) or agentdeploy's handler uses:
+/// a value under one of them would replace the function's own (for `AWS_SECRET_ACCESS_KEY`, the
+/// deployer's key would become the function's credentials).
+fn is_reserved_env_name(key: &str) -> bool {
+    ["AWS_", "LAMBDA_", "_AGENTDEPLOY", "_HANDLER", "_X_AMZN"]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+        || key == crate::secrets::SSM_SECRETS_VARIABLE
+}
+
 fn validate_env_key(flag: &str, key: &str) -> Result<()> {
     let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
+    if valid && is_reserved_env_name(key) {
+        Err(Error::usage(
+            flag,
+            format!(
+                "`{key}` is reserved by Lambda or agentdeploy (AWS_*, LAMBDA_*, _HANDLER...); choose another name"
+            ),
+        ))
+    } else if valid {
         Ok(())
     } else {
         Err(Error::usage(

@@ -63,6 +63,12 @@ impl LambdaPlan {
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
+        for skipped in &project.skipped_secrets {
+            warnings.push(format!(
+                "not shipping {}: its name looks like a secret (name it with --include to ship it)",
+                skipped.display()
+            ));
+        }
         warnings.extend(iam.warnings.iter().cloned());
         warnings.extend(hosted_interpreters::warnings(&analysis, settings));
         Ok(LambdaPlan {
@@ -75,26 +81,15 @@ impl LambdaPlan {
     }
 
     /// Hash of everything that decides what gets deployed: every rendered file (agent code,
-    /// requirements, resolved config, template version), the region and the secret values.
-    pub fn input_hash(&self, region: &str, secrets: &[(String, String)]) -> String {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(format!(
-            "agentdeploy-input-v1\0template-v{}\0{region}\0",
-            render::TEMPLATE_VERSION
-        ));
-        for file in &self.project.files {
-            hasher.update(file.path.to_string_lossy().as_bytes());
-            hasher.update(b"\0");
-            hasher.update(&file.contents);
-            hasher.update(b"\0");
-        }
-        for (name, value) in secrets {
-            // Only a digest mixed into the whole hash: the record never holds a secret.
-            hasher.update(name.as_bytes());
-            hasher.update(Sha256::digest(value.as_bytes()));
-        }
-        hex_prefix(&hasher.finalize(), 16)
+    /// requirements, resolved config, template version), the region and the secret values, each
+    /// as its name and a digest keyed with the project's `digest_key` (never the raw value).
+    pub fn input_hash(
+        &self,
+        region: &str,
+        secrets: &[(String, String)],
+        digest_key: &[u8],
+    ) -> String {
+        hash_inputs(&self.project.files, region, secrets, digest_key)
     }
 
     pub fn files(&self, settings: &LambdaSettings) -> Vec<PathBuf> {
@@ -137,6 +132,32 @@ impl LambdaPlan {
     }
 }
 
+fn hash_inputs(
+    files: &[render::RenderedFile],
+    region: &str,
+    secrets: &[(String, String)],
+    digest_key: &[u8],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "agentdeploy-input-v1\0template-v{}\0{region}\0",
+        render::TEMPLATE_VERSION
+    ));
+    for file in files {
+        hasher.update(file.path.to_string_lossy().as_bytes());
+        hasher.update(b"\0");
+        hasher.update(&file.contents);
+        hasher.update(b"\0");
+    }
+    for (name, value) in secrets {
+        hasher.update(name.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(crate::secrets::keyed_digest(digest_key, value.as_bytes()));
+    }
+    hex_prefix(&hasher.finalize(), 16)
+}
+
 /// The first `bytes` bytes of a digest in hex: the short keys of the record and the caches.
 pub fn hex_prefix(digest: &[u8], bytes: usize) -> String {
     digest
@@ -144,4 +165,28 @@ pub fn hex_prefix(digest: &[u8], bytes: usize) -> String {
         .take(bytes)
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_hash_holds_a_keyed_digest_of_each_secret_not_the_value() {
+        let files = [render::RenderedFile {
+            path: "src/handler.py".into(),
+            contents: b"print(1)\n".to_vec(),
+        }];
+        let secrets = [("TOKEN".to_string(), "guessable-value".to_string())];
+        let with = |key: &[u8]| hash_inputs(&files, "us-east-1", &secrets, key);
+        // Without the project's key the same inputs give another hash: a copy of the record
+        // alone cannot confirm a guess.
+        assert_ne!(with(&[1; 32]), with(&[2; 32]));
+        assert_eq!(with(&[1; 32]), with(&[1; 32]));
+        let other = [("TOKEN".to_string(), "another-value".to_string())];
+        assert_ne!(
+            with(&[1; 32]),
+            hash_inputs(&files, "us-east-1", &other, &[1; 32])
+        );
+    }
 }

@@ -25,12 +25,43 @@ const SAMCONFIG_TEMPLATE: &str = include_str!("../../templates/samconfig.toml.j2
 
 const SSM_BOOTSTRAP: &str = include_str!("../../templates/ssm_bootstrap.py");
 
-/// Maps secret names to their SSM parameters, for the bootstrap.
-pub const SSM_SECRETS_VARIABLE: &str = "AGENTDEPLOY_SSM_SECRETS";
+use crate::secrets::SSM_SECRETS_VARIABLE;
 
 /// With `--secrets-store ssm` a bootstrap module loads the secrets before the agent imports.
 fn uses_ssm_bootstrap(settings: &LambdaSettings) -> bool {
     settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty()
+}
+
+/// Names that hold credentials by convention: never shipped unless named with `--include`.
+fn looks_secret(name: &str, is_dir: bool) -> bool {
+    if is_dir {
+        return matches!(name, ".aws" | ".ssh" | ".gnupg" | ".docker" | ".kube");
+    }
+    let env_file = name == ".env"
+        || (name.starts_with(".env.")
+            && !matches!(name, ".env.example" | ".env.sample" | ".env.template"));
+    let key_file = name.starts_with("id_rsa")
+        || name.starts_with("id_dsa")
+        || name.starts_with("id_ecdsa")
+        || name.starts_with("id_ed25519");
+    let by_extension = [
+        ".pem",
+        ".key",
+        ".p12",
+        ".pfx",
+        ".jks",
+        ".tfstate",
+        ".tfstate.backup",
+    ]
+    .iter()
+    .any(|ext| name.ends_with(ext));
+    env_file
+        || key_file
+        || by_extension
+        || matches!(
+            name,
+            ".npmrc" | ".pypirc" | ".netrc" | ".git-credentials" | ".htpasswd" | "credentials"
+        )
 }
 
 /// Files that never ship from an agent directory.
@@ -41,6 +72,7 @@ const SKIPPED_NAMES: &[&str] = &[
     "venv",
     ".agentdeploy",
     ".aws-sam",
+    // agentdeploy's own secrets file: never shipped, no warning needed.
     ".env",
     ".mypy_cache",
     ".pytest_cache",
@@ -83,6 +115,9 @@ pub struct RenderedFile {
 #[derive(Debug, Clone)]
 pub struct RenderedProject {
     pub files: Vec<RenderedFile>,
+    /// Files of the agent directory left out because their names look like secrets, relative to
+    /// the agent directory.
+    pub skipped_secrets: Vec<PathBuf>,
 }
 
 impl RenderedProject {
@@ -92,7 +127,13 @@ impl RenderedProject {
 
     /// Writes every file under `out_dir`. `src/` is rebuilt from scratch so files removed from an
     /// agent directory do not linger; `.aws-sam/` (sam's build cache) is kept.
-    pub fn write(&self, out_dir: &Path) -> Result<()> {
+    pub fn write(&self, out_dir: &Path, project_dir: &Path) -> Result<()> {
+        // Settings refused any out-dir that is not ours; checked again here because the folder
+        // could have changed since, and what follows deletes.
+        if let Some(problem) = crate::files::out_dir_problem(out_dir, project_dir, None) {
+            return Err(Error::usage("--out-dir", problem));
+        }
+        crate::files::claim_out_dir(out_dir)?;
         let code_dir = out_dir.join("src");
         if code_dir.exists() {
             std::fs::remove_dir_all(&code_dir).map_err(|e| Error::io(&code_dir, e))?;
@@ -340,8 +381,16 @@ pub fn render_project(
             contents: SSM_BOOTSTRAP.as_bytes().to_vec(),
         });
     }
+    let mut skipped_secrets = Vec::new();
     if let Some(dir) = &analysis.package_dir {
-        copy_package_files(dir, dir, &analysis.path, &mut files)?;
+        let mut walk = PackageWalk {
+            root: dir,
+            entry: &analysis.path,
+            include: &settings.include,
+            files: &mut files,
+            skipped_secrets: &mut skipped_secrets,
+        };
+        walk.copy(dir)?;
     }
     // A single-file agent's own modules, in their layout beside the handler.
     let agent_dir = analysis.path.parent().unwrap_or(Path::new("."));
@@ -355,49 +404,65 @@ pub fn render_project(
             });
         }
     }
-    Ok(RenderedProject { files })
+    Ok(RenderedProject {
+        files,
+        skipped_secrets,
+    })
 }
 
 /// The other files of an agent directory ship beside the handler (local modules, prompts, data).
-fn copy_package_files(
-    root: &Path,
-    dir: &Path,
-    entry: &Path,
-    files: &mut Vec<RenderedFile>,
-) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok())
-        .collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry_item in entries {
-        let path = entry_item.path();
-        let name = entry_item.file_name();
-        let name = name.to_string_lossy();
-        if SKIPPED_NAMES.contains(&name.as_ref()) || name.ends_with(".pyc") || path == entry {
-            continue;
+struct PackageWalk<'a> {
+    root: &'a Path,
+    entry: &'a Path,
+    include: &'a [PathBuf],
+    files: &'a mut Vec<RenderedFile>,
+    skipped_secrets: &'a mut Vec<PathBuf>,
+}
+
+impl PackageWalk<'_> {
+    fn copy(&mut self, dir: &Path) -> Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry_item in entries {
+            let path = entry_item.path();
+            let name = entry_item.file_name();
+            let name = name.to_string_lossy();
+            if SKIPPED_NAMES.contains(&name.as_ref())
+                || name.ends_with(".pyc")
+                || path == self.entry
+            {
+                continue;
+            }
+            let relative = path.strip_prefix(self.root).unwrap_or(&path).to_path_buf();
+            if relative == Path::new("requirements.txt") || relative == Path::new("handler.py") {
+                continue;
+            }
+            let file_type = entry_item.file_type().map_err(|e| Error::io(&path, e))?;
+            if file_type.is_symlink() {
+                // Links could point anywhere (or loop); ship only what is really in the directory.
+                tracing::warn!("skipping symbolic link {}", path.display());
+                continue;
+            }
+            let included = self.include.iter().any(|inc| inc.starts_with(&relative));
+            if looks_secret(&name, file_type.is_dir()) && !included {
+                self.skipped_secrets.push(relative);
+                continue;
+            }
+            if file_type.is_dir() {
+                self.copy(&path)?;
+            } else if file_type.is_file() {
+                let contents = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                self.files.push(RenderedFile {
+                    path: Path::new("src").join(&relative),
+                    contents,
+                });
+            }
         }
-        let relative = path.strip_prefix(root).unwrap_or(&path);
-        if relative == Path::new("requirements.txt") || relative == Path::new("handler.py") {
-            continue;
-        }
-        let file_type = entry_item.file_type().map_err(|e| Error::io(&path, e))?;
-        if file_type.is_symlink() {
-            // Links could point anywhere (or loop); ship only what is really in the directory.
-            tracing::warn!("skipping symbolic link {}", path.display());
-            continue;
-        }
-        if file_type.is_dir() {
-            copy_package_files(root, &path, entry, files)?;
-        } else if file_type.is_file() {
-            let contents = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            files.push(RenderedFile {
-                path: Path::new("src").join(relative),
-                contents,
-            });
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

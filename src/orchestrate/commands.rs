@@ -201,10 +201,7 @@ fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, Str
     let stack = entry
         .as_ref()
         .map(|d| d.stack_name.clone())
-        .unwrap_or_else(|| match env {
-            Some(env) => format!("agentdeploy-{name}-{env}"),
-            None => format!("agentdeploy-{name}"),
-        });
+        .unwrap_or_else(|| crate::settings::default_stack_name(name, env));
     Ok((store, entry, stack))
 }
 

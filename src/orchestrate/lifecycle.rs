@@ -336,8 +336,15 @@ impl Run<'_> {
                 region.as_deref().unwrap_or("us-east-1"),
             ));
         }
+        // One run per function and environment at a time, dry-runs included: they rewrite the
+        // out-dir a deploy is building from (the lock waits on this thread).
+        let wait = Duration::from_secs(args.lock_timeout);
+        let _lock = tokio::task::block_in_place(|| {
+            store.deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
+        })?;
         if args.dry_run {
-            plan.project.write(&settings.out_dir)?;
+            plan.project
+                .write(&settings.out_dir, &settings.project_dir)?;
             report.plan = Some(plan.describe(settings, None));
             match secrets::without_value(&settings.secrets, &settings.project_dir) {
                 Ok(missing) => {
@@ -358,12 +365,8 @@ impl Run<'_> {
             return Ok(());
         }
 
-        // One deploy per function and environment at a time (the lock waits on this thread).
-        let wait = Duration::from_secs(args.lock_timeout);
-        let _lock = tokio::task::block_in_place(|| {
-            store.deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
-        })?;
-        plan.project.write(&settings.out_dir)?;
+        plan.project
+            .write(&settings.out_dir, &settings.project_dir)?;
         report.plan = Some(plan.describe(settings, None));
 
         task.phase("preflight");
@@ -378,7 +381,12 @@ impl Run<'_> {
         if settings.kind == DeploymentKind::CodeInterpreter {
             report.mcp_client_config = Some(code_interpreter::mcp_client_config(&aws.region));
         }
-        let input_hash = plan.input_hash(&aws.region, &secrets.values);
+        let digest_key = if secrets.values.is_empty() {
+            Vec::new()
+        } else {
+            store.digest_key()?
+        };
+        let input_hash = plan.input_hash(&aws.region, &secrets.values, &digest_key);
 
         if !settings.force && self.unchanged(&aws, &input_hash, report).await? {
             task.finish("unchanged");

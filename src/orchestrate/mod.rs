@@ -34,6 +34,15 @@ impl Context {
     pub fn load(global: GlobalArgs) -> Result<Context> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;
+        if let Some(env) = global.env.as_deref() {
+            config::check_environment_name(env).map_err(|problem| {
+                Error::usage_hint(
+                    "--env",
+                    problem,
+                    "pick a defined environment: letters, digits and -",
+                )
+            })?;
+        }
         let config = config::discover(global.config.as_deref(), &cwd)?;
         if let (Some(config), Some(env)) = (&config, global.env.as_deref()) {
             config.environment(env)?;
