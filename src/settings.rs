@@ -491,6 +491,16 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
                 "there is no endpoint to protect with --endpoint none; drop --auth",
             ));
         }
+        (EndpointKind::Api | EndpointKind::Url, AuthMode::None) if is_interpreter => {
+            return Err(Error::usage_hint(
+                "--auth",
+                format!(
+                    "a code interpreter runs whatever code it is sent; a public {} endpoint (--auth none) would let anyone run code on your account",
+                    endpoint.as_str()
+                ),
+                "use --auth iam (or api-key with --endpoint api), or --endpoint none and call it with Lambda Invoke",
+            ));
+        }
         (EndpointKind::Api | EndpointKind::Url, AuthMode::None) => warnings.push(format!(
             "the {} endpoint is public (--auth none): anyone who finds it can run up model costs",
             endpoint.as_str()

@@ -33,6 +33,43 @@ MAX_OUTPUT_CHARS = int(os.environ.get("CODE_INTERPRETER_MAX_OUTPUT_CHARS", "2000
 DEFAULT_TIMEOUT = int(os.environ.get("CODE_INTERPRETER_DEFAULT_TIMEOUT", "60"))
 
 
+def _hide_this_process():
+    # The code runs as the same user as this process, whose environment holds the function role's
+    # credentials. A non-dumpable process's /proc/<pid>/{environ,mem} belong to root, so the code
+    # (started with a clean environment below) cannot read them from its parent.
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_DUMPABLE = 4
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            print("code interpreter: prctl(PR_SET_DUMPABLE) failed; errno", ctypes.get_errno())
+    except (OSError, AttributeError) as err:
+        print(f"code interpreter: cannot make the process non-dumpable: {err}")
+
+
+_hide_this_process()
+
+
+def _clean_environment(home):
+    # Only what the code needs; nothing of the function's (AWS_* credentials above all).
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": PACKAGES_DIR,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def _pip_environment():
+    env = _clean_environment(os.path.join(WORK_ROOT, "code-interpreter-pip-home"))
+    del env["PYTHONPATH"]  # pip itself must not import what earlier requests installed
+    return env
+
+
 def _python():
     # The runtime's interpreter on PATH (Lambda puts /var/lang/bin first), else this one.
     minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -52,10 +89,12 @@ def _install(modules, deadline):
             continue
         remaining = max(1.0, deadline - time.monotonic())
         try:
+            # A requested package's build step is code from the caller too: no credentials.
             proc = subprocess.run(
                 [_python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                  "--no-input", "--target", PACKAGES_DIR, module],
                 capture_output=True, text=True, timeout=remaining,
+                env=_pip_environment(),
             )
         except subprocess.TimeoutExpired:
             errors.append({"module": module, "error": "pip install timed out"})
@@ -129,15 +168,7 @@ def lambda_handler(event, context):
         installed, install_errors = _install(modules, deadline) if modules else ([], [])
         with open(os.path.join(work, "main.py"), "w", encoding="utf-8") as handle:
             handle.write(code)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": work,
-            "TMPDIR": work,
-            "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg",
-            "PYTHONPATH": PACKAGES_DIR,
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        env = _clean_environment(work)
         timed_out = False
         try:
             proc = subprocess.run(

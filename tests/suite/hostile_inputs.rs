@@ -192,3 +192,118 @@ fn a_secret_too_short_to_mask_is_refused_before_any_work() {
     assert!(!err.contains("abc12"));
     assert!(!project.path().join(".agentdeploy").exists());
 }
+
+#[test]
+fn a_code_interpreter_is_never_public_and_its_code_cannot_read_the_functions_credentials() {
+    let project = tempfile::tempdir().unwrap();
+    for (endpoint, args) in [
+        ("url", &["--endpoint", "url", "--auth", "none"][..]),
+        ("api", &["--endpoint", "api", "--auth", "none"][..]),
+    ] {
+        let out = run(agentdeploy(project.path())
+            .args([
+                "lambda",
+                "--dry-run",
+                "--kind",
+                "code-interpreter",
+                "--function-name",
+                "python",
+            ])
+            .args(args));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{endpoint}: {err}");
+        assert!(
+            err.contains("--auth: a code interpreter runs whatever code it is sent"),
+            "{err}"
+        );
+    }
+
+    // The rendered interpreter, run as an unprivileged user (root may read any process), with
+    // the role's credentials in its environment as Lambda gives them.
+    let out = run(agentdeploy(project.path()).args([
+        "lambda",
+        "--dry-run",
+        "--kind",
+        "code-interpreter",
+        "--function-name",
+        "python",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let handler = project
+        .path()
+        .join(".agentdeploy/default/mcp-tool-python/src/handler.py");
+    let shared = tempfile::Builder::new()
+        .prefix("ci-proc-")
+        .tempdir()
+        .unwrap();
+    let open = |path: &Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    open(shared.path(), 0o777);
+    std::fs::copy(&handler, shared.path().join("handler.py")).unwrap();
+    open(&shared.path().join("handler.py"), 0o644);
+    let work_root = shared.path().join("work");
+    std::fs::create_dir(&work_root).unwrap();
+    open(&work_root, 0o777);
+    let secret = format!("role-secret-{}-never-readable", std::process::id());
+    let code = "import os\n\
+                try:\n    print(open(f'/proc/{os.getppid()}/environ', 'rb').read())\n\
+                except OSError as err:\n    print('parent environ:', type(err).__name__)\n\
+                print(sorted(k for k in os.environ if k.startswith('AWS')))\n";
+    let driver = format!(
+        "import json, sys\nsys.path.insert(0, {dir:?})\nimport handler\n\
+         print(json.dumps(handler.lambda_handler({{'code': {code:?}}}, None)))\n",
+        dir = shared.path().to_str().unwrap(),
+    );
+    let is_root = runs_as_root();
+    let mut cmd = if is_root {
+        // Root reads every process; the claim is about the unprivileged user Lambda runs as.
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+        ]);
+        cmd
+    } else {
+        Command::new(python313())
+    };
+    let out = cmd
+        .args(["-c", &driver])
+        .current_dir(shared.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", &secret)
+        .env("AWS_SESSION_TOKEN", &secret)
+        .env("CODE_INTERPRETER_WORK_ROOT", &work_root)
+        .output()
+        .unwrap();
+    let (out_text, err_text) = (stdout(&out), stderr(&out));
+    assert!(out.status.success(), "{out_text}\n{err_text}");
+    assert!(
+        !out_text.contains(&secret),
+        "the code read the role's secret: {out_text}"
+    );
+    let answer: Value = serde_json::from_str(out_text.lines().last().unwrap()).unwrap();
+    let printed = answer["stdout"].as_str().unwrap();
+    assert!(
+        printed.contains("parent environ: PermissionError"),
+        "{answer:#}"
+    );
+    assert!(
+        printed.contains("[]"),
+        "AWS variables reached the code: {answer:#}"
+    );
+}
+
+/// Whether the tests run as root (then the unprivileged check runs under `setpriv`).
+fn runs_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
