@@ -53,9 +53,13 @@ pub enum Error {
         hint: String,
     },
 
-    /// The function answered with an error (`invoke`).
+    /// The function answered with an error (`invoke`); `output` is what it answered, for the
+    /// one JSON document `-o json` prints.
     #[error("{message}")]
-    FunctionError { message: String },
+    FunctionError {
+        message: String,
+        output: Option<serde_json::Value>,
+    },
 
     /// Stopped by SIGINT/SIGTERM.
     #[error("interrupted")]

@@ -306,8 +306,15 @@ fn print_table(reports: &[DeployReport]) {
 pub fn print_error(err: &Error, format: OutputFormat) {
     match format {
         OutputFormat::Json => {
-            let doc =
+            let mut doc =
                 serde_json::json!({ "status": "failed", "error": ErrorInfo::from_error(err) });
+            if let Error::FunctionError {
+                output: Some(output),
+                ..
+            } = err
+            {
+                doc["output"] = output.clone();
+            }
             crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => {}
@@ -316,4 +323,52 @@ pub fn print_error(err: &Error, format: OutputFormat) {
     if let Some(hint) = err.hint() {
         eprintln!("  hint: {hint}");
     }
+}
+
+/// A command line clap refused. Help and version go where clap sends them (exit 0); a usage
+/// error is reported like every other error: one JSON document on stdout under `-o json`, the
+/// message on stderr, exit 2.
+pub fn print_parse_error(err: &clap::Error, args: &[std::ffi::OsString]) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return if err.exit_code() == 0 {
+            crate::exit_codes::OK
+        } else {
+            crate::exit_codes::USAGE
+        };
+    }
+    if wants_json(args) {
+        let rendered = err.to_string();
+        let message = rendered
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        let doc = serde_json::json!({
+            "status": "failed",
+            "error": { "kind": "usage", "message": message, "hint": "see `agentdeploy --help`" }
+        });
+        crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    let _ = err.print();
+    crate::exit_codes::USAGE
+}
+
+/// Whether the command line asked for JSON, read without clap (which just refused it).
+fn wants_json(args: &[std::ffi::OsString]) -> bool {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    args.iter().enumerate().any(|(i, arg)| {
+        matches!(arg.as_str(), "-ojson" | "--output=json")
+            || (matches!(arg.as_str(), "-o" | "--output")
+                && args.get(i + 1).is_some_and(|next| next == "json"))
+    })
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ModModule, PythonVersion, Stmt};
 use ruff_python_parser::{Mode, ParseOptions};
@@ -195,8 +196,41 @@ pub fn locate(agent: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
     Ok((agent.to_path_buf(), None))
 }
 
-/// Reads, parses and analyses the agent.
+/// Room for the parser and the tree walks, which recurse once per nesting level: an agent file
+/// (at most 1 MiB) nested as deep as it can be (a million unary minuses: measured under 1 GiB
+/// in a debug build) would overflow a default 8 MiB stack. Reserved, not used: the memory is
+/// touched only as deep as the code really nests. The smaller size is the fallback where the
+/// system will not reserve that much address space.
+const ANALYSIS_STACK_BYTES: [usize; 2] = [2 << 30, 256 << 20];
+
+/// Deepest statement/expression nesting CPython 3.13 compiles; past it, compile() raises
+/// RecursionError (measured: `x = 1` then 9,995 `+ 1` terms compile, 9,996 do not).
+const MAX_COMPILABLE_DEPTH: usize = 9_997;
+
+/// Brackets CPython's tokenizer allows open at once ("too many nested parentheses" past it).
+const MAX_BRACKET_NESTING: usize = 200;
+
+/// Reads, parses and analyses the agent, on a thread with room for deeply nested code.
 pub fn analyse(agent: &Path, runtime: Runtime, entry: Option<&str>) -> Result<AgentAnalysis> {
+    std::thread::scope(|scope| {
+        let mut spawned = Err(std::io::Error::other("no stack size to try"));
+        for bytes in ANALYSIS_STACK_BYTES {
+            spawned = std::thread::Builder::new()
+                .name("agent-analysis".into())
+                .stack_size(bytes)
+                .spawn_scoped(scope, || analyse_here(agent, runtime, entry));
+            if spawned.is_ok() {
+                break;
+            }
+        }
+        spawned
+            .map_err(|e| Error::internal(format!("cannot start the agent analysis: {e}")))?
+            .join()
+            .map_err(|_| Error::internal("the agent analysis panicked"))?
+    })
+}
+
+fn analyse_here(agent: &Path, runtime: Runtime, entry: Option<&str>) -> Result<AgentAnalysis> {
     let (path, package_dir) = locate(agent)?;
     let location = path.display().to_string();
     let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -294,10 +328,76 @@ fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModu
             hint: Some("use a newer --runtime, or rewrite this for the selected Python".into()),
         });
     }
-    parsed
+    let mut open = 0usize;
+    for token in parsed.tokens().iter() {
+        match token.kind() {
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
+                open += 1;
+                if open > MAX_BRACKET_NESTING {
+                    let (line, col) = line_col(source, token.range().start().to_usize());
+                    return Err(Error::Agent {
+                        location: format!("{display}:{line}:{col}"),
+                        message: format!(
+                            "too many nested parentheses: Python allows {MAX_BRACKET_NESTING} brackets open at once"
+                        ),
+                        hint: Some("split the expression with intermediate variables".into()),
+                    });
+                }
+            }
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => open = open.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let module = parsed
         .try_into_module()
         .map(|p| p.into_syntax())
-        .ok_or_else(|| Error::internal("the Python parser returned no module"))
+        .ok_or_else(|| Error::internal("the Python parser returned no module"))?;
+    let mut probe = DepthProbe::default();
+    probe.visit_body(&module.body);
+    if probe.deepest > MAX_COMPILABLE_DEPTH {
+        let (line, col) = line_col(source, probe.deepest_at);
+        return Err(Error::Agent {
+            location: format!("{display}:{line}:{col}"),
+            message: format!(
+                "code nested {} levels deep: CPython cannot compile more than about {MAX_COMPILABLE_DEPTH} (RecursionError during compilation)",
+                probe.deepest
+            ),
+            hint: Some("split the expression: sum() over a list, or intermediate variables".into()),
+        });
+    }
+    Ok(module)
+}
+
+/// How deeply statements and expressions nest, and where the deepest point is.
+#[derive(Default)]
+struct DepthProbe {
+    depth: usize,
+    deepest: usize,
+    deepest_at: usize,
+}
+
+impl DepthProbe {
+    fn enter(&mut self, start: usize) {
+        self.depth += 1;
+        if self.depth > self.deepest {
+            self.deepest = self.depth;
+            self.deepest_at = start;
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for DepthProbe {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        self.enter(stmt.range().start().to_usize());
+        visitor::walk_stmt(self, stmt);
+        self.depth -= 1;
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        self.enter(expr.range().start().to_usize());
+        visitor::walk_expr(self, expr);
+        self.depth -= 1;
+    }
 }
 
 struct Facts {

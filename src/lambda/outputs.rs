@@ -9,11 +9,15 @@ use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::error::{Error, Result};
 
+/// The stack tag agentdeploy sets (samconfig `tags`): which function the stack was made for.
+pub const STACK_TAG: &str = "agentdeploy:function";
+
 #[derive(Debug, Clone)]
 pub struct StackState {
     pub status: String,
     pub reason: Option<String>,
     pub outputs: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 impl StackState {
@@ -79,6 +83,11 @@ pub async fn stack_state(
                     .unwrap_or_default(),
                 reason: stack.stack_status_reason().map(str::to_string),
                 outputs,
+                tags: stack
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect(),
             }))
         }
         Err(err) => {

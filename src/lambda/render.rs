@@ -157,6 +157,7 @@ fn environment() -> Environment<'static> {
     // Nothing here is HTML; the agent code must come out byte for byte.
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_filter("toml_string", |value: String| toml_string(&value));
     env
 }
 
@@ -300,9 +301,9 @@ pub fn render_samconfig(
         ArtifactBucket::Named(bucket) => Some(bucket.clone()),
         ArtifactBucket::Resolve => None,
     };
-    let overrides: Vec<String> = secret_overrides
+    let overrides: Vec<minijinja::Value> = secret_overrides
         .iter()
-        .map(|(key, value)| format!("{key}={}", quote_override(value)))
+        .map(|(key, value)| context! { key => key, value => override_value(value) })
         .collect();
     render(
         "samconfig.toml",
@@ -313,23 +314,36 @@ pub fn render_samconfig(
             stack_name => settings.stack_name.as_str(),
             region => region,
             s3_bucket => s3_bucket,
-            parameter_overrides => if overrides.is_empty() { None } else { Some(overrides.join(" ")) },
+            parameter_overrides => overrides,
+            // `destroy` deletes only stacks that carry this tag (or that the record names).
+            stack_tags => format!("{}={}", super::outputs::STACK_TAG, settings.function_name),
         },
     )
 }
 
-/// sam's `Key="value"` override syntax: double quotes, with `\` and `"` escaped.
-fn quote_override(value: &str) -> String {
+/// A parameter override as sam reads it from a samconfig table: it strips one pair of wrapping
+/// quotes, then turns `\ ` `\"` `\'` into ` ` `"` `'` (and leaves every other backslash alone).
+/// So the value is wrapped in quotes and a backslash gets a twin only before those three
+/// characters: what reaches CloudFormation is the value, byte for byte.
+fn override_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        if c == '"' || c == '\\' {
+    out.push('\'');
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && matches!(chars.peek(), Some(' ' | '"' | '\'')) {
             out.push('\\');
         }
         out.push(c);
     }
-    out.push('"');
+    out.push('\'');
     out
+}
+
+/// A TOML basic string: JSON's escapes, plus DEL, which TOML (unlike JSON) wants escaped.
+fn toml_string(value: &str) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('\u{7f}', "\\u007f")
 }
 
 pub fn render_requirements(specifiers: &[String]) -> String {
@@ -469,9 +483,37 @@ impl PackageWalk<'_> {
 mod tests {
     use super::*;
 
+    /// sam's `_unquote_wrapped_quotes` (samcli/cli/types.py), which every override passes through.
+    fn sam_unquote(value: &str) -> String {
+        let mut value = value.to_string();
+        let wrapped = value.len() >= 2
+            && value.starts_with(['"', '\''])
+            && value.ends_with(['"', '\''])
+            && value.chars().next() == value.chars().last();
+        if wrapped {
+            value = value[1..value.len() - 1].to_string();
+        }
+        value
+            .replace("\\ ", " ")
+            .replace("\\\"", "\"")
+            .replace("\\'", "'")
+    }
+
     #[test]
-    fn override_quoting_escapes_quotes_and_backslashes() {
-        assert_eq!(quote_override(r#"a"b\c d"#), r#""a\"b\\c d""#);
+    fn override_values_survive_sams_unquoting_byte_for_byte() {
+        for value in [
+            r"plain",
+            r"back\slash",
+            r"trailing\",
+            r#"a\" b\ c\'d\\e\\"#,
+            r#""quoted""#,
+            "'single'",
+            r"\\ two before a space",
+            "multi\nline\tand\u{7f}del",
+        ] {
+            assert_eq!(sam_unquote(&override_value(value)), value, "{value}");
+        }
+        assert_eq!(toml_string("a\u{7f}b\"c"), r#""a\u007fb\"c""#);
     }
 
     #[test]

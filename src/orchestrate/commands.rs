@@ -112,8 +112,10 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
         response.get("output").cloned().unwrap_or(response.clone())
     };
     match ctx.global.output {
+        // On an error the one JSON document is the error's, carrying the output (SPEC §8).
+        OutputFormat::Json if error.is_some() => {}
         OutputFormat::Json => {
-            let doc = json!({ "function_name": args.name, "output": shown, "error": error });
+            let doc = json!({ "function_name": args.name, "output": shown, "error": null });
             crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         OutputFormat::Text => match &shown {
@@ -130,9 +132,11 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
             message: format!(
                 "the function timed out: {message} (raise --timeout, up to 900 s; behind --endpoint api requests are cut at 29 s)"
             ),
+            output: Some(shown),
         }),
         Some(message) => Err(Error::FunctionError {
             message: format!("the function answered with an error: {message}"),
+            output: Some(shown),
         }),
         None => Ok(exit_codes::OK),
     }
@@ -347,7 +351,42 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
     }
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let cfn = crate::aws::clients::cloudformation(&sdk);
-    let existed = outputs::stack_state(&cfn, &stack_name).await?.is_some();
+    let stack = outputs::stack_state(&cfn, &stack_name).await?;
+    let existed = stack.is_some();
+    let mut untagged_note = None;
+    if let Some(stack) = &stack {
+        match stack.tags.get(outputs::STACK_TAG) {
+            Some(function) if *function == args.name => {}
+            Some(function) => {
+                return Err(Error::usage_hint(
+                    "NAME",
+                    format!(
+                        "stack {stack_name} was made by agentdeploy for function `{function}`, not `{}`; nothing deleted",
+                        args.name
+                    ),
+                    format!("run `agentdeploy destroy {function}` if that is the one you mean"),
+                ));
+            }
+            None if entry.is_some() => {
+                untagged_note = Some(format!(
+                    " (it has no {} tag; deleted because this project's record names it)",
+                    outputs::STACK_TAG
+                ));
+            }
+            None => {
+                return Err(Error::usage_hint(
+                    "NAME",
+                    format!(
+                        "stack {stack_name} exists but agentdeploy did not make it: it has no {}={} tag and this project's record has no entry for `{}`; nothing deleted",
+                        outputs::STACK_TAG,
+                        args.name,
+                        args.name
+                    ),
+                    "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
+                ));
+            }
+        }
+    }
     if existed {
         outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
     }
@@ -358,7 +397,10 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
         store.update(|state| state.deployments.remove(&key))?;
     }
     let mut note = if existed {
-        format!("deleted stack {stack_name}")
+        format!(
+            "deleted stack {stack_name}{}",
+            untagged_note.unwrap_or_default()
+        )
     } else {
         format!("stack {stack_name} was already gone")
     };

@@ -958,6 +958,75 @@ fn symlink_loop_and_oversized_agent_are_refused() {
     );
 }
 
+/// Code nested as deep as CPython allows plans; one level deeper exits 2 with file:line, and no
+/// depth crashes the process (the parser used to overflow its stack at a few thousand levels).
+#[test]
+fn code_nested_past_what_cpython_compiles_is_refused_never_a_crash() {
+    let chain = |terms: usize| {
+        format!(
+            "{}x = 1{}\n",
+            std::str::from_utf8(AGENT).unwrap(),
+            " + 1".repeat(terms)
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // 9,995 terms: CPython 3.13 compiles it (measured), so agentdeploy plans it.
+    std::fs::write(dir.path().join("agent.py"), chain(9_995)).unwrap();
+    let out = run(agentdeploy(dir.path()).args([
+        "lambda",
+        "--dry-run",
+        "--function-name",
+        "x",
+        "--agent",
+        "agent.py",
+        "-q",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    for (name, source, message) in [
+        (
+            "9,996 `+ 1` terms",
+            chain(9_996),
+            "agent.py:3:5: code nested 9998 levels deep",
+        ),
+        (
+            "250,000 `+ 1` terms",
+            chain(250_000),
+            "CPython cannot compile more than about 9997",
+        ),
+        (
+            "a million unary minuses",
+            format!(
+                "{}x = {}1\n",
+                std::str::from_utf8(AGENT).unwrap(),
+                "-".repeat(1_000_000)
+            ),
+            "code nested 1000002 levels deep",
+        ),
+        (
+            "201 nested parentheses",
+            format!(
+                "{}x = {}1{}\n",
+                std::str::from_utf8(AGENT).unwrap(),
+                "(".repeat(201),
+                ")".repeat(201)
+            ),
+            "too many nested parentheses",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("agent.py"), source).unwrap();
+        assert_rejected(
+            dir.path(),
+            name,
+            &["--function-name", "x", "--agent", "agent.py"],
+            &[],
+            2,
+            message,
+        );
+    }
+}
+
 #[test]
 fn json_output_carries_the_same_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -986,6 +1055,31 @@ fn json_output_carries_the_same_error() {
     );
 }
 
+#[test]
+fn a_command_line_the_parser_refuses_is_still_one_json_document_under_o_json() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["lambda", "-o", "json", "--memroy", "512"][..],
+        &["-o", "json", "invoke"][..],
+        &["--output=json", "no-such-command"][..],
+    ] {
+        let out = run(agentdeploy(dir.path()).args(args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let doc = json(&out);
+        assert_eq!(doc["status"], "failed", "{args:?}");
+        assert_eq!(doc["error"]["kind"], "usage", "{args:?}");
+        assert!(!doc["error"]["message"].as_str().unwrap().is_empty());
+        assert!(stderr(&out).contains("error:"), "{args:?}");
+    }
+    // Without -o json, stdout stays empty; help still goes to stdout with exit 0.
+    let out = run(agentdeploy(dir.path()).args(["lambda", "--memroy", "512"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let help = run(agentdeploy(dir.path()).args(["-o", "json", "--help"]));
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("Usage"));
+}
+
 /// Cases outside the table (they need a symlink or a generated file): (name, command, exit,
 /// message), as `symlink_loop_and_oversized_agent_are_refused` runs them.
 const EXTRA_AGENT_ROWS: &[(&str, &str, i32, &str)] = &[
@@ -994,6 +1088,18 @@ const EXTRA_AGENT_ROWS: &[(&str, &str, i32, &str)] = &[
         "agentdeploy lambda --function-name x --agent a.py` (a.py -> b.py -> a.py)",
         2,
         "a.py: cannot read",
+    ),
+    (
+        "expression nested deeper than CPython compiles (`x = 1` + 9,996 `+ 1` terms)",
+        "agentdeploy lambda --function-name x --agent agent.py`",
+        2,
+        "agent.py:3:5: code nested 9998 levels deep",
+    ),
+    (
+        "201 nested parentheses",
+        "agentdeploy lambda --function-name x --agent agent.py`",
+        2,
+        "too many nested parentheses",
     ),
     (
         "very large agent file (> 1 MiB)",

@@ -255,7 +255,12 @@ fn a_secret_reaches_the_function_and_appears_nowhere_else() {
     let aws = LocalAws::start();
     let work = tempfile::tempdir().unwrap();
     let out_dir = work.path().join("out");
-    let secret = format!("sk-test-{}", std::process::id() as u64 * 7919 + 104729);
+    // Backslashes beside spaces and quotes, quotes of both kinds, a trailing backslash: the
+    // characters sam's override parsing treats specially must arrive exactly as they are.
+    let secret = format!(
+        r#"sk-test-{}\ "q" a\b c\\ it's\"#,
+        std::process::id() as u64 * 7919 + 104729
+    );
     let mut cmd = deploy_cmd(
         &aws,
         work.path(),

@@ -73,6 +73,19 @@ fn a_function_timeout_is_reported_with_the_fix() {
     let err = stderr(&out);
     assert!(err.contains("Task timed out after 3.00 seconds"), "{err}");
     assert!(err.contains("raise --timeout"), "{err}");
+
+    // With -o json: one document on stdout, the error with the function's answer in it.
+    let out = run(invoke.args(["-o", "json"]));
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["status"], "failed", "{doc:#}");
+    assert_eq!(doc["error"]["kind"], "function", "{doc:#}");
+    assert!(
+        doc["output"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("timed out")),
+        "{doc:#}"
+    );
 }
 
 #[test]

@@ -234,6 +234,11 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     assert_eq!(destroyed.status.code(), Some(0), "{}", stderr(&destroyed));
     assert!(stdout(&destroyed).contains("deleted stack agentdeploy-life"));
     assert!(
+        !stdout(&destroyed).contains("no agentdeploy:function tag"),
+        "the stack carries agentdeploy's tag: {}",
+        stdout(&destroyed)
+    );
+    assert!(
         record(dir)["deployments"].get("default/life").is_none(),
         "the record entry is removed"
     );
@@ -332,4 +337,44 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
     let out = run(&mut waiting);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(third.wait().unwrap().code(), Some(0));
+}
+
+/// A stack under agentdeploy's naming that this project never made (no tag, no record) is not
+/// deleted by `destroy NAME --yes`.
+#[test]
+fn destroy_leaves_a_stack_agentdeploy_did_not_make() {
+    let aws = LocalAws::start();
+    let project = tempfile::tempdir().unwrap();
+    let cloudformation = |script: &str| {
+        let out = Command::new(venv_bin("python"))
+            .args(["-c", script])
+            .env("ENDPOINT", &aws.url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let client = "import boto3, os\n\
+                  cfn = boto3.client('cloudformation', endpoint_url=os.environ['ENDPOINT'], \
+                  region_name='us-east-1', aws_access_key_id='testing', \
+                  aws_secret_access_key='testing-secret-key')\n";
+    cloudformation(&format!(
+        "{client}cfn.create_stack(StackName='agentdeploy-foreign', TemplateBody='\
+         {{\"Resources\": {{\"Topic\": {{\"Type\": \"AWS::SNS::Topic\"}}}}}}')\n"
+    ));
+    let refused = run(&mut cmd(
+        &aws,
+        project.path(),
+        &["destroy", "foreign", "--yes"],
+    ));
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stack agentdeploy-foreign exists but agentdeploy did not make it"),
+        "{err}"
+    );
+    let status = cloudformation(&format!(
+        "{client}print(cfn.describe_stacks(StackName='agentdeploy-foreign')['Stacks'][0]['StackStatus'])\n"
+    ));
+    assert_eq!(status.trim(), "CREATE_COMPLETE");
 }
