@@ -12,6 +12,7 @@ use ruff_python_parser::{Mode, ParseOptions};
 use ruff_text_size::Ranged;
 
 use crate::error::{Error, Result};
+use crate::lambda::compile_checks;
 use crate::settings::Runtime;
 
 /// The largest agent source we accept; generated agents are a few hundred lines.
@@ -363,6 +364,28 @@ fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModu
                 probe.deepest
             ),
             hint: Some("split the expression: sum() over a list, or intermediate variables".into()),
+        });
+    }
+    let version = PythonVersion {
+        major: 3,
+        minor: runtime.minor,
+    };
+    let refused = compile_checks::coding_cookie_problem(source)
+        .map(|(line, message)| (format!("{display}:{line}"), message))
+        .or_else(|| {
+            compile_checks::first_compile_error(&module, source, version).map(|(at, message)| {
+                let (line, col) = line_col(source, at);
+                (format!("{display}:{line}:{col}"), message)
+            })
+        });
+    if let Some((location, message)) = refused {
+        return Err(Error::Agent {
+            location,
+            message: format!("{message} (Python refuses to compile this)"),
+            hint: Some(
+                "fix it: deployed as it is, the function would fail with a SyntaxError on every call"
+                    .into(),
+            ),
         });
     }
     Ok(module)

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod artifact;
 pub mod code_interpreter;
+pub mod compile_checks;
 pub mod deploy;
 pub mod hosted_interpreters;
 pub mod iam;
