@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{Expr, ModModule, PythonVersion, Stmt};
+use ruff_python_ast::{self as ast, Expr, ModModule, PythonVersion, Stmt};
 use ruff_python_parser::{Mode, ParseOptions};
 use ruff_text_size::Ranged;
 
@@ -21,13 +21,105 @@ pub const MAX_AGENT_BYTES: u64 = 1024 * 1024;
 /// Entry files looked for, in order, when `--agent` names a directory.
 pub const ENTRY_FILES: [&str; 3] = ["agent.py", "main.py", "app.py"];
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MainSignature {
     pub is_async: bool,
     /// Positional parameters (posonly + regular), in order.
     pub positional: Vec<String>,
     pub has_varargs: bool,
     pub line: usize,
+    /// Positional parameters without a default.
+    #[serde(skip)]
+    pub required_positional: usize,
+    /// Keyword-only parameters without a default (the handler passes none).
+    #[serde(skip)]
+    pub required_keyword_only: Vec<String>,
+    /// A `def` whose body yields: calling it gives a generator, not an answer.
+    #[serde(skip)]
+    pub is_generator: bool,
+}
+
+impl MainSignature {
+    fn of(
+        parameters: &ast::Parameters,
+        is_async: bool,
+        body: &[Stmt],
+        line: usize,
+    ) -> MainSignature {
+        let positional: Vec<&ast::ParameterWithDefault> = parameters
+            .posonlyargs
+            .iter()
+            .chain(parameters.args.iter())
+            .collect();
+        let mut yields = YieldFinder::default();
+        yields.visit_body(body);
+        MainSignature {
+            is_async,
+            positional: positional
+                .iter()
+                .map(|p| p.parameter.name.to_string())
+                .collect(),
+            has_varargs: parameters.vararg.is_some(),
+            line,
+            required_positional: positional.iter().filter(|p| p.default.is_none()).count(),
+            required_keyword_only: parameters
+                .kwonlyargs
+                .iter()
+                .filter(|p| p.default.is_none())
+                .map(|p| p.parameter.name.to_string())
+                .collect(),
+            is_generator: yields.found,
+        }
+    }
+
+    /// Why the handler cannot call this as `kind` (None: it can).
+    fn uncallable(&self, name: &str, kind: EntryKind) -> Option<String> {
+        let passes = match kind {
+            EntryKind::Main => "at most two positional arguments (user_input, input_data)",
+            EntryKind::Handler => "two positional arguments (event, context)",
+            EntryKind::Agent => return None,
+        };
+        if self.required_positional > 2 {
+            return Some(format!(
+                "`{name}` needs {} positional arguments but the handler passes {passes}",
+                self.required_positional
+            ));
+        }
+        if let Some(keyword) = self.required_keyword_only.first() {
+            return Some(format!(
+                "`{name}` needs the keyword-only argument `{keyword}`, which the handler cannot know; give it a default"
+            ));
+        }
+        if self.is_generator {
+            return Some(format!(
+                "`{name}` is {} generator: calling it yields values instead of returning an answer",
+                if self.is_async { "an async" } else { "a" }
+            ));
+        }
+        None
+    }
+}
+
+/// Whether a function body yields (nested functions, lambdas and classes are their own scopes).
+#[derive(Default)]
+struct YieldFinder {
+    found: bool,
+}
+
+impl<'a> Visitor<'a> for YieldFinder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+            visitor::walk_stmt(self, stmt);
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Yield(_) | Expr::YieldFrom(_) => self.found = true,
+            Expr::Lambda(_) => {}
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
 }
 
 impl MainSignature {
@@ -106,6 +198,9 @@ pub struct AgentAnalysis {
     pub aws_sdk_use: Vec<usize>,
     /// A single-file agent's own modules beside it that its imports reach (they ship with it).
     pub local_modules: Vec<LocalModule>,
+    /// What the analysis found worth saying that does not stop the deploy.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl AgentAnalysis {
@@ -285,6 +380,16 @@ pub fn analyse_source(
     let display = path.display().to_string();
     let module = parse_module(&display, &source, runtime)?;
     let (entry, main) = find_entry(&module, &source, &display, requested_entry)?;
+    let mut warnings = Vec::new();
+    if entry.name != "lambda_handler"
+        && let Some(theirs) = top_level(&module, &source).functions.get("lambda_handler")
+    {
+        // Lambda calls `handler.lambda_handler`, which is agentdeploy's from here on.
+        warnings.push(format!(
+            "{display}:{}: the agent's own `lambda_handler` is not what Lambda calls: the handler calls `{}` (pass --entry lambda_handler to use yours)",
+            theirs.line, entry.name
+        ));
+    }
     let facts = collect_facts(&module, &source, &display);
     let mut analysis = AgentAnalysis {
         path: path.to_path_buf(),
@@ -298,6 +403,7 @@ pub fn analyse_source(
         agentcore_code_interpreter: facts.agentcore,
         aws_sdk_use: facts.aws_sdk,
         local_modules: Vec::new(),
+        warnings,
     };
     if analysis.package_dir.is_none() {
         ship_local_imports(&mut analysis, runtime)?;
@@ -562,18 +668,12 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
     for stmt in &module.body {
         match stmt {
             Stmt::FunctionDef(def) => {
-                let params = &def.parameters;
-                let signature = MainSignature {
-                    is_async: def.is_async,
-                    positional: params
-                        .posonlyargs
-                        .iter()
-                        .chain(params.args.iter())
-                        .map(|p| p.parameter.name.to_string())
-                        .collect(),
-                    has_varargs: params.vararg.is_some(),
-                    line: line_col(source, def.start().to_usize()).0,
-                };
+                let signature = MainSignature::of(
+                    &def.parameters,
+                    def.is_async,
+                    &def.body,
+                    line_col(source, def.start().to_usize()).0,
+                );
                 let name = def.name.to_string();
                 found.agents.remove(&name);
                 found.functions.insert(name, signature);
@@ -586,10 +686,15 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
                         let name = name.id.to_string();
                         found.functions.remove(&name);
                         found.agents.remove(&name);
+                        let line = line_col(source, assign.start().to_usize()).0;
                         if is_agent {
-                            found
-                                .agents
-                                .insert(name, line_col(source, assign.start().to_usize()).0);
+                            found.agents.insert(name, line);
+                        } else if let Expr::Lambda(lambda) = &*assign.value {
+                            // `main = lambda ...` is called like a def of that signature.
+                            let parameters =
+                                lambda.parameters.as_deref().cloned().unwrap_or_default();
+                            let signature = MainSignature::of(&parameters, false, &[], line);
+                            found.functions.insert(name, signature);
                         }
                     }
                 }
@@ -643,10 +748,8 @@ fn find_entry(
 ) -> Result<(Entry, MainSignature)> {
     let found = top_level(module, source);
     let no_signature = |line| MainSignature {
-        is_async: false,
-        positional: Vec::new(),
-        has_varargs: false,
         line,
+        ..MainSignature::default()
     };
     let function_entry = |name: &str, signature: &MainSignature| {
         let kind = if HANDLER_NAMES.contains(&name) {
@@ -654,18 +757,28 @@ fn find_entry(
         } else {
             EntryKind::Main
         };
-        (
+        if let Some(problem) = signature.uncallable(name, kind) {
+            return Err(Error::Agent {
+                location: format!("{display}:{}", signature.line),
+                message: problem,
+                hint: Some(match kind {
+                    EntryKind::Handler => "define it as `def NAME(event, context)`".into(),
+                    _ => "define it as `def main(user_input_arg=None, input_data_arg=None)` returning the answer".into(),
+                }),
+            });
+        }
+        Ok((
             Entry {
                 kind,
                 name: name.to_string(),
                 line: signature.line,
             },
             signature.clone(),
-        )
+        ))
     };
     if let Some(name) = requested {
         if let Some(signature) = found.functions.get(name) {
-            return Ok(function_entry(name, signature));
+            return function_entry(name, signature);
         }
         if let Some(&line) = found.agents.get(name) {
             return Ok((
@@ -686,11 +799,11 @@ fn find_entry(
         });
     }
     if let Some(signature) = found.functions.get("main") {
-        return Ok(function_entry("main", signature));
+        return function_entry("main", signature);
     }
     for name in HANDLER_NAMES {
         if let Some(signature) = found.functions.get(name) {
-            return Ok(function_entry(name, signature));
+            return function_entry(name, signature);
         }
     }
     match found.agents.len() {

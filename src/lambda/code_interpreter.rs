@@ -33,11 +33,14 @@ pub fn analysis() -> AgentAnalysis {
             positional: vec!["event".into(), "context".into()],
             has_varargs: false,
             line: 0,
+            required_positional: 2,
+            ..MainSignature::default()
         },
         imports: Vec::new(),
         bedrock_models: Vec::new(),
         agentcore_code_interpreter: Vec::new(),
         aws_sdk_use: Vec::new(),
+        warnings: Vec::new(),
         local_modules: Vec::new(),
     }
 }

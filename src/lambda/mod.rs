@@ -64,6 +64,7 @@ impl LambdaPlan {
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
+        warnings.extend(analysis.warnings.iter().cloned());
         for skipped in &project.skipped_secrets {
             warnings.push(format!(
                 "not shipping {}: its name looks like a secret (name it with --include to ship it)",

@@ -262,7 +262,7 @@ mod tests {
     fn stdlib_local_and_relative_imports_are_skipped() {
         assert_eq!(
             inferred(
-                "import os, json, asyncio, tomllib\nfrom concurrent.futures import ThreadPoolExecutor\nimport helpers\nfrom . import x\nimport requests\nfrom __future__ import annotations",
+                "from __future__ import annotations\nimport os, json, asyncio, tomllib\nfrom concurrent.futures import ThreadPoolExecutor\nimport helpers\nfrom . import x\nimport requests",
                 &["helpers"]
             ),
             ["requests"]

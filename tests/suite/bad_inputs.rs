@@ -833,6 +833,48 @@ const CASES: &[Case] = &[
         code: 2,
         message: "agent.py:1: the coding cookie says `latin-1` but the file is UTF-8",
     },
+    // Entry points the handler cannot call.
+    Case {
+        name: "main with three required parameters",
+        files: &[("agent.py", b"def main(a, b, c):\n    return a\n")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "agent.py:1: `main` needs 3 positional arguments but the handler passes at most two",
+    },
+    Case {
+        name: "main with a required keyword-only parameter",
+        files: &[(
+            "agent.py",
+            b"def main(user_input=None, *, token):\n    return token\n",
+        )],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "agent.py:1: `main` needs the keyword-only argument `token`",
+    },
+    Case {
+        name: "main that is an async generator",
+        files: &[(
+            "agent.py",
+            b"async def main(user_input=None):\n    yield user_input\n",
+        )],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "agent.py:1: `main` is an async generator",
+    },
+    Case {
+        name: "lambda_handler with three required parameters",
+        files: &[(
+            "agent.py",
+            b"def lambda_handler(event, context, extra):\n    return event\n",
+        )],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "agent.py:1: `lambda_handler` needs 3 positional arguments but the handler passes two positional arguments (event, context)",
+    },
     // Where the project is written: never over the user's files, never outside the project.
     Case {
         name: "--out-dir is a folder of the user's (its src/ would be replaced)",

@@ -307,3 +307,30 @@ fn runs_as_root() -> bool {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
 }
+
+#[test]
+fn a_main_rebound_to_a_lambda_is_called_as_such_and_an_own_lambda_handler_is_named() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("agent.py"),
+        "def main(user_input_arg=None, input_data_arg=None):\n    return 'def'\n\n\
+         main = lambda question=None, data=None: f'lambda:{question}'\n\n\
+         def lambda_handler(event, context):\n    return {'mine': True}\n",
+    )
+    .unwrap();
+    let out = dry_run(project.path(), &["--agent", "agent.py"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["plan"]["entry"]["name"], "main", "{doc:#}");
+    assert_eq!(doc["plan"]["entry"]["line"], 4, "{doc:#}");
+    assert_eq!(
+        doc["plan"]["main"]["parameters"],
+        serde_json::json!(["question", "data"])
+    );
+    assert!(
+        warnings(&doc).iter().any(|w| w.contains(
+            "agent.py:6: the agent's own `lambda_handler` is not what Lambda calls: the handler calls `main` (pass --entry lambda_handler to use yours)"
+        )),
+        "{doc:#}"
+    );
+}
