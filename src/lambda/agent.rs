@@ -856,7 +856,7 @@ fn entry_candidates_hint(found: &TopLevel) -> String {
 }
 
 /// `NAME = "literal"` at module level, so `BedrockModel(model_id=MODEL_ID)` can be resolved.
-fn module_string_constants(module: &ModModule) -> BTreeMap<String, String> {
+fn module_string_constants(module: &ModModule) -> BTreeMap<String, ModuleValue> {
     let mut constants = BTreeMap::new();
     for stmt in &module.body {
         let (targets, value): (Vec<&Expr>, &Expr) = match stmt {
@@ -871,7 +871,13 @@ fn module_string_constants(module: &ModModule) -> BTreeMap<String, String> {
             if let Expr::Name(name) = target {
                 match value {
                     Expr::StringLiteral(s) => {
-                        constants.insert(name.id.to_string(), s.value.to_str().to_string());
+                        constants.insert(
+                            name.id.to_string(),
+                            ModuleValue::Literal(s.value.to_str().to_string()),
+                        );
+                    }
+                    value if reads_environment(value) => {
+                        constants.insert(name.id.to_string(), ModuleValue::FromEnvironment);
                     }
                     // Rebinding to something else makes the name non-constant.
                     _ => {
@@ -884,9 +890,38 @@ fn module_string_constants(module: &ModModule) -> BTreeMap<String, String> {
     constants
 }
 
+/// What a module-level name holds, where the analysis can tell.
+#[derive(Debug, Clone, PartialEq)]
+enum ModuleValue {
+    Literal(String),
+    /// `os.environ[...]`, `os.getenv(...)`, `os.environ.get(...)` (possibly `or` a default).
+    FromEnvironment,
+}
+
+/// Whether the expression reads an environment variable (a string known only at run time).
+fn reads_environment(expr: &Expr) -> bool {
+    let is_environ = |expr: &Expr| match expr {
+        Expr::Attribute(attr) => attr.attr.as_str() == "environ",
+        Expr::Name(name) => name.id.as_str() == "environ",
+        _ => false,
+    };
+    match expr {
+        Expr::Subscript(subscript) => is_environ(&subscript.value),
+        Expr::Call(call) => match &*call.func {
+            Expr::Attribute(attr) => {
+                attr.attr.as_str() == "getenv" || (attr.attr.as_str() == "get" && is_environ(&attr.value))
+            }
+            Expr::Name(name) => name.id.as_str() == "getenv",
+            _ => false,
+        },
+        Expr::BoolOp(op) => op.values.iter().any(reads_environment),
+        _ => false,
+    }
+}
+
 struct Collector<'s> {
     source: &'s str,
-    constants: &'s BTreeMap<String, String>,
+    constants: &'s BTreeMap<String, ModuleValue>,
     imports: Vec<Import>,
     bedrock_models: Vec<BedrockModelUse>,
     agentcore: Vec<usize>,
@@ -901,8 +936,21 @@ impl Collector<'_> {
     fn literal(&self, expr: &Expr) -> Option<String> {
         match expr {
             Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
-            Expr::Name(name) => self.constants.get(name.id.as_str()).cloned(),
+            Expr::Name(name) => match self.constants.get(name.id.as_str()) {
+                Some(ModuleValue::Literal(value)) => Some(value.clone()),
+                _ => None,
+            },
             _ => None,
+        }
+    }
+
+    /// A string read from the environment at run time, directly or through a module-level name.
+    fn from_environment(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Name(name) => {
+                self.constants.get(name.id.as_str()) == Some(&ModuleValue::FromEnvironment)
+            }
+            other => reads_environment(other),
         }
     }
 
@@ -978,6 +1026,13 @@ impl Collector<'_> {
                         if let Some(id) = self.literal(expr) {
                             self.bedrock_models.push(BedrockModelUse {
                                 model_id: Some(id),
+                                is_default: false,
+                                line,
+                            });
+                        } else if self.from_environment(expr) {
+                            // A Bedrock model id chosen at deploy time through the environment.
+                            self.bedrock_models.push(BedrockModelUse {
+                                model_id: None,
                                 is_default: false,
                                 line,
                             });

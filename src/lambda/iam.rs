@@ -84,6 +84,14 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
         }
     }
 
+    for (model_id, sources) in &literal_ids {
+        if model_id.contains('*') || model_id.contains('?') {
+            plan.warnings.push(format!(
+                "the Bedrock model id `{model_id}` at {} holds a wildcard: the role may invoke every model it matches; name one model",
+                sources.join(", ")
+            ));
+        }
+    }
     for (index, (model_id, sources)) in literal_ids.into_iter().enumerate() {
         let resources = model_resources(&model_id);
         let is_default = model_id == STRANDS_DEFAULT_MODEL_ID;
@@ -170,6 +178,9 @@ pub fn model_resources(model_id: &str) -> Vec<Value> {
     if model_id.starts_with("arn:") {
         return vec![Value::String(model_id.to_string())];
     }
+    // The id is spliced into Fn::Sub text: `${` in it must stay literal (`${!` in Fn::Sub).
+    let escaped = model_id.replace("${", "${!");
+    let model_id = escaped.as_str();
     match model_id.split_once('.') {
         Some((prefix, base)) if INFERENCE_PROFILE_PREFIXES.contains(&prefix) => vec![
             sub(&format!(
@@ -202,6 +213,39 @@ mod tests {
         )
         .unwrap();
         infer(&a, &[])
+    }
+
+    #[test]
+    fn a_model_id_from_the_environment_gets_a_grant_and_a_warning() {
+        for src in [
+            "import os\nfrom strands import Agent\nagent = Agent(model=os.environ[\"MODEL_ID\"])",
+            "import os\nfrom strands import Agent\nMODEL = os.getenv(\"MODEL_ID\", \"x\")\nagent = Agent(model=MODEL)",
+            "import os\nfrom strands import Agent\nagent = Agent(os.environ.get(\"M\") or \"amazon.nova-lite-v1:0\")",
+        ] {
+            let p = plan(src);
+            assert!(
+                p.statements.iter().any(|s| s.sid == "InvokeAnyBedrockModel"),
+                "{src}: {:?}",
+                p.statements
+            );
+            assert!(
+                p.warnings.iter().any(|w| w.contains("is not a literal")),
+                "{src}: {:?}",
+                p.warnings
+            );
+        }
+        // A model object built elsewhere is not a model id.
+        let p = plan("from strands import Agent\nfrom strands.models import BedrockModel\nm = BedrockModel(model_id=\"amazon.nova-lite-v1:0\")\nagent = Agent(model=m)");
+        assert!(!p.statements.iter().any(|s| s.sid == "InvokeAnyBedrockModel"));
+    }
+
+    #[test]
+    fn wildcards_are_named_and_substitutions_stay_literal() {
+        let p = plan("from strands import Agent\nagent = Agent(model=\"anthropic.*\")");
+        assert!(p.warnings.iter().any(|w| w.contains("holds a wildcard")), "{:?}", p.warnings);
+        let resources = model_resources("x.${AWS::AccountId}");
+        let text = serde_json::to_string(&resources).unwrap();
+        assert!(text.contains("foundation-model/x.${!AWS::AccountId}"), "{text}");
     }
 
     #[test]
