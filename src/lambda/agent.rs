@@ -945,7 +945,7 @@ impl Collector<'_> {
     }
 
     /// A string read from the environment at run time, directly or through a module-level name.
-    fn from_environment(&self, expr: &Expr) -> bool {
+    fn is_read_from_environment(&self, expr: &Expr) -> bool {
         match expr {
             Expr::Name(name) => {
                 self.constants.get(name.id.as_str()) == Some(&ModuleValue::FromEnvironment)
@@ -1029,7 +1029,7 @@ impl Collector<'_> {
                                 is_default: false,
                                 line,
                             });
-                        } else if self.from_environment(expr) {
+                        } else if self.is_read_from_environment(expr) {
                             // A Bedrock model id chosen at deploy time through the environment.
                             self.bedrock_models.push(BedrockModelUse {
                                 model_id: None,
