@@ -200,6 +200,42 @@ pub trait InterpreterProbe {
     }
 }
 
+/// Remembers another probe's answers: a fleet of many agents asks the machine once per run, not
+/// once per agent (500 agents: one interpreter start instead of 500).
+pub struct CachedProbe<P> {
+    inner: P,
+    answers: std::sync::Mutex<BTreeMap<Vec<u8>, Option<Runtime>>>,
+}
+
+impl<P: InterpreterProbe> CachedProbe<P> {
+    pub fn new(inner: P) -> Self {
+        CachedProbe {
+            inner,
+            answers: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<P: InterpreterProbe> InterpreterProbe for CachedProbe<P> {
+    fn has_interpreter(&self, runtime: Runtime) -> bool {
+        self.first_available(&[runtime]).is_some()
+    }
+
+    fn first_available(&self, candidates: &[Runtime]) -> Option<Runtime> {
+        let key: Vec<u8> = candidates.iter().map(|r| r.minor).collect();
+        if let Ok(answers) = self.answers.lock()
+            && let Some(answer) = answers.get(&key)
+        {
+            return *answer;
+        }
+        let answer = self.inner.first_available(candidates);
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.insert(key, answer);
+        }
+        answer
+    }
+}
+
 /// Asks the machine: `python3.X` must be on PATH *and* start (a pyenv shim for a version that is
 /// not selected is on PATH but fails, exactly as `sam build`'s binary validation would).
 pub struct PathProbe;
@@ -1188,5 +1224,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.memory, 4096);
+    }
+
+    #[test]
+    fn a_cached_probe_asks_once_per_question() {
+        struct Counting(std::cell::Cell<usize>);
+        impl InterpreterProbe for Counting {
+            fn has_interpreter(&self, runtime: Runtime) -> bool {
+                self.0.set(self.0.get() + 1);
+                runtime.minor == 12
+            }
+        }
+        let probe = CachedProbe::new(Counting(std::cell::Cell::new(0)));
+        for _ in 0..500 {
+            assert_eq!(
+                probe.first_available(&Runtime::SUPPORTED),
+                Some(Runtime { minor: 12 })
+            );
+        }
+        let asked_once = probe.inner.0.get();
+        assert!(asked_once <= Runtime::SUPPORTED.len(), "{asked_once}");
     }
 }

@@ -26,6 +26,7 @@ use crate::timings::{self, Timings};
 pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let (names, fleet) = select_agents(ctx, args)?;
     let mut all_settings = Vec::with_capacity(names.len());
+    let probe = settings::CachedProbe::new(PathProbe);
     for name in &names {
         all_settings.push(settings::resolve(
             settings::ResolveInput {
@@ -37,7 +38,7 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
                 global_profile: ctx.global.profile.as_deref(),
                 cwd: &ctx.cwd,
             },
-            &PathProbe,
+            &probe,
         )?);
     }
     let progress = Progress::new(ctx.global.quiet);
