@@ -619,7 +619,10 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
                 "--s3-bucket and --resolve-s3 exclude each other; pick one",
             ));
         }
-        (Some(bucket), false) => ArtifactBucket::Named(bucket),
+        (Some(bucket), false) => {
+            validate_bucket_name(&bucket)?;
+            ArtifactBucket::Named(bucket)
+        }
         (None, _) => ArtifactBucket::Resolve,
     };
 
@@ -687,7 +690,10 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         artifact_bucket,
         use_container,
         out_dir,
-        region: global_region.map(str::to_string).or(section.region.clone()),
+        region: match global_region.map(str::to_string).or(section.region.clone()) {
+            Some(region) => Some(validate_region(region)?),
+            None => None,
+        },
         profile: global_profile
             .map(str::to_string)
             .or(section.profile.clone()),
@@ -875,6 +881,48 @@ pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
             Ok((key.trim().to_string(), value.to_string()))
         }
         _ => Err(Error::usage(flag, format!("`{pair}` is not KEY=VALUE"))),
+    }
+}
+
+/// S3's bucket naming rules: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit.
+fn validate_bucket_name(bucket: &str) -> Result<()> {
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            "--s3-bucket",
+            format!(
+                "`{}` is not a valid S3 bucket name; use 3-63 characters of a-z 0-9 . -, starting and ending with a letter or digit",
+                bucket.escape_debug()
+            ),
+        ))
+    }
+}
+
+/// An AWS region code (`us-east-1`, `us-gov-west-1`, `eu-central-2`): letters, dashes, a number.
+fn validate_region(region: String) -> Result<String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if valid {
+        Ok(region)
+    } else {
+        Err(Error::usage_hint(
+            "--region",
+            format!("`{}` is not an AWS region code", region.escape_debug()),
+            "use a code such as us-east-1 or eu-central-1",
+        ))
     }
 }
 

@@ -909,7 +909,8 @@ fn reads_environment(expr: &Expr) -> bool {
         Expr::Subscript(subscript) => is_environ(&subscript.value),
         Expr::Call(call) => match &*call.func {
             Expr::Attribute(attr) => {
-                attr.attr.as_str() == "getenv" || (attr.attr.as_str() == "get" && is_environ(&attr.value))
+                attr.attr.as_str() == "getenv"
+                    || (attr.attr.as_str() == "get" && is_environ(&attr.value))
             }
             Expr::Name(name) => name.id.as_str() == "getenv",
             _ => false,

@@ -224,7 +224,9 @@ mod tests {
         ] {
             let p = plan(src);
             assert!(
-                p.statements.iter().any(|s| s.sid == "InvokeAnyBedrockModel"),
+                p.statements
+                    .iter()
+                    .any(|s| s.sid == "InvokeAnyBedrockModel"),
                 "{src}: {:?}",
                 p.statements
             );
@@ -235,17 +237,30 @@ mod tests {
             );
         }
         // A model object built elsewhere is not a model id.
-        let p = plan("from strands import Agent\nfrom strands.models import BedrockModel\nm = BedrockModel(model_id=\"amazon.nova-lite-v1:0\")\nagent = Agent(model=m)");
-        assert!(!p.statements.iter().any(|s| s.sid == "InvokeAnyBedrockModel"));
+        let p = plan(
+            "from strands import Agent\nfrom strands.models import BedrockModel\nm = BedrockModel(model_id=\"amazon.nova-lite-v1:0\")\nagent = Agent(model=m)",
+        );
+        assert!(
+            !p.statements
+                .iter()
+                .any(|s| s.sid == "InvokeAnyBedrockModel")
+        );
     }
 
     #[test]
     fn wildcards_are_named_and_substitutions_stay_literal() {
         let p = plan("from strands import Agent\nagent = Agent(model=\"anthropic.*\")");
-        assert!(p.warnings.iter().any(|w| w.contains("holds a wildcard")), "{:?}", p.warnings);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("holds a wildcard")),
+            "{:?}",
+            p.warnings
+        );
         let resources = model_resources("x.${AWS::AccountId}");
         let text = serde_json::to_string(&resources).unwrap();
-        assert!(text.contains("foundation-model/x.${!AWS::AccountId}"), "{text}");
+        assert!(
+            text.contains("foundation-model/x.${!AWS::AccountId}"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -158,6 +158,16 @@ fn environment() -> Environment<'static> {
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_filter("toml_string", |value: String| toml_string(&value));
+    // JSON is how every user value enters YAML, TOML and Python here; these characters are legal
+    // raw in JSON but not in YAML (DEL, U+FFFE/FFFF), line breaks to YAML 1.1 (NEL, U+2028/9),
+    // or not allowed raw in TOML (DEL), so they are always written as escapes.
+    env.add_filter("tojson", |value: minijinja::Value| {
+        serde_json::to_string(&value)
+            .map(|json| escape_for_yaml_and_toml(&json))
+            .map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+            })
+    });
     env
 }
 
@@ -339,11 +349,24 @@ fn override_value(value: &str) -> String {
     out
 }
 
-/// A TOML basic string: JSON's escapes, plus DEL, which TOML (unlike JSON) wants escaped.
+/// A TOML basic string: JSON's escapes, plus what TOML (unlike JSON) wants escaped.
 fn toml_string(value: &str) -> String {
-    serde_json::to_string(value)
-        .unwrap_or_default()
-        .replace('\u{7f}', "\\u007f")
+    escape_for_yaml_and_toml(&serde_json::to_string(value).unwrap_or_default())
+}
+
+/// JSON text with the characters YAML or TOML cannot carry raw written as `\uXXXX` (valid in
+/// JSON, YAML and TOML strings alike; they occur only inside strings).
+fn escape_for_yaml_and_toml(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '\u{7f}' | '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn render_requirements(specifiers: &[String]) -> String {

@@ -344,6 +344,10 @@ impl Run<'_> {
             store.deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
         })?;
         if args.dry_run {
+            // What can still fail is checked before anything is written: a failing dry-run
+            // leaves no rendered project behind.
+            let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+            let recorded = store.get(&key)?;
             plan.project
                 .write(&settings.out_dir, &settings.project_dir)?;
             report.plan = Some(plan.describe(settings, None));
@@ -357,8 +361,7 @@ impl Run<'_> {
                     .warnings
                     .push(format!("{err}; a real deploy will stop here")),
             }
-            let key = record::key(settings.env_name.as_deref(), &settings.function_name);
-            if store.get(&key)?.is_none() {
+            if recorded.is_none() {
                 upsert(store, settings, |d| d.status = RecordStatus::Planned)?;
             }
             report.status = Status::Planned;

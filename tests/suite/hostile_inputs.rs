@@ -334,3 +334,134 @@ fn a_main_rebound_to_a_lambda_is_called_as_such_and_an_own_lambda_handler_is_nam
         "{doc:#}"
     );
 }
+
+/// Values YAML or TOML cannot carry raw (DEL, NEL, U+2028, U+FFFF) are escaped: the rendered
+/// template and samconfig parse, and give back exactly the values given.
+#[test]
+fn values_yaml_and_toml_cannot_carry_raw_arrive_exactly() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("agent.py"), AGENT).unwrap();
+    let odd = "a\u{7f}b\u{85}c\u{2028}d\u{ffff}e'<&>\"\\";
+    let out = dry_run(
+        project.path(),
+        &[
+            "--agent",
+            "agent.py",
+            "--env-var",
+            &format!("ODD={odd}"),
+            "--tag",
+            &format!("team={odd}"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out_dir = project.path().join(".agentdeploy/default/x");
+    let check = "import json, sys, tomllib, yaml\n\
+         class Loader(yaml.SafeLoader): pass\n\
+         Loader.add_multi_constructor('!', lambda loader, suffix, node: None)\n\
+         template = yaml.load(open(sys.argv[1], encoding='utf-8'), Loader=Loader)\n\
+         props = template['Resources']['AgentFunction']['Properties']\n\
+         tomllib.load(open(sys.argv[2], 'rb'))\n\
+         print(json.dumps([props['Environment']['Variables']['ODD'], props['Tags']['team']]))\n";
+    let parsed = Command::new(venv_bin("python"))
+        .args(["-c", check])
+        .arg(out_dir.join("template.yaml"))
+        .arg(out_dir.join("samconfig.toml"))
+        .output()
+        .unwrap();
+    assert!(parsed.status.success(), "{}", stderr(&parsed));
+    let values: Vec<String> = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(values, [odd, odd]);
+}
+
+#[test]
+fn bucket_names_and_regions_are_checked_like_other_values() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("agent.py"), AGENT).unwrap();
+    for (args, message) in [
+        (
+            &["--s3-bucket", "My_Bucket"][..],
+            "--s3-bucket: `My_Bucket` is not a valid S3 bucket name",
+        ),
+        (
+            &["--s3-bucket", "b\u{7f}ucket"][..],
+            "is not a valid S3 bucket name",
+        ),
+        (
+            &["--region", "us-east-1\"\nx: y"][..],
+            "is not an AWS region code",
+        ),
+    ] {
+        let out = dry_run(
+            project.path(),
+            &[&["--agent", "agent.py"][..], args].concat(),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    let out = dry_run(
+        project.path(),
+        &[
+            "--agent",
+            "agent.py",
+            "--region",
+            "us-gov-west-1",
+            "--s3-bucket",
+            "my.bucket-1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_dry_run_that_fails_leaves_no_rendered_project_behind() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("agent.py"), AGENT).unwrap();
+    std::fs::create_dir(project.path().join(".agentdeploy")).unwrap();
+    std::fs::write(project.path().join(".agentdeploy/state.json"), "{ not json").unwrap();
+    let out = dry_run(project.path(), &["--agent", "agent.py"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
+    assert!(
+        !project.path().join(".agentdeploy/default/x").exists(),
+        "the rendered project was left behind"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path().join(".agentdeploy/state.json")).unwrap(),
+        "{ not json"
+    );
+}
+
+/// The longest function name with the longest environment name still gives a valid default
+/// stack name (nothing blames a --stack-name that was never given), `_` included.
+#[test]
+fn the_longest_names_give_a_valid_default_stack_name() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("agent.py"), AGENT).unwrap();
+    let function = format!("my_agent_{}", "x".repeat(55));
+    let env = format!("prod-{}", "e".repeat(27));
+    assert_eq!((function.len(), env.len()), (64, 32));
+    std::fs::write(
+        project.path().join("agentdeploy.toml"),
+        format!("[agents.{function}]\nagent = \"agent.py\"\n\n[environments.{env}]\n"),
+    )
+    .unwrap();
+    let out = run(agentdeploy(project.path()).args([
+        "lambda",
+        "--dry-run",
+        "-o",
+        "json",
+        "--all",
+        "-e",
+        &env,
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    let stack = doc["stack_name"]
+        .as_str()
+        .unwrap_or_else(|| doc["deployments"][0]["stack_name"].as_str().unwrap());
+    assert_eq!(
+        stack,
+        format!("agentdeploy-{}-{env}", function.replace('_', "-"))
+    );
+}
