@@ -52,6 +52,7 @@ impl LambdaPlan {
                 source: requirements::RequirementsSource::Inferred,
                 specifiers: Vec::new(),
                 inferred_from: Vec::new(),
+                warnings: Vec::new(),
             },
         };
         let mut iam = iam::infer(&analysis, &settings.policies);
@@ -65,6 +66,7 @@ impl LambdaPlan {
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
         warnings.extend(analysis.warnings.iter().cloned());
+        warnings.extend(requirements.warnings.iter().cloned());
         for skipped in &project.skipped_secrets {
             warnings.push(format!(
                 "not shipping {}: its name looks like a secret (name it with --include to ship it)",

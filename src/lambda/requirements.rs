@@ -46,6 +46,26 @@ const IMPORT_TO_DISTRIBUTION: &[(&str, &str)] = &[
     ("Levenshtein", "levenshtein"),
     ("skimage", "scikit-image"),
     ("mcp", "mcp"),
+    // What published Strands samples import.
+    ("duckduckgo_search", "duckduckgo-search"),
+    ("ddgs", "ddgs"),
+    ("atlassian", "atlassian-python-api"),
+    ("tavily", "tavily-python"),
+    ("firecrawl", "firecrawl-py"),
+    ("exa_py", "exa-py"),
+    ("serpapi", "google-search-results"),
+    ("googlesearch", "googlesearch-python"),
+    ("github", "pygithub"),
+    ("telegram", "python-telegram-bot"),
+    ("discord", "discord-py"),
+    ("newspaper", "newspaper3k"),
+    ("PyPDF2", "pypdf2"),
+    ("pdfminer", "pdfminer-six"),
+    ("markdownify", "markdownify"),
+    ("opensearchpy", "opensearch-py"),
+    ("faiss", "faiss-cpu"),
+    ("sentence_transformers", "sentence-transformers"),
+    ("mem0", "mem0ai"),
 ];
 
 /// Modules the Lambda Python runtime already provides.
@@ -67,15 +87,80 @@ pub struct Requirements {
     pub specifiers: Vec<String>,
     /// For inferred requirements: which import led to which distribution.
     pub inferred_from: Vec<(String, String)>,
+    /// For a requirements file: third-party imports of the code it does not list.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Requirements> {
+    let mut requirements = from_file_or_imports(analysis, explicit)?;
+    if requirements.source != RequirementsSource::Inferred {
+        requirements.warnings = unlisted_imports(analysis, &requirements);
+    }
+    Ok(requirements)
+}
+
+/// A requirements file that misses a distribution the code imports: the function would fail
+/// with ModuleNotFoundError at import. One warning per missing distribution, with where.
+fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Vec<String> {
+    let file = match &requirements.source {
+        RequirementsSource::Explicit(path)
+        | RequirementsSource::BesideAgent(path)
+        | RequirementsSource::Pyproject(path) => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        RequirementsSource::Inferred => return Vec::new(),
+    };
+    let listed: BTreeSet<String> = requirements
+        .specifiers
+        .iter()
+        .map(|s| distribution_name(s))
+        .collect();
+    let dir = analysis
+        .package_dir
+        .clone()
+        .or_else(|| analysis.path.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let mut local = local_modules(&dir);
+    local.extend(analysis.local_module_names());
+    infer(analysis, &local)
+        .into_iter()
+        // The runtime provides the AWS SDK.
+        .filter(|(import, _)| !matches!(import.as_str(), "boto3" | "botocore"))
+        .filter(|(_, dist)| !listed.contains(&distribution_name(dist)))
+        .map(|(import, dist)| {
+            let line = analysis
+                .imports
+                .iter()
+                .find(|i| i.top_level() == import)
+                .map(|i| format!(":{}", i.line))
+                .unwrap_or_default();
+            format!(
+                "{file} does not list `{}`, which the agent imports as `{import}` ({}{line}): the function would fail with ModuleNotFoundError; add it",
+                distribution_name(&dist),
+                analysis.display_path()
+            )
+        })
+        .collect()
+}
+
+/// `Strands_Agents[otel]>=1.0 ; python_version>"3"` → `strands-agents` (PEP 503 normalised).
+fn distribution_name(specifier: &str) -> String {
+    let end = specifier
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(specifier.len());
+    specifier[..end].to_lowercase().replace(['_', '.'], "-")
+}
+
+fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Requirements> {
     if let Some(path) = explicit {
         let specifiers = read_requirements_txt(path, "--requirements")?;
         return Ok(Requirements {
             source: RequirementsSource::Explicit(path.to_path_buf()),
             specifiers,
             inferred_from: vec![],
+            warnings: Vec::new(),
         });
     }
     let dir = analysis
@@ -90,6 +175,7 @@ pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Re
             source: RequirementsSource::BesideAgent(beside),
             specifiers,
             inferred_from: vec![],
+            warnings: Vec::new(),
         });
     }
     let pyproject = dir.join("pyproject.toml");
@@ -99,6 +185,7 @@ pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Re
             source: RequirementsSource::Pyproject(pyproject),
             specifiers,
             inferred_from: vec![],
+            warnings: Vec::new(),
         });
     }
     let local = local_modules(&dir);
@@ -109,6 +196,7 @@ pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Re
         source: RequirementsSource::Inferred,
         specifiers,
         inferred_from,
+        warnings: Vec::new(),
     })
 }
 
@@ -256,6 +344,19 @@ mod tests {
                 "strands-agents>=1.0"
             ]
         );
+    }
+
+    #[test]
+    fn distribution_names_are_normalised() {
+        assert_eq!(
+            distribution_name("Strands_Agents[otel]>=1.0"),
+            "strands-agents"
+        );
+        assert_eq!(
+            distribution_name("python.dotenv ; python_version>'3'"),
+            "python-dotenv"
+        );
+        assert_eq!(distribution_name("requests"), "requests");
     }
 
     #[test]

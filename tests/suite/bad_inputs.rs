@@ -649,11 +649,19 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "directory with no entry file",
-        files: &[("pkg/helpers.py", AGENT)],
+        files: &[("pkg/helpers.py", b"GREETING = 'hi'\n")],
         args: &["--function-name", "x", "--agent", "pkg"],
         env: &[],
         code: 2,
-        message: "directory has no entry file (agent.py, main.py, app.py)",
+        message: "directory has no entry file (agent.py, main.py, app.py, or one file with a top-level `main`",
+    },
+    Case {
+        name: "directory with two files that could be the entry",
+        files: &[("pkg/bot.py", AGENT), ("pkg/other_bot.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "pkg"],
+        env: &[],
+        code: 2,
+        message: "several files could be the entry: bot.py, other_bot.py",
     },
     Case {
         name: "syntax error",

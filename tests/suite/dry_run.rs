@@ -685,3 +685,87 @@ fn a_dry_run_warns_about_secrets_that_would_have_no_value() {
         "{doc:#}"
     );
 }
+
+/// A directory laid out as published samples are (entry file with its own name, a `utils/`
+/// package, a requirements.txt): the entry file is found by what it defines, and an import the
+/// requirements file does not list is named before it fails at import on Lambda.
+#[test]
+fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_named() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().join("recipes");
+    std::fs::create_dir_all(dir.join("utils")).unwrap();
+    std::fs::write(
+        dir.join("recipe_bot.py"),
+        "from dotenv import load_dotenv\nfrom strands import Agent\n\nfrom utils.prompts import SYSTEM\n\n\
+         load_dotenv()\nagent = Agent(system_prompt=SYSTEM)\n\n\
+         if __name__ == \"__main__\":\n    while True:\n        print(agent(input(\"> \")))\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("utils/__init__.py"), "").unwrap();
+    std::fs::write(
+        dir.join("utils/prompts.py"),
+        "SYSTEM = 'You suggest recipes.'\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("requirements.txt"), "strands-agents\n").unwrap();
+    let out = run(agentdeploy(project.path()).args([
+        "lambda",
+        "--dry-run",
+        "-o",
+        "json",
+        "--function-name",
+        "recipes",
+        "--agent",
+        "recipes",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert!(
+        doc["plan"]["agent"]
+            .as_str()
+            .unwrap()
+            .ends_with("recipes/recipe_bot.py"),
+        "{doc:#}"
+    );
+    assert_eq!(doc["plan"]["entry"]["kind"], "agent");
+    assert_eq!(doc["plan"]["entry"]["name"], "agent");
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains(
+            "requirements.txt does not list `python-dotenv`, which the agent imports as `dotenv` (recipes/recipe_bot.py:1)"
+        )),
+        "{warnings:#?}"
+    );
+    // Listed, it is no longer warned about; the local `utils` package never is.
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "strands-agents\npython-dotenv\n",
+    )
+    .unwrap();
+    let out = run(agentdeploy(project.path()).args([
+        "lambda",
+        "--dry-run",
+        "-o",
+        "json",
+        "--function-name",
+        "recipes",
+        "--agent",
+        "recipes",
+    ]));
+    let doc = json(&out);
+    assert!(
+        !doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("does not list")),
+        "{doc:#}"
+    );
+    let shipped = project.path().join(".agentdeploy/default/recipes/src");
+    assert!(shipped.join("utils/prompts.py").is_file());
+}
