@@ -124,8 +124,20 @@ pub fn parse_sam_version(text: &str) -> Option<(u32, u32, u32)> {
     Some((major, minor, patch))
 }
 
-/// Is a Docker engine answering? (The client alone is not enough for `--use-container`.)
-pub fn docker_answers() -> bool {
+/// Is a Docker engine answering? (The client alone is not enough for `--use-container`.) Asked
+/// once per run, on a blocking thread: `docker info` can take seconds.
+pub async fn docker_answers() -> bool {
+    static ANSWER: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+    *ANSWER
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(ask_docker)
+                .await
+                .unwrap_or(false)
+        })
+        .await
+}
+
+fn ask_docker() -> bool {
     let Ok(docker) = which::which("docker") else {
         return false;
     };

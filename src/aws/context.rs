@@ -46,12 +46,11 @@ pub async fn aws_context(
     endpoint_url: Option<&str>,
 ) -> Result<AwsContext> {
     let sdk = load_sdk_config(region, profile, endpoint_url).await;
-    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| Error::Preflight {
-        message: "no AWS region is set".into(),
-        hint: "pass --region, set `region` in agentdeploy.toml, export AWS_REGION, or set one in your AWS profile".into(),
-    })?;
+    let region = region_of(&sdk)?;
     if sdk.credentials_provider().is_none() {
-        return Err(no_credentials("no credentials provider is configured"));
+        return Err(
+            crate::aws::CredentialsProblem::Unusable.error("no credentials provider is configured")
+        );
     }
     let identity = caller_identity(&super::clients::sts(&sdk)).await?;
     Ok(AwsContext {
@@ -65,69 +64,30 @@ pub async fn aws_context(
     })
 }
 
+/// The region the SDK settled on, or the preflight error that says how to set one.
+pub fn region_of(sdk: &aws_config::SdkConfig) -> Result<String> {
+    sdk.region().map(|r| r.to_string()).ok_or_else(|| Error::Preflight {
+        message: "no AWS region is set".into(),
+        hint: "pass --region, set `region` in agentdeploy.toml, export AWS_REGION, or set one in your AWS profile".into(),
+    })
+}
+
 /// STS GetCallerIdentity: (account, ARN), or a preflight error that says what is wrong.
 pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<(String, String)> {
     let identity = sts.get_caller_identity().send().await.map_err(|err| {
-        use aws_sdk_sts::error::SdkError;
-        let detail = match &err {
-            SdkError::ServiceError(service) => {
-                let meta =
-                    aws_smithy_types::error::metadata::ProvideErrorMetadata::meta(service.err());
-                format!(
-                    "{}: {}",
-                    meta.code().unwrap_or("error"),
-                    meta.message().unwrap_or("")
-                )
-            }
-            SdkError::DispatchFailure(dispatch) => format!("could not reach STS ({dispatch:?})"),
-            other => format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(other)
-            ),
-        };
-        classify_credentials_error(&detail)
+        let (detail, problem) = crate::aws::read_sdk_failure(&err);
+        match problem {
+            Some(problem) => problem.error(&detail),
+            None => Error::Preflight {
+                message: format!("could not check the AWS credentials: {detail}"),
+                hint: "check the network and --endpoint-url / AWS_ENDPOINT_URL, then run `agentdeploy doctor`".into(),
+            },
+        }
     })?;
     Ok((
         identity.account().unwrap_or_default().to_string(),
         identity.arn().unwrap_or_default().to_string(),
     ))
-}
-
-fn no_credentials(detail: &str) -> Error {
-    Error::Preflight {
-        message: format!("no usable AWS credentials: {detail}"),
-        hint: "configure credentials: `aws configure`, `aws sso login --profile NAME` with --profile NAME, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (in CI: an OIDC role)".into(),
-    }
-}
-
-pub fn classify_credentials_error(detail: &str) -> Error {
-    let lower = detail.to_lowercase();
-    if lower.contains("expired") {
-        Error::Preflight {
-            message: format!("the AWS credentials have expired ({detail})"),
-            hint:
-                "refresh them: `aws sso login` for SSO profiles, or new keys / a new session token"
-                    .into(),
-        }
-    } else if lower.contains("accessdenied")
-        || lower.contains("access denied")
-        || lower.contains("not authorized")
-    {
-        Error::Preflight {
-            message: format!("AWS denied access ({detail})"),
-            hint: "the identity needs sts:GetCallerIdentity plus CloudFormation, Lambda, IAM, S3 and API Gateway permissions to deploy; check the profile or role".into(),
-        }
-    } else if lower.contains("credential")
-        || lower.contains("invalidclienttokenid")
-        || lower.contains("signature")
-    {
-        no_credentials(detail)
-    } else {
-        Error::Preflight {
-            message: format!("could not check the AWS credentials: {detail}"),
-            hint: "check the network and --endpoint-url / AWS_ENDPOINT_URL, then run `agentdeploy doctor`".into(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -213,16 +173,40 @@ mod tests {
     }
 
     #[test]
-    fn credential_errors_are_classified_with_hints() {
-        let e = classify_credentials_error(
-            "ExpiredToken: The security token included in the request is expired",
+    fn credential_problems_come_from_error_codes() {
+        use crate::aws::CredentialsProblem;
+        assert_eq!(
+            CredentialsProblem::from_code("ExpiredToken"),
+            Some(CredentialsProblem::Expired)
         );
-        assert!(e.to_string().contains("expired"));
-        let e = classify_credentials_error("AccessDenied: User is not authorized");
-        assert!(e.hint().unwrap().contains("permissions"));
-        let e = classify_credentials_error(
-            "InvalidClientTokenId: The security token included in the request is invalid",
+        assert_eq!(
+            CredentialsProblem::from_code("AccessDenied"),
+            Some(CredentialsProblem::Denied)
         );
+        assert_eq!(
+            CredentialsProblem::from_code("InvalidClientTokenId"),
+            Some(CredentialsProblem::Unusable)
+        );
+        // A message that merely mentions expiry is not an expired credential.
+        assert_eq!(CredentialsProblem::from_code("ValidationError"), None);
+        let e = CredentialsProblem::Unusable.error("InvalidClientTokenId: invalid");
         assert!(e.hint().unwrap().contains("aws configure"));
+    }
+
+    #[tokio::test]
+    async fn an_unrelated_error_that_mentions_expiry_is_not_called_expired_credentials() {
+        let sts = sts_replying(
+            400,
+            &sts_error(
+                "ValidationError",
+                "the token for this request expired in transit",
+            ),
+        );
+        let err = caller_identity(&sts).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("could not check the AWS credentials"),
+            "{err}"
+        );
     }
 }

@@ -3,8 +3,9 @@
 
 pub mod clients;
 pub mod context;
+pub mod errors;
 
 pub use context::{
-    AwsContext, aws_context, caller_identity, classify_credentials_error, load_sdk_config,
-    retry_config,
+    AwsContext, aws_context, caller_identity, load_sdk_config, region_of, retry_config,
 };
+pub use errors::{CredentialsProblem, read_sdk_failure};

@@ -108,7 +108,27 @@ pub async fn check_stack_before_deploy(
     Ok(())
 }
 
-pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> Result<Deployed> {
+/// The steps of a deploy, in order, as the progress line and the record report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Resolving,
+    Building,
+    Deploying,
+    Verifying,
+}
+
+impl Phase {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Phase::Resolving => "resolving dependencies",
+            Phase::Building => "building",
+            Phase::Deploying => "deploying",
+            Phase::Verifying => "verifying",
+        }
+    }
+}
+
+pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Deployed> {
     let DeployInputs {
         settings,
         plan,
@@ -121,7 +141,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
     let lambda = crate::aws::clients::lambda(&aws.sdk);
     check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
 
-    phase("resolving dependencies");
+    phase(Phase::Resolving);
     let cache_dir = settings.project_dir.join(".agentdeploy").join("cache");
     let resolved = resolve::resolve(resolve::ResolveRequest {
         specifiers: &plan.requirements.specifiers,
@@ -155,7 +175,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         samconfig.as_bytes(),
     )?;
 
-    phase("building");
+    phase(Phase::Building);
     let envs = sam_env(aws, settings.profile.as_deref());
     let build_request = BuildRequest {
         sam: sam_cli,
@@ -220,7 +240,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
         render::render_template(settings, &plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
     )?;
 
-    phase("deploying");
+    phase(Phase::Deploying);
     if settings.secrets_store == SecretsStore::Ssm {
         put_ssm_secrets(&aws.sdk, &settings.stack_name, secrets).await?;
     }
@@ -285,7 +305,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(&str) + Sync)) -> 
     }
     let no_changes = run.text().contains("No changes to deploy");
 
-    phase("verifying");
+    phase(Phase::Verifying);
     let state = outputs::stack_state(&cfn, &settings.stack_name)
         .await?
         .ok_or_else(|| Error::Verify {

@@ -253,23 +253,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let detail = match err.as_service_error() {
-        Some(service) => format!(
-            "{}: {}",
-            service.code().unwrap_or("error"),
-            service.message().unwrap_or("")
-        ),
-        None => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(err)
-        ),
-    };
-    let lower = detail.to_lowercase();
-    if lower.contains("accessdenied")
-        || lower.contains("not authorized")
-        || lower.contains("expired")
-    {
-        return crate::aws::classify_credentials_error(&detail);
+    let (detail, problem) = crate::aws::read_sdk_failure(err);
+    if let Some(problem) = problem {
+        return problem.error(&detail);
     }
     Error::Deploy {
         message: format!("{operation} failed: {detail}"),

@@ -49,8 +49,28 @@ pub fn platform_flags(runtime: Runtime, architecture: Architecture) -> Vec<Strin
     flags
 }
 
-/// A Python with pip, to run the resolver (any version: the target is given by flags).
-pub fn pip_python() -> Result<PathBuf> {
+/// A Python with pip, to run the resolver (any version: the target is given by flags). Looked
+/// for once per run, off the async workers (it starts an interpreter).
+pub async fn pip_python() -> Result<PathBuf> {
+    static FOUND: tokio::sync::OnceCell<Option<PathBuf>> = tokio::sync::OnceCell::const_new();
+    let found = FOUND
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(find_pip_python)
+                .await
+                .ok()
+                .flatten()
+        })
+        .await;
+    found.clone().ok_or_else(|| Error::Preflight {
+        message:
+            "no Python with pip on PATH (needed to resolve dependencies for the Lambda platform)"
+                .into(),
+        hint: "install python3 and pip (`apt-get install python3-pip`, `brew install python`)"
+            .into(),
+    })
+}
+
+fn find_pip_python() -> Option<PathBuf> {
     for candidate in ["python3", "python"] {
         if let Ok(path) = which::which(candidate) {
             let ok = std::process::Command::new(&path)
@@ -61,17 +81,11 @@ pub fn pip_python() -> Result<PathBuf> {
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
-                return Ok(path);
+                return Some(path);
             }
         }
     }
-    Err(Error::Preflight {
-        message:
-            "no Python with pip on PATH (needed to resolve dependencies for the Lambda platform)"
-                .into(),
-        hint: "install python3 and pip (`apt-get install python3-pip`, `brew install python`)"
-            .into(),
-    })
+    None
 }
 
 #[derive(Debug, Clone)]
@@ -138,7 +152,7 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
             });
         }
     }
-    let python = pip_python()?;
+    let python = pip_python().await?;
     let work =
         tempfile::tempdir().map_err(|e| Error::internal(format!("temporary directory: {e}")))?;
     let requirements = work.path().join("requirements.txt");

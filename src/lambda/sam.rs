@@ -66,7 +66,7 @@ pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result
         artifact_dir: build_dir.join(FUNCTION_LOGICAL_ID),
     };
     if request.use_container == UseContainer::Always {
-        if !docker_answers() {
+        if !docker_answers().await {
             return Err(docker_error());
         }
         let run = sam_build(request, true, tool).await?;
@@ -87,7 +87,7 @@ pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result
         "no {} on PATH for a native build; trying the fallbacks",
         request.runtime.interpreter()
     );
-    if request.use_container == UseContainer::Auto && docker_answers() {
+    if request.use_container == UseContainer::Auto && docker_answers().await {
         let run = sam_build(request, true, tool).await?;
         return if run.success {
             Ok(outcome(BuildStrategy::Container))
@@ -233,7 +233,7 @@ async fn cross_platform_build(
         })
         .unwrap_or(false);
     if has_requirements {
-        let python = pip_python()?;
+        let python = pip_python().await?;
         let mut args: Vec<String> = [
             "-m",
             "pip",

@@ -278,32 +278,42 @@ pub fn upsert(
     change: impl FnOnce(&mut Deployment),
 ) -> Result<()> {
     let key = record::key(settings.env_name.as_deref(), &settings.function_name);
-    store.update(|state| {
-        let now = record::now_rfc3339();
-        let entry = state.deployments.entry(key).or_insert_with(|| Deployment {
-            function_name: settings.function_name.clone(),
-            env: settings.env_name.clone(),
-            stack_name: settings.stack_name.clone(),
-            region: None,
-            account: None,
-            status: RecordStatus::Planned,
-            created_at: now.clone(),
-            updated_at: now.clone(),
-            input_hash: None,
-            deployed_hash: None,
-            outputs: RecordedOutputs::default(),
-            build_strategy: None,
-            artifact_bytes: None,
-            runtime: settings.runtime.name(),
-            endpoint_kind: settings.endpoint.as_str().to_string(),
-            error: None,
-        });
-        entry.stack_name = settings.stack_name.clone();
-        entry.runtime = settings.runtime.name();
-        entry.endpoint_kind = settings.endpoint.as_str().to_string();
-        entry.updated_at = now;
-        change(entry);
-    })
+    // The record's lock may wait (up to 30 s) behind another fleet member: off the async workers.
+    let update = || {
+        store.update(|state| {
+            let now = record::now_rfc3339();
+            let entry = state.deployments.entry(key).or_insert_with(|| Deployment {
+                function_name: settings.function_name.clone(),
+                env: settings.env_name.clone(),
+                stack_name: settings.stack_name.clone(),
+                region: None,
+                account: None,
+                status: RecordStatus::Planned,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                input_hash: None,
+                deployed_hash: None,
+                outputs: RecordedOutputs::default(),
+                build_strategy: None,
+                artifact_bytes: None,
+                runtime: settings.runtime.name(),
+                endpoint_kind: settings.endpoint.as_str().to_string(),
+                error: None,
+            });
+            entry.stack_name = settings.stack_name.clone();
+            entry.runtime = settings.runtime.name();
+            entry.endpoint_kind = settings.endpoint.as_str().to_string();
+            entry.updated_at = now;
+            change(entry);
+        })
+    };
+    // block_in_place needs the multi-thread runtime; elsewhere (tests, a plain thread) just wait.
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(update)
+        }
+        _ => update(),
+    }
 }
 
 struct Run<'a> {
@@ -412,9 +422,9 @@ impl Run<'_> {
             task,
             redactor,
         };
-        let phase = |name: &str| {
-            task.phase(name);
-            if name == "deploying"
+        let phase = |phase: deploy::Phase| {
+            task.phase(phase.describe());
+            if phase == deploy::Phase::Deploying
                 && let Err(err) = upsert(store, settings, |d| d.status = RecordStatus::Deploying)
             {
                 tracing::warn!("could not update the deployment record: {err}");

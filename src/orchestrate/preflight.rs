@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use serde::Serialize;
 
 use crate::aws::aws_context;
+use crate::error::Error;
 use crate::settings::Runtime;
 use crate::tools::{docker_answers, find_sam, interpreter_version};
 
@@ -88,7 +89,7 @@ pub async fn doctor(
             )),
         )),
     }
-    if docker_answers() {
+    if docker_answers().await {
         checks.push(check(
             "docker",
             CheckStatus::Pass,
@@ -103,29 +104,30 @@ pub async fn doctor(
             Some("start Docker, or rely on native / cross-platform builds".into()),
         ));
     }
-    match aws_context(region, profile, endpoint_url).await {
-        Ok(ctx) => {
-            checks.push(check("region", CheckStatus::Pass, ctx.region.clone(), None));
-            checks.push(check(
-                "credentials",
-                CheckStatus::Pass,
-                format!("account {} as {}", ctx.account, ctx.caller_arn),
-                None,
-            ));
+    // Region and credentials are separate checks, each failing with its own error.
+    let sdk = crate::aws::load_sdk_config(region, profile, endpoint_url).await;
+    let failed = |name: &'static str, err: Error| {
+        check(
+            name,
+            CheckStatus::Fail,
+            err.to_string(),
+            err.hint().map(str::to_string),
+        )
+    };
+    match crate::aws::region_of(&sdk) {
+        Ok(region) => {
+            checks.push(check("region", CheckStatus::Pass, region.clone(), None));
+            match aws_context(Some(&region), profile, endpoint_url).await {
+                Ok(ctx) => checks.push(check(
+                    "credentials",
+                    CheckStatus::Pass,
+                    format!("account {} as {}", ctx.account, ctx.caller_arn),
+                    None,
+                )),
+                Err(err) => checks.push(failed("credentials", err)),
+            }
         }
-        Err(err) => {
-            let name = if err.to_string().contains("region") {
-                "region"
-            } else {
-                "credentials"
-            };
-            checks.push(check(
-                name,
-                CheckStatus::Fail,
-                err.to_string(),
-                err.hint().map(str::to_string),
-            ));
-        }
+        Err(err) => checks.push(failed("region", err)),
     }
     checks
 }

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -228,9 +227,7 @@ impl FileLock {
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {
-            // SAFETY: flock on a descriptor we own; no memory is shared.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
+            if file.try_lock().is_ok() {
                 let _ = file.set_len(0);
                 let _ = std::io::Write::write_all(
                     &mut &file,
@@ -269,8 +266,7 @@ impl FileLock {
 impl Drop for FileLock {
     fn drop(&mut self) {
         let _ = self.file.set_len(0);
-        // SAFETY: as above.
-        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        let _ = self.file.unlock();
     }
 }
 

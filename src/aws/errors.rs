@@ -1,0 +1,96 @@
+//! AWS failures classified on typed values: the SDK error's variant and its error code, read
+//! where the error happens (never by searching formatted text).
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::Error;
+
+/// What an AWS error says about the caller's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsProblem {
+    Expired,
+    Denied,
+    /// Missing, malformed or not accepted (bad key id, bad signature, nothing to sign with).
+    Unusable,
+}
+
+impl CredentialsProblem {
+    /// From an AWS error code (the codes STS, CloudFormation, Lambda, S3 and IAM use).
+    pub fn from_code(code: &str) -> Option<CredentialsProblem> {
+        match code {
+            "ExpiredToken"
+            | "ExpiredTokenException"
+            | "RequestExpired"
+            | "TokenRefreshRequired" => Some(CredentialsProblem::Expired),
+            "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "AuthorizationError"
+            | "UnauthorizedAccess" => Some(CredentialsProblem::Denied),
+            "InvalidClientTokenId"
+            | "SignatureDoesNotMatch"
+            | "UnrecognizedClientException"
+            | "MissingAuthenticationToken"
+            | "MissingAuthenticationTokenException"
+            | "IncompleteSignature"
+            | "InvalidAccessKeyId" => Some(CredentialsProblem::Unusable),
+            _ => None,
+        }
+    }
+
+    /// The preflight error (exit 3) with the fix for this problem.
+    pub fn error(self, detail: &str) -> Error {
+        match self {
+            CredentialsProblem::Expired => Error::Preflight {
+                message: format!("the AWS credentials have expired ({detail})"),
+                hint: "refresh them: `aws sso login` for SSO profiles, or new keys / a new session token".into(),
+            },
+            CredentialsProblem::Denied => Error::Preflight {
+                message: format!("AWS denied access ({detail})"),
+                hint: "the identity needs sts:GetCallerIdentity plus CloudFormation, Lambda, IAM, S3 and API Gateway permissions to deploy; check the profile or role".into(),
+            },
+            CredentialsProblem::Unusable => Error::Preflight {
+                message: format!("no usable AWS credentials: {detail}"),
+                hint: "configure credentials: `aws configure`, `aws sso login --profile NAME` with --profile NAME, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (in CI: an OIDC role)".into(),
+            },
+        }
+    }
+}
+
+/// An SDK failure read once: a one-line description and, when it is about credentials, which
+/// problem. A request that could not even be built failed on its credentials (the region and
+/// endpoint are settled before any call).
+pub fn read_sdk_failure<E, R>(err: &SdkError<E, R>) -> (String, Option<CredentialsProblem>)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code();
+            let detail = format!(
+                "{}: {}",
+                code.unwrap_or("error"),
+                service.err().message().unwrap_or("")
+            );
+            (detail, code.and_then(CredentialsProblem::from_code))
+        }
+        SdkError::ConstructionFailure(_) => (chain(err), Some(CredentialsProblem::Unusable)),
+        other => (chain(other), None),
+    }
+}
+
+/// `dispatch failure: io error: connection refused`: each cause once, without debug dumps.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
