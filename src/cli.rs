@@ -273,6 +273,23 @@ pub struct LambdaArgs {
     #[arg(long, env = "AGENTDEPLOY_CONVERSATION", value_name = "MODE")]
     pub conversation: Option<String>,
 
+    /// API-key endpoints: steady requests per second a key may make [default: 2]
+    #[arg(long, env = "AGENTDEPLOY_RATE_LIMIT", value_name = "PER_SECOND")]
+    pub rate_limit: Option<String>,
+
+    /// API-key endpoints: requests a key may burst above the rate [default: 5]
+    #[arg(long, env = "AGENTDEPLOY_BURST_LIMIT", value_name = "REQUESTS")]
+    pub burst_limit: Option<String>,
+
+    /// API-key endpoints: requests a key may make per day, week or month, e.g. 1000/day
+    /// [default: 1000/day]
+    #[arg(long, env = "AGENTDEPLOY_QUOTA", value_name = "N/PERIOD")]
+    pub quota: Option<String>,
+
+    /// Concurrent executions reserved for (and capping) the function [default: none]
+    #[arg(long, env = "AGENTDEPLOY_RESERVED_CONCURRENCY", value_name = "N")]
+    pub reserved_concurrency: Option<String>,
+
     /// Ship this file of the agent directory even though its name looks like a secret (`.env.*`,
     /// `*.pem`, `id_rsa`, `.aws/`...); a path relative to the agent directory, repeatable
     #[arg(long = "include", value_name = "PATH")]

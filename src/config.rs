@@ -43,6 +43,10 @@ macro_rules! agent_section {
             pub entry: Option<String>,
             pub conversation: Option<String>,
             pub include: Option<Vec<String>>,
+            pub rate_limit: Option<f64>,
+            pub burst_limit: Option<u32>,
+            pub quota: Option<String>,
+            pub reserved_concurrency: Option<u32>,
             $($extra)*
         }
     };
@@ -153,6 +157,10 @@ impl EnvironmentSection {
             entry: self.entry.clone(),
             conversation: self.conversation.clone(),
             include: self.include.clone(),
+            rate_limit: self.rate_limit,
+            burst_limit: self.burst_limit,
+            quota: self.quota.clone(),
+            reserved_concurrency: self.reserved_concurrency,
         }
     }
 }
@@ -203,6 +211,10 @@ impl AgentSection {
         replace(&mut self.entry, top.entry);
         replace(&mut self.conversation, top.conversation);
         replace(&mut self.include, top.include);
+        replace(&mut self.rate_limit, top.rate_limit);
+        replace(&mut self.burst_limit, top.burst_limit);
+        replace(&mut self.quota, top.quota);
+        replace(&mut self.reserved_concurrency, top.reserved_concurrency);
     }
 
     fn resolve_paths(&mut self, base: &Path) {

@@ -169,6 +169,10 @@ pub struct LambdaSettings {
     pub conversation: Conversation,
     pub endpoint: EndpointKind,
     pub auth: AuthMode,
+    /// API-key endpoints: the usage plan's throttle and quota (None for other endpoints).
+    pub usage_limits: Option<UsageLimits>,
+    /// `--reserved-concurrency`: reserved for, and capping, the function.
+    pub reserved_concurrency: Option<u32>,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
@@ -543,6 +547,30 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         )),
         _ => {}
     }
+    let usage_limits = usage_limits(args, &section, endpoint, auth)?;
+    let reserved_concurrency = match args
+        .reserved_concurrency
+        .as_deref()
+        .map(|text| {
+            text.trim().parse::<u32>().map_err(|_| {
+                Error::usage(
+                    "--reserved-concurrency",
+                    format!("`{text}` is not a whole number"),
+                )
+            })
+        })
+        .transpose()?
+        .or(section.reserved_concurrency)
+    {
+        Some(0) => {
+            return Err(Error::usage_hint(
+                "--reserved-concurrency",
+                "0 would stop every invocation of the function",
+                "give at least 1, or leave it out for the account's unreserved pool; to take the agent offline use `agentdeploy destroy`",
+            ));
+        }
+        other => other,
+    };
     if endpoint == EndpointKind::Api && timeout > API_GATEWAY_TIMEOUT_SECONDS {
         warnings.push(format!(
             "API Gateway cuts requests at {API_GATEWAY_TIMEOUT_SECONDS} s but the timeout is {timeout} s: long agent runs will get 504s; consider --endpoint url"
@@ -683,6 +711,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         conversation,
         endpoint,
         auth,
+        usage_limits,
+        reserved_concurrency,
         subnet_ids,
         security_group_ids,
         tags,
@@ -882,6 +912,120 @@ pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
         }
         _ => Err(Error::usage(flag, format!("`{pair}` is not KEY=VALUE"))),
     }
+}
+
+/// An API key's limits: a leaked key can cost at most this much model use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageLimits {
+    pub rate_per_second: f64,
+    pub burst: u32,
+    pub quota: u32,
+    /// DAY, WEEK or MONTH, as API Gateway names them.
+    pub quota_period: &'static str,
+}
+
+/// Defaults for an LLM agent: each request is a model call (cents to dimes), so a key gets a
+/// human's pace, not a load test's; a leaked key costs at most 1,000 calls a day.
+pub const DEFAULT_USAGE_LIMITS: UsageLimits = UsageLimits {
+    rate_per_second: 2.0,
+    burst: 5,
+    quota: 1000,
+    quota_period: "DAY",
+};
+
+fn usage_limits(
+    args: &LambdaArgs,
+    section: &AgentSection,
+    endpoint: EndpointKind,
+    auth: AuthMode,
+) -> Result<Option<UsageLimits>> {
+    let rate = match args.rate_limit.as_deref() {
+        Some(text) => Some(
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .ok_or_else(|| {
+                    Error::usage(
+                        "--rate-limit",
+                        format!("`{text}` is not a positive number of requests per second"),
+                    )
+                })?,
+        ),
+        None => section.rate_limit,
+    };
+    let burst = match args.burst_limit.as_deref() {
+        Some(text) => Some(
+            text.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|b| *b >= 1)
+                .ok_or_else(|| {
+                    Error::usage(
+                        "--burst-limit",
+                        format!("`{text}` is not a whole number of at least 1"),
+                    )
+                })?,
+        ),
+        None => section.burst_limit,
+    };
+    let quota = args.quota.clone().or(section.quota.clone());
+    let given = [
+        ("--rate-limit", rate.is_some()),
+        ("--burst-limit", burst.is_some()),
+        ("--quota", quota.is_some()),
+    ];
+    if !(endpoint == EndpointKind::Api && auth == AuthMode::ApiKey) {
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(Error::usage_hint(
+                *flag,
+                "usage limits apply to API keys, and this endpoint has none",
+                "use --endpoint api --auth api-key, or drop the limit (--reserved-concurrency caps any endpoint)",
+            ));
+        }
+        return Ok(None);
+    }
+    let mut limits = DEFAULT_USAGE_LIMITS;
+    if let Some(rate) = rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(Error::usage(
+                "--rate-limit",
+                format!("{rate} is not a positive number of requests per second"),
+            ));
+        }
+        limits.rate_per_second = rate;
+    }
+    if let Some(burst) = burst {
+        if burst == 0 {
+            return Err(Error::usage(
+                "--burst-limit",
+                "0 would refuse every request; give at least 1",
+            ));
+        }
+        limits.burst = burst;
+    }
+    if let Some(text) = quota {
+        let parsed = text.split_once('/').and_then(|(count, period)| {
+            let count = count.trim().parse::<u32>().ok().filter(|c| *c >= 1)?;
+            let period = match period.trim() {
+                "day" => "DAY",
+                "week" => "WEEK",
+                "month" => "MONTH",
+                _ => return None,
+            };
+            Some((count, period))
+        });
+        let Some((count, period)) = parsed else {
+            return Err(Error::usage_hint(
+                "--quota",
+                format!("`{}` is not N/day, N/week or N/month", text.escape_debug()),
+                "for example --quota 5000/day",
+            ));
+        };
+        limits.quota = count;
+        limits.quota_period = period;
+    }
+    Ok(Some(limits))
 }
 
 /// S3's bucket naming rules: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit.

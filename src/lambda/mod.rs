@@ -131,6 +131,12 @@ impl LambdaPlan {
             "secrets": settings.secrets,
             "env_vars": settings.env_vars.keys().collect::<Vec<_>>(),
             "auth": settings.auth.as_str(),
+            "usage_limits": settings.usage_limits.as_ref().map(|l| json!({
+                "rate_per_second": l.rate_per_second,
+                "burst": l.burst,
+                "quota": format!("{}/{}", l.quota, l.quota_period.to_lowercase()),
+            })),
+            "reserved_concurrency": settings.reserved_concurrency,
             "files": self.files(settings),
         })
     }

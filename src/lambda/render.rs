@@ -278,6 +278,8 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str)
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
             function_name => settings.function_name.as_str(),
+            usage_limits => settings.usage_limits.as_ref(),
+            reserved_concurrency => settings.reserved_concurrency,
             code_uri => code_uri,
             handler => handler,
             description => match settings.kind {

@@ -558,14 +558,12 @@ fn access(settings: &LambdaSettings, outputs: &StackOutputs, region: &str) -> En
             "KEY=$(aws apigateway get-api-key --api-key {} --include-value --query value --output text --region {region}); curl -X POST -H \"x-api-key: $KEY\" -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}",
             outputs.api_key_id.as_deref().unwrap_or("<ApiKeyId>")
         ),
-        (EndpointKind::Api, AuthMode::Iam, Some(url), _)
-        | (EndpointKind::Url, AuthMode::Iam, _, Some(url)) => format!(
-            "sign requests with SigV4 (e.g. `awscurl --service {} --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`",
-            if settings.endpoint == EndpointKind::Url {
-                "lambda"
-            } else {
-                "execute-api"
-            }
+        (EndpointKind::Api, AuthMode::Iam, Some(url), _) => format!(
+            "sign requests with SigV4 (e.g. `awscurl --service execute-api --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`"
+        ),
+        // AWS requires both actions for Function URLs created since October 2025.
+        (EndpointKind::Url, AuthMode::Iam, _, Some(url)) => format!(
+            "callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function; sign requests with SigV4 (e.g. `awscurl --service lambda --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`"
         ),
         (_, AuthMode::None, Some(url), _) | (_, AuthMode::None, _, Some(url)) => {
             format!(

@@ -242,9 +242,15 @@ class CfnUsagePlan(CloudFormationModel):
         p = cloudformation_json.get("Properties", {})
         backend = apigw.apigateway_backends[account_id][region_name]
         stages = [{"apiId": s.get("ApiId"), "stage": s.get("Stage")} for s in p.get("ApiStages", [])]
-        plan = backend.create_usage_plan(
-            {"name": p.get("UsagePlanName", resource_name), "description": p.get("Description"), "apiStages": stages}
-        )
+        fields = {"name": p.get("UsagePlanName", resource_name), "description": p.get("Description"), "apiStages": stages}
+        if "Throttle" in p:
+            fields["throttle"] = {
+                "rateLimit": float(p["Throttle"].get("RateLimit", 0)),
+                "burstLimit": int(p["Throttle"].get("BurstLimit", 0)),
+            }
+        if "Quota" in p:
+            fields["quota"] = {"limit": int(p["Quota"]["Limit"]), "period": p["Quota"]["Period"]}
+        plan = backend.create_usage_plan(fields)
         return cls(plan)
 
     @classmethod

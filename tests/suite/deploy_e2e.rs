@@ -558,3 +558,65 @@ fn strands_tools_for_python_3_11_builds_through_the_pinned_path() {
         "cpython-311-x86_64-linux-gnu.so"
     ));
 }
+
+/// An API key's usage plan is throttled and capped (defaults suited to a model-calling agent,
+/// or the flags), and --reserved-concurrency reaches the function: through the real SAM
+/// transform into the local AWS.
+#[test]
+fn api_key_endpoints_are_throttled_and_capped_and_concurrency_is_reserved() {
+    let work = tempfile::tempdir().unwrap();
+    let plans = |aws: &LocalAws| -> Value {
+        serde_json::from_str(&aws.boto3(
+            "plans = client('apigateway').get_usage_plans()['items']\n\
+             print(json.dumps([{'throttle': p.get('throttle'), 'quota': p.get('quota')} for p in plans]))\n",
+        ))
+        .unwrap()
+    };
+    let aws = LocalAws::start();
+    let out = run(&mut deploy_cmd(
+        &aws,
+        work.path(),
+        "capped",
+        &fixture("probe_agent.py"),
+        &work.path().join("out"),
+        &local_aws::deploy_path(),
+    ));
+    let doc = assert_deployed(&out);
+    assert_eq!(
+        doc["plan"]["usage_limits"],
+        serde_json::json!({"rate_per_second": 2.0, "burst": 5, "quota": "1000/day"})
+    );
+    let found = plans(&aws);
+    assert_eq!(found[0]["throttle"]["rateLimit"], 2.0, "{found:#}");
+    assert_eq!(found[0]["throttle"]["burstLimit"], 5, "{found:#}");
+    assert_eq!(found[0]["quota"]["limit"], 1000, "{found:#}");
+    assert_eq!(found[0]["quota"]["period"], "DAY", "{found:#}");
+
+    let aws = LocalAws::start();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "capped2",
+        &fixture("probe_agent.py"),
+        &work.path().join("out2"),
+        &local_aws::deploy_path(),
+    );
+    cmd.args([
+        "--rate-limit",
+        "0.5",
+        "--burst-limit",
+        "2",
+        "--quota",
+        "50/week",
+        "--reserved-concurrency",
+        "3",
+    ]);
+    assert_deployed(&run(&mut cmd));
+    let found = plans(&aws);
+    assert_eq!(found[0]["throttle"]["rateLimit"], 0.5, "{found:#}");
+    assert_eq!(found[0]["quota"]["period"], "WEEK", "{found:#}");
+    let reserved = aws.boto3(
+        "print(client('lambda').get_function_concurrency(FunctionName='capped2').get('ReservedConcurrentExecutions'))\n",
+    );
+    assert_eq!(reserved.trim(), "3");
+}

@@ -83,6 +83,13 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     let first_doc = json(&first);
     assert_eq!(first.status.code(), Some(0), "{first_doc:#}");
     assert_eq!(first_doc["status"], "deployed");
+    assert!(
+        first_doc["access"]["how_to_call"]
+            .as_str()
+            .unwrap()
+            .contains("callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction"),
+        "{first_doc:#}"
+    );
     let rec = record(dir);
     assert_eq!(rec["schema_version"], 1);
     let entry = &rec["deployments"]["default/life"];
@@ -345,23 +352,10 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
 fn destroy_leaves_a_stack_agentdeploy_did_not_make() {
     let aws = LocalAws::start();
     let project = tempfile::tempdir().unwrap();
-    let cloudformation = |script: &str| {
-        let out = Command::new(venv_bin("python"))
-            .args(["-c", script])
-            .env("ENDPOINT", &aws.url)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout(&out)
-    };
-    let client = "import boto3, os\n\
-                  cfn = boto3.client('cloudformation', endpoint_url=os.environ['ENDPOINT'], \
-                  region_name='us-east-1', aws_access_key_id='testing', \
-                  aws_secret_access_key='testing-secret-key')\n";
-    cloudformation(&format!(
-        "{client}cfn.create_stack(StackName='agentdeploy-foreign', TemplateBody='\
-         {{\"Resources\": {{\"Topic\": {{\"Type\": \"AWS::SNS::Topic\"}}}}}}')\n"
-    ));
+    aws.boto3(
+        "client('cloudformation').create_stack(StackName='agentdeploy-foreign', \
+         TemplateBody=json.dumps({'Resources': {'Topic': {'Type': 'AWS::SNS::Topic'}}}))\n",
+    );
     let refused = run(&mut cmd(
         &aws,
         project.path(),
@@ -373,8 +367,8 @@ fn destroy_leaves_a_stack_agentdeploy_did_not_make() {
         err.contains("stack agentdeploy-foreign exists but agentdeploy did not make it"),
         "{err}"
     );
-    let status = cloudformation(&format!(
-        "{client}print(cfn.describe_stacks(StackName='agentdeploy-foreign')['Stacks'][0]['StackStatus'])\n"
-    ));
+    let status = aws.boto3(
+        "print(client('cloudformation').describe_stacks(StackName='agentdeploy-foreign')['Stacks'][0]['StackStatus'])\n",
+    );
     assert_eq!(status.trim(), "CREATE_COMPLETE");
 }

@@ -56,6 +56,27 @@ impl LocalAws {
         cmd
     }
 
+    /// Runs a Python script against this emulator with boto3 (the test's own view of AWS):
+    /// `client(name)` makes a client for it. Returns stdout; fails the test if the script fails.
+    pub fn boto3(&self, script: &str) -> String {
+        let prelude = "import boto3, json, os\n\
+                       def client(name):\n    \
+                       return boto3.client(name, endpoint_url=os.environ['ENDPOINT'], \
+                       region_name='us-east-1', aws_access_key_id='testing', \
+                       aws_secret_access_key='testing-secret-key')\n";
+        let out = Command::new(venv_bin("python"))
+            .args(["-c", &format!("{prelude}{script}")])
+            .env("ENDPOINT", &self.url)
+            .output()
+            .expect("the venv python runs");
+        assert!(
+            out.status.success(),
+            "boto3 script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Points an agentdeploy command at this emulator with test credentials.
     pub fn configure(&self, cmd: &mut Command) {
         cmd.env("AWS_ENDPOINT_URL", &self.url)
