@@ -269,7 +269,9 @@ pub struct LambdaArgs {
     pub entry: Option<String>,
 
     /// Whose conversation a request continues: isolated (each request starts from the agent's
-    /// state at import, default) or shared (one process-wide memory: callers see each other's turns)
+    /// state at import, default), session (stored per caller and session_id in a private S3
+    /// bucket, across cold starts) or shared (one process-wide memory: callers see each other's
+    /// turns)
     #[arg(long, env = "AGENTDEPLOY_CONVERSATION", value_name = "MODE")]
     pub conversation: Option<String>,
 
@@ -294,6 +296,10 @@ pub struct LambdaArgs {
     /// `*.pem`, `id_rsa`, `.aws/`...); a path relative to the agent directory, repeatable
     #[arg(long = "include", value_name = "PATH")]
     pub include: Vec<String>,
+
+    /// With --conversation session: days a session is kept after its last turn [default: 7]
+    #[arg(long, env = "AGENTDEPLOY_SESSION_TTL_DAYS", value_name = "DAYS")]
+    pub session_ttl_days: Option<String>,
 
     /// Build in a container: auto, always or never [default: auto]
     #[arg(long, env = "AGENTDEPLOY_USE_CONTAINER", value_name = "WHEN")]

@@ -47,6 +47,7 @@ macro_rules! agent_section {
             pub burst_limit: Option<u32>,
             pub quota: Option<String>,
             pub reserved_concurrency: Option<u32>,
+            pub session_ttl_days: Option<u32>,
             $($extra)*
         }
     };
@@ -161,6 +162,7 @@ impl EnvironmentSection {
             burst_limit: self.burst_limit,
             quota: self.quota.clone(),
             reserved_concurrency: self.reserved_concurrency,
+            session_ttl_days: self.session_ttl_days,
         }
     }
 }
@@ -215,6 +217,7 @@ impl AgentSection {
         replace(&mut self.burst_limit, top.burst_limit);
         replace(&mut self.quota, top.quota);
         replace(&mut self.reserved_concurrency, top.reserved_concurrency);
+        replace(&mut self.session_ttl_days, top.session_ttl_days);
     }
 
     fn resolve_paths(&mut self, base: &Path) {

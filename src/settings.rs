@@ -120,14 +120,16 @@ impl Runtime {
     }
 }
 
-/// Whose conversation a request continues (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Whose conversation a request continues (SPEC §5). Serialized as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversation {
     /// Every request starts from the agents' state right after import.
     Isolated,
     /// One process-wide memory, as the agent code alone would behave.
     Shared,
+    /// Stored per (caller, session_id) in the stack's private S3 bucket, across cold starts;
+    /// kept for this many days after the last turn.
+    Session { ttl_days: u32 },
 }
 
 impl Conversation {
@@ -135,7 +137,24 @@ impl Conversation {
         match self {
             Conversation::Isolated => "isolated",
             Conversation::Shared => "shared",
+            Conversation::Session { .. } => "session",
         }
+    }
+
+    pub fn session_ttl_days(self) -> Option<u32> {
+        match self {
+            Conversation::Session { ttl_days } => Some(ttl_days),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Conversation {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -473,20 +492,24 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
             warnings.push("--conversation shared: callers share the agent's memory and see each other's conversations; use it only when one caller owns the function".into());
             Conversation::Shared
         }
-        Some("session") => {
-            return Err(Error::usage_hint(
-                "--conversation",
-                "`session` (conversations stored across cold starts) is not available in this version",
-                "use isolated (default: each request starts fresh) or shared",
-            ));
-        }
+        Some("session") => Conversation::Session {
+            ttl_days: session_ttl_days(args, &section)?,
+        },
         Some(other) => {
             return Err(Error::usage(
                 "--conversation",
-                format!("`{other}` is not one of: isolated, shared"),
+                format!("`{other}` is not one of: isolated, shared, session"),
             ));
         }
     };
+
+    if args.session_ttl_days.is_some() && conversation.session_ttl_days().is_none() {
+        return Err(Error::usage_hint(
+            "--session-ttl-days",
+            "sessions are kept only with --conversation session",
+            "add --conversation session, or drop --session-ttl-days",
+        ));
+    }
 
     let endpoint = match args.endpoint.as_deref().or(section.endpoint.as_deref()) {
         None if is_interpreter => EndpointKind::None,
@@ -914,6 +937,28 @@ pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
     }
 }
 
+/// Days a session is kept after its last turn (S3 lifecycle expiry).
+pub const DEFAULT_SESSION_TTL_DAYS: u32 = 7;
+
+fn session_ttl_days(args: &LambdaArgs, section: &AgentSection) -> Result<u32> {
+    let days = match args.session_ttl_days.as_deref() {
+        Some(text) => text.trim().parse::<u32>().map_err(|_| {
+            Error::usage(
+                "--session-ttl-days",
+                format!("`{text}` is not a whole number of days"),
+            )
+        })?,
+        None => section.session_ttl_days.unwrap_or(DEFAULT_SESSION_TTL_DAYS),
+    };
+    if !(1..=3650).contains(&days) {
+        return Err(Error::usage(
+            "--session-ttl-days",
+            format!("{days} days is out of range; allowed: 1-3650"),
+        ));
+    }
+    Ok(days)
+}
+
 /// An API key's limits: a leaked key can cost at most this much model use.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageLimits {
@@ -1078,6 +1123,7 @@ fn is_reserved_env_name(key: &str) -> bool {
         .iter()
         .any(|prefix| key.starts_with(prefix))
         || key == crate::secrets::SSM_SECRETS_VARIABLE
+        || key == "AGENTDEPLOY_SESSION_BUCKET"
 }
 
 fn validate_env_key(flag: &str, key: &str) -> Result<()> {

@@ -21,3 +21,14 @@ timed_client!(cloudformation, aws_sdk_cloudformation);
 timed_client!(lambda, aws_sdk_lambda);
 timed_client!(ssm, aws_sdk_ssm);
 timed_client!(sts, aws_sdk_sts);
+
+/// S3 addresses buckets by host name; an explicit endpoint (a local or private S3) is addressed
+/// by path instead, as such endpoints expect.
+pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .interceptor(AwsTimer)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build(),
+    )
+}

@@ -168,6 +168,19 @@ pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStat
     }
 }
 
+/// `--conversation session`: the function reads and writes its sessions in the stack's own
+/// bucket, and nothing else in S3.
+pub fn session_bucket_statement() -> PolicyStatement {
+    PolicyStatement {
+        sid: "ReadWriteSessions".into(),
+        actions: vec!["s3:GetObject".into(), "s3:PutObject".into()],
+        resources: vec![sub("${SessionBucket.Arn}/sessions/*")],
+        reason: "conversations are kept per caller and session_id in the stack's session bucket"
+            .into(),
+        sources: vec!["--conversation session".into()],
+    }
+}
+
 fn sub(text: &str) -> Value {
     json!({ "Fn::Sub": text })
 }

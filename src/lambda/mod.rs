@@ -62,6 +62,9 @@ impl LambdaPlan {
                 &settings.secrets,
             ));
         }
+        if settings.conversation.session_ttl_days().is_some() {
+            iam.statements.push(iam::session_bucket_statement());
+        }
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
@@ -115,6 +118,7 @@ impl LambdaPlan {
             "agent": self.analysis.path,
             "entry": self.analysis.entry,
             "conversation": settings.conversation,
+            "session_ttl_days": settings.conversation.session_ttl_days(),
             "main": {
                 "async": self.analysis.main.is_async,
                 "parameters": self.analysis.main.positional,

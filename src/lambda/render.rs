@@ -27,6 +27,9 @@ const SSM_BOOTSTRAP: &str = include_str!("../../templates/ssm_bootstrap.py");
 
 use crate::secrets::SSM_SECRETS_VARIABLE;
 
+/// Names the session bucket for the handler (`--conversation session`).
+pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
+
 /// With `--secrets-store ssm` a bootstrap module loads the secrets before the agent imports.
 fn uses_ssm_bootstrap(settings: &LambdaSettings) -> bool {
     settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty()
@@ -224,6 +227,12 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str)
     for secret in &secrets {
         environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
     }
+    if settings.conversation.session_ttl_days().is_some() {
+        environment.insert(
+            SESSION_BUCKET_VARIABLE.into(),
+            json!({ "Ref": "SessionBucket" }),
+        );
+    }
     if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
         // Names only: the function reads the values from SSM at cold start.
         let names: BTreeMap<&str, String> = settings
@@ -279,6 +288,7 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str)
             template_version => TEMPLATE_VERSION,
             function_name => settings.function_name.as_str(),
             usage_limits => settings.usage_limits.as_ref(),
+            session_ttl_days => settings.conversation.session_ttl_days(),
             reserved_concurrency => settings.reserved_concurrency,
             code_uri => code_uri,
             handler => handler,

@@ -387,6 +387,11 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
             }
         }
     }
+    // CloudFormation cannot delete a bucket that holds objects: the sessions go first.
+    let mut emptied = 0;
+    if let Some(bucket) = stack.as_ref().and_then(|s| s.outputs.get("SessionBucket")) {
+        emptied = crate::aws::empty_bucket(&crate::aws::clients::s3(&sdk), bucket).await?;
+    }
     if existed {
         outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
     }
@@ -404,6 +409,9 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
     } else {
         format!("stack {stack_name} was already gone")
     };
+    if emptied > 0 {
+        note.push_str(&format!(", after removing {emptied} stored session(s)"));
+    }
     if removed_secrets > 0 {
         note.push_str(&format!(
             " and {removed_secrets} secret parameter(s) in SSM"

@@ -883,6 +883,47 @@ const CASES: &[Case] = &[
         code: 2,
         message: "agent.py:1: `lambda_handler` needs 3 positional arguments but the handler passes two positional arguments (event, context)",
     },
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--conversation",
+            "session",
+            "--session-ttl-days",
+            "0",
+        ],
+        2,
+        "--session-ttl-days: 0 days is out of range; allowed: 1-3650",
+        "session TTL of 0 days",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--session-ttl-days",
+            "5",
+        ],
+        2,
+        "--session-ttl-days: sessions are kept only with --conversation session",
+        "session TTL without sessions",
+    ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--conversation",
+            "forever",
+        ],
+        2,
+        "--conversation: `forever` is not one of: isolated, shared, session",
+        "unknown conversation mode",
+    ),
     // Limits on the bill.
     with_agent(
         &[

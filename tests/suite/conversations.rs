@@ -213,3 +213,166 @@ fn a_published_style_agent_deploys_on_the_local_aws_and_answers_through_invoke()
         );
     }
 }
+
+/// Lambda Invoke with a raw event, as a caller's SDK would send it; the decoded answer.
+fn invoke_event(aws: &crate::common::local_aws::LocalAws, function: &str, event: Value) -> Value {
+    let script = format!(
+        "answer = client('lambda').invoke(FunctionName={function:?}, Payload=json.dumps(json.loads({event:?})))\n\
+         print(answer['Payload'].read().decode())\n",
+        event = event.to_string()
+    );
+    serde_json::from_str(aws.boto3(&script).trim()).unwrap()
+}
+
+/// An API Gateway (REST, API key) event carrying `body` for the key `key_id`.
+fn through_api_key(key_id: &str, body: Value) -> Value {
+    json!({
+        "httpMethod": "POST",
+        "path": "/invoke",
+        "requestContext": {"identity": {"apiKeyId": key_id}},
+        "body": body.to_string(),
+        "isBase64Encoded": false,
+    })
+}
+
+const SESSION_BOT: &str = r#"import os
+
+import boto3
+from strands import Agent
+
+from stub_model import ReportingModel
+
+agent = Agent(model=ReportingModel("session"), callback_handler=None)
+
+
+def main(user_input_arg=None, input_data_arg=None):
+    answer = str(agent(user_input_arg)).rstrip()
+    if user_input_arg == "race":
+        # Another request finishing first: the stored session changes under this one.
+        s3 = boto3.client("s3")
+        bucket = os.environ["AGENTDEPLOY_SESSION_BUCKET"]
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.put_object(Bucket=bucket, Key=item["Key"], Body=b'{"version": 1, "agents": []}')
+    return answer
+"#;
+
+#[test]
+fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_reported() {
+    let aws = crate::common::local_aws::LocalAws::start();
+    let work = project_copy();
+    std::fs::write(work.path().join("session_bot.py"), SESSION_BOT).unwrap();
+    let out = run(aws.lambda_command(work.path()).args([
+        "--function-name",
+        "sessions",
+        "--agent",
+        "session_bot.py",
+        "--conversation",
+        "session",
+        "--session-ttl-days",
+        "3",
+    ]));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["plan"]["conversation"], "session");
+    assert_eq!(doc["plan"]["session_ttl_days"], 3);
+
+    // Every Invoke on the local AWS is a fresh process: each turn below is a cold start.
+    let first = invoke_event(
+        &aws,
+        "sessions",
+        json!({"input": ALICE, "session_id": "alice-1"}),
+    );
+    assert_eq!(
+        first["output"],
+        format!("session saw 1 messages: {ALICE}"),
+        "{first}"
+    );
+    assert_eq!(first["session_id"], "alice-1");
+    let second = invoke_event(
+        &aws,
+        "sessions",
+        json!({"input": "and then?", "session_id": "alice-1"}),
+    );
+    assert_eq!(
+        second["output"], "session saw 3 messages: and then?",
+        "{second}"
+    );
+
+    // Without a session_id a new one is made and returned; it starts fresh.
+    let fresh = invoke_event(&aws, "sessions", json!({"input": BOB}));
+    assert_eq!(
+        fresh["output"],
+        format!("session saw 1 messages: {BOB}"),
+        "{fresh}"
+    );
+    let generated = fresh["session_id"].as_str().unwrap();
+    assert_eq!(generated.len(), 32, "{fresh}");
+    assert_ne!(generated, "alice-1");
+
+    // Another caller (another API key) naming alice's session gets a session of its own.
+    let other = invoke_event(
+        &aws,
+        "sessions",
+        through_api_key("key-b", json!({"input": BOB, "session_id": "alice-1"})),
+    );
+    assert_eq!(other["statusCode"], 200, "{other}");
+    let body: Value = serde_json::from_str(other["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["output"],
+        format!("session saw 1 messages: {BOB}"),
+        "{body}"
+    );
+    assert!(!other.to_string().contains("hunter2"), "{other}");
+    let own = invoke_event(
+        &aws,
+        "sessions",
+        through_api_key("key-b", json!({"input": "more", "session_id": "alice-1"})),
+    );
+    let body: Value = serde_json::from_str(own["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["output"], "session saw 3 messages: more", "{body}");
+
+    // A session_id that is not one is a 400; a session changed mid-request is a 409.
+    let bad = invoke_event(
+        &aws,
+        "sessions",
+        through_api_key("key-b", json!({"input": "x", "session_id": "../alice-1"})),
+    );
+    assert_eq!(bad["statusCode"], 400, "{bad}");
+    let race = invoke_event(
+        &aws,
+        "sessions",
+        json!({"input": "race", "session_id": "alice-1"}),
+    );
+    assert_eq!(race["error"], "SessionConflict", "{race}");
+    assert_eq!(race["session_id"], "alice-1");
+
+    // destroy empties the bucket (CloudFormation cannot delete one with objects), then the stack.
+    let bucket = aws
+        .boto3(
+            "outputs = client('cloudformation').describe_stacks(StackName='agentdeploy-sessions')['Stacks'][0]['Outputs']\n\
+             print([o['OutputValue'] for o in outputs if o['OutputKey'] == 'SessionBucket'][0])\n",
+        )
+        .trim()
+        .to_string();
+    let stored: usize = aws
+        .boto3(&format!(
+            "print(client('s3').list_objects_v2(Bucket={bucket:?}).get('KeyCount', 0))\n"
+        ))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(stored >= 3, "{stored} sessions stored");
+    let mut destroy = agentdeploy(work.path());
+    aws.configure(&mut destroy);
+    let destroyed = run(destroy.args(["destroy", "sessions", "--yes"]));
+    assert_eq!(destroyed.status.code(), Some(0), "{}", stderr(&destroyed));
+    assert!(
+        stdout(&destroyed).contains(&format!("after removing {stored} stored session(s)")),
+        "{}",
+        stdout(&destroyed)
+    );
+    let gone = aws.boto3(&format!(
+        "names = [b['Name'] for b in client('s3').list_buckets()['Buckets']]\nprint({bucket:?} in names)\n"
+    ));
+    assert_eq!(gone.trim(), "False");
+}
