@@ -729,17 +729,12 @@ fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_na
     );
     assert_eq!(doc["plan"]["entry"]["kind"], "agent");
     assert_eq!(doc["plan"]["entry"]["name"], "agent");
-    let warnings: Vec<&str> = doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let found = warnings(&doc);
     assert!(
-        warnings.iter().any(|w| w.contains(
+        found.iter().any(|w| w.contains(
             "requirements.txt does not list `python-dotenv`, which the agent imports as `dotenv` (recipes/recipe_bot.py:1)"
         )),
-        "{warnings:#?}"
+        "{found:#?}"
     );
     // Listed, it is no longer warned about; the local `utils` package never is.
     std::fs::write(
@@ -759,11 +754,7 @@ fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_na
     ]));
     let doc = json(&out);
     assert!(
-        !doc["warnings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|w| w.as_str().unwrap().contains("does not list")),
+        !warnings(&doc).iter().any(|w| w.contains("does not list")),
         "{doc:#}"
     );
     let shipped = project.path().join(".agentdeploy/default/recipes/src");

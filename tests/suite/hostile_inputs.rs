@@ -19,15 +19,6 @@ fn dry_run(project: &Path, args: &[&str]) -> std::process::Output {
         .args(args))
 }
 
-fn warnings(doc: &Value) -> Vec<String> {
-    doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn an_out_dir_is_claimed_once_and_reused_and_old_default_out_dirs_still_work() {
     let project = tempfile::tempdir().unwrap();
