@@ -19,10 +19,14 @@ What it adds to moto 5.2 (docs/testing.md explains each):
 - Lambda Invoke runs the function's real handler from its uploaded zip with the Python of its
   runtime (`python3.13` on PATH for python3.13), with the function's environment variables and
   timeout, and `LOCAL_AWS_RUNTIME_SITE` (boto3, as Lambda's runtime provides) on PYTHONPATH.
-  No Docker.
+  Execution environments stay warm as on Lambda: the next Invoke of the same code and
+  configuration reuses an idle one (module state and all); concurrent Invokes get their own; the
+  log tail ends with a REPORT line that has `Init Duration` only on a cold start.
+  `LOCAL_AWS_COLD_STARTS=1` makes every Invoke cold. No Docker.
 """
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -323,27 +327,113 @@ class CfnFunctionUrl(CloudFormationModel):
 
 # --- Lambda Invoke without Docker --------------------------------------------------------------
 
+# One execution environment: imports the handler once, then answers events one at a time, as
+# Lambda's runtime does on a warm instance. Requests arrive as JSON lines on stdin; each answer is
+# one JSON line on the result pipe (fd in argv[4]); whatever the handler prints goes to the log
+# file the emulator reads back per request.
 _BOOTSTRAP = r"""
-import importlib, json, sys, traceback
+import importlib, json, os, sys, time, traceback
 sys.path.insert(0, sys.argv[1])
 module_name, function_name = sys.argv[2].rsplit(".", 1)
-with open(sys.argv[3]) as f:
-    event = json.load(f)
+results = os.fdopen(int(sys.argv[4]), "w")
 class Context:
-    function_name = sys.argv[5]
+    function_name = sys.argv[3]
     aws_request_id = "00000000-0000-0000-0000-000000000000"
+    deadline = 0.0
     def get_remaining_time_in_millis(self):
-        return 60000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+started = time.monotonic()
 try:
     handler = getattr(importlib.import_module(module_name), function_name)
-    result = {"ok": handler(event, Context())}
+    init_error = None
 except Exception as err:
     traceback.print_exc()
-    result = {"error": {"errorMessage": str(err), "errorType": type(err).__name__,
-                        "stackTrace": traceback.format_tb(err.__traceback__)}}
-with open(sys.argv[4], "w") as f:
-    json.dump(result, f)
+    init_error = {"errorMessage": str(err), "errorType": type(err).__name__,
+                  "stackTrace": traceback.format_tb(err.__traceback__)}
+init_ms = (time.monotonic() - started) * 1000
+for line in sys.stdin:
+    request = json.loads(line)
+    context = Context()
+    context.deadline = time.monotonic() + request["timeout"]
+    if init_error is not None:
+        result = {"error": init_error}
+    else:
+        try:
+            result = {"ok": handler(request["event"], context)}
+        except Exception as err:
+            traceback.print_exc()
+            result = {"error": {"errorMessage": str(err), "errorType": type(err).__name__,
+                                "stackTrace": traceback.format_tb(err.__traceback__)}}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    result["init_ms"] = init_ms
+    init_ms = None
+    results.write(json.dumps(result, default=str) + "\n")
+    results.flush()
 """
+
+
+class _Environment:
+    """A running execution environment of one function version and configuration."""
+
+    def __init__(self, function, python, env):
+        self.work = tempfile.mkdtemp(prefix="local-aws-lambda-")
+        self.task = os.path.join(self.work, "task")
+        with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+            archive.extractall(self.task)
+        self.log_path = os.path.join(self.work, "log.txt")
+        self.log = open(self.log_path, "w+")
+        read_end, write_end = os.pipe()
+        self.proc = subprocess.Popen(
+            [python, "-c", _BOOTSTRAP, self.task, function.handler, function.function_name, str(write_end)],
+            env=dict(env, LAMBDA_TASK_ROOT=self.task),
+            cwd=self.task,
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            pass_fds=(write_end,),
+        )
+        os.close(write_end)
+        self.results = os.fdopen(read_end)
+
+    def invoke(self, event, timeout):
+        """(result dict, log text); result None when the environment died or timed out."""
+        offset = self.log.seek(0, os.SEEK_END)
+        self.proc.stdin.write(json.dumps({"event": event, "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        import select
+
+        ready, _, _ = select.select([self.results], [], [], timeout)
+        line = self.results.readline() if ready else ""
+        self.log.flush()
+        with open(self.log_path) as f:
+            f.seek(offset)
+            logs = f.read()
+        return (json.loads(line) if line else None), logs
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.results.close()
+        self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+# Idle environments per (function, code, configuration): an Invoke takes one or starts one (a
+# cold start); concurrent Invokes get environments of their own, as Lambda scales out. A
+# configuration or code change starts fresh ones. LOCAL_AWS_COLD_STARTS=1 makes every Invoke cold.
+_environments = {}
+_environments_lock = threading.Lock()
+
+
+def _close_all_environments():
+    with _environments_lock:
+        for idle in _environments.values():
+            for environment in idle:
+                environment.close()
+        _environments.clear()
 
 
 def _invoke_lambda(self, event=None):
@@ -355,49 +445,65 @@ def _invoke_lambda(self, event=None):
         return json.dumps(error), True, error["errorMessage"]
     if isinstance(event, (bytes, str)):
         event = json.loads(event or "{}")
-    with tempfile.TemporaryDirectory(prefix="local-aws-lambda-") as work:
-        task = os.path.join(work, "task")
-        with zipfile.ZipFile(io.BytesIO(self.code_bytes)) as archive:
-            archive.extractall(task)
-        event_path, result_path = os.path.join(work, "event.json"), os.path.join(work, "result.json")
-        with open(event_path, "w") as f:
-            json.dump(event if event is not None else {}, f)
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "LANG": "C.UTF-8",
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout),
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.run_time}",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_ENDPOINT_URL": os.environ.get("LOCAL_AWS_URL", ""),
-            "LAMBDA_TASK_ROOT": task,
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        # What Lambda's runtime provides (boto3), after the function's own code on sys.path.
-        if os.environ.get("LOCAL_AWS_RUNTIME_SITE"):
-            env["PYTHONPATH"] = os.environ["LOCAL_AWS_RUNTIME_SITE"]
-        env.update({k: str(v) for k, v in (self.environment_vars or {}).items()})
-        argv = [python, "-c", _BOOTSTRAP, task, self.handler, event_path, result_path, self.function_name]
-        try:
-            proc = subprocess.run(argv, env=env, cwd=task, capture_output=True, text=True, timeout=float(self.timeout))
-        except subprocess.TimeoutExpired as err:
-            logs = (err.stderr or "") if isinstance(err.stderr, str) else ""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "LANG": "C.UTF-8",
+        "AWS_REGION": self.region,
+        "AWS_DEFAULT_REGION": self.region,
+        "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout),
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.run_time}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": os.environ.get("LOCAL_AWS_URL", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    # What Lambda's runtime provides (boto3), after the function's own code on sys.path.
+    if os.environ.get("LOCAL_AWS_RUNTIME_SITE"):
+        env["PYTHONPATH"] = os.environ["LOCAL_AWS_RUNTIME_SITE"]
+    env.update({k: str(v) for k, v in (self.environment_vars or {}).items()})
+    key = (
+        self.function_arn,
+        hashlib.sha256(self.code_bytes).hexdigest(),
+        self.handler,
+        python,
+        json.dumps(env, sort_keys=True),
+        str(self.timeout),
+    )
+    environment = None
+    if os.environ.get("LOCAL_AWS_COLD_STARTS") != "1":
+        with _environments_lock:
+            idle = _environments.get(key, [])
+            while idle and environment is None:
+                candidate = idle.pop()
+                if candidate.proc.poll() is None:
+                    environment = candidate
+                else:
+                    candidate.close()
+    if environment is None:
+        environment = _Environment(self, python, env)
+    result, logs = environment.invoke(event if event is not None else {}, float(self.timeout))
+    if result is None:
+        timed_out = environment.proc.poll() is None
+        environment.close()
+        if timed_out:
             error = {"errorType": "Sandbox.Timedout",
                      "errorMessage": f"Task timed out after {float(self.timeout):.2f} seconds"}
             return json.dumps(error), True, logs + error["errorMessage"]
-        logs = proc.stdout + proc.stderr
-        if not os.path.exists(result_path):
-            error = {"errorType": "Runtime.ExitError", "errorMessage": f"the runtime exited with {proc.returncode}"}
-            return json.dumps(error), True, logs
-        with open(result_path) as f:
-            result = json.load(f)
+        error = {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}
+        return json.dumps(error), True, logs
+    if os.environ.get("LOCAL_AWS_COLD_STARTS") == "1":
+        environment.close()
+    else:
+        with _environments_lock:
+            _environments.setdefault(key, []).append(environment)
+    # Lambda's REPORT line: "Init Duration" only on a cold start.
+    init = f"\tInit Duration: {result['init_ms']:.2f} ms" if result.get("init_ms") is not None else ""
+    logs += f"REPORT RequestId: 00000000-0000-0000-0000-000000000000{init}\n"
     if "error" in result:
         return json.dumps(result["error"]), True, logs
-    return json.dumps(result["ok"]), False, logs
+    return json.dumps(result["ok"], default=str), False, logs
 
 
 def install_patches():
@@ -452,6 +558,7 @@ def main():
         threading.Thread(target=watch_stdin, daemon=True).start()
     print(f"LOCAL_AWS_READY {url}", flush=True)
     stop.wait()
+    _close_all_environments()
     server.stop()
 
 

@@ -199,29 +199,47 @@ fn a_published_style_agent_deploys_on_the_local_aws_and_answers_through_invoke()
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
     assert_eq!(doc["status"], "deployed");
     assert_eq!(doc["plan"]["entry"]["kind"], "agent");
-    for (caller, input) in [("alice", ALICE), ("bob", BOB)] {
-        let mut cmd = agentdeploy(work.path());
-        aws.configure(&mut cmd);
-        let answer = json(&run(
-            cmd.args(["invoke", "recipes", "-o", "json", "--input", input])
-        ));
+    // The local AWS keeps the execution environment warm, as Lambda does: bob's request runs in
+    // the very process that served alice's, and still reaches the model with his message only.
+    for (caller, input, cold_start) in [("alice", ALICE, true), ("bob", BOB, false)] {
+        let (answer, cold) = invoke_logged(&aws, "recipes", json!({"input": input}));
+        assert_eq!(cold, cold_start, "{caller}");
         // The uploaded zip carried the local modules (the model and the prompt live there).
         assert_eq!(
             answer["output"],
             format!("recipe saw 1 messages: {input}"),
             "{caller}: {answer}"
         );
+        assert!(caller == "alice" || !answer.to_string().contains("hunter2"));
     }
+    // And through agentdeploy's own invoke command.
+    let mut cmd = agentdeploy(work.path());
+    aws.configure(&mut cmd);
+    let answer = json(&run(
+        cmd.args(["invoke", "recipes", "-o", "json", "--input", BOB])
+    ));
+    assert_eq!(answer["output"], format!("recipe saw 1 messages: {BOB}"));
 }
 
-/// Lambda Invoke with a raw event, as a caller's SDK would send it; the decoded answer.
-fn invoke_event(aws: &crate::common::local_aws::LocalAws, function: &str, event: Value) -> Value {
+/// Lambda Invoke with a raw event, as a caller's SDK would send it: the decoded answer, and
+/// whether it was a cold start (the REPORT line of the log tail has an Init Duration).
+fn invoke_logged(
+    aws: &crate::common::local_aws::LocalAws,
+    function: &str,
+    event: Value,
+) -> (Value, bool) {
     let script = format!(
-        "answer = client('lambda').invoke(FunctionName={function:?}, Payload=json.dumps(json.loads({event:?})))\n\
-         print(answer['Payload'].read().decode())\n",
+        "import base64\n\
+         answer = client('lambda').invoke(FunctionName={function:?}, LogType='Tail', Payload=json.dumps(json.loads({event:?})))\n\
+         log = base64.b64decode(answer['LogResult']).decode()\n\
+         print(json.dumps([json.loads(answer['Payload'].read().decode()), 'Init Duration' in log]))\n",
         event = event.to_string()
     );
     serde_json::from_str(aws.boto3(&script).trim()).unwrap()
+}
+
+fn invoke_event(aws: &crate::common::local_aws::LocalAws, function: &str, event: Value) -> Value {
+    invoke_logged(aws, function, event).0
 }
 
 /// An API Gateway (REST, API key) event carrying `body` for the key `key_id`.
@@ -258,7 +276,7 @@ def main(user_input_arg=None, input_data_arg=None):
 
 #[test]
 fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_reported() {
-    let aws = crate::common::local_aws::LocalAws::start();
+    let aws = crate::common::local_aws::LocalAws::start_cold();
     let work = project_copy();
     std::fs::write(work.path().join("session_bot.py"), SESSION_BOT).unwrap();
     let out = run(aws.lambda_command(work.path()).args([
@@ -276,23 +294,25 @@ fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_
     assert_eq!(doc["plan"]["conversation"], "session");
     assert_eq!(doc["plan"]["session_ttl_days"], 3);
 
-    // Every Invoke on the local AWS is a fresh process: each turn below is a cold start.
-    let first = invoke_event(
+    // This local AWS starts every Invoke cold: the session continues in a fresh process.
+    let (first, cold) = invoke_logged(
         &aws,
         "sessions",
         json!({"input": ALICE, "session_id": "alice-1"}),
     );
+    assert!(cold);
     assert_eq!(
         first["output"],
         format!("session saw 1 messages: {ALICE}"),
         "{first}"
     );
     assert_eq!(first["session_id"], "alice-1");
-    let second = invoke_event(
+    let (second, cold) = invoke_logged(
         &aws,
         "sessions",
         json!({"input": "and then?", "session_id": "alice-1"}),
     );
+    assert!(cold, "the second turn must come from a fresh process");
     assert_eq!(
         second["output"], "session saw 3 messages: and then?",
         "{second}"

@@ -16,7 +16,17 @@ pub struct LocalAws {
 }
 
 impl LocalAws {
+    /// The local AWS with warm execution environments, as Lambda keeps them.
     pub fn start() -> LocalAws {
+        Self::start_with(false)
+    }
+
+    /// The local AWS where every Invoke is a cold start (a fresh process).
+    pub fn start_cold() -> LocalAws {
+        Self::start_with(true)
+    }
+
+    fn start_with(cold_starts: bool) -> LocalAws {
         let path = format!(
             "{}:{}",
             python313().parent().unwrap().display(),
@@ -28,6 +38,7 @@ impl LocalAws {
             .env("PATH", path)
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("LOCAL_AWS_RUNTIME_SITE", tools_dir().join("py313-runtime"))
+            .env("LOCAL_AWS_COLD_STARTS", if cold_starts { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
