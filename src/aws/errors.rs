@@ -4,6 +4,8 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use aws_credential_types::provider::error::CredentialsError;
+
 use crate::error::Error;
 
 /// What an AWS error says about the caller's credentials.
@@ -64,7 +66,7 @@ impl CredentialsProblem {
 pub fn read_sdk_failure<E, R>(err: &SdkError<E, R>) -> (String, Option<CredentialsProblem>)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     match err {
         SdkError::ServiceError(service) => {
@@ -77,8 +79,21 @@ where
             (detail, code.and_then(CredentialsProblem::from_code))
         }
         SdkError::ConstructionFailure(_) => (chain(err), Some(CredentialsProblem::Unusable)),
-        other => (chain(other), None),
+        other => {
+            // No credentials to sign with surfaces as a dispatch failure whose cause is the
+            // credentials provider's error.
+            let problem = causes(other)
+                .any(|cause| cause.downcast_ref::<CredentialsError>().is_some())
+                .then_some(CredentialsProblem::Unusable);
+            (chain(other), problem)
+        }
     }
+}
+
+fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |cause| cause.source())
 }
 
 /// `dispatch failure: io error: connection refused`: each cause once, without debug dumps.

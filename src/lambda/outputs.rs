@@ -251,7 +251,7 @@ pub fn sdk_error<E, R>(
 ) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let (detail, problem) = crate::aws::read_sdk_failure(err);
     if let Some(problem) = problem {

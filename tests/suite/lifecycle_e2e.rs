@@ -336,7 +336,36 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
         "{}",
         stderr(&out)
     );
+    // A dry-run of the same function, with other code, would rewrite the out-dir the deploy is
+    // building from: it waits for the lock too, and here gives up without touching anything.
+    let source = dir.join("agent.py");
+    let original = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(
+        &source,
+        "def main(user_input_arg=None):\n    return 'dry-run code'\n",
+    )
+    .unwrap();
+    let mut dry = cmd(&aws, dir, &args);
+    dry.args(["--dry-run", "--lock-timeout", "0"]);
+    let out = run(&mut dry);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another agentdeploy"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&source, &original).unwrap();
     assert_eq!(first.wait().unwrap().code(), Some(0));
+    let answer = run(&mut cmd(
+        &aws,
+        dir,
+        &["invoke", "locked", "--input", "hi", "-o", "json"],
+    ));
+    assert!(
+        !stdout(&answer).contains("dry-run code"),
+        "the dry-run's code was deployed: {}",
+        stdout(&answer)
+    );
     // With a long enough wait the second deploy simply runs after the first.
     let mut third = spawn_until_phase(cmd(&aws, dir, &args), "locked", "preflight");
     let mut waiting = cmd(&aws, dir, &args);
