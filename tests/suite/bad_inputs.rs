@@ -1358,6 +1358,21 @@ const EXTRA_AGENT_ROWS: &[(&str, &str, i32, &str)] = &[
     ),
 ];
 
+const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.env.production`, `id_rsa`, `*.pem`, `.aws/`, `*.tfstate`, `.npmrc`) | not shipped; a warning names each; `--include PATH` ships one on purpose |
+| an out-dir agentdeploy made before, or an old default one under `.agentdeploy/` | reused; a folder whose marker was removed is refused |
+| a dry-run while a deploy of the same function runs | waits for the function's lock (`--lock-timeout`), never rewrites the deploy's out-dir (`lifecycle_e2e`) |
+| a secret value shorter than 8 characters | exit 2 before any work, the value never printed |
+| `--kind code-interpreter --auth none` | exit 2; the interpreter's code cannot read the function's credentials from its parent process |
+| DEL, NEL, U+2028, U+FFFF in env vars or tags | escaped: the template and samconfig parse and give the value back exactly |
+| an invalid `--s3-bucket` or `--region` | exit 2 naming the flag |
+| a failing dry-run (corrupt record) | nothing rendered is left behind; the record is untouched |
+| a 64-character function name with a 32-character environment | a valid default stack name (`_` becomes `-`) |
+| `main = lambda ...`; an own `lambda_handler` beside `main` | called with the lambda's signature; a warning names the handler Lambda will not call |
+| a backslash, quotes or a trailing `\` in a secret | arrive at the function byte for byte (`deploy_e2e`) |
+| `destroy NAME` of a stack agentdeploy did not make | exit 2, nothing deleted (`lifecycle_e2e`) |
+| `invoke -o json` of a function that errors; a command line the parser refuses under `-o json` | one JSON document on stdout (`known_failures`, this file) |
+"#;
+
 const EVENT_ROWS: &str = r#"| HTTP body that is not JSON | 400 `{"error": "BadRequest", "message": "the request body is not valid JSON"}` |
 | HTTP body that is JSON but not an object (`[1, 2]`) | 400, `the request must be a JSON object` |
 | no `input` / `prompt` / `user_input` | 400, `missing "input"` |
@@ -1432,6 +1447,13 @@ Handler inputs (events) are in the last table; `tests/suite/dry_run.rs` drives t
         }
         page.push('\n');
     }
+    page.push_str(
+        "## Careless and hostile inputs tested elsewhere\n\n\
+Cases that need a deploy, a second process or a generated file; each is a test in\n\
+`tests/suite/hostile_inputs.rs` unless named.\n\n| case | what happens |\n|---|---|\n",
+    );
+    page.push_str(HOSTILE_ROWS);
+    page.push('\n');
     page.push_str("## Events reaching the handler\n\n| event | answer |\n|---|---|\n");
     page.push_str(EVENT_ROWS);
     page
