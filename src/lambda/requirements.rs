@@ -117,12 +117,7 @@ fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Ve
         .iter()
         .map(|s| distribution_name(s))
         .collect();
-    let dir = analysis
-        .package_dir
-        .clone()
-        .or_else(|| analysis.path.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
-    let mut local = local_modules(&dir);
+    let mut local = local_modules(&agent_dir(analysis));
     local.extend(analysis.local_module_names());
     infer(analysis, &local)
         .into_iter()
@@ -150,7 +145,17 @@ fn distribution_name(specifier: &str) -> String {
     let end = specifier
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .unwrap_or(specifier.len());
-    specifier[..end].to_lowercase().replace(['_', '.'], "-")
+    crate::lambda::resolve::normalize_name(&specifier[..end])
+}
+
+/// Where the agent's requirements file and local modules are looked for: its directory, or the
+/// folder of a single-file agent.
+fn agent_dir(analysis: &AgentAnalysis) -> PathBuf {
+    analysis
+        .package_dir
+        .clone()
+        .or_else(|| analysis.path.parent().map(Path::to_path_buf))
+        .unwrap_or_default()
 }
 
 fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Requirements> {
@@ -163,11 +168,7 @@ fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Re
             warnings: Vec::new(),
         });
     }
-    let dir = analysis
-        .package_dir
-        .clone()
-        .or_else(|| analysis.path.parent().map(Path::to_path_buf))
-        .unwrap_or_default();
+    let dir = agent_dir(analysis);
     let beside = dir.join("requirements.txt");
     if beside.is_file() {
         let specifiers = read_requirements_txt(&beside, "requirements.txt")?;
