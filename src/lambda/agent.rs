@@ -435,10 +435,11 @@ pub fn analyse_source(
 ) -> Result<AgentAnalysis> {
     let display = path.display().to_string();
     let module = parse_module(&display, &source, runtime)?;
-    let (entry, main) = find_entry(&module, &source, &display, requested_entry)?;
+    let found = top_level(&module, &source);
+    let (entry, main) = find_entry(&found, &display, requested_entry)?;
     let mut warnings = Vec::new();
     if entry.name != "lambda_handler"
-        && let Some(theirs) = top_level(&module, &source).functions.get("lambda_handler")
+        && let Some(theirs) = found.functions.get("lambda_handler")
     {
         // Lambda calls `handler.lambda_handler`, which is agentdeploy's from here on.
         warnings.push(format!(
@@ -469,10 +470,11 @@ pub fn analyse_source(
 
 /// Parses one file of the agent's code; syntax errors name that file's line and column.
 fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModule> {
-    let options = ParseOptions::from(Mode::Module).with_target_version(PythonVersion {
+    let version = PythonVersion {
         major: 3,
         minor: runtime.minor,
-    });
+    };
+    let options = ParseOptions::from(Mode::Module).with_target_version(version);
     let parsed = ruff_python_parser::parse(source, options).map_err(|err| {
         let (line, col) = line_col(source, err.location.start().to_usize());
         Error::Agent {
@@ -528,10 +530,6 @@ fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModu
             hint: Some("split the expression: sum() over a list, or intermediate variables".into()),
         });
     }
-    let version = PythonVersion {
-        major: 3,
-        minor: runtime.minor,
-    };
     let refused = compile_checks::coding_cookie_problem(source)
         .map(|(line, message)| (format!("{display}:{line}"), message))
         .or_else(|| {
@@ -797,12 +795,10 @@ const HANDLER_NAMES: [&str; 2] = ["handler", "lambda_handler"];
 /// The entry point, in SPEC §5's order: `--entry`, `main`, a Lambda-style handler, the one
 /// module-level Agent.
 fn find_entry(
-    module: &ModModule,
-    source: &str,
+    found: &TopLevel,
     display: &str,
     requested: Option<&str>,
 ) -> Result<(Entry, MainSignature)> {
-    let found = top_level(module, source);
     let no_signature = |line| MainSignature {
         line,
         ..MainSignature::default()
@@ -851,7 +847,7 @@ fn find_entry(
             message: format!(
                 "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable"
             ),
-            hint: Some(entry_candidates_hint(&found)),
+            hint: Some(entry_candidates_hint(found)),
         });
     }
     if let Some(signature) = found.functions.get("main") {

@@ -40,9 +40,9 @@ fn looks_secret(name: &str, is_dir: bool) -> bool {
     if is_dir {
         return matches!(name, ".aws" | ".ssh" | ".gnupg" | ".docker" | ".kube");
     }
-    let env_file = name == ".env"
-        || (name.starts_with(".env.")
-            && !matches!(name, ".env.example" | ".env.sample" | ".env.template"));
+    // `.env` itself never gets here: it is in SKIPPED_NAMES.
+    let env_file = name.starts_with(".env.")
+        && !matches!(name, ".env.example" | ".env.sample" | ".env.template");
     let key_file = name.starts_with("id_rsa")
         || name.starts_with("id_dsa")
         || name.starts_with("id_ecdsa")
