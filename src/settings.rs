@@ -937,6 +937,9 @@ pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
     }
 }
 
+/// Names the session bucket for the handler (`--conversation session`).
+pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
+
 /// Days a session is kept after its last turn (S3 lifecycle expiry).
 pub const DEFAULT_SESSION_TTL_DAYS: u32 = 7;
 
@@ -985,33 +988,21 @@ fn usage_limits(
     auth: AuthMode,
 ) -> Result<Option<UsageLimits>> {
     let rate = match args.rate_limit.as_deref() {
-        Some(text) => Some(
-            text.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|r| r.is_finite() && *r > 0.0)
-                .ok_or_else(|| {
-                    Error::usage(
-                        "--rate-limit",
-                        format!("`{text}` is not a positive number of requests per second"),
-                    )
-                })?,
-        ),
+        Some(text) => Some(text.trim().parse::<f64>().map_err(|_| {
+            Error::usage(
+                "--rate-limit",
+                format!("`{text}` is not a positive number of requests per second"),
+            )
+        })?),
         None => section.rate_limit,
     };
     let burst = match args.burst_limit.as_deref() {
-        Some(text) => Some(
-            text.trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|b| *b >= 1)
-                .ok_or_else(|| {
-                    Error::usage(
-                        "--burst-limit",
-                        format!("`{text}` is not a whole number of at least 1"),
-                    )
-                })?,
-        ),
+        Some(text) => Some(text.trim().parse::<u32>().map_err(|_| {
+            Error::usage(
+                "--burst-limit",
+                format!("`{text}` is not a whole number of at least 1"),
+            )
+        })?),
         None => section.burst_limit,
     };
     let quota = args.quota.clone().or(section.quota.clone());
@@ -1031,11 +1022,12 @@ fn usage_limits(
         return Ok(None);
     }
     let mut limits = DEFAULT_USAGE_LIMITS;
+    // One check for the flag and the config value alike.
     if let Some(rate) = rate {
         if !(rate.is_finite() && rate > 0.0) {
             return Err(Error::usage(
                 "--rate-limit",
-                format!("{rate} is not a positive number of requests per second"),
+                format!("`{rate}` is not a positive number of requests per second"),
             ));
         }
         limits.rate_per_second = rate;
@@ -1044,7 +1036,7 @@ fn usage_limits(
         if burst == 0 {
             return Err(Error::usage(
                 "--burst-limit",
-                "0 would refuse every request; give at least 1",
+                "`0` is not a whole number of at least 1",
             ));
         }
         limits.burst = burst;
@@ -1123,7 +1115,7 @@ fn is_reserved_env_name(key: &str) -> bool {
         .iter()
         .any(|prefix| key.starts_with(prefix))
         || key == crate::secrets::SSM_SECRETS_VARIABLE
-        || key == "AGENTDEPLOY_SESSION_BUCKET"
+        || key == SESSION_BUCKET_VARIABLE
 }
 
 fn validate_env_key(flag: &str, key: &str) -> Result<()> {
