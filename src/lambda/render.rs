@@ -26,9 +26,7 @@ const SAMCONFIG_TEMPLATE: &str = include_str!("../../templates/samconfig.toml.j2
 const SSM_BOOTSTRAP: &str = include_str!("../../templates/ssm_bootstrap.py");
 
 use crate::secrets::SSM_SECRETS_VARIABLE;
-
-/// Names the session bucket for the handler (`--conversation session`).
-pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
+use crate::settings::SESSION_BUCKET_VARIABLE;
 
 /// With `--secrets-store ssm` a bootstrap module loads the secrets before the agent imports.
 fn uses_ssm_bootstrap(settings: &LambdaSettings) -> bool {
@@ -198,6 +196,7 @@ pub fn render_handler(analysis: &AgentAnalysis, conversation: Conversation) -> R
             main_is_async => analysis.main.is_async,
             main_arity => analysis.main.arity(),
             conversation => conversation.as_str(),
+            session_bucket_variable => SESSION_BUCKET_VARIABLE,
             local_modules => analysis.local_module_names(),
             max_body_bytes => MAX_BODY_BYTES,
             tool_version => TOOL_VERSION,
