@@ -45,7 +45,15 @@ pub async fn aws_context(
     profile: Option<&str>,
     endpoint_url: Option<&str>,
 ) -> Result<AwsContext> {
-    let sdk = load_sdk_config(region, profile, endpoint_url).await;
+    context_for(
+        load_sdk_config(region, profile, endpoint_url).await,
+        endpoint_url,
+    )
+    .await
+}
+
+/// The context of an already loaded SDK config: its region, then who the credentials are.
+pub async fn context_for(sdk: SdkConfig, endpoint_url: Option<&str>) -> Result<AwsContext> {
     let region = region_of(&sdk)?;
     if sdk.credentials_provider().is_none() {
         return Err(

@@ -7,7 +7,7 @@ pub mod errors;
 pub mod session_bucket;
 
 pub use context::{
-    AwsContext, aws_context, caller_identity, load_sdk_config, region_of, retry_config,
+    AwsContext, aws_context, caller_identity, context_for, load_sdk_config, region_of, retry_config,
 };
 pub use errors::{CredentialsProblem, read_sdk_failure};
 pub use session_bucket::empty_bucket;

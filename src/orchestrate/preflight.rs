@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
-use crate::aws::aws_context;
+use crate::aws::context_for;
 use crate::error::Error;
 use crate::settings::Runtime;
 use crate::tools::{docker_answers, find_sam, interpreter_version};
@@ -117,7 +117,7 @@ pub async fn doctor(
     match crate::aws::region_of(&sdk) {
         Ok(region) => {
             checks.push(check("region", CheckStatus::Pass, region.clone(), None));
-            match aws_context(Some(&region), profile, endpoint_url).await {
+            match context_for(sdk, endpoint_url).await {
                 Ok(ctx) => checks.push(check(
                     "credentials",
                     CheckStatus::Pass,
