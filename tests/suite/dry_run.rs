@@ -708,16 +708,19 @@ fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_na
     )
     .unwrap();
     std::fs::write(dir.join("requirements.txt"), "strands-agents\n").unwrap();
-    let out = run(agentdeploy(project.path()).args([
-        "lambda",
-        "--dry-run",
-        "-o",
-        "json",
-        "--function-name",
-        "recipes",
-        "--agent",
-        "recipes",
-    ]));
+    let plan = || {
+        run(agentdeploy(project.path()).args([
+            "lambda",
+            "--dry-run",
+            "-o",
+            "json",
+            "--function-name",
+            "recipes",
+            "--agent",
+            "recipes",
+        ]))
+    };
+    let out = plan();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = json(&out);
     assert!(
@@ -742,16 +745,7 @@ fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_na
         "strands-agents\npython-dotenv\n",
     )
     .unwrap();
-    let out = run(agentdeploy(project.path()).args([
-        "lambda",
-        "--dry-run",
-        "-o",
-        "json",
-        "--function-name",
-        "recipes",
-        "--agent",
-        "recipes",
-    ]));
+    let out = plan();
     let doc = json(&out);
     assert!(
         !warnings(&doc).iter().any(|w| w.contains("does not list")),
