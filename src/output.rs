@@ -350,10 +350,13 @@ pub fn print_parse_error(err: &clap::Error, args: &[std::ffi::OsString]) -> i32 
             .next()
             .unwrap_or_default()
             .trim_start_matches("error: ");
-        let doc = serde_json::json!({
-            "status": "failed",
-            "error": { "kind": "usage", "message": message, "hint": "see `agentdeploy --help`" }
-        });
+        // The same shape as every other error document (print_error).
+        let error = ErrorInfo {
+            kind: crate::exit_codes::kind(&Error::usage("", "")).to_string(),
+            message: message.to_string(),
+            hint: Some("see `agentdeploy --help`".into()),
+        };
+        let doc = serde_json::json!({ "status": "failed", "error": error });
         crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     let _ = err.print();
