@@ -9,6 +9,7 @@ pub mod exit_codes;
 pub mod files;
 pub mod lambda;
 pub mod logging;
+pub mod options;
 pub mod orchestrate;
 pub mod output;
 pub mod process;

@@ -10,13 +10,14 @@ use serde::Serialize;
 use crate::cli::{Architecture, AuthMode, EndpointKind, LambdaArgs, UseContainer};
 use crate::config::{AgentSection, LoadedConfig};
 use crate::error::{Error, Result};
+use crate::options::{Given, Layers, Source};
 
 pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_TIMEOUT: u32 = 300;
 pub const API_GATEWAY_TIMEOUT_SECONDS: u32 = 29;
 
 /// Where secret values live (SPEC §7, issue: secrets end to end).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretsStore {
     /// NoEcho CloudFormation parameters into the function's environment variables.
@@ -33,7 +34,7 @@ impl SecretsStore {
 }
 
 /// What a deployment ships.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeploymentKind {
     /// The user's agent file inside the generated handler.
@@ -45,14 +46,6 @@ pub enum DeploymentKind {
 impl DeploymentKind {
     /// Functions whose names start with this are the MCP server's tools (`FUNCTION_PREFIX`).
     pub const MCP_FUNCTION_PREFIX: &'static str = "mcp-tool-";
-
-    pub fn parse(text: &str) -> Option<DeploymentKind> {
-        match text {
-            "agent" => Some(DeploymentKind::Agent),
-            "code-interpreter" => Some(DeploymentKind::CodeInterpreter),
-            _ => None,
-        }
-    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -295,273 +288,373 @@ pub struct ResolveInput<'a> {
     pub args: &'a LambdaArgs,
     pub config: Option<&'a LoadedConfig>,
     pub env_name: Option<&'a str>,
-    pub global_region: Option<&'a str>,
-    pub global_profile: Option<&'a str>,
+    pub global_region: &'a Option<String>,
+    pub global_profile: &'a Option<String>,
     pub cwd: &'a Path,
 }
 
 pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<LambdaSettings> {
-    let ResolveInput {
-        function_name,
-        args,
-        config,
-        env_name,
-        global_region,
-        global_profile,
-        cwd,
-    } = input;
-    validate_function_name(function_name)?;
-    let config_name = function_name;
-    let section = match config {
-        Some(config) => config.section_for(function_name, env_name)?,
-        None => {
-            if let Some(env) = env_name {
-                return Err(Error::usage_hint(
-                    "--env",
-                    format!("environment `{env}` selected but there is no config file"),
-                    "create agentdeploy.toml with an [environments.NAME] table (`agentdeploy init`), or drop --env",
-                ));
-            }
-            AgentSection::default()
-        }
-    };
-    let project_dir = config
+    validate_function_name(input.function_name)?;
+    let section = config_section(&input)?;
+    let cwd = input.cwd;
+    let env_name = input.env_name;
+    let project_dir = input
+        .config
         .map(|c| c.dir().to_path_buf())
         .unwrap_or_else(|| cwd.to_path_buf());
+    let layers = Layers {
+        flags: &input.args.options,
+        section: &section,
+        config_path: input.config.map(|c| c.path.as_path()),
+    };
     let mut warnings = Vec::new();
 
-    let kind = match args.kind.as_deref().or(section.kind.as_deref()) {
+    let kind = match layers.kind().text() {
         None => DeploymentKind::Agent,
-        Some(text) => DeploymentKind::parse(text).ok_or_else(|| {
-            Error::usage(
-                "--kind",
-                format!("`{text}` is not one of: agent, code-interpreter"),
-            )
-        })?,
+        Some(given) => given.choice()?,
     };
-    let deployed_name = kind.function_name(config_name);
-    validate_function_name(&deployed_name)?;
-    let function_name = deployed_name.as_str();
-    let is_interpreter = kind == DeploymentKind::CodeInterpreter;
+    let function_name = kind.function_name(input.function_name);
+    validate_function_name(&function_name)?;
+    let agent = agent_path(&layers, kind, &function_name, &project_dir, cwd)?;
+    let (memory, timeout) = sizing(&layers, kind)?;
+    let runtime = runtime(&layers, kind, probe, &mut warnings)?;
+    let architecture = architecture(&layers, kind)?;
+    let stack_name = match layers.stack_name().text() {
+        Some(given) => validate_stack_name(given)?,
+        None => default_stack_name(&function_name, env_name),
+    };
+    let (env_vars, secrets) = variables(&layers)?;
+    let access = access(&layers, kind, timeout, &mut warnings)?;
+    let (subnet_ids, security_group_ids) = network(&layers)?;
+    let out_dir = out_dir(&layers, &project_dir, env_name, &function_name, &agent, cwd)?;
+    let agent_dir = agent.is_dir().then_some(agent.as_path());
+    let region = match layers.region(input.global_region).text() {
+        Some(given) => Some(validate_region(given)?),
+        None => None,
+    };
 
-    let agent = if is_interpreter {
+    Ok(LambdaSettings {
+        kind,
+        env_name: env_name.map(str::to_string),
+        requirements: layers.requirements().path(cwd),
+        memory,
+        timeout,
+        runtime,
+        architecture,
+        stack_name,
+        env_vars,
+        secrets,
+        secrets_store: match layers.secrets_store().text() {
+            None => SecretsStore::Env,
+            Some(given) => given.choice()?,
+        },
+        entry: entry(&layers)?,
+        include: included_files(&layers, agent_dir)?,
+        conversation: conversation(&layers, &mut warnings)?,
+        endpoint: access.endpoint,
+        auth: access.auth,
+        usage_limits: access.usage_limits,
+        reserved_concurrency: access.reserved_concurrency,
+        subnet_ids,
+        security_group_ids,
+        tags: tags(&layers)?,
+        policies: policies(&layers)?,
+        artifact_bucket: artifact_bucket(&layers)?,
+        use_container: match layers.use_container().text() {
+            None => UseContainer::Auto,
+            Some(given) => given.choice()?,
+        },
+        out_dir,
+        region,
+        profile: layers
+            .profile(input.global_profile)
+            .text()
+            .map(|given| given.value.to_string()),
+        force: input.args.force,
+        warnings,
+        project_dir,
+        function_name,
+        agent,
+    })
+}
+
+/// What `doctor` checks against: the runtime, region and profile a deploy of this function
+/// (or, without `--function-name`, of any agent) would use, by the same precedence and checks.
+pub struct DoctorSettings {
+    pub runtime: Runtime,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+pub fn resolve_for_doctor(
+    input: ResolveInput<'_>,
+    probe: &dyn InterpreterProbe,
+) -> Result<DoctorSettings> {
+    let section = config_section(&input)?;
+    let layers = Layers {
+        flags: &input.args.options,
+        section: &section,
+        config_path: input.config.map(|c| c.path.as_path()),
+    };
+    let mut warnings = Vec::new();
+    Ok(DoctorSettings {
+        runtime: runtime(&layers, DeploymentKind::Agent, probe, &mut warnings)?,
+        region: match layers.region(input.global_region).text() {
+            Some(given) => Some(validate_region(given)?),
+            None => None,
+        },
+        profile: layers
+            .profile(input.global_profile)
+            .text()
+            .map(|given| given.value.to_string()),
+    })
+}
+
+/// The agent's merged config section (`[defaults]` < `[agents.NAME]` < the environment's).
+fn config_section(input: &ResolveInput<'_>) -> Result<AgentSection> {
+    match (input.config, input.env_name) {
+        (Some(config), env) => config.section_for(input.function_name, env),
+        (None, Some(env)) => Err(Error::usage_hint(
+            "--env",
+            format!("environment `{env}` selected but there is no config file"),
+            "create agentdeploy.toml with an [environments.NAME] table (`agentdeploy init`), or drop --env",
+        )),
+        (None, None) => Ok(AgentSection::default()),
+    }
+}
+
+fn agent_path(
+    layers: &Layers<'_>,
+    kind: DeploymentKind,
+    function_name: &str,
+    project_dir: &Path,
+    cwd: &Path,
+) -> Result<PathBuf> {
+    if kind == DeploymentKind::CodeInterpreter {
         // The code interpreter's source is built in; no agent file is read.
-        project_dir.join("code_interpreter.py")
-    } else {
-        args
-        .agent
-        .clone()
-        .map(|p| absolutize(cwd, p))
-        .or(section.agent.clone())
-        .ok_or_else(|| {
-            Error::usage_hint(
-                "--agent",
-                format!("no agent file for `{function_name}`"),
-                format!("pass --agent FILE, or set `agent` under [agents.{function_name}] in agentdeploy.toml"),
-            )
-        })?
-    };
-    let requirements = args
-        .requirements
-        .clone()
-        .map(|p| absolutize(cwd, p))
-        .or(section.requirements.clone());
-
-    let memory = pick_number(
-        "--memory",
-        args.memory.as_deref(),
-        section.memory,
-        if is_interpreter { 1024 } else { DEFAULT_MEMORY },
-    )?;
-    validate_memory(memory)?;
-    let timeout = pick_number(
-        "--timeout",
-        args.timeout.as_deref(),
-        section.timeout,
-        if is_interpreter { 600 } else { DEFAULT_TIMEOUT },
-    )?;
-    if !(3..=900).contains(&timeout) {
-        return Err(Error::usage(
-            "--timeout",
-            format!("{timeout} s is out of range; allowed: 3-900 seconds"),
-        ));
+        return Ok(project_dir.join("code_interpreter.py"));
     }
+    layers.agent().path(cwd).ok_or_else(|| {
+        Error::usage_hint(
+            "--agent",
+            format!("no agent file for `{function_name}`"),
+            format!(
+                "pass --agent FILE, or set `agent` under [agents.{function_name}] in agentdeploy.toml"
+            ),
+        )
+    })
+}
 
-    let allow_deprecated =
-        args.allow_deprecated_runtime || section.allow_deprecated_runtime.unwrap_or(false);
-    let runtime = match args.runtime.as_deref().or(section.runtime.as_deref()) {
-        Some(text) => validate_runtime(text, allow_deprecated, &mut warnings)?,
-        None if is_interpreter => Runtime::FALLBACK,
-        None => default_runtime(probe),
-    };
-
-    let architecture = match args
-        .architecture
-        .as_deref()
-        .or(section.architecture.as_deref())
-    {
-        None if is_interpreter => Architecture::Arm64,
-        None => Architecture::X86_64,
-        Some("x86_64") => Architecture::X86_64,
-        Some("arm64") => Architecture::Arm64,
-        Some(other) => {
-            return Err(Error::usage(
-                "--architecture",
-                format!("`{other}` is not an architecture Lambda offers; allowed: x86_64, arm64"),
-            ));
+/// Memory and timeout: a code interpreter gets room for the code it runs.
+fn sizing(layers: &Layers<'_>, kind: DeploymentKind) -> Result<(u32, u32)> {
+    let interpreter = kind == DeploymentKind::CodeInterpreter;
+    let memory = match layers.memory().number("a whole number")? {
+        Some(given) => {
+            check_memory(given.value).map_err(|message| given.error(message))?;
+            given.value
         }
+        None if interpreter => 1024,
+        None => DEFAULT_MEMORY,
     };
-
-    let stack_name = match args.stack_name.clone().or(section.stack_name.clone()) {
-        Some(name) => name,
-        None => default_stack_name(function_name, env_name),
+    let timeout = match layers.timeout().number("a whole number")? {
+        Some(given) if !(3..=900).contains(&given.value) => {
+            return Err(given.error(format!(
+                "{} s is out of range; allowed: 3-900 seconds",
+                given.value
+            )));
+        }
+        Some(given) => given.value,
+        None if interpreter => 600,
+        None => DEFAULT_TIMEOUT,
     };
-    validate_stack_name(&stack_name)?;
+    Ok((memory, timeout))
+}
 
-    let mut env_vars = section.env_vars.clone().unwrap_or_default();
-    for pair in &args.env_vars {
-        let (key, value) = parse_pair("--env-var", pair)?;
-        env_vars.insert(key, value);
+fn runtime(
+    layers: &Layers<'_>,
+    kind: DeploymentKind,
+    probe: &dyn InterpreterProbe,
+    warnings: &mut Vec<String>,
+) -> Result<Runtime> {
+    let allow_deprecated = layers.allow_deprecated_runtime().switch();
+    Ok(match layers.runtime().text() {
+        Some(given) => validate_runtime(given, allow_deprecated, warnings)?,
+        None if kind == DeploymentKind::CodeInterpreter => Runtime::FALLBACK,
+        None => default_runtime(probe),
+    })
+}
+
+fn architecture(layers: &Layers<'_>, kind: DeploymentKind) -> Result<Architecture> {
+    match layers.architecture().text() {
+        None if kind == DeploymentKind::CodeInterpreter => Ok(Architecture::Arm64),
+        None => Ok(Architecture::X86_64),
+        Some(given) => given.choice().map_err(|_| {
+            given.error(format!(
+                "`{}` is not an architecture Lambda offers; allowed: x86_64, arm64",
+                given.value.escape_debug()
+            ))
+        }),
     }
-    for key in env_vars.keys() {
-        validate_env_key("--env-var", key)?;
+}
+
+/// The function's environment variables and secret names: valid, not reserved, not both.
+fn variables(layers: &Layers<'_>) -> Result<(BTreeMap<String, String>, Vec<String>)> {
+    let env_vars = layers.env_vars().pairs()?;
+    for (key, given) in &env_vars {
+        check_env_key(key).map_err(|message| given.error(message))?;
     }
-    let mut secrets = section.secrets.clone().unwrap_or_default();
-    for name in &args.secrets {
-        if name.contains('=') {
-            return Err(Error::usage_hint(
-                "--secret",
+    let secrets = layers.secrets().union();
+    for given in &secrets {
+        if given.value.contains('=') {
+            return Err(given.error_hint(
                 format!(
                     "`{}` looks like NAME=VALUE; secret values never go on the command line",
-                    name.split('=').next().unwrap_or_default()
+                    given.value.split('=').next().unwrap_or_default()
                 ),
                 "pass only the NAME and export its value in the environment or put it in .env",
             ));
         }
-        if !secrets.contains(name) {
-            secrets.push(name.clone());
+        check_env_key(given.value).map_err(|message| given.error(message))?;
+        if env_vars.contains_key(given.value) {
+            return Err(given.error(format!(
+                "`{}` is both an env var and a secret; keep it in one place",
+                given.value
+            )));
         }
     }
-    for name in &secrets {
-        validate_env_key("--secret", name)?;
-        if env_vars.contains_key(name) {
-            return Err(Error::usage(
-                "--secret",
-                format!("`{name}` is both an env var and a secret; keep it in one place"),
-            ));
-        }
-    }
+    Ok((
+        env_vars
+            .into_iter()
+            .map(|(key, given)| (key, given.value))
+            .collect(),
+        secrets
+            .iter()
+            .map(|given| given.value.to_string())
+            .collect(),
+    ))
+}
 
-    let secrets_store = match args
-        .secrets_store
-        .as_deref()
-        .or(section.secrets_store.as_deref())
-    {
-        None | Some("env") => SecretsStore::Env,
-        Some("ssm") => SecretsStore::Ssm,
-        Some(other) => {
-            return Err(Error::usage(
-                "--secrets-store",
-                format!("`{other}` is not one of: env, ssm"),
-            ));
-        }
+fn entry(layers: &Layers<'_>) -> Result<Option<String>> {
+    let Some(given) = layers.entry().text() else {
+        return Ok(None);
     };
+    let mut chars = given.value.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return Err(given.error(format!(
+            "`{}` is not a Python name (a top-level function or Agent variable)",
+            given.value.escape_debug()
+        )));
+    }
+    Ok(Some(given.value.to_string()))
+}
 
-    let entry = args.entry.clone().or(section.entry.clone());
-    if let Some(name) = &entry {
-        let mut chars = name.chars();
-        let identifier = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !identifier {
-            return Err(Error::usage(
-                "--entry",
-                format!("`{name}` is not a Python name (a top-level function or Agent variable)"),
+fn conversation(layers: &Layers<'_>, warnings: &mut Vec<String>) -> Result<Conversation> {
+    #[derive(Clone, Copy)]
+    enum Mode {
+        Isolated,
+        Shared,
+        Session,
+    }
+    let mode = match layers.conversation().text() {
+        None => Mode::Isolated,
+        Some(given) => given.one_of(&[
+            ("isolated", Mode::Isolated),
+            ("shared", Mode::Shared),
+            ("session", Mode::Session),
+        ])?,
+    };
+    let ttl_days = layers.session_ttl_days().number("a whole number of days")?;
+    Ok(match (mode, ttl_days) {
+        (Mode::Isolated | Mode::Shared, Some(given)) => {
+            return Err(given.error_hint(
+                "sessions are kept only with --conversation session",
+                "add --conversation session, or drop --session-ttl-days",
             ));
         }
-    }
-
-    let conversation = match args
-        .conversation
-        .as_deref()
-        .or(section.conversation.as_deref())
-    {
-        None | Some("isolated") => Conversation::Isolated,
-        Some("shared") => {
+        (Mode::Isolated, None) => Conversation::Isolated,
+        (Mode::Shared, None) => {
             warnings.push("--conversation shared: callers share the agent's memory and see each other's conversations; use it only when one caller owns the function".into());
             Conversation::Shared
         }
-        Some("session") => Conversation::Session {
-            ttl_days: session_ttl_days(args, &section)?,
+        (Mode::Session, None) => Conversation::Session {
+            ttl_days: DEFAULT_SESSION_TTL_DAYS,
         },
-        Some(other) => {
-            return Err(Error::usage(
-                "--conversation",
-                format!("`{other}` is not one of: isolated, shared, session"),
-            ));
+        (Mode::Session, Some(given)) if (1..=3650).contains(&given.value) => {
+            Conversation::Session {
+                ttl_days: given.value,
+            }
         }
-    };
+        (Mode::Session, Some(given)) => {
+            return Err(given.error(format!(
+                "{} days is out of range; allowed: 1-3650",
+                given.value
+            )));
+        }
+    })
+}
 
-    if args.session_ttl_days.is_some() && conversation.session_ttl_days().is_none() {
-        return Err(Error::usage_hint(
-            "--session-ttl-days",
-            "sessions are kept only with --conversation session",
-            "add --conversation session, or drop --session-ttl-days",
-        ));
-    }
+/// Who may call the function and how much: endpoint, auth, the API key's limits, concurrency.
+struct Access {
+    endpoint: EndpointKind,
+    auth: AuthMode,
+    usage_limits: Option<UsageLimits>,
+    reserved_concurrency: Option<u32>,
+}
 
-    let endpoint = match args.endpoint.as_deref().or(section.endpoint.as_deref()) {
+fn access(
+    layers: &Layers<'_>,
+    kind: DeploymentKind,
+    timeout: u32,
+    warnings: &mut Vec<String>,
+) -> Result<Access> {
+    let is_interpreter = kind == DeploymentKind::CodeInterpreter;
+    let endpoint = match layers.endpoint().text() {
         None if is_interpreter => EndpointKind::None,
-        None | Some("api") => EndpointKind::Api,
-        Some("url") => EndpointKind::Url,
-        Some("none") => EndpointKind::None,
-        Some(other) => {
-            return Err(Error::usage(
-                "--endpoint",
-                format!("`{other}` is not one of: api, url, none"),
-            ));
-        }
+        None => EndpointKind::Api,
+        Some(given) => given.choice()?,
     };
-    let auth = match args.auth.as_deref().or(section.auth.as_deref()) {
+    let given_auth = layers.auth().text();
+    let auth = match &given_auth {
         None => match endpoint {
             EndpointKind::Api => AuthMode::ApiKey,
             EndpointKind::Url | EndpointKind::None => AuthMode::Iam,
         },
-        Some("none") => AuthMode::None,
-        Some("api-key") => AuthMode::ApiKey,
-        Some("iam") => AuthMode::Iam,
-        Some(other) => {
-            return Err(Error::usage(
-                "--auth",
-                format!("`{other}` is not one of: none, api-key, iam"),
-            ));
+        Some(given) => given.choice()?,
+    };
+    let auth_error = |message: String, hint: Option<&str>| {
+        let auth = layers.auth();
+        match (&given_auth, hint) {
+            (Some(given), Some(hint)) => given.error_hint(message, hint),
+            (Some(given), None) => given.error(message),
+            (None, _) => auth.error(message),
         }
     };
     match (endpoint, auth) {
         (EndpointKind::Url, AuthMode::ApiKey) => {
-            return Err(Error::usage_hint(
-                "--auth",
-                "api-key authentication needs --endpoint api; a Function URL supports only iam or none",
-                "use --endpoint api --auth api-key, or --endpoint url --auth iam",
+            return Err(auth_error(
+                "api-key authentication needs --endpoint api; a Function URL supports only iam or none".into(),
+                Some("use --endpoint api --auth api-key, or --endpoint url --auth iam"),
             ));
         }
-        (EndpointKind::None, AuthMode::None | AuthMode::ApiKey)
-            if args.auth.is_some() || section.auth.is_some() =>
-        {
-            return Err(Error::usage(
-                "--auth",
-                "there is no endpoint to protect with --endpoint none; drop --auth",
+        (EndpointKind::None, AuthMode::None | AuthMode::ApiKey) if given_auth.is_some() => {
+            return Err(auth_error(
+                "there is no endpoint to protect with --endpoint none; drop --auth".into(),
+                None,
             ));
         }
         (EndpointKind::Api | EndpointKind::Url, AuthMode::None) if is_interpreter => {
-            return Err(Error::usage_hint(
-                "--auth",
+            return Err(auth_error(
                 format!(
                     "a code interpreter runs whatever code it is sent; a public {} endpoint (--auth none) would let anyone run code on your account",
                     endpoint.as_str()
                 ),
-                "use --auth iam (or api-key with --endpoint api), or --endpoint none and call it with Lambda Invoke",
+                Some(
+                    "use --auth iam (or api-key with --endpoint api), or --endpoint none and call it with Lambda Invoke",
+                ),
             ));
         }
         (EndpointKind::Api | EndpointKind::Url, AuthMode::None) => warnings.push(format!(
@@ -570,190 +663,131 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         )),
         _ => {}
     }
-    let usage_limits = usage_limits(args, &section, endpoint, auth)?;
-    let reserved_concurrency = match args
-        .reserved_concurrency
-        .as_deref()
-        .map(|text| {
-            text.trim().parse::<u32>().map_err(|_| {
-                Error::usage(
-                    "--reserved-concurrency",
-                    format!("`{text}` is not a whole number"),
-                )
-            })
-        })
-        .transpose()?
-        .or(section.reserved_concurrency)
-    {
-        Some(0) => {
-            return Err(Error::usage_hint(
-                "--reserved-concurrency",
-                "0 would stop every invocation of the function",
-                "give at least 1, or leave it out for the account's unreserved pool; to take the agent offline use `agentdeploy destroy`",
-            ));
-        }
-        other => other,
-    };
     if endpoint == EndpointKind::Api && timeout > API_GATEWAY_TIMEOUT_SECONDS {
         warnings.push(format!(
             "API Gateway cuts requests at {API_GATEWAY_TIMEOUT_SECONDS} s but the timeout is {timeout} s: long agent runs will get 504s; consider --endpoint url"
         ));
     }
-
-    let subnet_ids = pick_list(&args.subnet_ids, &section.subnet_ids);
-    let security_group_ids = pick_list(&args.security_group_ids, &section.security_group_ids);
-    match (subnet_ids.is_empty(), security_group_ids.is_empty()) {
-        (false, true) => {
-            return Err(Error::usage(
-                "--subnet-ids",
-                "VPC subnets need --security-group-ids too",
+    let reserved_concurrency = match layers.reserved_concurrency().number("a whole number")? {
+        Some(given) if given.value == 0 => {
+            return Err(given.error_hint(
+                "0 would stop every invocation of the function",
+                "give at least 1, or leave it out for the account's unreserved pool; to take the agent offline use `agentdeploy destroy`",
             ));
         }
+        other => other.map(|given| given.value),
+    };
+    Ok(Access {
+        endpoint,
+        auth,
+        usage_limits: usage_limits(layers, endpoint, auth)?,
+        reserved_concurrency,
+    })
+}
+
+/// VPC subnets and security groups: both or neither, each a well-formed id.
+fn network(layers: &Layers<'_>) -> Result<(Vec<String>, Vec<String>)> {
+    let subnets = layers.subnet_ids().list();
+    let groups = layers.security_group_ids().list();
+    match (subnets.is_empty(), groups.is_empty()) {
+        (false, true) => {
+            return Err(layers
+                .subnet_ids()
+                .error("VPC subnets need --security-group-ids too"));
+        }
         (true, false) => {
-            return Err(Error::usage(
-                "--security-group-ids",
-                "VPC security groups need --subnet-ids too",
-            ));
+            return Err(layers
+                .security_group_ids()
+                .error("VPC security groups need --subnet-ids too"));
         }
         _ => {}
     }
-    for id in &subnet_ids {
-        if !is_resource_id(id, "subnet-") {
-            return Err(Error::usage(
-                "--subnet-ids",
-                format!("`{id}` is not a subnet id (subnet- and 8 or 17 hex digits)"),
-            ));
+    for (items, prefix, what) in [
+        (&subnets, "subnet-", "a subnet id"),
+        (&groups, "sg-", "a security group id"),
+    ] {
+        for given in items {
+            if !is_resource_id(given.value, prefix) {
+                return Err(given.error(format!(
+                    "`{}` is not {what} ({prefix} and 8 or 17 hex digits)",
+                    given.value.escape_debug()
+                )));
+            }
         }
     }
-    for id in &security_group_ids {
-        if !is_resource_id(id, "sg-") {
-            return Err(Error::usage(
-                "--security-group-ids",
-                format!("`{id}` is not a security group id (sg- and 8 or 17 hex digits)"),
-            ));
+    let values = |items: Vec<Given<'_, &str>>| items.iter().map(|g| g.value.to_string()).collect();
+    Ok((values(subnets), values(groups)))
+}
+
+fn tags(layers: &Layers<'_>) -> Result<BTreeMap<String, String>> {
+    let tags = layers.tags().pairs()?;
+    for (key, given) in &tags {
+        if key.is_empty() || key.len() > 128 || given.value.len() > 256 || key.starts_with("aws:") {
+            return Err(given.error(format!(
+                "`{key}`: tag keys are 1-128 characters, not starting with aws:, values at most 256"
+            )));
         }
     }
+    Ok(tags
+        .into_iter()
+        .map(|(key, given)| (key, given.value))
+        .collect())
+}
 
-    let mut tags = section.tags.clone().unwrap_or_default();
-    for pair in &args.tags {
-        let (key, value) = parse_pair("--tag", pair)?;
-        tags.insert(key, value);
-    }
-    for (key, value) in &tags {
-        if key.is_empty() || key.len() > 128 || value.len() > 256 || key.starts_with("aws:") {
-            return Err(Error::usage(
-                "--tag",
-                format!(
-                    "`{key}`: tag keys are 1-128 characters, not starting with aws:, values at most 256"
-                ),
-            ));
+fn policies(layers: &Layers<'_>) -> Result<Vec<String>> {
+    let policies = layers.policies().list();
+    for given in &policies {
+        if !given.value.starts_with("arn:") || !given.value.contains(":policy/") {
+            return Err(given.error(format!(
+                "`{}` is not a managed policy ARN (arn:aws:iam::...:policy/...)",
+                given.value.escape_debug()
+            )));
         }
     }
+    Ok(policies.iter().map(|g| g.value.to_string()).collect())
+}
 
-    let policies = pick_list(&args.policies, &section.policies);
-    for arn in &policies {
-        if !arn.starts_with("arn:") || !arn.contains(":policy/") {
-            return Err(Error::usage(
-                "--policy",
-                format!("`{arn}` is not a managed policy ARN (arn:aws:iam::...:policy/...)"),
-            ));
+fn artifact_bucket(layers: &Layers<'_>) -> Result<ArtifactBucket> {
+    let bucket = layers.s3_bucket().text();
+    let resolve_s3 = layers.resolve_s3();
+    // A bucket flag beats `resolve_s3 = true` in the config; both as flags is a contradiction.
+    let resolve = resolve_s3.flag_given()
+        || (resolve_s3.switch() && bucket.is_none_or(|b| b.source != Source::Flag));
+    match (bucket, resolve) {
+        (Some(_), true) => Err(layers
+            .s3_bucket()
+            .error("--s3-bucket and --resolve-s3 exclude each other; pick one")),
+        (Some(given), false) => {
+            check_bucket_name(given.value).map_err(|message| given.error(message))?;
+            Ok(ArtifactBucket::Named(given.value.to_string()))
         }
+        (None, _) => Ok(ArtifactBucket::Resolve),
     }
+}
 
-    let bucket = args.s3_bucket.clone().or(section.s3_bucket.clone());
-    let resolve_s3 =
-        args.resolve_s3 || (section.resolve_s3 == Some(true) && args.s3_bucket.is_none());
-    let artifact_bucket = match (bucket, resolve_s3) {
-        (Some(_), true) => {
-            return Err(Error::usage(
-                "--s3-bucket",
-                "--s3-bucket and --resolve-s3 exclude each other; pick one",
-            ));
-        }
-        (Some(bucket), false) => {
-            validate_bucket_name(&bucket)?;
-            ArtifactBucket::Named(bucket)
-        }
-        (None, _) => ArtifactBucket::Resolve,
-    };
-
-    let use_container = match args
-        .use_container
-        .as_deref()
-        .or(section.use_container.as_deref())
-    {
-        None | Some("auto") => UseContainer::Auto,
-        Some("always") => UseContainer::Always,
-        Some("never") => UseContainer::Never,
-        Some(other) => {
-            return Err(Error::usage(
-                "--use-container",
-                format!("`{other}` is not one of: auto, always, never"),
-            ));
-        }
-    };
-
-    let out_dir = args
-        .out_dir
-        .clone()
-        .map(|p| absolutize(cwd, p))
-        .or(section.out_dir.clone())
-        .unwrap_or_else(|| {
-            project_dir
-                .join(".agentdeploy")
-                .join(env_name.unwrap_or("default"))
-                .join(function_name)
-        });
-    let agent_dir = agent.is_dir().then_some(agent.as_path());
-    if let Some(problem) = crate::files::out_dir_problem(&out_dir, &project_dir, agent_dir) {
-        return Err(Error::usage_hint(
+fn out_dir(
+    layers: &Layers<'_>,
+    project_dir: &Path,
+    env_name: Option<&str>,
+    function_name: &str,
+    agent: &Path,
+    cwd: &Path,
+) -> Result<PathBuf> {
+    let out_dir = layers.out_dir().path(cwd).unwrap_or_else(|| {
+        project_dir
+            .join(".agentdeploy")
+            .join(env_name.unwrap_or("default"))
+            .join(function_name)
+    });
+    let agent_dir = agent.is_dir().then_some(agent);
+    match crate::files::out_dir_problem(&out_dir, project_dir, agent_dir) {
+        Some(problem) => Err(Error::usage_hint(
             "--out-dir",
             problem,
             "pick a new or empty folder (or leave --out-dir out: agentdeploy uses .agentdeploy/ENV/FUNCTION)",
-        ));
+        )),
+        None => Ok(out_dir),
     }
-
-    let include = included_files(&pick_list(&args.include, &section.include), agent_dir)?;
-
-    Ok(LambdaSettings {
-        kind,
-        function_name: function_name.to_string(),
-        env_name: env_name.map(str::to_string),
-        agent,
-        requirements,
-        memory,
-        timeout,
-        runtime,
-        architecture,
-        stack_name,
-        env_vars,
-        secrets,
-        secrets_store,
-        entry,
-        include,
-        conversation,
-        endpoint,
-        auth,
-        usage_limits,
-        reserved_concurrency,
-        subnet_ids,
-        security_group_ids,
-        tags,
-        policies,
-        artifact_bucket,
-        use_container,
-        out_dir,
-        region: match global_region.map(str::to_string).or(section.region.clone()) {
-            Some(region) => Some(validate_region(region)?),
-            None => None,
-        },
-        profile: global_profile
-            .map(str::to_string)
-            .or(section.profile.clone()),
-        force: args.force,
-        warnings,
-        project_dir,
-    })
 }
 
 /// EC2 ids: a prefix and 8 or 17 lowercase hex digits.
@@ -763,21 +797,13 @@ fn is_resource_id(id: &str, prefix: &str) -> bool {
     })
 }
 
-fn absolutize(cwd: &Path, path: PathBuf) -> PathBuf {
-    if path.is_absolute() {
-        path
-    } else {
-        cwd.join(path)
-    }
-}
-
 /// `--include` paths: relative to the agent directory, inside it, and present.
-fn included_files(paths: &[String], agent_dir: Option<&Path>) -> Result<Vec<PathBuf>> {
+fn included_files(layers: &Layers<'_>, agent_dir: Option<&Path>) -> Result<Vec<PathBuf>> {
     let mut included = Vec::new();
-    for path in paths {
+    for given in layers.include().list() {
+        let path = given.value;
         let Some(agent_dir) = agent_dir else {
-            return Err(Error::usage_hint(
-                "--include",
+            return Err(given.error_hint(
                 format!(
                     "`{path}`: --include names files of an agent directory, and --agent is a single file"
                 ),
@@ -790,40 +816,16 @@ fn included_files(paths: &[String], agent_dir: Option<&Path>) -> Result<Vec<Path
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_)));
         if escapes {
-            return Err(Error::usage(
-                "--include",
-                format!(
-                    "`{path}` must be a plain path relative to the agent directory (no `..`, not absolute)"
-                ),
-            ));
+            return Err(given.error(format!(
+                "`{path}` must be a plain path relative to the agent directory (no `..`, not absolute)"
+            )));
         }
         if !agent_dir.join(relative).is_file() {
-            return Err(Error::usage(
-                "--include",
-                format!("`{path}` is not a file in {}", agent_dir.display()),
-            ));
+            return Err(given.error(format!("`{path}` is not a file in {}", agent_dir.display())));
         }
         included.push(relative.to_path_buf());
     }
     Ok(included)
-}
-
-fn pick_list(flag: &[String], section: &Option<Vec<String>>) -> Vec<String> {
-    if flag.is_empty() {
-        section.clone().unwrap_or_default()
-    } else {
-        flag.to_vec()
-    }
-}
-
-fn pick_number(flag: &str, text: Option<&str>, section: Option<u32>, default: u32) -> Result<u32> {
-    match text {
-        Some(text) => text
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| Error::usage(flag, format!("`{text}` is not a whole number"))),
-        None => Ok(section.unwrap_or(default)),
-    }
 }
 
 pub fn validate_function_name(name: &str) -> Result<()> {
@@ -854,68 +856,67 @@ pub fn default_stack_name(function_name: &str, env_name: Option<&str>) -> String
     name.replace('_', "-")
 }
 
-fn validate_stack_name(name: &str) -> Result<()> {
+fn validate_stack_name(given: Given<'_, &str>) -> Result<String> {
+    let name = given.value;
     let valid = name.len() <= 128
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if valid {
-        Ok(())
+        Ok(name.to_string())
     } else {
-        Err(Error::usage(
-            "--stack-name",
-            format!(
-                "`{name}` is not a valid stack name; start with a letter, use A-Z a-z 0-9 -, at most 128 characters"
-            ),
-        ))
+        Err(given.error(format!(
+            "`{}` is not a valid stack name; start with a letter, use A-Z a-z 0-9 -, at most 128 characters",
+            name.escape_debug()
+        )))
     }
 }
 
 fn validate_runtime(
-    text: &str,
+    given: Given<'_, &str>,
     allow_deprecated: bool,
     warnings: &mut Vec<String>,
 ) -> Result<Runtime> {
     let allowed = "allowed: python3.12, python3.13, python3.14";
-    let runtime = Runtime::parse(text).ok_or_else(|| {
-        Error::usage(
-            "--runtime",
-            format!("`{text}` is not a Lambda Python runtime; {allowed}"),
-        )
-    })?;
+    let not_a_runtime = || {
+        given.error(format!(
+            "`{}` is not a Lambda Python runtime; {allowed}",
+            given.value.escape_debug()
+        ))
+    };
+    let runtime = Runtime::parse(given.value).ok_or_else(not_a_runtime)?;
     if runtime.is_supported() {
         return Ok(runtime);
     }
-    if runtime.is_deprecated() {
-        if allow_deprecated {
-            warnings.push(format!(
-                "{} is deprecated: Lambda blocks creating and updating functions on it; deploys may be refused",
-                runtime.name()
-            ));
-            return Ok(runtime);
-        }
-        return Err(Error::usage_hint(
-            "--runtime",
-            format!(
-                "{} is deprecated: Lambda no longer creates or updates functions on it; {allowed}",
-                runtime.name()
-            ),
-            "move to python3.13, or pass --allow-deprecated-runtime to try anyway",
-        ));
+    if !runtime.is_deprecated() {
+        return Err(not_a_runtime());
     }
-    Err(Error::usage(
-        "--runtime",
-        format!("`{text}` is not a Lambda Python runtime; {allowed}"),
+    if allow_deprecated {
+        warnings.push(format!(
+            "{} is deprecated: Lambda blocks creating and updating functions on it; deploys may be refused",
+            runtime.name()
+        ));
+        return Ok(runtime);
+    }
+    Err(given.error_hint(
+        format!(
+            "{} is deprecated: Lambda no longer creates or updates functions on it; {allowed}",
+            runtime.name()
+        ),
+        "move to python3.13, or pass --allow-deprecated-runtime to try anyway",
     ))
 }
 
 /// Lambda's memory range.
 pub fn validate_memory(memory: u32) -> Result<()> {
+    check_memory(memory).map_err(|message| Error::usage("--memory", message))
+}
+
+fn check_memory(memory: u32) -> std::result::Result<(), String> {
     if (128..=10240).contains(&memory) {
         Ok(())
     } else {
-        Err(Error::usage(
-            "--memory",
-            format!("{memory} MB is out of range; allowed: 128-10240 MB"),
+        Err(format!(
+            "{memory} MB is out of range; allowed: 128-10240 MB"
         ))
     }
 }
@@ -927,40 +928,11 @@ pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
         .unwrap_or(Runtime::FALLBACK)
 }
 
-/// `KEY=VALUE` with a non-empty key.
-pub fn parse_pair(flag: &str, pair: &str) -> Result<(String, String)> {
-    match pair.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_string(), value.to_string()))
-        }
-        _ => Err(Error::usage(flag, format!("`{pair}` is not KEY=VALUE"))),
-    }
-}
-
 /// Names the session bucket for the handler (`--conversation session`).
 pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
 
 /// Days a session is kept after its last turn (S3 lifecycle expiry).
 pub const DEFAULT_SESSION_TTL_DAYS: u32 = 7;
-
-fn session_ttl_days(args: &LambdaArgs, section: &AgentSection) -> Result<u32> {
-    let days = match args.session_ttl_days.as_deref() {
-        Some(text) => text.trim().parse::<u32>().map_err(|_| {
-            Error::usage(
-                "--session-ttl-days",
-                format!("`{text}` is not a whole number of days"),
-            )
-        })?,
-        None => section.session_ttl_days.unwrap_or(DEFAULT_SESSION_TTL_DAYS),
-    };
-    if !(1..=3650).contains(&days) {
-        return Err(Error::usage(
-            "--session-ttl-days",
-            format!("{days} days is out of range; allowed: 1-3650"),
-        ));
-    }
-    Ok(days)
-}
 
 /// An API key's limits: a leaked key can cost at most this much model use.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -982,67 +954,45 @@ pub const DEFAULT_USAGE_LIMITS: UsageLimits = UsageLimits {
 };
 
 fn usage_limits(
-    args: &LambdaArgs,
-    section: &AgentSection,
+    layers: &Layers<'_>,
     endpoint: EndpointKind,
     auth: AuthMode,
 ) -> Result<Option<UsageLimits>> {
-    let rate = match args.rate_limit.as_deref() {
-        Some(text) => Some(text.trim().parse::<f64>().map_err(|_| {
-            Error::usage(
-                "--rate-limit",
-                format!("`{text}` is not a positive number of requests per second"),
-            )
-        })?),
-        None => section.rate_limit,
-    };
-    let burst = match args.burst_limit.as_deref() {
-        Some(text) => Some(text.trim().parse::<u32>().map_err(|_| {
-            Error::usage(
-                "--burst-limit",
-                format!("`{text}` is not a whole number of at least 1"),
-            )
-        })?),
-        None => section.burst_limit,
-    };
-    let quota = args.quota.clone().or(section.quota.clone());
-    let given = [
-        ("--rate-limit", rate.is_some()),
-        ("--burst-limit", burst.is_some()),
-        ("--quota", quota.is_some()),
-    ];
+    let rate = layers
+        .rate_limit()
+        .number("a positive number of requests per second")?;
+    let burst = layers
+        .burst_limit()
+        .number("a whole number of at least 1")?;
+    let quota = layers.quota().text();
     if !(endpoint == EndpointKind::Api && auth == AuthMode::ApiKey) {
-        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
-            return Err(Error::usage_hint(
-                *flag,
-                "usage limits apply to API keys, and this endpoint has none",
-                "use --endpoint api --auth api-key, or drop the limit (--reserved-concurrency caps any endpoint)",
-            ));
-        }
-        return Ok(None);
+        let hint = "use --endpoint api --auth api-key, or drop the limit (--reserved-concurrency caps any endpoint)";
+        let message = "usage limits apply to API keys, and this endpoint has none";
+        return match (rate, burst, quota) {
+            (Some(given), _, _) => Err(given.error_hint(message, hint)),
+            (_, Some(given), _) => Err(given.error_hint(message, hint)),
+            (_, _, Some(given)) => Err(given.error_hint(message, hint)),
+            (None, None, None) => Ok(None),
+        };
     }
     let mut limits = DEFAULT_USAGE_LIMITS;
-    // One check for the flag and the config value alike.
-    if let Some(rate) = rate {
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(Error::usage(
-                "--rate-limit",
-                format!("`{rate}` is not a positive number of requests per second"),
-            ));
+    if let Some(given) = rate {
+        if !(given.value.is_finite() && given.value > 0.0) {
+            return Err(given.error(format!(
+                "`{}` is not a positive number of requests per second",
+                given.value
+            )));
         }
-        limits.rate_per_second = rate;
+        limits.rate_per_second = given.value;
     }
-    if let Some(burst) = burst {
-        if burst == 0 {
-            return Err(Error::usage(
-                "--burst-limit",
-                "`0` is not a whole number of at least 1",
-            ));
+    if let Some(given) = burst {
+        if given.value == 0 {
+            return Err(given.error("`0` is not a whole number of at least 1"));
         }
-        limits.burst = burst;
+        limits.burst = given.value;
     }
-    if let Some(text) = quota {
-        let parsed = text.split_once('/').and_then(|(count, period)| {
+    if let Some(given) = quota {
+        let parsed = given.value.split_once('/').and_then(|(count, period)| {
             let count = count.trim().parse::<u32>().ok().filter(|c| *c >= 1)?;
             let period = match period.trim() {
                 "day" => "DAY",
@@ -1053,9 +1003,11 @@ fn usage_limits(
             Some((count, period))
         });
         let Some((count, period)) = parsed else {
-            return Err(Error::usage_hint(
-                "--quota",
-                format!("`{}` is not N/day, N/week or N/month", text.escape_debug()),
+            return Err(given.error_hint(
+                format!(
+                    "`{}` is not N/day, N/week or N/month",
+                    given.value.escape_debug()
+                ),
                 "for example --quota 5000/day",
             ));
         };
@@ -1066,7 +1018,7 @@ fn usage_limits(
 }
 
 /// S3's bucket naming rules: 3-63 of a-z 0-9 . -, starting and ending with a letter or digit.
-fn validate_bucket_name(bucket: &str) -> Result<()> {
+fn check_bucket_name(bucket: &str) -> std::result::Result<(), String> {
     let valid = (3..=63).contains(&bucket.len())
         && bucket
             .chars()
@@ -1076,19 +1028,16 @@ fn validate_bucket_name(bucket: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(Error::usage(
-            "--s3-bucket",
-            format!(
-                "`{}` is not a valid S3 bucket name; use 3-63 characters of a-z 0-9 . -, starting and ending with a letter or digit",
-                bucket.escape_debug()
-            ),
+        Err(format!(
+            "`{}` is not a valid S3 bucket name; use 3-63 characters of a-z 0-9 . -, starting and ending with a letter or digit",
+            bucket.escape_debug()
         ))
     }
 }
 
 /// An AWS region code (`us-east-1`, `us-gov-west-1`, `eu-central-2`): letters, dashes, a number.
-fn validate_region(region: String) -> Result<String> {
-    let parts: Vec<&str> = region.split('-').collect();
+fn validate_region(given: Given<'_, &str>) -> Result<String> {
+    let parts: Vec<&str> = given.value.split('-').collect();
     let valid = parts.len() >= 3
         && parts[..parts.len() - 1]
             .iter()
@@ -1097,11 +1046,10 @@ fn validate_region(region: String) -> Result<String> {
             .last()
             .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
     if valid {
-        Ok(region)
+        Ok(given.value.to_string())
     } else {
-        Err(Error::usage_hint(
-            "--region",
-            format!("`{}` is not an AWS region code", region.escape_debug()),
+        Err(given.error_hint(
+            format!("`{}` is not an AWS region code", given.value.escape_debug()),
             "use a code such as us-east-1 or eu-central-1",
         ))
     }
@@ -1118,24 +1066,18 @@ fn is_reserved_env_name(key: &str) -> bool {
         || key == SESSION_BUCKET_VARIABLE
 }
 
-fn validate_env_key(flag: &str, key: &str) -> Result<()> {
+fn check_env_key(key: &str) -> std::result::Result<(), String> {
     let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid && is_reserved_env_name(key) {
-        Err(Error::usage(
-            flag,
-            format!(
-                "`{key}` is reserved by Lambda or agentdeploy (AWS_*, LAMBDA_*, _HANDLER...); choose another name"
-            ),
+        Err(format!(
+            "`{key}` is reserved by Lambda or agentdeploy (AWS_*, LAMBDA_*, _HANDLER...); choose another name"
         ))
     } else if valid {
         Ok(())
     } else {
-        Err(Error::usage(
-            flag,
-            format!(
-                "`{key}` is not a valid environment variable name; start with a letter, then A-Z a-z 0-9 _"
-            ),
+        Err(format!(
+            "`{key}` is not a valid environment variable name; start with a letter, then A-Z a-z 0-9 _"
         ))
     }
 }
@@ -1143,6 +1085,7 @@ fn validate_env_key(flag: &str, key: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::AgentFlags;
 
     struct Has(Vec<u8>);
     impl InterpreterProbe for Has {
@@ -1151,23 +1094,27 @@ mod tests {
         }
     }
 
-    fn resolve_args(args: LambdaArgs) -> Result<LambdaSettings> {
+    fn resolve_args(options: AgentFlags) -> Result<LambdaSettings> {
+        let args = LambdaArgs {
+            options,
+            ..LambdaArgs::default()
+        };
         resolve(
             ResolveInput {
                 function_name: "agent",
                 args: &args,
                 config: None,
                 env_name: None,
-                global_region: None,
-                global_profile: None,
+                global_region: &None,
+                global_profile: &None,
                 cwd: Path::new("/w"),
             },
             &Has(vec![]),
         )
     }
 
-    fn with_agent() -> LambdaArgs {
-        LambdaArgs {
+    fn with_agent() -> AgentFlags {
+        AgentFlags {
             agent: Some("a.py".into()),
             ..Default::default()
         }
@@ -1203,7 +1150,10 @@ mod tests {
 
     #[test]
     fn default_runtime_is_the_newest_with_an_interpreter() {
-        let args = with_agent();
+        let args = LambdaArgs {
+            options: with_agent(),
+            ..LambdaArgs::default()
+        };
         let input = |probe: &dyn InterpreterProbe| {
             resolve(
                 ResolveInput {
@@ -1211,8 +1161,8 @@ mod tests {
                     args: &args,
                     config: None,
                     env_name: None,
-                    global_region: None,
-                    global_profile: None,
+                    global_region: &None,
+                    global_profile: &None,
                     cwd: Path::new("/"),
                 },
                 probe,
@@ -1239,7 +1189,7 @@ mod tests {
     #[test]
     fn ranges_name_the_flag_and_the_range() {
         let (flag, msg) = flag_of(
-            resolve_args(LambdaArgs {
+            resolve_args(AgentFlags {
                 memory: Some("64".into()),
                 ..with_agent()
             })
@@ -1248,7 +1198,7 @@ mod tests {
         assert_eq!(flag, "--memory");
         assert!(msg.contains("128-10240"), "{msg}");
         let (flag, msg) = flag_of(
-            resolve_args(LambdaArgs {
+            resolve_args(AgentFlags {
                 memory: Some("lots".into()),
                 ..with_agent()
             })
@@ -1257,7 +1207,7 @@ mod tests {
         assert_eq!(flag, "--memory");
         assert!(msg.contains("not a whole number"), "{msg}");
         let (flag, msg) = flag_of(
-            resolve_args(LambdaArgs {
+            resolve_args(AgentFlags {
                 timeout: Some("901".into()),
                 ..with_agent()
             })
@@ -1266,7 +1216,7 @@ mod tests {
         assert_eq!(flag, "--timeout");
         assert!(msg.contains("3-900"), "{msg}");
         assert!(
-            resolve_args(LambdaArgs {
+            resolve_args(AgentFlags {
                 timeout: Some("3".into()),
                 memory: Some("10240".into()),
                 ..with_agent()
@@ -1278,7 +1228,7 @@ mod tests {
     #[test]
     fn runtimes() {
         let rt = |r: &str, allow: bool| {
-            resolve_args(LambdaArgs {
+            resolve_args(AgentFlags {
                 runtime: Some(r.into()),
                 allow_deprecated_runtime: allow,
                 ..with_agent()
@@ -1303,7 +1253,7 @@ mod tests {
     #[test]
     fn stack_names() {
         let sn = |n: &str| {
-            resolve_args(LambdaArgs {
+            resolve_args(AgentFlags {
                 stack_name: Some(n.into()),
                 ..with_agent()
             })
@@ -1316,66 +1266,66 @@ mod tests {
 
     #[test]
     fn pairs_and_conflicts() {
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             env_vars: vec!["NOEQUALS".into()],
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--env-var");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             tags: vec!["=v".into()],
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--tag");
-        let s = resolve_args(LambdaArgs {
+        let s = resolve_args(AgentFlags {
             env_vars: vec!["A=b=c".into()],
             ..with_agent()
         })
         .unwrap();
         assert_eq!(s.env_vars["A"], "b=c");
 
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             s3_bucket: Some("b".into()),
             resolve_s3: true,
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--s3-bucket");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             subnet_ids: vec!["subnet-0123abcd".into()],
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--subnet-ids");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             security_group_ids: vec!["sg-0123abcd".into()],
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--security-group-ids");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             subnet_ids: vec!["subnet-xyz".into()],
             security_group_ids: vec!["sg-0123abcd".into()],
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--subnet-ids");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             subnet_ids: vec!["subnet-0123abcd".into()],
             security_group_ids: vec!["sg-1".into()],
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--security-group-ids");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             endpoint: Some("url".into()),
             auth: Some("api-key".into()),
             ..with_agent()
         })
         .unwrap_err();
         assert_eq!(flag_of(err).0, "--auth");
-        let err = resolve_args(LambdaArgs {
+        let err = resolve_args(AgentFlags {
             secrets: vec!["TOKEN=abc".into()],
             ..with_agent()
         })
@@ -1387,14 +1337,14 @@ mod tests {
 
     #[test]
     fn url_endpoint_defaults_to_iam_and_public_warns() {
-        let s = resolve_args(LambdaArgs {
+        let s = resolve_args(AgentFlags {
             endpoint: Some("url".into()),
             ..with_agent()
         })
         .unwrap();
         assert_eq!(s.auth, AuthMode::Iam);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-        let s = resolve_args(LambdaArgs {
+        let s = resolve_args(AgentFlags {
             endpoint: Some("url".into()),
             auth: Some("none".into()),
             ..with_agent()
@@ -1415,8 +1365,11 @@ mod tests {
             file,
         };
         let args = LambdaArgs {
-            timeout: Some("20".into()),
-            ..Default::default()
+            options: AgentFlags {
+                timeout: Some("20".into()),
+                ..AgentFlags::default()
+            },
+            ..LambdaArgs::default()
         };
         let s = resolve(
             ResolveInput {
@@ -1424,8 +1377,8 @@ mod tests {
                 args: &args,
                 config: Some(&config),
                 env_name: Some("prod"),
-                global_region: None,
-                global_profile: None,
+                global_region: &None,
+                global_profile: &None,
                 cwd: Path::new("/elsewhere"),
             },
             &Has(vec![]),
@@ -1437,8 +1390,11 @@ mod tests {
         assert_eq!(s.agent, Path::new("/p/a.py"));
         assert_eq!(s.out_dir, Path::new("/p/.agentdeploy/prod/agent"));
         let args = LambdaArgs {
-            memory: Some("4096".into()),
-            ..Default::default()
+            options: AgentFlags {
+                memory: Some("4096".into()),
+                ..AgentFlags::default()
+            },
+            ..LambdaArgs::default()
         };
         let s = resolve(
             ResolveInput {
@@ -1446,8 +1402,8 @@ mod tests {
                 args: &args,
                 config: Some(&config),
                 env_name: Some("prod"),
-                global_region: None,
-                global_profile: None,
+                global_region: &None,
+                global_profile: &None,
                 cwd: Path::new("/"),
             },
             &Has(vec![]),

@@ -14,7 +14,7 @@ use crate::lambda::outputs;
 use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
-use crate::settings::{PathProbe, Runtime};
+use crate::settings::PathProbe;
 
 /// Region and profile for a named function: flags, else its config section.
 pub fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<String>)> {
@@ -145,24 +145,23 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
 /// Every preflight check, each reported pass / warn / fail with a hint, all in one run.
 /// Exit 3 when any check fails.
 pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
-    let runtime = match args.runtime.as_deref() {
-        Some(text) => Runtime::parse(text).ok_or_else(|| {
-            Error::usage(
-                "--runtime",
-                format!("`{text}` is not a Lambda Python runtime"),
-            )
-        })?,
-        None => crate::settings::default_runtime(&PathProbe),
-    };
-    let region = ctx.global.region.clone().or_else(|| {
-        ctx.config
-            .as_ref()
-            .and_then(|c| c.file.defaults.region.clone())
-    });
+    let resolved = crate::settings::resolve_for_doctor(
+        crate::settings::ResolveInput {
+            function_name: args.function_name.as_deref().unwrap_or_default(),
+            args,
+            config: ctx.config.as_ref(),
+            env_name: ctx.global.env.as_deref(),
+            global_region: &ctx.global.region,
+            global_profile: &ctx.global.profile,
+            cwd: &ctx.cwd,
+        },
+        &PathProbe,
+    )?;
+    let runtime = resolved.runtime;
     let checks = preflight::doctor(
         runtime,
-        region.as_deref(),
-        ctx.global.profile.as_deref(),
+        resolved.region.as_deref(),
+        resolved.profile.as_deref(),
         ctx.global.endpoint_url.as_deref(),
     )
     .await;

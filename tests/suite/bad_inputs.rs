@@ -530,7 +530,35 @@ const CASES: &[Case] = &[
         args: &[],
         env: &[],
         code: 2,
-        message: "--memory: 64 MB is out of range",
+        message: "agentdeploy.toml: `memory`: 64 MB is out of range",
+    },
+    Case {
+        name: "unknown choice in config names the key, not a flag",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[defaults]\nendpoint = \"grpc\"\n[agents.x]\nagent = \"agent.py\"\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.toml: `endpoint`: `grpc` is not one of: api, url, none",
+    },
+    Case {
+        name: "bad subnet id in config",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\nsubnet_ids = [\"subnet-zz\"]\nsecurity_group_ids = [\"sg-0123abcd\"]\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.toml: `subnet_ids`: `subnet-zz` is not a subnet id",
     },
     Case {
         name: "environment that does not exist",

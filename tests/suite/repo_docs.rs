@@ -64,3 +64,36 @@ fn the_scan_finds_a_pointer_like_the_one_that_was_broken() {
         ["shared/TESTING.md"]
     );
 }
+
+/// The option table in `src/options.rs` is the one list of per-agent options; the README's
+/// `lambda` options table and its list of config keys must name every one of them.
+#[test]
+fn the_readme_documents_every_option_as_a_flag_and_a_config_key() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = |title: &str| -> String {
+        let start = readme
+            .find(title)
+            .unwrap_or_else(|| panic!("README has no `{title}` section"));
+        let rest = &readme[start + title.len()..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
+    };
+    let flags = section("## `lambda` options");
+    let config = section("## Config file");
+    let mut undocumented = Vec::new();
+    for option in agentdeploy::options::AGENT_OPTIONS {
+        let flag_named = [" ", "`", ",", "|"].iter().any(|end| {
+            flags.contains(&format!("`{}{end}", option.flag))
+                || flags.contains(&format!("{}{end}", option.flag))
+        });
+        if !flag_named && option.flag != "--region" && option.flag != "--profile" {
+            undocumented.push(format!("flag {}", option.flag));
+        }
+        if !config.contains(&format!("`{}`", option.key)) {
+            undocumented.push(format!("config key `{}`", option.key));
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "README.md does not document: {undocumented:?}"
+    );
+}
