@@ -128,27 +128,55 @@ impl Phase {
     }
 }
 
+/// pin → build or reuse → package → deploy with secrets → verify.
 pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Deployed> {
+    let settings = inputs.settings;
+    let cfn = crate::aws::clients::cloudformation(&inputs.aws.sdk);
+    check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
+
+    phase(Phase::Resolving);
+    let resolved = pin(&inputs).await?;
+
+    phase(Phase::Building);
+    let built = build_or_reuse(&inputs, &resolved.pins).await?;
+
+    phase(Phase::Deploying);
+    let no_changes = deploy_with_secrets(&inputs, &cfn, &built.template).await?;
+
+    phase(Phase::Verifying);
+    let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
+    let (outputs, function) = verify(&cfn, &lambda, &settings.stack_name).await?;
+    Ok(Deployed {
+        outputs,
+        pins: resolved.pins,
+        resolve_cached: resolved.cached,
+        strategy: built.strategy,
+        build_cached: built.cached,
+        artifact_bytes: built.artifact_bytes,
+        no_changes,
+        function,
+    })
+}
+
+fn cache_dir(settings: &LambdaSettings) -> std::path::PathBuf {
+    settings.project_dir.join(".agentdeploy").join("cache")
+}
+
+/// Pins the requirements for Lambda's platform and writes them, with the samconfig, into the
+/// project `sam build` reads.
+async fn pin(inputs: &DeployInputs<'_>) -> Result<resolve::Resolved> {
     let DeployInputs {
         settings,
         plan,
         aws,
-        sam: sam_cli,
-        secrets,
-        tool,
+        ..
     } = inputs;
-    let cfn = crate::aws::clients::cloudformation(&aws.sdk);
-    let lambda = crate::aws::clients::lambda(&aws.sdk);
-    check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
-
-    phase(Phase::Resolving);
-    let cache_dir = settings.project_dir.join(".agentdeploy").join("cache");
     let resolved = resolve::resolve(resolve::ResolveRequest {
         specifiers: &plan.requirements.specifiers,
         runtime: settings.runtime,
         architecture: settings.architecture,
-        cache_dir: &cache_dir,
-        tool: tool.clone(),
+        cache_dir: &cache_dir(settings),
+        tool: inputs.tool.clone(),
     })
     .await?;
     let mut pinned = format!(
@@ -174,22 +202,24 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         &settings.out_dir.join("samconfig.toml"),
         samconfig.as_bytes(),
     )?;
+    Ok(resolved)
+}
 
-    phase(Phase::Building);
-    let envs = sam_env(aws, settings.profile.as_deref());
-    let build_request = BuildRequest {
-        sam: sam_cli,
-        out_dir: &settings.out_dir,
-        runtime: settings.runtime,
-        architecture: settings.architecture,
-        use_container: settings.use_container,
-        allow_cross_platform: std::env::var("AGENTDEPLOY_NO_CROSS_PLATFORM")
-            .map(|v| v != "1")
-            .unwrap_or(true),
-        envs: envs.clone(),
-    };
-    let deps = sam::deps_hash(&resolved.pins, settings.runtime, settings.architecture);
-    let shared = package::SharedDeps::new(&cache_dir, &deps);
+/// What the build step leaves: the template `sam deploy` uploads from, and how it was made.
+struct Built {
+    template: std::path::PathBuf,
+    strategy: BuildStrategy,
+    /// The dependencies were reused rather than built.
+    cached: bool,
+    artifact_bytes: u64,
+}
+
+/// Builds the dependencies (or reuses them), checks the artifact's size, packages the
+/// function's zip and writes the built template pointing at it.
+async fn build_or_reuse(inputs: &DeployInputs<'_>, pins: &[String]) -> Result<Built> {
+    let settings = inputs.settings;
+    let deps = sam::deps_hash(pins, settings.runtime, settings.architecture);
+    let shared = package::SharedDeps::new(&cache_dir(settings), &deps);
     let code_dir = settings.out_dir.join("src");
     // Fleet members with the same dependency set wait for the first one's build and then zip
     // their code onto its dependencies: each set goes through `sam build` once.
@@ -203,7 +233,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     } else {
         sam::try_incremental(&settings.out_dir, &deps)?
     };
-    let (strategy, artifact_dir, build_cached, artifact_bytes) = match (facts, incremental) {
+    let (strategy, artifact_dir, cached, artifact_bytes) = match (facts, incremental) {
         (Some(facts), _) => {
             let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
             artifact::check_total(bytes, artifact_limit())?;
@@ -214,7 +244,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
             (build.strategy, Some(build.artifact_dir), true, bytes)
         }
         (None, None) => {
-            let build = sam::build(&build_request, &tool).await?;
+            let build = sam::build(&build_request(inputs), &inputs.tool).await?;
             sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
             let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
             (build.strategy, Some(build.artifact_dir), false, bytes)
@@ -229,18 +259,53 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
             code_dir,
             shared,
             strategy,
-            fresh_build: !build_cached,
+            fresh_build: !cached,
         }),
     )
     .await?;
     drop(build_turn);
-    let built_template = build_dir.join("template.yaml");
+    let template = build_dir.join("template.yaml");
     write_atomically(
-        &built_template,
-        render::render_template(settings, &plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
+        &template,
+        render::render_template(settings, &inputs.plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
     )?;
+    Ok(Built {
+        template,
+        strategy,
+        cached,
+        artifact_bytes,
+    })
+}
 
-    phase(Phase::Deploying);
+fn build_request<'a>(inputs: &DeployInputs<'a>) -> BuildRequest<'a> {
+    let settings = inputs.settings;
+    BuildRequest {
+        sam: inputs.sam,
+        out_dir: &settings.out_dir,
+        runtime: settings.runtime,
+        architecture: settings.architecture,
+        use_container: settings.use_container,
+        allow_cross_platform: std::env::var("AGENTDEPLOY_NO_CROSS_PLATFORM")
+            .map(|v| v != "1")
+            .unwrap_or(true),
+        envs: sam_env(inputs.aws, settings.profile.as_deref()),
+    }
+}
+
+/// Puts the secrets where the function reads them (SSM, or NoEcho parameter overrides in a
+/// private samconfig that lives only for this call) and runs `sam deploy`. True when sam found
+/// nothing to change.
+async fn deploy_with_secrets(
+    inputs: &DeployInputs<'_>,
+    cfn: &aws_sdk_cloudformation::Client,
+    built_template: &std::path::Path,
+) -> Result<bool> {
+    let DeployInputs {
+        settings,
+        aws,
+        secrets,
+        ..
+    } = inputs;
     if settings.secrets_store == SecretsStore::Ssm {
         put_ssm_secrets(&aws.sdk, &settings.stack_name, secrets).await?;
     }
@@ -271,48 +336,52 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         .unwrap_or_else(|| settings.out_dir.join("samconfig.toml"));
     let run = sam::deploy(
         &DeployRequest {
-            sam: sam_cli,
+            sam: inputs.sam,
             out_dir: &settings.out_dir,
-            built_template: &built_template,
+            built_template,
             region: &aws.region,
             config_file: &config_file,
-            envs,
+            envs: sam_env(aws, settings.profile.as_deref()),
         },
-        tool.clone(),
+        inputs.tool.clone(),
     )
     .await?;
     drop(secret_config);
-    if !run.success {
-        let reasons = outputs::failed_resources(&cfn, &settings.stack_name).await;
-        let detail = if reasons.is_empty() {
-            run.tail(12)
-        } else {
-            reasons.join("\n  ")
-        };
-        return Err(Error::Deploy {
-            message: format!(
-                "sam deploy of stack {} failed:\n  {detail}",
-                settings.stack_name
-            ),
-            hint: if run.text().contains("S3 Bucket does not exist")
-                || run.text().contains("NoSuchBucket")
-            {
-                "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3".into()
-            } else {
-                "fix the failed resources above; if the stack is now ROLLBACK_COMPLETE, rerun with --force".into()
-            },
-        });
+    if run.success {
+        return Ok(run.text().contains("No changes to deploy"));
     }
-    let no_changes = run.text().contains("No changes to deploy");
+    let reasons = outputs::failed_resources(cfn, &settings.stack_name).await;
+    let detail = if reasons.is_empty() {
+        run.tail(12)
+    } else {
+        reasons.join("\n  ")
+    };
+    // sam's own output is the only account of a missing bucket (sam checks it, not our SDK).
+    let missing_bucket =
+        run.text().contains("S3 Bucket does not exist") || run.text().contains("NoSuchBucket");
+    Err(Error::Deploy {
+        message: format!(
+            "sam deploy of stack {} failed:\n  {detail}",
+            settings.stack_name
+        ),
+        hint: if missing_bucket {
+            "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3".into()
+        } else {
+            "fix the failed resources above; if the stack is now ROLLBACK_COMPLETE, rerun with --force".into()
+        },
+    })
+}
 
-    phase(Phase::Verifying);
-    let state = outputs::stack_state(&cfn, &settings.stack_name)
+/// Reads the stack's outputs and waits until the function is Active and its last update done.
+async fn verify(
+    cfn: &aws_sdk_cloudformation::Client,
+    lambda: &aws_sdk_lambda::Client,
+    stack_name: &str,
+) -> Result<(StackOutputs, outputs::FunctionState)> {
+    let state = outputs::stack_state(cfn, stack_name)
         .await?
         .ok_or_else(|| Error::Verify {
-            message: format!(
-                "stack {} does not exist after sam deploy reported success",
-                settings.stack_name
-            ),
+            message: format!("stack {stack_name} does not exist after sam deploy reported success"),
             hint: "check the region and --endpoint-url; run `agentdeploy status`".into(),
         })?;
     let stack_outputs = StackOutputs::from_map(&state.outputs);
@@ -321,24 +390,15 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         .clone()
         .ok_or_else(|| Error::Verify {
             message: format!(
-                "stack {} ({}) has no FunctionName output",
-                settings.stack_name, state.status
+                "stack {stack_name} ({}) has no FunctionName output",
+                state.status
             ),
             hint: "the stack was not created by this version of agentdeploy; redeploy with --force"
                 .into(),
         })?;
     let function =
-        outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(300)).await?;
-    Ok(Deployed {
-        outputs: stack_outputs,
-        pins: resolved.pins,
-        resolve_cached: resolved.cached,
-        strategy,
-        build_cached,
-        artifact_bytes,
-        no_changes,
-        function,
-    })
+        outputs::wait_function_ready(lambda, &function_name, Duration::from_secs(300)).await?;
+    Ok((stack_outputs, function))
 }
 
 /// `--secrets-store ssm`: each value as a SecureString under `/agentdeploy/<stack>/<NAME>`.
@@ -573,5 +633,156 @@ mod replayed {
             3,
             "two throttled attempts, then success"
         );
+    }
+
+    /// One SDK config whose every client answers from `responses`, in order.
+    fn replayed_sdk(
+        responses: Vec<http::Response<SdkBody>>,
+    ) -> (aws_config::SdkConfig, StaticReplayClient) {
+        let replay = StaticReplayClient::new(
+            responses
+                .into_iter()
+                .map(|r| ReplayEvent::new(request(), r))
+                .collect(),
+        );
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                    "AKIDTEST", "secret", None, None, "test",
+                )),
+            )
+            .http_client(replay.clone())
+            .build();
+        (sdk, replay)
+    }
+
+    fn json(status: u16, body: &str) -> http::Response<SdkBody> {
+        http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(SdkBody::from(body.to_string()))
+            .unwrap()
+    }
+
+    fn stack_with_outputs(outputs: &str) -> http::Response<SdkBody> {
+        xml(
+            200,
+            format!(
+                r#"<DescribeStacksResponse xmlns="{NS}"><DescribeStacksResult><Stacks><member><StackName>agentdeploy-x</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/agentdeploy-x/1</StackId><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-11-21T00:00:00Z</CreationTime><Outputs>{outputs}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>"#
+            ),
+        )
+    }
+
+    fn get_function(state: &str) -> http::Response<SdkBody> {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(SdkBody::from(format!(
+                r#"{{"Configuration":{{"FunctionName":"x","Runtime":"python3.13","MemorySize":512,"Timeout":300,"State":"{state}","LastUpdateStatus":"Successful"}}}}"#
+            )))
+            .unwrap()
+    }
+
+    fn bodies(replay: &StaticReplayClient) -> Vec<(String, String)> {
+        replay
+            .actual_requests()
+            .map(|r| {
+                (
+                    r.uri().to_string(),
+                    String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn verify_reads_the_stack_outputs_then_waits_until_the_function_is_active() {
+        let (sdk, replay) = replayed_sdk(vec![
+            stack_with_outputs(
+                "<member><OutputKey>FunctionName</OutputKey><OutputValue>x</OutputValue></member><member><OutputKey>FunctionArn</OutputKey><OutputValue>arn:aws:lambda:us-east-1:123456789012:function:x</OutputValue></member>",
+            ),
+            get_function("Pending"),
+            get_function("Active"),
+        ]);
+        let cfn = crate::aws::clients::cloudformation(&sdk);
+        let lambda = crate::aws::clients::lambda(&sdk);
+        let (outputs, function) = verify(&cfn, &lambda, "agentdeploy-x").await.unwrap();
+        assert_eq!(outputs.function_name.as_deref(), Some("x"));
+        assert_eq!(function.state, "Active");
+        let sent = bodies(&replay);
+        assert_eq!(sent.len(), 3, "{sent:?}");
+        assert!(sent[0].1.contains("Action=DescribeStacks"), "{sent:?}");
+        assert!(sent[0].1.contains("StackName=agentdeploy-x"), "{sent:?}");
+        for (uri, _) in &sent[1..] {
+            assert!(
+                uri.ends_with("/2015-03-31/functions/x"),
+                "GetFunction of x: {uri}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn verify_refuses_a_stack_without_the_function_output() {
+        let (sdk, replay) = replayed_sdk(vec![stack_with_outputs("")]);
+        let cfn = crate::aws::clients::cloudformation(&sdk);
+        let lambda = crate::aws::clients::lambda(&sdk);
+        let err = verify(&cfn, &lambda, "agentdeploy-x").await.unwrap_err();
+        assert_eq!(err.exit_code(), 6);
+        assert!(
+            err.to_string().contains("has no FunctionName output"),
+            "{err}"
+        );
+        assert_eq!(
+            replay.actual_requests().count(),
+            1,
+            "no GetFunction without a name"
+        );
+    }
+
+    #[tokio::test]
+    async fn ssm_secrets_are_put_as_overwritten_secure_strings_under_the_stack() {
+        let (sdk, replay) = replayed_sdk(vec![
+            json(200, r#"{"Version":1,"Tier":"Standard"}"#),
+            json(200, r#"{"Version":3,"Tier":"Standard"}"#),
+        ]);
+        let secrets = SecretValues {
+            values: vec![
+                ("TOKEN".into(), "s3cr3t-value-1".into()),
+                ("OTHER".into(), "s3cr3t-value-2".into()),
+            ],
+        };
+        put_ssm_secrets(&sdk, "agentdeploy-x", &secrets)
+            .await
+            .unwrap();
+        let sent: Vec<serde_json::Value> = bodies(&replay)
+            .iter()
+            .map(|(_, body)| serde_json::from_str(body).unwrap())
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0]["Name"], "/agentdeploy/agentdeploy-x/TOKEN");
+        assert_eq!(sent[0]["Value"], "s3cr3t-value-1");
+        assert_eq!(sent[0]["Type"], "SecureString");
+        assert_eq!(sent[0]["Overwrite"], true);
+        assert_eq!(sent[1]["Name"], "/agentdeploy/agentdeploy-x/OTHER");
+    }
+
+    #[tokio::test]
+    async fn a_refused_ssm_put_names_the_parameter_and_never_the_value() {
+        let (sdk, _) = replayed_sdk(vec![json(
+            400,
+            r#"{"__type":"AccessDeniedException","message":"not allowed to ssm:PutParameter"}"#,
+        )]);
+        let secrets = SecretValues {
+            values: vec![("TOKEN".into(), "s3cr3t-value-1".into())],
+        };
+        let err = put_ssm_secrets(&sdk, "agentdeploy-x", &secrets)
+            .await
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        let text = format!("{err} {}", err.hint().unwrap_or_default());
+        assert!(text.contains("/agentdeploy/agentdeploy-x/TOKEN"), "{text}");
+        assert!(!text.contains("s3cr3t-value-1"), "{text}");
     }
 }
