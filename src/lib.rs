@@ -17,5 +17,6 @@ pub mod progress;
 pub mod redact;
 pub mod secrets;
 pub mod settings;
+pub mod target;
 pub mod timings;
 pub mod tools;

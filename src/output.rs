@@ -75,6 +75,40 @@ impl ErrorInfo {
 }
 
 /// How to call the endpoint, for the summary and the JSON.
+/// A command's result. Every command returns one and `emit` writes it: the one JSON document
+/// under `-o json`, else its text lines. Nothing is read back out of JSON to make the text.
+pub trait CommandResult: Serialize {
+    fn text_lines(&self) -> Vec<String>;
+}
+
+pub fn emit(result: &impl CommandResult, format: OutputFormat) {
+    match format {
+        OutputFormat::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(result).unwrap_or_default()
+        ),
+        OutputFormat::Text => {
+            for line in result.text_lines() {
+                crate::outln!("{line}");
+            }
+        }
+    }
+}
+
+/// A deployment's plan as the result shows it: the JSON document, and the labelled lines of the
+/// text report (the target makes both from its typed plan; nothing is read back out of JSON).
+#[derive(Debug, Clone)]
+pub struct PlanView {
+    pub document: Value,
+    pub lines: Vec<(&'static str, String)>,
+}
+
+impl Serialize for PlanView {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.document.serialize(serializer)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointAccess {
     pub auth: String,
@@ -112,7 +146,7 @@ pub struct DeployReport {
     pub mcp_client_config: Option<Value>,
     /// Plan details (dry-run and deploy): what would be / was deployed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Value>,
+    pub plan: Option<PlanView>,
     #[serde(skip)]
     pub exit_code: i32,
 }
@@ -184,59 +218,8 @@ fn print_text(r: &DeployReport) {
         line("build", &format!("{}{size}", r.build.strategy));
     }
     if let Some(plan) = &r.plan {
-        if let Some(dir) = plan.get("out_dir").and_then(Value::as_str) {
-            line("project", dir);
-        }
-        if let Some(entry) = plan.get("entry") {
-            let file = plan
-                .get("agent")
-                .and_then(Value::as_str)
-                .and_then(|p| std::path::Path::new(p).file_name())
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let name = entry["name"].as_str().unwrap_or_default();
-            let what = match entry["kind"].as_str() {
-                Some("agent") => format!("Agent `{name}`"),
-                Some("handler") => format!("{name}(event, context)"),
-                _ => format!("{name}()"),
-            };
-            line("entry", &format!("{what} ({file}:{})", entry["line"]));
-        }
-        if let Some(reqs) = plan.get("requirements").and_then(Value::as_array) {
-            let list: Vec<&str> = reqs.iter().filter_map(Value::as_str).collect();
-            line(
-                "requirements",
-                &if list.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    list.join(", ")
-                },
-            );
-        }
-        if let Some(statements) = plan
-            .get("iam")
-            .and_then(|i| i.get("statements"))
-            .and_then(Value::as_array)
-        {
-            for s in statements {
-                let actions: Vec<&str> = s["actions"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                let sources: Vec<&str> = s["sources"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                line(
-                    "iam",
-                    &format!(
-                        "{} - {} ({})",
-                        actions.join(", "),
-                        s["reason"].as_str().unwrap_or(""),
-                        sources.join(", ")
-                    ),
-                );
-            }
+        for (label, value) in &plan.lines {
+            line(label, value);
         }
     }
     if let Some(access) = &r.access {

@@ -128,6 +128,8 @@ pub fn parse_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
     })
 }
 
+/// One pass over the characters (quotes, escapes, `export`, comments, multi-line values): a
+/// single state machine reads more clearly than helpers sharing its cursor, hence its length.
 fn parse_dotenv_text(
     text: &str,
 ) -> std::result::Result<BTreeMap<String, String>, (usize, &'static str)> {

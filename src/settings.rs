@@ -293,6 +293,7 @@ pub struct ResolveInput<'a> {
     pub cwd: &'a Path,
 }
 
+/// Each decision is a named step below; the length is the validated struct's literal.
 pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<LambdaSettings> {
     validate_function_name(input.function_name)?;
     let section = config_section(&input)?;

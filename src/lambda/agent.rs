@@ -469,6 +469,8 @@ pub fn analyse_source(
 }
 
 /// Parses one file of the agent's code; syntax errors name that file's line and column.
+/// Every way CPython would refuse the file, in the order it would (syntax, version, bracket
+/// nesting, depth, compile checks), each with its own location and hint: one list, one place.
 fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModule> {
     let version = PythonVersion {
         major: 3,
@@ -794,6 +796,8 @@ const HANDLER_NAMES: [&str; 2] = ["handler", "lambda_handler"];
 
 /// The entry point, in SPEC §5's order: `--entry`, `main`, a Lambda-style handler, the one
 /// module-level Agent.
+/// SPEC §5's rules in their order, each with its own error and hint; kept in one piece so the
+/// order reads top to bottom.
 fn find_entry(
     found: &TopLevel,
     display: &str,

@@ -12,6 +12,7 @@ use crate::lambda::{LambdaPlan, artifact, key_lock, package, resolve};
 use crate::process::ToolOptions;
 use crate::secrets::SecretValues;
 use crate::settings::{LambdaSettings, SecretsStore};
+use crate::target::Phase;
 use crate::timings;
 use crate::tools::SamCli;
 
@@ -106,26 +107,6 @@ pub async fn check_stack_before_deploy(
         });
     }
     Ok(())
-}
-
-/// The steps of a deploy, in order, as the progress line and the record report them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Resolving,
-    Building,
-    Deploying,
-    Verifying,
-}
-
-impl Phase {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Phase::Resolving => "resolving dependencies",
-            Phase::Building => "building",
-            Phase::Deploying => "deploying",
-            Phase::Verifying => "verifying",
-        }
-    }
 }
 
 /// pin → build or reuse → package → deploy with secrets → verify.

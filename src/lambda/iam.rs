@@ -59,6 +59,8 @@ pub struct IamPlan {
     pub warnings: Vec<String>,
 }
 
+/// One block per kind of permission the code can need (models, code interpreter, AWS SDK use,
+/// managed policies), each with the `file:line` that caused it.
 pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
     let file = analysis.display_path();
     let mut plan = IamPlan {

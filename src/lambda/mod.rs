@@ -15,12 +15,14 @@ pub mod render;
 pub mod requirements;
 pub mod resolve;
 pub mod sam;
+pub mod target;
 
 use std::path::PathBuf;
 
 use serde_json::json;
 
 use crate::error::Result;
+use crate::output::PlanView;
 use crate::settings::{DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Everything known about one deployment before anything remote happens.
@@ -107,13 +109,10 @@ impl LambdaPlan {
             .collect()
     }
 
-    /// The plan section of the result JSON.
-    pub fn describe(
-        &self,
-        settings: &LambdaSettings,
-        pinned: Option<&[String]>,
-    ) -> serde_json::Value {
-        json!({
+    /// The plan section of the result: the JSON document, and the lines the text report
+    /// shows, both made here from the typed plan.
+    pub fn describe(&self, settings: &LambdaSettings, pinned: Option<&[String]>) -> PlanView {
+        let document = json!({
             "out_dir": settings.out_dir,
             "agent": self.analysis.path,
             "entry": self.analysis.entry,
@@ -142,7 +141,49 @@ impl LambdaPlan {
             })),
             "reserved_concurrency": settings.reserved_concurrency,
             "files": self.files(settings),
-        })
+        });
+        PlanView {
+            document,
+            lines: self.text_lines(settings),
+        }
+    }
+
+    fn text_lines(&self, settings: &LambdaSettings) -> Vec<(&'static str, String)> {
+        let mut lines = vec![("project", settings.out_dir.display().to_string())];
+        let entry = &self.analysis.entry;
+        let file = self
+            .analysis
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let what = match entry.kind {
+            agent::EntryKind::Agent => format!("Agent `{}`", entry.name),
+            agent::EntryKind::Handler => format!("{}(event, context)", entry.name),
+            agent::EntryKind::Main => format!("{}()", entry.name),
+        };
+        lines.push(("entry", format!("{what} ({file}:{})", entry.line)));
+        let requirements = &self.requirements.specifiers;
+        lines.push((
+            "requirements",
+            if requirements.is_empty() {
+                "(none)".to_string()
+            } else {
+                requirements.join(", ")
+            },
+        ));
+        for statement in &self.iam.statements {
+            lines.push((
+                "iam",
+                format!(
+                    "{} - {} ({})",
+                    statement.actions.join(", "),
+                    statement.reason,
+                    statement.sources.join(", ")
+                ),
+            ));
+        }
+        lines
     }
 }
 

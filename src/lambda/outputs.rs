@@ -91,6 +91,8 @@ pub async fn stack_state(
             }))
         }
         Err(err) => {
+            // CloudFormation has no error code of its own for a missing stack: it is a
+            // ValidationError whose message says so (the SDK offers no `is_*` for it).
             if let Some(service) = err.as_service_error()
                 && service.code() == Some("ValidationError")
                 && service

@@ -213,6 +213,8 @@ fn comment_text(text: &str) -> String {
 }
 
 /// `code_uri` is `src/` for the project and the build folder's name for a prebuilt artifact.
+/// Builds the template's context, one value per section of `templates/template.yaml.j2`;
+/// long because the template is.
 pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str) -> Result<String> {
     let mut environment: BTreeMap<String, Value> = settings
         .env_vars

@@ -117,6 +117,8 @@ pub struct ResolveRequest<'a> {
     pub tool: ToolOptions<'a>,
 }
 
+/// cache → pip's dry-run report → source-only fallbacks → cache write: one sequence under one
+/// key lock (its steps share the lock guard and the cache file), hence one function.
 pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
     if request.specifiers.is_empty() {
         return Ok(Resolved {

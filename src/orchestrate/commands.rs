@@ -2,18 +2,20 @@
 //! destroy / list).
 
 use aws_smithy_types::Blob;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, OutputFormat};
+use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::lambda::outputs;
 use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
+use crate::output::{self, CommandResult};
 use crate::settings::PathProbe;
 
 /// Region and profile for a named function: flags, else its config section.
@@ -30,21 +32,7 @@ pub fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Opti
 
 pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     crate::settings::validate_function_name(&args.name)?;
-    let mut payload = serde_json::Map::new();
-    if let Some(input) = &args.input {
-        payload.insert("input".into(), Value::String(input.clone()));
-    }
-    if let Some(data) = &args.data {
-        let value: Value = serde_json::from_str(data)
-            .map_err(|e| Error::usage("--data", format!("not valid JSON: {e}")))?;
-        payload.insert("data".into(), value);
-    }
-    if payload.is_empty() {
-        return Err(Error::usage(
-            "--input",
-            "give --input TEXT and/or --data JSON",
-        ));
-    }
+    let payload = invoke_payload(args)?;
     let (region, profile) = region_profile(ctx, &args.name)?;
     let sdk = crate::aws::load_sdk_config(
         region.as_deref(),
@@ -56,9 +44,7 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     let out = lambda
         .invoke()
         .function_name(&args.name)
-        .payload(Blob::new(
-            serde_json::to_vec(&Value::Object(payload)).unwrap_or_default(),
-        ))
+        .payload(Blob::new(payload))
         .send()
         .await
         .map_err(|err| {
@@ -88,8 +74,52 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
         .unwrap_or_default();
     let response: Value = serde_json::from_slice(&raw)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()));
-    // A function error (unhandled exception, timeout) or the handler's own error answer.
-    let error = match (out.function_error(), &response) {
+    let error = answered_error(out.function_error(), &response);
+    let shown = if args.raw {
+        response.clone()
+    } else {
+        response.get("output").cloned().unwrap_or(response.clone())
+    };
+    // On an error the one JSON document is the error's, carrying the output (SPEC §8).
+    if error.is_none() {
+        let result = Invoked {
+            function_name: args.name.clone(),
+            output: shown.clone(),
+            error: None,
+        };
+        output::emit(&result, ctx.global.output);
+    }
+    match error {
+        Some(message) => Err(function_error(message, shown)),
+        None => Ok(exit_codes::OK),
+    }
+}
+
+/// `{"input": TEXT, "data": JSON}` from the flags; at least one is needed.
+fn invoke_payload(args: &InvokeArgs) -> Result<Vec<u8>> {
+    let mut payload = serde_json::Map::new();
+    if let Some(input) = &args.input {
+        payload.insert("input".into(), Value::String(input.clone()));
+    }
+    if let Some(data) = &args.data {
+        let value: Value = serde_json::from_str(data)
+            .map_err(|e| Error::usage("--data", format!("not valid JSON: {e}")))?;
+        payload.insert("data".into(), value);
+    }
+    if payload.is_empty() {
+        return Err(Error::usage(
+            "--input",
+            "give --input TEXT and/or --data JSON",
+        ));
+    }
+    serde_json::to_vec(&Value::Object(payload))
+        .map_err(|e| Error::internal(format!("encoding the payload: {e}")))
+}
+
+/// A function error (unhandled exception, timeout: Lambda's `FunctionError` header) or the
+/// handler's own error answer (`{"error": ..., "message": ...}` without an output).
+fn answered_error(function_error: Option<&str>, response: &Value) -> Option<String> {
+    match (function_error, response) {
         (Some(kind), body) => Some(format!(
             "{kind}: {}",
             body.get("errorMessage")
@@ -105,40 +135,24 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
             ))
         }
         _ => None,
-    };
-    let shown = if args.raw {
-        response.clone()
-    } else {
-        response.get("output").cloned().unwrap_or(response.clone())
-    };
-    match ctx.global.output {
-        // On an error the one JSON document is the error's, carrying the output (SPEC §8).
-        OutputFormat::Json if error.is_some() => {}
-        OutputFormat::Json => {
-            let doc = json!({ "function_name": args.name, "output": shown, "error": null });
-            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        }
-        OutputFormat::Text => match &shown {
-            Value::String(text) if error.is_none() => crate::outln!("{text}"),
-            other if error.is_none() => crate::outln!(
-                "{}",
-                serde_json::to_string_pretty(other).unwrap_or_default()
-            ),
-            _ => {}
-        },
     }
-    match error {
-        Some(message) if message.contains("timed out") => Err(Error::FunctionError {
+}
+
+fn function_error(message: String, output: Value) -> Error {
+    // Lambda reports a timeout only in the error message it writes ("Task timed out after
+    // 3.00 seconds"); there is no error type to match.
+    if message.contains("timed out") {
+        Error::FunctionError {
             message: format!(
                 "the function timed out: {message} (raise --timeout, up to 900 s; behind --endpoint api requests are cut at 29 s)"
             ),
-            output: Some(shown),
-        }),
-        Some(message) => Err(Error::FunctionError {
+            output: Some(output),
+        }
+    } else {
+        Error::FunctionError {
             message: format!("the function answered with an error: {message}"),
-            output: Some(shown),
-        }),
-        None => Ok(exit_codes::OK),
+            output: Some(output),
+        }
     }
 }
 
@@ -166,27 +180,14 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     )
     .await;
     let failed = checks.iter().any(|c| c.status == CheckStatus::Fail);
-    match ctx.global.output {
-        OutputFormat::Json => {
-            let doc = json!({ "ok": !failed, "runtime": runtime.name(), "checks": checks });
-            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        }
-        OutputFormat::Text => {
-            for check in &checks {
-                let mark = match check.status {
-                    CheckStatus::Pass => "pass",
-                    CheckStatus::Warn => "warn",
-                    CheckStatus::Fail => "FAIL",
-                };
-                crate::outln!("{mark}  {:<12} {}", check.name, check.detail);
-                if let Some(hint) = &check.hint
-                    && check.status != CheckStatus::Pass
-                {
-                    crate::outln!("      {:<12} hint: {hint}", "");
-                }
-            }
-        }
-    }
+    output::emit(
+        &DoctorResult {
+            ok: !failed,
+            runtime: runtime.name(),
+            checks,
+        },
+        ctx.global.output,
+    );
     Ok(if failed {
         exit_codes::PREFLIGHT
     } else {
@@ -258,134 +259,34 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
         }
         _ => Vec::new(),
     };
-    let doc = json!({
-        "function_name": args.name,
-        "stack_name": stack_name,
-        "stack_status": stack.as_ref().map(|s| s.status.clone()),
-        "stack_status_reason": stack.as_ref().and_then(|s| s.reason.clone()),
-        "failed_resources": failed,
-        "outputs": stack.as_ref().map(|s| s.outputs.clone()),
-        "function": function,
-        "record": entry,
-    });
-    match ctx.global.output {
-        OutputFormat::Json => {
-            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
-        }
-        OutputFormat::Text => {
-            let line = |label: &str, value: String| crate::outln!("  {label:<15}{value}");
-            crate::outln!("{} ({stack_name})", args.name);
-            line(
-                "stack",
-                match &stack {
-                    Some(s) => format!(
-                        "{}{}",
-                        s.status,
-                        s.reason
-                            .as_ref()
-                            .map(|r| format!(" - {r}"))
-                            .unwrap_or_default()
-                    ),
-                    None => "does not exist".into(),
-                },
-            );
-            for reason in &failed {
-                line("failed", reason.clone());
-            }
-            if let Some(f) = &function {
-                line(
-                    "function",
-                    format!(
-                        "{}/{} {} {} MB {} s",
-                        f.state,
-                        f.last_update_status,
-                        f.runtime.as_deref().unwrap_or("?"),
-                        f.memory.unwrap_or(0),
-                        f.timeout.unwrap_or(0)
-                    ),
-                );
-            }
-            for (key, value) in stack
-                .as_ref()
-                .map(|s| s.outputs.clone())
-                .unwrap_or_default()
-            {
-                line(&key, value);
-            }
-            if let Some(d) = &entry {
-                line(
-                    "last deploy",
-                    format!("{:?} at {}", d.status, d.updated_at).to_lowercase(),
-                );
-            }
-        }
-    }
+    let result = StatusResult {
+        function_name: args.name.clone(),
+        stack_name,
+        stack_status: stack.as_ref().map(|s| s.status.clone()),
+        stack_status_reason: stack.as_ref().and_then(|s| s.reason.clone()),
+        failed_resources: failed,
+        outputs: stack.map(|s| s.outputs),
+        function,
+        record: entry,
+    };
+    output::emit(&result, ctx.global.output);
     Ok(exit_codes::OK)
 }
 
 pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(Error::usage_hint(
-                "--yes",
-                format!(
-                    "refusing to delete stack {stack_name} without confirmation: there is no terminal to ask"
-                ),
-                "pass --yes to delete without asking",
-            ));
-        }
-        eprint!(
-            "Delete stack {stack_name} (function {}) and everything in it? [y/N] ",
-            args.name
-        );
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| Error::internal(format!("reading the answer: {e}")))?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("Nothing deleted.");
-            return Ok(exit_codes::OK);
-        }
+    if !args.yes && !confirmed(&stack_name, &args.name)? {
+        eprintln!("Nothing deleted.");
+        return Ok(exit_codes::OK);
     }
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let cfn = crate::aws::clients::cloudformation(&sdk);
     let stack = outputs::stack_state(&cfn, &stack_name).await?;
     let existed = stack.is_some();
-    let mut untagged_note = None;
-    if let Some(stack) = &stack {
-        match stack.tags.get(outputs::STACK_TAG) {
-            Some(function) if *function == args.name => {}
-            Some(function) => {
-                return Err(Error::usage_hint(
-                    "NAME",
-                    format!(
-                        "stack {stack_name} was made by agentdeploy for function `{function}`, not `{}`; nothing deleted",
-                        args.name
-                    ),
-                    format!("run `agentdeploy destroy {function}` if that is the one you mean"),
-                ));
-            }
-            None if entry.is_some() => {
-                untagged_note = Some(format!(
-                    " (it has no {} tag; deleted because this project's record names it)",
-                    outputs::STACK_TAG
-                ));
-            }
-            None => {
-                return Err(Error::usage_hint(
-                    "NAME",
-                    format!(
-                        "stack {stack_name} exists but agentdeploy did not make it: it has no {}={} tag and this project's record has no entry for `{}`; nothing deleted",
-                        outputs::STACK_TAG,
-                        args.name,
-                        args.name
-                    ),
-                    "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
-                ));
-            }
-        }
-    }
+    let untagged_note = match &stack {
+        Some(stack) => made_for(stack, &stack_name, &args.name, entry.is_some())?,
+        None => None,
+    };
     // CloudFormation cannot delete a bucket that holds objects: the sessions go first.
     let mut emptied = 0;
     if let Some(bucket) = stack.as_ref().and_then(|s| s.outputs.get("SessionBucket")) {
@@ -416,14 +317,65 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
             " and {removed_secrets} secret parameter(s) in SSM"
         ));
     }
-    match ctx.global.output {
-        OutputFormat::Json => crate::outln!(
-            "{}",
-            json!({ "function_name": args.name, "stack_name": stack_name, "deleted": existed, "note": note })
-        ),
-        OutputFormat::Text => crate::outln!("{note}"),
-    }
+    let result = Destroyed {
+        function_name: args.name.clone(),
+        stack_name,
+        deleted: existed,
+        note,
+    };
+    output::emit(&result, ctx.global.output);
     Ok(exit_codes::OK)
+}
+
+/// Asks on the terminal before deleting; refuses (never assumes yes) without one.
+fn confirmed(stack_name: &str, function_name: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage_hint(
+            "--yes",
+            format!(
+                "refusing to delete stack {stack_name} without confirmation: there is no terminal to ask"
+            ),
+            "pass --yes to delete without asking",
+        ));
+    }
+    eprint!("Delete stack {stack_name} (function {function_name}) and everything in it? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::internal(format!("reading the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Deletes only what agentdeploy made for this function: the stack's tag names it, or (for
+/// stacks from before the tag) this project's record does. The note says which.
+fn made_for(
+    stack: &outputs::StackState,
+    stack_name: &str,
+    function_name: &str,
+    recorded: bool,
+) -> Result<Option<String>> {
+    match stack.tags.get(outputs::STACK_TAG) {
+        Some(function) if function == function_name => Ok(None),
+        Some(function) => Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "stack {stack_name} was made by agentdeploy for function `{function}`, not `{function_name}`; nothing deleted"
+            ),
+            format!("run `agentdeploy destroy {function}` if that is the one you mean"),
+        )),
+        None if recorded => Ok(Some(format!(
+            " (it has no {} tag; deleted because this project's record names it)",
+            outputs::STACK_TAG
+        ))),
+        None => Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "stack {stack_name} exists but agentdeploy did not make it: it has no {}={function_name} tag and this project's record has no entry for `{function_name}`; nothing deleted",
+                outputs::STACK_TAG,
+            ),
+            "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
+        )),
+    }
 }
 
 pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
@@ -452,37 +404,182 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
         } else {
             None
         };
-        rows.push(json!({ "key": key, "deployment": deployment, "stack_status": live }));
+        rows.push(ListRow {
+            key: key.clone(),
+            deployment: deployment.clone(),
+            stack_status: live,
+        });
     }
-    match ctx.global.output {
-        OutputFormat::Json => crate::outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "deployments": rows })).unwrap_or_default()
-        ),
-        OutputFormat::Text => {
-            if rows.is_empty() {
-                crate::outln!(
-                    "no deployments recorded in {}",
-                    project_dir.join(".agentdeploy").display()
-                );
-            }
-            for (key, d) in &state.deployments {
-                let status = serde_json::to_value(d.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                let live = rows
-                    .iter()
-                    .find(|r| r["key"] == *key)
-                    .and_then(|r| r["stack_status"].as_str().map(|s| format!(" [{s}]")))
-                    .unwrap_or_default();
-                crate::outln!(
-                    "{key:<30} {status:<12} {:<12} {}{live}",
-                    d.region.as_deref().unwrap_or("-"),
-                    d.outputs.endpoint.as_deref().unwrap_or("-")
-                );
+    let result = Listed {
+        deployments: rows,
+        records_dir: project_dir.join(".agentdeploy"),
+    };
+    output::emit(&result, ctx.global.output);
+    Ok(exit_codes::OK)
+}
+
+/// `invoke`'s answer.
+#[derive(Debug, Serialize)]
+pub struct Invoked {
+    pub function_name: String,
+    pub output: Value,
+    /// Always null here: a function error is the error document instead (SPEC §8).
+    pub error: Option<String>,
+}
+
+impl CommandResult for Invoked {
+    fn text_lines(&self) -> Vec<String> {
+        vec![match &self.output {
+            Value::String(text) => text.clone(),
+            other => serde_json::to_string_pretty(other).unwrap_or_default(),
+        }]
+    }
+}
+
+/// `doctor`'s report.
+#[derive(Debug, Serialize)]
+pub struct DoctorResult {
+    pub ok: bool,
+    pub runtime: String,
+    pub checks: Vec<preflight::Check>,
+}
+
+impl CommandResult for DoctorResult {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for check in &self.checks {
+            let mark = match check.status {
+                CheckStatus::Pass => "pass",
+                CheckStatus::Warn => "warn",
+                CheckStatus::Fail => "FAIL",
+            };
+            lines.push(format!("{mark}  {:<12} {}", check.name, check.detail));
+            if let Some(hint) = &check.hint
+                && check.status != CheckStatus::Pass
+            {
+                lines.push(format!("      {:<12} hint: {hint}", ""));
             }
         }
+        lines
     }
-    Ok(exit_codes::OK)
+}
+
+/// `status`: the stack, the function and the record.
+#[derive(Debug, Serialize)]
+pub struct StatusResult {
+    pub function_name: String,
+    pub stack_name: String,
+    pub stack_status: Option<String>,
+    pub stack_status_reason: Option<String>,
+    pub failed_resources: Vec<String>,
+    pub outputs: Option<std::collections::BTreeMap<String, String>>,
+    pub function: Option<outputs::FunctionState>,
+    pub record: Option<Deployment>,
+}
+
+impl CommandResult for StatusResult {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("{} ({})", self.function_name, self.stack_name)];
+        let mut line = |label: &str, value: String| lines.push(format!("  {label:<15}{value}"));
+        line(
+            "stack",
+            match &self.stack_status {
+                Some(status) => format!(
+                    "{status}{}",
+                    self.stack_status_reason
+                        .as_ref()
+                        .map(|r| format!(" - {r}"))
+                        .unwrap_or_default()
+                ),
+                None => "does not exist".into(),
+            },
+        );
+        for reason in &self.failed_resources {
+            line("failed", reason.clone());
+        }
+        if let Some(f) = &self.function {
+            line(
+                "function",
+                format!(
+                    "{}/{} {} {} MB {} s",
+                    f.state,
+                    f.last_update_status,
+                    f.runtime.as_deref().unwrap_or("?"),
+                    f.memory.unwrap_or(0),
+                    f.timeout.unwrap_or(0)
+                ),
+            );
+        }
+        for (key, value) in self.outputs.iter().flatten() {
+            line(key, value.clone());
+        }
+        if let Some(d) = &self.record {
+            line(
+                "last deploy",
+                format!("{:?} at {}", d.status, d.updated_at).to_lowercase(),
+            );
+        }
+        lines
+    }
+}
+
+/// `destroy`'s result.
+#[derive(Debug, Serialize)]
+pub struct Destroyed {
+    pub function_name: String,
+    pub stack_name: String,
+    pub deleted: bool,
+    pub note: String,
+}
+
+impl CommandResult for Destroyed {
+    fn text_lines(&self) -> Vec<String> {
+        vec![self.note.clone()]
+    }
+}
+
+/// One deployment of `list`.
+#[derive(Debug, Serialize)]
+pub struct ListRow {
+    pub key: String,
+    pub deployment: Deployment,
+    /// With `--refresh`: the stack's status now.
+    pub stack_status: Option<String>,
+}
+
+/// `list`'s result.
+#[derive(Debug, Serialize)]
+pub struct Listed {
+    pub deployments: Vec<ListRow>,
+    #[serde(skip)]
+    pub records_dir: std::path::PathBuf,
+}
+
+impl CommandResult for Listed {
+    fn text_lines(&self) -> Vec<String> {
+        if self.deployments.is_empty() {
+            return vec![format!(
+                "no deployments recorded in {}",
+                self.records_dir.display()
+            )];
+        }
+        self.deployments
+            .iter()
+            .map(|row| {
+                let d = &row.deployment;
+                let live = row
+                    .stack_status
+                    .as_ref()
+                    .map(|s| format!(" [{s}]"))
+                    .unwrap_or_default();
+                format!(
+                    "{:<30} {:<12} {:<12} {}{live}",
+                    row.key,
+                    d.status.as_str(),
+                    d.region.as_deref().unwrap_or("-"),
+                    d.outputs.endpoint.as_deref().unwrap_or("-")
+                )
+            })
+            .collect()
+    }
 }

@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::cli::{Architecture, CostArgs, InitArgs, OutputFormat};
+use crate::cli::{Architecture, CostArgs, InitArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::files::write_atomically;
 use crate::orchestrate::Context;
+use crate::output::{self, CommandResult};
 
 const CONFIG_TEMPLATE: &str = include_str!("../../templates/agentdeploy.toml");
 const SAMPLE_AGENT: &str = include_str!("../../templates/sample_agent.py");
@@ -33,17 +33,7 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<i32> {
         write_atomically(&agent, SAMPLE_AGENT.as_bytes())?;
         written.push(agent.display().to_string());
     }
-    match ctx.global.output {
-        OutputFormat::Json => crate::outln!("{}", json!({ "written": written })),
-        OutputFormat::Text => {
-            for file in &written {
-                crate::outln!("wrote {file}");
-            }
-            crate::outln!(
-                "next: agentdeploy lambda --dry-run   (then without --dry-run to deploy)"
-            );
-        }
-    }
+    output::emit(&Written { written }, ctx.global.output);
     Ok(exit_codes::OK)
 }
 
@@ -80,6 +70,51 @@ impl Prices {
             message: e.message().to_string(),
             hint: Some("keys: lambda_request_per_million, lambda_gb_second_x86_64, lambda_gb_second_arm64, api_gateway_rest_per_million".into()),
         })
+    }
+}
+
+/// `init`'s result.
+#[derive(Debug, Serialize)]
+pub struct Written {
+    pub written: Vec<String>,
+}
+
+impl CommandResult for Written {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.written.iter().map(|f| format!("wrote {f}")).collect();
+        lines
+            .push("next: agentdeploy lambda --dry-run   (then without --dry-run to deploy)".into());
+        lines
+    }
+}
+
+impl CommandResult for Estimate {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "{} invocations/month x {:.2} s at {} MB ({}): {:.0} GB-s",
+                self.invocations,
+                self.duration_s,
+                self.memory_mb,
+                self.architecture,
+                self.gb_seconds
+            ),
+            format!(
+                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4})",
+                self.lambda_usd, self.lambda_requests_usd, self.lambda_compute_usd
+            ),
+        ];
+        if self.api_gateway {
+            lines.push(format!(
+                "  API Gateway  ${:.4}  (REST API)",
+                self.api_gateway_usd
+            ));
+        }
+        lines.push(format!(
+            "  total        ${:.2} per month (before the free tier)",
+            self.total_usd
+        ));
+        lines
     }
 }
 
@@ -191,34 +226,7 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         api_gateway,
         prices,
     );
-    match ctx.global.output {
-        OutputFormat::Json => {
-            crate::outln!("{}", serde_json::to_string_pretty(&e).unwrap_or_default())
-        }
-        OutputFormat::Text => {
-            crate::outln!(
-                "{} invocations/month x {:.2} s at {} MB ({}): {:.0} GB-s",
-                e.invocations,
-                e.duration_s,
-                e.memory_mb,
-                e.architecture,
-                e.gb_seconds
-            );
-            crate::outln!(
-                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4})",
-                e.lambda_usd,
-                e.lambda_requests_usd,
-                e.lambda_compute_usd
-            );
-            if e.api_gateway {
-                crate::outln!("  API Gateway  ${:.4}  (REST API)", e.api_gateway_usd);
-            }
-            crate::outln!(
-                "  total        ${:.2} per month (before the free tier)",
-                e.total_usd
-            );
-        }
-    }
+    output::emit(&e, ctx.global.output);
     Ok(exit_codes::OK)
 }
 

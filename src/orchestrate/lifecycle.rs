@@ -7,20 +7,20 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use crate::cli::{AuthMode, EndpointKind, LambdaArgs};
+use crate::cli::LambdaArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes;
-use crate::lambda::deploy::{self, DeployInputs};
-use crate::lambda::outputs::{self, StackOutputs};
-use crate::lambda::{LambdaPlan, code_interpreter, hosted_interpreters};
+use crate::lambda::hosted_interpreters;
+use crate::lambda::target::LambdaTarget;
 use crate::orchestrate::Context;
 use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
-use crate::output::{self, BuildInfo, DeployReport, EndpointAccess, Status};
+use crate::output::{self, BuildInfo, DeployReport, Status};
 use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
-use crate::settings::{self, DeploymentKind, LambdaSettings, PathProbe};
+use crate::settings::{self, LambdaSettings, PathProbe};
+use crate::target::{Phase, Planned, ShipRequest, Shipped, Target};
 use crate::timings::{self, Timings};
 
 pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
@@ -62,7 +62,7 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
                 ));
                 return (index, report);
             }
-            let report = deploy_one(&settings, &args, &global, &progress).await;
+            let report = deploy_one(&LambdaTarget, &settings, &args, &global, &progress).await;
             if report.status == Status::Failed {
                 failed.store(true, std::sync::atomic::Ordering::SeqCst);
             }
@@ -209,7 +209,8 @@ pub fn local_region(settings: &LambdaSettings) -> Option<String> {
         .filter(|r| !r.is_empty())
 }
 
-async fn deploy_one(
+async fn deploy_one<T: Target>(
+    target: &T,
     settings: &LambdaSettings,
     args: &LambdaArgs,
     global: &crate::cli::GlobalArgs,
@@ -236,6 +237,7 @@ async fn deploy_one(
     let result = match secrets {
         Ok(secrets) => {
             let run = Run {
+                target,
                 settings,
                 args,
                 global,
@@ -316,7 +318,8 @@ pub fn upsert(
     }
 }
 
-struct Run<'a> {
+struct Run<'a, T: Target> {
+    target: &'a T,
     settings: &'a LambdaSettings,
     args: &'a LambdaArgs,
     global: &'a crate::cli::GlobalArgs,
@@ -326,168 +329,157 @@ struct Run<'a> {
     store: &'a Store,
 }
 
-impl Run<'_> {
+impl<T: Target> Run<'_, T> {
+    /// plan → lock → (dry run | preflight → unchanged? → ship → record).
     async fn phases(&self, report: &mut DeployReport) -> Result<()> {
-        let Run {
-            settings,
-            args,
-            global,
-            task,
-            redactor,
-            secrets,
-            store,
-        } = *self;
-        task.phase("analysing the agent");
+        let settings = self.settings;
+        self.task.phase("analysing the agent");
         let region = local_region(settings);
         report.region = region.clone();
-        let plan = LambdaPlan::prepare(settings, region.as_deref())?;
-        report.warnings = plan.warnings.clone();
-        if settings.kind == DeploymentKind::CodeInterpreter {
-            report.mcp_client_config = Some(code_interpreter::mcp_client_config(
-                region.as_deref().unwrap_or("us-east-1"),
-            ));
-        }
+        let plan = self.target.plan(settings, region.as_deref())?;
+        report.warnings = plan.warnings().to_vec();
+        report.mcp_client_config = self
+            .target
+            .client_config(settings, region.as_deref().unwrap_or("us-east-1"));
         // One run per function and environment at a time, dry-runs included: they rewrite the
         // out-dir a deploy is building from (the lock waits on this thread).
-        let wait = Duration::from_secs(args.lock_timeout);
+        let wait = Duration::from_secs(self.args.lock_timeout);
         let _lock = tokio::task::block_in_place(|| {
-            store.deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
+            self.store
+                .deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
         })?;
-        if args.dry_run {
-            // What can still fail is checked before anything is written: a failing dry-run
-            // leaves no rendered project behind.
-            let key = record::key(settings.env_name.as_deref(), &settings.function_name);
-            let recorded = store.get(&key)?;
-            plan.project
-                .write(&settings.out_dir, &settings.project_dir)?;
-            report.plan = Some(plan.describe(settings, None));
-            match secrets::without_value(&settings.secrets, &settings.project_dir) {
-                Ok(missing) => {
-                    for secret in missing {
-                        report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
-                    }
-                }
-                Err(err) => report
-                    .warnings
-                    .push(format!("{err}; a real deploy will stop here")),
-            }
-            if recorded.is_none() {
-                upsert(store, settings, |d| d.status = RecordStatus::Planned)?;
-            }
-            report.status = Status::Planned;
-            task.finish("planned");
-            return Ok(());
+        if self.args.dry_run {
+            return self.dry_run(&plan, report);
         }
-
-        plan.project
-            .write(&settings.out_dir, &settings.project_dir)?;
+        plan.write(settings)?;
         report.plan = Some(plan.describe(settings, None));
 
-        task.phase("preflight");
+        self.task.phase("preflight");
         let aws = crate::aws::aws_context(
             settings.region.as_deref(),
             settings.profile.as_deref(),
-            global.endpoint_url.as_deref(),
+            self.global.endpoint_url.as_deref(),
         )
         .await?;
         report.region = Some(aws.region.clone());
         report.account = Some(aws.account.clone());
-        if settings.kind == DeploymentKind::CodeInterpreter {
-            report.mcp_client_config = Some(code_interpreter::mcp_client_config(&aws.region));
-        }
-        let digest_key = if secrets.values.is_empty() {
+        report.mcp_client_config = self.target.client_config(settings, &aws.region);
+        let digest_key = if self.secrets.values.is_empty() {
             Vec::new()
         } else {
-            store.digest_key()?
+            self.store.digest_key()?
         };
-        let input_hash = plan.input_hash(&aws.region, &secrets.values, &digest_key);
-
+        let input_hash = plan.input_hash(&aws.region, &self.secrets.values, &digest_key);
         if !settings.force && self.unchanged(&aws, &input_hash, report).await? {
-            task.finish("unchanged");
+            self.task.finish("unchanged");
             return Ok(());
         }
+        let shipped = self.ship(&plan, &aws, &input_hash).await?;
+        self.record_shipped(&plan, shipped, &input_hash, report)
+    }
 
-        let sam = timings::timed(timings::Category::Sam, crate::tools::sam_cli()).await?;
+    /// Writes the project and the plan; what can still fail is checked first, so a failing
+    /// dry-run leaves no rendered project behind.
+    fn dry_run(&self, plan: &T::Plan, report: &mut DeployReport) -> Result<()> {
+        let settings = self.settings;
+        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+        let recorded = self.store.get(&key)?;
+        plan.write(settings)?;
+        report.plan = Some(plan.describe(settings, None));
+        match secrets::without_value(&settings.secrets, &settings.project_dir) {
+            Ok(missing) => {
+                for secret in missing {
+                    report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
+                }
+            }
+            Err(err) => report
+                .warnings
+                .push(format!("{err}; a real deploy will stop here")),
+        }
+        if recorded.is_none() {
+            upsert(self.store, settings, |d| d.status = RecordStatus::Planned)?;
+        }
+        report.status = Status::Planned;
+        self.task.finish("planned");
+        Ok(())
+    }
+
+    /// Records the start, then builds and deploys through the target, the record following
+    /// each phase.
+    async fn ship(
+        &self,
+        plan: &T::Plan,
+        aws: &crate::aws::AwsContext,
+        input_hash: &str,
+    ) -> Result<Shipped> {
+        let (settings, store, task) = (self.settings, self.store, self.task);
         upsert(store, settings, |d| {
             d.status = RecordStatus::Building;
-            d.input_hash = Some(input_hash.clone());
+            d.input_hash = Some(input_hash.to_string());
             d.region = Some(aws.region.clone());
             d.account = Some(aws.account.clone());
             d.error = None;
         })?;
-        let tool = ToolOptions {
-            cwd: &settings.out_dir,
-            envs: Vec::new(),
-            stream: global.verbose >= 1,
-            task,
-            redactor,
-        };
-        let phase = |phase: deploy::Phase| {
+        let phase = |phase: Phase| {
             task.phase(phase.describe());
-            if phase == deploy::Phase::Deploying
+            if phase == Phase::Deploying
                 && let Err(err) = upsert(store, settings, |d| d.status = RecordStatus::Deploying)
             {
                 tracing::warn!("could not update the deployment record: {err}");
             }
         };
-        let deployed = deploy::deploy(
-            DeployInputs {
-                settings,
-                plan: &plan,
-                aws: &aws,
-                sam: &sam,
-                secrets,
-                tool,
+        let request = ShipRequest {
+            settings,
+            plan,
+            aws,
+            secrets: self.secrets,
+            tool: ToolOptions {
+                cwd: &settings.out_dir,
+                envs: Vec::new(),
+                stream: self.global.verbose >= 1,
+                task,
+                redactor: self.redactor,
             },
-            &phase,
-        )
-        .await?;
+        };
+        self.target.ship(request, &phase).await
+    }
 
-        report.status = if deployed.no_changes {
-            Status::Unchanged
+    fn record_shipped(
+        &self,
+        plan: &T::Plan,
+        shipped: Shipped,
+        input_hash: &str,
+        report: &mut DeployReport,
+    ) -> Result<()> {
+        let settings = self.settings;
+        let (report_status, record_status, word) = if shipped.no_changes {
+            (Status::Unchanged, RecordStatus::Unchanged, "unchanged")
         } else {
-            Status::Deployed
+            (Status::Deployed, RecordStatus::Deployed, "deployed")
         };
-        report.function_arn = deployed.outputs.function_arn.clone();
-        report.endpoint = deployed
-            .outputs
-            .api_endpoint
-            .clone()
-            .or(deployed.outputs.function_url.clone());
-        report.build = BuildInfo {
-            strategy: deployed.strategy.as_str().to_string(),
-            artifact_bytes: Some(deployed.artifact_bytes),
-            cached: deployed.build_cached || (deployed.resolve_cached && !deployed.pins.is_empty()),
-            dependencies_cached: Some(deployed.resolve_cached),
-        };
-        report.access = Some(access(settings, &deployed.outputs, &aws.region));
-        report.plan = Some(plan.describe(settings, Some(&deployed.pins)));
-        let status = if deployed.no_changes {
-            RecordStatus::Unchanged
-        } else {
-            RecordStatus::Deployed
-        };
-        upsert(store, settings, |d| {
-            d.status = status;
-            d.deployed_hash = Some(input_hash.clone());
+        report.status = report_status;
+        report.function_arn = shipped.live.function_arn.clone();
+        report.endpoint = shipped.live.endpoint.clone();
+        report.build = shipped.build.clone();
+        report.access = Some(shipped.live.access.clone());
+        report.plan = Some(plan.describe(settings, Some(&shipped.pins)));
+        upsert(self.store, settings, |d| {
+            d.status = record_status;
+            d.deployed_hash = Some(input_hash.to_string());
             d.outputs = RecordedOutputs {
-                function_arn: deployed.outputs.function_arn.clone(),
-                endpoint: report.endpoint.clone(),
-                api_key_id: deployed.outputs.api_key_id.clone(),
+                function_arn: shipped.live.function_arn.clone(),
+                endpoint: shipped.live.endpoint.clone(),
+                api_key_id: shipped.live.api_key_id.clone(),
             };
-            d.build_strategy = Some(deployed.strategy.as_str().to_string());
-            d.artifact_bytes = Some(deployed.artifact_bytes);
+            d.build_strategy = Some(shipped.build.strategy.clone());
+            d.artifact_bytes = shipped.build.artifact_bytes;
         })?;
-        task.finish(if deployed.no_changes {
-            "unchanged"
-        } else {
-            "deployed"
-        });
+        self.task.finish(word);
         Ok(())
     }
 
-    /// Same input as the last successful deploy and a healthy stack: report `unchanged` with
-    /// fresh outputs, without running pip or sam.
+    /// Same input as the last successful deploy and a healthy deployment: report `unchanged`
+    /// with fresh outputs, without running pip or sam.
     async fn unchanged(
         &self,
         aws: &crate::aws::AwsContext,
@@ -504,25 +496,12 @@ impl Run<'_> {
         {
             return Ok(false);
         }
-        let cfn = crate::aws::clients::cloudformation(&aws.sdk);
-        let Some(state) = outputs::stack_state(&cfn, &settings.stack_name).await? else {
+        let Some(live) = self.target.live(settings, aws).await? else {
             return Ok(false);
         };
-        if !state.is_complete() {
-            return Ok(false);
-        }
-        let stack_outputs = StackOutputs::from_map(&state.outputs);
-        let Some(function_name) = stack_outputs.function_name.clone() else {
-            return Ok(false);
-        };
-        let lambda = crate::aws::clients::lambda(&aws.sdk);
-        outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
         report.status = Status::Unchanged;
-        report.function_arn = stack_outputs.function_arn.clone();
-        report.endpoint = stack_outputs
-            .api_endpoint
-            .clone()
-            .or(stack_outputs.function_url.clone());
+        report.function_arn = live.function_arn.clone();
+        report.endpoint = live.endpoint.clone();
         report.build = BuildInfo {
             strategy: previous
                 .build_strategy
@@ -532,49 +511,13 @@ impl Run<'_> {
             cached: true,
             dependencies_cached: Some(true),
         };
-        report.access = Some(access(settings, &stack_outputs, &aws.region));
-        let endpoint = report.endpoint.clone();
+        report.access = Some(live.access);
         upsert(self.store, settings, |d| {
             d.status = RecordStatus::Unchanged;
-            d.outputs.function_arn = stack_outputs.function_arn.clone();
-            d.outputs.endpoint = endpoint;
+            d.outputs.function_arn = live.function_arn;
+            d.outputs.endpoint = live.endpoint;
             d.error = None;
         })?;
         Ok(true)
-    }
-}
-
-/// How to call the endpoint, by auth mode.
-fn access(settings: &LambdaSettings, outputs: &StackOutputs, region: &str) -> EndpointAccess {
-    let name = &settings.function_name;
-    let invoke = format!("agentdeploy invoke {name} --input 'Hello'");
-    let how_to_call = match (
-        settings.endpoint,
-        settings.auth,
-        &outputs.api_endpoint,
-        &outputs.function_url,
-    ) {
-        (EndpointKind::Api, AuthMode::ApiKey, Some(url), _) => format!(
-            "KEY=$(aws apigateway get-api-key --api-key {} --include-value --query value --output text --region {region}); curl -X POST -H \"x-api-key: $KEY\" -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}",
-            outputs.api_key_id.as_deref().unwrap_or("<ApiKeyId>")
-        ),
-        (EndpointKind::Api, AuthMode::Iam, Some(url), _) => format!(
-            "sign requests with SigV4 (e.g. `awscurl --service execute-api --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`"
-        ),
-        // AWS requires both actions for Function URLs created since October 2025.
-        (EndpointKind::Url, AuthMode::Iam, _, Some(url)) => format!(
-            "callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function; sign requests with SigV4 (e.g. `awscurl --service lambda --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`"
-        ),
-        (_, AuthMode::None, Some(url), _) | (_, AuthMode::None, _, Some(url)) => {
-            format!(
-                "curl -X POST -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}"
-            )
-        }
-        _ => invoke,
-    };
-    EndpointAccess {
-        auth: settings.auth.as_str().to_string(),
-        api_key_id: outputs.api_key_id.clone(),
-        how_to_call,
     }
 }

@@ -29,6 +29,7 @@ pub struct Check {
 }
 
 /// Every check, for `agentdeploy doctor`.
+/// Long by design: one block per check, in the order the report lists them.
 pub async fn doctor(
     runtime: Runtime,
     region: Option<&str>,

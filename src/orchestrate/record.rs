@@ -28,6 +28,21 @@ pub enum RecordStatus {
     Interrupted,
 }
 
+impl RecordStatus {
+    /// The name the record and the JSON use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordStatus::Planned => "planned",
+            RecordStatus::Building => "building",
+            RecordStatus::Deploying => "deploying",
+            RecordStatus::Deployed => "deployed",
+            RecordStatus::Unchanged => "unchanged",
+            RecordStatus::Failed => "failed",
+            RecordStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordedOutputs {
     #[serde(default, skip_serializing_if = "Option::is_none")]

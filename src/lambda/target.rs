@@ -1,0 +1,152 @@
+//! The Lambda target: what the orchestration layer calls (`crate::target::Target`) mapped onto
+//! this module's analysis, rendering, sam runner and stack outputs.
+
+use std::time::Duration;
+
+use crate::aws::AwsContext;
+use crate::cli::{AuthMode, EndpointKind};
+use crate::error::Result;
+use crate::lambda::deploy::{self, DeployInputs};
+use crate::lambda::outputs::{self, StackOutputs};
+use crate::lambda::{LambdaPlan, code_interpreter};
+use crate::output::{BuildInfo, EndpointAccess, PlanView};
+use crate::settings::{DeploymentKind, LambdaSettings};
+use crate::target::{Live, Phase, Planned, ShipRequest, Shipped, Target};
+use crate::timings;
+
+/// AWS Lambda behind API Gateway or a Function URL, deployed with SAM.
+pub struct LambdaTarget;
+
+impl Planned for LambdaPlan {
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn write(&self, settings: &LambdaSettings) -> Result<()> {
+        self.project.write(&settings.out_dir, &settings.project_dir)
+    }
+
+    fn describe(&self, settings: &LambdaSettings, pins: Option<&[String]>) -> PlanView {
+        LambdaPlan::describe(self, settings, pins)
+    }
+
+    fn input_hash(&self, region: &str, secrets: &[(String, String)], digest_key: &[u8]) -> String {
+        LambdaPlan::input_hash(self, region, secrets, digest_key)
+    }
+}
+
+impl Target for LambdaTarget {
+    type Plan = LambdaPlan;
+
+    fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
+        LambdaPlan::prepare(settings, region)
+    }
+
+    fn client_config(&self, settings: &LambdaSettings, region: &str) -> Option<serde_json::Value> {
+        (settings.kind == DeploymentKind::CodeInterpreter)
+            .then(|| code_interpreter::mcp_client_config(region))
+    }
+
+    async fn ship(
+        &self,
+        request: ShipRequest<'_, LambdaPlan>,
+        phase: &(dyn Fn(Phase) + Sync),
+    ) -> Result<Shipped> {
+        let sam = timings::timed(timings::Category::Sam, crate::tools::sam_cli()).await?;
+        let ShipRequest {
+            settings,
+            plan,
+            aws,
+            secrets,
+            tool,
+        } = request;
+        let deployed = deploy::deploy(
+            DeployInputs {
+                settings,
+                plan,
+                aws,
+                sam: &sam,
+                secrets,
+                tool,
+            },
+            phase,
+        )
+        .await?;
+        Ok(Shipped {
+            live: live(settings, &deployed.outputs, &aws.region),
+            build: BuildInfo {
+                strategy: deployed.strategy.as_str().to_string(),
+                artifact_bytes: Some(deployed.artifact_bytes),
+                cached: deployed.build_cached
+                    || (deployed.resolve_cached && !deployed.pins.is_empty()),
+                dependencies_cached: Some(deployed.resolve_cached),
+            },
+            pins: deployed.pins,
+            no_changes: deployed.no_changes,
+        })
+    }
+
+    async fn live(&self, settings: &LambdaSettings, aws: &AwsContext) -> Result<Option<Live>> {
+        let cfn = crate::aws::clients::cloudformation(&aws.sdk);
+        let Some(state) = outputs::stack_state(&cfn, &settings.stack_name).await? else {
+            return Ok(None);
+        };
+        if !state.is_complete() {
+            return Ok(None);
+        }
+        let stack_outputs = StackOutputs::from_map(&state.outputs);
+        let Some(function_name) = stack_outputs.function_name.clone() else {
+            return Ok(None);
+        };
+        let lambda = crate::aws::clients::lambda(&aws.sdk);
+        outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
+        Ok(Some(live(settings, &stack_outputs, &aws.region)))
+    }
+}
+
+fn live(settings: &LambdaSettings, outputs: &StackOutputs, region: &str) -> Live {
+    Live {
+        function_arn: outputs.function_arn.clone(),
+        endpoint: outputs
+            .api_endpoint
+            .clone()
+            .or(outputs.function_url.clone()),
+        api_key_id: outputs.api_key_id.clone(),
+        access: access(settings, outputs, region),
+    }
+}
+
+/// How to call the endpoint, by auth mode.
+fn access(settings: &LambdaSettings, outputs: &StackOutputs, region: &str) -> EndpointAccess {
+    let name = &settings.function_name;
+    let invoke = format!("agentdeploy invoke {name} --input 'Hello'");
+    let how_to_call = match (
+        settings.endpoint,
+        settings.auth,
+        &outputs.api_endpoint,
+        &outputs.function_url,
+    ) {
+        (EndpointKind::Api, AuthMode::ApiKey, Some(url), _) => format!(
+            "KEY=$(aws apigateway get-api-key --api-key {} --include-value --query value --output text --region {region}); curl -X POST -H \"x-api-key: $KEY\" -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}",
+            outputs.api_key_id.as_deref().unwrap_or("<ApiKeyId>")
+        ),
+        (EndpointKind::Api, AuthMode::Iam, Some(url), _) => format!(
+            "sign requests with SigV4 (e.g. `awscurl --service execute-api --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`"
+        ),
+        // AWS requires both actions for Function URLs created since October 2025.
+        (EndpointKind::Url, AuthMode::Iam, _, Some(url)) => format!(
+            "callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction on the function; sign requests with SigV4 (e.g. `awscurl --service lambda --region {region} -X POST -d '{{\"input\": \"Hello\"}}' {url}`), or `{invoke}`"
+        ),
+        (_, AuthMode::None, Some(url), _) | (_, AuthMode::None, _, Some(url)) => {
+            format!(
+                "curl -X POST -H 'Content-Type: application/json' -d '{{\"input\": \"Hello\"}}' {url}"
+            )
+        }
+        _ => invoke,
+    };
+    EndpointAccess {
+        auth: settings.auth.as_str().to_string(),
+        api_key_id: outputs.api_key_id.clone(),
+        how_to_call,
+    }
+}
