@@ -91,6 +91,10 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Delete a deployment's stack and its record
     Destroy(DestroyArgs),
+    /// Point the `live` alias back at an earlier version, without building
+    Rollback(RollbackArgs),
+    /// The function's log lines, oldest first, with time and request id
+    Logs(LogsArgs),
     /// Deployments this project has recorded
     List(ListArgs),
     /// Write a commented agentdeploy.toml (and a sample agent if none exists)
@@ -241,6 +245,33 @@ pub struct DestroyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Function name
+    pub name: String,
+    /// How far back to start: 30s, 10m, 2h or 1d
+    #[arg(long, default_value = "10m", value_name = "AGE")]
+    pub since: String,
+    /// Keep printing new lines until Ctrl-C
+    #[arg(long)]
+    pub follow: bool,
+    /// Only lines holding this text
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Function name
+    pub name: String,
+    /// The version to serve [default: the one before the live one]
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Do not ask
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ListArgs {
     /// Check each stack's current status
     #[arg(long)]
@@ -276,6 +307,15 @@ pub struct CostArgs {
     /// TOML file overriding some or all prices (see templates/prices.toml)
     #[arg(long, env = "AGENTDEPLOY_PRICES", value_name = "FILE")]
     pub prices: Option<std::path::PathBuf>,
+    /// Share of invocations that are cold starts, 0-1 (their INIT time is billed since August 2025)
+    #[arg(long, default_value_t = 0.1, value_name = "FRACTION")]
+    pub cold_start_share: f64,
+    /// INIT duration of one cold start, in seconds (importing the agent and its dependencies)
+    #[arg(long, default_value_t = 2.5, value_name = "SECONDS")]
+    pub init_duration: f64,
+    /// Count SnapStart's snapshot cache and restores instead of INIT (on follows the agent's config)
+    #[arg(long)]
+    pub snapstart: bool,
 }
 
 #[cfg(test)]

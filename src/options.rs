@@ -208,6 +208,14 @@ agent_options! {
         /// Concurrent executions reserved for (and capping) the function [default: none]
         reserved_concurrency: flag(Option<String>) config(u32) replace,
             arg("reserved-concurrency", env = "AGENTDEPLOY_RESERVED_CONCURRENCY", value_name = "N");
+        /// Days CloudWatch keeps the function's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180,
+        /// 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 30]
+        log_retention_days: flag(Option<String>) config(u32) replace,
+            arg("log-retention-days", env = "AGENTDEPLOY_LOG_RETENTION_DAYS", value_name = "DAYS");
+        /// SnapStart for the published versions (python3.12 and newer): restores a snapshot of
+        /// the initialised function instead of importing it again on a cold start
+        snapstart: flag(bool) config(bool) replace,
+            arg("snapstart");
         /// VPC subnets, comma-separated (needs --security-group-ids)
         subnet_ids: flag(Vec<String>) config(Vec<String>) replace,
             arg("subnet-ids", value_delimiter = ',', value_name = "IDS");

@@ -185,6 +185,10 @@ pub struct LambdaSettings {
     pub usage_limits: Option<UsageLimits>,
     /// `--reserved-concurrency`: reserved for, and capping, the function.
     pub reserved_concurrency: Option<u32>,
+    /// Days the function's log group keeps its lines.
+    pub log_retention_days: u32,
+    /// `--snapstart`: SnapStart on the published versions.
+    pub snapstart: bool,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
@@ -356,6 +360,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         auth: access.auth,
         usage_limits: access.usage_limits,
         reserved_concurrency: access.reserved_concurrency,
+        log_retention_days: log_retention_days(&layers)?,
+        snapstart: snapstart(&layers, runtime, &mut warnings)?,
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,
@@ -684,6 +690,55 @@ fn access(
         usage_limits: usage_limits(layers, endpoint, auth)?,
         reserved_concurrency,
     })
+}
+
+/// CloudWatch Logs' allowed retention periods, in days.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// A month of logs: enough to look back at an incident, not kept (and billed) forever.
+pub const DEFAULT_LOG_RETENTION_DAYS: u32 = 30;
+
+fn log_retention_days(layers: &Layers<'_>) -> Result<u32> {
+    match layers
+        .log_retention_days()
+        .number("a whole number of days")?
+    {
+        None => Ok(DEFAULT_LOG_RETENTION_DAYS),
+        Some(given) if LOG_RETENTION_DAYS.contains(&given.value) => Ok(given.value),
+        Some(given) => Err(given.error_hint(
+            format!(
+                "{} days is not a retention CloudWatch Logs offers",
+                given.value
+            ),
+            format!(
+                "use one of {}",
+                LOG_RETENTION_DAYS
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+/// SnapStart: Python 3.12 and newer only; priced per cached snapshot and per restore.
+fn snapstart(layers: &Layers<'_>, runtime: Runtime, warnings: &mut Vec<String>) -> Result<bool> {
+    let pick = layers.snapstart();
+    if !pick.switch() {
+        return Ok(false);
+    }
+    if runtime.minor < 12 {
+        return Err(pick.error(format!(
+            "SnapStart supports python3.12 and newer, not {}; pick a newer --runtime or drop --snapstart",
+            runtime.name()
+        )));
+    }
+    warnings.push("--snapstart: Python SnapStart is billed for each cached snapshot (per GB-second while the version is active) and for each restore (per GB); `agentdeploy cost` includes it".into());
+    Ok(true)
 }
 
 /// VPC subnets and security groups: both or neither, each a well-formed id.

@@ -53,6 +53,8 @@ pub struct ShipRequest<'a, P> {
     pub aws: &'a AwsContext,
     pub secrets: &'a SecretValues,
     pub tool: ToolOptions<'a>,
+    /// A rollback moved the live version away from the deployment's own: move it back.
+    pub restore_live: bool,
 }
 
 /// A deployment as its callers reach it.
@@ -73,6 +75,10 @@ pub struct Shipped {
     pub build: BuildInfo,
     /// The target found nothing to change.
     pub no_changes: bool,
+    /// The published version callers now reach, where the target versions its deployments.
+    pub live_version: Option<String>,
+    /// What the ship did differently from the plan.
+    pub warnings: Vec<String>,
 }
 
 pub trait Target: Send + Sync {

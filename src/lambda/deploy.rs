@@ -38,6 +38,10 @@ pub struct Deployed {
     /// sam found nothing to change.
     pub no_changes: bool,
     pub function: outputs::FunctionState,
+    /// The version `live` serves after this deploy.
+    pub live_version: Option<String>,
+    /// What the deploy did differently from the plan, said once.
+    pub warnings: Vec<String>,
 }
 
 /// Environment for every sam child: the endpoint override, and no telemetry (a closed network
@@ -119,15 +123,22 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     let resolved = pin(&inputs).await?;
 
     phase(Phase::Building);
-    let built = build_or_reuse(&inputs, &resolved.pins).await?;
+    let log_group = log_group_owner(&inputs, &cfn).await?;
+    let built = build_or_reuse(&inputs, &resolved.pins, log_group == LogGroup::Stack).await?;
 
     phase(Phase::Deploying);
     let no_changes = deploy_with_secrets(&inputs, &cfn, &built.template).await?;
+    let mut warnings = Vec::new();
+    if log_group == LogGroup::Existing {
+        warnings.push(keep_existing_log_group(&inputs).await?);
+    }
 
     phase(Phase::Verifying);
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
-    let (outputs, function) = verify(&cfn, &lambda, &settings.stack_name).await?;
+    let (outputs, function, live_version) = verify(&cfn, &lambda, &settings.stack_name).await?;
     Ok(Deployed {
+        warnings,
+        live_version,
         outputs,
         pins: resolved.pins,
         resolve_cached: resolved.cached,
@@ -197,7 +208,11 @@ struct Built {
 
 /// Builds the dependencies (or reuses them), checks the artifact's size, packages the
 /// function's zip and writes the built template pointing at it.
-async fn build_or_reuse(inputs: &DeployInputs<'_>, pins: &[String]) -> Result<Built> {
+async fn build_or_reuse(
+    inputs: &DeployInputs<'_>,
+    pins: &[String],
+    own_log_group: bool,
+) -> Result<Built> {
     let settings = inputs.settings;
     let deps = sam::deps_hash(pins, settings.runtime, settings.architecture);
     let shared = package::SharedDeps::new(&cache_dir(settings), &deps);
@@ -248,7 +263,13 @@ async fn build_or_reuse(inputs: &DeployInputs<'_>, pins: &[String]) -> Result<Bu
     let template = build_dir.join("template.yaml");
     write_atomically(
         &template,
-        render::render_template(settings, &inputs.plan.iam, package::FUNCTION_ZIP)?.as_bytes(),
+        render::render_template(
+            settings,
+            &inputs.plan.iam,
+            package::FUNCTION_ZIP,
+            own_log_group,
+        )?
+        .as_bytes(),
     )?;
     Ok(Built {
         template,
@@ -256,6 +277,79 @@ async fn build_or_reuse(inputs: &DeployInputs<'_>, pins: &[String]) -> Result<Bu
         cached,
         artifact_bytes,
     })
+}
+
+/// Who holds the function's log group `/aws/lambda/<function>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LogGroup {
+    /// None exists yet, or this stack owns it: the stack creates and keeps it.
+    Stack,
+    /// Lambda made it for an earlier deploy (before the stack owned it): CloudFormation could not
+    /// create it again, so it is kept as it is and given the retention by API.
+    Existing,
+}
+
+async fn log_group_owner(
+    inputs: &DeployInputs<'_>,
+    cfn: &aws_sdk_cloudformation::Client,
+) -> Result<LogGroup> {
+    let settings = inputs.settings;
+    let group = format!("/aws/lambda/{}", settings.function_name);
+    let logs = crate::aws::clients::logs(&inputs.aws.sdk);
+    let found = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .map_err(|e| Error::Deploy {
+            message: format!(
+                "DescribeLogGroups {group} failed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+            hint: "the deploying role needs logs:DescribeLogGroups".into(),
+        })?;
+    let exists = found
+        .log_groups()
+        .iter()
+        .any(|g| g.log_group_name() == Some(group.as_str()));
+    if !exists {
+        return Ok(LogGroup::Stack);
+    }
+    let owned = cfn
+        .describe_stack_resource()
+        .stack_name(&settings.stack_name)
+        .logical_resource_id("AgentLogGroup")
+        .send()
+        .await
+        .is_ok_and(|r| r.stack_resource_detail().is_some());
+    Ok(if owned {
+        LogGroup::Stack
+    } else {
+        LogGroup::Existing
+    })
+}
+
+async fn keep_existing_log_group(inputs: &DeployInputs<'_>) -> Result<String> {
+    let settings = inputs.settings;
+    let group = format!("/aws/lambda/{}", settings.function_name);
+    let days = i32::try_from(settings.log_retention_days).unwrap_or(i32::MAX);
+    crate::aws::clients::logs(&inputs.aws.sdk)
+        .put_retention_policy()
+        .log_group_name(&group)
+        .retention_in_days(days)
+        .send()
+        .await
+        .map_err(|e| Error::Deploy {
+            message: format!(
+                "PutRetentionPolicy {group} failed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+            hint: "the deploying role needs logs:PutRetentionPolicy".into(),
+        })?;
+    Ok(format!(
+        "log group {group} existed before this stack (an earlier deploy's): kept as it is, with its retention set to {} days; `agentdeploy destroy` leaves it",
+        settings.log_retention_days
+    ))
 }
 
 fn build_request<'a>(inputs: &DeployInputs<'a>) -> BuildRequest<'a> {
@@ -337,28 +431,38 @@ async fn deploy_with_secrets(
     } else {
         reasons.join("\n  ")
     };
-    // sam's own output is the only account of a missing bucket (sam checks it, not our SDK).
-    let missing_bucket =
-        run.text().contains("S3 Bucket does not exist") || run.text().contains("NoSuchBucket");
     Err(Error::Deploy {
         message: format!(
             "sam deploy of stack {} failed:\n  {detail}",
             settings.stack_name
         ),
-        hint: if missing_bucket {
-            "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3".into()
-        } else {
-            "fix the failed resources above; if the stack is now ROLLBACK_COMPLETE, rerun with --force".into()
-        },
+        hint: deploy_failure_hint(&run.text(), &reasons).into(),
     })
 }
 
-/// Reads the stack's outputs and waits until the function is Active and its last update done.
+/// What to do about a failed `sam deploy`. sam's output and CloudFormation's resource reasons
+/// are free text (no error codes reach us through sam), so the known causes are recognised by
+/// the phrases AWS uses for them.
+fn deploy_failure_hint(sam_output: &str, reasons: &[String]) -> &'static str {
+    if sam_output.contains("S3 Bucket does not exist") || sam_output.contains("NoSuchBucket") {
+        return "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3";
+    }
+    if reasons
+        .iter()
+        .any(|r| r.contains("UnreservedConcurrentExecution"))
+    {
+        return "--reserved-concurrency asks for more than the account can set aside (Lambda keeps at least 10 unreserved): lower it, drop it, or raise the account's concurrency quota in Service Quotas";
+    }
+    "fix the failed resources above; if the stack is now ROLLBACK_COMPLETE, rerun with --force"
+}
+
+/// Reads the stack's outputs, waits until the function is Active and its last update done, and
+/// reads the version `live` serves.
 async fn verify(
     cfn: &aws_sdk_cloudformation::Client,
     lambda: &aws_sdk_lambda::Client,
     stack_name: &str,
-) -> Result<(StackOutputs, outputs::FunctionState)> {
+) -> Result<(StackOutputs, outputs::FunctionState, Option<String>)> {
     let state = outputs::stack_state(cfn, stack_name)
         .await?
         .ok_or_else(|| Error::Verify {
@@ -379,7 +483,40 @@ async fn verify(
         })?;
     let function =
         outputs::wait_function_ready(lambda, &function_name, Duration::from_secs(300)).await?;
-    Ok((stack_outputs, function))
+    let live_version = match &stack_outputs.live_alias_arn {
+        Some(_) => outputs::live_version(lambda, &function_name).await?,
+        None => None,
+    };
+    Ok((stack_outputs, function, live_version))
+}
+
+/// After a `rollback`, `live` points at an older version than the stack's own; a deploy that
+/// changes nothing about the function leaves CloudFormation's alias untouched, so the alias is
+/// moved back to the stack's version here. Returns the version `live` serves afterwards.
+pub async fn point_live_at_stack_version(
+    cfn: &aws_sdk_cloudformation::Client,
+    lambda: &aws_sdk_lambda::Client,
+    stack_name: &str,
+    function_name: &str,
+) -> Result<Option<String>> {
+    let resources = cfn
+        .describe_stack_resources()
+        .stack_name(stack_name)
+        .send()
+        .await
+        .map_err(|e| outputs::sdk_error("DescribeStackResources", &e))?;
+    let Some(stack_version) = resources
+        .stack_resources()
+        .iter()
+        .filter(|r| r.resource_type() == Some("AWS::Lambda::Version"))
+        .filter_map(|r| r.physical_resource_id()?.rsplit(':').next())
+        .max_by_key(|v| v.parse::<u64>().unwrap_or(0))
+        .map(str::to_string)
+    else {
+        return outputs::live_version(lambda, function_name).await;
+    };
+    outputs::point_live(lambda, function_name, &stack_version).await?;
+    Ok(Some(stack_version))
 }
 
 /// `--secrets-store ssm`: each value as a SecureString under `/agentdeploy/<stack>/<NAME>`.
@@ -589,6 +726,16 @@ mod replayed {
             .unwrap();
     }
 
+    #[test]
+    fn a_reservation_beyond_the_account_gets_its_own_hint() {
+        let reasons = ["AgentFunction (AWS::Lambda::Function): Resource handler returned message: \"Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [10].\"".to_string()];
+        assert!(deploy_failure_hint("", &reasons).contains("--reserved-concurrency"));
+        assert!(
+            deploy_failure_hint("Error: S3 Bucket does not exist.", &[]).contains("--s3-bucket")
+        );
+        assert!(deploy_failure_hint("", &[]).contains("--force"));
+    }
+
     #[tokio::test]
     async fn throttled_calls_are_retried() {
         let throttled = || {
@@ -689,7 +836,8 @@ mod replayed {
         ]);
         let cfn = crate::aws::clients::cloudformation(&sdk);
         let lambda = crate::aws::clients::lambda(&sdk);
-        let (outputs, function) = verify(&cfn, &lambda, "agentdeploy-x").await.unwrap();
+        let (outputs, function, live) = verify(&cfn, &lambda, "agentdeploy-x").await.unwrap();
+        assert_eq!(live, None, "no LiveAliasArn output: no GetAlias");
         assert_eq!(outputs.function_name.as_deref(), Some("x"));
         assert_eq!(function.state, "Active");
         let sent = bodies(&replay);

@@ -140,6 +140,12 @@ impl LambdaPlan {
                 "quota": format!("{}/{}", l.quota, l.quota_period.to_lowercase()),
             })),
             "reserved_concurrency": settings.reserved_concurrency,
+            "alias": outputs::LIVE_ALIAS,
+            "log_group": {
+                "name": format!("/aws/lambda/{}", settings.function_name),
+                "retention_days": settings.log_retention_days,
+            },
+            "snapstart": settings.snapstart,
             "files": self.files(settings),
         });
         PlanView {

@@ -47,6 +47,8 @@ pub struct StackOutputs {
     pub api_endpoint: Option<String>,
     pub function_url: Option<String>,
     pub api_key_id: Option<String>,
+    /// The `live` alias callers reach (stacks from before versions have none).
+    pub live_alias_arn: Option<String>,
 }
 
 impl StackOutputs {
@@ -57,6 +59,7 @@ impl StackOutputs {
             api_endpoint: outputs.get("ApiEndpoint").cloned(),
             function_url: outputs.get("FunctionUrl").cloned(),
             api_key_id: outputs.get("ApiKeyId").cloned(),
+            live_alias_arn: outputs.get("LiveAliasArn").cloned(),
         }
     }
 }
@@ -263,4 +266,103 @@ where
         message: format!("{operation} failed: {detail}"),
         hint: "check the region, the endpoint and your permissions; rerun with -v".into(),
     }
+}
+
+/// The alias every caller reaches; each deploy publishes a version behind it.
+pub const LIVE_ALIAS: &str = "live";
+
+/// The version `live` points at; `None` when the function has no such alias (an older stack).
+pub async fn live_version(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> Result<Option<String>> {
+    match lambda
+        .get_alias()
+        .function_name(function)
+        .name(LIVE_ALIAS)
+        .send()
+        .await
+    {
+        Ok(alias) => Ok(alias.function_version().map(str::to_string)),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(Error::Verify {
+            message: format!(
+                "GetAlias {function}:{LIVE_ALIAS} failed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ),
+            hint: "the function deployed but its alias cannot be read; run `agentdeploy status`"
+                .into(),
+        }),
+    }
+}
+
+/// One published version of a function (never `$LATEST`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishedVersion {
+    pub version: String,
+    pub last_modified: Option<String>,
+    pub description: Option<String>,
+}
+
+/// Every published version, oldest first.
+pub async fn published_versions(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> Result<Vec<PublishedVersion>> {
+    let mut versions = Vec::new();
+    let mut pages = lambda
+        .list_versions_by_function()
+        .function_name(function)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::Verify {
+            message: format!(
+                "ListVersionsByFunction {function} failed: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+            hint: "check the region and the function name".into(),
+        })?;
+        for config in page.versions() {
+            match config.version() {
+                Some("$LATEST") | None => {}
+                Some(version) => versions.push(PublishedVersion {
+                    version: version.to_string(),
+                    last_modified: config.last_modified().map(str::to_string),
+                    description: config.description().map(str::to_string),
+                }),
+            }
+        }
+    }
+    versions.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(0));
+    Ok(versions)
+}
+
+/// Moves `live` to `version`.
+pub async fn point_live(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    version: &str,
+) -> Result<()> {
+    lambda
+        .update_alias()
+        .function_name(function)
+        .name(LIVE_ALIAS)
+        .function_version(version)
+        .send()
+        .await
+        .map_err(|e| Error::Deploy {
+            message: format!(
+                "could not point {function}:{LIVE_ALIAS} at version {version}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+            hint: "check that the role you deploy with may call lambda:UpdateAlias".into(),
+        })?;
+    Ok(())
 }

@@ -15,7 +15,7 @@ use crate::lambda::iam::IamPlan;
 use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
-pub const TEMPLATE_VERSION: u32 = 1;
+pub const TEMPLATE_VERSION: u32 = 2;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -215,7 +215,14 @@ fn comment_text(text: &str) -> String {
 /// `code_uri` is `src/` for the project and the build folder's name for a prebuilt artifact.
 /// Builds the template's context, one value per section of `templates/template.yaml.j2`;
 /// long because the template is.
-pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str) -> Result<String> {
+/// `own_log_group`: the stack creates the function's log group (false when a group of that name
+/// existed before the stack, from an earlier deploy: it is kept and given its retention by API).
+pub fn render_template(
+    settings: &LambdaSettings,
+    iam: &IamPlan,
+    code_uri: &str,
+    own_log_group: bool,
+) -> Result<String> {
     let mut environment: BTreeMap<String, Value> = settings
         .env_vars
         .iter()
@@ -291,6 +298,9 @@ pub fn render_template(settings: &LambdaSettings, iam: &IamPlan, code_uri: &str)
             usage_limits => settings.usage_limits.as_ref(),
             session_ttl_days => settings.conversation.session_ttl_days(),
             reserved_concurrency => settings.reserved_concurrency,
+            log_retention_days => settings.log_retention_days,
+            own_log_group => own_log_group,
+            snapstart => settings.snapstart,
             code_uri => code_uri,
             handler => handler,
             description => match settings.kind {
@@ -404,7 +414,7 @@ pub fn render_project(
     let mut files = vec![
         RenderedFile {
             path: "template.yaml".into(),
-            contents: render_template(settings, iam, "src/")?.into_bytes(),
+            contents: render_template(settings, iam, "src/", true)?.into_bytes(),
         },
         RenderedFile {
             path: "samconfig.toml".into(),

@@ -59,6 +59,7 @@ impl Target for LambdaTarget {
             aws,
             secrets,
             tool,
+            restore_live,
         } = request;
         let deployed = deploy::deploy(
             DeployInputs {
@@ -72,7 +73,21 @@ impl Target for LambdaTarget {
             phase,
         )
         .await?;
+        let live_version = match (&deployed.outputs.function_name, restore_live) {
+            (Some(function_name), true) => {
+                deploy::point_live_at_stack_version(
+                    &crate::aws::clients::cloudformation(&aws.sdk),
+                    &crate::aws::clients::lambda(&aws.sdk),
+                    &settings.stack_name,
+                    function_name,
+                )
+                .await?
+            }
+            _ => deployed.live_version.clone(),
+        };
         Ok(Shipped {
+            warnings: deployed.warnings.clone(),
+            live_version,
             live: live(settings, &deployed.outputs, &aws.region),
             build: BuildInfo {
                 strategy: deployed.strategy.as_str().to_string(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs};
+use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::lambda::outputs;
@@ -41,9 +41,16 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     )
     .await;
     let lambda = crate::aws::clients::lambda(&sdk);
+    // Callers reach `live`; a stack from before versions has no alias and is called as it is.
+    let qualifier = outputs::live_version(&lambda, &args.name)
+        .await
+        .ok()
+        .flatten()
+        .map(|_| outputs::LIVE_ALIAS);
     let out = lambda
         .invoke()
         .function_name(&args.name)
+        .set_qualifier(qualifier.map(str::to_string))
         .payload(Blob::new(payload))
         .send()
         .await
@@ -196,7 +203,7 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
 }
 
 /// The record entry and the stack name for NAME in the selected environment.
-fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
+pub fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
     crate::settings::validate_function_name(name)?;
     let project_dir = ctx.project_dir();
     let store = Store::new(&project_dir);
@@ -209,7 +216,7 @@ fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, Str
     Ok((store, entry, stack))
 }
 
-async fn sdk_for(
+pub async fn sdk_for(
     ctx: &Context,
     name: &str,
     entry: Option<&Deployment>,
@@ -253,6 +260,10 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
         }
         None => None,
     };
+    let versions = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
+        Some(function_name) => recent_versions(&sdk, function_name, entry.as_ref()).await,
+        None => Vec::new(),
+    };
     let failed = match &stack {
         Some(state) if state.is_failed() || state.is_rollback_complete() => {
             outputs::failed_resources(&cfn, &stack_name).await
@@ -267,6 +278,7 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
         failed_resources: failed,
         outputs: stack.map(|s| s.outputs),
         function,
+        versions,
         record: entry,
     };
     output::emit(&result, ctx.global.output);
@@ -275,7 +287,7 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
 
 pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
-    if !args.yes && !confirmed(&stack_name, &args.name)? {
+    if !args.yes && !confirm_destroy(&stack_name, &args.name)? {
         eprintln!("Nothing deleted.");
         return Ok(exit_codes::OK);
     }
@@ -327,18 +339,22 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
     Ok(exit_codes::OK)
 }
 
-/// Asks on the terminal before deleting; refuses (never assumes yes) without one.
-fn confirmed(stack_name: &str, function_name: &str) -> Result<bool> {
+fn confirm_destroy(stack_name: &str, function_name: &str) -> Result<bool> {
+    confirm(&format!(
+        "Delete stack {stack_name} (function {function_name}) and everything in it?"
+    ))
+}
+
+/// Asks on the terminal; refuses (never assumes yes) when there is none to ask.
+fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::usage_hint(
             "--yes",
-            format!(
-                "refusing to delete stack {stack_name} without confirmation: there is no terminal to ask"
-            ),
-            "pass --yes to delete without asking",
+            format!("refusing without confirmation: there is no terminal to ask \"{question}\""),
+            "pass --yes to go ahead without asking",
         ));
     }
-    eprint!("Delete stack {stack_name} (function {function_name}) and everything in it? [y/N] ");
+    eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -376,6 +392,103 @@ fn made_for(
             "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
         )),
     }
+}
+
+/// Moves `live` to the previous (or the given) published version. Nothing is built; the
+/// record notes it, and the next deploy moves `live` back to the stack's own version.
+pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
+    let (store, entry, stack_name) = recorded(ctx, &args.name)?;
+    let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
+    let lambda = crate::aws::clients::lambda(&sdk);
+    let Some(current) = outputs::live_version(&lambda, &args.name).await? else {
+        return Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "{} has no `{}` alias: nothing to roll back",
+                args.name,
+                outputs::LIVE_ALIAS
+            ),
+            "deploy it with this version of agentdeploy first (every deploy then publishes a version)",
+        ));
+    };
+    let versions = outputs::published_versions(&lambda, &args.name).await?;
+    let target = match &args.to {
+        Some(version) if !versions.iter().any(|v| v.version == *version) => {
+            return Err(Error::usage_hint(
+                "--to",
+                format!("{} has no published version {version}", args.name),
+                format!(
+                    "published versions: {}",
+                    versions
+                        .iter()
+                        .map(|v| v.version.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Some(version) if *version == current => {
+            return Err(Error::usage(
+                "--to",
+                format!("{} already serves version {current}", args.name),
+            ));
+        }
+        Some(version) => version.clone(),
+        None => {
+            let current_number = current.parse::<u64>().unwrap_or(0);
+            match versions
+                .iter()
+                .filter_map(|v| v.version.parse::<u64>().ok())
+                .filter(|v| *v < current_number)
+                .max()
+            {
+                Some(previous) => previous.to_string(),
+                None => {
+                    return Err(Error::usage_hint(
+                        "NAME",
+                        format!(
+                            "nothing to roll back to: {} serves version {current}, the oldest it has",
+                            args.name
+                        ),
+                        "`agentdeploy status` lists the versions; `--to VERSION` picks a newer one",
+                    ));
+                }
+            }
+        }
+    };
+    if !args.yes
+        && !confirm(&format!(
+            "Point {}:{} from version {current} to version {target}?",
+            args.name,
+            outputs::LIVE_ALIAS
+        ))?
+    {
+        eprintln!("Nothing changed.");
+        return Ok(exit_codes::OK);
+    }
+    outputs::point_live(&lambda, &args.name, &target).await?;
+    if entry.is_some() {
+        let key = record::key(ctx.global.env.as_deref(), &args.name);
+        store.update(|state| {
+            if let Some(d) = state.deployments.get_mut(&key) {
+                // The next deploy must not take the rolled-back code for "unchanged".
+                d.deployed_hash = d.hash_of(&target).map(str::to_string);
+                d.live_version = Some(target.clone());
+                d.rolled_back = true;
+                d.updated_at = record::now_rfc3339();
+            }
+        })?;
+    }
+    output::emit(
+        &RolledBack {
+            function_name: args.name.clone(),
+            stack_name,
+            from_version: current,
+            to_version: target,
+        },
+        ctx.global.output,
+    );
+    Ok(exit_codes::OK)
 }
 
 pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
@@ -474,7 +587,50 @@ pub struct StatusResult {
     pub failed_resources: Vec<String>,
     pub outputs: Option<std::collections::BTreeMap<String, String>>,
     pub function: Option<outputs::FunctionState>,
+    /// The last few published versions, newest first, the live one marked.
+    pub versions: Vec<VersionRow>,
     pub record: Option<Deployment>,
+}
+
+/// One published version as `status` shows it.
+#[derive(Debug, Serialize)]
+pub struct VersionRow {
+    pub version: String,
+    pub published_at: Option<String>,
+    /// What went into it, when this project deployed it.
+    pub input_hash: Option<String>,
+    pub live: bool,
+}
+
+/// How many versions `status` lists.
+const STATUS_VERSIONS: usize = 5;
+
+async fn recent_versions(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+    entry: Option<&Deployment>,
+) -> Vec<VersionRow> {
+    let lambda = crate::aws::clients::lambda(sdk);
+    let live = outputs::live_version(&lambda, function_name)
+        .await
+        .ok()
+        .flatten();
+    let published = outputs::published_versions(&lambda, function_name)
+        .await
+        .unwrap_or_default();
+    published
+        .iter()
+        .rev()
+        .take(STATUS_VERSIONS)
+        .map(|v| VersionRow {
+            live: live.as_deref() == Some(v.version.as_str()),
+            input_hash: entry
+                .and_then(|d| d.hash_of(&v.version))
+                .map(str::to_string),
+            published_at: v.last_modified.clone(),
+            version: v.version.clone(),
+        })
+        .collect()
 }
 
 impl CommandResult for StatusResult {
@@ -512,6 +668,18 @@ impl CommandResult for StatusResult {
         }
         for (key, value) in self.outputs.iter().flatten() {
             line(key, value.clone());
+        }
+        for v in &self.versions {
+            line(
+                "version",
+                format!(
+                    "{:<4} {}  input {}{}",
+                    v.version,
+                    v.published_at.as_deref().unwrap_or("-"),
+                    v.input_hash.as_deref().unwrap_or("-"),
+                    if v.live { "  <- live" } else { "" }
+                ),
+            );
         }
         if let Some(d) = &self.record {
             line(
@@ -581,5 +749,26 @@ impl CommandResult for Listed {
                 )
             })
             .collect()
+    }
+}
+
+/// `rollback`'s result.
+#[derive(Debug, Serialize)]
+pub struct RolledBack {
+    pub function_name: String,
+    pub stack_name: String,
+    pub from_version: String,
+    pub to_version: String,
+}
+
+impl CommandResult for RolledBack {
+    fn text_lines(&self) -> Vec<String> {
+        vec![format!(
+            "{}:{} now serves version {} (was {}); deploy again to move it forward",
+            self.function_name,
+            outputs::LIVE_ALIAS,
+            self.to_version,
+            self.from_version
+        )]
     }
 }

@@ -44,6 +44,8 @@ pub struct Prices {
     pub lambda_gb_second_x86_64: f64,
     pub lambda_gb_second_arm64: f64,
     pub api_gateway_rest_per_million: f64,
+    pub snapstart_cache_gb_second: f64,
+    pub snapstart_restore_gb: f64,
 }
 
 impl Prices {
@@ -100,10 +102,25 @@ impl CommandResult for Estimate {
                 self.gb_seconds
             ),
             format!(
-                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4})",
-                self.lambda_usd, self.lambda_requests_usd, self.lambda_compute_usd
+                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4} + cold starts ${:.4})",
+                self.lambda_usd,
+                self.lambda_requests_usd,
+                self.lambda_compute_usd,
+                self.init_usd + self.snapstart_cache_usd + self.snapstart_restore_usd
             ),
         ];
+        let share = self.cold_starts.share * 100.0;
+        lines.push(if self.cold_starts.snapstart {
+            format!(
+                "  cold starts  {share:.0} % restored by SnapStart: snapshot cache ${:.4} + restores ${:.4}",
+                self.snapstart_cache_usd, self.snapstart_restore_usd
+            )
+        } else {
+            format!(
+                "  cold starts  {share:.0} % x {:.1} s INIT billed: {:.0} GB-s, ${:.4}",
+                self.cold_starts.init_duration_s, self.init_gb_seconds, self.init_usd
+            )
+        });
         if self.api_gateway {
             lines.push(format!(
                 "  API Gateway  ${:.4}  (REST API)",
@@ -118,11 +135,29 @@ impl CommandResult for Estimate {
     }
 }
 
+/// Cold starts: their share of invocations and what each costs.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct ColdStarts {
+    pub share: f64,
+    /// INIT seconds per cold start (without SnapStart).
+    pub init_duration_s: f64,
+    pub snapstart: bool,
+}
+
+/// Seconds a SnapStart snapshot stays cached in a 30-day month (the active version's).
+const MONTH_SECONDS: f64 = 30.0 * 86_400.0;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Estimate {
     pub memory_mb: u32,
     pub duration_s: f64,
     pub invocations: u64,
+    pub cold_starts: ColdStarts,
+    /// Billed INIT GB-seconds (none with SnapStart).
+    pub init_gb_seconds: f64,
+    pub init_usd: f64,
+    pub snapstart_cache_usd: f64,
+    pub snapstart_restore_usd: f64,
     pub architecture: String,
     pub api_gateway: bool,
     pub gb_seconds: f64,
@@ -140,16 +175,33 @@ pub fn estimate(
     invocations: u64,
     architecture: Architecture,
     api_gateway: bool,
+    cold_starts: ColdStarts,
     prices: Prices,
 ) -> Estimate {
-    let gb_seconds = f64::from(memory_mb) / 1024.0 * duration_s * invocations as f64;
+    let gb = f64::from(memory_mb) / 1024.0;
+    let gb_seconds = gb * duration_s * invocations as f64;
+    let cold = invocations as f64 * cold_starts.share;
     let per_gb_second = match architecture {
         Architecture::X86_64 => prices.lambda_gb_second_x86_64,
         Architecture::Arm64 => prices.lambda_gb_second_arm64,
     };
     let lambda_requests_usd = invocations as f64 / 1e6 * prices.lambda_request_per_million;
     let lambda_compute_usd = gb_seconds * per_gb_second;
-    let lambda_usd = lambda_requests_usd + lambda_compute_usd;
+    let (init_gb_seconds, snapstart_cache_usd, snapstart_restore_usd) = if cold_starts.snapstart {
+        (
+            0.0,
+            gb * MONTH_SECONDS * prices.snapstart_cache_gb_second,
+            cold * gb * prices.snapstart_restore_gb,
+        )
+    } else {
+        (cold * cold_starts.init_duration_s * gb, 0.0, 0.0)
+    };
+    let init_usd = init_gb_seconds * per_gb_second;
+    let lambda_usd = lambda_requests_usd
+        + lambda_compute_usd
+        + init_usd
+        + snapstart_cache_usd
+        + snapstart_restore_usd;
     let api_gateway_usd = if api_gateway {
         invocations as f64 / 1e6 * prices.api_gateway_rest_per_million
     } else {
@@ -159,6 +211,11 @@ pub fn estimate(
         memory_mb,
         duration_s,
         invocations,
+        cold_starts,
+        init_gb_seconds,
+        init_usd,
+        snapstart_cache_usd,
+        snapstart_restore_usd,
         architecture: architecture.as_str().to_string(),
         api_gateway,
         gb_seconds,
@@ -202,6 +259,26 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
             "the mean duration must be above 0 and at most 900 seconds",
         ));
     }
+    if !(0.0..=1.0).contains(&args.cold_start_share) {
+        return Err(Error::usage(
+            "--cold-start-share",
+            format!("{} is not a share between 0 and 1", args.cold_start_share),
+        ));
+    }
+    if !(0.0..=10.0).contains(&args.init_duration) {
+        return Err(Error::usage(
+            "--init-duration",
+            format!(
+                "{} s is out of range; Lambda stops an INIT at 10 s",
+                args.init_duration
+            ),
+        ));
+    }
+    let cold_starts = ColdStarts {
+        share: args.cold_start_share,
+        init_duration_s: args.init_duration,
+        snapstart: args.snapstart || section.snapstart == Some(true),
+    };
     let architecture = match (args.architecture, section.architecture.as_deref()) {
         (Some(arch), _) => arch,
         (None, Some("arm64")) => Architecture::Arm64,
@@ -224,6 +301,7 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         args.invocations,
         architecture,
         api_gateway,
+        cold_starts,
         prices,
     );
     output::emit(&e, ctx.global.output);
@@ -234,6 +312,61 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
 mod tests {
     use super::*;
 
+    const NO_COLD_STARTS: ColdStarts = ColdStarts {
+        share: 0.0,
+        init_duration_s: 0.0,
+        snapstart: false,
+    };
+
+    #[test]
+    fn cold_starts_bill_their_init_time_or_snapstart_its_cache_and_restores() {
+        let prices = Prices::load(None).unwrap();
+        let cold = ColdStarts {
+            share: 0.1,
+            init_duration_s: 2.5,
+            snapstart: false,
+        };
+        // 10,000 calls, 1,000 cold, 2.5 s INIT each at 0.5 GB: 1,250 GB-s.
+        let e = estimate(512, 2.0, 10_000, Architecture::X86_64, false, cold, prices);
+        assert!(
+            (e.init_gb_seconds - 1250.0).abs() < 1e-9,
+            "{}",
+            e.init_gb_seconds
+        );
+        assert!((e.init_usd - 1250.0 * prices.lambda_gb_second_x86_64).abs() < 1e-12);
+        let without = estimate(
+            512,
+            2.0,
+            10_000,
+            Architecture::X86_64,
+            false,
+            NO_COLD_STARTS,
+            prices,
+        );
+        assert!((e.total_usd - without.total_usd - e.init_usd).abs() < 1e-12);
+
+        let snap = estimate(
+            512,
+            2.0,
+            10_000,
+            Architecture::X86_64,
+            false,
+            ColdStarts {
+                snapstart: true,
+                ..cold
+            },
+            prices,
+        );
+        assert_eq!(snap.init_gb_seconds, 0.0);
+        assert!(
+            (snap.snapstart_restore_usd - 1000.0 * 0.5 * prices.snapstart_restore_gb).abs() < 1e-12
+        );
+        assert!(
+            (snap.snapstart_cache_usd - 0.5 * 2_592_000.0 * prices.snapstart_cache_gb_second).abs()
+                < 1e-9
+        );
+    }
+
     #[test]
     fn the_worked_example() {
         let e = estimate(
@@ -242,6 +375,7 @@ mod tests {
             10_000,
             Architecture::X86_64,
             true,
+            NO_COLD_STARTS,
             Prices::load(None).unwrap(),
         );
         assert!((e.gb_seconds - 10_000.0).abs() < 1e-9);
@@ -253,8 +387,24 @@ mod tests {
     #[test]
     fn arm64_is_about_20_percent_cheaper_per_gb_second() {
         let prices = Prices::load(None).unwrap();
-        let x86 = estimate(1024, 1.0, 1_000_000, Architecture::X86_64, false, prices);
-        let arm = estimate(1024, 1.0, 1_000_000, Architecture::Arm64, false, prices);
+        let x86 = estimate(
+            1024,
+            1.0,
+            1_000_000,
+            Architecture::X86_64,
+            false,
+            NO_COLD_STARTS,
+            prices,
+        );
+        let arm = estimate(
+            1024,
+            1.0,
+            1_000_000,
+            Architecture::Arm64,
+            false,
+            NO_COLD_STARTS,
+            prices,
+        );
         let ratio = arm.lambda_compute_usd / x86.lambda_compute_usd;
         assert!((ratio - 0.8).abs() < 0.001, "{ratio}");
         assert_eq!(arm.api_gateway_usd, 0.0);

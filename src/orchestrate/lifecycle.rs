@@ -301,6 +301,9 @@ pub fn upsert(
                 runtime: settings.runtime.name(),
                 endpoint_kind: settings.endpoint.as_str().to_string(),
                 error: None,
+                live_version: None,
+                rolled_back: false,
+                versions: Vec::new(),
             });
             entry.stack_name = settings.stack_name.clone();
             entry.runtime = settings.runtime.name();
@@ -428,7 +431,10 @@ impl<T: Target> Run<'_, T> {
                 tracing::warn!("could not update the deployment record: {err}");
             }
         };
+        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+        let restore_live = store.get(&key)?.is_some_and(|d| d.rolled_back);
         let request = ShipRequest {
+            restore_live,
             settings,
             plan,
             aws,
@@ -462,6 +468,7 @@ impl<T: Target> Run<'_, T> {
         report.endpoint = shipped.live.endpoint.clone();
         report.build = shipped.build.clone();
         report.access = Some(shipped.live.access.clone());
+        report.warnings.extend(shipped.warnings.iter().cloned());
         report.plan = Some(plan.describe(settings, Some(&shipped.pins)));
         upsert(self.store, settings, |d| {
             d.status = record_status;
@@ -473,6 +480,9 @@ impl<T: Target> Run<'_, T> {
             };
             d.build_strategy = Some(shipped.build.strategy.clone());
             d.artifact_bytes = shipped.build.artifact_bytes;
+            if let Some(version) = &shipped.live_version {
+                d.note_live_version(version, input_hash);
+            }
         })?;
         self.task.finish(word);
         Ok(())

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod init_cost;
 pub mod lifecycle;
+pub mod logs;
 pub mod preflight;
 pub mod record;
 
@@ -87,6 +88,8 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
         Command::Invoke(args) => commands::invoke(&ctx, &args).await,
         Command::Status(args) => commands::status(&ctx, &args).await,
         Command::Destroy(args) => commands::destroy(&ctx, &args).await,
+        Command::Rollback(args) => commands::rollback(&ctx, &args).await,
+        Command::Logs(args) => logs::logs(&ctx, &args).await,
         Command::List(args) => commands::list(&ctx, &args).await,
         Command::Init(args) => init_cost::init(&ctx, &args),
         Command::Cost(args) => init_cost::cost(&ctx, &args),

@@ -76,6 +76,51 @@ pub struct Deployment {
     pub endpoint_kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The version the `live` alias points at (SPEC §11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_version: Option<String>,
+    /// `rollback` moved `live` away from the stack's own version; the next deploy moves it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back: bool,
+    /// Published versions this project deployed, oldest first (the last few).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<RecordedVersion>,
+}
+
+/// One published version: what went into it and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedVersion {
+    pub version: String,
+    pub input_hash: Option<String>,
+    pub deployed_at: String,
+}
+
+/// How many versions the record keeps (Lambda keeps them all; `status` shows these).
+pub const RECORDED_VERSIONS: usize = 10;
+
+impl Deployment {
+    /// Notes that `live` now serves `version` (built from `input_hash`) after a deploy.
+    pub fn note_live_version(&mut self, version: &str, input_hash: &str) {
+        self.live_version = Some(version.to_string());
+        self.rolled_back = false;
+        if !self.versions.iter().any(|v| v.version == version) {
+            self.versions.push(RecordedVersion {
+                version: version.to_string(),
+                input_hash: Some(input_hash.to_string()),
+                deployed_at: now_rfc3339(),
+            });
+            let excess = self.versions.len().saturating_sub(RECORDED_VERSIONS);
+            self.versions.drain(..excess);
+        }
+    }
+
+    /// The input hash a recorded version was built from.
+    pub fn hash_of(&self, version: &str) -> Option<&str> {
+        self.versions
+            .iter()
+            .find(|v| v.version == version)
+            .and_then(|v| v.input_hash.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -292,8 +337,19 @@ pub fn now_rfc3339() -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days (Howard Hinnant), for the proleptic Gregorian calendar.
-    let z = days as i64 + 719_468;
+    let (year, month, day) = civil_from_days(days as i64);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Civil-from-days (Howard Hinnant), for the proleptic Gregorian calendar: (year, month, day)
+/// of a count of days since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -302,12 +358,7 @@ pub fn now_rfc3339() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -332,6 +383,9 @@ mod tests {
             runtime: "python3.13".into(),
             endpoint_kind: "api".into(),
             error: None,
+            live_version: None,
+            rolled_back: false,
+            versions: Vec::new(),
         }
     }
 

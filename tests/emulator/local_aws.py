@@ -37,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import uuid
 import zipfile
 
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -45,7 +47,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 from moto.apigateway import models as apigw  # noqa: E402
 from moto.awslambda import models as awslambda  # noqa: E402
+from moto.awslambda import responses as awslambda_responses  # noqa: E402
 from moto.cloudformation import models as cfn  # noqa: E402
+from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from samtranslator.translator.transform import transform as sam_transform  # noqa: E402
@@ -325,6 +329,136 @@ class CfnFunctionUrl(CloudFormationModel):
         pass
 
 
+# --- Versions and aliases (SAM's AutoPublishAlias) ---------------------------------------------
+# moto publishes a version for AWS::Lambda::Version but offers no Ref/GetAtt for it and has no
+# AWS::Lambda::Alias at all; both are filled in here so `live` moves as CloudFormation moves it.
+
+
+class CfnVersion(CloudFormationModel):
+    __module__ = "moto.awslambda.local_aws"  # moto files models by the second part of the module
+
+    def __init__(self, function):
+        self.function = function
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Lambda::Version"
+
+    @property
+    def physical_resource_id(self):
+        return self.function.function_arn
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Version"
+
+    def get_cfn_attribute(self, attribute_name):
+        return str(self.function.version)
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        backend = awslambda.lambda_backends[account_id][region_name]
+        return cls(backend.publish_version(p["FunctionName"], p.get("Description", "")))
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        pass  # SAM retains published versions
+
+
+class CfnAlias(CloudFormationModel):
+    __module__ = "moto.awslambda.local_aws"  # moto files models by the second part of the module
+
+    def __init__(self, alias, function_name):
+        self.alias, self.function_name = alias, function_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::Lambda::Alias"
+
+    @property
+    def physical_resource_id(self):
+        return self.alias.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        backend = awslambda.lambda_backends[account_id][region_name]
+        alias = backend.create_alias(p["Name"], p["FunctionName"], str(p["FunctionVersion"]), p.get("Description", ""), None)
+        return cls(alias, p["FunctionName"])
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+        p = cloudformation_json["Properties"]
+        backend = awslambda.lambda_backends[account_id][region_name]
+        alias = backend.update_alias(p["Name"], p["FunctionName"], str(p["FunctionVersion"]), p.get("Description", ""), None)
+        return cls(alias, p["FunctionName"])
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        p = cloudformation_json["Properties"]
+        try:
+            awslambda.lambda_backends[account_id][region_name].delete_alias(p["Name"], p["FunctionName"])
+        except Exception:
+            pass
+
+
+def _modify_all(resource_map, names):
+    """moto's retry loop for Modify: dependencies settle over a few passes."""
+    from moto.cloudformation.parsing import MAX_UPDATE_ATTEMPTS, parse_and_update_resource
+    tries, last_exception = 1, None
+    while names and tries < MAX_UPDATE_ATTEMPTS:
+        for logical_name in list(names):
+            try:
+                changed = parse_and_update_resource(
+                    logical_name, resource_map._resource_json_map[logical_name], resource_map,
+                    account_id=resource_map._account_id, region_name=resource_map._region_name,
+                )
+            except Exception as e:
+                last_exception = e
+            else:
+                resource_map._parsed_resources[logical_name] = changed
+                names.remove(logical_name)
+        tries += 1
+    if names and last_exception:
+        raise last_exception
+
+
+_moto_update = cfn_parsing.ResourceMap.update
+
+
+def _update(self, template, parameters=None):
+    """moto updates in the order Remove, Add, Modify, so a new AWS::Lambda::Version would publish
+    the function's old code. CloudFormation follows dependencies: the function's update, then the
+    version, then the alias. Without versions, moto's own order is kept."""
+    types = {name: r.get("Type") for name, r in template.get("Resources", {}).items()}
+    if "AWS::Lambda::Version" not in types.values():
+        return _moto_update(self, template, parameters)
+    diff = self.build_resource_diff(template, parameters)
+    removed = list(diff["Remove"])
+    for logical_name in removed:
+        if logical_name in self._parsed_resources:
+            try:
+                self._delete_resource(self._parsed_resources[logical_name], self._resource_json_map[logical_name])
+            except Exception:
+                pass
+    self._template = template
+    if parameters:
+        self.input_parameters = parameters
+    self.load_mapping()
+    self.load_parameters()
+    self.load_conditions()
+    self._resource_json_map = template["Resources"]
+    added = list(diff["Add"])
+    modified = list(diff["Modify"])
+    for logical_name in [n for n in added if types[n] != "AWS::Lambda::Version"]:
+        _ = self[logical_name]
+    _modify_all(self, [n for n in modified if types[n] != "AWS::Lambda::Alias"])
+    for logical_name in [n for n in added if types[n] == "AWS::Lambda::Version"]:
+        _ = self[logical_name]
+    _modify_all(self, [n for n in modified if types[n] == "AWS::Lambda::Alias"])
+
+
 # --- Lambda Invoke without Docker --------------------------------------------------------------
 
 # One execution environment: imports the handler once, then answers events one at a time, as
@@ -498,12 +632,41 @@ def _invoke_lambda(self, event=None):
     else:
         with _environments_lock:
             _environments.setdefault(key, []).append(environment)
-    # Lambda's REPORT line: "Init Duration" only on a cold start.
+    # Lambda's START / END / REPORT lines ("Init Duration" only on a cold start), also written to
+    # the function's CloudWatch log group as Lambda does.
+    request_id = str(uuid.uuid4())
     init = f"\tInit Duration: {result['init_ms']:.2f} ms" if result.get("init_ms") is not None else ""
-    logs += f"REPORT RequestId: 00000000-0000-0000-0000-000000000000{init}\n"
+    logs = (
+        f"START RequestId: {request_id} Version: {self.version}\n{logs}"
+        f"END RequestId: {request_id}\nREPORT RequestId: {request_id}{init}\n"
+    )
+    _save_logs(self, logs, request_id)
     if "error" in result:
         return json.dumps(result["error"]), True, logs
     return json.dumps(result["ok"], default=str), False, logs
+
+
+_moto_invoke_response = awslambda_responses.LambdaResponse.invoke
+
+
+def _invoke_response(self):
+    # Lambda's API names the version or alias `?Qualifier=`; moto reads only `qualifier`, so an
+    # Invoke of `live` would run $LATEST.
+    if "Qualifier" in self.querystring and "qualifier" not in self.querystring:
+        self.querystring["qualifier"] = self.querystring["Qualifier"]
+    return _moto_invoke_response(self)
+
+
+def _save_logs(function, logs, request_id):
+    """The lines of one request into the function's log group, as Lambda writes them (moto's own
+    save_logs stamps events with fractional milliseconds, which CloudWatch never returns)."""
+    now = int(time.time() * 1000)
+    day = time.strftime("%Y/%m/%d", time.gmtime(now / 1000))
+    stream = f"{day}/[{function.version}]{request_id.replace('-', '')}"
+    function.logs_backend.ensure_log_group(function.logs_group_name)
+    function.logs_backend.create_log_stream(function.logs_group_name, stream)
+    events = [{"timestamp": now, "message": line} for line in logs.splitlines()]
+    function.logs_backend.put_log_events(function.logs_group_name, stream, events)
 
 
 def install_patches():
@@ -514,6 +677,8 @@ def install_patches():
     cfn.CloudFormationBackend.delete_stack = _delete_stack
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
+    cfn_parsing.ResourceMap.update = _update
+    awslambda_responses.LambdaResponse.invoke = _invoke_response
 
 
 def _free_port():

@@ -591,8 +591,20 @@ fn api_key_endpoints_are_throttled_and_capped_and_concurrency_is_reserved() {
     assert_eq!(found[0]["throttle"]["burstLimit"], 5, "{found:#}");
     assert_eq!(found[0]["quota"]["limit"], 1000, "{found:#}");
     assert_eq!(found[0]["quota"]["period"], "DAY", "{found:#}");
+    let retention = |aws: &LocalAws, name: &str| -> String {
+        aws.boto3(&format!(
+            "groups = client('logs').describe_log_groups(logGroupNamePrefix='/aws/lambda/{name}')['logGroups']\n\
+             print(json.dumps([(g['logGroupName'], g.get('retentionInDays')) for g in groups]))\n"
+        ))
+        .trim()
+        .to_string()
+    };
+    assert_eq!(retention(&aws, "capped"), r#"[["/aws/lambda/capped", 30]]"#);
 
     let aws = LocalAws::start();
+    // Lambda made this function's log group for a deploy from before the stack owned it: it is
+    // kept (CloudFormation could not create it again) and given the retention by API.
+    aws.boto3("client('logs').create_log_group(logGroupName='/aws/lambda/capped2')\n");
     let mut cmd = deploy_cmd(
         &aws,
         work.path(),
@@ -610,8 +622,36 @@ fn api_key_endpoints_are_throttled_and_capped_and_concurrency_is_reserved() {
         "50/week",
         "--reserved-concurrency",
         "3",
+        "--log-retention-days",
+        "7",
+        "--snapstart",
     ]);
-    assert_deployed(&run(&mut cmd));
+    let doc = assert_deployed(&run(&mut cmd));
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("SnapStart is billed")),
+        "{doc:#}"
+    );
+    assert_eq!(
+        retention(&aws, "capped2"),
+        r#"[["/aws/lambda/capped2", 7]]"#
+    );
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("existed before this stack")),
+        "{doc:#}"
+    );
+    let template = std::fs::read_to_string(work.path().join("out2/template.yaml")).unwrap();
+    assert!(
+        template.contains("SnapStart:\n        ApplyOn: PublishedVersions"),
+        "{template}"
+    );
     let found = plans(&aws);
     assert_eq!(found[0]["throttle"]["rateLimit"], 0.5, "{found:#}");
     assert_eq!(found[0]["quota"]["period"], "WEEK", "{found:#}");

@@ -107,6 +107,13 @@ fn every_fixture_plans_and_its_template_passes_cfn_lint() {
         &["--endpoint", "url", "--auth", "none"],
         &["--endpoint", "api", "--auth", "iam", "--timeout", "29"],
         &[
+            "--snapstart",
+            "--log-retention-days",
+            "7",
+            "--reserved-concurrency",
+            "2",
+        ],
+        &[
             "--endpoint",
             "none",
             "--architecture",
@@ -560,6 +567,8 @@ fn cost_reproduces_the_worked_example() {
         "2",
         "--invocations",
         "10000",
+        "--cold-start-share",
+        "0",
         "-o",
         "json",
     ]));
@@ -568,6 +577,24 @@ fn cost_reproduces_the_worked_example() {
     assert_eq!(
         format!("{:.2}", doc["lambda_usd"].as_f64().unwrap()),
         "0.17"
+    );
+    // By default a tenth of the calls are cold starts whose 2.5 s INIT is billed (since
+    // August 2025): 1,000 x 2.5 s x 0.5 GB = 1,250 GB-s more.
+    let with_init = json(&run(agentdeploy(&repo()).args([
+        "cost",
+        "--memory",
+        "512",
+        "--duration",
+        "2",
+        "--invocations",
+        "10000",
+        "-o",
+        "json",
+    ])));
+    assert_eq!(with_init["init_gb_seconds"], 1250.0);
+    assert_eq!(
+        format!("{:.2}", with_init["lambda_usd"].as_f64().unwrap()),
+        "0.19"
     );
     assert_eq!(
         format!("{:.3}", doc["api_gateway_usd"].as_f64().unwrap()),
@@ -583,6 +610,8 @@ fn cost_reproduces_the_worked_example() {
         "10000",
         "--api-gateway",
         "off",
+        "--cold-start-share",
+        "0",
     ]));
     assert!(
         stdout(&text).contains("total        $0.17 per month"),
@@ -753,4 +782,38 @@ fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_na
     );
     let shipped = project.path().join(".agentdeploy/default/recipes/src");
     assert!(shipped.join("utils/prompts.py").is_file());
+}
+
+/// SPEC §11 in the plan and the template: the `live` alias, the stack's log group with its
+/// retention, SnapStart when asked (cfn-lint runs over the same shape in the fixture test).
+#[test]
+fn the_plan_shows_the_alias_the_log_group_and_snapstart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dry_run(
+        &fixture("seed_agent.py"),
+        dir.path(),
+        &["--snapstart", "--log-retention-days", "7"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["plan"]["alias"], "live");
+    assert_eq!(doc["plan"]["log_group"]["name"], "/aws/lambda/fixture");
+    assert_eq!(doc["plan"]["log_group"]["retention_days"], 7);
+    assert_eq!(doc["plan"]["snapstart"], true);
+    let template = std::fs::read_to_string(dir.path().join("template.yaml")).unwrap();
+    for expected in [
+        "AutoPublishAlias: live",
+        "AgentLogGroup:",
+        "LogGroupName: \"/aws/lambda/fixture\"",
+        "RetentionInDays: 7",
+        "ApplyOn: PublishedVersions",
+    ] {
+        assert!(template.contains(expected), "{expected}:\n{template}");
+    }
+    let plain = tempfile::tempdir().unwrap();
+    let out = dry_run(&fixture("seed_agent.py"), plain.path(), &[]);
+    let template = std::fs::read_to_string(plain.path().join("template.yaml")).unwrap();
+    assert_eq!(json(&out)["plan"]["log_group"]["retention_days"], 30);
+    assert!(template.contains("RetentionInDays: 30"));
+    assert!(!template.contains("SnapStart"), "SnapStart only when asked");
 }

@@ -401,3 +401,187 @@ fn destroy_leaves_a_stack_agentdeploy_did_not_make() {
     );
     assert_eq!(status.trim(), "CREATE_COMPLETE");
 }
+
+/// SPEC §11 on the local AWS: each deploy publishes a version behind `live`; `rollback` makes
+/// Invoke answer like the earlier version without building; the next deploy moves `live` back.
+#[test]
+fn two_deploys_two_versions_rollback_and_forward_again() {
+    let aws = LocalAws::start();
+    let project = project_with_probe();
+    let dir = project.path();
+    // The agent prints a line per request, as agents do; `logs` must show it.
+    let code = std::fs::read_to_string(dir.join("agent.py"))
+        .unwrap()
+        .replace(
+            "    secret_name = ",
+            "    print(f\"agent saw {user_input_arg}\")\n    secret_name = ",
+        );
+    std::fs::write(dir.join("agent.py"), code).unwrap();
+    let args = deploy_args("verse");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let echo = |dir: &Path| -> Value {
+        let answer = run(&mut cmd(
+            &aws,
+            dir,
+            &["invoke", "verse", "--input", "hi", "-o", "json"],
+        ));
+        assert_eq!(answer.status.code(), Some(0), "{}", stderr(&answer));
+        json(&answer)["output"]["echo"].clone()
+    };
+
+    // Nothing to roll back to after one deploy.
+    let first = run(&mut cmd(&aws, dir, &args));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(
+        record(dir)["deployments"]["default/verse"]["live_version"],
+        "1"
+    );
+    let refused = run(&mut cmd(&aws, dir, &["rollback", "verse", "--yes"]));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("nothing to roll back to"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let code = std::fs::read_to_string(dir.join("agent.py"))
+        .unwrap()
+        .replace(
+            "\"echo\": user_input_arg",
+            "\"echo\": f\"v2:{user_input_arg}\"",
+        );
+    std::fs::write(dir.join("agent.py"), code).unwrap();
+    let second = run(&mut cmd(&aws, dir, &args));
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        !stdout(&second).contains("existed before this stack"),
+        "the stack's own log group is its own: {}",
+        stdout(&second)
+    );
+    assert_eq!(echo(dir), "v2:hi");
+    let entry = &record(dir)["deployments"]["default/verse"];
+    assert_eq!(entry["live_version"], "2");
+    assert_eq!(entry["versions"].as_array().unwrap().len(), 2);
+
+    // An unchanged redeploy publishes nothing.
+    let unchanged = json(&run(&mut cmd(&aws, dir, &args)));
+    assert_eq!(unchanged["status"], "unchanged");
+
+    let status = json(&run(&mut cmd(
+        &aws,
+        dir,
+        &["status", "verse", "-o", "json"],
+    )));
+    let versions = status["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{status:#}");
+    assert_eq!(versions[0]["version"], "2");
+    assert_eq!(versions[0]["live"], true);
+    assert_eq!(versions[1]["live"], false);
+    assert!(versions[1]["input_hash"].as_str().is_some(), "{status:#}");
+
+    // No terminal and no --yes: refused, nothing moved.
+    let asked = run(&mut cmd(&aws, dir, &["rollback", "verse"]));
+    assert_eq!(asked.status.code(), Some(2), "{}", stderr(&asked));
+    assert_eq!(echo(dir), "v2:hi");
+
+    let back = run(&mut cmd(
+        &aws,
+        dir,
+        &["rollback", "verse", "--yes", "-o", "json"],
+    ));
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    let back = json(&back);
+    assert_eq!(back["from_version"], "2");
+    assert_eq!(back["to_version"], "1");
+    assert_eq!(echo(dir), "hi", "live answers like the first deploy");
+    let entry = &record(dir)["deployments"]["default/verse"];
+    assert_eq!(entry["live_version"], "1");
+    assert_eq!(entry["rolled_back"], true);
+
+    let bad = run(&mut cmd(
+        &aws,
+        dir,
+        &["rollback", "verse", "--to", "9", "--yes"],
+    ));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--to"), "{}", stderr(&bad));
+
+    // Deploying the current code again serves it again (nothing to build: same template).
+    let forward = run(&mut cmd(&aws, dir, &args));
+    assert_eq!(forward.status.code(), Some(0), "{}", stderr(&forward));
+    assert_eq!(echo(dir), "v2:hi");
+    let entry = &record(dir)["deployments"]["default/verse"];
+    assert_eq!(entry["live_version"], "2");
+    assert_eq!(entry["rolled_back"], Value::Null);
+
+    // Both versions' requests are in the function's log group, each line with its request.
+    let text = run(&mut cmd(&aws, dir, &["logs", "verse", "--since", "1h"]));
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let printed = stdout(&text);
+    let said: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains("agent saw hi"))
+        .collect::<Vec<_>>();
+    assert!(said.len() >= 3, "{printed}");
+    let lines: Vec<Value> = stdout(&run(&mut cmd(
+        &aws,
+        dir,
+        &["logs", "verse", "--since", "1h", "-o", "json"],
+    )))
+    .lines()
+    .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+    .collect();
+    let agent_lines: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"].as_str().unwrap().contains("agent saw hi"))
+        .collect();
+    assert_eq!(agent_lines.len(), said.len());
+    let mut requests: Vec<&str> = agent_lines
+        .iter()
+        .map(|l| {
+            l["request_id"]
+                .as_str()
+                .expect("each line names its request")
+        })
+        .collect();
+    requests.dedup();
+    assert_eq!(requests.len(), agent_lines.len(), "one request per line");
+    assert!(
+        lines
+            .windows(2)
+            .all(|w| w[0]["timestamp"].as_i64() <= w[1]["timestamp"].as_i64())
+    );
+    let filtered = stdout(&run(&mut cmd(
+        &aws,
+        dir,
+        &["logs", "verse", "--since", "1h", "--filter", "agent saw"],
+    )));
+    assert!(
+        !filtered.is_empty() && filtered.lines().all(|l| l.contains("agent saw")),
+        "{filtered}"
+    );
+    let bad = run(&mut cmd(
+        &aws,
+        dir,
+        &["logs", "verse", "--since", "yesterday"],
+    ));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--since"), "{}", stderr(&bad));
+
+    // --follow prints a request made after it started, then stops on a signal.
+    let mut follow = cmd(&aws, dir, &["logs", "verse", "--since", "1m", "--follow"]);
+    follow.stdout(std::process::Stdio::piped());
+    let mut child = follow.spawn().unwrap();
+    let answer = run(&mut cmd(
+        &aws,
+        dir,
+        &["invoke", "verse", "--input", "followed", "-o", "json"],
+    ));
+    assert_eq!(answer.status.code(), Some(0), "{}", stderr(&answer));
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let seen = out.find(|l| l.as_ref().is_ok_and(|l| l.contains("agent saw followed")));
+    assert!(seen.is_some(), "--follow never printed the new request");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends --follow cleanly");
+}
