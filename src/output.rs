@@ -55,6 +55,9 @@ pub struct BuildInfo {
     /// The pinned dependency set came from the resolution cache (no pip resolution ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dependencies_cached: Option<bool>,
+    /// What was compiled to bytecode for cold starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytecode: Option<crate::lambda::bytecode::Bytecode>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,6 +183,8 @@ pub fn print_reports(reports: &[DeployReport], format: OutputFormat, fleet: bool
     }
 }
 
+/// One labelled line per fact of the report, in the order a reader wants them; long because the
+/// report is.
 fn print_text(r: &DeployReport) {
     match r.status {
         Status::Planned => crate::outln!(
@@ -215,7 +220,17 @@ fn print_text(r: &DeployReport) {
             .artifact_bytes
             .map(|b| format!(", {}", crate::lambda::artifact::mib(b)))
             .unwrap_or_default();
-        line("build", &format!("{}{size}", r.build.strategy));
+        let bytecode = match &r.build.bytecode {
+            Some(b) if b.method != "none" => format!(
+                ", bytecode for {} modules ({}, {})",
+                b.modules,
+                crate::lambda::artifact::mib(b.bytes),
+                b.method
+            ),
+            Some(_) => ", no bytecode".to_string(),
+            None => String::new(),
+        };
+        line("build", &format!("{}{size}{bytecode}", r.build.strategy));
     }
     if let Some(plan) = &r.plan {
         for (label, value) in &plan.lines {

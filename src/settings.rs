@@ -361,7 +361,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         usage_limits: access.usage_limits,
         reserved_concurrency: access.reserved_concurrency,
         log_retention_days: log_retention_days(&layers)?,
-        snapstart: snapstart(&layers, runtime, &mut warnings)?,
+        snapstart: snapstart(&layers, runtime, region.as_deref(), &mut warnings)?,
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,
@@ -725,11 +725,26 @@ fn log_retention_days(layers: &Layers<'_>) -> Result<u32> {
     }
 }
 
-/// SnapStart: Python 3.12 and newer only; priced per cached snapshot and per restore.
-fn snapstart(layers: &Layers<'_>, runtime: Runtime, warnings: &mut Vec<String>) -> Result<bool> {
+/// Commercial regions without SnapStart (Lambda's documentation, 2026).
+const SNAPSTART_UNAVAILABLE_REGIONS: [&str; 2] = ["ap-east-2", "ap-southeast-6"];
+
+/// SnapStart: Python 3.12 and newer only, not everywhere; priced per cached snapshot and per
+/// restore. (Its other exclusions, provisioned concurrency, EFS and over 512 MB of ephemeral
+/// storage, are nothing agentdeploy sets.)
+fn snapstart(
+    layers: &Layers<'_>,
+    runtime: Runtime,
+    region: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<bool> {
     let pick = layers.snapstart();
     if !pick.switch() {
         return Ok(false);
+    }
+    if let Some(region) = region.filter(|r| SNAPSTART_UNAVAILABLE_REGIONS.contains(r)) {
+        return Err(pick.error(format!(
+            "SnapStart is not offered in {region}; deploy to another region or drop --snapstart"
+        )));
     }
     if runtime.minor < 12 {
         return Err(pick.error(format!(

@@ -109,3 +109,11 @@ fn chain(err: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+/// "WHAT failed: " and the SDK's error with every cause it carries (the SDK's own `Display`
+/// says only "service error"), for the message about one failed AWS call.
+pub fn call_failed(what: impl std::fmt::Display, err: &impl std::error::Error) -> String {
+    format!(
+        "{what} failed: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(err)
+    )
+}

@@ -8,7 +8,7 @@ use crate::files::write_atomically;
 use crate::lambda::outputs::{self, StackOutputs};
 use crate::lambda::render;
 use crate::lambda::sam::{self, BuildRequest, BuildStrategy, DeployRequest, SecretConfig};
-use crate::lambda::{LambdaPlan, artifact, key_lock, package, resolve};
+use crate::lambda::{LambdaPlan, artifact, bytecode, key_lock, package, resolve};
 use crate::process::ToolOptions;
 use crate::secrets::SecretValues;
 use crate::settings::{LambdaSettings, SecretsStore};
@@ -42,6 +42,8 @@ pub struct Deployed {
     pub live_version: Option<String>,
     /// What the deploy did differently from the plan, said once.
     pub warnings: Vec<String>,
+    /// The bytecode shipped (None: reused from a build whose facts were not kept).
+    pub bytecode: Option<bytecode::Bytecode>,
 }
 
 /// Environment for every sam child: the endpoint override, and no telemetry (a closed network
@@ -128,7 +130,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
 
     phase(Phase::Deploying);
     let no_changes = deploy_with_secrets(&inputs, &cfn, &built.template).await?;
-    let mut warnings = Vec::new();
+    let mut warnings = built.warnings.clone();
     if log_group == LogGroup::Existing {
         warnings.push(keep_existing_log_group(&inputs).await?);
     }
@@ -137,6 +139,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
     let (outputs, function, live_version) = verify(&cfn, &lambda, &settings.stack_name).await?;
     Ok(Deployed {
+        bytecode: built.bytecode.clone(),
         warnings,
         live_version,
         outputs,
@@ -204,10 +207,13 @@ struct Built {
     /// The dependencies were reused rather than built.
     cached: bool,
     artifact_bytes: u64,
+    bytecode: Option<bytecode::Bytecode>,
+    warnings: Vec<String>,
 }
 
-/// Builds the dependencies (or reuses them), checks the artifact's size, packages the
-/// function's zip and writes the built template pointing at it.
+/// Builds the dependencies (or reuses them), compiles their bytecode, checks the artifact's
+/// size, packages the function's zip and writes the built template pointing at it: one sequence
+/// under the dependency set's build lock, so one function.
 async fn build_or_reuse(
     inputs: &DeployInputs<'_>,
     pins: &[String],
@@ -229,21 +235,31 @@ async fn build_or_reuse(
     } else {
         sam::try_incremental(&settings.out_dir, &deps)?
     };
-    let (strategy, artifact_dir, cached, artifact_bytes) = match (facts, incremental) {
+    let mut warnings = Vec::new();
+    let (strategy, artifact_dir, cached, artifact_bytes, bytecode) = match (facts, incremental) {
         (Some(facts), _) => {
             let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
             artifact::check_total(bytes, artifact_limit())?;
-            (facts.strategy, None, true, bytes)
+            (facts.strategy, None, true, bytes, facts.bytecode)
         }
         (None, Some(build)) => {
             let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (build.strategy, Some(build.artifact_dir), true, bytes)
+            (build.strategy, Some(build.artifact_dir), true, bytes, None)
         }
         (None, None) => {
             let build = sam::build(&build_request(inputs), &inputs.tool).await?;
             sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
+            let (bytecode, warning) =
+                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await;
+            warnings.extend(warning);
             let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (build.strategy, Some(build.artifact_dir), false, bytes)
+            (
+                build.strategy,
+                Some(build.artifact_dir),
+                false,
+                bytes,
+                Some(bytecode),
+            )
         }
     };
     let build_dir = sam::build_dir(&settings.out_dir);
@@ -256,6 +272,7 @@ async fn build_or_reuse(
             shared,
             strategy,
             fresh_build: !cached,
+            bytecode: bytecode.clone(),
         }),
     )
     .await?;
@@ -276,7 +293,41 @@ async fn build_or_reuse(
         strategy,
         cached,
         artifact_bytes,
+        bytecode,
+        warnings,
     })
+}
+
+/// Bytecode for the freshly built artifact (see `bytecode`); never fails the deploy.
+async fn compile_bytecode(
+    inputs: &DeployInputs<'_>,
+    artifact_dir: &std::path::Path,
+    code_dir: &std::path::Path,
+) -> (bytecode::Bytecode, Option<String>) {
+    let settings = inputs.settings;
+    let request = bytecode::BytecodeRequest {
+        artifact_dir,
+        code_dir,
+        runtime: settings.runtime,
+        env_vars: settings
+            .env_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        secrets: &settings.secrets,
+        region: &inputs.aws.region,
+        packages: bytecode::top_level_packages(
+            inputs
+                .plan
+                .analysis
+                .imports
+                .iter()
+                .map(|i| i.module.clone()),
+        ),
+        budget: artifact_limit().saturating_sub(artifact::dir_size(artifact_dir)),
+    };
+    // Compiling is what pip's install would do without --no-compile: counted as pip's time.
+    timings::timed(timings::Category::Pip, bytecode::compile(request)).await
 }
 
 /// Who holds the function's log group `/aws/lambda/<function>`.
@@ -302,10 +353,7 @@ async fn log_group_owner(
         .send()
         .await
         .map_err(|e| Error::Deploy {
-            message: format!(
-                "DescribeLogGroups {group} failed: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ),
+            message: crate::aws::errors::call_failed(format_args!("DescribeLogGroups {group}"), &e),
             hint: "the deploying role needs logs:DescribeLogGroups".into(),
         })?;
     let exists = found
@@ -340,9 +388,9 @@ async fn keep_existing_log_group(inputs: &DeployInputs<'_>) -> Result<String> {
         .send()
         .await
         .map_err(|e| Error::Deploy {
-            message: format!(
-                "PutRetentionPolicy {group} failed: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            message: crate::aws::errors::call_failed(
+                format_args!("PutRetentionPolicy {group}"),
+                &e,
             ),
             hint: "the deploying role needs logs:PutRetentionPolicy".into(),
         })?;
@@ -538,9 +586,9 @@ pub async fn put_ssm_secrets(
             .await
             .map_err(|e| Error::Deploy {
                 // The SDK's error never echoes the value; only the parameter name is shown.
-                message: format!(
-                    "storing secret {name} in SSM ({parameter}) failed: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                message: crate::aws::errors::call_failed(
+                    format_args!("storing secret {name} in SSM ({parameter})"),
+                    &e,
                 ),
                 hint: "the deploying identity needs ssm:PutParameter on /agentdeploy/*".into(),
             })?;
@@ -659,20 +707,8 @@ mod replayed {
     fn client(
         responses: Vec<http::Response<SdkBody>>,
     ) -> (aws_sdk_cloudformation::Client, StaticReplayClient) {
-        let replay = StaticReplayClient::new(
-            responses
-                .into_iter()
-                .map(|r| ReplayEvent::new(request(), r))
-                .collect(),
-        );
-        let config = aws_sdk_cloudformation::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-            .retry_config(crate::aws::retry_config().with_initial_backoff(Duration::from_millis(5)))
-            .http_client(replay.clone())
-            .build();
-        (aws_sdk_cloudformation::Client::from_conf(config), replay)
+        let (sdk, replay) = replayed_sdk(responses);
+        (crate::aws::clients::cloudformation(&sdk), replay)
     }
 
     #[tokio::test]
@@ -776,6 +812,7 @@ mod replayed {
         let sdk = aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
+            .retry_config(crate::aws::retry_config().with_initial_backoff(Duration::from_millis(5)))
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
                     "AKIDTEST", "secret", None, None, "test",

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod artifact;
+pub mod bytecode;
 pub mod code_interpreter;
 pub mod compile_checks;
 pub mod deploy;

@@ -202,7 +202,7 @@ pub async fn wait_function_ready(
     let mut delay = Duration::from_millis(200);
     loop {
         let out = lambda.get_function().function_name(function).send().await.map_err(|e| Error::Verify {
-            message: format!("GetFunction {function} failed: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+            message: crate::aws::errors::call_failed(format_args!("GetFunction {function}"), &e),
             hint: "the stack deployed but the function cannot be read; check the role's permissions and the stack's resources".into(),
         })?;
         let Some(config) = out.configuration() else {
@@ -292,9 +292,9 @@ pub async fn live_version(
             Ok(None)
         }
         Err(err) => Err(Error::Verify {
-            message: format!(
-                "GetAlias {function}:{LIVE_ALIAS} failed: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            message: crate::aws::errors::call_failed(
+                format_args!("GetAlias {function}:{LIVE_ALIAS}"),
+                &err,
             ),
             hint: "the function deployed but its alias cannot be read; run `agentdeploy status`"
                 .into(),
@@ -323,9 +323,9 @@ pub async fn published_versions(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| Error::Verify {
-            message: format!(
-                "ListVersionsByFunction {function} failed: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            message: crate::aws::errors::call_failed(
+                format_args!("ListVersionsByFunction {function}"),
+                &e,
             ),
             hint: "check the region and the function name".into(),
         })?;

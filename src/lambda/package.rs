@@ -36,12 +36,15 @@ pub struct SharedDeps {
     facts: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DepsFacts {
     /// How the set was built (reported again by the agents that reuse it).
     pub strategy: BuildStrategy,
     /// The dependencies' unzipped size, for the 250 MiB check without unzipping.
     pub unzipped_bytes: u64,
+    /// The bytecode compiled into them when they were built.
+    #[serde(default)]
+    pub bytecode: Option<crate::lambda::bytecode::Bytecode>,
 }
 
 impl SharedDeps {
@@ -74,6 +77,8 @@ pub struct PackageRequest {
     pub strategy: BuildStrategy,
     /// A fresh build replaces the dependency zip even when the set is the same.
     pub fresh_build: bool,
+    /// What a fresh build compiled, kept in the facts for the agents that reuse the zip.
+    pub bytecode: Option<crate::lambda::bytecode::Bytecode>,
 }
 
 /// One file to put in a zip: its name inside the archive, where to read it, and what the walk
@@ -114,6 +119,7 @@ pub fn package(request: &PackageRequest) -> Result<PathBuf> {
         let facts = DepsFacts {
             strategy: request.strategy,
             unzipped_bytes,
+            bytecode: request.bytecode.clone(),
         };
         let text =
             serde_json::to_string_pretty(&facts).map_err(|e| Error::internal(e.to_string()))?;
@@ -354,6 +360,7 @@ mod tests {
             shared: SharedDeps::new(&p.cache, hash),
             strategy: BuildStrategy::Native,
             fresh_build: fresh,
+            bytecode: None,
         }
     }
 
@@ -398,6 +405,7 @@ mod tests {
             shared: SharedDeps::new(&p.cache, "h1"),
             strategy: BuildStrategy::Native,
             fresh_build: false,
+            bytecode: None,
         })
         .unwrap();
         assert_eq!(zip, other_build.join(FUNCTION_ZIP));
@@ -418,6 +426,7 @@ mod tests {
             shared: SharedDeps::new(&p.cache, "h2"),
             strategy: BuildStrategy::Native,
             fresh_build: false,
+            bytecode: None,
         });
         assert!(missing.is_err());
     }

@@ -116,7 +116,7 @@ pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) 
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(format!(
-        "deps-v1\0{}\0{}\0",
+        "deps-v2-bytecode\0{}\0{}\0",
         runtime.name(),
         architecture.as_str()
     ));

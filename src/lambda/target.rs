@@ -95,6 +95,7 @@ impl Target for LambdaTarget {
                 cached: deployed.build_cached
                     || (deployed.resolve_cached && !deployed.pins.is_empty()),
                 dependencies_cached: Some(deployed.resolve_cached),
+                bytecode: deployed.bytecode.clone(),
             },
             pins: deployed.pins,
             no_changes: deployed.no_changes,

@@ -167,15 +167,7 @@ fn function_error(message: String, output: Value) -> Error {
 /// Exit 3 when any check fails.
 pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let resolved = crate::settings::resolve_for_doctor(
-        crate::settings::ResolveInput {
-            function_name: args.function_name.as_deref().unwrap_or_default(),
-            args,
-            config: ctx.config.as_ref(),
-            env_name: ctx.global.env.as_deref(),
-            global_region: &ctx.global.region,
-            global_profile: &ctx.global.profile,
-            cwd: &ctx.cwd,
-        },
+        ctx.resolve_input(args.function_name.as_deref().unwrap_or_default(), args),
         &PathProbe,
     )?;
     let runtime = resolved.runtime;
@@ -412,50 +404,7 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
         ));
     };
     let versions = outputs::published_versions(&lambda, &args.name).await?;
-    let target = match &args.to {
-        Some(version) if !versions.iter().any(|v| v.version == *version) => {
-            return Err(Error::usage_hint(
-                "--to",
-                format!("{} has no published version {version}", args.name),
-                format!(
-                    "published versions: {}",
-                    versions
-                        .iter()
-                        .map(|v| v.version.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-        Some(version) if *version == current => {
-            return Err(Error::usage(
-                "--to",
-                format!("{} already serves version {current}", args.name),
-            ));
-        }
-        Some(version) => version.clone(),
-        None => {
-            let current_number = current.parse::<u64>().unwrap_or(0);
-            match versions
-                .iter()
-                .filter_map(|v| v.version.parse::<u64>().ok())
-                .filter(|v| *v < current_number)
-                .max()
-            {
-                Some(previous) => previous.to_string(),
-                None => {
-                    return Err(Error::usage_hint(
-                        "NAME",
-                        format!(
-                            "nothing to roll back to: {} serves version {current}, the oldest it has",
-                            args.name
-                        ),
-                        "`agentdeploy status` lists the versions; `--to VERSION` picks a newer one",
-                    ));
-                }
-            }
-        }
-    };
+    let target = rollback_target(&args.name, &current, &versions, args.to.as_deref())?;
     if !args.yes
         && !confirm(&format!(
             "Point {}:{} from version {current} to version {target}?",
@@ -489,6 +438,59 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
         ctx.global.output,
     );
     Ok(exit_codes::OK)
+}
+
+/// The version `rollback` moves `live` to: `--to`, else the newest one older than the live one.
+fn rollback_target(
+    function_name: &str,
+    current: &str,
+    versions: &[outputs::PublishedVersion],
+    to: Option<&str>,
+) -> Result<String> {
+    Ok(match to {
+        Some(version) if !versions.iter().any(|v| v.version == version) => {
+            return Err(Error::usage_hint(
+                "--to",
+                format!("{} has no published version {version}", function_name),
+                format!(
+                    "published versions: {}",
+                    versions
+                        .iter()
+                        .map(|v| v.version.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Some(version) if version == current => {
+            return Err(Error::usage(
+                "--to",
+                format!("{} already serves version {current}", function_name),
+            ));
+        }
+        Some(version) => version.to_string(),
+        None => {
+            let current_number = current.parse::<u64>().unwrap_or(0);
+            match versions
+                .iter()
+                .filter_map(|v| v.version.parse::<u64>().ok())
+                .filter(|v| *v < current_number)
+                .max()
+            {
+                Some(previous) => previous.to_string(),
+                None => {
+                    return Err(Error::usage_hint(
+                        "NAME",
+                        format!(
+                            "nothing to roll back to: {} serves version {current}, the oldest it has",
+                            function_name
+                        ),
+                        "`agentdeploy status` lists the versions; `--to VERSION` picks a newer one",
+                    ));
+                }
+            }
+        }
+    })
 }
 
 pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
@@ -770,5 +772,41 @@ impl CommandResult for RolledBack {
             self.to_version,
             self.from_version
         )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(versions: &[&str]) -> Vec<outputs::PublishedVersion> {
+        versions
+            .iter()
+            .map(|v| outputs::PublishedVersion {
+                version: v.to_string(),
+                last_modified: None,
+                description: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rollback_goes_to_the_newest_older_version_or_the_one_asked_for() {
+        let versions = published(&["1", "2", "3", "10"]);
+        assert_eq!(rollback_target("f", "10", &versions, None).unwrap(), "3");
+        assert_eq!(rollback_target("f", "3", &versions, None).unwrap(), "2");
+        assert_eq!(
+            rollback_target("f", "3", &versions, Some("10")).unwrap(),
+            "10"
+        );
+        let err = rollback_target("f", "1", &versions, None).unwrap_err();
+        assert!(err.to_string().contains("nothing to roll back to"), "{err}");
+        let err = rollback_target("f", "3", &versions, Some("9")).unwrap_err();
+        assert_eq!(err.hint(), Some("published versions: 1, 2, 3, 10"));
+        let err = rollback_target("f", "3", &versions, Some("3")).unwrap_err();
+        assert!(
+            err.to_string().contains("already serves version 3"),
+            "{err}"
+        );
     }
 }

@@ -28,18 +28,7 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let mut all_settings = Vec::with_capacity(names.len());
     let probe = settings::CachedProbe::new(PathProbe);
     for name in &names {
-        all_settings.push(settings::resolve(
-            settings::ResolveInput {
-                function_name: name,
-                args,
-                config: ctx.config.as_ref(),
-                env_name: ctx.global.env.as_deref(),
-                global_region: &ctx.global.region,
-                global_profile: &ctx.global.profile,
-                cwd: &ctx.cwd,
-            },
-            &probe,
-        )?);
+        all_settings.push(settings::resolve(ctx.resolve_input(name, args), &probe)?);
     }
     let progress = Progress::new(ctx.global.quiet);
     let jobs = args.jobs.max(1);
@@ -187,6 +176,7 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
             artifact_bytes: None,
             cached: false,
             dependencies_cached: None,
+            bytecode: None,
         },
         duration_ms: 0,
         time_ms: None,
@@ -520,6 +510,7 @@ impl<T: Target> Run<'_, T> {
             artifact_bytes: previous.artifact_bytes,
             cached: true,
             dependencies_cached: Some(true),
+            bytecode: None,
         };
         report.access = Some(live.access);
         upsert(self.store, settings, |d| {

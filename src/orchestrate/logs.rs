@@ -181,10 +181,7 @@ async fn fetch(
                         "the function writes its first lines when it is first called; check -e / --region",
                     )
                 } else {
-                    Error::internal(format!(
-                        "FilterLogEvents {group} failed: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&err)
-                    ))
+                    Error::internal(crate::aws::errors::call_failed(format_args!("FilterLogEvents {group}"), &err))
                 }
             })?;
         for event in page.events() {

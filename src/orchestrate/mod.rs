@@ -32,6 +32,23 @@ impl Context {
             .unwrap_or_else(|| self.cwd.clone())
     }
 
+    /// What settings resolution needs for one agent of this run.
+    pub fn resolve_input<'a>(
+        &'a self,
+        function_name: &'a str,
+        args: &'a crate::cli::LambdaArgs,
+    ) -> crate::settings::ResolveInput<'a> {
+        crate::settings::ResolveInput {
+            function_name,
+            args,
+            config: self.config.as_ref(),
+            env_name: self.global.env.as_deref(),
+            global_region: &self.global.region,
+            global_profile: &self.global.profile,
+            cwd: &self.cwd,
+        }
+    }
+
     pub fn load(global: GlobalArgs) -> Result<Context> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;

@@ -199,6 +199,43 @@ fn a_published_style_agent_deploys_on_the_local_aws_and_answers_through_invoke()
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
     assert_eq!(doc["status"], "deployed");
     assert_eq!(doc["plan"]["entry"]["kind"], "agent");
+    // Cold starts import bytecode (SPEC §5): the modules the handler's build-time import loaded
+    // ship compiled, as unchecked-hash pycs for the runtime's Python; the agent's own code does
+    // not (a code-only change reuses the dependency zip, and its pycs would be stale).
+    let bytecode = &doc["build"]["bytecode"];
+    assert_eq!(bytecode["method"], "import", "{doc:#}");
+    assert!(bytecode["modules"].as_u64().unwrap() > 100, "{bytecode}");
+    let zip_path = work
+        .path()
+        .join(".agentdeploy/default/recipes/.aws-sam/build/AgentFunction.zip");
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.expect("an entry name").to_string())
+        .collect();
+    let pycs: Vec<&String> = names.iter().filter(|n| n.ends_with(".pyc")).collect();
+    assert_eq!(pycs.len() as u64, bytecode["modules"].as_u64().unwrap());
+    assert!(
+        names.contains(&"strands/__pycache__/__init__.cpython-313.pyc".to_string()),
+        "{pycs:?}"
+    );
+    let own: Vec<&&String> = pycs
+        .iter()
+        .filter(|n| {
+            n.starts_with("utils/")
+                || ["handler", "recipe_bot", "stub_model"]
+                    .iter()
+                    .any(|m| n.starts_with(&format!("__pycache__/{m}.")))
+        })
+        .collect();
+    assert!(own.is_empty(), "no pyc of the agent's own code: {own:?}");
+    let mut pyc = archive
+        .by_name("strands/__pycache__/__init__.cpython-313.pyc")
+        .unwrap();
+    let mut header = [0u8; 8];
+    std::io::Read::read_exact(&mut pyc, &mut header).unwrap();
+    assert_eq!(header[4], 0b01, "hash-based, source not checked (PEP 552)");
+    drop(pyc);
     // The local AWS keeps the execution environment warm, as Lambda does: bob's request runs in
     // the very process that served alice's, and still reaches the model with his message only.
     for (caller, input, cold_start) in [("alice", ALICE, true), ("bob", BOB, false)] {

@@ -190,13 +190,62 @@ fn without_the_runtime_interpreter_the_cross_platform_path_builds_cp314_wheels()
         !has_file(&files, "cpython-311"),
         "host wheels leaked into the artifact"
     );
-    // --no-compile: no byte-code from the build machine.
+    // --no-compile: no byte-code from the build machine; with no python3.14 here to compile
+    // it, the deploy goes ahead and says what cold starts will cost.
     assert!(
         !has_file(&files, "__pycache__"),
         "the cross-platform path must not byte-compile"
     );
+    assert_eq!(doc["build"]["bytecode"]["method"], "none", "{doc:#}");
+    assert!(
+        doc["warnings"].as_array().unwrap().iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("no python3.14 here to compile") && w.contains("install python3.14")
+        }),
+        "{doc:#}"
+    );
     let bytes = doc["build"]["artifact_bytes"].as_u64().unwrap();
     assert!(bytes < 200_000_000, "{bytes} bytes: byte-compiled?");
+}
+
+/// An agent that needs something at import the build does not have (here a variable only the
+/// real function would get) still deploys: the packages it imports are compiled instead, and
+/// the warning says so.
+#[test]
+fn an_agent_whose_import_fails_at_build_time_gets_its_packages_compiled() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let agent = work.path().join("agent.py");
+    std::fs::write(
+        &agent,
+        "import os\nimport six\n\nREGION_TABLE = os.environ[\"SET_BY_OPS_LATER\"]\n\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return six.text_type(user_input_arg)\n",
+    )
+    .unwrap();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "importfails",
+        &agent,
+        &work.path().join("out"),
+        &local_aws::deploy_path(),
+    );
+    cmd.args(["--endpoint", "none"]);
+    let doc = assert_deployed(&run(&mut cmd));
+    let bytecode = &doc["build"]["bytecode"];
+    assert_eq!(bytecode["method"], "reachable", "{doc:#}");
+    assert_eq!(bytecode["modules"], 1, "six.py: {doc:#}");
+    assert!(
+        doc["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("importing the handler at build time failed (KeyError")),
+        "{doc:#}"
+    );
+    let files = local_aws::artifact_files(&work.path().join("out"));
+    assert!(
+        has_file(&files, "__pycache__/six.cpython-313.pyc"),
+        "{files:?}"
+    );
 }
 
 #[test]

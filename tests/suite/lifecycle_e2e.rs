@@ -41,6 +41,13 @@ fn deploy_args(name: &str) -> Vec<String> {
     .collect()
 }
 
+/// Rewrites the project's agent.py with `from` replaced by `to` (which must be there).
+fn edit_agent(dir: &Path, from: &str, to: &str) {
+    let code = std::fs::read_to_string(dir.join("agent.py")).unwrap();
+    assert!(code.contains(from), "agent.py has no `{from}`");
+    std::fs::write(dir.join("agent.py"), code.replace(from, to)).unwrap();
+}
+
 fn record(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join(".agentdeploy/state.json")).unwrap())
         .unwrap()
@@ -153,13 +160,11 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     let deps_zip_written =
         std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&deps_zip).unwrap());
     let first_zip = std::fs::read(build.join("AgentFunction.zip")).unwrap();
-    let code = std::fs::read_to_string(dir.join("agent.py"))
-        .unwrap()
-        .replace(
-            "\"echo\": user_input_arg",
-            "\"echo\": f\"v2:{user_input_arg}\"",
-        );
-    std::fs::write(dir.join("agent.py"), code).unwrap();
+    edit_agent(
+        dir,
+        "\"echo\": user_input_arg",
+        "\"echo\": f\"v2:{user_input_arg}\"",
+    );
     let changed = run(&mut cmd(&aws, dir, &args));
     let changed_doc = json(&changed);
     assert_eq!(changed_doc["status"], "deployed", "{changed_doc:#}");
@@ -190,10 +195,7 @@ fn record_unchanged_code_change_status_list_invoke_destroy() {
     // With the zipped dependencies gone, the agent's own built folder still spares a sam build,
     // and the zip is made again from it.
     std::fs::remove_dir_all(dir.join(".agentdeploy/cache/deps")).unwrap();
-    let code = std::fs::read_to_string(dir.join("agent.py"))
-        .unwrap()
-        .replace("f\"v2:{user_input_arg}\"", "f\"v3:{user_input_arg}\"");
-    std::fs::write(dir.join("agent.py"), code).unwrap();
+    edit_agent(dir, "f\"v2:{user_input_arg}\"", "f\"v3:{user_input_arg}\"");
     let rebuilt = json(&run(&mut cmd(&aws, dir, &args)));
     assert_eq!(rebuilt["status"], "deployed", "{rebuilt:#}");
     assert_eq!(rebuilt["build"]["cached"], true, "{rebuilt:#}");
@@ -410,13 +412,11 @@ fn two_deploys_two_versions_rollback_and_forward_again() {
     let project = project_with_probe();
     let dir = project.path();
     // The agent prints a line per request, as agents do; `logs` must show it.
-    let code = std::fs::read_to_string(dir.join("agent.py"))
-        .unwrap()
-        .replace(
-            "    secret_name = ",
-            "    print(f\"agent saw {user_input_arg}\")\n    secret_name = ",
-        );
-    std::fs::write(dir.join("agent.py"), code).unwrap();
+    edit_agent(
+        dir,
+        "    secret_name = ",
+        "    print(f\"agent saw {user_input_arg}\")\n    secret_name = ",
+    );
     let args = deploy_args("verse");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let echo = |dir: &Path| -> Value {
@@ -444,13 +444,11 @@ fn two_deploys_two_versions_rollback_and_forward_again() {
         stderr(&refused)
     );
 
-    let code = std::fs::read_to_string(dir.join("agent.py"))
-        .unwrap()
-        .replace(
-            "\"echo\": user_input_arg",
-            "\"echo\": f\"v2:{user_input_arg}\"",
-        );
-    std::fs::write(dir.join("agent.py"), code).unwrap();
+    edit_agent(
+        dir,
+        "\"echo\": user_input_arg",
+        "\"echo\": f\"v2:{user_input_arg}\"",
+    );
     let second = run(&mut cmd(&aws, dir, &args));
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert!(
