@@ -8,25 +8,7 @@
 # PYTHONDONTWRITEBYTECODE=1, median of 5; and the unzipped size.
 # Targets: shipped <= 1.25x compiled, shipped <= 0.5x stripped, shipped <= 250 MiB.
 # Usage: bash bench/coldstart.sh [AGENT]   (default: fixtures/seed_agent.py). Needs `bash .ci/setup`.
-set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-agent_src=${1:-$repo/fixtures/seed_agent.py}
-tools=${AGENTDEPLOY_TOOLS_DIR:-$HOME/.cache/agentdeploy-tools}
-work=$(mktemp -d)
-trap 'kill $emu_pid 2>/dev/null || true; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-cargo build --quiet --release --manifest-path "$repo/Cargo.toml"
-bin="$repo/target/release/agentdeploy"
-export PATH="$tools/bin:$tools/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-
-coproc EMU { "$tools/venv/bin/python" "$repo/tests/emulator/local_aws.py" --bucket bench-artifacts 2>/dev/null; }
-emu_pid=$EMU_PID
-read -r ready url <&"${EMU[0]}"
-[ "$ready" = LOCAL_AWS_READY ] || { echo "the local AWS did not start" >&2; exit 1; }
-export AWS_ENDPOINT_URL=$url
-
-cp "$agent_src" "$work/agent.py"
+source "$(dirname "$0")/local_aws.sh"
 build_started=$(date +%s.%N)
 (cd "$work" && "$bin" lambda -q -o json --function-name bench-cold --agent agent.py \
    --s3-bucket bench-artifacts --endpoint none --out-dir "$work/out" > "$work/report.json")

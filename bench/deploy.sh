@@ -6,25 +6,7 @@
 # Usage: bash bench/deploy.sh [AGENT]   (default: fixtures/seed_agent.py: strands-agents + tools)
 # Needs `bash .ci/setup`. The raw side deploys the very project agentdeploy rendered (with
 # agentdeploy's pinned requirements removed, as a hand-written SAM project would have them).
-set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-agent_src=${1:-$repo/fixtures/seed_agent.py}
-tools=${AGENTDEPLOY_TOOLS_DIR:-$HOME/.cache/agentdeploy-tools}
-work=$(mktemp -d)
-trap 'kill $emu_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-
-cargo build --quiet --release --manifest-path "$repo/Cargo.toml"
-bin="$repo/target/release/agentdeploy"
-export PATH="$tools/bin:$tools/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-
-coproc EMU { "$tools/venv/bin/python" "$repo/tests/emulator/local_aws.py" --bucket bench-artifacts 2>/dev/null; }
-emu_pid=$EMU_PID
-read -r ready url <&"${EMU[0]}"
-[ "$ready" = LOCAL_AWS_READY ] || { echo "the local AWS did not start" >&2; exit 1; }
-export AWS_ENDPOINT_URL=$url
-
-cp "$agent_src" "$work/agent.py"
+source "$(dirname "$0")/local_aws.sh"
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
