@@ -65,7 +65,15 @@ pub enum Error {
     #[error("interrupted")]
     Interrupted,
 
-    /// Anything else (I/O on our own files, rendering).
+    /// An I/O failure on a file the tool itself reads or writes; the OS error stays its source.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Anything else (rendering, a task that stopped).
     #[error("{message}")]
     Internal { message: String },
 }
@@ -107,8 +115,9 @@ impl Error {
 
     /// An I/O failure on a file the tool itself writes or reads.
     pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
-        Error::Internal {
-            message: format!("{}: {err}", path.display()),
+        Error::Io {
+            path: path.to_path_buf(),
+            source: err,
         }
     }
 
@@ -135,9 +144,30 @@ impl Error {
             Error::Interrupted => {
                 Some("the deployment record is marked `interrupted`; run the command again")
             }
-            Error::FunctionError { .. } | Error::Internal { .. } => None,
+            Error::FunctionError { .. } | Error::Io { .. } | Error::Internal { .. } => None,
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_failure_keeps_the_os_error_as_its_source() {
+        let err = Error::io(
+            std::path::Path::new("/p/state.json"),
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        );
+        assert_eq!(err.to_string(), "/p/state.json: denied");
+        let source = std::error::Error::source(&err).expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(err.kind(), "internal");
+    }
+}

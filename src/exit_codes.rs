@@ -19,7 +19,10 @@ pub fn exit_code(err: &Error) -> i32 {
         Error::Deploy { .. } => DEPLOY,
         Error::Verify { .. } => VERIFY,
         Error::Interrupted => INTERRUPTED,
-        Error::State { .. } | Error::FunctionError { .. } | Error::Internal { .. } => OTHER,
+        Error::State { .. }
+        | Error::FunctionError { .. }
+        | Error::Io { .. }
+        | Error::Internal { .. } => OTHER,
     }
 }
 
@@ -36,7 +39,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::State { .. } => "state",
         Error::FunctionError { .. } => "function",
         Error::Interrupted => "interrupted",
-        Error::Internal { .. } => "internal",
+        Error::Io { .. } | Error::Internal { .. } => "internal",
     }
 }
 
