@@ -341,8 +341,11 @@ impl<T: Target> Run<'_, T> {
             self.store
                 .deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
         })?;
+        // Read once under the lock: nothing else changes this entry until the run ends.
+        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+        let previous = self.store.get(&key)?;
         if self.args.dry_run {
-            return self.dry_run(&plan, report);
+            return self.dry_run(&plan, previous.is_some(), report);
         }
         plan.write(settings)?;
         report.plan = Some(plan.describe(settings, None));
@@ -363,20 +366,21 @@ impl<T: Target> Run<'_, T> {
             self.store.digest_key()?
         };
         let input_hash = plan.input_hash(&aws.region, &self.secrets.values, &digest_key);
-        if !settings.force && self.unchanged(&aws, &input_hash, report).await? {
+        if let Some(previous) = previous.as_ref().filter(|_| !settings.force)
+            && self.unchanged(previous, &aws, &input_hash, report).await?
+        {
             self.task.finish("unchanged");
             return Ok(());
         }
-        let shipped = self.ship(&plan, &aws, &input_hash).await?;
+        let restore_live = previous.is_some_and(|d| d.rolled_back);
+        let shipped = self.ship(&plan, &aws, &input_hash, restore_live).await?;
         self.record_shipped(&plan, shipped, &input_hash, report)
     }
 
     /// Writes the project and the plan; what can still fail is checked first, so a failing
     /// dry-run leaves no rendered project behind.
-    fn dry_run(&self, plan: &T::Plan, report: &mut DeployReport) -> Result<()> {
+    fn dry_run(&self, plan: &T::Plan, recorded: bool, report: &mut DeployReport) -> Result<()> {
         let settings = self.settings;
-        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
-        let recorded = self.store.get(&key)?;
         plan.write(settings)?;
         report.plan = Some(plan.describe(settings, None));
         match secrets::without_value(&settings.secrets, &settings.project_dir) {
@@ -389,7 +393,7 @@ impl<T: Target> Run<'_, T> {
                 .warnings
                 .push(format!("{err}; a real deploy will stop here")),
         }
-        if recorded.is_none() {
+        if !recorded {
             upsert(self.store, settings, |d| d.status = RecordStatus::Planned)?;
         }
         report.status = Status::Planned;
@@ -398,12 +402,13 @@ impl<T: Target> Run<'_, T> {
     }
 
     /// Records the start, then builds and deploys through the target, the record following
-    /// each phase.
+    /// each phase. `restore_live`: a rollback moved `live` away from the stack's version.
     async fn ship(
         &self,
         plan: &T::Plan,
         aws: &crate::aws::AwsContext,
         input_hash: &str,
+        restore_live: bool,
     ) -> Result<Shipped> {
         let (settings, store, task) = (self.settings, self.store, self.task);
         upsert(store, settings, |d| {
@@ -421,8 +426,6 @@ impl<T: Target> Run<'_, T> {
                 tracing::warn!("could not update the deployment record: {err}");
             }
         };
-        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
-        let restore_live = store.get(&key)?.is_some_and(|d| d.rolled_back);
         let request = ShipRequest {
             restore_live,
             settings,
@@ -482,15 +485,12 @@ impl<T: Target> Run<'_, T> {
     /// with fresh outputs, without running pip or sam.
     async fn unchanged(
         &self,
+        previous: &Deployment,
         aws: &crate::aws::AwsContext,
         input_hash: &str,
         report: &mut DeployReport,
     ) -> Result<bool> {
         let settings = self.settings;
-        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
-        let Some(previous) = self.store.get(&key)? else {
-            return Ok(false);
-        };
         if previous.deployed_hash.as_deref() != Some(input_hash)
             || previous.region.as_deref() != Some(aws.region.as_str())
         {
