@@ -1,6 +1,7 @@
 //! The commands around a deployment: `invoke` (and, with the deployment record, status /
 //! destroy / list).
 
+use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_smithy_types::Blob;
 use serde::Serialize;
 use serde_json::Value;
@@ -41,40 +42,41 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     )
     .await;
     let lambda = crate::aws::clients::lambda(&sdk);
-    // Callers reach `live`; a stack from before versions has no alias and is called as it is.
-    let qualifier = outputs::live_version(&lambda, &args.name)
-        .await
-        .ok()
-        .flatten()
-        .map(|_| outputs::LIVE_ALIAS);
-    let out = lambda
-        .invoke()
-        .function_name(&args.name)
-        .set_qualifier(qualifier.map(str::to_string))
-        .payload(Blob::new(payload))
-        .send()
-        .await
-        .map_err(|err| {
-            let not_found = err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception());
-            if not_found {
-                Error::usage_hint(
-                    "NAME",
-                    format!(
-                        "function {} does not exist in this account and region",
-                        args.name
-                    ),
-                    "deploy it first with `agentdeploy lambda`, or check --region / --profile",
-                )
-            } else {
-                Error::internal(format!(
-                    "Invoke {} failed: {}",
-                    args.name,
-                    aws_smithy_types::error::display::DisplayErrorContext(&err)
-                ))
-            }
-        })?;
+    let send = |qualifier: Option<&str>| {
+        lambda
+            .invoke()
+            .function_name(&args.name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .payload(Blob::new(payload.clone()))
+            .send()
+    };
+    let not_found = |err: &aws_sdk_lambda::error::SdkError<_, _>| {
+        err.as_service_error()
+            .is_some_and(|e: &InvokeError| e.is_resource_not_found_exception())
+    };
+    // Callers reach `live`; a stack from before versions has no alias and is called as it is
+    // (one call in the usual case, a second only when the alias is missing).
+    let out = match send(Some(outputs::LIVE_ALIAS)).await {
+        Err(err) if not_found(&err) => send(None).await,
+        answer => answer,
+    }
+    .map_err(|err| {
+        if not_found(&err) {
+            Error::usage_hint(
+                "NAME",
+                format!(
+                    "function {} does not exist in this account and region",
+                    args.name
+                ),
+                "deploy it first with `agentdeploy lambda`, or check --region / --profile",
+            )
+        } else {
+            Error::internal(crate::aws::errors::call_failed(
+                format_args!("Invoke {}", args.name),
+                &err,
+            ))
+        }
+    })?;
     let raw = out
         .payload()
         .map(|b| b.as_ref().to_vec())
