@@ -173,11 +173,11 @@ async fn run_probe(
 }
 
 /// The top-level names of what the agent imports, for the fallback.
-pub fn top_level_packages(modules: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut packages: Vec<String> = modules
-        .into_iter()
-        .filter_map(|m| m.split('.').next().map(str::to_string))
-        .filter(|m| !m.is_empty())
+pub fn top_level_packages(imports: &[crate::lambda::agent::Import]) -> Vec<String> {
+    let mut packages: Vec<String> = imports
+        .iter()
+        .map(|import| import.top_level().to_string())
+        .filter(|name| !name.is_empty())
         .collect();
     packages.sort();
     packages.dedup();

@@ -316,14 +316,7 @@ async fn compile_bytecode(
             .collect(),
         secrets: &settings.secrets,
         region: &inputs.aws.region,
-        packages: bytecode::top_level_packages(
-            inputs
-                .plan
-                .analysis
-                .imports
-                .iter()
-                .map(|i| i.module.clone()),
-        ),
+        packages: bytecode::top_level_packages(&inputs.plan.analysis.imports),
         budget: artifact_limit().saturating_sub(artifact::dir_size(artifact_dir)),
     };
     // Compiling is what pip's install would do without --no-compile: counted as pip's time.
@@ -345,7 +338,7 @@ async fn log_group_owner(
     cfn: &aws_sdk_cloudformation::Client,
 ) -> Result<LogGroup> {
     let settings = inputs.settings;
-    let group = format!("/aws/lambda/{}", settings.function_name);
+    let group = outputs::log_group_name(&settings.function_name);
     let logs = crate::aws::clients::logs(&inputs.aws.sdk);
     let found = logs
         .describe_log_groups()
@@ -379,7 +372,7 @@ async fn log_group_owner(
 
 async fn keep_existing_log_group(inputs: &DeployInputs<'_>) -> Result<String> {
     let settings = inputs.settings;
-    let group = format!("/aws/lambda/{}", settings.function_name);
+    let group = outputs::log_group_name(&settings.function_name);
     let days = i32::try_from(settings.log_retention_days).unwrap_or(i32::MAX);
     crate::aws::clients::logs(&inputs.aws.sdk)
         .put_retention_policy()

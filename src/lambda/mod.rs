@@ -143,7 +143,7 @@ impl LambdaPlan {
             "reserved_concurrency": settings.reserved_concurrency,
             "alias": outputs::LIVE_ALIAS,
             "log_group": {
-                "name": format!("/aws/lambda/{}", settings.function_name),
+                "name": outputs::log_group_name(&settings.function_name),
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,

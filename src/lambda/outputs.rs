@@ -268,6 +268,11 @@ where
     }
 }
 
+/// The CloudWatch log group Lambda writes a function's lines to (the stack owns it).
+pub fn log_group_name(function_name: &str) -> String {
+    format!("/aws/lambda/{function_name}")
+}
+
 /// The alias every caller reaches; each deploy publishes a version behind it.
 pub const LIVE_ALIAS: &str = "live";
 

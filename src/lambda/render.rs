@@ -300,6 +300,7 @@ pub fn render_template(
             reserved_concurrency => settings.reserved_concurrency,
             log_retention_days => settings.log_retention_days,
             own_log_group => own_log_group,
+            log_group_name => crate::lambda::outputs::log_group_name(&settings.function_name),
             snapstart => settings.snapstart,
             code_uri => code_uri,
             handler => handler,
