@@ -307,11 +307,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         .config
         .map(|c| c.dir().to_path_buf())
         .unwrap_or_else(|| cwd.to_path_buf());
-    let layers = Layers {
-        flags: &input.args.options,
-        section: &section,
-        config_path: input.config.map(|c| c.path.as_path()),
-    };
+    let layers = input.layers(&section);
     let mut warnings = Vec::new();
 
     let kind = match layers.kind().text() {
@@ -333,10 +329,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
     let (subnet_ids, security_group_ids) = network(&layers)?;
     let out_dir = out_dir(&layers, &project_dir, env_name, &function_name, &agent, cwd)?;
     let agent_dir = agent.is_dir().then_some(agent.as_path());
-    let region = match layers.region(input.global_region).text() {
-        Some(given) => Some(validate_region(given)?),
-        None => None,
-    };
+    let region = region(&layers, &input)?;
 
     Ok(LambdaSettings {
         kind,
@@ -373,10 +366,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         },
         out_dir,
         region,
-        profile: layers
-            .profile(input.global_profile)
-            .text()
-            .map(|given| given.value.to_string()),
+        profile: profile(&layers, &input),
         force: input.args.force,
         warnings,
         project_dir,
@@ -398,23 +388,39 @@ pub fn resolve_for_doctor(
     probe: &dyn InterpreterProbe,
 ) -> Result<DoctorSettings> {
     let section = config_section(&input)?;
-    let layers = Layers {
-        flags: &input.args.options,
-        section: &section,
-        config_path: input.config.map(|c| c.path.as_path()),
-    };
+    let layers = input.layers(&section);
     let mut warnings = Vec::new();
     Ok(DoctorSettings {
         runtime: runtime(&layers, DeploymentKind::Agent, probe, &mut warnings)?,
-        region: match layers.region(input.global_region).text() {
-            Some(given) => Some(validate_region(given)?),
-            None => None,
-        },
-        profile: layers
-            .profile(input.global_profile)
-            .text()
-            .map(|given| given.value.to_string()),
+        region: region(&layers, &input)?,
+        profile: profile(&layers, &input),
     })
+}
+
+impl<'a> ResolveInput<'a> {
+    fn layers(&self, section: &'a AgentSection) -> Layers<'a> {
+        Layers {
+            flags: &self.args.options,
+            section,
+            config_path: self.config.map(|c| c.path.as_path()),
+        }
+    }
+}
+
+/// `--region` (else the config's), checked as a region code.
+fn region(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Result<Option<String>> {
+    layers
+        .region(input.global_region)
+        .text()
+        .map(validate_region)
+        .transpose()
+}
+
+fn profile(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Option<String> {
+    layers
+        .profile(input.global_profile)
+        .text()
+        .map(|given| given.value.to_string())
 }
 
 /// The agent's merged config section (`[defaults]` < `[agents.NAME]` < the environment's).

@@ -20,7 +20,7 @@ use crate::output::{self, CommandResult};
 use crate::settings::PathProbe;
 
 /// Region and profile for a named function: flags, else its config section.
-pub fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<String>)> {
+fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<String>)> {
     let section = match &ctx.config {
         Some(config) => config.section_for(name, ctx.global.env.as_deref())?,
         None => Default::default(),
@@ -34,13 +34,7 @@ pub fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Opti
 pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     crate::settings::validate_function_name(&args.name)?;
     let payload = invoke_payload(args)?;
-    let (region, profile) = region_profile(ctx, &args.name)?;
-    let sdk = crate::aws::load_sdk_config(
-        region.as_deref(),
-        profile.as_deref(),
-        ctx.global.endpoint_url.as_deref(),
-    )
-    .await;
+    let sdk = sdk_for(ctx, &args.name, None).await?;
     let lambda = crate::aws::clients::lambda(&sdk);
     let send = |qualifier: Option<&str>| {
         lambda
