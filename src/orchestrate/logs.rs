@@ -91,16 +91,9 @@ impl Requests {
 }
 
 fn rfc3339_millis(timestamp: i64) -> String {
-    let seconds = timestamp.div_euclid(1000);
-    let millis = timestamp.rem_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let rem = seconds.rem_euclid(86_400);
-    let (year, month, day) = crate::orchestrate::record::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+    crate::orchestrate::record::rfc3339(
+        timestamp.div_euclid(1000),
+        Some(timestamp.rem_euclid(1000)),
     )
 }
 

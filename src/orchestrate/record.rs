@@ -336,10 +336,17 @@ pub fn now_rfc3339() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
+    rfc3339(i64::try_from(secs).unwrap_or(i64::MAX), None)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.mmm]Z` for seconds since the Unix epoch (UTC), with milliseconds when
+/// given.
+pub fn rfc3339(unix_seconds: i64, millis: Option<i64>) -> String {
+    let (year, month, day) = civil_from_days(unix_seconds.div_euclid(86_400));
+    let rem = unix_seconds.rem_euclid(86_400);
+    let fraction = millis.map(|m| format!(".{m:03}")).unwrap_or_default();
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -348,7 +355,7 @@ pub fn now_rfc3339() -> String {
 
 /// Civil-from-days (Howard Hinnant), for the proleptic Gregorian calendar: (year, month, day)
 /// of a count of days since 1970-01-01.
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -364,6 +371,13 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_with_and_without_milliseconds() {
+        assert_eq!(rfc3339(365 * 86_400 + 3_723, None), "1971-01-01T01:02:03Z");
+        assert_eq!(rfc3339(0, Some(7)), "1970-01-01T00:00:00.007Z");
+        assert_eq!(now_rfc3339().len(), "2026-11-22T00:00:00Z".len());
+    }
 
     fn deployment(status: RecordStatus) -> Deployment {
         Deployment {
