@@ -55,9 +55,16 @@ pub struct BuildInfo {
     /// The pinned dependency set came from the resolution cache (no pip resolution ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dependencies_cached: Option<bool>,
+    /// Who resolved the dependency set: `cache` (an earlier run), `sam-build` (the native build
+    /// of the requirements as given) or `pip` (pip's resolution for the Lambda platform).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<crate::lambda::resolve::ResolvedBy>,
     /// What was compiled to bytecode for cold starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytecode: Option<crate::lambda::bytecode::Bytecode>,
+    /// The cold start to expect from what was built (the plan's is from the requirements).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<crate::lambda::cold_start::ColdStart>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -10,6 +10,14 @@ use crate::error::{Error, Result};
 /// Oldest `sam` that builds python3.13 and knows every flag we pass.
 pub const MIN_SAM_VERSION: (u32, u32, u32) = (1, 130, 0);
 
+/// The runtime's own interpreter (`python3.13` for python3.13) when it is on PATH and is that
+/// version: what a native `sam build` needs and what compiles the runtime's bytecode.
+pub fn runtime_interpreter(runtime: crate::settings::Runtime) -> Option<PathBuf> {
+    let name = runtime.interpreter();
+    let path = which::which(&name).ok()?;
+    (interpreter_version(&name) == Some((3, u32::from(runtime.minor)))).then_some(path)
+}
+
 /// `(major, minor)` of `python` if it is on PATH and starts.
 pub fn interpreter_version(python: &str) -> Option<(u32, u32)> {
     VersionProbe::start(python)?.finish()

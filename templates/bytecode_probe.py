@@ -8,18 +8,52 @@ Prints one JSON line: {"method", "modules", "bytes", "error"}.
 Bytecode is unchecked-hash (PEP 552): Lambda's code directory is read-only and never changes
 under a version, and the zip's entries carry the 1980 timestamp, so timestamp pycs would all be
 stale; checked-hash pycs would hash every source file on every cold start.
+
+The import compiles each module once anyway (there is no bytecode yet); those code objects are
+kept and written out, so nothing is compiled twice (py_compile only for the fallback).
 """
 
 import importlib
+import importlib.util
 import json
 import os
 import py_compile
 import socket
 import sys
+from importlib import _bootstrap_external
+
+# source path -> (code object, source bytes), for every module the import compiled.
+compiled = {}
+_source_to_code = _bootstrap_external.SourceLoader.source_to_code
+
+
+def _keeping_source_to_code(self, data, path, *args, **kwargs):
+    code = _source_to_code(self, data, path, *args, **kwargs)
+    if not args and not kwargs and isinstance(path, str):
+        compiled[os.path.realpath(path)] = (code, data)
+    return code
+
+
+_bootstrap_external.SourceLoader.source_to_code = _keeping_source_to_code
 
 
 def _no_network(*args, **kwargs):
     raise OSError("agentdeploy's build-time import has no network")
+
+
+def write_kept(path, cfile):
+    """Writes the import's own code object for `path`; False when the import did not compile it."""
+    kept = compiled.get(path)
+    if kept is None:
+        return False
+    code, source = kept
+    data = _bootstrap_external._code_to_hash_pyc(
+        code, importlib.util.source_hash(source), checked=False
+    )
+    os.makedirs(os.path.dirname(cfile), exist_ok=True)
+    with open(cfile, "wb") as out:
+        out.write(data)
+    return True
 
 
 def compile_files(paths, budget):
@@ -27,12 +61,13 @@ def compile_files(paths, budget):
     for path in sorted(paths):
         cfile = importlib.util.cache_from_source(path)
         try:
-            py_compile.compile(
-                path,
-                cfile=cfile,
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
+            if not write_kept(path, cfile):
+                py_compile.compile(
+                    path,
+                    cfile=cfile,
+                    doraise=True,
+                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                )
         except (py_compile.PyCompileError, OSError, ValueError):
             continue
         size = os.path.getsize(cfile)
@@ -66,7 +101,10 @@ def main():
         return None if relative in skip else path
 
     if error is None:
+        # Also what the import compiled but did not keep: modules whose import failed and was
+        # caught (`try: import x except ImportError`) are compiled again on every cold start.
         files = {ours(getattr(m, "__file__", None) or "") for m in list(sys.modules.values())}
+        files.update(ours(path) for path in compiled)
         method = "import"
     else:
         files = set()

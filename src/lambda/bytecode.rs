@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cli::Architecture;
 use crate::settings::Runtime;
 
 const PROBE: &str = include_str!("../../templates/bytecode_probe.py");
@@ -48,6 +49,7 @@ pub struct BytecodeRequest<'a> {
     /// zip is reused across code changes and unchecked pycs of old code would run instead.
     pub code_dir: &'a Path,
     pub runtime: Runtime,
+    pub architecture: Architecture,
     /// The function's environment variables, and the secret names (given placeholders).
     pub env_vars: Vec<(String, String)>,
     pub secrets: &'a [String],
@@ -61,18 +63,17 @@ pub struct BytecodeRequest<'a> {
 /// Compiles and reports; the second value is a warning to show when something fell short.
 pub async fn compile(request: BytecodeRequest<'_>) -> (Bytecode, Option<String>) {
     let interpreter = request.runtime.interpreter();
-    let python = match which::which(&interpreter) {
-        Ok(path)
-            if crate::tools::interpreter_version(&interpreter)
-                == Some((3, u32::from(request.runtime.minor))) =>
-        {
-            path
+    let python = match crate::tools::runtime_interpreter(request.runtime) {
+        Some(python) => Python::Local(python),
+        // sam's build image for the runtime has its interpreter (what a container build uses).
+        None if crate::tools::docker_answers().await => {
+            Python::BuildImage(build_image(request.runtime, request.architecture))
         }
-        _ => {
+        None => {
             return (
                 Bytecode::none(),
                 Some(format!(
-                    "no {interpreter} here to compile the dependencies' bytecode: each cold start will compile what it imports (for strands-agents about 2.8 s of CPU instead of 0.9 s); install {interpreter} and deploy again"
+                    "no {interpreter} here to compile the dependencies' bytecode: each cold start will compile what it imports (for strands-agents about 2.8 s of CPU instead of 0.9 s); install {interpreter} (or start Docker) and deploy again, or use --use-container always"
                 )),
             );
         }
@@ -102,8 +103,68 @@ struct ProbeAnswer {
     error: Option<String>,
 }
 
+/// Where the runtime's Python comes from.
+enum Python {
+    /// This machine's interpreter for the runtime.
+    Local(std::path::PathBuf),
+    /// sam's build image for the runtime, through Docker.
+    BuildImage(String),
+}
+
+/// The image `sam build --use-container` builds this runtime in.
+fn build_image(runtime: Runtime, architecture: Architecture) -> String {
+    let tag = match architecture {
+        Architecture::X86_64 => "x86_64",
+        Architecture::Arm64 => "arm64",
+    };
+    format!("public.ecr.aws/sam/build-{}:latest-{tag}", runtime.name())
+}
+
+/// `docker run` of the probe in the build image: the artifact mounted where Lambda has it, no
+/// network, files written as the artifact's owner, variables by name only.
+fn docker_args(
+    image: &str,
+    runtime: Runtime,
+    artifact_dir: &Path,
+    env: &[(String, String)],
+    probe_args: &[String],
+) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut args: Vec<String> = ["run", "--rm", "--network", "none"]
+        .map(String::from)
+        .to_vec();
+    if let Ok(meta) = std::fs::metadata(artifact_dir) {
+        args.extend(["--user".into(), format!("{}:{}", meta.uid(), meta.gid())]);
+    }
+    args.extend([
+        "-v".into(),
+        format!("{}:/var/task", artifact_dir.display()),
+        "-w".into(),
+        "/var/task".into(),
+        "-e".into(),
+        "LAMBDA_TASK_ROOT=/var/task".into(),
+        "-e".into(),
+        "HOME=/tmp".into(),
+    ]);
+    for (name, _) in env {
+        args.extend(["-e".into(), name.clone()]);
+    }
+    args.extend([
+        image.to_string(),
+        runtime.interpreter(),
+        "-I".into(),
+        "-B".into(),
+        "-c".into(),
+        PROBE.into(),
+        "/var/task".into(),
+        "handler".into(),
+    ]);
+    args.extend(probe_args.iter().cloned());
+    args
+}
+
 async fn run_probe(
-    python: &Path,
+    python: &Python,
     request: &BytecodeRequest<'_>,
 ) -> std::result::Result<(Bytecode, Option<String>), String> {
     let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
@@ -112,36 +173,70 @@ async fn run_probe(
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     let home = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let mut command = tokio::process::Command::new(python);
+    let probe_args = [
+        serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
+        serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
+        request.budget.to_string(),
+    ];
+    // The function's environment as Lambda gives it, minus credentials; a proxy that refuses
+    // every connection backs up the probe's own network block.
+    let mut env: Vec<(String, String)> = request.env_vars.clone();
+    env.extend(
+        request
+            .secrets
+            .iter()
+            .map(|name| (name.clone(), SECRET_PLACEHOLDER.to_string())),
+    );
+    env.extend(
+        [
+            ("AWS_REGION", request.region),
+            ("AWS_DEFAULT_REGION", request.region),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HTTP_PROXY", "http://127.0.0.1:9"),
+            ("HTTPS_PROXY", "http://127.0.0.1:9"),
+            ("LANG", "C.UTF-8"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let mut command = match python {
+        Python::Local(python) => {
+            let mut command = tokio::process::Command::new(python);
+            // -I: nothing from the user's site or PYTHON* variables; -B: the import itself
+            // writes no timestamp pycs (those the probe writes are the only ones).
+            command
+                .args(["-I", "-B", "-c", PROBE])
+                .arg(request.artifact_dir)
+                .arg("handler")
+                .args(&probe_args)
+                .current_dir(request.artifact_dir)
+                .env_clear()
+                .envs(env)
+                .env("PATH", "/usr/bin:/bin")
+                .env("HOME", home.path())
+                .env("LAMBDA_TASK_ROOT", request.artifact_dir);
+            command
+        }
+        Python::BuildImage(image) => {
+            let mut command = tokio::process::Command::new("docker");
+            command.args(docker_args(
+                image,
+                request.runtime,
+                request.artifact_dir,
+                &env,
+                &probe_args,
+            ));
+            // `-e NAME` takes the value from docker's own environment: none in argv.
+            command
+                .env_clear()
+                .envs(env)
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+            if let Some(home) = std::env::var_os("HOME") {
+                command.env("HOME", home);
+            }
+            command
+        }
+    };
     command
-        // -I: nothing from the user's site or PYTHON* variables; -B: the import itself writes no
-        // timestamp pycs (those the probe compiles are the only ones).
-        .args(["-I", "-B", "-c", PROBE])
-        .arg(request.artifact_dir)
-        .arg("handler")
-        .arg(serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()))
-        .arg(serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()))
-        .arg(request.budget.to_string())
-        .current_dir(request.artifact_dir)
-        // The function's environment as Lambda gives it, minus credentials; a proxy that
-        // refuses every connection backs up the probe's own network block.
-        .env_clear()
-        .envs(request.env_vars.iter().cloned())
-        .envs(
-            request
-                .secrets
-                .iter()
-                .map(|name| (name.clone(), SECRET_PLACEHOLDER.to_string())),
-        )
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", home.path())
-        .env("LANG", "C.UTF-8")
-        .env("AWS_REGION", request.region)
-        .env("AWS_DEFAULT_REGION", request.region)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("LAMBDA_TASK_ROOT", request.artifact_dir)
-        .env("HTTP_PROXY", "http://127.0.0.1:9")
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -182,4 +277,41 @@ pub fn top_level_packages(imports: &[crate::lambda::agent::Import]) -> Vec<Strin
     packages.sort();
     packages.dedup();
     packages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_image_run_has_no_network_and_no_values_in_argv() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = build_image(Runtime { minor: 13 }, Architecture::Arm64);
+        assert_eq!(image, "public.ecr.aws/sam/build-python3.13:latest-arm64");
+        let env = vec![
+            ("MODEL_ID".to_string(), "a-model-id-value".to_string()),
+            ("API_TOKEN".to_string(), SECRET_PLACEHOLDER.to_string()),
+        ];
+        let args = docker_args(
+            &image,
+            Runtime { minor: 13 },
+            dir.path(),
+            &env,
+            &["[]".into(), "[]".into(), "100".into()],
+        );
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("run --rm --network none --user "),
+            "{joined}"
+        );
+        assert!(joined.contains(&format!(
+            "-v {}:/var/task -w /var/task",
+            dir.path().display()
+        )));
+        assert!(joined.contains("-e MODEL_ID -e API_TOKEN"), "{joined}");
+        assert!(!joined.contains("a-model-id-value") && !joined.contains(SECRET_PLACEHOLDER));
+        let image_at = args.iter().position(|a| *a == image).unwrap();
+        assert_eq!(args[image_at + 1..image_at + 4], ["python3.13", "-I", "-B"]);
+        assert!(joined.ends_with("/var/task handler [] [] 100"), "{joined}");
+    }
 }

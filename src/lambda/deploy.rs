@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::aws::AwsContext;
+use crate::cli::UseContainer;
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
 use crate::lambda::outputs::{self, StackOutputs};
@@ -29,7 +30,7 @@ pub struct DeployInputs<'a> {
 pub struct Deployed {
     pub outputs: StackOutputs,
     pub pins: Vec<String>,
-    pub resolve_cached: bool,
+    pub resolved_by: resolve::ResolvedBy,
     pub strategy: BuildStrategy,
     /// Built dependencies were reused: this agent's previous build (a code-only change) or
     /// another agent's with the same set.
@@ -122,11 +123,20 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
 
     phase(Phase::Resolving);
-    let resolved = pin(&inputs).await?;
-
-    phase(Phase::Building);
+    let pinned = pin(&inputs, phase).await?;
+    if pinned.built.is_none() {
+        phase(Phase::Building);
+    }
     let log_group = log_group_owner(&inputs, &cfn).await?;
-    let built = build_or_reuse(&inputs, &resolved.pins, log_group == LogGroup::Stack).await?;
+    let built = build_or_reuse(
+        &inputs,
+        &pinned.resolved.pins,
+        pinned.built,
+        log_group == LogGroup::Stack,
+    )
+    .await?;
+    // Fleet members with the same requirements found this set's resolution and build only now.
+    drop(pinned.turn);
 
     phase(Phase::Deploying);
     let no_changes = deploy_with_secrets(&inputs, &cfn, &built.template).await?;
@@ -143,8 +153,8 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         warnings,
         live_version,
         outputs,
-        pins: resolved.pins,
-        resolve_cached: resolved.cached,
+        pins: pinned.resolved.pins,
+        resolved_by: pinned.resolved.by,
         strategy: built.strategy,
         build_cached: built.cached,
         artifact_bytes: built.artifact_bytes,
@@ -157,47 +167,138 @@ fn cache_dir(settings: &LambdaSettings) -> std::path::PathBuf {
     settings.project_dir.join(".agentdeploy").join("cache")
 }
 
+/// The pins, and the build that produced them when the set was resolved by building it.
+struct Pinned {
+    resolved: resolve::Resolved,
+    built: Option<sam::BuildOutcome>,
+    /// Held until the build is packaged, so fleet members reuse the build along with the pins.
+    turn: Option<resolve::Turn>,
+}
+
 /// Pins the requirements for Lambda's platform and writes them, with the samconfig, into the
-/// project `sam build` reads.
-async fn pin(inputs: &DeployInputs<'_>) -> Result<resolve::Resolved> {
-    let DeployInputs {
-        settings,
-        plan,
-        aws,
-        ..
-    } = inputs;
-    let resolved = resolve::resolve(resolve::ResolveRequest {
-        specifiers: &plan.requirements.specifiers,
-        runtime: settings.runtime,
-        architecture: settings.architecture,
-        cache_dir: &cache_dir(settings),
-        tool: inputs.tool.clone(),
-    })
-    .await?;
-    let mut pinned = format!(
-        "# Pinned by agentdeploy for {} {} from: {}\n",
-        settings.runtime.name(),
-        settings.architecture.as_str(),
-        plan.requirements.specifiers.join(", ")
-    );
-    if let Some(house) = &resolved.wheelhouse {
-        // Pure-Python wheels built here for distributions that publish only sources.
-        pinned.push_str(&format!("--find-links {}\n", house.display()));
-    }
-    for pin in &resolved.pins {
-        pinned.push_str(pin);
-        pinned.push('\n');
-    }
-    write_atomically(
-        &settings.out_dir.join("src/requirements.txt"),
-        pinned.as_bytes(),
-    )?;
-    let samconfig = render::render_samconfig(settings, Some(&aws.region), &[])?;
+/// project `sam build` reads. A cached resolution is used as it is; a new set is resolved by the
+/// native `sam build` itself where one can run (see `build_unpinned`), else by pip.
+async fn pin(inputs: &DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Pinned> {
+    let settings = inputs.settings;
+    let samconfig = render::render_samconfig(settings, Some(&inputs.aws.region), &[])?;
     write_atomically(
         &settings.out_dir.join("samconfig.toml"),
         samconfig.as_bytes(),
     )?;
-    Ok(resolved)
+    let request = resolve::ResolveRequest {
+        specifiers: &inputs.plan.requirements.specifiers,
+        runtime: settings.runtime,
+        architecture: settings.architecture,
+        cache_dir: &cache_dir(settings),
+        tool: inputs.tool.clone(),
+    };
+    let pinned = match resolve::lookup(&request).await? {
+        resolve::Lookup::Cached(resolved) => Pinned {
+            resolved,
+            built: None,
+            turn: None,
+        },
+        resolve::Lookup::Missing(turn) => {
+            match build_unpinned(inputs, &request, &turn, phase).await? {
+                Some((resolved, built)) => Pinned {
+                    resolved,
+                    built: Some(built),
+                    turn: Some(turn),
+                },
+                None => Pinned {
+                    resolved: resolve::with_pip(&request, turn).await?,
+                    built: None,
+                    turn: None,
+                },
+            }
+        }
+    };
+    let text = write_requirements(
+        settings,
+        request.specifiers,
+        &pinned.resolved,
+        "Pinned by agentdeploy",
+    )?;
+    if let Some(built) = &pinned.built {
+        // The built folder got the unpinned list; it carries the pins like any other build.
+        write_atomically(
+            &built.artifact_dir.join("requirements.txt"),
+            text.as_bytes(),
+        )?;
+    }
+    Ok(pinned)
+}
+
+/// `<out-dir>/src/requirements.txt`: the pins with where they came from (the text is returned).
+fn write_requirements(
+    settings: &LambdaSettings,
+    specifiers: &[String],
+    resolved: &resolve::Resolved,
+    heading: &str,
+) -> Result<String> {
+    let mut text = format!(
+        "# {heading} for {} {} from: {}\n",
+        settings.runtime.name(),
+        settings.architecture.as_str(),
+        specifiers.join(", ")
+    );
+    if let Some(house) = &resolved.wheelhouse {
+        // Pure-Python wheels built here for distributions that publish only sources.
+        text.push_str(&format!("--find-links {}\n", house.display()));
+    }
+    for pin in &resolved.pins {
+        text.push_str(pin);
+        text.push('\n');
+    }
+    write_atomically(
+        &settings.out_dir.join("src/requirements.txt"),
+        text.as_bytes(),
+    )?;
+    Ok(text)
+}
+
+/// A set's first deploy where the runtime's interpreter is here: a plain `sam build` of the
+/// requirements as given resolves and installs them once, and what it installed gives the pins.
+/// (Resolving with pip first made sam resolve and install the same set a second time: the first
+/// deploy was 0.7x raw `sam build && sam deploy`.) None when no native build can run or it
+/// failed (python3.11's pillow, a source-only package): pip resolves for the platform and names
+/// what has no wheel, then the pinned set is built.
+async fn build_unpinned(
+    inputs: &DeployInputs<'_>,
+    request: &resolve::ResolveRequest<'_>,
+    turn: &resolve::Turn,
+    phase: &(dyn Fn(Phase) + Sync),
+) -> Result<Option<(resolve::Resolved, sam::BuildOutcome)>> {
+    let settings = inputs.settings;
+    if settings.use_container == UseContainer::Always
+        || crate::tools::runtime_interpreter(settings.runtime).is_none()
+    {
+        return Ok(None);
+    }
+    let unpinned = resolve::Resolved {
+        pins: request.specifiers.to_vec(),
+        by: resolve::ResolvedBy::SamBuild,
+        wheelhouse: None,
+    };
+    write_requirements(
+        settings,
+        request.specifiers,
+        &unpinned,
+        "Resolved by sam build",
+    )?;
+    phase(Phase::Building);
+    let Some(built) = sam::build_native(&build_request(inputs), &inputs.tool).await? else {
+        tracing::info!("the native build of the unpinned requirements failed; resolving with pip");
+        return Ok(None);
+    };
+    let code_dir = settings.out_dir.join("src");
+    match resolve::from_installed(request, turn, &built.artifact_dir, &code_dir) {
+        Ok(resolved) => Ok(Some((resolved, built))),
+        Err(e) => {
+            tracing::info!("no pins from the native build ({e}); resolving with pip");
+            Ok(None)
+        }
+    }
 }
 
 /// What the build step leaves: the template `sam deploy` uploads from, and how it was made.
@@ -217,6 +318,7 @@ struct Built {
 async fn build_or_reuse(
     inputs: &DeployInputs<'_>,
     pins: &[String],
+    built: Option<sam::BuildOutcome>,
     own_log_group: bool,
 ) -> Result<Built> {
     let settings = inputs.settings;
@@ -228,9 +330,11 @@ async fn build_or_reuse(
     let build_turn = key_lock::for_path(&shared.zip);
     let build_turn = timings::timed(timings::Category::Sam, build_turn.lock()).await;
     // Reuse, cheapest first: the zipped dependencies (no build folder needed), then this
-    // agent's own built folder (the zip was deleted), else `sam build`. `--force` rebuilds.
-    let facts = shared.facts().filter(|_| !settings.force);
-    let incremental = if settings.force || facts.is_some() {
+    // agent's own built folder (the zip was deleted), else `sam build`. `--force` rebuilds; a
+    // build that resolved the set is used as it is.
+    let fresh = settings.force || built.is_some();
+    let facts = shared.facts().filter(|_| !fresh);
+    let incremental = if fresh || facts.is_some() {
         None
     } else {
         sam::try_incremental(&settings.out_dir, &deps)?
@@ -247,7 +351,10 @@ async fn build_or_reuse(
             (build.strategy, Some(build.artifact_dir), true, bytes, None)
         }
         (None, None) => {
-            let build = sam::build(&build_request(inputs), &inputs.tool).await?;
+            let build = match built {
+                Some(build) => build,
+                None => sam::build(&build_request(inputs), &inputs.tool).await?,
+            };
             sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
             let (bytecode, warning) =
                 compile_bytecode(inputs, &build.artifact_dir, &code_dir).await;
@@ -309,6 +416,7 @@ async fn compile_bytecode(
         artifact_dir,
         code_dir,
         runtime: settings.runtime,
+        architecture: settings.architecture,
         env_vars: settings
             .env_vars
             .iter()

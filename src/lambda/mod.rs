@@ -5,6 +5,7 @@ pub mod agent;
 pub mod artifact;
 pub mod bytecode;
 pub mod code_interpreter;
+pub mod cold_start;
 pub mod compile_checks;
 pub mod deploy;
 pub mod hosted_interpreters;
@@ -147,12 +148,21 @@ impl LambdaPlan {
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,
+            "cold_start": self.expected_cold_start(settings),
             "files": self.files(settings),
         });
         PlanView {
             document,
             lines: self.text_lines(settings),
         }
+    }
+
+    /// The cold start to expect before anything is built: the requirements' usual imports, with
+    /// bytecode when this machine has the runtime's interpreter to compile it.
+    pub fn expected_cold_start(&self, settings: &LambdaSettings) -> cold_start::ColdStart {
+        let bytecode = which::which(settings.runtime.interpreter()).is_ok();
+        let imports = cold_start::Imports::expected(&self.requirements.specifiers, bytecode);
+        cold_start::estimate(&imports, settings.memory, settings.snapstart)
     }
 
     fn text_lines(&self, settings: &LambdaSettings) -> Vec<(&'static str, String)> {
@@ -179,6 +189,7 @@ impl LambdaPlan {
                 requirements.join(", ")
             },
         ));
+        lines.push(("cold start", self.expected_cold_start(settings).describe()));
         for statement in &self.iam.statements {
             lines.push((
                 "iam",

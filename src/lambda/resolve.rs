@@ -1,7 +1,9 @@
-//! Dependencies resolved for the Lambda platform before `sam build` (SPEC §6): pip's
-//! `--dry-run --report` with the runtime's platform tags, Python version and `cp`, wheels only.
-//! The pinned list makes builds reproducible, feeds the cross-platform path, and is cached by
-//! its inputs so unchanged agents and fleets resolve each set once.
+//! Dependencies resolved for the Lambda platform (SPEC §6), cached by their inputs so unchanged
+//! agents and fleets resolve each set once. Where a native `sam build` can run, it resolves
+//! (as a plain `sam build` would) and the pins are read from what it installed; elsewhere (the
+//! cross-platform path, a native build that failed such as python3.11's pillow, source-only
+//! packages) pip's `--dry-run --report` with the runtime's platform tags, Python version and
+//! `cp`, wheels only. The pinned list makes later builds reproducible.
 
 use std::path::{Path, PathBuf};
 
@@ -88,11 +90,23 @@ fn find_pip_python() -> Option<PathBuf> {
     None
 }
 
+/// Who resolved a set this run (reported as `build.resolved_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolvedBy {
+    /// An earlier run: the cached pins.
+    Cache,
+    /// The native `sam build` of the requirements as given; pins read from what it installed.
+    SamBuild,
+    /// pip's resolution for the Lambda platform.
+    Pip,
+}
+
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// `name==version`, sorted by name.
     pub pins: Vec<String>,
-    pub cached: bool,
+    pub by: ResolvedBy,
     /// Locally built pure-Python wheels the pins need (`--find-links`), if any.
     pub wheelhouse: Option<PathBuf>,
 }
@@ -117,23 +131,35 @@ pub struct ResolveRequest<'a> {
     pub tool: ToolOptions<'a>,
 }
 
-/// cache → pip's dry-run report → source-only fallbacks → cache write: one sequence under one
-/// key lock (its steps share the lock guard and the cache file), hence one function.
-pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
+/// The cached resolution of a set, or the turn to resolve it.
+pub enum Lookup {
+    Cached(Resolved),
+    /// Nothing cached: whoever holds this resolves the set (pip, or a native build whose
+    /// installed tree gives the pins) and stores it; fleet members with the same set wait for
+    /// the turn and then find the result.
+    Missing(Turn),
+}
+
+/// The key lock of one set's cache file, held while it is resolved.
+pub struct Turn {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    cache_file: PathBuf,
+}
+
+/// The set's cached resolution, after waiting for whoever is resolving it now.
+pub async fn lookup(request: &ResolveRequest<'_>) -> Result<Lookup> {
     if request.specifiers.is_empty() {
-        return Ok(Resolved {
+        return Ok(Lookup::Cached(Resolved {
             pins: Vec::new(),
-            cached: true,
+            by: ResolvedBy::Cache,
             wheelhouse: None,
-        });
+        }));
     }
     let key = cache_key(request.specifiers, request.runtime, request.architecture);
     let cache_file = request.cache_dir.join(format!("resolved-{key}.txt"));
-    // Fleet members with the same dependency set wait for the first one's resolution and
-    // then read its result from the cache, so each set is resolved once.
     let key_lock = crate::lambda::key_lock::for_path(&cache_file);
-    // Waiting for another member's pip counts as pip time.
-    let _resolving = timings::timed(timings::Category::Pip, key_lock.lock()).await;
+    // Waiting for another member's resolution counts as pip time.
+    let guard = timings::timed(timings::Category::Pip, key_lock.lock_owned()).await;
     if let Ok(text) = std::fs::read_to_string(&cache_file) {
         let pins: Vec<String> = text
             .lines()
@@ -147,13 +173,78 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
             .filter(|dir| dir.is_dir());
         let needs_wheelhouse = text.contains(FIND_LINKS_PREFIX);
         if !pins.is_empty() && (wheelhouse.is_some() || !needs_wheelhouse) {
-            return Ok(Resolved {
+            return Ok(Lookup::Cached(Resolved {
                 pins,
-                cached: true,
+                by: ResolvedBy::Cache,
                 wheelhouse,
-            });
+            }));
         }
     }
+    Ok(Lookup::Missing(Turn {
+        _guard: guard,
+        cache_file,
+    }))
+}
+
+/// The pins of what a build installed into `installed` (its `*.dist-info/METADATA`), stored as
+/// the set's resolution. The turn is kept by the caller until the build is packaged, so fleet
+/// members reuse the build too.
+pub fn from_installed(
+    request: &ResolveRequest<'_>,
+    turn: &Turn,
+    installed: &Path,
+    code_dir: &Path,
+) -> Result<Resolved> {
+    // A distribution vendored in the agent's own folder is code, not a requirement.
+    let vendored = installed_pins(code_dir).unwrap_or_default();
+    let pins: Vec<String> = installed_pins(installed)?
+        .into_iter()
+        .filter(|pin| !vendored.contains(pin))
+        .collect();
+    if pins.is_empty() {
+        return Err(Error::internal(format!(
+            "the build installed no distributions into {}",
+            installed.display()
+        )));
+    }
+    store(request, turn, &pins, ResolvedBy::SamBuild, None)?;
+    Ok(Resolved {
+        pins,
+        by: ResolvedBy::SamBuild,
+        wheelhouse: None,
+    })
+}
+
+/// `name==version` of every distribution installed directly below `dir`, sorted.
+pub fn installed_pins(dir: &Path) -> Result<Vec<String>> {
+    let mut pins = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+    {
+        let folder = entry.file_name().to_string_lossy().into_owned();
+        if !folder.ends_with(".dist-info") {
+            continue;
+        }
+        let metadata = entry.path().join("METADATA");
+        let text = std::fs::read_to_string(&metadata).map_err(|e| Error::io(&metadata, e))?;
+        let header = |key: &str| {
+            text.lines()
+                .take_while(|l| !l.is_empty())
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+        };
+        if let (Some(name), Some(version)) = (header("Name:"), header("Version:")) {
+            pins.push(format!("{}=={version}", normalize_name(&name)));
+        }
+    }
+    pins.sort();
+    pins.dedup();
+    Ok(pins)
+}
+
+/// pip's dry-run report → source-only fallbacks → cache write, in the turn.
+pub async fn with_pip(request: &ResolveRequest<'_>, turn: Turn) -> Result<Resolved> {
     let python = pip_python().await?;
     let work =
         tempfile::tempdir().map_err(|e| Error::internal(format!("temporary directory: {e}")))?;
@@ -162,26 +253,26 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
         .map_err(|e| Error::io(&requirements, e))?;
     let report = work.path().join("report.json");
     let target = work.path().join("target");
-    let first = platform_dry_run(&python, &requirements, &report, &target, None, &request).await?;
+    let first = platform_dry_run(&python, &requirements, &report, &target, None, request).await?;
     let mut wheelhouse = None;
     if !first.success {
         // Some distributions publish only source archives. Pure-Python ones can be built into
         // platform-independent wheels here and then resolved like any other wheel.
         let original = resolution_error(&first.text(), request.runtime, request.architecture);
         let sdists =
-            source_only_distributions(&python, &requirements, work.path(), &request).await?;
+            source_only_distributions(&python, &requirements, work.path(), request).await?;
         if sdists.is_empty() {
             return Err(original);
         }
         let house = request.cache_dir.join("wheels");
-        build_pure_wheels(&python, &sdists, &house, &request).await?;
+        build_pure_wheels(&python, &sdists, &house, request).await?;
         let second = platform_dry_run(
             &python,
             &requirements,
             &report,
             &target,
             Some(&house),
-            &request,
+            request,
         )
         .await?;
         if !second.success {
@@ -194,26 +285,47 @@ pub async fn resolve(request: ResolveRequest<'_>) -> Result<Resolved> {
         wheelhouse = Some(house);
     }
     let pins = read_report(&report)?;
+    store(
+        request,
+        &turn,
+        &pins,
+        ResolvedBy::Pip,
+        wheelhouse.as_deref(),
+    )?;
+    Ok(Resolved {
+        pins,
+        by: ResolvedBy::Pip,
+        wheelhouse,
+    })
+}
+
+fn store(
+    request: &ResolveRequest<'_>,
+    turn: &Turn,
+    pins: &[String],
+    by: ResolvedBy,
+    wheelhouse: Option<&Path>,
+) -> Result<()> {
+    let cache_file = &turn.cache_file;
     if let Some(parent) = cache_file.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
     let mut text = format!(
-        "# resolved for {} {} from: {}\n",
+        "# resolved for {} {} by {} from: {}\n",
         request.runtime.name(),
         request.architecture.as_str(),
+        match by {
+            ResolvedBy::SamBuild => "sam build",
+            _ => "pip",
+        },
         request.specifiers.join(", ")
     );
-    if let Some(house) = &wheelhouse {
+    if let Some(house) = wheelhouse {
         text.push_str(&format!("{FIND_LINKS_PREFIX}{}\n", house.display()));
     }
     text.push_str(&pins.join("\n"));
     text.push('\n');
-    write_atomically(&cache_file, text.as_bytes())?;
-    Ok(Resolved {
-        pins,
-        cached: false,
-        wheelhouse,
-    })
+    write_atomically(cache_file, text.as_bytes())
 }
 
 /// How the cache file records the folder of locally built wheels.

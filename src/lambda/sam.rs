@@ -102,6 +102,19 @@ pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result
     Err(no_build_path(request.runtime))
 }
 
+/// `sam build` with this machine's interpreter, no fallbacks: None when it failed (the caller
+/// has another way).
+pub async fn build_native(
+    request: &BuildRequest<'_>,
+    tool: &ToolOptions<'_>,
+) -> Result<Option<BuildOutcome>> {
+    let run = sam_build(request, false, tool).await?;
+    Ok(run.success.then(|| BuildOutcome {
+        strategy: BuildStrategy::Native,
+        artifact_dir: build_dir(request.out_dir).join(FUNCTION_LOGICAL_ID),
+    }))
+}
+
 /// What the last build put in the artifact: its dependency set and which files are our code.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildMarker {

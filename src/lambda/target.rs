@@ -6,8 +6,10 @@ use std::time::Duration;
 use crate::aws::AwsContext;
 use crate::cli::{AuthMode, EndpointKind};
 use crate::error::Result;
+use crate::lambda::cold_start;
 use crate::lambda::deploy::{self, DeployInputs};
 use crate::lambda::outputs::{self, StackOutputs};
+use crate::lambda::resolve::ResolvedBy;
 use crate::lambda::{LambdaPlan, code_interpreter};
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::settings::{DeploymentKind, LambdaSettings};
@@ -93,9 +95,19 @@ impl Target for LambdaTarget {
                 strategy: deployed.strategy.as_str().to_string(),
                 artifact_bytes: Some(deployed.artifact_bytes),
                 cached: deployed.build_cached
-                    || (deployed.resolve_cached && !deployed.pins.is_empty()),
-                dependencies_cached: Some(deployed.resolve_cached),
+                    || (deployed.resolved_by == ResolvedBy::Cache && !deployed.pins.is_empty()),
+                dependencies_cached: Some(deployed.resolved_by == ResolvedBy::Cache),
+                resolved_by: Some(deployed.resolved_by),
                 bytecode: deployed.bytecode.clone(),
+                cold_start: Some(match &deployed.bytecode {
+                    Some(bytecode) => cold_start::estimate(
+                        &cold_start::Imports::built(bytecode),
+                        settings.memory,
+                        settings.snapstart,
+                    ),
+                    // Reused from a build whose facts were not kept: the plan's expectation.
+                    None => plan.expected_cold_start(settings),
+                }),
             },
             pins: deployed.pins,
             no_changes: deployed.no_changes,

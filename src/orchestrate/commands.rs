@@ -267,6 +267,7 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
         outputs: stack.map(|s| s.outputs),
         function,
         versions,
+        cold_start: entry.as_ref().and_then(|e| e.cold_start.clone()),
         record: entry,
     };
     output::emit(&result, ctx.global.output);
@@ -587,6 +588,8 @@ pub struct StatusResult {
     pub function: Option<outputs::FunctionState>,
     /// The last few published versions, newest first, the live one marked.
     pub versions: Vec<VersionRow>,
+    /// The cold start expected of what was last deployed from here.
+    pub cold_start: Option<crate::lambda::cold_start::ColdStart>,
     pub record: Option<Deployment>,
 }
 
@@ -663,6 +666,9 @@ impl CommandResult for StatusResult {
                     f.timeout.unwrap_or(0)
                 ),
             );
+        }
+        if let Some(cold) = &self.cold_start {
+            line("cold start", cold.describe());
         }
         for (key, value) in self.outputs.iter().flatten() {
             line(key, value.clone());

@@ -176,7 +176,9 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
             artifact_bytes: None,
             cached: false,
             dependencies_cached: None,
+            resolved_by: None,
             bytecode: None,
+            cold_start: None,
         },
         duration_ms: 0,
         time_ms: None,
@@ -292,6 +294,7 @@ pub fn upsert(
                 endpoint_kind: settings.endpoint.as_str().to_string(),
                 error: None,
                 live_version: None,
+                cold_start: None,
                 rolled_back: false,
                 versions: Vec::new(),
             });
@@ -473,6 +476,7 @@ impl<T: Target> Run<'_, T> {
             };
             d.build_strategy = Some(shipped.build.strategy.clone());
             d.artifact_bytes = shipped.build.artifact_bytes;
+            d.cold_start = shipped.build.cold_start.clone();
             if let Some(version) = &shipped.live_version {
                 d.note_live_version(version, input_hash);
             }
@@ -510,7 +514,9 @@ impl<T: Target> Run<'_, T> {
             artifact_bytes: previous.artifact_bytes,
             cached: true,
             dependencies_cached: Some(true),
+            resolved_by: Some(crate::lambda::resolve::ResolvedBy::Cache),
             bytecode: None,
+            cold_start: previous.cold_start.clone(),
         };
         report.access = Some(live.access);
         upsert(self.store, settings, |d| {

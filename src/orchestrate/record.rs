@@ -82,6 +82,9 @@ pub struct Deployment {
     /// `rollback` moved `live` away from the stack's own version; the next deploy moves it back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rolled_back: bool,
+    /// The cold start expected of what was last deployed (SPEC §5 "Cold start").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<crate::lambda::cold_start::ColdStart>,
     /// Published versions this project deployed, oldest first (the last few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<RecordedVersion>,
@@ -398,6 +401,7 @@ mod tests {
             endpoint_kind: "api".into(),
             error: None,
             live_version: None,
+            cold_start: None,
             rolled_back: false,
             versions: Vec::new(),
         }

@@ -75,6 +75,17 @@ fn seed_agent_deploys_natively_on_3_13_answers_and_redeploys_unchanged() {
     assert_eq!(doc["region"], "us-east-1");
     assert_eq!(doc["runtime"], "python3.13");
     assert_eq!(doc["build"]["strategy"], "native");
+    // A new set with the runtime's interpreter here: the one native `sam build` resolved it (no
+    // separate pip resolution), and its pins were kept for the next builds.
+    assert_eq!(doc["build"]["resolved_by"], "sam-build", "{doc:#}");
+    let cache = std::fs::read_dir(work.path().join(".agentdeploy/cache"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("resolved-"))
+        .expect("the resolution is cached");
+    let cached = std::fs::read_to_string(cache.path()).unwrap();
+    assert!(cached.contains(" by sam build from: "), "{cached}");
+    assert!(cached.contains("\nstrands-agents=="), "{cached}");
     let endpoint = doc["endpoint"].as_str().unwrap();
     assert!(
         endpoint.starts_with("https://")
@@ -155,6 +166,63 @@ fn seed_agent_deploys_natively_on_3_13_answers_and_redeploys_unchanged() {
         second["build"]["cached"], true,
         "the resolved set is reused"
     );
+    assert_cold_start_targets(&out_dir);
+}
+
+/// SPEC §5 "Cold start", measured the way Lambda runs the zip (unpacked read-only, a fresh
+/// Python 3.13 per import, no bytecode written), checked by what compiled and by ratio, never by
+/// absolute time: as shipped, a cold start compiles none of the dependencies (only the agent's
+/// own files, which the dependency zip must not carry: they change without a rebuild), which is
+/// what "as shipped ≤ 1.25x fully compiled" needs, without timing noise; against the same zip
+/// stripped of bytecode it takes at most half the CPU (measured 0.22–0.26x); unpacked it fits
+/// Lambda's 250 MiB.
+fn assert_cold_start_targets(out_dir: &Path) {
+    let work = tempfile::tempdir().unwrap();
+    let measured = Command::new("python3")
+        .arg(repo().join("tests/python/import_cost.py"))
+        .arg(out_dir.join(".aws-sam/build/AgentFunction.zip"))
+        .arg(work.path())
+        .arg("--python")
+        .arg(python313())
+        .args(["--repeats", "3"])
+        .output()
+        .unwrap();
+    assert!(measured.status.success(), "{}", stderr(&measured));
+    let cost: Value = serde_json::from_slice(&measured.stdout).unwrap();
+    let (shipped, stripped) = (&cost["shipped"], &cost["stripped"]);
+    let own_code: Vec<String> = files_below(&out_dir.join("src"))
+        .iter()
+        .map(|f| {
+            f.strip_prefix(out_dir.join("src"))
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    let from_source: Vec<&str> = shipped["from_source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        from_source.iter().all(|p| own_code.iter().any(|c| c == p)),
+        "a cold start compiled dependencies from source: {from_source:?}"
+    );
+    assert!(from_source.contains(&"handler.py"), "{from_source:?}");
+    let loaded = shipped["loaded"].as_u64().unwrap();
+    assert!(loaded > 500, "{cost}");
+    assert!(
+        stripped["from_source"].as_array().unwrap().len() as u64 >= loaded - 5,
+        "without bytecode every module compiles: {cost}"
+    );
+    let ratio = shipped["cpu"].as_f64().unwrap() / stripped["cpu"].as_f64().unwrap();
+    assert!(
+        ratio <= 0.5,
+        "shipped / stripped CPU = {ratio:.2} (target <= 0.5): {cost}"
+    );
+    let bytes = shipped["bytes"].as_u64().unwrap();
+    assert!(bytes <= 250 * 1024 * 1024, "unzipped {bytes} bytes");
 }
 
 #[test]
@@ -586,6 +654,8 @@ fn strands_tools_for_python_3_11_builds_through_the_pinned_path() {
     ]);
     let doc = assert_deployed(&run(&mut cmd));
     assert_eq!(doc["build"]["strategy"], "native");
+    // The native build of the set as given failed on pillow; pip resolved it for the platform.
+    assert_eq!(doc["build"]["resolved_by"], "pip", "{doc:#}");
     let pins = pinned_requirements(&doc);
     let pillow = pins
         .iter()

@@ -817,3 +817,52 @@ fn the_plan_shows_the_alias_the_log_group_and_snapstart() {
     assert!(template.contains("RetentionInDays: 30"));
     assert!(!template.contains("SnapStart"), "SnapStart only when asked");
 }
+
+/// SPEC §5 "Cold start": the plan says what INIT to expect and why, from the requirements, the
+/// memory and whether this machine can ship the bytecode (the runtime's interpreter on PATH).
+#[test]
+fn the_plan_shows_the_expected_cold_start_class() {
+    let plan = |path: String, extra: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = agentdeploy(&repo());
+        cmd.env("PATH", path)
+            .args([
+                "lambda",
+                "--function-name",
+                "cold",
+                "--dry-run",
+                "-o",
+                "json",
+            ])
+            .args(["--runtime", "python3.13", "--agent"])
+            .arg(fixture("seed_agent.py"))
+            .arg("--out-dir")
+            .arg(dir.path())
+            .args(extra);
+        let out = run(&mut cmd);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)["plan"]["cold_start"].clone()
+    };
+    let with_bytecode = plan(crate::common::local_aws::deploy_path(), &[]);
+    assert_eq!(with_bytecode["class"], "moderate", "{with_bytecode}");
+    assert!(
+        with_bytecode["basis"]
+            .as_str()
+            .unwrap()
+            .contains("bytecode shipped")
+    );
+    let without = plan(
+        crate::common::local_aws::path_without_runtime_interpreters(),
+        &[],
+    );
+    assert_eq!(without["class"], "slow", "{without}");
+    assert!(
+        without["init_seconds"].as_f64().unwrap()
+            > with_bytecode["init_seconds"].as_f64().unwrap() + 5.0
+    );
+    let big = plan(
+        crate::common::local_aws::deploy_path(),
+        &["--memory", "3008"],
+    );
+    assert_eq!(big["class"], "fast", "{big}");
+}
