@@ -61,7 +61,7 @@ fn tool_category(program: &Path, args: &[String]) -> Option<Category> {
     let name = program.file_name()?.to_string_lossy();
     if name.starts_with("sam") {
         Some(Category::Sam)
-    } else if args.windows(2).any(|w| w[0] == "-m" && w[1] == "pip") {
+    } else if name == "uv" || args.windows(2).any(|w| w[0] == "-m" && w[1] == "pip") {
         Some(Category::Pip)
     } else {
         None

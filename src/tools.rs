@@ -12,10 +12,23 @@ pub const MIN_SAM_VERSION: (u32, u32, u32) = (1, 130, 0);
 
 /// The runtime's own interpreter (`python3.13` for python3.13) when it is on PATH and is that
 /// version: what a native `sam build` needs and what compiles the runtime's bytecode.
+/// Asked once per runtime and run (it starts the interpreter; PATH does not change meanwhile).
 pub fn runtime_interpreter(runtime: crate::settings::Runtime) -> Option<PathBuf> {
-    let name = runtime.interpreter();
-    let path = which::which(&name).ok()?;
-    (interpreter_version(&name) == Some((3, u32::from(runtime.minor)))).then_some(path)
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static FOUND: OnceLock<Mutex<HashMap<u8, Option<PathBuf>>>> = OnceLock::new();
+    let mut found = FOUND
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    found
+        .entry(runtime.minor)
+        .or_insert_with(|| {
+            let name = runtime.interpreter();
+            let path = which::which(&name).ok()?;
+            (interpreter_version(&name) == Some((3, u32::from(runtime.minor)))).then_some(path)
+        })
+        .clone()
 }
 
 /// `(major, minor)` of `python` if it is on PATH and starts.

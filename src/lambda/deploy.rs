@@ -47,12 +47,17 @@ pub struct Deployed {
     pub bytecode: Option<bytecode::Bytecode>,
 }
 
-/// Environment for every sam child: the endpoint override, and no telemetry (a closed network
-/// makes sam's telemetry calls hang for tens of seconds), unless the user chose otherwise.
+/// Environment for every sam child: the endpoint override, no telemetry (a closed network
+/// makes sam's telemetry calls hang for tens of seconds) and a 1 s stack-event poll instead of
+/// `sam deploy`'s 5 s (every deploy slept at least one whole poll after the stack was done;
+/// `sam sync` polls every 0.5 s), unless the user chose otherwise.
 pub fn sam_env(aws: &AwsContext, profile: Option<&str>) -> Vec<(String, String)> {
     let mut envs = vec![("AWS_REGION".to_string(), aws.region.clone())];
     if std::env::var_os("SAM_CLI_TELEMETRY").is_none() {
         envs.push(("SAM_CLI_TELEMETRY".into(), "0".into()));
+    }
+    if std::env::var_os("SAM_CLI_POLL_DELAY").is_none() {
+        envs.push(("SAM_CLI_POLL_DELAY".into(), SAM_POLL_DELAY_SECONDS.into()));
     }
     if let Some(url) = &aws.endpoint_url {
         envs.push(("AWS_ENDPOINT_URL".into(), url.clone()));
@@ -62,6 +67,9 @@ pub fn sam_env(aws: &AwsContext, profile: Option<&str>) -> Vec<(String, String)>
     }
     envs
 }
+
+/// How often `sam deploy` reads the stack's events while it waits.
+const SAM_POLL_DELAY_SECONDS: &str = "1";
 
 /// Refuses (or with --force repairs) a stack the deploy cannot proceed from.
 pub async fn check_stack_before_deploy(
@@ -257,12 +265,13 @@ fn write_requirements(
     Ok(text)
 }
 
-/// A set's first deploy where the runtime's interpreter is here: a plain `sam build` of the
-/// requirements as given resolves and installs them once, and what it installed gives the pins.
-/// (Resolving with pip first made sam resolve and install the same set a second time: the first
-/// deploy was 0.7x raw `sam build && sam deploy`.) None when no native build can run or it
-/// failed (python3.11's pillow, a source-only package): pip resolves for the platform and names
-/// what has no wheel, then the pinned set is built.
+/// A set's first deploy, resolved by the build that installs it: with the runtime's interpreter
+/// here, a plain `sam build` of the requirements as given (resolving with pip first made sam
+/// resolve and install the same set a second time: the first deploy was 0.7x raw `sam build &&
+/// sam deploy`); on the cross-platform path, uv when it is on PATH (resolution and install in
+/// one step). The pins are read from what was installed. None when neither can run or it failed
+/// (python3.11's pillow, a source-only package): pip resolves for the platform and names what
+/// has no wheel, then the pinned set is built.
 async fn build_unpinned(
     inputs: &DeployInputs<'_>,
     request: &resolve::ResolveRequest<'_>,
@@ -270,32 +279,43 @@ async fn build_unpinned(
     phase: &(dyn Fn(Phase) + Sync),
 ) -> Result<Option<(resolve::Resolved, sam::BuildOutcome)>> {
     let settings = inputs.settings;
-    if settings.use_container == UseContainer::Always
-        || crate::tools::runtime_interpreter(settings.runtime).is_none()
-    {
+    let build = build_request(inputs);
+    if settings.use_container == UseContainer::Always {
         return Ok(None);
     }
+    let (by, heading) = if crate::tools::runtime_interpreter(settings.runtime).is_some() {
+        (resolve::ResolvedBy::SamBuild, "Resolved by sam build")
+    } else if build.allow_cross_platform
+        && !(settings.use_container == UseContainer::Auto && crate::tools::docker_answers().await)
+        && which::which("uv").is_ok()
+    {
+        (resolve::ResolvedBy::Uv, "Resolved by uv")
+    } else {
+        return Ok(None);
+    };
     let unpinned = resolve::Resolved {
         pins: request.specifiers.to_vec(),
-        by: resolve::ResolvedBy::SamBuild,
+        by,
         wheelhouse: None,
     };
-    write_requirements(
-        settings,
-        request.specifiers,
-        &unpinned,
-        "Resolved by sam build",
-    )?;
+    write_requirements(settings, request.specifiers, &unpinned, heading)?;
     phase(Phase::Building);
-    let Some(built) = sam::build_native(&build_request(inputs), &inputs.tool).await? else {
-        tracing::info!("the native build of the unpinned requirements failed; resolving with pip");
+    let built = match by {
+        resolve::ResolvedBy::Uv => {
+            let uv = which::which("uv").map_err(|e| Error::internal(e.to_string()))?;
+            sam::cross_platform_uv(&build, &uv, request.specifiers, &inputs.tool).await?
+        }
+        _ => sam::build_native(&build, &inputs.tool).await?,
+    };
+    let Some(built) = built else {
+        tracing::info!("building the requirements as given failed; resolving with pip");
         return Ok(None);
     };
     let code_dir = settings.out_dir.join("src");
-    match resolve::from_installed(request, turn, &built.artifact_dir, &code_dir) {
+    match resolve::from_installed(request, turn, by, &built.artifact_dir, &code_dir) {
         Ok(resolved) => Ok(Some((resolved, built))),
         Err(e) => {
-            tracing::info!("no pins from the native build ({e}); resolving with pip");
+            tracing::info!("no pins from the build ({e}); resolving with pip");
             Ok(None)
         }
     }

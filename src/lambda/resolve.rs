@@ -98,6 +98,8 @@ pub enum ResolvedBy {
     Cache,
     /// The native `sam build` of the requirements as given; pins read from what it installed.
     SamBuild,
+    /// uv's install for the platform (the cross-platform path); pins read from what it installed.
+    Uv,
     /// pip's resolution for the Lambda platform.
     Pip,
 }
@@ -192,6 +194,7 @@ pub async fn lookup(request: &ResolveRequest<'_>) -> Result<Lookup> {
 pub fn from_installed(
     request: &ResolveRequest<'_>,
     turn: &Turn,
+    by: ResolvedBy,
     installed: &Path,
     code_dir: &Path,
 ) -> Result<Resolved> {
@@ -207,10 +210,10 @@ pub fn from_installed(
             installed.display()
         )));
     }
-    store(request, turn, &pins, ResolvedBy::SamBuild, None)?;
+    store(request, turn, &pins, by, None)?;
     Ok(Resolved {
         pins,
-        by: ResolvedBy::SamBuild,
+        by,
         wheelhouse: None,
     })
 }
@@ -316,7 +319,8 @@ fn store(
         request.architecture.as_str(),
         match by {
             ResolvedBy::SamBuild => "sam build",
-            _ => "pip",
+            ResolvedBy::Uv => "uv",
+            ResolvedBy::Pip | ResolvedBy::Cache => "pip",
         },
         request.specifiers.join(", ")
     );

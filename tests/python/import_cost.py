@@ -57,7 +57,7 @@ print(json.dumps({
 
 COMPILE_ALL = r"""
 import compileall, py_compile, sys
-compileall.compile_dir(sys.argv[1], quiet=2, workers=0,
+compileall.compile_dir(sys.argv[1], quiet=2, workers=1,
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 """
 
@@ -127,7 +127,7 @@ def main():
     repeats = 5
     if "--repeats" in args:
         repeats = int(args[args.index("--repeats") + 1])
-    zip_path, work = args[0], args[1]
+    zip_path, work = args[0], os.path.abspath(args[1])
     python = args[args.index("--python") + 1]
     variants = ["shipped", "stripped"] + (["compiled"] if compiled else [])
     for name in variants:
@@ -136,12 +136,16 @@ def main():
     if compiled:
         root = os.path.join(work, "compiled")
         strip_bytecode(root)
-        # The runtime's own Python writes the pycs (magic number and cache tag are its own).
-        subprocess.run(
+        # The runtime's own Python writes the pycs (magic number and cache tag are its own); one
+        # worker: its processes would start sys.executable, which a wrapper script is not.
+        done = subprocess.run(
             [python, "-I", "-c", COMPILE_ALL, root],
             check=False,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if not any("__pycache__" in dirnames for _, dirnames, _ in os.walk(root)):
+            sys.exit(f"compiling {root} wrote nothing:\n{done.stderr[-2000:]}")
     for name in variants:
         read_only(os.path.join(work, name))
     runs = {name: [] for name in variants}

@@ -338,6 +338,49 @@ fn cross_platform_path_for_3_13_runs_the_handler_under_3_13() {
     assert_eq!(answer["output"]["log_level"], "debug");
 }
 
+/// The cross-platform path with uv on PATH: uv resolves and installs the set for the platform in
+/// one step (no pip resolution first), the pins come from what it installed, and the function it
+/// built answers under 3.13.
+#[test]
+fn with_uv_on_path_the_cross_platform_path_resolves_and_installs_in_one_step() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let out_dir = work.path().join("out");
+    let path = format!(
+        "{}:{}",
+        crate::common::tools_dir().join("uv/bin").display(),
+        local_aws::path_without_runtime_interpreters()
+    );
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "seeduv",
+        &fixture("seed_agent.py"),
+        &out_dir,
+        &path,
+    );
+    cmd.args(["--endpoint", "none"]);
+    let doc = assert_deployed(&run(&mut cmd));
+    assert_eq!(doc["build"]["strategy"], "cross-platform-uv", "{doc:#}");
+    assert_eq!(doc["build"]["resolved_by"], "uv", "{doc:#}");
+    let pins = pinned_requirements(&doc);
+    assert!(
+        pins.iter().any(|p| p.starts_with("strands-agents==")),
+        "{pins:?}"
+    );
+    let files = local_aws::artifact_files(&out_dir);
+    assert!(has_file(&files, "cpython-313-x86_64-linux-gnu.so"));
+    assert!(!has_file(&files, "cpython-311"), "host wheels leaked in");
+    let answer = json(&invoke(
+        &aws,
+        work.path(),
+        "seeduv",
+        "What is 6 * 7?",
+        r#"{"offline": true}"#,
+    ));
+    assert_eq!(answer["output"]["answer"], "You asked: What is 6 * 7?");
+}
+
 #[test]
 fn with_no_build_path_left_the_error_names_all_three_ways_out() {
     let aws = LocalAws::start();
