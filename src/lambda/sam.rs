@@ -128,11 +128,14 @@ pub struct BuildMarker {
 
 const MARKER_FILE: &str = ".agentdeploy-build.json";
 
+/// The dependency set's key for the shared zip and the incremental build. The prefix names how
+/// the zip is made: a change there (v3: the bytecode of imports that failed and were caught)
+/// must not reuse zips made the old way.
 pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(format!(
-        "deps-v2-bytecode\0{}\0{}\0",
+        "deps-v3-bytecode\0{}\0{}\0",
         runtime.name(),
         architecture.as_str()
     ));
