@@ -158,9 +158,10 @@ impl LambdaPlan {
     }
 
     /// The cold start to expect before anything is built: the requirements' usual imports, with
-    /// bytecode when this machine has the runtime's interpreter to compile it.
+    /// bytecode when the runtime's interpreter is here or the build runs in its image.
     pub fn expected_cold_start(&self, settings: &LambdaSettings) -> cold_start::ColdStart {
-        let bytecode = which::which(settings.runtime.interpreter()).is_ok();
+        let bytecode = which::which(settings.runtime.interpreter()).is_ok()
+            || settings.use_container == crate::cli::UseContainer::Always;
         let imports = cold_start::Imports::expected(&self.requirements.specifiers, bytecode);
         cold_start::estimate(&imports, settings.memory, settings.snapstart)
     }

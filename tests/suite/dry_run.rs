@@ -860,6 +860,12 @@ fn the_plan_shows_the_expected_cold_start_class() {
         without["init_seconds"].as_f64().unwrap()
             > with_bytecode["init_seconds"].as_f64().unwrap() + 5.0
     );
+    // A container build compiles in the runtime's image: bytecode without a local interpreter.
+    let in_image = plan(
+        crate::common::local_aws::path_without_runtime_interpreters(),
+        &["--use-container", "always"],
+    );
+    assert_eq!(in_image["class"], "moderate", "{in_image}");
     let big = plan(
         crate::common::local_aws::deploy_path(),
         &["--memory", "3008"],
