@@ -185,7 +185,8 @@ struct Pinned {
 
 /// Pins the requirements for Lambda's platform and writes them, with the samconfig, into the
 /// project `sam build` reads. A cached resolution is used as it is; a new set is resolved by the
-/// native `sam build` itself where one can run (see `build_unpinned`), else by pip.
+/// build that installs it where one can run (the native `sam build`, or uv on the cross-platform
+/// path: see `build_unpinned`), else by pip.
 async fn pin(inputs: &DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Pinned> {
     let settings = inputs.settings;
     let samconfig = render::render_samconfig(settings, Some(&inputs.aws.region), &[])?;
