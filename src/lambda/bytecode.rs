@@ -113,11 +113,11 @@ enum Python {
 
 /// The image `sam build --use-container` builds this runtime in.
 fn build_image(runtime: Runtime, architecture: Architecture) -> String {
-    let tag = match architecture {
-        Architecture::X86_64 => "x86_64",
-        Architecture::Arm64 => "arm64",
-    };
-    format!("public.ecr.aws/sam/build-{}:latest-{tag}", runtime.name())
+    format!(
+        "public.ecr.aws/sam/build-{}:latest-{}",
+        runtime.name(),
+        architecture.as_str()
+    )
 }
 
 /// `docker run` of the probe in the build image: the artifact mounted where Lambda has it, no

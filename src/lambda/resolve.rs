@@ -16,22 +16,37 @@ use crate::process::{ToolOptions, run_tool};
 use crate::settings::Runtime;
 use crate::timings;
 
-/// pip's platform tags for a runtime: Amazon Linux 2023 (glibc 2.34) for python3.12+,
-/// Amazon Linux 2 (`manylinux2014` only) before that.
-pub fn platform_tags(runtime: Runtime, architecture: Architecture) -> Vec<String> {
-    let machine = match architecture {
+/// The wheel platform's machine name for an architecture.
+fn machine(architecture: Architecture) -> &'static str {
+    match architecture {
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "aarch64",
-    };
-    if runtime.on_amazon_linux_2023() {
-        vec![
-            format!("manylinux_2_34_{machine}"),
-            format!("manylinux_2_28_{machine}"),
-            format!("manylinux2014_{machine}"),
-        ]
-    } else {
-        vec![format!("manylinux2014_{machine}")]
     }
+}
+
+/// The glibc levels a runtime's wheels may target, newest first: Amazon Linux 2023 (glibc 2.34)
+/// for python3.12+, Amazon Linux 2 (`manylinux2014` only) before that.
+fn manylinux_levels(runtime: Runtime) -> &'static [&'static str] {
+    if runtime.on_amazon_linux_2023() {
+        &["manylinux_2_34", "manylinux_2_28", "manylinux2014"]
+    } else {
+        &["manylinux2014"]
+    }
+}
+
+/// pip's platform tags for a runtime (`manylinux_2_34_x86_64`, ...).
+pub fn platform_tags(runtime: Runtime, architecture: Architecture) -> Vec<String> {
+    let machine = machine(architecture);
+    manylinux_levels(runtime)
+        .iter()
+        .map(|level| format!("{level}_{machine}"))
+        .collect()
+}
+
+/// uv's name for the same platform (`--python-platform x86_64-manylinux_2_34`): the newest level
+/// (uv accepts the older ones with it).
+pub fn uv_platform(runtime: Runtime, architecture: Architecture) -> String {
+    format!("{}-{}", machine(architecture), manylinux_levels(runtime)[0])
 }
 
 /// The flags that make pip pick wheels for the function's platform instead of this machine's.
@@ -567,6 +582,14 @@ mod tests {
         assert_eq!(
             platform_tags(Runtime { minor: 12 }, Architecture::Arm64)[0],
             "manylinux_2_34_aarch64"
+        );
+        assert_eq!(
+            uv_platform(Runtime { minor: 13 }, Architecture::Arm64),
+            "aarch64-manylinux_2_34"
+        );
+        assert_eq!(
+            uv_platform(Runtime { minor: 11 }, Architecture::X86_64),
+            "x86_64-manylinux2014"
         );
         let flags = platform_flags(Runtime { minor: 14 }, Architecture::X86_64).join(" ");
         assert!(

@@ -282,19 +282,6 @@ async fn cross_platform_build(
     copy_tree(&code_dir, &artifact)
 }
 
-/// uv's name for the function's platform (`--python-platform`).
-pub fn uv_platform(runtime: Runtime, architecture: Architecture) -> String {
-    let machine = match architecture {
-        Architecture::X86_64 => "x86_64",
-        Architecture::Arm64 => "aarch64",
-    };
-    if runtime.on_amazon_linux_2023() {
-        format!("{machine}-manylinux_2_34")
-    } else {
-        format!("{machine}-manylinux2014")
-    }
-}
-
 /// The cross-platform path in one step, for a set not resolved yet: uv resolves the requirements
 /// as given for the platform and installs them into the artifact (for the seed agent's 159 MB,
 /// seconds, where pip's resolution and then its install take ~20 s), then the code goes beside
@@ -322,7 +309,7 @@ pub async fn cross_platform_uv(
     args.push(artifact.display().to_string());
     args.extend([
         "--python-platform".into(),
-        uv_platform(request.runtime, request.architecture),
+        crate::lambda::resolve::uv_platform(request.runtime, request.architecture),
         "--python-version".into(),
         request.runtime.version(),
         "--only-binary".into(),
