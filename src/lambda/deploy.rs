@@ -225,7 +225,8 @@ async fn pin(inputs: &DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Resul
     let text = write_requirements(
         settings,
         request.specifiers,
-        &pinned.resolved,
+        &pinned.resolved.pins,
+        pinned.resolved.wheelhouse.as_deref(),
         "Pinned by agentdeploy",
     )?;
     if let Some(built) = &pinned.built {
@@ -238,11 +239,13 @@ async fn pin(inputs: &DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Resul
     Ok(pinned)
 }
 
-/// `<out-dir>/src/requirements.txt`: the pins with where they came from (the text is returned).
+/// `<out-dir>/src/requirements.txt`: the requirement lines (pins, or the specifiers as given
+/// for a build that resolves them) with where they came from. The text is returned.
 fn write_requirements(
     settings: &LambdaSettings,
     specifiers: &[String],
-    resolved: &resolve::Resolved,
+    lines: &[String],
+    wheelhouse: Option<&std::path::Path>,
     heading: &str,
 ) -> Result<String> {
     let mut text = format!(
@@ -251,12 +254,12 @@ fn write_requirements(
         settings.architecture.as_str(),
         specifiers.join(", ")
     );
-    if let Some(house) = &resolved.wheelhouse {
+    if let Some(house) = wheelhouse {
         // Pure-Python wheels built here for distributions that publish only sources.
         text.push_str(&format!("--find-links {}\n", house.display()));
     }
-    for pin in &resolved.pins {
-        text.push_str(pin);
+    for line in lines {
+        text.push_str(line);
         text.push('\n');
     }
     write_atomically(
@@ -284,29 +287,30 @@ async fn build_unpinned(
     if settings.use_container == UseContainer::Always {
         return Ok(None);
     }
-    let (by, heading) = if crate::tools::runtime_interpreter(settings.runtime).is_some() {
-        (resolve::ResolvedBy::SamBuild, "Resolved by sam build")
-    } else if build.allow_cross_platform
-        && !(settings.use_container == UseContainer::Auto && crate::tools::docker_answers().await)
-        && which::which("uv").is_ok()
+    let (by, uv) = if crate::tools::runtime_interpreter(settings.runtime).is_some() {
+        (resolve::ResolvedBy::SamBuild, None)
+    } else if sam::without_interpreter(&build).await == Some(BuildStrategy::CrossPlatformPip)
+        && let Ok(uv) = which::which("uv")
     {
-        (resolve::ResolvedBy::Uv, "Resolved by uv")
+        (resolve::ResolvedBy::Uv, Some(uv))
     } else {
         return Ok(None);
     };
-    let unpinned = resolve::Resolved {
-        pins: request.specifiers.to_vec(),
-        by,
-        wheelhouse: None,
+    let heading = match by {
+        resolve::ResolvedBy::Uv => "Resolved by uv",
+        _ => "Resolved by sam build",
     };
-    write_requirements(settings, request.specifiers, &unpinned, heading)?;
+    write_requirements(
+        settings,
+        request.specifiers,
+        request.specifiers,
+        None,
+        heading,
+    )?;
     phase(Phase::Building);
-    let built = match by {
-        resolve::ResolvedBy::Uv => {
-            let uv = which::which("uv").map_err(|e| Error::internal(e.to_string()))?;
-            sam::cross_platform_uv(&build, &uv, request.specifiers, &inputs.tool).await?
-        }
-        _ => sam::build_native(&build, &inputs.tool).await?,
+    let built = match &uv {
+        Some(uv) => sam::cross_platform_uv(&build, uv, request.specifiers, &inputs.tool).await?,
+        None => sam::build_native(&build, &inputs.tool).await?,
     };
     let Some(built) = built else {
         tracing::info!("building the requirements as given failed; resolving with pip");

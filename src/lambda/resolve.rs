@@ -261,14 +261,21 @@ pub fn installed_pins(dir: &Path) -> Result<Vec<String>> {
     Ok(pins)
 }
 
-/// pip's dry-run report → source-only fallbacks → cache write, in the turn.
-pub async fn with_pip(request: &ResolveRequest<'_>, turn: Turn) -> Result<Resolved> {
-    let python = pip_python().await?;
+/// The specifiers as `requirements.txt` in a new temporary folder (gone with the folder), for a
+/// resolver to read.
+pub fn requirements_file(specifiers: &[String]) -> Result<(tempfile::TempDir, PathBuf)> {
     let work =
         tempfile::tempdir().map_err(|e| Error::internal(format!("temporary directory: {e}")))?;
     let requirements = work.path().join("requirements.txt");
-    std::fs::write(&requirements, request.specifiers.join("\n") + "\n")
+    std::fs::write(&requirements, specifiers.join("\n") + "\n")
         .map_err(|e| Error::io(&requirements, e))?;
+    Ok((work, requirements))
+}
+
+/// pip's dry-run report → source-only fallbacks → cache write, in the turn.
+pub async fn with_pip(request: &ResolveRequest<'_>, turn: Turn) -> Result<Resolved> {
+    let python = pip_python().await?;
+    let (work, requirements) = requirements_file(request.specifiers)?;
     let report = work.path().join("report.json");
     let target = work.path().join("target");
     let first = platform_dry_run(&python, &requirements, &report, &target, None, request).await?;

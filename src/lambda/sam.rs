@@ -90,19 +90,43 @@ pub async fn build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result
         "no {} on PATH for a native build; trying the fallbacks",
         request.runtime.interpreter()
     );
+    match without_interpreter(request).await {
+        Some(BuildStrategy::Container) => {
+            let run = sam_build(request, true, tool).await?;
+            if run.success {
+                Ok(outcome(BuildStrategy::Container))
+            } else {
+                Err(build_failure(&run, request.runtime))
+            }
+        }
+        Some(_) => {
+            cross_platform_build(request, tool).await?;
+            Ok(outcome(BuildStrategy::CrossPlatformPip))
+        }
+        None => Err(no_build_path(request.runtime)),
+    }
+}
+
+/// Where a build goes when this machine has no interpreter for the runtime: the container when
+/// `--use-container auto` and Docker answers, else the cross-platform path when it is allowed.
+pub async fn without_interpreter(request: &BuildRequest<'_>) -> Option<BuildStrategy> {
     if request.use_container == UseContainer::Auto && docker_answers().await {
-        let run = sam_build(request, true, tool).await?;
-        return if run.success {
-            Ok(outcome(BuildStrategy::Container))
-        } else {
-            Err(build_failure(&run, request.runtime))
-        };
+        Some(BuildStrategy::Container)
+    } else if request.allow_cross_platform {
+        Some(BuildStrategy::CrossPlatformPip)
+    } else {
+        None
     }
-    if request.allow_cross_platform {
-        cross_platform_build(request, &build_dir, tool).await?;
-        return Ok(outcome(BuildStrategy::CrossPlatformPip));
+}
+
+/// The function's build folder, emptied, for a build that fills it itself (not `sam build`).
+fn fresh_artifact_dir(request: &BuildRequest<'_>) -> Result<PathBuf> {
+    let artifact = build_dir(request.out_dir).join(FUNCTION_LOGICAL_ID);
+    if artifact.exists() {
+        std::fs::remove_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
     }
-    Err(no_build_path(request.runtime))
+    std::fs::create_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
+    Ok(artifact)
 }
 
 /// `sam build` with this machine's interpreter, no fallbacks: None when it failed (the caller
@@ -233,16 +257,8 @@ async fn sam_build(
 
 /// Dependencies installed for the target platform with pip, then the code copied beside them:
 /// the same layout `sam build` produces, without needing the runtime's interpreter.
-async fn cross_platform_build(
-    request: &BuildRequest<'_>,
-    build_dir: &Path,
-    tool: &ToolOptions<'_>,
-) -> Result<()> {
-    let artifact = build_dir.join(FUNCTION_LOGICAL_ID);
-    if artifact.exists() {
-        std::fs::remove_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
-    }
-    std::fs::create_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
+async fn cross_platform_build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>) -> Result<()> {
+    let artifact = fresh_artifact_dir(request)?;
     let code_dir = request.out_dir.join("src");
     let requirements = code_dir.join("requirements.txt");
     let has_requirements = std::fs::read_to_string(&requirements)
@@ -292,17 +308,8 @@ pub async fn cross_platform_uv(
     specifiers: &[String],
     tool: &ToolOptions<'_>,
 ) -> Result<Option<BuildOutcome>> {
-    let build_dir = build_dir(request.out_dir);
-    let artifact = build_dir.join(FUNCTION_LOGICAL_ID);
-    if artifact.exists() {
-        std::fs::remove_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
-    }
-    std::fs::create_dir_all(&artifact).map_err(|e| Error::io(&artifact, e))?;
-    let work =
-        tempfile::tempdir().map_err(|e| Error::internal(format!("temporary directory: {e}")))?;
-    let requirements = work.path().join("requirements.txt");
-    std::fs::write(&requirements, specifiers.join("\n") + "\n")
-        .map_err(|e| Error::io(&requirements, e))?;
+    let artifact = fresh_artifact_dir(request)?;
+    let (_work, requirements) = crate::lambda::resolve::requirements_file(specifiers)?;
     let mut args: Vec<String> = ["pip", "install", "--quiet", "--target"]
         .map(String::from)
         .to_vec();
