@@ -114,6 +114,7 @@ impl LambdaPlan {
     /// The plan section of the result: the JSON document, and the lines the text report
     /// shows, both made here from the typed plan.
     pub fn describe(&self, settings: &LambdaSettings, pinned: Option<&[String]>) -> PlanView {
+        let cold_start = self.expected_cold_start(settings);
         let document = json!({
             "out_dir": settings.out_dir,
             "agent": self.analysis.path,
@@ -148,12 +149,12 @@ impl LambdaPlan {
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,
-            "cold_start": self.expected_cold_start(settings),
+            "cold_start": cold_start,
             "files": self.files(settings),
         });
         PlanView {
             document,
-            lines: self.text_lines(settings),
+            lines: self.text_lines(settings, &cold_start),
         }
     }
 
@@ -166,7 +167,11 @@ impl LambdaPlan {
         cold_start::estimate(&imports, settings.memory, settings.snapstart)
     }
 
-    fn text_lines(&self, settings: &LambdaSettings) -> Vec<(&'static str, String)> {
+    fn text_lines(
+        &self,
+        settings: &LambdaSettings,
+        cold_start: &cold_start::ColdStart,
+    ) -> Vec<(&'static str, String)> {
         let mut lines = vec![("project", settings.out_dir.display().to_string())];
         let entry = &self.analysis.entry;
         let file = self
@@ -190,7 +195,7 @@ impl LambdaPlan {
                 requirements.join(", ")
             },
         ));
-        lines.push(("cold start", self.expected_cold_start(settings).describe()));
+        lines.push(("cold start", cold_start.describe()));
         for statement in &self.iam.statements {
             lines.push((
                 "iam",

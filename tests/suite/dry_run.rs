@@ -16,6 +16,11 @@ const GOOD_FIXTURES: &[&str] = &[
 ];
 
 pub(crate) fn dry_run(agent: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    run(&mut dry_run_command(agent, out, extra))
+}
+
+/// `agentdeploy lambda --dry-run -o json` of `agent` as function `fixture`, not yet run.
+fn dry_run_command(agent: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut cmd = agentdeploy(&repo());
     cmd.args([
         "lambda",
@@ -30,7 +35,7 @@ pub(crate) fn dry_run(agent: &Path, out: &Path, extra: &[&str]) -> std::process:
     .arg("--out-dir")
     .arg(out)
     .args(extra);
-    run(&mut cmd)
+    cmd
 }
 
 fn planned(agent: &str) -> (tempfile::TempDir, Value) {
@@ -824,21 +829,10 @@ fn the_plan_shows_the_alias_the_log_group_and_snapstart() {
 fn the_plan_shows_the_expected_cold_start_class() {
     let plan = |path: String, extra: &[&str]| {
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = agentdeploy(&repo());
-        cmd.env("PATH", path)
-            .args([
-                "lambda",
-                "--function-name",
-                "cold",
-                "--dry-run",
-                "-o",
-                "json",
-            ])
-            .args(["--runtime", "python3.13", "--agent"])
-            .arg(fixture("seed_agent.py"))
-            .arg("--out-dir")
-            .arg(dir.path())
-            .args(extra);
+        let mut args = vec!["--runtime", "python3.13"];
+        args.extend_from_slice(extra);
+        let mut cmd = dry_run_command(&fixture("seed_agent.py"), dir.path(), &args);
+        cmd.env("PATH", path);
         let out = run(&mut cmd);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         json(&out)["plan"]["cold_start"].clone()
