@@ -81,7 +81,7 @@ impl Imports {
     pub fn expected(specifiers: &[String], bytecode: bool) -> Imports {
         let names: Vec<String> = specifiers
             .iter()
-            .map(|s| crate::lambda::resolve::normalize_name(distribution(s)))
+            .map(|s| crate::lambda::requirements::distribution_name(s))
             .collect();
         let (modules, source) = if names.is_empty() {
             (0, "no dependencies".to_string())
@@ -108,13 +108,6 @@ impl Imports {
             source: format!("{} modules compiled at build", bytecode.modules),
         }
     }
-}
-
-fn distribution(specifier: &str) -> &str {
-    let end = specifier
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(specifier.len());
-    &specifier[..end]
 }
 
 pub fn estimate(imports: &Imports, memory_mb: u32, snapstart: bool) -> ColdStart {

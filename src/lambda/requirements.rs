@@ -141,7 +141,7 @@ fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Ve
 }
 
 /// `Strands_Agents[otel]>=1.0 ; python_version>"3"` → `strands-agents` (PEP 503 normalised).
-fn distribution_name(specifier: &str) -> String {
+pub fn distribution_name(specifier: &str) -> String {
     let end = specifier
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .unwrap_or(specifier.len());
