@@ -734,9 +734,9 @@ pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
-            Error::internal(format!(
-                "listing {path} in SSM: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            Error::internal(crate::aws::errors::call_failed(
+                format_args!("listing {path} in SSM"),
+                &e,
             ))
         })?;
         names.extend(
@@ -751,9 +751,9 @@ pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -
             .send()
             .await
             .map_err(|e| {
-                Error::internal(format!(
-                    "deleting {name} from SSM: {}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                Error::internal(crate::aws::errors::call_failed(
+                    format_args!("deleting {name} from SSM"),
+                    &e,
                 ))
             })?;
     }

@@ -363,9 +363,9 @@ pub async fn point_live(
         .send()
         .await
         .map_err(|e| Error::Deploy {
-            message: format!(
-                "could not point {function}:{LIVE_ALIAS} at version {version}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            message: crate::aws::errors::call_failed(
+                format_args!("pointing {function}:{LIVE_ALIAS} at version {version}"),
+                &e,
             ),
             hint: "check that the role you deploy with may call lambda:UpdateAlias".into(),
         })?;
