@@ -1,5 +1,5 @@
-"""The cost of conversation isolation per request (issue 13, target <= 2 ms for a 20-message
-initial state), measured on the rendered handler under the runtime's Python 3.13 with real
+"""The cost of conversation isolation per request (target <= 2 ms for 10 agents with 20-message
+initial states), measured on the rendered handler under the runtime's Python 3.13 with real
 strands-agents, side by side with the whole request it is part of (a stub model: no network).
 
 Usage: python3.13 bench/restore.py HANDLER_DIR   (bench/restore.sh renders the handler first)
@@ -11,11 +11,12 @@ import sys
 import time
 
 sys.path.insert(0, sys.argv[1])
-import handler  # noqa: E402
+import agentdeploy_bootstrap as handler  # noqa: E402  (Lambda's entry: it tracks agents as built)
+from agentdeploy_runtime import agents as tracking  # noqa: E402
 
 ROUNDS = 2000
-agents = [agent for agent, _ in handler._agentdeploy_initial_states]
-assert agents and all(len(a.messages) == 20 for a in agents), [len(a.messages) for a in agents]
+agents = [agent for _, agent in tracking.live()]
+assert len(agents) == 10 and all(len(a.messages) == 20 for a in agents), [len(a.messages) for a in agents]
 
 
 def median_seconds(fn, rounds):
@@ -27,7 +28,7 @@ def median_seconds(fn, rounds):
     return statistics.median(samples)
 
 
-restore = median_seconds(handler._agentdeploy_isolate, ROUNDS)
+restore = median_seconds(tracking.begin_request, ROUNDS)
 request = median_seconds(lambda: handler.lambda_handler({"input": "hi"}, None), ROUNDS // 10)
 print(json.dumps({
     "agents": len(agents),

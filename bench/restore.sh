@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Conversation isolation's cost per request: restoring a module-level Agent that starts with a
-# 20-message history (target: <= 2 ms), beside the whole request it is part of, on the rendered
+# Conversation isolation's cost per request: restoring 10 Agents that each start with a 20-message
+# history (target: <= 2 ms), beside the whole request it is part of, on the rendered
 # handler under the real Python 3.13 with strands-agents. Needs `bash .ci/setup`.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +20,9 @@ for turn in range(10):
     HISTORY.append({"role": "assistant", "content": [{"text": f"answer {turn}: " + "detail " * 60}]})
 
 agent = Agent(model=ReportingModel("bench"), messages=HISTORY, callback_handler=None)
+# Nine more, held the ways samples hold them: tracked by construction wherever they live.
+TEAM = {f"helper-{n}": Agent(name=f"helper-{n}", model=ReportingModel("bench"), messages=HISTORY,
+                             callback_handler=None) for n in range(9)}
 PY
 "$repo/target/release/agentdeploy" lambda --function-name bench --agent "$work/agent.py" \
   --dry-run --out-dir "$work/out" -q >/dev/null
@@ -30,6 +33,6 @@ python3 - "$result" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 verdict = "met" if r["restore_ms"] <= 2 else "NOT met"
-print(f"restore {r['restore_ms']} ms per request (target <= 2 ms: {verdict}); "
+print(f"restore of {r['agents']} agents {r['restore_ms']} ms per request (target <= 2 ms: {verdict}); "
       f"{r['restore_share_of_request']:.1%} of a {r['request_ms']} ms stub-model request")
 PY

@@ -197,17 +197,17 @@ agent_options! {
             arg("auth", env = "AGENTDEPLOY_AUTH", value_name = "MODE");
         /// API-key endpoints: steady requests per second a key may make [default: 2]
         rate_limit: flag(Option<String>) config(f64) replace,
-            arg("rate-limit", env = "AGENTDEPLOY_RATE_LIMIT", value_name = "PER_SECOND");
+            arg("rate-limit", env = "AGENTDEPLOY_RATE_LIMIT", value_name = "PER_SECOND", allow_hyphen_values = true);
         /// API-key endpoints: requests a key may burst above the rate [default: 5]
         burst_limit: flag(Option<String>) config(u32) replace,
-            arg("burst-limit", env = "AGENTDEPLOY_BURST_LIMIT", value_name = "REQUESTS");
+            arg("burst-limit", env = "AGENTDEPLOY_BURST_LIMIT", value_name = "REQUESTS", allow_hyphen_values = true);
         /// API-key endpoints: requests a key may make per day, week or month, e.g. 1000/day
         /// [default: 1000/day]
         quota: flag(Option<String>) config(String) replace,
-            arg("quota", env = "AGENTDEPLOY_QUOTA", value_name = "N/PERIOD");
+            arg("quota", env = "AGENTDEPLOY_QUOTA", value_name = "N/PERIOD", allow_hyphen_values = true);
         /// Concurrent executions reserved for (and capping) the function [default: none]
         reserved_concurrency: flag(Option<String>) config(u32) replace,
-            arg("reserved-concurrency", env = "AGENTDEPLOY_RESERVED_CONCURRENCY", value_name = "N");
+            arg("reserved-concurrency", env = "AGENTDEPLOY_RESERVED_CONCURRENCY", value_name = "N", allow_hyphen_values = true);
         /// Days CloudWatch keeps the function's logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180,
         /// 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 [default: 30]
         log_retention_days: flag(Option<String>) config(u32) replace,

@@ -348,7 +348,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         },
         entry: entry(&layers)?,
         include: included_files(&layers, agent_dir)?,
-        conversation: conversation(&layers, &mut warnings)?,
+        conversation: sessions_have_callers(conversation(&layers, &mut warnings)?, &access)?,
         endpoint: access.endpoint,
         auth: access.auth,
         usage_limits: access.usage_limits,
@@ -610,6 +610,25 @@ fn conversation(layers: &Layers<'_>, warnings: &mut Vec<String>) -> Result<Conve
     })
 }
 
+/// Sessions are kept per caller: an endpoint without authentication has no caller to key them
+/// by, and ids anyone can guess would let one caller continue another's conversation.
+fn sessions_have_callers(conversation: Conversation, access: &Access) -> Result<Conversation> {
+    if conversation.session_ttl_days().is_some()
+        && access.auth == AuthMode::None
+        && access.endpoint != EndpointKind::None
+    {
+        return Err(Error::Usage {
+            flag: "--conversation session".into(),
+            message: "sessions are kept per caller, and with --auth none the endpoint knows no caller: anyone could continue anyone's session".into(),
+            hint: Some("use --auth api-key or --auth iam, or --conversation isolated".into()),
+        });
+    }
+    Ok(conversation)
+}
+
+/// AWS's integers (API Gateway's burst and quota, Lambda's reserved concurrency) are signed 32-bit.
+const AWS_INTEGER_MAX: u32 = i32::MAX as u32;
+
 /// Who may call the function and how much: endpoint, auth, the API key's limits, concurrency.
 struct Access {
     endpoint: EndpointKind,
@@ -682,6 +701,12 @@ fn access(
         ));
     }
     let reserved_concurrency = match layers.reserved_concurrency().number("a whole number")? {
+        Some(given) if given.value > AWS_INTEGER_MAX => {
+            return Err(given.error(format!(
+                "{} is more than AWS accepts (at most {AWS_INTEGER_MAX})",
+                given.value
+            )));
+        }
         Some(given) if given.value == 0 => {
             return Err(given.error_hint(
                 "0 would stop every invocation of the function",
@@ -1066,11 +1091,21 @@ fn usage_limits(
         if given.value == 0 {
             return Err(given.error("`0` is not a whole number of at least 1"));
         }
+        if given.value > AWS_INTEGER_MAX {
+            return Err(given.error(format!(
+                "{} is more than AWS accepts (at most {AWS_INTEGER_MAX})",
+                given.value
+            )));
+        }
         limits.burst = given.value;
     }
     if let Some(given) = quota {
         let parsed = given.value.split_once('/').and_then(|(count, period)| {
-            let count = count.trim().parse::<u32>().ok().filter(|c| *c >= 1)?;
+            let count = count
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|c| (1..=AWS_INTEGER_MAX).contains(c))?;
             let period = match period.trim() {
                 "day" => "DAY",
                 "week" => "WEEK",

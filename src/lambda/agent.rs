@@ -447,6 +447,9 @@ pub fn analyse_source(
             theirs.line, entry.name
         ));
     }
+    warnings.extend(crate::lambda::shared_state::warnings(
+        &module, &source, &display,
+    ));
     let facts = collect_facts(&module, &source, &display);
     let mut analysis = AgentAnalysis {
         path: path.to_path_buf(),
@@ -911,9 +914,10 @@ fn entry_candidates_hint(found: &TopLevel) -> String {
     }
 }
 
-/// `NAME = "literal"` at module level, so `BedrockModel(model_id=MODEL_ID)` can be resolved.
-fn module_string_constants(module: &ModModule) -> BTreeMap<String, ModuleValue> {
-    let mut constants = BTreeMap::new();
+/// Every module-level `NAME = value` (and `NAME: T = value`) in order: the statement, the name
+/// bound, the value.
+pub fn module_assignments(module: &ModModule) -> Vec<(&Stmt, &str, &Expr)> {
+    let mut found = Vec::new();
     for stmt in &module.body {
         let (targets, value): (Vec<&Expr>, &Expr) = match stmt {
             Stmt::Assign(assign) => (assign.targets.iter().collect(), &assign.value),
@@ -925,21 +929,30 @@ fn module_string_constants(module: &ModModule) -> BTreeMap<String, ModuleValue> 
         };
         for target in targets {
             if let Expr::Name(name) = target {
-                match value {
-                    Expr::StringLiteral(s) => {
-                        constants.insert(
-                            name.id.to_string(),
-                            ModuleValue::Literal(s.value.to_str().to_string()),
-                        );
-                    }
-                    value if reads_environment(value) => {
-                        constants.insert(name.id.to_string(), ModuleValue::FromEnvironment);
-                    }
-                    // Rebinding to something else makes the name non-constant.
-                    _ => {
-                        constants.remove(name.id.as_str());
-                    }
-                }
+                found.push((stmt, name.id.as_str(), value));
+            }
+        }
+    }
+    found
+}
+
+/// `NAME = "literal"` at module level, so `BedrockModel(model_id=MODEL_ID)` can be resolved.
+fn module_string_constants(module: &ModModule) -> BTreeMap<String, ModuleValue> {
+    let mut constants = BTreeMap::new();
+    for (_, name, value) in module_assignments(module) {
+        match value {
+            Expr::StringLiteral(s) => {
+                constants.insert(
+                    name.to_string(),
+                    ModuleValue::Literal(s.value.to_str().to_string()),
+                );
+            }
+            value if reads_environment(value) => {
+                constants.insert(name.to_string(), ModuleValue::FromEnvironment);
+            }
+            // Rebinding to something else makes the name non-constant.
+            _ => {
+                constants.remove(name);
             }
         }
     }

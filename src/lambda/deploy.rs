@@ -71,15 +71,31 @@ pub fn sam_env(aws: &AwsContext, profile: Option<&str>) -> Vec<(String, String)>
 /// How often `sam deploy` reads the stack's events while it waits.
 const SAM_POLL_DELAY_SECONDS: &str = "1";
 
-/// Refuses (or with --force repairs) a stack the deploy cannot proceed from.
+/// Refuses (or with --force repairs) a stack the deploy cannot proceed from. A stack that
+/// agentdeploy made for another function is never taken over: `a-b` and `a_b` share a default
+/// stack name, and deploying one must not replace the other (not even with --force).
 pub async fn check_stack_before_deploy(
     cfn: &aws_sdk_cloudformation::Client,
     stack_name: &str,
+    function_name: &str,
     force: bool,
 ) -> Result<()> {
     let Some(state) = outputs::stack_state(cfn, stack_name).await? else {
         return Ok(());
     };
+    if let Some(owner) = state.tags.get(outputs::STACK_TAG)
+        && owner != function_name
+    {
+        return Err(Error::Usage {
+            flag: "--function-name".into(),
+            message: format!(
+                "stack {stack_name} holds the function `{owner}`, deployed by agentdeploy; deploying `{function_name}` into it would replace `{owner}`"
+            ),
+            hint: Some(format!(
+                "give `{function_name}` a stack of its own with --stack-name, or deploy `{owner}` under its own name"
+            )),
+        });
+    }
     if state.is_rollback_complete()
         || (state.is_failed() && state.status != "UPDATE_ROLLBACK_FAILED")
     {
@@ -128,7 +144,13 @@ pub async fn check_stack_before_deploy(
 pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Deployed> {
     let settings = inputs.settings;
     let cfn = crate::aws::clients::cloudformation(&inputs.aws.sdk);
-    check_stack_before_deploy(&cfn, &settings.stack_name, settings.force).await?;
+    check_stack_before_deploy(
+        &cfn,
+        &settings.stack_name,
+        &settings.function_name,
+        settings.force,
+    )
+    .await?;
 
     phase(Phase::Resolving);
     let pinned = pin(&inputs, phase).await?;
@@ -795,10 +817,14 @@ mod replayed {
     }
 
     fn describe_stacks(status: &str) -> http::Response<SdkBody> {
+        describe_stacks_tagged(status, "x")
+    }
+
+    fn describe_stacks_tagged(status: &str, function: &str) -> http::Response<SdkBody> {
         xml(
             200,
             format!(
-                r#"<DescribeStacksResponse xmlns="{NS}"><DescribeStacksResult><Stacks><member><StackName>agentdeploy-x</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/agentdeploy-x/1</StackId><StackStatus>{status}</StackStatus><StackStatusReason>The following resource(s) failed to create: [AgentFunction].</StackStatusReason><CreationTime>2026-11-21T00:00:00Z</CreationTime></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>"#
+                r#"<DescribeStacksResponse xmlns="{NS}"><DescribeStacksResult><Stacks><member><StackName>agentdeploy-x</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/agentdeploy-x/1</StackId><Tags><member><Key>agentdeploy:function</Key><Value>{function}</Value></member></Tags><StackStatus>{status}</StackStatus><StackStatusReason>The following resource(s) failed to create: [AgentFunction].</StackStatusReason><CreationTime>2026-11-21T00:00:00Z</CreationTime></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>"#
             ),
         )
     }
@@ -840,7 +866,7 @@ mod replayed {
     #[tokio::test]
     async fn rollback_complete_is_reported_with_the_failed_resource_and_the_fix() {
         let (cfn, replay) = client(vec![describe_stacks("ROLLBACK_COMPLETE"), failed_events()]);
-        let err = check_stack_before_deploy(&cfn, "agentdeploy-x", false)
+        let err = check_stack_before_deploy(&cfn, "agentdeploy-x", "x", false)
             .await
             .unwrap_err();
         assert_eq!(err.exit_code(), 5);
@@ -864,7 +890,7 @@ mod replayed {
             describe_stacks("DELETE_IN_PROGRESS"),
             does_not_exist(),
         ]);
-        check_stack_before_deploy(&cfn, "agentdeploy-x", true)
+        check_stack_before_deploy(&cfn, "agentdeploy-x", "x", true)
             .await
             .unwrap();
         let bodies: Vec<String> = replay
@@ -876,14 +902,37 @@ mod replayed {
     }
 
     #[tokio::test]
+    async fn a_stack_made_for_another_function_is_never_taken_over() {
+        // `a-b` and `a_b` both default to the stack agentdeploy-a-b.
+        for force in [false, true] {
+            let (cfn, replay) = client(vec![describe_stacks_tagged("UPDATE_COMPLETE", "a-b")]);
+            let err = check_stack_before_deploy(&cfn, "agentdeploy-x", "a_b", force)
+                .await
+                .unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            let text = err.to_string();
+            assert!(
+                text.contains("holds the function `a-b`") && text.contains("would replace"),
+                "{text}"
+            );
+            assert!(err.hint().unwrap().contains("--stack-name"));
+            assert_eq!(replay.actual_requests().count(), 1, "nothing deleted");
+        }
+        let (cfn, _) = client(vec![describe_stacks_tagged("UPDATE_COMPLETE", "a_b")]);
+        check_stack_before_deploy(&cfn, "agentdeploy-x", "a_b", false)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
     async fn a_stack_mid_update_is_busy() {
         let (cfn, _) = client(vec![describe_stacks("UPDATE_IN_PROGRESS")]);
-        let err = check_stack_before_deploy(&cfn, "agentdeploy-x", false)
+        let err = check_stack_before_deploy(&cfn, "agentdeploy-x", "x", false)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("busy"), "{err}");
         let (cfn, _) = client(vec![describe_stacks("REVIEW_IN_PROGRESS")]);
-        check_stack_before_deploy(&cfn, "agentdeploy-x", false)
+        check_stack_before_deploy(&cfn, "agentdeploy-x", "x", false)
             .await
             .unwrap();
     }

@@ -171,16 +171,27 @@ pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStat
 }
 
 /// `--conversation session`: the function reads and writes its sessions in the stack's own
-/// bucket, and nothing else in S3.
-pub fn session_bucket_statement() -> PolicyStatement {
-    PolicyStatement {
-        sid: "ReadWriteSessions".into(),
-        actions: vec!["s3:GetObject".into(), "s3:PutObject".into()],
-        resources: vec![sub("${SessionBucket.Arn}/sessions/*")],
-        reason: "conversations are kept per caller and session_id in the stack's session bucket"
-            .into(),
-        sources: vec!["--conversation session".into()],
-    }
+/// bucket, and nothing else in S3. It may also list that bucket: without `s3:ListBucket`, S3
+/// answers a GetObject of a missing key with 403 AccessDenied instead of 404 NoSuchKey, and every
+/// new session's first turn would fail.
+pub fn session_bucket_statements() -> [PolicyStatement; 2] {
+    let reason = "conversations are kept per caller and session_id in the stack's session bucket";
+    [
+        PolicyStatement {
+            sid: "ReadWriteSessions".into(),
+            actions: vec!["s3:GetObject".into(), "s3:PutObject".into()],
+            resources: vec![sub("${SessionBucket.Arn}/sessions/*")],
+            reason: reason.into(),
+            sources: vec!["--conversation session".into()],
+        },
+        PolicyStatement {
+            sid: "FindSessions".into(),
+            actions: vec!["s3:ListBucket".into()],
+            resources: vec![sub("${SessionBucket.Arn}")],
+            reason: format!("{reason} (a missing session is then 404, not 403)"),
+            sources: vec!["--conversation session".into()],
+        },
+    ]
 }
 
 fn sub(text: &str) -> Value {

@@ -17,6 +17,7 @@ pub mod render;
 pub mod requirements;
 pub mod resolve;
 pub mod sam;
+pub mod shared_state;
 pub mod target;
 
 use std::path::PathBuf;
@@ -37,6 +38,27 @@ pub struct LambdaPlan {
     pub warnings: Vec<String>,
 }
 
+/// A raw `handler(event, context)` answers events itself: sessions would be provisioned (a bucket,
+/// IAM) and never used, and its callers would get no `session_id`.
+fn refuse_unused_sessions(
+    analysis: &agent::AgentAnalysis,
+    settings: &LambdaSettings,
+) -> Result<()> {
+    if settings.conversation.session_ttl_days().is_some()
+        && analysis.entry.kind == agent::EntryKind::Handler
+    {
+        return Err(crate::error::Error::Usage {
+            flag: "--conversation session".into(),
+            message: format!(
+                "the entry `{}` is a Lambda-style handler(event, context): it answers events itself, so agentdeploy cannot keep its sessions",
+                analysis.entry.name
+            ),
+            hint: Some("use a `main(user_input, input_data)` or Agent entry (--entry), or --conversation isolated".into()),
+        });
+    }
+    Ok(())
+}
+
 impl LambdaPlan {
     /// Analyses the agent and renders the project in memory.
     pub fn prepare(settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
@@ -47,6 +69,7 @@ impl LambdaPlan {
             DeploymentKind::CodeInterpreter => code_interpreter::analysis(),
         };
         analysis.set_display_base(&settings.project_dir);
+        refuse_unused_sessions(&analysis, settings)?;
         let requirements = match settings.kind {
             DeploymentKind::Agent => {
                 requirements::determine(&analysis, settings.requirements.as_deref())?
@@ -67,7 +90,7 @@ impl LambdaPlan {
             ));
         }
         if settings.conversation.session_ttl_days().is_some() {
-            iam.statements.push(iam::session_bucket_statement());
+            iam.statements.extend(iam::session_bucket_statements());
         }
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
@@ -81,6 +104,12 @@ impl LambdaPlan {
             ));
         }
         warnings.extend(iam.warnings.iter().cloned());
+        if settings.conversation.session_ttl_days().is_some()
+            && settings.endpoint == crate::cli::EndpointKind::Url
+        {
+            // API Gateway can mark its events (a stage variable); a Function URL cannot.
+            warnings.push("--conversation session with --endpoint url: sessions are keyed by the IAM caller the URL reports, and a principal allowed lambda:InvokeFunction on this function could imitate a URL event naming another caller; use --endpoint api to key sessions by API key".into());
+        }
         warnings.extend(hosted_interpreters::warnings(&analysis, settings));
         Ok(LambdaPlan {
             analysis,

@@ -15,7 +15,7 @@ use crate::lambda::iam::IamPlan;
 use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
-pub const TEMPLATE_VERSION: u32 = 2;
+pub const TEMPLATE_VERSION: u32 = 3;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -23,46 +23,98 @@ const HANDLER_TEMPLATE: &str = include_str!("../../templates/handler.py.j2");
 const SAM_TEMPLATE: &str = include_str!("../../templates/template.yaml.j2");
 const SAMCONFIG_TEMPLATE: &str = include_str!("../../templates/samconfig.toml.j2");
 
-const SSM_BOOTSTRAP: &str = include_str!("../../templates/ssm_bootstrap.py");
+/// Lambda's entry for an agent: starts recording agents before the agent's code runs (and reads
+/// `--secrets-store ssm` secrets), then imports the handler.
+const BOOTSTRAP: &str = include_str!("../../templates/runtime/agentdeploy_bootstrap.py");
+const BOOTSTRAP_MODULE: &str = "agentdeploy_bootstrap";
+
+/// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
+pub const RUNTIME_FILES: [(&str, &str); 5] = [
+    (
+        "agentdeploy_runtime/__init__.py",
+        include_str!("../../templates/runtime/agentdeploy_runtime/__init__.py"),
+    ),
+    (
+        "agentdeploy_runtime/agents.py",
+        include_str!("../../templates/runtime/agentdeploy_runtime/agents.py"),
+    ),
+    (
+        "agentdeploy_runtime/events.py",
+        include_str!("../../templates/runtime/agentdeploy_runtime/events.py"),
+    ),
+    (
+        "agentdeploy_runtime/handler.py",
+        include_str!("../../templates/runtime/agentdeploy_runtime/handler.py"),
+    ),
+    (
+        "agentdeploy_runtime/sessions.py",
+        include_str!("../../templates/runtime/agentdeploy_runtime/sessions.py"),
+    ),
+];
 
 use crate::secrets::SSM_SECRETS_VARIABLE;
 use crate::settings::SESSION_BUCKET_VARIABLE;
 
-/// With `--secrets-store ssm` a bootstrap module loads the secrets before the agent imports.
-fn uses_ssm_bootstrap(settings: &LambdaSettings) -> bool {
-    settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty()
+/// Agents start at the bootstrap module; the code interpreter is a complete handler of its own.
+fn uses_bootstrap(settings: &LambdaSettings) -> bool {
+    settings.kind == DeploymentKind::Agent
 }
+
+/// Folders that hold credentials by convention (docs: README, "Secrets and permissions").
+pub const SECRET_FOLDERS: &[&str] = &[".aws", ".ssh", ".gnupg", ".docker", ".kube", "gcloud"];
+/// Files that hold credentials by convention, by exact name.
+pub const SECRET_FILES: &[&str] = &[
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    ".git-credentials",
+    ".htpasswd",
+    "credentials",
+    "credentials.json",
+    ".boto",
+    ".s3cfg",
+    ".dockercfg",
+    "application_default_credentials.json",
+    "service-account.json",
+    "client_secret.json",
+    "kubeconfig",
+];
+/// Files that hold credentials by convention, by how their name starts.
+pub const SECRET_PREFIXES: &[&str] = &[
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "client_secret_",
+    "service-account-",
+    "kubeconfig.",
+];
+/// Files that hold credentials by convention, by how their name ends.
+pub const SECRET_SUFFIXES: &[&str] = &[
+    ".pem",
+    ".key",
+    ".p12",
+    ".pfx",
+    ".jks",
+    ".tfstate",
+    ".tfstate.backup",
+    ".kubeconfig",
+];
 
 /// Names that hold credentials by convention: never shipped unless named with `--include`.
 fn looks_secret(name: &str, is_dir: bool) -> bool {
     if is_dir {
-        return matches!(name, ".aws" | ".ssh" | ".gnupg" | ".docker" | ".kube");
+        return SECRET_FOLDERS.contains(&name);
     }
     // `.env` itself never gets here: it is in SKIPPED_NAMES.
     let env_file = name.starts_with(".env.")
         && !matches!(name, ".env.example" | ".env.sample" | ".env.template");
-    let key_file = name.starts_with("id_rsa")
-        || name.starts_with("id_dsa")
-        || name.starts_with("id_ecdsa")
-        || name.starts_with("id_ed25519");
-    let by_extension = [
-        ".pem",
-        ".key",
-        ".p12",
-        ".pfx",
-        ".jks",
-        ".tfstate",
-        ".tfstate.backup",
-    ]
-    .iter()
-    .any(|ext| name.ends_with(ext));
     env_file
-        || key_file
-        || by_extension
-        || matches!(
-            name,
-            ".npmrc" | ".pypirc" | ".netrc" | ".git-credentials" | ".htpasswd" | "credentials"
-        )
+        || SECRET_FILES.contains(&name)
+        || SECRET_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        || SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
 }
 
 /// Files that never ship from an agent directory.
@@ -184,7 +236,11 @@ fn render(name: &str, source: &str, ctx: minijinja::Value) -> Result<String> {
         .map_err(|e| Error::internal(format!("rendering {name} failed: {e}")))
 }
 
-pub fn render_handler(analysis: &AgentAnalysis, conversation: Conversation) -> Result<String> {
+pub fn render_handler(
+    analysis: &AgentAnalysis,
+    conversation: Conversation,
+    endpoint: &str,
+) -> Result<String> {
     render(
         "handler.py",
         HANDLER_TEMPLATE,
@@ -196,13 +252,23 @@ pub fn render_handler(analysis: &AgentAnalysis, conversation: Conversation) -> R
             main_is_async => analysis.main.is_async,
             main_arity => analysis.main.arity(),
             conversation => conversation.as_str(),
+            endpoint => endpoint,
             session_bucket_variable => SESSION_BUCKET_VARIABLE,
-            local_modules => analysis.local_module_names(),
             max_body_bytes => MAX_BODY_BYTES,
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
         },
     )
+}
+
+/// The function's variable holding the value API Gateway passes as a stage variable.
+const ORIGIN_VARIABLE: &str = "AGENTDEPLOY_ORIGIN";
+
+/// A value unique to the stack (the UUID of its stack id), made by CloudFormation: nothing secret
+/// passes through this project's files or argv. The runtime compares it with the event's stage
+/// variable to tell an event API Gateway sent from a direct Invoke that imitates one.
+fn stack_origin_value() -> Value {
+    json!({ "Fn::Select": [2, { "Fn::Split": ["/", { "Ref": "AWS::StackId" }] }] })
 }
 
 /// One line, safe inside a YAML comment.
@@ -235,11 +301,18 @@ pub fn render_template(
     for secret in &secrets {
         environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
     }
+    let origin_check =
+        settings.conversation.session_ttl_days().is_some() && settings.endpoint.as_str() == "api";
     if settings.conversation.session_ttl_days().is_some() {
         environment.insert(
             SESSION_BUCKET_VARIABLE.into(),
             json!({ "Ref": "SessionBucket" }),
         );
+    }
+    if origin_check {
+        // The same value goes into the API's stage variables: an event that carries it came
+        // through this stack's API Gateway, whose caller identity the session is keyed by.
+        environment.insert(ORIGIN_VARIABLE.into(), stack_origin_value());
     }
     if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
         // Names only: the function reads the values from SSM at cold start.
@@ -258,10 +331,10 @@ pub fn render_template(
             Value::String(serde_json::to_string(&names).unwrap_or_default()),
         );
     }
-    let handler = if uses_ssm_bootstrap(settings) {
-        "agentdeploy_bootstrap.lambda_handler"
+    let handler = if uses_bootstrap(settings) {
+        format!("{BOOTSTRAP_MODULE}.lambda_handler")
     } else {
-        "handler.lambda_handler"
+        "handler.lambda_handler".to_string()
     };
     let statements: Vec<Value> = iam
         .statements
@@ -321,6 +394,8 @@ pub fn render_template(
             tags => tags,
             endpoint => settings.endpoint.as_str(),
             auth => settings.auth.as_str(),
+            origin_check => origin_check,
+            origin => stack_origin_value(),
         },
     )
 }
@@ -425,7 +500,8 @@ pub fn render_project(
             path: "src/handler.py".into(),
             contents: match settings.kind {
                 DeploymentKind::Agent => {
-                    render_handler(analysis, settings.conversation)?.into_bytes()
+                    render_handler(analysis, settings.conversation, settings.endpoint.as_str())?
+                        .into_bytes()
                 }
                 // The code interpreter is a complete handler of its own.
                 DeploymentKind::CodeInterpreter => analysis.source.clone().into_bytes(),
@@ -436,11 +512,17 @@ pub fn render_project(
             contents: render_requirements(requirements).into_bytes(),
         },
     ];
-    if uses_ssm_bootstrap(settings) {
+    if uses_bootstrap(settings) {
         files.push(RenderedFile {
-            path: "src/agentdeploy_bootstrap.py".into(),
-            contents: SSM_BOOTSTRAP.as_bytes().to_vec(),
+            path: format!("src/{BOOTSTRAP_MODULE}.py").into(),
+            contents: BOOTSTRAP.as_bytes().to_vec(),
         });
+        for (path, text) in RUNTIME_FILES {
+            files.push(RenderedFile {
+                path: Path::new("src").join(path),
+                contents: text.as_bytes().to_vec(),
+            });
+        }
     }
     let mut skipped_secrets = Vec::new();
     if let Some(dir) = &analysis.package_dir {
@@ -458,6 +540,7 @@ pub fn render_project(
     for module in &analysis.local_modules {
         for relative in &module.files {
             let source = agent_dir.join(relative);
+            refuse_generated_name(relative, &source)?;
             let contents = std::fs::read(&source).map_err(|e| Error::io(&source, e))?;
             files.push(RenderedFile {
                 path: Path::new("src").join(relative),
@@ -469,6 +552,28 @@ pub fn render_project(
         files,
         skipped_secrets,
     })
+}
+
+/// A file of the agent's whose place in `src/` is taken by a generated one (the handler, the
+/// bootstrap, the runtime package) would silently be replaced, and its importers would get ours.
+fn refuse_generated_name(relative: &Path, source: &Path) -> Result<()> {
+    let top = relative.components().next().map(|c| c.as_os_str());
+    let taken = [
+        std::ffi::OsStr::new("handler.py"),
+        std::ffi::OsStr::new("agentdeploy_bootstrap.py"),
+        std::ffi::OsStr::new("agentdeploy_runtime"),
+    ];
+    match top {
+        Some(name) if taken.contains(&name) => Err(Error::Agent {
+            location: source.display().to_string(),
+            message: format!(
+                "`{}` is the name of a file agentdeploy generates beside the agent: shipping yours would replace it, or be replaced",
+                name.to_string_lossy()
+            ),
+            hint: Some("rename the file (and the imports of it)".into()),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The other files of an agent directory ship beside the handler (local modules, prompts, data).
@@ -498,9 +603,10 @@ impl PackageWalk<'_> {
                 continue;
             }
             let relative = path.strip_prefix(self.root).unwrap_or(&path).to_path_buf();
-            if relative == Path::new("requirements.txt") || relative == Path::new("handler.py") {
+            if relative == Path::new("requirements.txt") {
                 continue;
             }
+            refuse_generated_name(&relative, &path)?;
             let file_type = entry_item.file_type().map_err(|e| Error::io(&path, e))?;
             if file_type.is_symlink() {
                 // Links could point anywhere (or loop); ship only what is really in the directory.

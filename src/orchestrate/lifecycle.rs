@@ -23,6 +23,29 @@ use crate::settings::{self, LambdaSettings, PathProbe};
 use crate::target::{Phase, Planned, ShipRequest, Shipped, Target};
 use crate::timings::{self, Timings};
 
+/// Two agents of one run whose stacks would be one (`a-b` and `a_b` in a region): the second
+/// would replace the first, so neither is planned.
+fn refuse_shared_stacks(all_settings: &[LambdaSettings]) -> Result<()> {
+    let mut seen: std::collections::BTreeMap<(Option<&str>, &str), &str> = Default::default();
+    for settings in all_settings {
+        let key = (settings.region.as_deref(), settings.stack_name.as_str());
+        match seen.insert(key, &settings.function_name) {
+            Some(first) if first != settings.function_name => {
+                return Err(Error::Usage {
+                    flag: "--function-name".into(),
+                    message: format!(
+                        "`{first}` and `{}` would both deploy to the stack {}: the second would replace the first",
+                        settings.function_name, settings.stack_name
+                    ),
+                    hint: Some("rename one of them, or give one a stack_name of its own".into()),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     let (names, fleet) = select_agents(ctx, args)?;
     let mut all_settings = Vec::with_capacity(names.len());
@@ -30,6 +53,7 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     for name in &names {
         all_settings.push(settings::resolve(ctx.resolve_input(name, args), &probe)?);
     }
+    refuse_shared_stacks(&all_settings)?;
     let progress = Progress::new(ctx.global.quiet);
     let jobs = args.jobs.max(1);
     let semaphore = Arc::new(Semaphore::new(jobs));

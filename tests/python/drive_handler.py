@@ -1,4 +1,6 @@
-"""Drives a rendered handler.py with real events, the way the Lambda runtime does.
+"""Drives a rendered handler with real events, the way the Lambda runtime does: it imports the
+module the template names as the handler (`agentdeploy_bootstrap` for agents, which starts
+recording agents before the agent's code runs) and calls `lambda_handler` with a context object.
 
 Usage: python3.13 drive_handler.py HANDLER_DIR < events.json
 events.json is a JSON list of events; prints a JSON list of the handler's return values.
@@ -7,10 +9,22 @@ The handler's own logging goes to stderr.
 
 import importlib
 import json
+import os
 import sys
 
+
+class Context:
+    """The parts of Lambda's context object a handler reads."""
+
+    def __init__(self, number):
+        self.aws_request_id = f"request-{number}"
+        self.function_name = "fixture"
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fixture:live"
+
+
 sys.path.insert(0, sys.argv[1])
-handler = importlib.import_module("handler")
+entry = "agentdeploy_bootstrap" if os.path.exists(os.path.join(sys.argv[1], "agentdeploy_bootstrap.py")) else "handler"
+handler = importlib.import_module(entry)
 events = json.load(sys.stdin)
-results = [handler.lambda_handler(event, None) for event in events]
+results = [handler.lambda_handler(event, Context(number)) for number, event in enumerate(events)]
 json.dump(results, sys.stdout)

@@ -519,6 +519,20 @@ const CASES: &[Case] = &[
         message: "agentdeploy.toml:3: invalid type",
     },
     Case {
+        name: "two agents in a config whose stacks would be one (`a-b`, `a_b`)",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.a-b]\nagent = \"agent.py\"\n[agents.a_b]\nagent = \"agent.py\"\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "`a-b` and `a_b` would both deploy to the stack agentdeploy-a-b",
+    },
+    Case {
         name: "out-of-range value in config",
         files: &[
             ("agent.py", AGENT),
@@ -690,6 +704,46 @@ const CASES: &[Case] = &[
         env: &[],
         code: 2,
         message: "several files could be the entry: bot.py, other_bot.py",
+    },
+    Case {
+        name: "a negative --reserved-concurrency",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--reserved-concurrency", "-1"],
+        env: &[],
+        code: 2,
+        message: "--reserved-concurrency: `-1` is not a whole number",
+    },
+    Case {
+        name: "a --reserved-concurrency beyond AWS's integers",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--reserved-concurrency", "2147483648"],
+        env: &[],
+        code: 2,
+        message: "--reserved-concurrency: 2147483648 is more than AWS accepts (at most 2147483647)",
+    },
+    Case {
+        name: "a --burst-limit beyond AWS's integers",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--burst-limit", "2147483648"],
+        env: &[],
+        code: 2,
+        message: "--burst-limit: 2147483648 is more than AWS accepts (at most 2147483647)",
+    },
+    Case {
+        name: "a local module named like the generated handler",
+        files: &[("pkg/agent.py", b"import handler\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return handler.answer(user_input_arg)\n"), ("pkg/handler.py", b"def answer(text):\n    return text\n")],
+        args: &["--function-name", "x", "--agent", "pkg"],
+        env: &[],
+        code: 2,
+        message: "`handler.py` is the name of a file agentdeploy generates beside the agent",
+    },
+    Case {
+        name: "a single-file agent importing a local agentdeploy_runtime package",
+        files: &[("agent.py", b"import agentdeploy_runtime\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return user_input_arg\n"), ("agentdeploy_runtime/__init__.py", b"")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "`agentdeploy_runtime` is the name of a file agentdeploy generates beside the agent",
     },
     Case {
         name: "syntax error",
@@ -1427,6 +1481,9 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | a backslash, quotes or a trailing `\` in a secret | arrive at the function byte for byte (`deploy_e2e`) |
 | `destroy NAME` of a stack agentdeploy did not make | exit 2, nothing deleted (`lifecycle_e2e`) |
 | `invoke -o json` of a function that errors; a command line the parser refuses under `-o json` | one JSON document on stdout (`known_failures`, this file) |
+| an Agent held lazily, in an `lru_cache`, a class attribute, a default argument, nested dicts, a closure, a `partial`, an object, a submodule, a Graph | every caller's request starts from the agent as built; sessions restore it after a cold start (`conversations`) |
+| `--conversation session` with `--auth none`, or with a raw `lambda_handler` entry | exit 2: no caller to key sessions by / an entry that answers events itself (`conversations`) |
+| a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 
 const EVENT_ROWS: &str = r#"| HTTP body that is not JSON | 400 `{"error": "BadRequest", "message": "the request body is not valid JSON"}` |
@@ -1435,7 +1492,9 @@ const EVENT_ROWS: &str = r#"| HTTP body that is not JSON | 400 `{"error": "BadRe
 | `input` that is not a string | 400, `"input" must be a string` |
 | body over 1 MiB (`AGENTDEPLOY_MAX_BODY_BYTES`) | 400, `the request body is too large` |
 | `isBase64Encoded` with invalid base64 | 400, `the request body is not valid base64` |
-| `main` raises | 500 `{"error": "<ExceptionType>", "message": "..."}`; the traceback goes to the log only |
+| `main` raises (HTTP) | 500 `{"error": "<ExceptionType>", "request_id": "..."}`; the message and traceback go to the log only (`conversations`) |
+| `main` raises (direct Invoke) | `{"error": "<ExceptionType>", "message": "..."}`; the traceback goes to the log |
+| a direct Invoke whose `requestContext` names another caller's API key | answered as the `direct` caller: without the stack's stage variable no event can choose a session's owner (`conversations`) |
 "#;
 
 /// Which section of the page a case belongs to.

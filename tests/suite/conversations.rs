@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::dry_run::{body, drive, dry_run};
+use crate::dry_run::{body, drive, drive_with, dry_run};
 
 fn conversations(name: &str) -> std::path::PathBuf {
     fixture("conversations").join(name)
@@ -72,6 +72,50 @@ fn a_sub_agent_used_as_a_tool_is_isolated_too() {
         "{}",
         results[1]
     );
+}
+
+/// Agents held every way the published samples hold them (fixtures/conversations/held_*.py), and
+/// the name each one's stub model answers with.
+const HELD: [(&str, &str); 13] = [
+    ("held_lazy_global.py", "lazy"),
+    ("held_lru_cache.py", "cached"),
+    ("held_class_attribute.py", "class"),
+    ("held_default_argument.py", "default-arg"),
+    ("held_nested_dicts.py", "nested"),
+    ("held_closure.py", "closure"),
+    ("held_partial.py", "partial"),
+    ("held_object_attribute.py", "object"),
+    ("held_filled_on_first_call.py", "filled"),
+    ("held_submodule.py", "submodule"),
+    ("held_graph.py", "graph"),
+    ("held_swarm.py", "swarm"),
+    ("held_per_request.py", "fresh"),
+];
+
+#[test]
+fn every_agent_the_process_builds_is_isolated_wherever_it_is_held() {
+    for (agent, model) in HELD {
+        let (dir, _) = plan(agent, &[]);
+        let (results, log) = drive(
+            &dir.path().join("src"),
+            json!([{"input": ALICE}, {"input": BOB}, {"input": BOB}]),
+        );
+        let first = results[0]["output"].as_str().unwrap();
+        assert!(
+            first.starts_with(&format!("{model} saw 1 messages: ")),
+            "{agent}: {first}"
+        );
+        for later in &results[1..] {
+            let answer = later["output"].as_str().unwrap();
+            // The model was given this caller's message only (a Swarm wraps it in its context).
+            assert!(
+                answer.starts_with(&format!("{model} saw 1 messages: ")),
+                "{agent}: {answer}\n{log}"
+            );
+            assert!(answer.contains("bob"), "{agent}: {answer}");
+            assert!(!answer.contains("hunter2"), "{agent}: {answer}");
+        }
+    }
 }
 
 #[test]
@@ -307,7 +351,7 @@ def main(user_input_arg=None, input_data_arg=None):
         s3 = boto3.client("s3")
         bucket = os.environ["AGENTDEPLOY_SESSION_BUCKET"]
         for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-            s3.put_object(Bucket=bucket, Key=item["Key"], Body=b'{"version": 1, "agents": []}')
+            s3.put_object(Bucket=bucket, Key=item["Key"], Body=b'{"version": 2, "agents": {}}')
     return answer
 "#;
 
@@ -366,7 +410,22 @@ fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_
     assert_eq!(generated.len(), 32, "{fresh}");
     assert_ne!(generated, "alice-1");
 
-    // Another caller (another API key) naming alice's session gets a session of its own.
+    // Another caller (another API key) naming alice's session gets a session of its own. The
+    // events are API Gateway's, stage variables included: the deployed stack's API adds its
+    // origin value (read here from the function, as only an operator could).
+    let origin = aws
+        .boto3(
+            "config = client('lambda').get_function_configuration(FunctionName='sessions')\n\
+             print(config['Environment']['Variables']['AGENTDEPLOY_ORIGIN'])\n",
+        )
+        .trim()
+        .to_string();
+    assert_eq!(origin.len(), 36, "the stack id's UUID: {origin}");
+    let through_api_key = |key: &str, body: Value| {
+        let mut event = through_api_key(key, body);
+        event["stageVariables"] = json!({"agentdeployOrigin": origin});
+        event
+    };
     let other = invoke_event(
         &aws,
         "sessions",
@@ -432,4 +491,315 @@ fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_
         "names = [b['Name'] for b in client('s3').list_buckets()['Buckets']]\nprint({bucket:?} in names)\n"
     ));
     assert_eq!(gone.trim(), "False");
+}
+
+/// A local S3 with an empty bucket, and the variables a deployed function would have for it.
+struct LocalSessions {
+    aws: crate::common::local_aws::LocalAws,
+    bucket: String,
+}
+
+const ORIGIN: &str = "0b3c5a6e-origin-of-this-stack";
+
+impl LocalSessions {
+    fn start() -> LocalSessions {
+        let aws = crate::common::local_aws::LocalAws::start();
+        let bucket = "agentdeploy-sessions-test".to_string();
+        aws.boto3(&format!("client('s3').create_bucket(Bucket={bucket:?})\n"));
+        LocalSessions { aws, bucket }
+    }
+
+    fn variables(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.aws.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing-secret-key"),
+            ("AGENTDEPLOY_SESSION_BUCKET", self.bucket.as_str()),
+            ("AGENTDEPLOY_ORIGIN", ORIGIN),
+        ]
+    }
+
+    /// One execution environment (one process) serving `events` in order.
+    fn serve(&self, handler_dir: &std::path::Path, events: Value) -> Vec<Value> {
+        drive_with(handler_dir, events, &self.variables()).0
+    }
+}
+
+/// What API Gateway sends for a request with API key `key_id`: the stack's origin value in its
+/// stage variables, which a caller cannot set.
+fn from_api(key_id: &str, body: Value) -> Value {
+    let mut event = through_api_key(key_id, body);
+    event["stageVariables"] = json!({"agentdeployOrigin": ORIGIN});
+    event
+}
+
+fn output_of(result: &Value) -> String {
+    let answer = if result.get("statusCode").is_some() {
+        body(result)
+    } else {
+        result.clone()
+    };
+    answer["output"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn sessions_restore_every_held_agent_after_a_cold_start_for_their_caller_only() {
+    let local = LocalSessions::start();
+    for (agent, model) in HELD {
+        if agent == "held_swarm.py" {
+            continue; // a Swarm starts each run from its nodes' initial state by design
+        }
+        let (dir, _) = plan(agent, &["--conversation", "session"]);
+        let src = dir.path().join("src");
+        let session = format!("s-{}", agent.trim_end_matches(".py").replace('_', "-"));
+        let turn =
+            |key: &str, input: &str| from_api(key, json!({"input": input, "session_id": session}));
+        // A warm process: alice's first turn, then another key naming alice's session id.
+        let warm = local.serve(&src, json!([turn("key-a", ALICE), turn("key-b", BOB)]));
+        assert_eq!(
+            output_of(&warm[0]),
+            format!("{model} saw 1 messages: {ALICE}"),
+            "{agent}"
+        );
+        assert_eq!(
+            output_of(&warm[1]),
+            format!("{model} saw 1 messages: {BOB}"),
+            "{agent}: {}",
+            warm[1]
+        );
+        // A cold start: alice's second turn continues her conversation; bob's is his own.
+        let cold = local.serve(
+            &src,
+            json!([turn("key-a", "and then?"), turn("key-b", "more")]),
+        );
+        assert_eq!(
+            output_of(&cold[0]),
+            format!("{model} saw 3 messages: and then?"),
+            "{agent}: {}",
+            cold[0]
+        );
+        assert_eq!(
+            output_of(&cold[1]),
+            format!("{model} saw 3 messages: more"),
+            "{agent}: {}",
+            cold[1]
+        );
+        assert!(!cold[1].to_string().contains("hunter2"), "{agent}");
+    }
+}
+
+#[test]
+fn sessions_restore_an_agent_used_as_a_tool_with_its_orchestrator() {
+    let local = LocalSessions::start();
+    let (dir, _) = plan("orchestrator.py", &["--conversation", "session"]);
+    let src = dir.path().join("src");
+    let turn =
+        |key: &str, input: &str| from_api(key, json!({"input": input, "session_id": "team-1"}));
+    let warm = local.serve(&src, json!([turn("key-a", ALICE), turn("key-b", BOB)]));
+    assert_eq!(
+        output_of(&warm[1]),
+        format!("orchestrator saw 3 messages; researcher said: researcher saw 1 messages: {BOB}")
+    );
+    // After a cold start alice's orchestrator has its 4 messages back, and the researcher (kept
+    // with `preserve_context=True`) its 2: both continue.
+    let cold = local.serve(&src, json!([turn("key-a", "and then?")]));
+    assert_eq!(
+        output_of(&cold[0]),
+        "orchestrator saw 7 messages; researcher said: researcher saw 3 messages: and then?",
+        "{}",
+        cold[0]
+    );
+}
+
+#[test]
+fn a_direct_invoke_imitating_an_api_event_cannot_reach_that_callers_session() {
+    let local = LocalSessions::start();
+    let (dir, _) = plan("held_lazy_global.py", &["--conversation", "session"]);
+    let src = dir.path().join("src");
+    let alice = |input: &str| from_api("key-a", json!({"input": input, "session_id": "alice-1"}));
+    // The forged event names alice's key and session, but lacks what API Gateway adds.
+    let forged = through_api_key("key-a", json!({"input": BOB, "session_id": "alice-1"}));
+    let mut wrong_origin = forged.clone();
+    wrong_origin["stageVariables"] = json!({"agentdeployOrigin": "guessed"});
+    let results = local.serve(
+        &src,
+        json!([alice(ALICE), forged, wrong_origin, alice("still me?")]),
+    );
+    assert_eq!(
+        output_of(&results[0]),
+        format!("lazy saw 1 messages: {ALICE}")
+    );
+    // Answered as the direct caller's session "alice-1": alice's turn never reached the model;
+    // the second imitation continues the first one's (bob's) turn, not hers.
+    assert_eq!(
+        output_of(&results[1]),
+        format!("lazy saw 1 messages: {BOB}"),
+        "{}",
+        results[1]
+    );
+    assert_eq!(
+        output_of(&results[2]),
+        format!("lazy saw 3 messages: {BOB}"),
+        "{}",
+        results[2]
+    );
+    for imitation in &results[1..3] {
+        assert!(!imitation.to_string().contains("hunter2"), "{imitation}");
+    }
+    // Alice's session is untouched by the imitations (the second forged turn continued the
+    // first one's direct session, not hers).
+    assert_eq!(
+        output_of(&results[3]),
+        "lazy saw 3 messages: still me?",
+        "{}",
+        results[3]
+    );
+}
+
+#[test]
+fn a_stored_session_naming_agents_the_code_no_longer_builds_is_used_for_the_rest() {
+    let local = LocalSessions::start();
+    let (dir, _) = plan("main_style.py", &["--conversation", "session"]);
+    let src = dir.path().join("src");
+    let turn = |input: &str| from_api("key-a", json!({"input": input, "session_id": "renamed"}));
+    local.serve(&src, json!([turn(ALICE)]));
+    let key = format!(
+        "sessions/{}/renamed.json",
+        &crate::common::sha256_hex("api-key:key-a")[..32]
+    );
+    // The stored document keys each agent; rename one as if the code had changed since.
+    let stored = local.aws.boto3(&format!(
+        "s3 = client('s3')\n\
+         doc = json.loads(s3.get_object(Bucket={bucket:?}, Key={key:?})['Body'].read())\n\
+         print(json.dumps(sorted(doc['agents'])))\n\
+         doc['agents']['gone'] = doc['agents'].pop('Strands Agents#2')\n\
+         s3.put_object(Bucket={bucket:?}, Key={key:?}, Body=json.dumps(doc).encode())\n",
+        bucket = local.bucket
+    ));
+    assert_eq!(stored.trim(), r#"["Strands Agents", "Strands Agents#2"]"#);
+    let (results, log) = drive_with(&src, json!([turn("again")]), &local.variables());
+    let answer = body(&results[0])["output"].clone();
+    assert_eq!(answer["main"], "main saw 3 messages: again", "{answer}");
+    assert_eq!(
+        answer["researcher"], "researcher saw 1 messages: again",
+        "{answer}"
+    );
+    assert!(log.contains("did not build, kept unchanged: gone"), "{log}");
+}
+
+#[test]
+fn the_session_role_may_list_its_bucket_so_a_missing_session_is_404_not_403() {
+    let (dir, doc) = plan("main_style.py", &["--conversation", "session"]);
+    let statements = doc["plan"]["iam"]["statements"].as_array().unwrap();
+    let list = statements
+        .iter()
+        .find(|s| s["actions"] == json!(["s3:ListBucket"]))
+        .unwrap_or_else(|| panic!("no s3:ListBucket in {statements:#?}"));
+    assert_eq!(
+        list["resources"],
+        json!([{"Fn::Sub": "${SessionBucket.Arn}"}])
+    );
+    let template = std::fs::read_to_string(dir.path().join("template.yaml")).unwrap();
+    assert!(
+        template.contains(
+            r#"{"Action":["s3:ListBucket"],"Effect":"Allow","Resource":[{"Fn::Sub":"${SessionBucket.Arn}"}]"#
+        ),
+        "{template}"
+    );
+    // The API marks its events with a value only the stack knows (its id), and so does the function.
+    assert!(template.contains("agentdeployOrigin: {\"Fn::Select\":[2,{\"Fn::Split\":[\"/\",{\"Ref\":\"AWS::StackId\"}]}]}"), "{template}");
+    assert!(
+        template.contains("\"AGENTDEPLOY_ORIGIN\":{\"Fn::Select\""),
+        "{template}"
+    );
+}
+
+#[test]
+fn sessions_without_a_caller_or_with_a_raw_handler_are_refused_and_url_sessions_warned() {
+    for (extra, needle) in [
+        (&["--auth", "none"][..], "--auth none"),
+        (&["--entry", "lambda_handler"][..], "Lambda-style handler"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let agent = conversations(if extra[0] == "--entry" {
+            "raw_handler.py"
+        } else {
+            "main_style.py"
+        });
+        let mut args = vec!["--conversation", "session"];
+        args.extend_from_slice(extra);
+        let out = dry_run(&agent, dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stdout(&out));
+        let doc = json(&out);
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message}");
+        assert!(
+            !dir.path().join("template.yaml").exists(),
+            "nothing is written"
+        );
+    }
+    let (_, doc) = plan(
+        "main_style.py",
+        &["--conversation", "session", "--endpoint", "url"],
+    );
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("--endpoint url") && w.contains("imitate")),
+        "{:?}",
+        warnings(&doc)
+    );
+}
+
+#[test]
+fn an_http_caller_is_told_the_error_type_and_request_id_never_the_message() {
+    let (dir, _) = plan("failing_agent.py", &[]);
+    let (results, log) = drive(
+        &dir.path().join("src"),
+        json!([
+            {"httpMethod": "POST", "requestContext": {}, "body": json!({"input": "hi"}).to_string()},
+            {"input": "hi"}
+        ]),
+    );
+    let secret_text = "arn:aws:iam::123456789012:role/agent-role";
+    assert_eq!(results[0]["statusCode"], 500);
+    assert_eq!(
+        body(&results[0]),
+        json!({"error": "AccessDeniedException", "request_id": "request-0"})
+    );
+    assert!(
+        !results[0].to_string().contains(secret_text),
+        "{}",
+        results[0]
+    );
+    assert!(
+        !results[0].to_string().contains("123456789012"),
+        "{}",
+        results[0]
+    );
+    // The operator's log keeps the whole story; a direct Invoke (from the account) gets the message.
+    assert!(
+        log.contains(secret_text) && log.contains("Traceback"),
+        "{log}"
+    );
+    assert!(
+        results[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains(secret_text),
+        "{}",
+        results[1]
+    );
+}
+
+#[test]
+fn the_plan_names_module_level_state_that_isolation_does_not_cover() {
+    let (_, doc) = plan("shared_list.py", &[]);
+    let found = warnings(&doc);
+    assert!(
+        found
+            .iter()
+            .any(|w| w.contains("shared_list.py:8: `NOTES`") && w.contains("`main`")),
+        "{found:?}"
+    );
 }

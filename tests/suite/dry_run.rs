@@ -48,12 +48,24 @@ fn planned(agent: &str) -> (tempfile::TempDir, Value) {
 
 /// Runs the rendered handler in `handler_dir` on `events` under Python 3.13 with strands.
 pub(crate) fn drive(handler_dir: &Path, events: Value) -> (Vec<Value>, String) {
+    drive_with(handler_dir, events, &[])
+}
+
+/// `drive` in a process with these variables too (boto3, as Lambda's runtime has it, is on the
+/// path): one process is one execution environment, warm from its second event on.
+pub(crate) fn drive_with(
+    handler_dir: &Path,
+    events: Value,
+    variables: &[(&str, &str)],
+) -> (Vec<Value>, String) {
+    let path = std::env::join_paths([strands_site(), tools_dir().join("py313-runtime")]).unwrap();
     let mut child = Command::new(python313())
         .arg(repo().join("tests/python/drive_handler.py"))
         .arg(handler_dir)
-        .env("PYTHONPATH", strands_site())
+        .env("PYTHONPATH", path)
         .env("AWS_REGION", "us-east-1")
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        .envs(variables.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -263,9 +275,10 @@ fn seed_agent_handler_answers_direct_api_gateway_and_function_url_events() {
         assert!(b["message"].as_str().unwrap().contains(needle), "{b}");
     }
     assert_eq!(r[8]["statusCode"], 500);
+    // An HTTP caller is told the type and the request id; the message stays in the log.
     assert_eq!(
         body(&r[8]),
-        json!({ "error": "ValueError", "message": "the agent was asked to fail" })
+        json!({ "error": "ValueError", "request_id": "request-8" })
     );
     assert!(!r[8]["body"].as_str().unwrap().contains("Traceback"));
     assert_eq!(

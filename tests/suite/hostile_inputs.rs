@@ -63,6 +63,15 @@ fn secret_looking_files_stay_home_unless_included_by_name() {
         (".aws/credentials", "[default]\n"),
         ("terraform.tfstate", "{}\n"),
         (".npmrc", "//registry.npmjs.org/:_authToken=x\n"),
+        (".boto", "[Credentials]\n"),
+        (".s3cfg", "[default]\n"),
+        ("gcloud/application_default_credentials.json", "{}\n"),
+        ("adc/application_default_credentials.json", "{}\n"),
+        (".dockercfg", "{}\n"),
+        ("service-account.json", "{}\n"),
+        ("client_secret.json", "{}\n"),
+        ("credentials.json", "{}\n"),
+        ("kubeconfig", "apiVersion: v1\n"),
         ("prompts/system.txt", "You are helpful.\n"),
     ];
     for (path, text) in files {
@@ -81,6 +90,15 @@ fn secret_looking_files_stay_home_unless_included_by_name() {
         ".aws",
         "terraform.tfstate",
         ".npmrc",
+        ".boto",
+        ".s3cfg",
+        "gcloud",
+        "adc/application_default_credentials.json",
+        ".dockercfg",
+        "service-account.json",
+        "client_secret.json",
+        "credentials.json",
+        "kubeconfig",
     ] {
         assert!(!shipped.join(left_out).exists(), "{left_out} was shipped");
         assert!(

@@ -14,5 +14,6 @@ mod hostile_inputs;
 mod known_failures;
 mod lifecycle_e2e;
 mod repo_docs;
+mod runtime_module;
 mod secrets_ssm_e2e;
 mod stdout_closed;

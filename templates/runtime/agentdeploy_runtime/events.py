@@ -1,0 +1,76 @@
+"""What a request says, whichever way it came: a direct Lambda Invoke (a JSON object, or a bare
+string), an API Gateway REST event, or a Function URL event (its body possibly base64)."""
+
+import base64
+import binascii
+import json
+
+INPUT_KEYS = ("input", "prompt", "user_input")
+DATA_KEYS = ("data", "input_data")
+
+
+class BadRequest(Exception):
+    pass
+
+
+def is_http(event):
+    return isinstance(event, dict) and (
+        "requestContext" in event or "httpMethod" in event or "routeKey" in event or "rawPath" in event
+    )
+
+
+def payload(event, max_body_bytes):
+    """The request's JSON payload (the event itself for a direct Invoke)."""
+    if not is_http(event):
+        return event
+    body = event.get("body")
+    if body is None or body == "":
+        raise BadRequest("the request body is empty; send JSON like {\"input\": \"...\"}")
+    if isinstance(body, (dict, list)):
+        return body
+    if not isinstance(body, str):
+        raise BadRequest("the request body is not JSON text")
+    if len(body) > max_body_bytes * 4 // 3 + 4:
+        raise BadRequest("the request body is too large")
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("the request body is not valid base64") from None
+    else:
+        raw = body.encode("utf-8")
+    if len(raw) > max_body_bytes:
+        raise BadRequest("the request body is too large")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+def fields(request, text_allowed):
+    """(input, data) from a payload; a direct Invoke may send the input as a bare string."""
+    if text_allowed and isinstance(request, str):
+        return request, None
+    if not isinstance(request, dict):
+        raise BadRequest("the request must be a JSON object like {\"input\": \"...\"}")
+    user_input = next((request[key] for key in INPUT_KEYS if key in request), None)
+    if user_input is None:
+        raise BadRequest("missing \"input\" (or \"prompt\" / \"user_input\"): a string for the agent")
+    if not isinstance(user_input, str):
+        raise BadRequest("\"input\" must be a string")
+    input_data = next((request[key] for key in DATA_KEYS if key in request), None)
+    return user_input, input_data
+
+
+def jsonable(value):
+    # Results that JSON cannot carry (an AgentResult, a datetime, ...) become their str().
+    return json.loads(json.dumps(value, default=str))
+
+
+def http_response(status, body):
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "isBase64Encoded": False,
+        "body": json.dumps(body, default=str),
+    }

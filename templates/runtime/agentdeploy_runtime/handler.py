@@ -1,0 +1,113 @@
+"""The Lambda handler around the agent's entry: reads the request, isolates or continues the
+conversation, calls the entry, answers."""
+
+import asyncio
+import inspect
+import logging
+import os
+
+from . import agents, events, sessions
+
+logger = logging.getLogger("agentdeploy.handler")
+logger.setLevel(os.environ.get("AGENTDEPLOY_LOG_LEVEL", "INFO").upper())
+
+# One event loop for the life of the execution environment: `asyncio.run` per invocation closes
+# the loop, which breaks clients cached by the agent on warm starts.
+_loop = None
+
+
+def event_loop():
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loop)
+    return _loop
+
+
+def _settle(result, is_async):
+    if is_async or inspect.isawaitable(result):
+        return event_loop().run_until_complete(result)
+    return result
+
+
+def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, max_body_bytes,
+                 session_bucket_variable):
+    """`lambda_handler(event, context)` for `entry`, the agent's `main`, `handler` or Agent."""
+    agents.import_done()
+    # Request bodies above this size are refused before parsing (API Gateway allows 10 MB).
+    max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
+    isolated = conversation in ("isolated", "session")
+    with_sessions = conversation == "session"
+
+    def call(user_input, input_data):
+        if kind == "agent":
+            # A Strands Agent: on the kept loop (its clients survive warm starts); its answer as text.
+            result = event_loop().run_until_complete(entry.invoke_async(user_input))
+            return str(result).rstrip()
+        return _settle(entry(*(user_input, input_data)[:arity]), is_async)
+
+    def lambda_handler(event, context):
+        if isolated:
+            agents.begin_request()
+        try:
+            if kind == "handler":
+                # The agent's own Lambda-style handler: the raw event in, its answer passed through.
+                return _settle(entry(event, context), is_async)
+            return _answer(event, context)
+        finally:
+            agents.end_request()
+
+    def _answer(event, context):
+        is_http = events.is_http(event)
+        session_id = None
+
+        def answer(status, body):
+            if session_id is not None:
+                body["session_id"] = session_id
+            return events.http_response(status, body) if is_http else body
+
+        try:
+            request = events.payload(event, max_body_bytes)
+            user_input, input_data = events.fields(request, text_allowed=not is_http)
+            if with_sessions:
+                session_id = sessions.session_id(request)
+                owner = sessions.caller(event, endpoint)
+        except events.BadRequest as err:
+            # The event is not logged: it may carry personal data.
+            logger.warning("bad request: %s", err)
+            return answer(400, {"error": "BadRequest", "message": str(err)})
+        except sessions.NoCallerIdentity:
+            logger.warning("a session request without a caller identity was refused")
+            return answer(403, {"error": "NoCallerIdentity",
+                                "message": "sessions need an authenticated caller (an API key or IAM)"})
+
+        session = None
+        try:
+            if with_sessions:
+                session = sessions.Session(sessions.object_key(owner, session_id), session_bucket_variable)
+                session.load()
+            output = events.jsonable(call(user_input, input_data))
+            if session is not None:
+                session.save()
+        except sessions.Conflict:
+            logger.warning("session changed by another request while this one ran")
+            return answer(409, {
+                "error": "SessionConflict",
+                "message": "this session was changed by another request while this one ran; send the turn again",
+            })
+        except Exception as err:
+            # The traceback goes to the function's log only. An HTTP caller is told the error's type
+            # and the request id to quote: messages of AWS and model SDKs carry account ids, ARNs,
+            # URLs and prompt fragments. A direct Invoke comes from the account: it gets the message.
+            logger.exception("%s raised %s", name, type(err).__name__)
+            if is_http:
+                return answer(500, {"error": type(err).__name__,
+                                    "request_id": getattr(context, "aws_request_id", None)})
+            return answer(500, {"error": type(err).__name__, "message": str(err)})
+        finally:
+            if session is not None:
+                session.close()
+
+        return answer(200, {"output": output})
+
+    return lambda_handler

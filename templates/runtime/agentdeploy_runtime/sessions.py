@@ -1,0 +1,164 @@
+"""--conversation session: a conversation continues across requests and cold starts when its
+caller sends the same `session_id`.
+
+The state of every tracked agent is stored in the stack's private bucket under the caller's
+identity and the session id, so one caller can never continue another's. The caller is what AWS
+vouches for, never what the event merely says:
+- API Gateway (REST): the API key id (or the IAM caller) of `requestContext`, believed only when
+  the event carries this stack's origin value in its stage variables, which API Gateway adds and
+  a caller cannot set. A direct Invoke that copies an API event's shape is a direct caller.
+- Function URL (IAM): the IAM caller of `requestContext.authorizer.iam`.
+- Direct Invoke: `direct`, one caller (whoever may invoke the function).
+Writes are conditional: a session changed by another request in the meantime is a conflict, never
+a silently lost turn.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+
+from . import agents, events
+
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# The stage variable API Gateway adds to every event of this stack's API (see the template).
+ORIGIN_STAGE_VARIABLE = "agentdeployOrigin"
+ORIGIN_VARIABLE = "AGENTDEPLOY_ORIGIN"
+DOCUMENT_VERSION = 2
+
+logger = logging.getLogger("agentdeploy.runtime")
+_s3 = None
+
+
+class Conflict(Exception):
+    pass
+
+
+class NoCallerIdentity(Exception):
+    pass
+
+
+def caller(event, endpoint):
+    """Who sent the request, as AWS vouches for it."""
+    if not events.is_http(event) or endpoint not in ("api", "url"):
+        return "direct"
+    context = event.get("requestContext") or {}
+    if endpoint == "api":
+        origin = os.environ.get(ORIGIN_VARIABLE, "")
+        stage_variables = event.get("stageVariables") or {}
+        claimed = stage_variables.get(ORIGIN_STAGE_VARIABLE) if isinstance(stage_variables, dict) else None
+        if not origin or not isinstance(claimed, str) or not hmac.compare_digest(claimed, origin):
+            return "direct"
+        identity = context.get("identity") or {}
+        if identity.get("apiKeyId"):
+            return "api-key:" + str(identity["apiKeyId"])
+        for key in ("userArn", "caller", "user"):
+            if identity.get(key):
+                return "iam:" + str(identity[key])
+    else:
+        iam = (context.get("authorizer") or {}).get("iam") or {}
+        for key in ("userArn", "userId", "callerId"):
+            if iam.get(key):
+                return "iam:" + str(iam[key])
+    raise NoCallerIdentity()
+
+
+def session_id(request):
+    value = request.get("session_id") if isinstance(request, dict) else None
+    if value is None:
+        return os.urandom(16).hex()
+    if not isinstance(value, str) or not SESSION_ID.fullmatch(value):
+        raise events.BadRequest("\"session_id\" must be 1-128 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+def object_key(caller_identity, session):
+    owner = hashlib.sha256(caller_identity.encode("utf-8")).hexdigest()[:32]
+    return f"sessions/{owner}/{session}.json"
+
+
+def _store(bucket_variable):
+    global _s3
+    if _s3 is None:
+        import boto3  # provided by the Lambda runtime; imported only for sessions
+
+        _s3 = boto3.client("s3")
+    return _s3, os.environ[bucket_variable]
+
+
+class Session:
+    """One request's session: loaded before the entry runs, saved after it."""
+
+    def __init__(self, key, bucket_variable):
+        self.key = key
+        self.bucket_variable = bucket_variable
+        self.etag = None
+        self.stored = {}
+        self.used = set()
+
+    def load(self):
+        s3, bucket = _store(self.bucket_variable)
+        try:
+            stored = s3.get_object(Bucket=bucket, Key=self.key)
+        except s3.exceptions.ClientError as err:
+            # A missing key is 404 NoSuchKey: the role may list the bucket (the template grants
+            # s3:ListBucket), so S3 never hides a missing session behind 403 AccessDenied.
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                agents._on_built.append(self._built)
+                return
+            raise
+        document = json.loads(stored["Body"].read())
+        self.etag = stored["ETag"]
+        self.stored = _agents_of(document)
+        for tracked, agent in agents.live():
+            self._apply(tracked, agent)
+        agents._on_built.append(self._built)
+
+    def _built(self, tracked, agent):
+        # An agent the code builds while this request runs (lazily, or on every call).
+        self._apply(tracked, agent)
+
+    def _apply(self, tracked, agent):
+        saved = self.stored.get(tracked.key)
+        if saved is not None:
+            agents.load_state(agent, saved)
+            self.used.add(tracked.key)
+
+    def close(self):
+        if self._built in agents._on_built:
+            agents._on_built.remove(self._built)
+
+    def save(self):
+        self.close()
+        current = {}
+        for tracked, agent in agents.live():
+            current[tracked.key] = agents.dump_state(agent)  # the later-built of a key wins
+        unused = sorted(set(self.stored) - self.used - set(current))
+        if unused:
+            # Kept as they were: a later request may build them again (code paths differ).
+            logger.warning("session names agents this request did not build, kept unchanged: %s", ", ".join(unused))
+            for key in unused:
+                current[key] = self.stored[key]
+        body = json.dumps({"version": DOCUMENT_VERSION, "agents": current}, default=str).encode("utf-8")
+        s3, bucket = _store(self.bucket_variable)
+        condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
+        try:
+            s3.put_object(Bucket=bucket, Key=self.key, Body=body, ContentType="application/json", **condition)
+        except s3.exceptions.ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise Conflict() from None
+            raise
+
+
+def _agents_of(document):
+    """key -> stored state. Version 1 documents listed the module-level agents in order."""
+    stored = document.get("agents") if isinstance(document, dict) else None
+    if isinstance(stored, dict):
+        return stored
+    if isinstance(stored, list):
+        keys = [tracked.key for tracked, _ in agents.live()]
+        return {key: saved for key, saved in zip(keys, stored)}
+    return {}

@@ -1,0 +1,125 @@
+"""Unit tests of agentdeploy_runtime (templates/runtime/), run by `cargo test` under the runtime's
+Python 3.13 with real strands-agents (tests/suite/runtime_module.rs). The stub model reports how
+many messages reached it, so each test sees what a caller's request would have carried.
+
+Usage: python3.13 -m unittest tests/python/test_runtime.py   (PYTHONPATH: strands, templates/runtime,
+fixtures/conversations)
+"""
+
+import gc
+import unittest
+
+import agentdeploy_runtime
+from agentdeploy_runtime import agents, events, sessions
+
+agentdeploy_runtime.track()
+
+from strands import Agent  # noqa: E402  (after track(), as the bootstrap orders it)
+from stub_model import ReportingModel  # noqa: E402
+
+
+def build(name=None, agent_id=None, model="stub"):
+    return Agent(name=name, agent_id=agent_id, model=ReportingModel(model), callback_handler=None)
+
+
+def said(agent, text):
+    return str(agent(text)).rstrip()
+
+
+class Tracking(unittest.TestCase):
+    def setUp(self):
+        agents.end_request()
+        gc.collect()
+
+    def test_an_agent_built_at_any_time_is_restored_to_its_state_as_built(self):
+        agents.begin_request()
+        lazy = build(model="lazy")  # built while a request runs, as a lazily built agent is
+        self.assertEqual(said(lazy, "alice"), "lazy saw 1 messages: alice")
+        agents.end_request()
+        agents.begin_request()
+        self.assertEqual(said(lazy, "bob"), "lazy saw 1 messages: bob")
+        agents.end_request()
+
+    def test_keys_are_agent_id_then_name_then_build_order_counted_anew_per_request(self):
+        agents.import_done()
+        agents.begin_request()
+        first = [build(agent_id="planner"), build(name="writer"), build(name="writer"), build()]
+        keys = {id(a): t.key for t, a in agents.live()}
+        self.assertEqual([keys[id(a)] for a in first], ["planner", "writer", "writer#2", "Strands Agents"])
+        agents.end_request()
+        agents.begin_request()
+        again = build(name="writer")
+        keys = {id(a): t.key for t, a in agents.live()}
+        self.assertEqual(keys[id(again)], "writer", "a new request counts from the import-built agents")
+        agents.end_request()
+
+    def test_a_dropped_agent_is_not_kept_alive(self):
+        agent = build(name="dropped")
+        self.assertIn("dropped", [t.key for t, _ in agents.live()])
+        del agent
+        gc.collect()
+        self.assertNotIn("dropped", [t.key for t, _ in agents.live()])
+
+    def test_a_subclass_is_recorded_once_with_its_state_as_built(self):
+        class Helper(Agent):
+            def __init__(self):
+                super().__init__(name="helper-subclass", model=ReportingModel("sub"), callback_handler=None)
+
+        helper = Helper()
+        self.assertEqual([t.key for t, a in agents.live() if a is helper], ["helper-subclass"])
+
+    def test_a_session_document_carries_state_by_key_and_loads_into_agents_built_later(self):
+        agent = build(name="keeper", model="keeper")
+        said(agent, "remember me")
+        stored = {"keeper": agents.dump_state(agent)}
+        agents.begin_request()
+        self.assertEqual(len(agent.messages), 0)
+        session = sessions.Session("unused-key", "UNUSED")
+        session.stored = stored
+        agents._on_built.append(session._built)
+        twin = build(name="keeper", model="keeper")  # same key in a fresh request: gets the state
+        session.close()
+        agents.end_request()
+        self.assertEqual(said(twin, "and now?"), "keeper saw 3 messages: and now?")
+
+
+class Callers(unittest.TestCase):
+    def test_only_an_event_carrying_the_stacks_origin_is_believed(self):
+        import os
+
+        os.environ[sessions.ORIGIN_VARIABLE] = "origin-1"
+        api = {"httpMethod": "POST", "requestContext": {"identity": {"apiKeyId": "k"}},
+               "stageVariables": {"agentdeployOrigin": "origin-1"}}
+        self.assertEqual(sessions.caller(api, "api"), "api-key:k")
+        for forged in ({**api, "stageVariables": None}, {**api, "stageVariables": {"agentdeployOrigin": "x"}},
+                       {**api, "stageVariables": {"agentdeployOrigin": ["origin-1"]}}):
+            self.assertEqual(sessions.caller(forged, "api"), "direct")
+        self.assertEqual(sessions.caller({"input": "hi"}, "api"), "direct")
+        url = {"requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/u"}}}, "rawPath": "/"}
+        self.assertEqual(sessions.caller(url, "url"), "iam:arn:aws:iam::1:user/u")
+        # A URL stack never reads an API key id; an event without any identity has no caller.
+        with self.assertRaises(sessions.NoCallerIdentity):
+            sessions.caller({"rawPath": "/", "requestContext": {"identity": {"apiKeyId": "k"}}}, "url")
+
+    def test_session_ids_are_checked_and_new_ones_are_random(self):
+        self.assertEqual(sessions.session_id({"session_id": "a-1"}), "a-1")
+        for bad in ("../x", "", "a" * 129, 7):
+            with self.assertRaises(events.BadRequest):
+                sessions.session_id({"session_id": bad})
+        self.assertNotEqual(sessions.session_id({}), sessions.session_id({}))
+        self.assertEqual(len(sessions.session_id({})), 32)
+
+
+class Events(unittest.TestCase):
+    def test_bodies_and_fields(self):
+        event = {"httpMethod": "POST", "body": "eyJpbnB1dCI6ICJoaSJ9", "isBase64Encoded": True}
+        self.assertEqual(events.fields(events.payload(event, 1024), text_allowed=False), ("hi", None))
+        self.assertEqual(events.fields("bare", text_allowed=True), ("bare", None))
+        with self.assertRaises(events.BadRequest):
+            events.fields("bare", text_allowed=False)
+        with self.assertRaises(events.BadRequest):
+            events.payload({"httpMethod": "POST", "body": "x" * 2000}, 1024)
+
+
+if __name__ == "__main__":
+    unittest.main()
