@@ -824,7 +824,9 @@ fn network(layers: &Layers<'_>) -> Result<(Vec<String>, Vec<String>)> {
 fn tags(layers: &Layers<'_>) -> Result<BTreeMap<String, String>> {
     let tags = layers.tags().pairs()?;
     for (key, given) in &tags {
-        if key.is_empty() || key.len() > 128 || given.value.len() > 256 || key.starts_with("aws:") {
+        // AWS counts a tag's length in characters, not bytes.
+        let too_long = key.chars().count() > 128 || given.value.chars().count() > 256;
+        if key.is_empty() || too_long || key.starts_with("aws:") {
             return Err(given.error(format!(
                 "`{key}`: tag keys are 1-128 characters, not starting with aws:, values at most 256"
             )));
@@ -1374,6 +1376,22 @@ mod tests {
         for bad in ["1stack", "has_underscore", "-x", &"a".repeat(129)] {
             assert_eq!(flag_of(sn(bad).unwrap_err()).0, "--stack-name", "{bad}");
         }
+    }
+
+    #[test]
+    fn tag_lengths_are_counted_in_characters_as_aws_counts_them() {
+        let s = resolve_args(AgentFlags {
+            tags: vec![format!("team={}", "é".repeat(200))],
+            ..with_agent()
+        })
+        .unwrap();
+        assert_eq!(s.tags["team"].chars().count(), 200);
+        let err = resolve_args(AgentFlags {
+            tags: vec![format!("team={}", "é".repeat(257))],
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert_eq!(flag_of(err).0, "--tag");
     }
 
     #[test]
