@@ -1034,6 +1034,10 @@ pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
 
 /// Names the session bucket for the handler (`--conversation session`).
 pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
+/// The function's variable, and the API stage's, that hold the stack's origin value: an event
+/// carrying it came through the stack's own API Gateway (sessions trust its caller identity).
+pub const ORIGIN_VARIABLE: &str = "AGENTDEPLOY_ORIGIN";
+pub const ORIGIN_STAGE_VARIABLE: &str = "agentdeployOrigin";
 
 /// Days a session is kept after its last turn (S3 lifecycle expiry).
 pub const DEFAULT_SESSION_TTL_DAYS: u32 = 7;
@@ -1178,6 +1182,7 @@ fn is_reserved_env_name(key: &str) -> bool {
         .any(|prefix| key.starts_with(prefix))
         || key == crate::secrets::SSM_SECRETS_VARIABLE
         || key == SESSION_BUCKET_VARIABLE
+        || key == ORIGIN_VARIABLE
 }
 
 fn check_env_key(key: &str) -> std::result::Result<(), String> {

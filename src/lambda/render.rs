@@ -52,8 +52,9 @@ pub const RUNTIME_FILES: [(&str, &str); 5] = [
     ),
 ];
 
+use crate::cli::EndpointKind;
 use crate::secrets::SSM_SECRETS_VARIABLE;
-use crate::settings::SESSION_BUCKET_VARIABLE;
+use crate::settings::{ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
 
 /// Agents start at the bootstrap module; the code interpreter is a complete handler of its own.
 fn uses_bootstrap(settings: &LambdaSettings) -> bool {
@@ -254,15 +255,14 @@ pub fn render_handler(
             conversation => conversation.as_str(),
             endpoint => endpoint,
             session_bucket_variable => SESSION_BUCKET_VARIABLE,
+            origin_variable => ORIGIN_VARIABLE,
+            origin_stage_variable => ORIGIN_STAGE_VARIABLE,
             max_body_bytes => MAX_BODY_BYTES,
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
         },
     )
 }
-
-/// The function's variable holding the value API Gateway passes as a stage variable.
-const ORIGIN_VARIABLE: &str = "AGENTDEPLOY_ORIGIN";
 
 /// A value unique to the stack (the UUID of its stack id), made by CloudFormation: nothing secret
 /// passes through this project's files or argv. The runtime compares it with the event's stage
@@ -301,9 +301,9 @@ pub fn render_template(
     for secret in &secrets {
         environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
     }
-    let origin_check =
-        settings.conversation.session_ttl_days().is_some() && settings.endpoint.as_str() == "api";
-    if settings.conversation.session_ttl_days().is_some() {
+    let sessions = settings.conversation.session_ttl_days().is_some();
+    let origin_check = sessions && settings.endpoint == EndpointKind::Api;
+    if sessions {
         environment.insert(
             SESSION_BUCKET_VARIABLE.into(),
             json!({ "Ref": "SessionBucket" }),
@@ -395,6 +395,7 @@ pub fn render_template(
             endpoint => settings.endpoint.as_str(),
             auth => settings.auth.as_str(),
             origin_check => origin_check,
+            origin_stage_variable => ORIGIN_STAGE_VARIABLE,
             origin => stack_origin_value(),
         },
     )

@@ -85,21 +85,23 @@ class Tracking(unittest.TestCase):
 
 class Callers(unittest.TestCase):
     def test_only_an_event_carrying_the_stacks_origin_is_believed(self):
-        import os
+        def caller(event, endpoint):
+            return sessions.caller(event, endpoint, "origin-1", "agentdeployOrigin")
 
-        os.environ[sessions.ORIGIN_VARIABLE] = "origin-1"
         api = {"httpMethod": "POST", "requestContext": {"identity": {"apiKeyId": "k"}},
                "stageVariables": {"agentdeployOrigin": "origin-1"}}
-        self.assertEqual(sessions.caller(api, "api"), "api-key:k")
+        self.assertEqual(caller(api, "api"), "api-key:k")
         for forged in ({**api, "stageVariables": None}, {**api, "stageVariables": {"agentdeployOrigin": "x"}},
                        {**api, "stageVariables": {"agentdeployOrigin": ["origin-1"]}}):
-            self.assertEqual(sessions.caller(forged, "api"), "direct")
-        self.assertEqual(sessions.caller({"input": "hi"}, "api"), "direct")
+            self.assertEqual(caller(forged, "api"), "direct")
+        self.assertEqual(caller({"input": "hi"}, "api"), "direct")
+        # A function without its origin value (never set) believes no API event.
+        self.assertEqual(sessions.caller(api, "api", "", "agentdeployOrigin"), "direct")
         url = {"requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/u"}}}, "rawPath": "/"}
-        self.assertEqual(sessions.caller(url, "url"), "iam:arn:aws:iam::1:user/u")
+        self.assertEqual(caller(url, "url"), "iam:arn:aws:iam::1:user/u")
         # A URL stack never reads an API key id; an event without any identity has no caller.
         with self.assertRaises(sessions.NoCallerIdentity):
-            sessions.caller({"rawPath": "/", "requestContext": {"identity": {"apiKeyId": "k"}}}, "url")
+            caller({"rawPath": "/", "requestContext": {"identity": {"apiKeyId": "k"}}}, "url")
 
     def test_session_ids_are_checked_and_new_ones_are_random(self):
         self.assertEqual(sessions.session_id({"session_id": "a-1"}), "a-1")

@@ -251,6 +251,19 @@ const CASES: &[Case] = &[
         "reserved env var",
     ),
     with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--env-var",
+            "AGENTDEPLOY_ORIGIN=x",
+        ],
+        2,
+        "`AGENTDEPLOY_ORIGIN` is reserved",
+        "the env var that marks the stack's own API events",
+    ),
+    with_agent(
         &["--function-name", "x", "--agent", "agent.py", "--tag", "=v"],
         2,
         "--tag: `=v` is not KEY=VALUE",

@@ -31,11 +31,12 @@ def _settle(result, is_async):
 
 
 def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, max_body_bytes,
-                 session_bucket_variable):
+                 session_bucket_variable, origin_variable, origin_stage_variable):
     """`lambda_handler(event, context)` for `entry`, the agent's `main`, `handler` or Agent."""
     agents.import_done()
     # Request bodies above this size are refused before parsing (API Gateway allows 10 MB).
     max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
+    origin = os.environ.get(origin_variable, "")
     isolated = conversation in ("isolated", "session")
     with_sessions = conversation == "session"
 
@@ -71,7 +72,7 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
             user_input, input_data = events.fields(request, text_allowed=not is_http)
             if with_sessions:
                 session_id = sessions.session_id(request)
-                owner = sessions.caller(event, endpoint)
+                owner = sessions.caller(event, endpoint, origin, origin_stage_variable)
         except events.BadRequest as err:
             # The event is not logged: it may carry personal data.
             logger.warning("bad request: %s", err)

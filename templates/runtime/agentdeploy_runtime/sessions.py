@@ -23,9 +23,6 @@ import re
 from . import agents, events
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-# The stage variable API Gateway adds to every event of this stack's API (see the template).
-ORIGIN_STAGE_VARIABLE = "agentdeployOrigin"
-ORIGIN_VARIABLE = "AGENTDEPLOY_ORIGIN"
 DOCUMENT_VERSION = 2
 
 logger = logging.getLogger("agentdeploy.runtime")
@@ -40,15 +37,15 @@ class NoCallerIdentity(Exception):
     pass
 
 
-def caller(event, endpoint):
-    """Who sent the request, as AWS vouches for it."""
+def caller(event, endpoint, origin, origin_stage_variable):
+    """Who sent the request, as AWS vouches for it. `origin` is the stack's value that its API
+    Gateway adds to every event as the stage variable `origin_stage_variable`."""
     if not events.is_http(event) or endpoint not in ("api", "url"):
         return "direct"
     context = event.get("requestContext") or {}
     if endpoint == "api":
-        origin = os.environ.get(ORIGIN_VARIABLE, "")
         stage_variables = event.get("stageVariables") or {}
-        claimed = stage_variables.get(ORIGIN_STAGE_VARIABLE) if isinstance(stage_variables, dict) else None
+        claimed = stage_variables.get(origin_stage_variable) if isinstance(stage_variables, dict) else None
         if not origin or not isinstance(claimed, str) or not hmac.compare_digest(claimed, origin):
             return "direct"
         identity = context.get("identity") or {}
