@@ -348,7 +348,12 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         },
         entry: entry(&layers)?,
         include: included_files(&layers, agent_dir)?,
-        conversation: sessions_have_callers(conversation(&layers, &mut warnings)?, &access)?,
+        conversation: session_callers(
+            &layers,
+            conversation(&layers, &mut warnings)?,
+            &access,
+            &mut warnings,
+        )?,
         endpoint: access.endpoint,
         auth: access.auth,
         usage_limits: access.usage_limits,
@@ -611,17 +616,29 @@ fn conversation(layers: &Layers<'_>, warnings: &mut Vec<String>) -> Result<Conve
 }
 
 /// Sessions are kept per caller: an endpoint without authentication has no caller to key them
-/// by, and ids anyone can guess would let one caller continue another's conversation.
-fn sessions_have_callers(conversation: Conversation, access: &Access) -> Result<Conversation> {
-    if conversation.session_ttl_days().is_some()
-        && access.auth == AuthMode::None
-        && access.endpoint != EndpointKind::None
-    {
-        return Err(Error::Usage {
-            flag: "--conversation session".into(),
-            message: "sessions are kept per caller, and with --auth none the endpoint knows no caller: anyone could continue anyone's session".into(),
-            hint: Some("use --auth api-key or --auth iam, or --conversation isolated".into()),
-        });
+/// by, and ids anyone can guess would let one caller continue another's conversation. A Function
+/// URL's events cannot be marked by AWS as API Gateway's are (a stage variable), which the plan
+/// says.
+fn session_callers(
+    layers: &Layers<'_>,
+    conversation: Conversation,
+    access: &Access,
+    warnings: &mut Vec<String>,
+) -> Result<Conversation> {
+    let Some(given) = layers.conversation().text() else {
+        return Ok(conversation);
+    };
+    if conversation.session_ttl_days().is_none() {
+        return Ok(conversation);
+    }
+    if access.auth == AuthMode::None && access.endpoint != EndpointKind::None {
+        return Err(given.error_hint(
+            "sessions are kept per caller, and with --auth none the endpoint knows no caller: anyone could continue anyone's session",
+            "use --auth api-key or --auth iam, or --conversation isolated",
+        ));
+    }
+    if access.endpoint == EndpointKind::Url {
+        warnings.push("--conversation session with --endpoint url: sessions are keyed by the IAM caller the URL reports, and a principal allowed lambda:InvokeFunction on this function could imitate a URL event naming another caller; use --endpoint api to key sessions by API key".into());
     }
     Ok(conversation)
 }

@@ -104,12 +104,6 @@ impl LambdaPlan {
             ));
         }
         warnings.extend(iam.warnings.iter().cloned());
-        if settings.conversation.session_ttl_days().is_some()
-            && settings.endpoint == crate::cli::EndpointKind::Url
-        {
-            // API Gateway can mark its events (a stage variable); a Function URL cannot.
-            warnings.push("--conversation session with --endpoint url: sessions are keyed by the IAM caller the URL reports, and a principal allowed lambda:InvokeFunction on this function could imitate a URL event naming another caller; use --endpoint api to key sessions by API key".into());
-        }
         warnings.extend(hosted_interpreters::warnings(&analysis, settings));
         Ok(LambdaPlan {
             analysis,

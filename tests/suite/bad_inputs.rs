@@ -546,6 +546,20 @@ const CASES: &[Case] = &[
         message: "`a-b` and `a_b` would both deploy to the stack agentdeploy-a-b",
     },
     Case {
+        name: "sessions with no caller identity, set in the config, name the config key",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\nconversation = \"session\"\nauth = \"none\"\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.toml: `conversation`: sessions are kept per caller, and with --auth none the endpoint knows no caller",
+    },
+    Case {
         name: "out-of-range value in config",
         files: &[
             ("agent.py", AGENT),
