@@ -38,7 +38,7 @@ pub fn warnings(module: &ModModule, source: &str, display: &str) -> Vec<String> 
     if containers.is_empty() {
         return Vec::new();
     }
-    let mut written: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut written: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for stmt in &module.body {
         let Stmt::FunctionDef(def) = stmt else {
             continue;
@@ -57,12 +57,10 @@ pub fn warnings(module: &ModModule, source: &str, display: &str) -> Vec<String> 
             if finder.assigned.contains(&name) && !finder.declared_global.contains(&name) {
                 continue;
             }
-            if let Some((key, _)) = containers.get_key_value(name.as_str()) {
-                written
-                    .entry(key.as_str())
-                    .or_default()
-                    .insert(def.name.to_string());
-            }
+            written
+                .entry(name)
+                .or_default()
+                .insert(def.name.to_string());
         }
     }
     written
@@ -71,7 +69,7 @@ pub fn warnings(module: &ModModule, source: &str, display: &str) -> Vec<String> 
             let functions: Vec<String> = functions.iter().map(|f| format!("`{f}`")).collect();
             format!(
                 "{display}:{}: `{name}` is a module-level container that {} changes: a warm instance shares it between callers (conversation isolation covers Strands agents only); keep per-request data in the function, or in the agent's state",
-                containers[name],
+                containers[&name],
                 functions.join(", ")
             )
         })
@@ -109,6 +107,7 @@ fn is_mutable_container(value: &Expr) -> bool {
 
 struct Writes<'c> {
     containers: &'c BTreeMap<String, usize>,
+    /// Module-level containers the function changes (only names in `containers`).
     found: BTreeSet<String>,
     declared_global: BTreeSet<String>,
     assigned: BTreeSet<String>,
@@ -131,7 +130,6 @@ impl<'a> Visitor<'a> for Writes<'_> {
                 self.declared_global
                     .extend(global.names.iter().map(|n| n.to_string()));
             }
-            // Nested functions and classes run when called; their writes are theirs to check.
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
                     if let Expr::Subscript(subscript) = target {
