@@ -103,8 +103,7 @@ class Session:
             # A missing key is 404 NoSuchKey: the role may list the bucket (the template grants
             # s3:ListBucket), so S3 never hides a missing session behind 403 AccessDenied.
             if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                agents._on_built.append(self._built)
-                return
+                return  # a new session: nothing to load now or into agents built later
             raise
         document = json.loads(stored["Body"].read())
         self.etag = stored["ETag"]
