@@ -361,6 +361,64 @@ const MAX_COMPILABLE_DEPTH: usize = 9_997;
 
 /// Brackets CPython's tokenizer allows open at once ("too many nested parentheses" past it).
 const MAX_BRACKET_NESTING: usize = 200;
+/// Indentation levels CPython's tokenizer allows ("too many levels of indentation" at 100).
+const MAX_INDENT_LEVELS: usize = 99;
+/// F-strings CPython 3.12+ allows nested in one another ("too many nested f-strings" at 150).
+const MAX_FSTRING_NESTING: usize = 149;
+
+/// The first of CPython's tokenizer limits the code passes: brackets open at once, indentation
+/// levels, nested f-strings. The offset, the message and the hint.
+fn tokenizer_limit(
+    tokens: &ruff_python_ast::token::Tokens,
+) -> Option<(usize, String, &'static str)> {
+    let (mut brackets, mut indents, mut fstrings) = (0usize, 0usize, 0usize);
+    for token in tokens.iter() {
+        let offset = token.range().start().to_usize();
+        match token.kind() {
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
+                brackets += 1;
+                if brackets > MAX_BRACKET_NESTING {
+                    return Some((
+                        offset,
+                        format!(
+                            "too many nested parentheses: Python allows {MAX_BRACKET_NESTING} brackets open at once"
+                        ),
+                        "split the expression with intermediate variables",
+                    ));
+                }
+            }
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => {
+                brackets = brackets.saturating_sub(1)
+            }
+            TokenKind::Indent => {
+                indents += 1;
+                if indents > MAX_INDENT_LEVELS {
+                    return Some((
+                        offset,
+                        format!(
+                            "too many levels of indentation: Python allows {MAX_INDENT_LEVELS}"
+                        ),
+                        "move the inner blocks into functions",
+                    ));
+                }
+            }
+            TokenKind::Dedent => indents = indents.saturating_sub(1),
+            TokenKind::FStringStart | TokenKind::TStringStart => {
+                fstrings += 1;
+                if fstrings > MAX_FSTRING_NESTING {
+                    return Some((
+                        offset,
+                        format!("too many nested f-strings: Python allows {MAX_FSTRING_NESTING}"),
+                        "build the inner strings first, in variables",
+                    ));
+                }
+            }
+            TokenKind::FStringEnd | TokenKind::TStringEnd => fstrings = fstrings.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
 
 /// Reads, parses and analyses the agent, on a thread with room for deeply nested code.
 pub fn analyse(agent: &Path, runtime: Runtime, entry: Option<&str>) -> Result<AgentAnalysis> {
@@ -498,25 +556,13 @@ fn parse_module(display: &str, source: &str, runtime: Runtime) -> Result<ModModu
             hint: Some("use a newer --runtime, or rewrite this for the selected Python".into()),
         });
     }
-    let mut open = 0usize;
-    for token in parsed.tokens().iter() {
-        match token.kind() {
-            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
-                open += 1;
-                if open > MAX_BRACKET_NESTING {
-                    let (line, col) = line_col(source, token.range().start().to_usize());
-                    return Err(Error::Agent {
-                        location: format!("{display}:{line}:{col}"),
-                        message: format!(
-                            "too many nested parentheses: Python allows {MAX_BRACKET_NESTING} brackets open at once"
-                        ),
-                        hint: Some("split the expression with intermediate variables".into()),
-                    });
-                }
-            }
-            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => open = open.saturating_sub(1),
-            _ => {}
-        }
+    if let Some((offset, message, hint)) = tokenizer_limit(parsed.tokens()) {
+        let (line, col) = line_col(source, offset);
+        return Err(Error::Agent {
+            location: format!("{display}:{line}:{col}"),
+            message,
+            hint: Some(hint.into()),
+        });
     }
     let module = parsed
         .try_into_module()

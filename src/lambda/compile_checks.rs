@@ -1,14 +1,17 @@
 //! What CPython's compiler refuses although the parser accepts it (SPEC §5): `return`, `yield`
-//! or `await` outside a function, `break`/`continue` outside a loop, a late `from __future__`,
-//! duplicate parameters, `nonlocal` at module level, `*a = ...`, and a coding cookie that does not
+//! or `await` outside a function, `await` or an async comprehension outside an async function,
+//! `break`/`continue` outside a loop, a late `from __future__`, duplicate parameters, `nonlocal`
+//! at module level or with no binding, a name used before its `global`, writing `__debug__`,
+//! `return` with a value in an async generator, `*a = ...`, and a coding cookie that does not
 //! match the UTF-8 the file is. Without these checks such code plans and deploys, and the
 //! function fails on every call with a SyntaxError at import.
 //!
 //! The checks are ruff's `SemanticSyntaxChecker`; this module supplies the scopes it asks about.
-//! Only the kinds listed in `refused` are reported: where the scope model here is coarser than
-//! CPython's (globals, enclosing bindings) it answers leniently, so valid code is never refused.
+//! Only the kinds listed in `refused` are reported. Where the scope model is coarser than
+//! CPython's it errs lenient: a scope's bindings are over-counted, so valid code is never refused.
 
 use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, PythonVersion, Stmt};
@@ -26,27 +29,150 @@ enum Scope {
     Comprehension { is_generator: bool, is_async: bool },
 }
 
+/// One scope the walk is in.
+struct Frame {
+    scope: Scope,
+    /// Loops open in this scope (for `break`/`continue`).
+    loops: usize,
+    parameters: Vec<String>,
+    /// `global NAME` statements of this scope's own body, by name.
+    globals: HashMap<String, TextRange>,
+    /// Every name this scope's body may bind (over-counted: a name wrongly counted here only
+    /// makes the `nonlocal` check lenient, never refuses valid code).
+    bound: HashSet<String>,
+}
+
+impl Frame {
+    fn new(scope: Scope, parameters: Vec<String>, body: &[Stmt]) -> Frame {
+        let mut names = ScopeNames::default();
+        names.visit_body(body);
+        Frame {
+            scope,
+            loops: 0,
+            parameters,
+            globals: names.globals,
+            bound: names.bound,
+        }
+    }
+}
+
 struct Context<'s> {
     source: &'s str,
     version: PythonVersion,
-    /// Innermost last; each entry with the loops open in it and its parameters.
-    scopes: Vec<(Scope, usize, Vec<String>)>,
+    /// Innermost last.
+    scopes: Vec<Frame>,
     errors: RefCell<Vec<SemanticSyntaxError>>,
 }
 
 impl Context<'_> {
     fn innermost(&self) -> Scope {
-        self.scopes.last().map(|s| s.0).unwrap_or(Scope::Module)
+        self.scopes.last().map(|s| s.scope).unwrap_or(Scope::Module)
+    }
+
+    /// The nearest function, lambda, class or module frame (comprehensions are looked through).
+    fn enclosing_frame(&self) -> Option<&Frame> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|s| !matches!(s.scope, Scope::Comprehension { .. }))
     }
 
     /// The nearest function, lambda, class or module (comprehensions are looked through).
     fn enclosing_non_comprehension(&self) -> Scope {
-        self.scopes
-            .iter()
-            .rev()
-            .map(|s| s.0)
-            .find(|s| !matches!(s, Scope::Comprehension { .. }))
+        self.enclosing_frame()
+            .map(|f| f.scope)
             .unwrap_or(Scope::Module)
+    }
+}
+
+/// The `global` statements and the bindings of one scope's body, not looking into the bodies of
+/// the functions and classes it defines (their names are bound here, their insides are theirs).
+#[derive(Default)]
+struct ScopeNames {
+    globals: HashMap<String, TextRange>,
+    bound: HashSet<String>,
+}
+
+impl<'a> Visitor<'a> for ScopeNames {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(function) => {
+                self.bound.insert(function.name.to_string());
+                for decorator in &function.decorator_list {
+                    self.visit_expr(&decorator.expression);
+                }
+            }
+            Stmt::ClassDef(class) => {
+                self.bound.insert(class.name.to_string());
+            }
+            Stmt::Global(global) => {
+                for name in &global.names {
+                    self.globals
+                        .entry(name.to_string())
+                        .or_insert_with(|| global.range);
+                }
+            }
+            Stmt::Nonlocal(nonlocal) => {
+                // Resolved further out; counting it keeps an inner `nonlocal` of it lenient.
+                self.bound
+                    .extend(nonlocal.names.iter().map(|n| n.to_string()));
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let name = alias.asname.as_ref().unwrap_or(&alias.name);
+                    let first = name.as_str().split('.').next().unwrap_or_default();
+                    self.bound.insert(first.to_string());
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    let name = alias.asname.as_ref().unwrap_or(&alias.name);
+                    self.bound.insert(name.to_string());
+                }
+            }
+            Stmt::Try(try_stmt) => {
+                for handler in &try_stmt.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    if let Some(name) = &handler.name {
+                        self.bound.insert(name.to_string());
+                    }
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Name(name) = expr
+            && !matches!(name.ctx, ast::ExprContext::Load)
+        {
+            self.bound.insert(name.id.to_string());
+        }
+        // Lambdas are not looked into (their parameters are theirs); the rest is.
+        if !matches!(expr, Expr::Lambda(_)) {
+            visitor::walk_expr(self, expr);
+        }
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a ast::Pattern) {
+        match pattern {
+            ast::Pattern::MatchAs(ast::PatternMatchAs {
+                name: Some(name), ..
+            })
+            | ast::Pattern::MatchStar(ast::PatternMatchStar {
+                name: Some(name), ..
+            }) => {
+                self.bound.insert(name.to_string());
+            }
+            ast::Pattern::MatchMapping(ast::PatternMatchMapping {
+                rest: Some(name), ..
+            }) => {
+                self.bound.insert(name.to_string());
+            }
+            _ => {}
+        }
+        visitor::walk_pattern(self, pattern);
     }
 }
 
@@ -69,12 +195,23 @@ impl SemanticSyntaxContext for Context<'_> {
         self.source
     }
 
-    fn global(&self, _name: &str) -> Option<TextRange> {
-        None
+    fn global(&self, name: &str) -> Option<TextRange> {
+        self.enclosing_frame()?.globals.get(name).copied()
     }
 
-    fn has_nonlocal_binding(&self, _name: &str) -> bool {
-        true
+    /// A binding of `name` in an enclosing function (the innermost frame is the function that
+    /// declares it; classes and the module do not count, as in CPython).
+    fn has_nonlocal_binding(&self, name: &str) -> bool {
+        let Some((_, outer)) = self.scopes.split_last() else {
+            return true;
+        };
+        outer.iter().rev().any(|frame| match frame.scope {
+            Scope::Function { .. } | Scope::Lambda => {
+                frame.bound.contains(name) || frame.parameters.iter().any(|p| p == name)
+            }
+            // A comprehension's walrus binds in the function around it, which is counted there.
+            Scope::Comprehension { .. } | Scope::Class | Scope::Module => false,
+        })
     }
 
     fn in_async_context(&self) -> bool {
@@ -98,7 +235,7 @@ impl SemanticSyntaxContext for Context<'_> {
     fn in_sync_comprehension(&self) -> bool {
         self.scopes.iter().any(|s| {
             matches!(
-                s.0,
+                s.scope,
                 Scope::Comprehension {
                     is_async: false,
                     is_generator: false
@@ -138,13 +275,13 @@ impl SemanticSyntaxContext for Context<'_> {
     }
 
     fn in_loop_context(&self) -> bool {
-        self.scopes.last().is_some_and(|s| s.1 > 0)
+        self.scopes.last().is_some_and(|s| s.loops > 0)
     }
 
     fn is_bound_parameter(&self, name: &str) -> bool {
         self.scopes
             .last()
-            .is_some_and(|s| s.2.iter().any(|p| p == name))
+            .is_some_and(|s| s.parameters.iter().any(|p| p == name))
     }
 }
 
@@ -154,19 +291,19 @@ struct Walker<'s> {
 }
 
 impl Walker<'_> {
-    fn in_scope(&mut self, scope: Scope, parameters: Vec<String>, body: impl FnOnce(&mut Self)) {
-        self.context.scopes.push((scope, 0, parameters));
+    fn in_scope(&mut self, frame: Frame, body: impl FnOnce(&mut Self)) {
+        self.context.scopes.push(frame);
         body(self);
         self.context.scopes.pop();
     }
 
     fn in_loop(&mut self, body: impl FnOnce(&mut Self)) {
         if let Some(scope) = self.context.scopes.last_mut() {
-            scope.1 += 1;
+            scope.loops += 1;
         }
         body(self);
         if let Some(scope) = self.context.scopes.last_mut() {
-            scope.1 -= 1;
+            scope.loops -= 1;
         }
     }
 
@@ -193,11 +330,14 @@ impl Walker<'_> {
         }
         let is_async = generators.iter().any(|g| g.is_async);
         self.in_scope(
-            Scope::Comprehension {
-                is_generator,
-                is_async,
-            },
-            Vec::new(),
+            Frame::new(
+                Scope::Comprehension {
+                    is_generator,
+                    is_async,
+                },
+                Vec::new(),
+                &[],
+            ),
             |walker| {
                 for (index, generator) in generators.iter().enumerate() {
                     walker.visit_expr(&generator.target);
@@ -234,10 +374,13 @@ impl<'a> Visitor<'a> for Walker<'_> {
                     .map(|p| p.name().to_string())
                     .collect();
                 self.in_scope(
-                    Scope::Function {
-                        is_async: function.is_async,
-                    },
-                    names,
+                    Frame::new(
+                        Scope::Function {
+                            is_async: function.is_async,
+                        },
+                        names,
+                        &function.body,
+                    ),
                     |walker| walker.visit_body(&function.body),
                 );
             }
@@ -248,9 +391,10 @@ impl<'a> Visitor<'a> for Walker<'_> {
                 if let Some(arguments) = &class.arguments {
                     self.visit_arguments(arguments);
                 }
-                self.in_scope(Scope::Class, Vec::new(), |walker| {
-                    walker.visit_body(&class.body)
-                });
+                self.in_scope(
+                    Frame::new(Scope::Class, Vec::new(), &class.body),
+                    |walker| walker.visit_body(&class.body),
+                );
             }
             Stmt::For(for_loop) => {
                 self.visit_expr(&for_loop.target);
@@ -278,7 +422,7 @@ impl<'a> Visitor<'a> for Walker<'_> {
                     }
                     None => Vec::new(),
                 };
-                self.in_scope(Scope::Lambda, names, |walker| {
+                self.in_scope(Frame::new(Scope::Lambda, names, &[]), |walker| {
                     walker.visit_expr(&lambda.body)
                 });
             }
@@ -313,6 +457,11 @@ fn refused(kind: &SemanticSyntaxErrorKind) -> bool {
             | K::MultipleStarredExpressions
             | K::NonModuleImportStar(_)
             | K::YieldFromInAsyncFunction
+            | K::WriteToDebug(_)
+            | K::ReturnInGenerator
+            | K::AwaitOutsideAsyncFunction(_)
+            | K::LoadBeforeGlobalDeclaration { .. }
+            | K::NonlocalWithoutBinding(_)
     )
 }
 
@@ -327,7 +476,7 @@ pub fn first_compile_error(
         context: Context {
             source,
             version,
-            scopes: vec![(Scope::Module, 0, Vec::new())],
+            scopes: vec![Frame::new(Scope::Module, Vec::new(), &module.body)],
             errors: RefCell::new(Vec::new()),
         },
     };
@@ -442,6 +591,27 @@ mod tests {
                 "`return` statement outside of a function",
             ),
             ("def f():\n    class C:\n        yield 1\n", "yield"),
+            (
+                "def f():\n    x = 1\n    global x\n",
+                "prior to global declaration",
+            ),
+            ("x = 1\nglobal x\n", "prior to global declaration"),
+            (
+                "def f():\n    def g():\n        nonlocal y\n",
+                "no binding for nonlocal",
+            ),
+            // A class's names are not visible to nonlocal, as in CPython.
+            (
+                "def f():\n    class C:\n        y = 1\n        def g():\n            nonlocal y\n",
+                "no binding for nonlocal",
+            ),
+            ("__debug__ = 1\n", "__debug__"),
+            ("xs = [x async for x in y]\n", "asynchronous comprehension"),
+            ("def f():\n    await g()\n", "`await` outside"),
+            (
+                "async def f():\n    yield 1\n    return 2\n",
+                "async generator",
+            ),
         ] {
             let found = first_error(source);
             assert!(
@@ -468,6 +638,21 @@ mod tests {
             "def f(*args, **kwargs):\n    return g(*args, **kwargs)\n",
             "class C:\n    x = [i for i in range(3)]\n    def m(self):\n        return self\n",
             "def gen():\n    return (i for i in range(3))\n",
+            "def f():\n    global x\n    x = 1\n    print(x)\n",
+            "def f():\n    x = 1\n    def g():\n        global x\n        x = 2\n",
+            "def f(a):\n    def g():\n        nonlocal a\n        a = 2\n",
+            "def f():\n    for i in range(3):\n        pass\n    def g():\n        nonlocal i\n",
+            "def f():\n    import os.path\n    def g():\n        nonlocal os\n",
+            "def f():\n    try:\n        pass\n    except E as err:\n        pass\n    def g():\n        nonlocal err\n",
+            "def f():\n    match v:\n        case [a, *rest]:\n            pass\n    def g():\n        nonlocal rest\n",
+            "def f():\n    x = 1\n    def g():\n        nonlocal x\n        def h():\n            nonlocal x\n",
+            "def f():\n    [y := 1 for _ in range(2)]\n    def g():\n        nonlocal y\n",
+            "def f():\n    def helper():\n        pass\n    def g():\n        nonlocal helper\n",
+            "async def f():\n    yield 1\n    return\n",
+            "async def f():\n    def inner():\n        return 2\n    yield inner()\n",
+            "def f():\n    return (await x for x in y)\n",
+            "def f():\n    return (x async for x in y)\n",
+            "async def f():\n    return [x async for x in y]\n",
         ] {
             assert_eq!(first_error(source), None, "{source:?}");
         }

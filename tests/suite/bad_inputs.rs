@@ -1346,6 +1346,151 @@ fn symlink_loop_and_oversized_agent_are_refused() {
 
 /// Code nested as deep as CPython allows plans; one level deeper exits 2 with file:line, and no
 /// depth crashes the process (the parser used to overflow its stack at a few thousand levels).
+/// What the runtime's own Python says of `source`: None when it compiles, else the line of
+/// its SyntaxError.
+fn runtime_compile_error_line(source: &str) -> Option<usize> {
+    let out = std::process::Command::new(python313())
+        .args([
+            "-I",
+            "-c",
+            "import sys\ntry:\n    compile(sys.stdin.read(), 'agent.py', 'exec')\nexcept SyntaxError as e:\n    print(e.lineno)\n",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(source.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "python3.13 ran");
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+#[test]
+fn what_the_runtimes_python_will_not_compile_is_refused_at_analysis_with_its_line() {
+    let main = std::str::from_utf8(AGENT).unwrap();
+    let nested_ifs = |levels: usize| {
+        let mut text: String = (0..levels)
+            .map(|i| format!("{}if x:\n", "    ".repeat(i)))
+            .collect();
+        text.push_str(&format!("{}pass\n", "    ".repeat(levels)));
+        text
+    };
+    let nested_fstrings =
+        |levels: usize| format!("x = {}1{}\n", "f'{".repeat(levels), "}'".repeat(levels));
+    // (construct, source after `main`, the line agentdeploy names, its message)
+    let refused = [
+        (
+            "`global` after assignment",
+            "def f():\n    x = 1\n    global x\n".to_string(),
+            4,
+            "used prior to global declaration",
+        ),
+        (
+            "`nonlocal` with no binding",
+            "def f():\n    def g():\n        nonlocal y\n".to_string(),
+            5,
+            "no binding for nonlocal `y`",
+        ),
+        (
+            "`__debug__ = 1`",
+            "__debug__ = 1\n".to_string(),
+            3,
+            "cannot assign to `__debug__`",
+        ),
+        (
+            "an async comprehension at module level",
+            "xs = [x async for x in y]\n".to_string(),
+            3,
+            "asynchronous comprehension outside",
+        ),
+        (
+            "`return x` in an async generator",
+            "async def f():\n    yield 1\n    return 2\n".to_string(),
+            5,
+            "`return` with value in async generator",
+        ),
+        (
+            "`await` in a plain function",
+            "def f():\n    await g()\n".to_string(),
+            4,
+            "`await` outside",
+        ),
+        (
+            "100 levels of indentation",
+            nested_ifs(101),
+            103,
+            "too many levels of indentation",
+        ),
+        (
+            "150 nested f-strings",
+            nested_fstrings(150),
+            3,
+            "too many nested f-strings",
+        ),
+    ];
+    for (construct, tail, line, message) in refused {
+        let source = format!("{main}{tail}");
+        // The runtime's own compile() refuses it too (on the same line, or on the `global`
+        // statement where agentdeploy names the earlier use).
+        let theirs = runtime_compile_error_line(&source);
+        assert!(theirs.is_some(), "{construct}: python3.13 compiles it");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("agent.py"), &source).unwrap();
+        let out = run(agentdeploy(dir.path()).args([
+            "lambda",
+            "--dry-run",
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "-o",
+            "json",
+        ]));
+        assert_eq!(out.status.code(), Some(2), "{construct}: {}", stdout(&out));
+        let error = &json(&out)["error"];
+        let text = error["message"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(&format!("agent.py:{line}:")) && text.contains(message),
+            "{construct}: {error}"
+        );
+        assert!(
+            !dir.path().join(".agentdeploy").exists(),
+            "{construct}: nothing written"
+        );
+    }
+    // One step inside each limit: the runtime compiles it, and so agentdeploy plans it.
+    for (construct, tail) in [
+        ("99 levels of indentation", nested_ifs(99)),
+        ("149 nested f-strings", nested_fstrings(149)),
+        (
+            "`global` before use",
+            "def f():\n    global x\n    x = 1\n".to_string(),
+        ),
+        (
+            "`return` alone in an async generator",
+            "async def f():\n    yield 1\n    return\n".to_string(),
+        ),
+    ] {
+        let source = format!("{main}{tail}");
+        assert_eq!(runtime_compile_error_line(&source), None, "{construct}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("agent.py"), &source).unwrap();
+        let out = run(agentdeploy(dir.path()).args([
+            "lambda",
+            "--dry-run",
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "-q",
+        ]));
+        assert_eq!(out.status.code(), Some(0), "{construct}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn code_nested_past_what_cpython_compiles_is_refused_never_a_crash() {
     let chain = |terms: usize| {
@@ -1510,6 +1655,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | `invoke -o json` of a function that errors; a command line the parser refuses under `-o json` | one JSON document on stdout (`known_failures`, this file) |
 | an Agent held lazily, in an `lru_cache`, a class attribute, a default argument, nested dicts, a closure, a `partial`, an object, a submodule, a Graph | every caller's request starts from the agent as built; sessions restore it after a cold start (`conversations`) |
 | `--conversation session` with `--auth none`, or with a raw `lambda_handler` entry | exit 2: no caller to key sessions by / an entry that answers events itself (`conversations`) |
+| `global` after assignment, `nonlocal` with no binding, `__debug__ = 1`, an async comprehension at module level, `return x` in an async generator, `await` in a plain function, 100 indentation levels, 150 nested f-strings | exit 2 at analysis with file:line, each checked against python3.13's own `compile()` (this file) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 
