@@ -71,12 +71,7 @@ where
     match err {
         SdkError::ServiceError(service) => {
             let code = service.err().code();
-            let detail = format!(
-                "{}: {}",
-                code.unwrap_or("error"),
-                service.err().message().unwrap_or("")
-            );
-            (detail, code.and_then(CredentialsProblem::from_code))
+            (describe(err), code.and_then(CredentialsProblem::from_code))
         }
         SdkError::ConstructionFailure(_) => (chain(err), Some(CredentialsProblem::Unusable)),
         other => {
@@ -109,11 +104,45 @@ fn chain(err: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
-/// "WHAT failed: " and the SDK's error with every cause it carries (the SDK's own `Display`
-/// says only "service error"), for the message about one failed AWS call.
-pub fn call_failed(what: impl std::fmt::Display, err: &impl std::error::Error) -> String {
-    format!(
-        "{what} failed: {}",
-        aws_smithy_types::error::display::DisplayErrorContext(err)
-    )
+/// One failed AWS call as a person reads it: the service's code and message and the request id
+/// to quote to AWS support, or, when no answer came, each cause of the failure once. Never the
+/// SDK's debug dump (`DisplayErrorContext` appends one; the SDK's own `Display` says only
+/// "service error").
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let meta = service.err().meta();
+            let code = match meta.code() {
+                Some(code) => code.to_string(),
+                // An answer AWS did not shape (a proxy's page, a 500): its status says most.
+                None => http_status(service.raw())
+                    .map_or_else(|| "error".into(), |status| format!("HTTP {status}")),
+            };
+            let mut text = format!("{code}: {}", meta.message().unwrap_or("(no message)"));
+            if let Some(id) = meta.extra("aws_request_id") {
+                text.push_str(&format!(" (request id {id})"));
+            }
+            text
+        }
+        other => chain(other),
+    }
+}
+
+/// The HTTP status of a raw SDK response (every AWS SDK call's is an `HttpResponse`).
+fn http_status(raw: &dyn std::any::Any) -> Option<u16> {
+    raw.downcast_ref::<aws_smithy_runtime_api::client::orchestrator::HttpResponse>()
+        .map(|response| response.status().as_u16())
+}
+
+/// "WHAT failed: " and [`describe`], for the message about one failed AWS call.
+pub fn call_failed<E, R>(what: impl std::fmt::Display, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    format!("{what} failed: {}", describe(err))
 }

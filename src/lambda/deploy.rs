@@ -511,13 +511,7 @@ async fn log_group_owner(
     if !exists {
         return Ok(LogGroup::Stack);
     }
-    let owned = cfn
-        .describe_stack_resource()
-        .stack_name(&settings.stack_name)
-        .logical_resource_id("AgentLogGroup")
-        .send()
-        .await
-        .is_ok_and(|r| r.stack_resource_detail().is_some());
+    let owned = outputs::stack_owns_log_group(cfn, &settings.stack_name).await?;
     Ok(if owned {
         LogGroup::Stack
     } else {
@@ -925,6 +919,73 @@ mod replayed {
     }
 
     #[tokio::test]
+    async fn a_failed_log_group_lookup_is_an_error_never_a_no() {
+        let resource = xml(
+            200,
+            format!(
+                r#"<DescribeStackResourceResponse xmlns="{NS}"><DescribeStackResourceResult><StackResourceDetail><StackName>agentdeploy-x</StackName><LogicalResourceId>AgentLogGroup</LogicalResourceId><PhysicalResourceId>/aws/lambda/x</PhysicalResourceId><ResourceType>AWS::Logs::LogGroup</ResourceType><ResourceStatus>CREATE_COMPLETE</ResourceStatus><LastUpdatedTimestamp>2026-11-21T00:00:00Z</LastUpdatedTimestamp></StackResourceDetail></DescribeStackResourceResult><ResponseMetadata><RequestId>r3</RequestId></ResponseMetadata></DescribeStackResourceResponse>"#
+            ),
+        );
+        let missing = xml(
+            400,
+            format!(
+                r#"<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Resource AgentLogGroup does not exist for stack agentdeploy-x</Message></Error><RequestId>r4</RequestId></ErrorResponse>"#
+            ),
+        );
+        let denied = || {
+            http::Response::builder()
+                .status(403)
+                .header("content-type", "text/xml")
+                .header("x-amzn-requestid", "req-denied-5")
+                .body(SdkBody::from(format!(
+                    r#"<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform: cloudformation:DescribeStackResource</Message></Error><RequestId>req-denied-5</RequestId></ErrorResponse>"#
+                )))
+                .unwrap()
+        };
+        let broken = || xml(500, "<html>internal error</html>".to_string());
+        let (cfn, _) = client(vec![resource]);
+        assert!(
+            outputs::stack_owns_log_group(&cfn, "agentdeploy-x")
+                .await
+                .unwrap()
+        );
+        let (cfn, _) = client(vec![missing, does_not_exist()]);
+        assert!(
+            !outputs::stack_owns_log_group(&cfn, "agentdeploy-x")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !outputs::stack_owns_log_group(&cfn, "agentdeploy-x")
+                .await
+                .unwrap()
+        );
+        let failures: [(&dyn Fn() -> http::Response<SdkBody>, &str); 2] = [
+            (
+                &denied,
+                "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/ci/x is not authorized to perform: cloudformation:DescribeStackResource (request id req-denied-5)",
+            ),
+            (&broken, "HTTP 500: (no message)"),
+        ];
+        for (failure, detail) in failures {
+            // The SDK retries what it may (the 500): every attempt fails here.
+            let (cfn, _) = client((0..5).map(|_| failure()).collect());
+            let err = outputs::stack_owns_log_group(&cfn, "agentdeploy-x")
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("DescribeStackResource agentdeploy-x AgentLogGroup failed: {detail}")
+            );
+            assert!(
+                err.hint()
+                    .unwrap()
+                    .contains("cloudformation:DescribeStackResource")
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn a_stack_mid_update_is_busy() {
         let (cfn, _) = client(vec![describe_stacks("UPDATE_IN_PROGRESS")]);
         let err = check_stack_before_deploy(&cfn, "agentdeploy-x", "x", false)
@@ -1062,6 +1123,31 @@ mod replayed {
                 "GetFunction of x: {uri}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn one_read_of_the_function_shows_its_state_and_a_failed_read_is_an_error() {
+        let denied = http::Response::builder()
+            .status(403)
+            .header("content-type", "application/json")
+            .header("x-amzn-errortype", "AccessDeniedException")
+            .header("x-amzn-requestid", "req-get-1")
+            .body(SdkBody::from(
+                r#"{"Message":"User is not authorized to perform: lambda:GetFunction"}"#,
+            ))
+            .unwrap();
+        let (sdk, replay) = replayed_sdk(vec![get_function("Pending"), denied]);
+        let lambda = crate::aws::clients::lambda(&sdk);
+        // `status` shows a function that is not Active yet as it is (it showed nothing).
+        let pending = outputs::function_state(&lambda, "x").await.unwrap();
+        assert_eq!(pending.state, "Pending");
+        assert_eq!(pending.reason, None);
+        let err = outputs::function_state(&lambda, "x").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "GetFunction x failed: AccessDeniedException: User is not authorized to perform: lambda:GetFunction (request id req-get-1)"
+        );
+        assert_eq!(bodies(&replay).len(), 2, "one call each, no waiting");
     }
 
     #[tokio::test]

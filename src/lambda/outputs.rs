@@ -93,19 +93,50 @@ pub async fn stack_state(
                     .collect(),
             }))
         }
-        Err(err) => {
-            // CloudFormation has no error code of its own for a missing stack: it is a
-            // ValidationError whose message says so (the SDK offers no `is_*` for it).
-            if let Some(service) = err.as_service_error()
-                && service.code() == Some("ValidationError")
-                && service
-                    .message()
-                    .is_some_and(|m| m.contains("does not exist"))
-            {
-                return Ok(None);
-            }
-            Err(sdk_error("DescribeStacks", &err))
-        }
+        Err(err) if names_something_missing(&err) => Ok(None),
+        Err(err) => Err(sdk_error("DescribeStacks", &err)),
+    }
+}
+
+/// CloudFormation has no error code of its own for a missing stack or stack resource: it is a
+/// ValidationError whose message says so (the SDK offers no `is_*` for it). Any other failure is
+/// a failure, never an answer.
+pub fn names_something_missing<E, R>(err: &aws_sdk_cloudformation::error::SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    err.as_service_error().is_some_and(|service| {
+        service.code() == Some("ValidationError")
+            && service
+                .message()
+                .is_some_and(|m| m.contains("does not exist"))
+    })
+}
+
+/// Whether the stack holds the function's log group (`AgentLogGroup`). A stack or resource that
+/// does not exist says no; a lookup that fails (throttling, a role without
+/// cloudformation:DescribeStackResource, a 500) is an error: taken as "no", the group would be
+/// dropped from the template and CloudFormation would delete it with its logs.
+pub async fn stack_owns_log_group(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack_name: &str,
+) -> Result<bool> {
+    match cfn
+        .describe_stack_resource()
+        .stack_name(stack_name)
+        .logical_resource_id("AgentLogGroup")
+        .send()
+        .await
+    {
+        Ok(found) => Ok(found.stack_resource_detail().is_some()),
+        Err(err) if names_something_missing(&err) => Ok(false),
+        Err(err) => Err(Error::Deploy {
+            message: crate::aws::errors::call_failed(
+                format_args!("DescribeStackResource {stack_name} AgentLogGroup"),
+                &err,
+            ),
+            hint: "the deploying role needs cloudformation:DescribeStackResource; nothing was changed, deploy again".into(),
+        }),
     }
 }
 
@@ -190,6 +221,56 @@ pub struct FunctionState {
     pub runtime: Option<String>,
     pub memory: Option<i32>,
     pub timeout: Option<i32>,
+    /// Why the function is Failed (or its last update failed), as Lambda says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl FunctionState {
+    fn is_ready(&self) -> bool {
+        self.state == "Active" && self.last_update_status == "Successful"
+    }
+
+    fn has_failed(&self) -> bool {
+        self.state == "Failed" || self.last_update_status == "Failed"
+    }
+}
+
+/// The function's state as one GetFunction answers it. A failed call is an error, never a state.
+pub async fn function_state(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> Result<FunctionState> {
+    let out = lambda.get_function().function_name(function).send().await.map_err(|e| Error::Verify {
+        message: crate::aws::errors::call_failed(format_args!("GetFunction {function}"), &e),
+        hint: "the stack deployed but the function cannot be read; check the role's permissions and the stack's resources".into(),
+    })?;
+    let Some(config) = out.configuration() else {
+        return Err(Error::Verify {
+            message: format!("GetFunction {function} returned no configuration"),
+            hint: "retry `agentdeploy status`".into(),
+        });
+    };
+    let state = config
+        .state()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| "Active".into());
+    let last_update_status = config
+        .last_update_status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| "Successful".into());
+    let failed = state == "Failed" || last_update_status == "Failed";
+    Ok(FunctionState {
+        reason: failed
+            .then(|| config.state_reason().or(config.last_update_status_reason()))
+            .flatten()
+            .map(str::to_string),
+        state,
+        last_update_status,
+        runtime: config.runtime().map(|r| r.as_str().to_string()),
+        memory: config.memory_size(),
+        timeout: config.timeout(),
+    })
 }
 
 /// GetFunction until `State` is Active and `LastUpdateStatus` Successful, with backoff.
@@ -201,39 +282,16 @@ pub async fn wait_function_ready(
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
     loop {
-        let out = lambda.get_function().function_name(function).send().await.map_err(|e| Error::Verify {
-            message: crate::aws::errors::call_failed(format_args!("GetFunction {function}"), &e),
-            hint: "the stack deployed but the function cannot be read; check the role's permissions and the stack's resources".into(),
-        })?;
-        let Some(config) = out.configuration() else {
-            return Err(Error::Verify {
-                message: format!("GetFunction {function} returned no configuration"),
-                hint: "retry `agentdeploy status`".into(),
-            });
-        };
-        let state = config
-            .state()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "Active".into());
-        let update = config
-            .last_update_status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "Successful".into());
-        let snapshot = FunctionState {
-            state: state.clone(),
-            last_update_status: update.clone(),
-            runtime: config.runtime().map(|r| r.as_str().to_string()),
-            memory: config.memory_size(),
-            timeout: config.timeout(),
-        };
-        if state == "Active" && update == "Successful" {
+        let snapshot = function_state(lambda, function).await?;
+        if snapshot.is_ready() {
             return Ok(snapshot);
         }
-        if state == "Failed" || update == "Failed" {
+        let (state, update) = (&snapshot.state, &snapshot.last_update_status);
+        if snapshot.has_failed() {
             return Err(Error::Verify {
                 message: format!(
                     "function {function} is {state}/{update}: {}",
-                    config.state_reason().or(config.last_update_status_reason()).unwrap_or("no reason given")
+                    snapshot.reason.as_deref().unwrap_or("no reason given")
                 ),
                 hint: "check the function's configuration (VPC subnets, role, layers) and redeploy with --force".into(),
             });

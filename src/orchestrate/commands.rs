@@ -239,18 +239,17 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
             "deploy it with `agentdeploy lambda`, or pass -e / --region for the right environment",
         ));
     }
-    let function = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
+    // What AWS says now: a state that is not Active is shown as it is; a call that fails is
+    // an error (never "no function", "no versions").
+    let (function, versions) = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
         Some(function_name) => {
             let lambda = crate::aws::clients::lambda(&sdk);
-            outputs::wait_function_ready(&lambda, function_name, Duration::ZERO)
-                .await
-                .ok()
+            (
+                Some(outputs::function_state(&lambda, function_name).await?),
+                recent_versions(&lambda, function_name, entry.as_ref()).await?,
+            )
         }
-        None => None,
-    };
-    let versions = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
-        Some(function_name) => recent_versions(&sdk, function_name, entry.as_ref()).await,
-        None => Vec::new(),
+        None => (None, Vec::new()),
     };
     let failed = match &stack {
         Some(state) if state.is_failed() || state.is_rollback_complete() => {
@@ -607,19 +606,13 @@ pub struct VersionRow {
 const STATUS_VERSIONS: usize = 5;
 
 async fn recent_versions(
-    sdk: &aws_config::SdkConfig,
+    lambda: &aws_sdk_lambda::Client,
     function_name: &str,
     entry: Option<&Deployment>,
-) -> Vec<VersionRow> {
-    let lambda = crate::aws::clients::lambda(sdk);
-    let live = outputs::live_version(&lambda, function_name)
-        .await
-        .ok()
-        .flatten();
-    let published = outputs::published_versions(&lambda, function_name)
-        .await
-        .unwrap_or_default();
-    published
+) -> Result<Vec<VersionRow>> {
+    let live = outputs::live_version(lambda, function_name).await?;
+    let published = outputs::published_versions(lambda, function_name).await?;
+    Ok(published
         .iter()
         .rev()
         .take(STATUS_VERSIONS)
@@ -631,7 +624,7 @@ async fn recent_versions(
             published_at: v.last_modified.clone(),
             version: v.version.clone(),
         })
-        .collect()
+        .collect())
 }
 
 impl CommandResult for StatusResult {
