@@ -3,9 +3,11 @@
 Invoke with {"code": "print(1 + 1)", "modules": ["numpy"], "timeout": 30}
 ("input" is accepted for "code"; "modules" / "timeout" may also sit under "data").
 The code runs in a subprocess, in a fresh work directory under /tmp that is cleaned before and
-after. Requested modules are pip-installed into /tmp and put on PYTHONPATH; a failed install is
-reported and the code runs anyway. The answer carries stdout, stderr, the exit status and every
-image the code wrote (png, jpeg, jpg, gif, webp) as base64.
+after. Requested modules are pip-installed into that invocation's own folder and put on its
+PYTHONPATH (installs are not shared: a folder one caller's code can write must never be importable
+by the next caller's); a failed install is reported and the code runs anyway. Every process the
+code started, daemons included, is killed when it ends. The answer carries stdout, stderr, the
+exit status and every image the code wrote (png, jpeg, jpg, gif, webp) as base64.
 """
 
 import base64
@@ -20,7 +22,6 @@ import time
 import uuid
 
 WORK_ROOT = os.environ.get("CODE_INTERPRETER_WORK_ROOT", "/tmp")
-PACKAGES_DIR = os.path.join(WORK_ROOT, "code-interpreter-packages")
 WORK_PREFIX = "code-interpreter-run-"
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -51,7 +52,65 @@ def _hide_this_process():
 _hide_this_process()
 
 
-def _clean_environment(home):
+def _adopt_orphans():
+    # A child subreaper inherits every orphaned descendant (a daemon that forked twice and left
+    # its session included) instead of init, so `_kill_descendants` can end them all.
+    try:
+        import ctypes
+
+        PR_SET_CHILD_SUBREAPER = 36
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            print("code interpreter: prctl(PR_SET_CHILD_SUBREAPER) failed; errno", ctypes.get_errno())
+    except (OSError, AttributeError) as err:
+        print(f"code interpreter: cannot adopt orphaned processes: {err}")
+
+
+_adopt_orphans()
+
+
+def _descendants():
+    """Every process below this one, from /proc's parent links."""
+    if not os.path.isdir("/proc"):  # not Linux (a developer's machine): nothing to walk
+        return []
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                # The command name may hold spaces and parentheses: the parent pid follows the last ')'.
+                ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, pending = [], [os.getpid()]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def _kill_descendants():
+    # Nothing a caller's code started may outlive its invocation: it could watch the next
+    # caller's work folder or answer in its place.
+    for _ in range(3):  # a process forking while it is being killed is caught next round
+        pids = _descendants()
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:  # not our child (a grandchild before reparenting): init or we reap it later
+                pass
+
+
+def _clean_environment(home, packages):
     # Only what the code needs; nothing of the function's (AWS_* credentials above all).
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -59,14 +118,15 @@ def _clean_environment(home):
         "TMPDIR": home,
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "PYTHONPATH": PACKAGES_DIR,
+        "PYTHONPATH": packages,
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
     }
 
 
-def _pip_environment():
-    env = _clean_environment(os.path.join(WORK_ROOT, "code-interpreter-pip-home"))
-    del env["PYTHONPATH"]  # pip itself must not import what earlier requests installed
+def _pip_environment(home):
+    env = _clean_environment(home, "")
+    del env["PYTHONPATH"]  # pip itself imports nothing the request installs
     return env
 
 
@@ -81,7 +141,7 @@ def _clean_old_runs():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _install(modules, deadline):
+def _install(modules, deadline, packages, home):
     installed, errors = [], []
     for module in modules:
         if not isinstance(module, str) or not module.strip() or module.startswith("-"):
@@ -92,9 +152,9 @@ def _install(modules, deadline):
             # A requested package's build step is code from the caller too: no credentials.
             proc = subprocess.run(
                 [_python(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                 "--no-input", "--target", PACKAGES_DIR, module],
+                 "--no-input", "--no-cache-dir", "--target", packages, module],
                 capture_output=True, text=True, timeout=remaining,
-                env=_pip_environment(),
+                env=_pip_environment(home), start_new_session=True,
             )
         except subprocess.TimeoutExpired:
             errors.append({"module": module, "error": "pip install timed out"})
@@ -124,6 +184,11 @@ def _images(work):
                 "base64": base64.b64encode(data).decode("ascii"),
             })
     return found
+
+
+def _read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
 
 
 def _clip(text):
@@ -162,26 +227,38 @@ def lambda_handler(event, context):
         timeout = min(timeout, max(1.0, context.get_remaining_time_in_millis() / 1000.0 - 5.0))
     deadline = started + timeout
 
+    _kill_descendants()
     _clean_old_runs()
-    work = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=WORK_ROOT)
+    run_dir = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=WORK_ROOT)
+    # The code's folder (its cwd, HOME, TMPDIR; its images are collected from here), and beside
+    # it this invocation's packages.
+    work = os.path.join(run_dir, "work")
+    packages = os.path.join(run_dir, "packages")
+    os.mkdir(work)
+    os.mkdir(packages)
     try:
-        installed, install_errors = _install(modules, deadline) if modules else ([], [])
+        installed, install_errors = _install(modules, deadline, packages, work) if modules else ([], [])
         with open(os.path.join(work, "main.py"), "w", encoding="utf-8") as handle:
             handle.write(code)
-        env = _clean_environment(work)
+        env = _clean_environment(work, packages)
         timed_out = False
-        try:
-            proc = subprocess.run(
-                [_python(), "main.py"], cwd=work, env=env, capture_output=True, text=True,
-                timeout=max(0.5, deadline - time.monotonic()),
+        # Output goes to files, not pipes: a process the code leaves running with the pipe open
+        # would hold the answer until the time limit, and past it.
+        out_path, err_path = os.path.join(run_dir, "stdout"), os.path.join(run_dir, "stderr")
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                [_python(), "-s", "main.py"], cwd=work, env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True,
             )
-            stdout, stderr, exit_code = proc.stdout, proc.stderr, proc.returncode
-        except subprocess.TimeoutExpired as err:
-            timed_out = True
-            stdout = err.stdout.decode("utf-8", "replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
-            stderr = err.stderr.decode("utf-8", "replace") if isinstance(err.stderr, bytes) else (err.stderr or "")
+            try:
+                exit_code = proc.wait(timeout=max(0.5, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                exit_code = None
+            _kill_descendants()
+        stdout, stderr = _read_text(out_path), _read_text(err_path)
+        if timed_out:
             stderr += f"\nexecution stopped after the {timeout:g} s limit"
-            exit_code = None
         return {
             "stdout": _clip(stdout),
             "stderr": _clip(stderr),
@@ -193,7 +270,8 @@ def lambda_handler(event, context):
             "duration_ms": int((time.monotonic() - started) * 1000),
         }
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _kill_descendants()
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1656,6 +1656,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | an Agent held lazily, in an `lru_cache`, a class attribute, a default argument, nested dicts, a closure, a `partial`, an object, a submodule, a Graph | every caller's request starts from the agent as built; sessions restore it after a cold start (`conversations`) |
 | `--conversation session` with `--auth none`, or with a raw `lambda_handler` entry | exit 2: no caller to key sessions by / an entry that answers events itself (`conversations`) |
 | `global` after assignment, `nonlocal` with no binding, `__debug__ = 1`, an async comprehension at module level, `return x` in an async generator, `await` in a plain function, 100 indentation levels, 150 nested f-strings | exit 2 at analysis with file:line, each checked against python3.13's own `compile()` (this file) |
+| a code-interpreter caller that plants `sitecustomize.py` on every importable path and leaves a double-forked daemon | the next caller's code runs as written; the daemon is dead before the next call and read nothing (`hostile_inputs`) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 

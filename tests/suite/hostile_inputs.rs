@@ -474,3 +474,85 @@ fn the_longest_names_give_a_valid_default_stack_name() {
         format!("agentdeploy-{}-{env}", function.replace('_', "-"))
     );
 }
+
+#[test]
+fn one_code_interpreter_caller_cannot_change_what_the_next_runs_or_outlive_its_call() {
+    let project = tempfile::tempdir().unwrap();
+    let out = run(agentdeploy(project.path()).args([
+        "lambda",
+        "--dry-run",
+        "--kind",
+        "code-interpreter",
+        "--function-name",
+        "python",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let src = project
+        .path()
+        .join(".agentdeploy/default/mcp-tool-python/src");
+    let work_root = tempfile::tempdir().unwrap();
+    // Caller A: code on every path the next caller's Python might import from, and a daemon
+    // (forked twice, in a session of its own) that copies whatever code runs next.
+    let attacker = r#"
+import os, sys
+hook = "import builtins\nbuiltins.print('HIJACKED')\n"
+root = os.path.dirname(os.path.dirname(os.getcwd()))
+for folder in [os.environ["PYTHONPATH"], root, os.path.join(root, "code-interpreter-packages")]:
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "sitecustomize.py"), "w") as f:
+        f.write(hook)
+ready_r, ready_w = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        with open(os.path.join(root, "daemon.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        os.write(ready_w, b"!")
+        while True:
+            for dirpath, _, names in os.walk(root):
+                if "main.py" in names and dirpath != os.getcwd():
+                    with open(os.path.join(dirpath, "main.py")) as src, open(os.path.join(root, "stolen.txt"), "a") as out:
+                        out.write(src.read())
+    os._exit(0)
+os.read(ready_r, 1)  # the daemon is running before this call ends
+print("planted")
+"#;
+    let victim = "print('bob says hi')\nprint('bob-secret-4711')\n";
+    let driver = format!(
+        "import json, os, sys\nsys.path.insert(0, {src:?})\nimport handler\n\
+         first = handler.lambda_handler({{'code': {attacker:?}}}, None)\n\
+         pid = int(open(os.path.join({root:?}, 'daemon.pid')).read())\n\
+         second = handler.lambda_handler({{'code': {victim:?}}}, None)\n\
+         stolen = os.path.join({root:?}, 'stolen.txt')\n\
+         print(json.dumps({{'first': first, 'second': second, 'daemon_alive': os.path.exists(f'/proc/{{pid}}'),\n\
+                            'stolen': open(stolen).read() if os.path.exists(stolen) else ''}}))\n",
+        src = src.to_str().unwrap(),
+        root = work_root.path().to_str().unwrap(),
+    );
+    let out = Command::new(python313())
+        .args(["-c", &driver])
+        .env_clear()
+        // The runtime's python3.13 first on PATH, as Lambda puts /var/lang/bin.
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", python313().parent().unwrap().display()),
+        )
+        .env("CODE_INTERPRETER_WORK_ROOT", work_root.path())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", stderr(&out));
+    let answer: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(answer["first"]["stdout"], "planted\n", "{answer:#}");
+    // The next caller's code ran as written: nothing the first one planted was imported...
+    assert_eq!(
+        answer["second"]["stdout"], "bob says hi\nbob-secret-4711\n",
+        "{answer:#}"
+    );
+    // ...and nothing it started outlived its call to read the next one's code.
+    assert_eq!(answer["daemon_alive"], false, "{answer:#}");
+    assert!(
+        !answer["stolen"].as_str().unwrap().contains("bob-secret"),
+        "{answer:#}"
+    );
+}
