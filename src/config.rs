@@ -108,18 +108,10 @@ pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Option<LoadedConf
 }
 
 pub fn load(path: &Path) -> Result<LoadedConfig> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Config {
+    let text = crate::files::read_user_text(path).map_err(|reason| Error::Config {
         location: path.display().to_string(),
-        message: format!("cannot read the config file: {e}"),
-        hint: None,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| Error::Config {
-        location: path.display().to_string(),
-        message: format!(
-            "not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        ),
-        hint: Some("save the config file as UTF-8".into()),
+        message: format!("cannot read the config file: {reason}"),
+        hint: Some("agentdeploy.toml / .yaml is a small UTF-8 text file".into()),
     })?;
     let is_yaml = matches!(
         path.extension().and_then(|e| e.to_str()),

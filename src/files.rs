@@ -1,9 +1,42 @@
 //! File writes that never leave a half-written file: the record, caches and rendered projects all
-//! go through here.
+//! go through here. And the one way to read a small text file the user names (config, `.env`,
+//! requirements, prices): never more than it could sensibly be, so `/dev/zero` is an error, not
+//! a process that grows until the machine runs out of memory.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+/// The most any small text file the user names may hold.
+pub const MAX_TEXT_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a user's text file of at most [`MAX_TEXT_FILE_BYTES`], as UTF-8, without a leading
+/// byte-order mark (editors on Windows write one; it is no part of the first line). The error
+/// is the reason, for the caller to put its file and flag to.
+pub fn read_user_text(path: &Path) -> std::result::Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_TEXT_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_TEXT_FILE_BYTES {
+        return Err(format!(
+            "larger than {} MiB: not a file agentdeploy reads",
+            MAX_TEXT_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
+}
 
 /// temp file + rename, so an interrupted run never leaves a half-written file behind.
 pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
@@ -89,4 +122,22 @@ pub fn normalize(path: &Path) -> std::path::PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn a_user_file_is_read_capped_and_without_its_byte_order_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let bom = dir.path().join("requirements.txt");
+        std::fs::write(&bom, "\u{feff}strands-agents\n").unwrap();
+        assert_eq!(read_user_text(&bom).unwrap(), "strands-agents\n");
+        let reason = read_user_text(Path::new("/dev/zero")).unwrap_err();
+        assert!(reason.contains("larger than 1 MiB"), "{reason}");
+        let latin = dir.path().join("prices.toml");
+        std::fs::write(&latin, b"a = \"\xe9\"\n").unwrap();
+        assert!(read_user_text(&latin).unwrap_err().contains("not UTF-8"));
+    }
 }

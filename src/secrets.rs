@@ -116,9 +116,9 @@ pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {
 /// with `\n \t \r \\ \" \'` escapes, and quoted values over several lines. Errors name only the
 /// line: the text may hold a secret.
 pub fn parse_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+    let text = crate::files::read_user_text(path).map_err(|reason| Error::Config {
         location: path.display().to_string(),
-        message: format!("cannot read: {e}"),
+        message: format!("cannot read: {reason}"),
         hint: None,
     })?;
     parse_dotenv_text(&text).map_err(|(line, message)| Error::Config {

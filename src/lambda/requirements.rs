@@ -255,9 +255,9 @@ fn local_modules(dir: &Path) -> BTreeSet<String> {
 }
 
 fn read_requirements_txt(path: &Path, flag: &str) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage {
+    let text = crate::files::read_user_text(path).map_err(|reason| Error::Usage {
         flag: flag.to_string(),
-        message: format!("{}: {e}", path.display()),
+        message: format!("{}: {reason}", path.display()),
         hint: Some("pass a readable requirements.txt".into()),
     })?;
     let mut specifiers = Vec::new();
@@ -294,8 +294,9 @@ fn read_pyproject(path: &Path) -> Result<Vec<String>> {
         #[serde(default)]
         dependencies: Vec<String>,
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::agent(path.display().to_string(), format!("cannot read: {e}")))?;
+    let text = crate::files::read_user_text(path).map_err(|reason| {
+        Error::agent(path.display().to_string(), format!("cannot read: {reason}"))
+    })?;
     let parsed: Pyproject = toml::from_str(&text).map_err(|e| {
         let line = e
             .span()

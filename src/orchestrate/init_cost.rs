@@ -52,8 +52,9 @@ impl Prices {
     pub fn load(path: Option<&Path>) -> Result<Prices> {
         let (text, origin) = match path {
             Some(path) => (
-                std::fs::read_to_string(path)
-                    .map_err(|e| Error::usage("--prices", format!("{}: {e}", path.display())))?,
+                crate::files::read_user_text(path).map_err(|reason| {
+                    Error::usage("--prices", format!("{}: {reason}", path.display()))
+                })?,
                 path.display().to_string(),
             ),
             None => (DEFAULT_PRICES.to_string(), "built-in prices".to_string()),
@@ -67,11 +68,28 @@ impl Prices {
             hint: None,
         })?;
         table.extend(overrides);
-        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| Error::Config {
-            location: origin,
+        let prices: Prices = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| Error::Config {
+            location: origin.clone(),
             message: e.message().to_string(),
             hint: Some("keys: lambda_request_per_million, lambda_gb_second_x86_64, lambda_gb_second_arm64, api_gateway_rest_per_million".into()),
-        })
+        })?;
+        // TOML has nan and inf: a price must be a number of dollars ("$NaN" was printed).
+        let bad = toml::Value::try_from(prices)
+            .ok()
+            .and_then(|v| v.as_table().cloned())
+            .into_iter()
+            .flatten()
+            .find(|(_, v)| !v.as_float().is_some_and(|f| f.is_finite() && f >= 0.0));
+        if let Some((key, value)) = bad {
+            return Err(Error::Config {
+                location: origin,
+                message: format!(
+                    "`{key}` = {value} is not a price: give a number of dollars, 0 or more"
+                ),
+                hint: None,
+            });
+        }
+        Ok(prices)
     }
 }
 
@@ -317,6 +335,31 @@ mod tests {
         init_duration_s: 0.0,
         snapstart: false,
     };
+
+    #[test]
+    fn a_price_that_is_not_a_number_of_dollars_is_refused_and_so_is_an_endless_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key) in [
+            (
+                "lambda_request_per_million = nan\n",
+                "lambda_request_per_million",
+            ),
+            ("lambda_gb_second_arm64 = inf\n", "lambda_gb_second_arm64"),
+            (
+                "api_gateway_rest_per_million = -3.5\n",
+                "api_gateway_rest_per_million",
+            ),
+        ] {
+            let path = dir.path().join("prices.toml");
+            std::fs::write(&path, text).unwrap();
+            let err = Prices::load(Some(&path)).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains(&format!("`{key}`")), "{err}");
+            assert!(err.to_string().contains("is not a price"), "{err}");
+        }
+        let err = Prices::load(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+    }
 
     #[test]
     fn cold_starts_bill_their_init_time_or_snapstart_its_cache_and_restores() {

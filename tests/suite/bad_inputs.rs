@@ -1657,6 +1657,8 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | `--conversation session` with `--auth none`, or with a raw `lambda_handler` entry | exit 2: no caller to key sessions by / an entry that answers events itself (`conversations`) |
 | `global` after assignment, `nonlocal` with no binding, `__debug__ = 1`, an async comprehension at module level, `return x` in an async generator, `await` in a plain function, 100 indentation levels, 150 nested f-strings | exit 2 at analysis with file:line, each checked against python3.13's own `compile()` (this file) |
 | a code-interpreter caller that plants `sitecustomize.py` on every importable path and leaves a double-forked daemon | the next caller's code runs as written; the daemon is dead before the next call and read nothing (`hostile_inputs`) |
+| `cost --prices /dev/zero`, a 2 MB config or `.env`; `nan`, `inf` or a negative price | exit 2 naming the file: larger than 1 MiB / not a price (unit tests in `files.rs`, `init_cost.rs`) |
+| a requirements file saved with a byte-order mark | read without it: the rendered line is one pip reads (`dry_run`) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 

@@ -879,3 +879,22 @@ fn the_plan_shows_the_expected_cold_start_class() {
     );
     assert_eq!(big["class"], "fast", "{big}");
 }
+
+#[test]
+fn a_requirements_file_saved_with_a_byte_order_mark_renders_lines_pip_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let requirements = dir.path().join("requirements.txt");
+    std::fs::write(&requirements, "\u{feff}strands-agents>=1.0\nrequests\n").unwrap();
+    let out = dry_run(
+        &fixture("seed_agent.py"),
+        &dir.path().join("out"),
+        &["--requirements", requirements.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rendered = std::fs::read_to_string(dir.path().join("out/src/requirements.txt")).unwrap();
+    assert!(
+        rendered.lines().any(|line| line == "strands-agents>=1.0"),
+        "{rendered:?}"
+    );
+    assert!(!rendered.contains('\u{feff}'), "{rendered:?}");
+}
