@@ -516,10 +516,24 @@ fn architecture(layers: &Layers<'_>, kind: DeploymentKind) -> Result<Architectur
 }
 
 /// The function's environment variables and secret names: valid, not reserved, not both.
+/// Lambda's limit on a function's environment: names and values together.
+const LAMBDA_ENVIRONMENT_BYTES: usize = 4096;
+
 fn variables(layers: &Layers<'_>) -> Result<(BTreeMap<String, String>, Vec<String>)> {
     let env_vars = layers.env_vars().pairs()?;
+    let mut total = 0usize;
     for (key, given) in &env_vars {
         check_env_key(key).map_err(|message| given.error(message))?;
+        // Lambda refuses a function whose variables exceed 4 KB, at deploy, after the build.
+        total += key.len() + given.value.len();
+        if total > LAMBDA_ENVIRONMENT_BYTES {
+            return Err(given.error_hint(
+                format!(
+                    "with `{key}` the env vars pass Lambda's limit of {LAMBDA_ENVIRONMENT_BYTES} bytes in total (names and values)"
+                ),
+                "ship large values as a file beside the agent, or keep them in SSM with --secret NAME --secrets-store ssm",
+            ));
+        }
     }
     let secrets = layers.secrets().union();
     for given in &secrets {
@@ -1398,6 +1412,34 @@ mod tests {
         for bad in ["1stack", "has_underscore", "-x", &"a".repeat(129)] {
             assert_eq!(flag_of(sn(bad).unwrap_err()).0, "--stack-name", "{bad}");
         }
+    }
+
+    #[test]
+    fn env_vars_past_lambdas_4_kb_are_refused_naming_the_one_that_crosses() {
+        let s = resolve_args(AgentFlags {
+            env_vars: vec![format!("A={}", "x".repeat(4094))],
+            ..with_agent()
+        })
+        .unwrap();
+        assert_eq!(s.env_vars["A"].len(), 4094);
+        let err = resolve_args(AgentFlags {
+            env_vars: vec![format!("A={}", "x".repeat(4090)), "BIG=0123456789".into()],
+            ..with_agent()
+        })
+        .unwrap_err();
+        let (flag, message) = flag_of(err);
+        assert_eq!(flag, "--env-var");
+        assert!(
+            message.contains("with `BIG`") && message.contains("4096 bytes"),
+            "{message}"
+        );
+        let many: Vec<String> = (0..1000).map(|n| format!("VAR_{n}=v")).collect();
+        let err = resolve_args(AgentFlags {
+            env_vars: many,
+            ..with_agent()
+        })
+        .unwrap_err();
+        assert!(flag_of(err).1.contains("4096 bytes"));
     }
 
     #[test]
