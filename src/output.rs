@@ -18,6 +18,12 @@ macro_rules! outln {
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether a write to stdout has failed (a closed pipe): a command that would go on printing
+/// (`logs --follow`) ends instead.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The one place that writes to stdout (through [`outln!`]).
 pub fn write_stdout_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write;

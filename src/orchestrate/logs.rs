@@ -38,9 +38,23 @@ impl LogLine {
                 .as_deref()
                 .map(|id| id.get(..8).unwrap_or(id))
                 .unwrap_or("-       "),
-            self.message.trim_end()
+            printable(self.message.trim_end())
         )
     }
+}
+
+/// A log line as a terminal may show it: the function's own control characters (ANSI escapes
+/// that clear or repaint the screen, carriage returns that overwrite what came before) are
+/// written as escapes; newlines and tabs stay. `-o json` escapes them already.
+fn printable(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// `30s`, `10m`, `2h`, `1d`: how far back to start.
@@ -133,7 +147,8 @@ pub async fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
                 OutputFormat::Text => crate::outln!("{}", line.text()),
             }
         }
-        if !args.follow {
+        // Nobody reads any more (`logs --follow | head -2`): stop, as Unix tools do.
+        if !args.follow || crate::output::stdout_closed() {
             return Ok(exit_codes::OK);
         }
         tokio::select! {
@@ -219,6 +234,26 @@ mod tests {
         ] {
             assert_eq!(parse_since(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn control_characters_in_a_line_are_shown_not_obeyed() {
+        let line = LogLine {
+            timestamp: 0,
+            time: "2026-11-30T00:00:00.000Z".into(),
+            request_id: None,
+            message: "ok\u{1b}[2J\u{1b}[31mred\rfake\tcell\nnext\n".into(),
+            stream: "s".into(),
+        };
+        let text = line.text();
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(
+            text.ends_with(
+                r"ok\u{1b}[2J\u{1b}[31mred\rfake	cell
+next"
+            ),
+            "{text:?}"
+        );
     }
 
     #[test]

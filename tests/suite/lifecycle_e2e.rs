@@ -591,4 +591,20 @@ fn two_deploys_two_versions_rollback_and_forward_again() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "Ctrl-C ends --follow cleanly");
+
+    // `logs --follow | head -2`: once nobody reads, --follow ends by itself. The reader is gone
+    // before it starts, so its first line already finds the pipe closed.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut follow = cmd(&aws, dir, &["logs", "verse", "--since", "1h", "--follow"]);
+    let mut child = follow.stdout(writer).spawn().unwrap();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    let status = ended
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("--follow kept running with nobody reading")
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
 }
