@@ -359,7 +359,12 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         usage_limits: access.usage_limits,
         reserved_concurrency: access.reserved_concurrency,
         log_retention_days: log_retention_days(&layers)?,
-        snapstart: snapstart(&layers, runtime, region.as_deref(), &mut warnings)?,
+        snapstart: snapstart(
+            &layers,
+            runtime,
+            local_region(region.as_deref()).as_deref(),
+            &mut warnings,
+        )?,
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,
@@ -419,6 +424,16 @@ fn region(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Result<Option<String
         .text()
         .map(validate_region)
         .transpose()
+}
+
+/// The region as known on this machine without asking AWS: the one chosen (flag, config), else
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION` (a profile's region is known only to the SDK).
+pub fn local_region(chosen: Option<&str>) -> Option<String> {
+    chosen
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .filter(|r| !r.is_empty())
 }
 
 fn profile(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Option<String> {

@@ -217,12 +217,7 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
 
 /// The region known without asking AWS: flag/config, then the standard variables.
 pub fn local_region(settings: &LambdaSettings) -> Option<String> {
-    settings
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .filter(|r| !r.is_empty())
+    settings::local_region(settings.region.as_deref())
 }
 
 async fn deploy_one<T: Target>(

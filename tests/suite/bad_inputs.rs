@@ -733,6 +733,14 @@ const CASES: &[Case] = &[
         message: "several files could be the entry: bot.py, other_bot.py",
     },
     Case {
+        name: "SnapStart where it is not offered, the region from AWS_REGION",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--snapstart"],
+        env: &[("AWS_REGION", "ap-east-2")],
+        code: 2,
+        message: "--snapstart: SnapStart is not offered in ap-east-2",
+    },
+    Case {
         name: "a negative --reserved-concurrency",
         files: &[("agent.py", AGENT)],
         args: &["--function-name", "x", "--agent", "agent.py", "--reserved-concurrency", "-1"],
