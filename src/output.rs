@@ -311,6 +311,12 @@ fn print_table(reports: &[DeployReport]) {
             detail
         );
     }
+    // After the table, as a single deploy prints them: each names its function.
+    for r in reports {
+        for warning in &r.warnings {
+            crate::outln!("warning ({}): {warning}", r.function_name);
+        }
+    }
 }
 
 /// Prints a failure that happened before any report existed (usage errors and the like).

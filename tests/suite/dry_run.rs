@@ -898,3 +898,24 @@ fn a_requirements_file_saved_with_a_byte_order_mark_renders_lines_pip_reads() {
     );
     assert!(!rendered.contains('\u{feff}'), "{rendered:?}");
 }
+
+#[test]
+fn a_fleets_text_report_keeps_each_agents_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("sync_agent.py"), dir.path().join("agent.py")).unwrap();
+    std::fs::write(
+        dir.path().join("agentdeploy.toml"),
+        "[agents.alpha]\nagent = \"agent.py\"\n[agents.beta]\nagent = \"agent.py\"\ntimeout = 20\n",
+    )
+    .unwrap();
+    let out = run(agentdeploy(dir.path()).args(["lambda", "--dry-run"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    // alpha's 300 s timeout behind API Gateway's 29 s is warned about; beta's 20 s is not.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("warning (alpha): API Gateway cuts requests at 29 s")),
+        "{text}"
+    );
+    assert!(!text.contains("warning (beta): API Gateway"), "{text}");
+}
