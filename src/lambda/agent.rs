@@ -34,6 +34,9 @@ pub struct MainSignature {
     /// Keyword-only parameters without a default (the handler passes none).
     #[serde(skip)]
     pub required_keyword_only: Vec<String>,
+    /// Keyword-only parameters with a default: the handler passes none of them either.
+    #[serde(skip)]
+    pub optional_keyword_only: Vec<String>,
     /// A `def` whose body yields: calling it gives a generator, not an answer.
     #[serde(skip)]
     pub is_generator: bool,
@@ -68,6 +71,12 @@ impl MainSignature {
                 .filter(|p| p.default.is_none())
                 .map(|p| p.parameter.name.to_string())
                 .collect(),
+            optional_keyword_only: parameters
+                .kwonlyargs
+                .iter()
+                .filter(|p| p.default.is_some())
+                .map(|p| p.parameter.name.to_string())
+                .collect(),
             is_generator: yields.found,
         }
     }
@@ -88,6 +97,17 @@ impl MainSignature {
         if let Some(keyword) = self.required_keyword_only.first() {
             return Some(format!(
                 "`{name}` needs the keyword-only argument `{keyword}`, which the handler cannot know; give it a default"
+            ));
+        }
+        // `def main(*, user_input_arg=None, ...)`: called with nothing, it would answer every
+        // request as if it had been sent no input.
+        if kind == EntryKind::Main
+            && self.positional.is_empty()
+            && !self.has_varargs
+            && let Some(keyword) = self.optional_keyword_only.first()
+        {
+            return Some(format!(
+                "`{name}` takes `{keyword}` by keyword only (after `*`), but the handler passes (user_input, input_data) positionally: it would never receive the input; drop the `*`"
             ));
         }
         if self.is_generator {

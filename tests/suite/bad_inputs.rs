@@ -765,6 +765,14 @@ const CASES: &[Case] = &[
         message: "--burst-limit: 2147483648 is more than AWS accepts (at most 2147483647)",
     },
     Case {
+        name: "a main that takes its input by keyword only",
+        files: &[("agent.py", b"def main(*, user_input_arg=None, input_data_arg=None):\n    return user_input_arg\n")],
+        args: &["--function-name", "x", "--agent", "agent.py"],
+        env: &[],
+        code: 2,
+        message: "`main` takes `user_input_arg` by keyword only (after `*`)",
+    },
+    Case {
         name: "a local module named like the generated handler",
         files: &[("pkg/agent.py", b"import handler\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return handler.answer(user_input_arg)\n"), ("pkg/handler.py", b"def answer(text):\n    return text\n")],
         args: &["--function-name", "x", "--agent", "pkg"],
