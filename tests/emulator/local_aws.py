@@ -5,7 +5,8 @@ Run with the tool virtualenv's Python (it has moto and aws-sam-translator):
     ~/.cache/agentdeploy-tools/venv/bin/python tests/emulator/local_aws.py [--port N] [--bucket NAME]
 
 It prints one line `LOCAL_AWS_READY http://localhost:PORT` on stdout when it answers, then serves
-until stdin closes or it gets SIGTERM / SIGINT. Point every client at that URL (`localhost`, not
+until stdin closes (how a test stops it) or it gets SIGTERM / SIGINT; with `--until-signalled`
+(what `tests/emulator/start` passes) only a signal stops it. Point every client at that URL (`localhost`, not
 `127.0.0.1`: moto finds a change set's template bucket in the URL path only for `localhost`).
 
 What it adds to moto 5.2 (docs/testing.md explains each):
@@ -691,6 +692,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
     parser.add_argument("--bucket", action="append", default=[], help="S3 bucket to create (repeatable)")
+    parser.add_argument(
+        "--until-signalled",
+        action="store_true",
+        help="serve until SIGTERM / SIGINT only (run by hand or from a script, whose stdin may be closed)",
+    )
     args = parser.parse_args()
 
     install_patches()
@@ -719,7 +725,7 @@ def main():
             pass
         stop.set()
 
-    if not sys.stdin.isatty():
+    if not args.until_signalled and not sys.stdin.isatty():
         threading.Thread(target=watch_stdin, daemon=True).start()
     print(f"LOCAL_AWS_READY {url}", flush=True)
     stop.wait()

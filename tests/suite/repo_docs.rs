@@ -97,3 +97,41 @@ fn the_readme_documents_every_option_as_a_flag_and_a_config_key() {
         "README.md does not document: {undocumented:?}"
     );
 }
+
+#[test]
+fn the_readmes_emulator_command_keeps_serving_when_started_from_a_script() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    // A free port, as the README's `tests/emulator/start 4566 &` names one.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A script's background job: stdin is closed (/dev/null) from the start.
+    let mut child = std::process::Command::new("bash")
+        .arg(repo().join("tests/emulator/start"))
+        .arg(port.to_string())
+        .env("AGENTDEPLOY_TOOLS_DIR", tools_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("LOCAL_AWS_READY "), "{ready:?}");
+    // Still serving after it has seen its closed stdin: S3 lists the artifact bucket.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("agentdeploy-artifacts"), "{answer}");
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success(), "a signal stops it cleanly");
+}
