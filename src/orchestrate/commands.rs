@@ -386,6 +386,9 @@ fn made_for(
 /// record notes it, and the next deploy moves `live` back to the stack's own version.
 pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
+    // The deploy lock, not waited for: a deploy under way is about to move `live` itself, and a
+    // rollback that waited would undo the deploy it waited for.
+    let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let lambda = crate::aws::clients::lambda(&sdk);
     let Some(current) = outputs::live_version(&lambda, &args.name).await? else {

@@ -133,8 +133,10 @@ pub async fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
     let mut start = now_millis() - since.as_millis() as i64;
     let mut seen: HashSet<String> = HashSet::new();
     let mut requests = Requests::default();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
+    // Registered now, before the first lines print: `ctrl_c()` registers only when first polled,
+    // and a Ctrl-C before that would kill the process instead of ending --follow cleanly.
+    let mut interrupted = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::internal(format!("cannot listen for Ctrl-C: {e}")))?;
     loop {
         let lines = fetch(&client, &group, start, args.filter.as_deref(), &mut seen).await?;
         for (stream, timestamp, message) in lines {
@@ -152,7 +154,7 @@ pub async fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             return Ok(exit_codes::OK);
         }
         tokio::select! {
-            _ = &mut interrupted => return Ok(exit_codes::OK),
+            _ = interrupted.recv() => return Ok(exit_codes::OK),
             () = tokio::time::sleep(FOLLOW_EVERY) => {}
         }
     }

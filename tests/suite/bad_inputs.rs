@@ -1679,6 +1679,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | a log line with ANSI escapes or carriage returns; `logs --follow \| head -2` | shown as escapes, never obeyed (unit test in `logs.rs`); --follow ends once nobody reads (`lifecycle_e2e`) |
 | a fleet deployed with text output | each agent's warnings follow the table, naming the agent (`dry_run`) |
 | the README's `tests/emulator/start 4566 &` from a script (stdin closed) | keeps serving until a signal (`repo_docs`) |
+| `rollback` while a deploy of the same function runs | exit 1 at once, naming the deploy's pid: it never moves `live` under a deploy (`lifecycle_e2e`) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 

@@ -366,6 +366,17 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
         stderr(&out)
     );
     std::fs::write(&source, &original).unwrap();
+    // A rollback would move `live` under the deploy: it is refused at once, naming the deploy.
+    let out = run(&mut cmd(&aws, dir, &["rollback", "locked", "--yes"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "another agentdeploy (pid {}) is deploying locked",
+            first.id()
+        )),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(first.wait().unwrap().code(), Some(0));
     let answer = run(&mut cmd(
         &aws,
