@@ -2,10 +2,12 @@
 //! read-only, so a function shipped without `__pycache__` compiles every module it imports on
 //! every cold start (measured for strands-agents + tools: 2.78 s of CPU to import, 0.85 s with
 //! bytecode). After the build, the rendered handler is imported once with the runtime's own
-//! Python in a sandboxed child (no AWS credentials, no network, the function's environment with
-//! secrets as placeholders, a time limit), and the artifact's modules it loaded are compiled as
+//! Python in a child with a cleared environment (no AWS credentials, the function's variables
+//! with secrets as placeholders), Python's socket connections refused, in its own process group,
+//! with a time limit — not an OS sandbox. The artifact's modules it loaded are compiled as
 //! unchecked-hash pycs (`templates/bytecode_probe.py` says why). If the import fails, the
-//! packages the agent imports are compiled instead, within the size budget. Never fails a deploy.
+//! packages the agent imports are compiled instead, within the size budget. The one failure that
+//! stops the deploy: an import that never returns (Lambda's INIT would never finish either).
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,12 +15,31 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Architecture;
+use crate::error::{Error, Result};
 use crate::settings::Runtime;
 
 const PROBE: &str = include_str!("../../templates/bytecode_probe.py");
 
-/// The import may run agent code that waits on something; a cold start has 10 s of INIT.
+/// The import may run agent code that waits on something (a cold start has 10 s of INIT);
+/// past this it never returns, and the deploy stops.
 const IMPORT_TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// The build-time import's time limit; `AGENTDEPLOY_IMPORT_TIME_LIMIT` (seconds) lowers it, for
+/// tests and stricter budgets.
+fn import_time_limit() -> Duration {
+    std::env::var("AGENTDEPLOY_IMPORT_TIME_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .map_or(IMPORT_TIME_LIMIT, |limit| limit.min(IMPORT_TIME_LIMIT))
+}
+
+/// Why the probe gave no bytecode: the import never returned (the deploy stops: Lambda's INIT
+/// would never finish either), or anything else (the deploy goes on without bytecode).
+enum ProbeFailure {
+    NeverReturned(Duration),
+    Other(String),
+}
 
 /// Secret values never reach the build; code that reads one at import sees this.
 const SECRET_PLACEHOLDER: &str = "agentdeploy-build-time-placeholder";
@@ -60,8 +81,9 @@ pub struct BytecodeRequest<'a> {
     pub budget: u64,
 }
 
-/// Compiles and reports; the second value is a warning to show when something fell short.
-pub async fn compile(request: BytecodeRequest<'_>) -> (Bytecode, Option<String>) {
+/// Compiles and reports; the second value is a warning to show when something fell short. The
+/// one failure that stops the deploy: an import that does not return within the time limit.
+pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<String>)> {
     let interpreter = request.runtime.interpreter();
     let python = match crate::tools::runtime_interpreter(request.runtime) {
         Some(python) => Python::Local(python),
@@ -70,28 +92,36 @@ pub async fn compile(request: BytecodeRequest<'_>) -> (Bytecode, Option<String>)
             Python::BuildImage(build_image(request.runtime, request.architecture))
         }
         None => {
-            return (
+            return Ok((
                 Bytecode::none(),
                 Some(format!(
                     "no {interpreter} here to compile the dependencies' bytecode: each cold start will compile what it imports (for strands-agents about 2.8 s of CPU instead of 0.9 s); install {interpreter} (or start Docker) and deploy again, or use --use-container always"
                 )),
-            );
+            ));
         }
     };
     match run_probe(&python, &request).await {
-        Ok((bytecode, None)) => (bytecode, None),
-        Ok((bytecode, Some(error))) => (
+        Ok((bytecode, None)) => Ok((bytecode, None)),
+        Ok((bytecode, Some(error))) => Ok((
             bytecode,
             Some(format!(
                 "importing the handler at build time failed ({error}); compiled the packages the agent imports instead"
             )),
-        ),
-        Err(problem) => (
+        )),
+        Err(ProbeFailure::NeverReturned(limit)) => Err(Error::Build {
+            message: format!(
+                "importing the agent did not return within {} s: module-level code that never ends (a server started at import, `app.run()`, a sleep, `input()`) would keep every cold start from finishing Lambda's INIT",
+                limit.as_secs()
+            ),
+            hint: "move that code under `if __name__ == \"__main__\":` or into the entry function"
+                .into(),
+        }),
+        Err(ProbeFailure::Other(problem)) => Ok((
             Bytecode::none(),
             Some(format!(
                 "no bytecode shipped ({problem}); cold starts compile what they import"
             )),
-        ),
+        )),
     }
 }
 
@@ -166,13 +196,14 @@ fn docker_args(
 async fn run_probe(
     python: &Python,
     request: &BytecodeRequest<'_>,
-) -> std::result::Result<(Bytecode, Option<String>), String> {
+) -> std::result::Result<(Bytecode, Option<String>), ProbeFailure> {
+    let other = |e: &dyn std::fmt::Display| ProbeFailure::Other(e.to_string());
     let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
         .iter()
         .filter_map(|p| p.strip_prefix(request.code_dir).ok())
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let home = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let home = tempfile::tempdir().map_err(|e| other(&e))?;
     let probe_args = [
         serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
         serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
@@ -236,27 +267,31 @@ async fn run_probe(
             command
         }
     };
+    // Its own process group: whatever the agent's import starts (a forked daemon) is killed
+    // with it, whether it answered, failed or ran out of time.
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
+        .process_group(0)
         .kill_on_drop(true);
-    let child = command.spawn().map_err(|e| e.to_string())?;
-    let output = tokio::time::timeout(IMPORT_TIME_LIMIT, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            format!(
-                "the build-time import took over {} s",
-                IMPORT_TIME_LIMIT.as_secs()
-            )
-        })?
-        .map_err(|e| e.to_string())?;
+    let child = command.spawn().map_err(|e| other(&e))?;
+    let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+    let limit = import_time_limit();
+    let waited = tokio::time::timeout(limit, child.wait_with_output()).await;
+    if let Some(group) = group {
+        // SAFETY: killpg only sends a signal; the group is the probe's own (process_group(0)).
+        unsafe { libc::killpg(group, libc::SIGKILL) };
+    }
+    let output = waited
+        .map_err(|_| ProbeFailure::NeverReturned(limit))?
+        .map_err(|e| other(&e))?;
     let text = String::from_utf8_lossy(&output.stdout);
     let answer: ProbeAnswer = text
         .lines()
         .last()
         .and_then(|line| serde_json::from_str(line).ok())
-        .ok_or_else(|| "the build-time import ended without an answer".to_string())?;
+        .ok_or_else(|| other(&"the build-time import ended without an answer"))?;
     Ok((
         Bytecode {
             modules: answer.modules,

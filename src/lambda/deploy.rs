@@ -404,7 +404,7 @@ async fn build_or_reuse(
             };
             sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
             let (bytecode, warning) =
-                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await;
+                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await?;
             warnings.extend(warning);
             let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
             (
@@ -452,12 +452,13 @@ async fn build_or_reuse(
     })
 }
 
-/// Bytecode for the freshly built artifact (see `bytecode`); never fails the deploy.
+/// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy only when the
+/// agent's import never returns.
 async fn compile_bytecode(
     inputs: &DeployInputs<'_>,
     artifact_dir: &std::path::Path,
     code_dir: &std::path::Path,
-) -> (bytecode::Bytecode, Option<String>) {
+) -> Result<(bytecode::Bytecode, Option<String>)> {
     let settings = inputs.settings;
     let request = bytecode::BytecodeRequest {
         artifact_dir,

@@ -1680,6 +1680,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | a fleet deployed with text output | each agent's warnings follow the table, naming the agent (`dry_run`) |
 | the README's `tests/emulator/start 4566 &` from a script (stdin closed) | keeps serving until a signal (`repo_docs`) |
 | `rollback` while a deploy of the same function runs | exit 1 at once, naming the deploy's pid: it never moves `live` under a deploy (`lifecycle_e2e`) |
+| an import that never returns (`time.sleep(600)`, a server started at import) and forks a daemon | exit 4 naming the import's time limit, nothing deployed, the daemon killed with the probe's process group (`deploy_e2e`) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 

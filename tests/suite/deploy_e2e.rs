@@ -316,6 +316,88 @@ fn an_agent_whose_import_fails_at_build_time_gets_its_packages_compiled() {
     );
 }
 
+/// Whether process `pid` (not ours: no waitpid) has ended or ends within `millis`: a pidfd
+/// becomes readable when its process exits, which is what the kernel, not a sleep, can tell.
+fn exits_within(pid: i32, millis: i32) -> bool {
+    // SAFETY: plain syscalls on an fd this function owns and closes.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        }
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = libc::poll(&mut poll, 1, millis);
+        libc::close(fd);
+        ready == 1
+    }
+}
+
+/// An agent whose import never returns (a server started at import, a sleep) could never finish
+/// a cold start's INIT: the build's import runs out of its time limit, the deploy stops naming
+/// it, nothing is deployed, and what the import started (a forked daemon) dies with it.
+#[test]
+fn an_import_that_never_returns_stops_the_deploy_and_leaves_nothing_running() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let pid_file = work.path().join("daemon.pid");
+    let agent = work.path().join("agent.py");
+    let source = r#"import os
+import time
+
+ready_r, ready_w = os.pipe()
+if os.fork() == 0:
+    with open(os.environ["DAEMON_PID_FILE"], "w") as f:
+        f.write(str(os.getpid()))
+    os.write(ready_w, b"!")
+    while True:
+        time.sleep(1)
+os.read(ready_r, 1)
+time.sleep(600)  # as a server started at import would
+
+
+def main(user_input_arg=None, input_data_arg=None):
+    return user_input_arg
+"#;
+    std::fs::write(&agent, source).unwrap();
+    let mut cmd = deploy_cmd(
+        &aws,
+        work.path(),
+        "hangs",
+        &agent,
+        &work.path().join("out"),
+        &local_aws::deploy_path(),
+    );
+    cmd.args(["--endpoint", "none", "--env-var"])
+        .arg(format!("DAEMON_PID_FILE={}", pid_file.display()))
+        .env("AGENTDEPLOY_IMPORT_TIME_LIMIT", "3");
+    let out = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let message = json(&out)["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("importing the agent did not return within 3 s"),
+        "{message}"
+    );
+    // The daemon the import forked was killed with the probe's process group.
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("the import started its daemon")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        exits_within(pid, 10_000),
+        "the import's daemon outlived the build (pid {pid})"
+    );
+    // Nothing was deployed.
+    let mut status = agentdeploy(work.path());
+    aws.configure(&mut status);
+    let status = run(status.args(["status", "hangs", "-o", "json"]));
+    assert_eq!(json(&status)["stack_status"], Value::Null);
+}
+
 #[test]
 fn cross_platform_path_for_3_13_runs_the_handler_under_3_13() {
     let aws = LocalAws::start();
