@@ -56,6 +56,16 @@ impl MainSignature {
             .collect();
         let mut yields = YieldFinder::default();
         yields.visit_body(body);
+        let (required_keyword_only, optional_keyword_only): (Vec<String>, Vec<String>) = {
+            let (required, optional): (Vec<_>, Vec<_>) = parameters
+                .kwonlyargs
+                .iter()
+                .partition(|p| p.default.is_none());
+            let names = |list: Vec<&ast::ParameterWithDefault>| {
+                list.iter().map(|p| p.parameter.name.to_string()).collect()
+            };
+            (names(required), names(optional))
+        };
         MainSignature {
             is_async,
             positional: positional
@@ -65,18 +75,8 @@ impl MainSignature {
             has_varargs: parameters.vararg.is_some(),
             line,
             required_positional: positional.iter().filter(|p| p.default.is_none()).count(),
-            required_keyword_only: parameters
-                .kwonlyargs
-                .iter()
-                .filter(|p| p.default.is_none())
-                .map(|p| p.parameter.name.to_string())
-                .collect(),
-            optional_keyword_only: parameters
-                .kwonlyargs
-                .iter()
-                .filter(|p| p.default.is_some())
-                .map(|p| p.parameter.name.to_string())
-                .collect(),
+            required_keyword_only,
+            optional_keyword_only,
             is_generator: yields.found,
         }
     }

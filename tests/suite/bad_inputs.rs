@@ -1384,6 +1384,23 @@ fn runtime_compile_error_line(source: &str) -> Option<usize> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
+/// `lambda --dry-run -o json` of `source` as agent.py in a fresh project.
+fn plan_source(source: &str) -> (tempfile::TempDir, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("agent.py"), source).unwrap();
+    let out = run(agentdeploy(dir.path()).args([
+        "lambda",
+        "--dry-run",
+        "--function-name",
+        "x",
+        "--agent",
+        "agent.py",
+        "-o",
+        "json",
+    ]));
+    (dir, out)
+}
+
 #[test]
 fn what_the_runtimes_python_will_not_compile_is_refused_at_analysis_with_its_line() {
     let main = std::str::from_utf8(AGENT).unwrap();
@@ -1453,18 +1470,7 @@ fn what_the_runtimes_python_will_not_compile_is_refused_at_analysis_with_its_lin
         // statement where agentdeploy names the earlier use).
         let theirs = runtime_compile_error_line(&source);
         assert!(theirs.is_some(), "{construct}: python3.13 compiles it");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("agent.py"), &source).unwrap();
-        let out = run(agentdeploy(dir.path()).args([
-            "lambda",
-            "--dry-run",
-            "--function-name",
-            "x",
-            "--agent",
-            "agent.py",
-            "-o",
-            "json",
-        ]));
+        let (dir, out) = plan_source(&source);
         assert_eq!(out.status.code(), Some(2), "{construct}: {}", stdout(&out));
         let error = &json(&out)["error"];
         let text = error["message"].as_str().unwrap_or_default();
@@ -1492,18 +1498,8 @@ fn what_the_runtimes_python_will_not_compile_is_refused_at_analysis_with_its_lin
     ] {
         let source = format!("{main}{tail}");
         assert_eq!(runtime_compile_error_line(&source), None, "{construct}");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("agent.py"), &source).unwrap();
-        let out = run(agentdeploy(dir.path()).args([
-            "lambda",
-            "--dry-run",
-            "--function-name",
-            "x",
-            "--agent",
-            "agent.py",
-            "-q",
-        ]));
-        assert_eq!(out.status.code(), Some(0), "{construct}: {}", stderr(&out));
+        let (_dir, out) = plan_source(&source);
+        assert_eq!(out.status.code(), Some(0), "{construct}: {}", stdout(&out));
     }
 }
 

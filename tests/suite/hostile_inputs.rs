@@ -229,18 +229,7 @@ fn a_code_interpreter_is_never_public_and_its_code_cannot_read_the_functions_cre
 
     // The rendered interpreter, run as an unprivileged user (root may read any process), with
     // the role's credentials in its environment as Lambda gives them.
-    let out = run(agentdeploy(project.path()).args([
-        "lambda",
-        "--dry-run",
-        "--kind",
-        "code-interpreter",
-        "--function-name",
-        "python",
-    ]));
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let handler = project
-        .path()
-        .join(".agentdeploy/default/mcp-tool-python/src/handler.py");
+    let handler = rendered_code_interpreter(project.path()).join("handler.py");
     let shared = tempfile::Builder::new()
         .prefix("ci-proc-")
         .tempdir()
@@ -475,10 +464,9 @@ fn the_longest_names_give_a_valid_default_stack_name() {
     );
 }
 
-#[test]
-fn one_code_interpreter_caller_cannot_change_what_the_next_runs_or_outlive_its_call() {
-    let project = tempfile::tempdir().unwrap();
-    let out = run(agentdeploy(project.path()).args([
+/// `--kind code-interpreter` planned in `project`: the folder its handler was rendered into.
+fn rendered_code_interpreter(project: &Path) -> std::path::PathBuf {
+    let out = run(agentdeploy(project).args([
         "lambda",
         "--dry-run",
         "--kind",
@@ -487,9 +475,13 @@ fn one_code_interpreter_caller_cannot_change_what_the_next_runs_or_outlive_its_c
         "python",
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let src = project
-        .path()
-        .join(".agentdeploy/default/mcp-tool-python/src");
+    project.join(".agentdeploy/default/mcp-tool-python/src")
+}
+
+#[test]
+fn one_code_interpreter_caller_cannot_change_what_the_next_runs_or_outlive_its_call() {
+    let project = tempfile::tempdir().unwrap();
+    let src = rendered_code_interpreter(project.path());
     let work_root = tempfile::tempdir().unwrap();
     // Caller A: code on every path the next caller's Python might import from, and a daemon
     // (forked twice, in a session of its own) that copies whatever code runs next.

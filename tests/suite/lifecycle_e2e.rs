@@ -337,16 +337,18 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
     let mut first = spawn_until_phase(cmd(&aws, dir, &args), "locked", "preflight");
     let mut second = cmd(&aws, dir, &args);
     second.args(["--lock-timeout", "0"]);
-    let out = run(&mut second);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!(
-            "another agentdeploy (pid {}) is deploying locked",
-            first.id()
-        )),
-        "{}",
-        stderr(&out)
-    );
+    let held_by_first = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
+        assert!(
+            stderr(out).contains(&format!(
+                "another agentdeploy (pid {}) is deploying locked",
+                first.id()
+            )),
+            "{}",
+            stderr(out)
+        );
+    };
+    held_by_first(&run(&mut second));
     // A dry-run of the same function, with other code, would rewrite the out-dir the deploy is
     // building from: it waits for the lock too, and here gives up without touching anything.
     let source = dir.join("agent.py");
@@ -367,16 +369,7 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
     );
     std::fs::write(&source, &original).unwrap();
     // A rollback would move `live` under the deploy: it is refused at once, naming the deploy.
-    let out = run(&mut cmd(&aws, dir, &["rollback", "locked", "--yes"]));
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!(
-            "another agentdeploy (pid {}) is deploying locked",
-            first.id()
-        )),
-        "{}",
-        stderr(&out)
-    );
+    held_by_first(&run(&mut cmd(&aws, dir, &["rollback", "locked", "--yes"])));
     assert_eq!(first.wait().unwrap().code(), Some(0));
     let answer = run(&mut cmd(
         &aws,
