@@ -578,6 +578,7 @@ fn refuse_generated_name(relative: &Path, source: &Path) -> Result<()> {
 }
 
 /// The other files of an agent directory ship beside the handler (local modules, prompts, data).
+/// Symbolic links ship only when they lead to a file inside the directory.
 struct PackageWalk<'a> {
     root: &'a Path,
     entry: &'a Path,
@@ -587,6 +588,31 @@ struct PackageWalk<'a> {
 }
 
 impl PackageWalk<'_> {
+    /// Ok when the link at `path` leads to a regular file inside the agent's directory.
+    fn linked_file_inside(&self, path: &Path, relative: &Path) -> Result<()> {
+        let refuse = |what: String| Error::Agent {
+            location: path.display().to_string(),
+            message: format!(
+                "`{}` is a symbolic link {what}: it cannot ship, and whatever imports or reads it would fail on Lambda",
+                relative.display()
+            ),
+            hint: Some("copy the file into the agent's folder in place of the link".into()),
+        };
+        let target = std::fs::canonicalize(path)
+            .map_err(|_| refuse("that leads nowhere (or to itself)".into()))?;
+        let root = std::fs::canonicalize(self.root).map_err(|e| Error::io(self.root, e))?;
+        if !target.starts_with(&root) {
+            return Err(refuse(format!(
+                "to {}, outside the agent's folder",
+                target.display()
+            )));
+        }
+        if !target.is_file() {
+            return Err(refuse("to a folder".into()));
+        }
+        Ok(())
+    }
+
     fn copy(&mut self, dir: &Path) -> Result<()> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -608,16 +634,24 @@ impl PackageWalk<'_> {
                 continue;
             }
             refuse_generated_name(&relative, &path)?;
-            let file_type = entry_item.file_type().map_err(|e| Error::io(&path, e))?;
-            if file_type.is_symlink() {
-                // Links could point anywhere (or loop); ship only what is really in the directory.
-                tracing::warn!("skipping symbolic link {}", path.display());
-                continue;
-            }
+            let mut file_type = entry_item.file_type().map_err(|e| Error::io(&path, e))?;
+            let is_dir = if file_type.is_symlink() {
+                path.is_dir()
+            } else {
+                file_type.is_dir()
+            };
             let included = self.include.iter().any(|inc| inc.starts_with(&relative));
-            if looks_secret(&name, file_type.is_dir()) && !included {
+            if looks_secret(&name, is_dir) && !included {
                 self.skipped_secrets.push(relative);
                 continue;
+            }
+            if file_type.is_symlink() {
+                // A link to a file of this folder ships as that file (a module linked in must be
+                // importable); anything else is refused now rather than failing at run time.
+                self.linked_file_inside(&path, &relative)?;
+                file_type = std::fs::metadata(&path)
+                    .map_err(|e| Error::io(&path, e))?
+                    .file_type();
             }
             if file_type.is_dir() {
                 self.copy(&path)?;

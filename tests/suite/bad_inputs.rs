@@ -1677,6 +1677,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | the README's `tests/emulator/start 4566 &` from a script (stdin closed) | keeps serving until a signal (`repo_docs`) |
 | `rollback` while a deploy of the same function runs | exit 1 at once, naming the deploy's pid: it never moves `live` under a deploy (`lifecycle_e2e`) |
 | an import that never returns (`time.sleep(600)`, a server started at import) and forks a daemon | exit 4 naming the import's time limit, nothing deployed, the daemon killed with the probe's process group (`deploy_e2e`) |
+| a local module that is a symbolic link: to a file of the agent's folder / out of it or to nowhere | ships as that file / exit 2 at plan time naming the link (it was skipped with a warning and failed on Lambda) (`hostile_inputs`) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
 "#;
 

@@ -548,3 +548,47 @@ print("planted")
         "{answer:#}"
     );
 }
+
+#[test]
+fn a_linked_local_module_ships_and_a_link_leading_out_of_the_folder_is_refused_at_plan_time() {
+    let project = tempfile::tempdir().unwrap();
+    let pkg = project.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("shared")).unwrap();
+    std::fs::write(
+        pkg.join("agent.py"),
+        "import helpers\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return helpers.GREETING\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join("shared/helpers_impl.py"), "GREETING = 'hi'\n").unwrap();
+    // The module the agent imports is a link to a file of the folder: it ships as that file.
+    std::os::unix::fs::symlink("shared/helpers_impl.py", pkg.join("helpers.py")).unwrap();
+    // A secret-named link is left out with the usual warning, wherever it leads.
+    std::os::unix::fs::symlink("/etc", pkg.join(".aws")).unwrap();
+    let out = dry_run(project.path(), &["--agent", "pkg"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shipped = project.path().join(".agentdeploy/default/x/src");
+    assert!(!shipped.join("helpers.py").is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(shipped.join("helpers.py")).unwrap(),
+        "GREETING = 'hi'\n"
+    );
+    assert!(!shipped.join(".aws").exists());
+
+    // A link out of the folder (or to nowhere) is refused now, not an ImportError on Lambda.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret_helpers.py"), "X = 1\n").unwrap();
+    for (name, target) in [
+        ("tools.py", outside.path().join("secret_helpers.py")),
+        ("gone.py", pkg.join("missing.py")),
+    ] {
+        std::os::unix::fs::symlink(&target, pkg.join(name)).unwrap();
+        let out = dry_run(project.path(), &["--agent", "pkg"]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("`{name}` is a symbolic link")),
+            "{name}: {}",
+            stderr(&out)
+        );
+        std::fs::remove_file(pkg.join(name)).unwrap();
+    }
+}
