@@ -15,6 +15,7 @@ pub mod output;
 pub mod process;
 pub mod progress;
 pub mod redact;
+pub mod sandbox;
 pub mod secrets;
 pub mod settings;
 pub mod target;

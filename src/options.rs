@@ -216,6 +216,10 @@ agent_options! {
         /// the initialised function instead of importing it again on a cold start
         snapstart: flag(bool) config(bool) replace,
             arg("snapstart");
+        /// Do not run the agent's code at build time (the import that finds which modules to
+        /// compile); its packages are compiled without running it
+        no_import_probe: flag(bool) config(bool) replace,
+            arg("no-import-probe");
         /// VPC subnets, comma-separated (needs --security-group-ids)
         subnet_ids: flag(Vec<String>) config(Vec<String>) replace,
             arg("subnet-ids", value_delimiter = ',', value_name = "IDS");

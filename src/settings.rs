@@ -189,6 +189,9 @@ pub struct LambdaSettings {
     pub log_retention_days: u32,
     /// `--snapstart`: SnapStart on the published versions.
     pub snapstart: bool,
+    /// Whether the build imports the agent (sandboxed) to find what to compile; `false` with
+    /// `--no-import-probe`.
+    pub import_probe: bool,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
@@ -365,6 +368,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
             local_region(region.as_deref()).as_deref(),
             &mut warnings,
         )?,
+        import_probe: !layers.no_import_probe().switch(),
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,

@@ -2,8 +2,12 @@
 handler from the built artifact once, as a cold start would, then compiles the artifact's modules
 that import loaded (or, when the import fails, the packages the agent imports) into __pycache__.
 
-argv: ARTIFACT_DIR HANDLER_MODULE SKIP_LIST_JSON FALLBACK_PACKAGES_JSON BUDGET_BYTES
-Prints one JSON line: {"method", "modules", "bytes", "error"}.
+argv: ARTIFACT_DIR HANDLER_MODULE SKIP_LIST_JSON FALLBACK_PACKAGES_JSON BUDGET_BYTES OUT_DIR MODE
+MODE is `import` (run in agentdeploy's sandbox: the artifact read-only at /var/task) or `compile`
+(no agent code runs: the fallback packages are compiled). The pycs are written under OUT_DIR at
+the paths they have in the artifact; agentdeploy checks each and copies it in.
+Prints one JSON line: {"method", "modules", "bytes", "error", "fatal"}: `fatal` when the import
+failed in a way Lambda's INIT would fail too ({"error", "file", "line"}).
 
 Bytecode is unchecked-hash (PEP 552): Lambda's code directory is read-only and never changes
 under a version, and the zip's entries carry the 1980 timestamp, so timestamp pycs would all be
@@ -41,6 +45,67 @@ def _no_network(*args, **kwargs):
     raise OSError("agentdeploy's build-time import has no network")
 
 
+def judge(error, artifact):
+    """Where the import failed, and whether Lambda's INIT would fail the same way.
+
+    The sandbox is not Lambda: it has no network, no credentials, secrets as placeholders, and
+    may be another CPU architecture, so most failures only say the import needs what the build
+    does not have (forgiven: the deploy goes on). These depend on nothing but the files, which
+    are the ones Lambda gets, so every cold start would fail with them: a SyntaxError, a
+    NameError, a module that is in neither the artifact nor the standard library, and a name a
+    pure-Python module of the artifact does not have.
+    """
+    where = None
+    if isinstance(error, SyntaxError) and error.filename:
+        where = (error.filename, error.lineno)
+    else:
+        tb = error.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename.startswith(artifact + os.sep):
+                where = (filename, tb.tb_lineno)
+            tb = tb.tb_next
+    if where is not None:
+        path = os.path.realpath(where[0])
+        if path.startswith(artifact + os.sep):
+            where = {"file": os.path.relpath(path, artifact), "line": where[1]}
+        else:
+            where = None
+    fatal = False
+    if isinstance(error, (SyntaxError, NameError)):
+        fatal = True
+    elif isinstance(error, ModuleNotFoundError) and error.name:
+        fatal = not _anywhere(error.name, artifact)
+    elif isinstance(error, ImportError) and (error.path or "").endswith(".py"):
+        fatal = os.path.realpath(error.path).startswith(artifact + os.sep)
+    return fatal, where
+
+
+# What Lambda's Python runtime has beside the standard library (the AWS SDK and its own parts).
+LAMBDA_RUNTIME_MODULES = {
+    "awslambdaric", "bootstrap", "boto3", "botocore", "dateutil", "jmespath", "s3transfer",
+    "six", "urllib3",
+}
+
+
+def _anywhere(module, artifact):
+    """Whether `module` could be found by Lambda: in the standard library, built in, in the
+    runtime, or with any file or folder of its dotted path in the artifact."""
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        return True
+    if top in LAMBDA_RUNTIME_MODULES:
+        return True
+    base = os.path.join(artifact, *module.split("."))
+    if os.path.isdir(base) or os.path.isfile(base + ".py"):
+        return True
+    folder, name = os.path.split(base)
+    try:
+        return any(n.startswith(name + ".") for n in os.listdir(folder))
+    except OSError:
+        return False
+
+
 def write_kept(path, cfile):
     """Writes the import's own code object for `path`; False when the import did not compile it."""
     kept = compiled.get(path)
@@ -56,10 +121,11 @@ def write_kept(path, cfile):
     return True
 
 
-def compile_files(paths, budget):
+def compile_files(paths, budget, artifact, out):
     modules = written = 0
     for path in sorted(paths):
         cfile = importlib.util.cache_from_source(path)
+        cfile = os.path.join(out, os.path.relpath(cfile, artifact))
         try:
             if not write_kept(path, cfile):
                 py_compile.compile(
@@ -80,18 +146,24 @@ def compile_files(paths, budget):
 
 
 def main():
-    artifact, handler, skip, fallback, budget = sys.argv[1:6]
+    artifact, handler, skip, fallback, budget, out, mode = sys.argv[1:8]
     artifact = os.path.realpath(artifact)
     skip = set(json.loads(skip))
     budget = int(budget)
-    sys.path.insert(0, artifact)
-    socket.socket.connect = _no_network
-    socket.create_connection = _no_network
-    error = None
-    try:
-        importlib.import_module(handler)
-    except BaseException as e:  # noqa: BLE001 - anything the agent raises at import
-        error = f"{type(e).__name__}: {e}"
+    error = fatal = None
+    if mode == "import":
+        sys.path.insert(0, artifact)
+        socket.socket.connect = _no_network
+        socket.create_connection = _no_network
+        try:
+            importlib.import_module(handler)
+        except BaseException as e:  # noqa: BLE001 - anything the agent raises at import
+            error = f"{type(e).__name__}: {e}"
+            is_fatal, where = judge(e, artifact)
+            if is_fatal:
+                fatal = dict(where or {}, error=error)
+    else:
+        error = "not imported"
 
     def ours(path):
         path = os.path.realpath(path)
@@ -117,8 +189,11 @@ def main():
                 files.add(ours(root + ".py"))
         method = "reachable"
     files.discard(None)
-    modules, written = compile_files(files, budget)
-    print(json.dumps({"method": method, "modules": modules, "bytes": written, "error": error}))
+    modules, written = compile_files(files, budget, artifact, out)
+    if mode != "import":
+        error = None
+    answer = {"method": method, "modules": modules, "bytes": written, "error": error, "fatal": fatal}
+    print(json.dumps(answer))
 
 
 main()

@@ -2,14 +2,23 @@
 //! read-only, so a function shipped without `__pycache__` compiles every module it imports on
 //! every cold start (measured for strands-agents + tools: 2.78 s of CPU to import, 0.85 s with
 //! bytecode). After the build, the rendered handler is imported once with the runtime's own
-//! Python in a child with a cleared environment (no AWS credentials, the function's variables
-//! with secrets as placeholders), Python's socket connections refused, in its own process group,
-//! with a time limit — not an OS sandbox. The artifact's modules it loaded are compiled as
-//! unchecked-hash pycs (`templates/bytecode_probe.py` says why). If the import fails, the
-//! packages the agent imports are compiled instead, within the size budget. The one failure that
-//! stops the deploy: an import that never returns (Lambda's INIT would never finish either).
+//! Python, as a cold start would, and the artifact's modules it loaded are compiled as
+//! unchecked-hash pycs (`templates/bytecode_probe.py` says why).
+//!
+//! That import runs the agent's own code, so it runs in `crate::sandbox` (no network, no view
+//! of the deployer's processes or files, an empty environment but the function's variables with
+//! secrets as placeholders, the artifact read-only at /var/task as on Lambda, a time limit that
+//! kills all it started). The probe writes its pycs to a folder of their own, and only pycs of
+//! the artifact's own modules are copied in. Where this machine cannot isolate the import, or
+//! with `--no-import-probe`, no agent code runs: the packages the agent imports are compiled.
+//!
+//! What stops the deploy: an import that never returns, and one that fails the way Lambda's
+//! INIT would fail too (the probe's `judge` says which: a SyntaxError, a NameError, a module
+//! in neither the artifact nor the runtime, a name a pure-Python module lacks). Other failures
+//! come from what the sandbox withholds (network, credentials, secret values) and only cost
+//! bytecode: the agent's packages are compiled instead, with a warning.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,15 +43,30 @@ fn import_time_limit() -> Duration {
         .map_or(IMPORT_TIME_LIMIT, |limit| limit.min(IMPORT_TIME_LIMIT))
 }
 
-/// Why the probe gave no bytecode: the import never returned (the deploy stops: Lambda's INIT
-/// would never finish either), or anything else (the deploy goes on without bytecode).
+/// Why the probe gave no bytecode: the import never returned or failed as Lambda's INIT would
+/// (the deploy stops), or anything else (the deploy goes on without bytecode).
 enum ProbeFailure {
     NeverReturned(Duration),
+    Fatal(FatalImport),
     Other(String),
+}
+
+/// An import failure every cold start would have too (see the probe's `judge`).
+#[derive(Debug, Deserialize)]
+struct FatalImport {
+    error: String,
+    /// The artifact's file and line it was raised in, when the traceback shows one.
+    file: Option<String>,
+    line: Option<u64>,
 }
 
 /// Secret values never reach the build; code that reads one at import sees this.
 const SECRET_PLACEHOLDER: &str = "agentdeploy-build-time-placeholder";
+
+/// Where the function's code is on Lambda, and so in the sandbox.
+const TASK_ROOT: &str = "/var/task";
+/// Where the sandbox writes its pycs.
+const BYTECODE_OUT: &str = "/var/agentdeploy-bytecode";
 
 /// What was compiled, for the report (`build.bytecode`) and the dependency cache's facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +74,12 @@ pub struct Bytecode {
     pub modules: u64,
     pub bytes: u64,
     /// `import` (what the handler's import loaded), `reachable` (the agent's imported packages,
-    /// after the import failed) or `none` (no interpreter for the runtime here).
+    /// after the import failed or without it) or `none` (no interpreter for the runtime here).
     pub method: String,
+    /// How the agent's code was run at build time: `sandbox`, `container` (sam's build image
+    /// with no network), `not run: <why>`, or `none` when nothing was compiled.
+    #[serde(default)]
+    pub isolation: String,
 }
 
 impl Bytecode {
@@ -60,6 +88,7 @@ impl Bytecode {
             modules: 0,
             bytes: 0,
             method: "none".into(),
+            isolation: "none".into(),
         }
     }
 }
@@ -69,6 +98,9 @@ pub struct BytecodeRequest<'a> {
     /// The project's code (`<out-dir>/src`): its modules are left alone, because the dependency
     /// zip is reused across code changes and unchecked pycs of old code would run instead.
     pub code_dir: &'a Path,
+    /// The agent's file, for naming it where the import failed (the artifact has it as
+    /// `handler.py`, line for line).
+    pub agent_file: &'a str,
     pub runtime: Runtime,
     pub architecture: Architecture,
     /// The function's environment variables, and the secret names (given placeholders).
@@ -79,10 +111,37 @@ pub struct BytecodeRequest<'a> {
     pub packages: Vec<String>,
     /// Bytes the pycs may add before the artifact reaches Lambda's limit.
     pub budget: u64,
+    /// `false` with `--no-import-probe`: no agent code runs; its packages are compiled.
+    pub import_probe: bool,
 }
 
-/// Compiles and reports; the second value is a warning to show when something fell short. The
-/// one failure that stops the deploy: an import that does not return within the time limit.
+/// How the build-time import will run on this machine, for the plan: `Ok` isolated (and how),
+/// `Err` why it will not run.
+pub fn import_isolation(
+    runtime: Runtime,
+    import_probe: bool,
+) -> std::result::Result<String, String> {
+    if !import_probe {
+        return Err("--no-import-probe: the agent's code is not run at build time".into());
+    }
+    let Some(python) = crate::tools::runtime_interpreter(runtime) else {
+        return Ok(format!(
+            "in sam's build image when Docker answers ({})",
+            CONTAINER_ISOLATION
+        ));
+    };
+    let binds = interpreter_binds(&python)?;
+    crate::sandbox::available(&binds)
+        .map(|()| format!("in a sandbox: {}", crate::sandbox::ISOLATION))
+        .map_err(|why| format!("this machine cannot isolate it ({why})"))
+}
+
+const CONTAINER_ISOLATION: &str =
+    "no network, the artifact read-only, Docker's own process and filesystem namespaces";
+
+/// Compiles and reports; the second value is a warning to show when something fell short. What
+/// stops the deploy: an import that does not return within the time limit, or that fails as
+/// every cold start would.
 pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<String>)> {
     let interpreter = request.runtime.interpreter();
     let python = match crate::tools::runtime_interpreter(request.runtime) {
@@ -101,13 +160,7 @@ pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<S
         }
     };
     match run_probe(&python, &request).await {
-        Ok((bytecode, None)) => Ok((bytecode, None)),
-        Ok((bytecode, Some(error))) => Ok((
-            bytecode,
-            Some(format!(
-                "importing the handler at build time failed ({error}); compiled the packages the agent imports instead"
-            )),
-        )),
+        Ok((bytecode, warning)) => Ok((bytecode, warning)),
         Err(ProbeFailure::NeverReturned(limit)) => Err(Error::Build {
             message: format!(
                 "importing the agent did not return within {} s: module-level code that never ends (a server started at import, `app.run()`, a sleep, `input()`) would keep every cold start from finishing Lambda's INIT",
@@ -116,6 +169,23 @@ pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<S
             hint: "move that code under `if __name__ == \"__main__\":` or into the entry function"
                 .into(),
         }),
+        Err(ProbeFailure::Fatal(fatal)) => {
+            let file = match fatal.file.as_deref() {
+                Some(crate::lambda::render::HANDLER_FILE) | None => request.agent_file,
+                Some(file) => file,
+            };
+            let place = match fatal.line {
+                Some(line) => format!("{file}:{line}"),
+                None => file.to_string(),
+            };
+            Err(Error::Build {
+                message: format!(
+                    "importing the agent fails at {place}: {}; Lambda's INIT would fail the same way on every cold start",
+                    fatal.error
+                ),
+                hint: "fix the code there (or add the missing package to the requirements) and deploy again".into(),
+            })
+        }
         Err(ProbeFailure::Other(problem)) => Ok((
             Bytecode::none(),
             Some(format!(
@@ -128,15 +198,14 @@ pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<S
 #[derive(Deserialize)]
 struct ProbeAnswer {
     method: String,
-    modules: u64,
-    bytes: u64,
     error: Option<String>,
+    fatal: Option<FatalImport>,
 }
 
 /// Where the runtime's Python comes from.
 enum Python {
     /// This machine's interpreter for the runtime.
-    Local(std::path::PathBuf),
+    Local(PathBuf),
     /// sam's build image for the runtime, through Docker.
     BuildImage(String),
 }
@@ -150,12 +219,14 @@ fn build_image(runtime: Runtime, architecture: Architecture) -> String {
     )
 }
 
-/// `docker run` of the probe in the build image: the artifact mounted where Lambda has it, no
-/// network, files written as the artifact's owner, variables by name only.
+/// `docker run` of the probe in the build image: the artifact mounted read-only where Lambda
+/// has it, the pycs written to their own folder, no network, files written as the artifact's
+/// owner, variables by name only.
 fn docker_args(
     image: &str,
     runtime: Runtime,
     artifact_dir: &Path,
+    out_dir: &Path,
     env: &[(String, String)],
     probe_args: &[String],
 ) -> Vec<String> {
@@ -168,49 +239,70 @@ fn docker_args(
     }
     args.extend([
         "-v".into(),
-        format!("{}:/var/task", artifact_dir.display()),
+        format!("{}:{TASK_ROOT}:ro", artifact_dir.display()),
+        "-v".into(),
+        format!("{}:{BYTECODE_OUT}", out_dir.display()),
         "-w".into(),
-        "/var/task".into(),
+        TASK_ROOT.into(),
         "-e".into(),
-        "LAMBDA_TASK_ROOT=/var/task".into(),
+        format!("LAMBDA_TASK_ROOT={TASK_ROOT}"),
         "-e".into(),
         "HOME=/tmp".into(),
     ]);
     for (name, _) in env {
         args.extend(["-e".into(), name.clone()]);
     }
-    args.extend([
-        image.to_string(),
-        runtime.interpreter(),
-        "-I".into(),
-        "-B".into(),
-        "-c".into(),
-        PROBE.into(),
-        "/var/task".into(),
-        "handler".into(),
-    ]);
+    args.extend([image.to_string(), runtime.interpreter()]);
+    args.extend(probe_command(probe_args));
+    args
+}
+
+/// The interpreter's arguments for the probe.
+fn probe_command(probe_args: &[String]) -> Vec<String> {
+    // -I: nothing from the user's site or PYTHON* variables; -B: the import itself writes no
+    // timestamp pycs (those the probe writes are the only ones).
+    let mut args: Vec<String> = ["-I", "-B", "-c", PROBE].map(String::from).to_vec();
     args.extend(probe_args.iter().cloned());
     args
 }
 
-async fn run_probe(
-    python: &Python,
-    request: &BytecodeRequest<'_>,
-) -> std::result::Result<(Bytecode, Option<String>), ProbeFailure> {
-    let other = |e: &dyn std::fmt::Display| ProbeFailure::Other(e.to_string());
-    let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
+/// The folders the sandbox needs for `python`: its installation, when it is not the system's.
+/// `Err` when that folder would show the deployer's files (a home or a project).
+fn interpreter_binds(python: &Path) -> std::result::Result<Vec<crate::sandbox::Bind>, String> {
+    let real = std::fs::canonicalize(python).map_err(|e| format!("{}: {e}", python.display()))?;
+    let Some(prefix) = real.parent().and_then(Path::parent) else {
+        return Ok(Vec::new());
+    };
+    if ["/usr", "/usr/local", "/"]
         .iter()
-        .filter_map(|p| p.strip_prefix(request.code_dir).ok())
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let home = tempfile::tempdir().map_err(|e| other(&e))?;
-    let probe_args = [
-        serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
-        serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
-        request.budget.to_string(),
-    ];
-    // The function's environment as Lambda gives it, minus credentials; a proxy that refuses
-    // every connection backs up the probe's own network block.
+        .any(|system| prefix == Path::new(system))
+        && real.starts_with("/usr")
+    {
+        return Ok(Vec::new());
+    }
+    let home = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok());
+    let cwd = std::env::current_dir().ok();
+    if prefix == Path::new("/")
+        || [home, cwd]
+            .iter()
+            .flatten()
+            .any(|private| private.starts_with(prefix))
+    {
+        return Err(format!(
+            "{} is installed in {}, which holds the deployer's own files",
+            python.display(),
+            prefix.display()
+        ));
+    }
+    Ok(vec![crate::sandbox::Bind {
+        host: prefix.to_path_buf(),
+        inside: prefix.to_path_buf(),
+    }])
+}
+
+/// The environment the import sees: the function's as Lambda gives it, minus credentials, with
+/// secrets as placeholders.
+fn import_env(request: &BytecodeRequest<'_>) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = request.env_vars.clone();
     env.extend(
         request
@@ -223,38 +315,116 @@ async fn run_probe(
             ("AWS_REGION", request.region),
             ("AWS_DEFAULT_REGION", request.region),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("HTTP_PROXY", "http://127.0.0.1:9"),
-            ("HTTPS_PROXY", "http://127.0.0.1:9"),
             ("LANG", "C.UTF-8"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let mut command = match python {
+    env
+}
+
+async fn run_probe(
+    python: &Python,
+    request: &BytecodeRequest<'_>,
+) -> std::result::Result<(Bytecode, Option<String>), ProbeFailure> {
+    let other = |e: &dyn std::fmt::Display| ProbeFailure::Other(e.to_string());
+    let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
+        .iter()
+        .filter_map(|p| p.strip_prefix(request.code_dir).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let out = tempfile::tempdir().map_err(|e| other(&e))?;
+    let probe_args = |artifact: &str, out: &str, mode: &str| {
+        vec![
+            artifact.to_string(),
+            "handler".to_string(),
+            serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
+            serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
+            request.budget.to_string(),
+            out.to_string(),
+            mode.to_string(),
+        ]
+    };
+    let env = import_env(request);
+    let (answer, isolation, warning) = match python {
         Python::Local(python) => {
-            let mut command = tokio::process::Command::new(python);
-            // -I: nothing from the user's site or PYTHON* variables; -B: the import itself
-            // writes no timestamp pycs (those the probe writes are the only ones).
-            command
-                .args(["-I", "-B", "-c", PROBE])
-                .arg(request.artifact_dir)
-                .arg("handler")
-                .args(&probe_args)
-                .current_dir(request.artifact_dir)
-                .env_clear()
-                .envs(env)
-                .env("PATH", "/usr/bin:/bin")
-                .env("HOME", home.path())
-                .env("LAMBDA_TASK_ROOT", request.artifact_dir);
-            command
+            let sandboxed = match (request.import_probe, interpreter_binds(python)) {
+                (false, _) => Err("--no-import-probe".to_string()),
+                (true, Err(why)) => Err(format!("this machine cannot isolate it ({why})")),
+                (true, Ok(binds)) => {
+                    let spec = crate::sandbox::Spec {
+                        read_only: [crate::sandbox::Bind {
+                            host: request.artifact_dir.to_path_buf(),
+                            inside: TASK_ROOT.into(),
+                        }]
+                        .into_iter()
+                        .chain(binds)
+                        .collect(),
+                        writable: vec![crate::sandbox::Bind {
+                            host: out.path().to_path_buf(),
+                            inside: BYTECODE_OUT.into(),
+                        }],
+                        cwd: TASK_ROOT.into(),
+                        program: python.clone(),
+                        args: probe_command(&probe_args(TASK_ROOT, BYTECODE_OUT, "import")),
+                        check_only: false,
+                    };
+                    let mut env = env.clone();
+                    env.extend(
+                        [
+                            ("PATH", "/usr/bin:/bin"),
+                            ("HOME", "/tmp"),
+                            ("LAMBDA_TASK_ROOT", TASK_ROOT),
+                        ]
+                        .map(|(k, v)| (k.to_string(), v.to_string())),
+                    );
+                    let command = crate::sandbox::command(&spec, &env).map_err(|e| other(&e))?;
+                    match run_limited(command).await? {
+                        Launched::Ran(answer) => Ok(answer),
+                        Launched::Unavailable(why) => {
+                            Err(format!("this machine cannot isolate it ({why})"))
+                        }
+                    }
+                }
+            };
+            match sandboxed {
+                Ok(answer) => (answer, "sandbox".to_string(), None),
+                Err(why) => {
+                    // No agent code runs: the probe only compiles the packages it imports.
+                    let artifact = request.artifact_dir.to_string_lossy();
+                    let out_path = out.path().to_string_lossy();
+                    let mut command = tokio::process::Command::new(python);
+                    command
+                        .args(probe_command(&probe_args(&artifact, &out_path, "compile")))
+                        .current_dir(request.artifact_dir)
+                        .env_clear()
+                        .env("PATH", "/usr/bin:/bin")
+                        .env("LANG", "C.UTF-8");
+                    let Launched::Ran(answer) = run_limited(command).await? else {
+                        return Err(other(&"the compile step ended without an answer"));
+                    };
+                    let warning = (why != "--no-import-probe").then(|| {
+                        format!(
+                            "the agent's import was not run at build time: {why}; compiled the packages it imports instead (--no-import-probe skips the import without this warning)"
+                        )
+                    });
+                    (answer, format!("not run: {why}"), warning)
+                }
+            }
         }
         Python::BuildImage(image) => {
+            let mode = if request.import_probe {
+                "import"
+            } else {
+                "compile"
+            };
             let mut command = tokio::process::Command::new("docker");
             command.args(docker_args(
                 image,
                 request.runtime,
                 request.artifact_dir,
+                out.path(),
                 &env,
-                &probe_args,
+                &probe_args(TASK_ROOT, BYTECODE_OUT, mode),
             ));
             // `-e NAME` takes the value from docker's own environment: none in argv.
             command
@@ -264,11 +434,53 @@ async fn run_probe(
             if let Some(home) = std::env::var_os("HOME") {
                 command.env("HOME", home);
             }
-            command
+            let Launched::Ran(answer) = run_limited(command).await? else {
+                return Err(other(&"docker ended without an answer"));
+            };
+            let isolation = if request.import_probe {
+                "container"
+            } else {
+                "not run: --no-import-probe"
+            };
+            (answer, isolation.to_string(), None)
         }
     };
-    // Its own process group: whatever the agent's import starts (a forked daemon) is killed
-    // with it, whether it answered, failed or ran out of time.
+    if let Some(fatal) = answer.fatal {
+        return Err(ProbeFailure::Fatal(fatal));
+    }
+    let (modules, bytes) =
+        copy_bytecode(out.path(), request.artifact_dir, request.budget).map_err(|e| other(&e))?;
+    let warning = warning.or_else(|| {
+        answer.error.map(|error| {
+            format!(
+                "importing the handler at build time failed ({error}): the sandbox has no network, credentials or secret values, so this may work on Lambda; compiled the packages the agent imports instead"
+            )
+        })
+    });
+    Ok((
+        Bytecode {
+            modules,
+            bytes,
+            method: answer.method,
+            isolation,
+        },
+        warning,
+    ))
+}
+
+/// What a probe run came to.
+enum Launched {
+    Ran(ProbeAnswer),
+    /// The sandbox's launcher could not isolate (`crate::sandbox::UNAVAILABLE_EXIT`).
+    Unavailable(String),
+}
+
+/// Runs the probe in its own process group with the time limit, and kills the group whatever
+/// the outcome (a daemon the import forked outside the sandbox's PID namespace dies with it).
+async fn run_limited(
+    mut command: tokio::process::Command,
+) -> std::result::Result<Launched, ProbeFailure> {
+    let other = |e: &dyn std::fmt::Display| ProbeFailure::Other(e.to_string());
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -287,19 +499,79 @@ async fn run_probe(
         .map_err(|_| ProbeFailure::NeverReturned(limit))?
         .map_err(|e| other(&e))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let answer: ProbeAnswer = text
-        .lines()
+    if output.status.code() == Some(crate::sandbox::UNAVAILABLE_EXIT)
+        && let Some(why) = crate::sandbox::unavailable_reason(&text)
+    {
+        return Ok(Launched::Unavailable(why));
+    }
+    text.lines()
         .last()
         .and_then(|line| serde_json::from_str(line).ok())
-        .ok_or_else(|| other(&"the build-time import ended without an answer"))?;
-    Ok((
-        Bytecode {
-            modules: answer.modules,
-            bytes: answer.bytes,
-            method: answer.method,
-        },
-        answer.error,
-    ))
+        .map(Launched::Ran)
+        .ok_or_else(|| other(&"the build-time import ended without an answer"))
+}
+
+/// Copies the pycs the probe wrote into the artifact: only regular files at
+/// `<dir>/__pycache__/<module>.<tag>.pyc` whose `<dir>/<module>.py` is a regular file of the
+/// artifact, within the size budget. The probe ran the agent's code, so nothing else it wrote
+/// is trusted: no link is followed, no other name is taken. Returns (modules, bytes).
+fn copy_bytecode(out: &Path, artifact: &Path, budget: u64) -> std::io::Result<(u64, u64)> {
+    let (mut modules, mut bytes) = (0, 0);
+    for pyc in crate::lambda::artifact::files_below(out) {
+        let Ok(relative) = pyc.strip_prefix(out) else {
+            continue;
+        };
+        let Some(source) = source_of_pyc(relative) else {
+            continue;
+        };
+        let is_regular =
+            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
+        let source = artifact.join(source);
+        let cache_dir = artifact.join(relative.parent().unwrap_or(Path::new("")));
+        if !is_regular(&source) || !is_regular(&pyc) {
+            continue;
+        }
+        // The folder the pyc goes in is the source's own, not reached through a link.
+        let Some(source_dir) = source.parent() else {
+            continue;
+        };
+        if std::fs::symlink_metadata(source_dir).is_ok_and(|m| m.file_type().is_symlink())
+            || std::fs::symlink_metadata(&cache_dir).is_ok_and(|m| !m.is_dir())
+        {
+            continue;
+        }
+        let size = std::fs::symlink_metadata(&pyc)?.len();
+        if bytes + size > budget {
+            continue;
+        }
+        std::fs::create_dir_all(&cache_dir)?;
+        std::fs::copy(&pyc, artifact.join(relative))?;
+        modules += 1;
+        bytes += size;
+    }
+    Ok((modules, bytes))
+}
+
+/// `a/b/__pycache__/m.cpython-313.pyc` → `a/b/m.py`; `None` for any other shape.
+fn source_of_pyc(relative: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if !relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return None;
+    }
+    let name = relative.file_name()?.to_str()?;
+    let cache = relative.parent()?;
+    if cache.file_name()? != "__pycache__" {
+        return None;
+    }
+    let stem = name.strip_suffix(".pyc")?;
+    let (module, tag) = stem.rsplit_once('.')?;
+    if module.is_empty() || !tag.starts_with("cpython-") || module.contains('.') {
+        return None;
+    }
+    Some(cache.parent()?.join(format!("{module}.py")))
 }
 
 /// The top-level names of what the agent imports, for the fallback.
@@ -321,6 +593,7 @@ mod tests {
     #[test]
     fn the_build_image_run_has_no_network_and_no_values_in_argv() {
         let dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
         let image = build_image(Runtime { minor: 13 }, Architecture::Arm64);
         assert_eq!(image, "public.ecr.aws/sam/build-python3.13:latest-arm64");
         let env = vec![
@@ -331,22 +604,124 @@ mod tests {
             &image,
             Runtime { minor: 13 },
             dir.path(),
+            out.path(),
             &env,
-            &["[]".into(), "[]".into(), "100".into()],
+            &["/var/task".into(), "handler".into(), "[]".into()],
         );
         let joined = args.join(" ");
         assert!(
             joined.starts_with("run --rm --network none --user "),
             "{joined}"
         );
+        // The artifact read-only where Lambda has it; only the pycs' folder writable.
         assert!(joined.contains(&format!(
-            "-v {}:/var/task -w /var/task",
-            dir.path().display()
+            "-v {}:/var/task:ro -v {}:/var/agentdeploy-bytecode -w /var/task",
+            dir.path().display(),
+            out.path().display()
         )));
         assert!(joined.contains("-e MODEL_ID -e API_TOKEN"), "{joined}");
         assert!(!joined.contains("a-model-id-value") && !joined.contains(SECRET_PLACEHOLDER));
         let image_at = args.iter().position(|a| *a == image).unwrap();
         assert_eq!(args[image_at + 1..image_at + 4], ["python3.13", "-I", "-B"]);
-        assert!(joined.ends_with("/var/task handler [] [] 100"), "{joined}");
+        assert!(joined.ends_with("/var/task handler []"), "{joined}");
+    }
+
+    #[test]
+    fn only_pycs_of_the_artifacts_own_modules_are_copied_in() {
+        let artifact = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let a = artifact.path();
+        std::fs::create_dir_all(a.join("pkg")).unwrap();
+        std::fs::write(a.join("pkg/mod.py"), "x = 1\n").unwrap();
+        std::fs::write(a.join("top.py"), "y = 2\n").unwrap();
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "a deployer's file").unwrap();
+        let o = out.path();
+        for dir in [
+            "pkg/__pycache__",
+            "__pycache__",
+            "nowhere/__pycache__",
+            "elsewhere",
+        ] {
+            std::fs::create_dir_all(o.join(dir)).unwrap();
+        }
+        std::fs::write(o.join("pkg/__pycache__/mod.cpython-313.pyc"), b"pyc1").unwrap();
+        std::fs::write(o.join("__pycache__/top.cpython-313.pyc"), b"pyc22").unwrap();
+        // No source for it, not a pyc name, not a cache folder, and a link out of the sandbox.
+        std::fs::write(o.join("nowhere/__pycache__/gone.cpython-313.pyc"), b"x").unwrap();
+        std::fs::write(o.join("__pycache__/sitecustomize.py"), b"import os").unwrap();
+        std::fs::write(o.join("elsewhere/top.cpython-313.pyc"), b"x").unwrap();
+        std::os::unix::fs::symlink(secret.path(), o.join("__pycache__/evil.cpython-313.pyc"))
+            .unwrap();
+        std::fs::write(a.join("evil.py"), "").unwrap();
+
+        let (modules, bytes) = copy_bytecode(o, a, 1_000).unwrap();
+        assert_eq!((modules, bytes), (2, 9));
+        assert_eq!(
+            std::fs::read(a.join("pkg/__pycache__/mod.cpython-313.pyc")).unwrap(),
+            b"pyc1"
+        );
+        assert_eq!(
+            std::fs::read(a.join("__pycache__/top.cpython-313.pyc")).unwrap(),
+            b"pyc22"
+        );
+        let copied: Vec<_> = crate::lambda::artifact::files_below(a)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "pyc"))
+            .collect();
+        assert_eq!(copied.len(), 2, "{copied:?}");
+        assert!(!a.join("__pycache__/sitecustomize.py").exists());
+        // The budget is kept.
+        let again = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(again.path().join("pkg")).unwrap();
+        std::fs::write(again.path().join("pkg/mod.py"), "").unwrap();
+        std::fs::write(again.path().join("top.py"), "").unwrap();
+        assert_eq!(copy_bytecode(o, again.path(), 4).unwrap(), (1, 4));
+    }
+
+    #[test]
+    fn a_pyc_names_its_source_or_nothing() {
+        let source = |p: &str| source_of_pyc(Path::new(p));
+        assert_eq!(
+            source("a/b/__pycache__/m.cpython-313.pyc"),
+            Some(PathBuf::from("a/b/m.py"))
+        );
+        assert_eq!(
+            source("__pycache__/m.cpython-313.pyc"),
+            Some(PathBuf::from("m.py"))
+        );
+        assert_eq!(source("../__pycache__/m.cpython-313.pyc"), None);
+        assert_eq!(source("a/m.cpython-313.pyc"), None);
+        assert_eq!(source("__pycache__/m.pyc"), None);
+        assert_eq!(source("__pycache__/m.cpython-313.opt-1.pyc"), None);
+    }
+
+    #[test]
+    fn an_interpreter_installed_over_the_deployers_files_is_not_shown_to_the_sandbox() {
+        let home = std::fs::canonicalize(std::env::var("HOME").unwrap()).unwrap();
+        let python = tempfile::Builder::new().tempdir_in(&home).unwrap();
+        // `$HOME/<tmp>/python3.13`: its prefix would be the home folder itself.
+        let loose = python.path().join("python3.13");
+        std::fs::write(&loose, "").unwrap();
+        let refused = interpreter_binds(&loose).unwrap_err();
+        assert!(
+            refused.contains("holds the deployer's own files"),
+            "{refused}"
+        );
+        // An installation of its own is shown, read-only, where it is.
+        std::fs::create_dir_all(python.path().join("cpython/bin")).unwrap();
+        let installed = python.path().join("cpython/bin/python3.13");
+        std::fs::write(&installed, "").unwrap();
+        let binds = interpreter_binds(&installed).unwrap();
+        assert_eq!(binds.len(), 1);
+        assert_eq!(binds[0].host, python.path().join("cpython"));
+        assert_eq!(binds[0].inside, binds[0].host);
+        // The system's needs nothing more than the system folders.
+        if Path::new("/usr/bin/python3").exists() {
+            assert_eq!(
+                interpreter_binds(Path::new("/usr/bin/python3")).unwrap(),
+                vec![]
+            );
+        }
     }
 }

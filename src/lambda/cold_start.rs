@@ -202,6 +202,7 @@ mod tests {
             modules: 1129,
             bytes: 22_000_000,
             method: "import".into(),
+            isolation: "sandbox".into(),
         });
         assert!(
             estimate(&built, 1024, false)

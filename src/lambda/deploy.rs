@@ -452,14 +452,21 @@ async fn build_or_reuse(
     })
 }
 
-/// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy only when the
-/// agent's import never returns.
+/// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy when the agent's
+/// import never returns or fails as every cold start would.
 async fn compile_bytecode(
     inputs: &DeployInputs<'_>,
     artifact_dir: &std::path::Path,
     code_dir: &std::path::Path,
 ) -> Result<(bytecode::Bytecode, Option<String>)> {
     let settings = inputs.settings;
+    let agent_file = inputs
+        .plan
+        .analysis
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| render::HANDLER_FILE.to_string());
     let request = bytecode::BytecodeRequest {
         artifact_dir,
         code_dir,
@@ -474,6 +481,8 @@ async fn compile_bytecode(
         region: &inputs.aws.region,
         packages: bytecode::top_level_packages(&inputs.plan.analysis.imports),
         budget: artifact_limit().saturating_sub(artifact::dir_size(artifact_dir)),
+        agent_file: &agent_file,
+        import_probe: settings.import_probe,
     };
     // Compiling is what pip's install would do without --no-compile: counted as pip's time.
     timings::timed(timings::Category::Pip, bytecode::compile(request)).await

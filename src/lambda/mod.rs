@@ -138,6 +138,7 @@ impl LambdaPlan {
     /// shows, both made here from the typed plan.
     pub fn describe(&self, settings: &LambdaSettings, pinned: Option<&[String]>) -> PlanView {
         let cold_start = self.expected_cold_start(settings);
+        let build_import = bytecode::import_isolation(settings.runtime, settings.import_probe);
         let document = json!({
             "out_dir": settings.out_dir,
             "agent": self.analysis.path,
@@ -173,11 +174,15 @@ impl LambdaPlan {
             },
             "snapstart": settings.snapstart,
             "cold_start": cold_start,
+            "build_import": match &build_import {
+                Ok(how) => json!({"runs": true, "isolation": how}),
+                Err(why) => json!({"runs": false, "why": why}),
+            },
             "files": self.files(settings),
         });
         PlanView {
             document,
-            lines: self.text_lines(settings, &cold_start),
+            lines: self.text_lines(settings, &cold_start, &build_import),
         }
     }
 
@@ -194,6 +199,7 @@ impl LambdaPlan {
         &self,
         settings: &LambdaSettings,
         cold_start: &cold_start::ColdStart,
+        build_import: &std::result::Result<String, String>,
     ) -> Vec<(&'static str, String)> {
         let mut lines = vec![("project", settings.out_dir.display().to_string())];
         let entry = &self.analysis.entry;
@@ -219,6 +225,15 @@ impl LambdaPlan {
             },
         ));
         lines.push(("cold start", cold_start.describe()));
+        lines.push((
+            "build import",
+            match build_import {
+                Ok(how) => format!("the agent's code runs once at build time {how}"),
+                Err(why) => {
+                    format!("not run ({why}); its packages are compiled without running it")
+                }
+            },
+        ));
         for statement in &self.iam.statements {
             lines.push((
                 "iam",

@@ -18,6 +18,8 @@ use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettin
 pub const TEMPLATE_VERSION: u32 = 3;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The generated handler: the agent's file verbatim (line for line) plus its `make_handler` call.
+pub const HANDLER_FILE: &str = "handler.py";
 
 const HANDLER_TEMPLATE: &str = include_str!("../../templates/handler.py.j2");
 const SAM_TEMPLATE: &str = include_str!("../../templates/template.yaml.j2");
@@ -243,7 +245,7 @@ pub fn render_handler(
     endpoint: &str,
 ) -> Result<String> {
     render(
-        "handler.py",
+        HANDLER_FILE,
         HANDLER_TEMPLATE,
         context! {
             agent_source => analysis.source.as_str(),
@@ -560,7 +562,7 @@ pub fn render_project(
 fn refuse_generated_name(relative: &Path, source: &Path) -> Result<()> {
     let top = relative.components().next().map(|c| c.as_os_str());
     let taken = [
-        std::ffi::OsStr::new("handler.py"),
+        std::ffi::OsStr::new(HANDLER_FILE),
         std::ffi::OsStr::new("agentdeploy_bootstrap.py"),
         std::ffi::OsStr::new("agentdeploy_runtime"),
     ];

@@ -316,26 +316,6 @@ fn an_agent_whose_import_fails_at_build_time_gets_its_packages_compiled() {
     );
 }
 
-/// Whether process `pid` (not ours: no waitpid) has ended or ends within `millis`: a pidfd
-/// becomes readable when its process exits, which is what the kernel, not a sleep, can tell.
-fn exits_within(pid: i32, millis: i32) -> bool {
-    // SAFETY: plain syscalls on an fd this function owns and closes.
-    unsafe {
-        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
-        if fd < 0 {
-            return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-        }
-        let mut poll = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ready = libc::poll(&mut poll, 1, millis);
-        libc::close(fd);
-        ready == 1
-    }
-}
-
 /// An agent whose import never returns (a server started at import, a sleep) could never finish
 /// a cold start's INIT: the build's import runs out of its time limit, the deploy stops naming
 /// it, nothing is deployed, and what the import started (a forked daemon) dies with it.
@@ -343,19 +323,34 @@ fn exits_within(pid: i32, millis: i32) -> bool {
 fn an_import_that_never_returns_stops_the_deploy_and_leaves_nothing_running() {
     let aws = LocalAws::start();
     let work = tempfile::tempdir().unwrap();
-    let pid_file = work.path().join("daemon.pid");
+    let marker = format!("agentdeploy-test-hang-daemon-{}", std::process::id());
     let agent = work.path().join("agent.py");
     let source = r#"import os
+import sys
 import time
 
-ready_r, ready_w = os.pipe()
+with open("/proc/self/cmdline", "rb") as f:
+    argv = f.read().decode().split("\0")
+python = next(argv[: i + 1] for i, a in enumerate(argv) if os.path.basename(a).startswith("python"))
+marker = os.environ["DAEMON_MARKER"]
 if os.fork() == 0:
-    with open(os.environ["DAEMON_PID_FILE"], "w") as f:
-        f.write(str(os.getpid()))
-    os.write(ready_w, b"!")
-    while True:
-        time.sleep(1)
-os.read(ready_r, 1)
+    os.setsid()
+    os.execv(python[0], python + ["-c", "import time; time.sleep(600)", marker])
+
+
+def daemon_running():
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    return True
+        except OSError:
+            pass
+    return False
+
+
+while not daemon_running():
+    time.sleep(0.05)
 time.sleep(600)  # as a server started at import would
 
 
@@ -372,7 +367,7 @@ def main(user_input_arg=None, input_data_arg=None):
         &local_aws::deploy_path(),
     );
     cmd.args(["--endpoint", "none", "--env-var"])
-        .arg(format!("DAEMON_PID_FILE={}", pid_file.display()))
+        .arg(format!("DAEMON_MARKER={marker}"))
         .env("AGENTDEPLOY_IMPORT_TIME_LIMIT", "3");
     let out = run(&mut cmd);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -381,15 +376,11 @@ def main(user_input_arg=None, input_data_arg=None):
         message.contains("importing the agent did not return within 3 s"),
         "{message}"
     );
-    // The daemon the import forked was killed with the probe's process group.
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("the import started its daemon")
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(
-        exits_within(pid, 10_000),
-        "the import's daemon outlived the build (pid {pid})"
+    // The daemon the import started in a session of its own died with the sandbox.
+    assert_eq!(
+        processes_with(&marker),
+        Vec::<String>::new(),
+        "the import's daemon outlived the build"
     );
     // Nothing was deployed.
     let mut status = agentdeploy(work.path());

@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_inputs;
+mod build_sandbox;
 mod companions_e2e;
 mod conversations;
 mod deploy_e2e;

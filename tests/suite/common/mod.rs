@@ -166,3 +166,20 @@ pub fn warnings(doc: &serde_json::Value) -> Vec<String> {
         .map(|w| w.as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// Pids of live processes whose command line has `marker` (what a test's daemon names itself).
+pub fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmdline).contains(marker)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
