@@ -585,16 +585,29 @@ fn variables(layers: &Layers<'_>) -> Result<(BTreeMap<String, String>, Vec<Strin
     ))
 }
 
+/// Python's keywords: spelled like names, never bound as one.
+const PYTHON_KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// A name Python accepts as an identifier (PEP 3131: `función`, `_main2`), not a keyword.
+fn is_python_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || unicode_ident::is_xid_start(c))
+        && chars.all(unicode_ident::is_xid_continue)
+        && !PYTHON_KEYWORDS.contains(&text)
+}
+
 fn entry(layers: &Layers<'_>) -> Result<Option<String>> {
     let Some(given) = layers.entry().text() else {
         return Ok(None);
     };
-    let mut chars = given.value.chars();
-    let identifier = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !identifier {
+    if !is_python_name(given.value) {
         return Err(given.error(format!(
             "`{}` is not a Python name (a top-level function or Agent variable)",
             given.value.escape_debug()

@@ -12,6 +12,7 @@ use ruff_python_parser::{Mode, ParseOptions};
 use ruff_text_size::Ranged;
 
 use crate::error::{Error, Result};
+use crate::files;
 use crate::lambda::compile_checks;
 use crate::settings::Runtime;
 
@@ -40,6 +41,10 @@ pub struct MainSignature {
     /// A `def` whose body yields: calling it gives a generator, not an answer.
     #[serde(skip)]
     pub is_generator: bool,
+    /// Imported from a module agentdeploy does not ship (an installed package): its parameters
+    /// are read at cold start (`inspect.signature`), not here.
+    #[serde(skip)]
+    pub read_at_cold_start: bool,
 }
 
 impl MainSignature {
@@ -78,6 +83,7 @@ impl MainSignature {
             required_keyword_only,
             optional_keyword_only,
             is_generator: yields.found,
+            read_at_cold_start: false,
         }
     }
 
@@ -144,11 +150,14 @@ impl<'a> Visitor<'a> for YieldFinder {
 
 impl MainSignature {
     /// How many of (user_input, input_data) the handler passes positionally.
-    pub fn arity(&self) -> usize {
-        if self.has_varargs {
-            2
+    /// How many of (user_input, input_data) the handler passes; `None`: decided at cold start.
+    pub fn arity(&self) -> Option<usize> {
+        if self.read_at_cold_start {
+            None
+        } else if self.has_varargs {
+            Some(2)
         } else {
-            self.positional.len().min(2)
+            Some(self.positional.len().min(2))
         }
     }
 }
@@ -513,7 +522,8 @@ pub fn analyse_source(
 ) -> Result<AgentAnalysis> {
     let display = path.display().to_string();
     let module = parse_module(&display, &source, runtime)?;
-    let found = top_level(&module, &source);
+    let mut found = top_level(&module, &source);
+    resolve_imported_entries(&mut found, path, runtime, requested_entry)?;
     let (entry, main) = find_entry(&found, &display, requested_entry)?;
     let mut warnings = Vec::new();
     if entry.name != "lambda_handler"
@@ -786,6 +796,26 @@ struct TopLevel {
     functions: BTreeMap<String, MainSignature>,
     /// `NAME = Agent(...)` (or `strands.Agent(...)`), with its line.
     agents: BTreeMap<String, usize>,
+    /// `from MODULE import NAME [as BOUND]`, by the name bound.
+    imported: BTreeMap<String, ImportedName>,
+}
+
+#[derive(Debug, Clone)]
+struct ImportedName {
+    module: String,
+    /// Leading dots: 0 absolute, 1 this folder, 2 its parent...
+    level: u32,
+    name: String,
+    line: usize,
+}
+
+impl TopLevel {
+    /// A later binding of `name` replaces whatever it was, as it does when Python runs the module.
+    fn unbind(&mut self, name: &str) {
+        self.functions.remove(name);
+        self.agents.remove(name);
+        self.imported.remove(name);
+    }
 }
 
 fn top_level(module: &ModModule, source: &str) -> TopLevel {
@@ -800,7 +830,7 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
                     line_col(source, def.start().to_usize()).0,
                 );
                 let name = def.name.to_string();
-                found.agents.remove(&name);
+                found.unbind(&name);
                 found.functions.insert(name, signature);
             }
             Stmt::Assign(assign) => {
@@ -809,11 +839,27 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
                 for target in &assign.targets {
                     if let Expr::Name(name) = target {
                         let name = name.id.to_string();
-                        found.functions.remove(&name);
-                        found.agents.remove(&name);
+                        // `main = real`: the name is bound to what `real` is now.
+                        let alias_of = match &*assign.value {
+                            Expr::Name(other) => Some((
+                                found.functions.get(other.id.as_str()).cloned(),
+                                found.agents.get(other.id.as_str()).copied(),
+                                found.imported.get(other.id.as_str()).cloned(),
+                            )),
+                            _ => None,
+                        };
+                        found.unbind(&name);
                         let line = line_col(source, assign.start().to_usize()).0;
                         if is_agent {
                             found.agents.insert(name, line);
+                        } else if let Some((function, agent, imported)) = alias_of {
+                            if let Some(signature) = function {
+                                found.functions.insert(name, signature);
+                            } else if let Some(agent_line) = agent {
+                                found.agents.insert(name, agent_line);
+                            } else if let Some(imported) = imported {
+                                found.imported.insert(name, imported);
+                            }
                         } else if let Expr::Lambda(lambda) = &*assign.value {
                             // `main = lambda ...` is called like a def of that signature.
                             let parameters =
@@ -827,8 +873,7 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
             Stmt::AnnAssign(assign) => {
                 if let Expr::Name(name) = &*assign.target {
                     let name = name.id.to_string();
-                    found.functions.remove(&name);
-                    found.agents.remove(&name);
+                    found.unbind(&name);
                     if let Some(Expr::Call(call)) = assign.value.as_deref()
                         && is_agent_constructor(&call.func)
                     {
@@ -841,15 +886,139 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
             Stmt::Delete(delete) => {
                 for target in &delete.targets {
                     if let Expr::Name(name) = target {
-                        found.functions.remove(name.id.as_str());
-                        found.agents.remove(name.id.as_str());
+                        found.unbind(name.id.as_str());
                     }
+                }
+            }
+            Stmt::ImportFrom(from) => {
+                let line = line_col(source, from.start().to_usize()).0;
+                for alias in &from.names {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+                    if alias.name.as_str() == "*" {
+                        continue;
+                    }
+                    found.unbind(&bound);
+                    found.imported.insert(
+                        bound,
+                        ImportedName {
+                            module: from
+                                .module
+                                .as_ref()
+                                .map(|m| m.to_string())
+                                .unwrap_or_default(),
+                            level: from.level,
+                            name: alias.name.to_string(),
+                            line,
+                        },
+                    );
+                }
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+                    found.unbind(bound.split('.').next().unwrap_or_default());
                 }
             }
             _ => {}
         }
     }
     found
+}
+
+/// How many `from x import y` hops an entry is followed through the agent's own modules.
+const IMPORT_HOPS: usize = 4;
+
+/// An entry candidate (`main`, a handler name, `--entry`) that the entry file imports rather than
+/// defines (`from helpers import main`): read from the agent's own module when it ships one,
+/// else (an installed package) called as Python would and its parameters read at cold start.
+fn resolve_imported_entries(
+    found: &mut TopLevel,
+    entry_file: &Path,
+    runtime: Runtime,
+    requested: Option<&str>,
+) -> Result<()> {
+    let candidates: Vec<String> = requested
+        .into_iter()
+        .chain(["main"])
+        .chain(HANDLER_NAMES)
+        .filter(|name| found.imported.contains_key(*name))
+        .map(String::from)
+        .collect();
+    for bound in candidates {
+        let Some(imported) = found.imported.get(&bound).cloned() else {
+            continue;
+        };
+        match imported_definition(&imported, entry_file, runtime, IMPORT_HOPS)? {
+            Some(Definition::Function(signature)) => {
+                found.functions.insert(
+                    bound,
+                    MainSignature {
+                        line: imported.line,
+                        ..signature
+                    },
+                );
+            }
+            Some(Definition::Agent) => {
+                found.agents.insert(bound, imported.line);
+            }
+            None => {
+                found.functions.insert(
+                    bound,
+                    MainSignature {
+                        line: imported.line,
+                        read_at_cold_start: true,
+                        ..MainSignature::default()
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Definition {
+    Function(MainSignature),
+    Agent,
+}
+
+/// What `imported` names in the agent's own module, if it is one (None: not the agent's own,
+/// or not found there).
+fn imported_definition(
+    imported: &ImportedName,
+    importer: &Path,
+    runtime: Runtime,
+    hops: usize,
+) -> Result<Option<Definition>> {
+    let mut dir = importer.parent().unwrap_or(Path::new(".")).to_path_buf();
+    for _ in 1..imported.level {
+        dir = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+    }
+    let base = imported
+        .module
+        .split('.')
+        .filter(|part| !part.is_empty())
+        .fold(dir, |path, part| path.join(part));
+    let file = [base.with_extension("py"), base.join("__init__.py")]
+        .into_iter()
+        .find(|file| file.is_file());
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let display = file.display().to_string();
+    let source = files::read_user_text(&file)
+        .map_err(|e| Error::agent(&display, format!("cannot read: {e}")))?;
+    let module = parse_module(&display, &source, runtime)?;
+    let mut theirs = top_level(&module, &source);
+    if let Some(signature) = theirs.functions.remove(&imported.name) {
+        return Ok(Some(Definition::Function(signature)));
+    }
+    if theirs.agents.contains_key(&imported.name) {
+        return Ok(Some(Definition::Agent));
+    }
+    match theirs.imported.remove(&imported.name) {
+        Some(next) if hops > 0 => imported_definition(&next, &file, runtime, hops - 1),
+        _ => Ok(None),
+    }
 }
 
 fn is_agent_constructor(func: &Expr) -> bool {
@@ -1327,28 +1496,28 @@ mod tests {
         .unwrap();
         assert!(a.main.is_async);
         assert_eq!(a.main.positional, ["user_input_arg", "input_data_arg"]);
-        assert_eq!(a.main.arity(), 2);
+        assert_eq!(a.main.arity(), Some(2));
     }
 
     #[test]
     fn sync_main_arity() {
         assert_eq!(
             analyse_str("def main():\n    pass\n").unwrap().main.arity(),
-            0
+            Some(0)
         );
         assert_eq!(
             analyse_str("def main(x):\n    pass\n")
                 .unwrap()
                 .main
                 .arity(),
-            1
+            Some(1)
         );
         assert_eq!(
             analyse_str("def main(*args):\n    pass\n")
                 .unwrap()
                 .main
                 .arity(),
-            2
+            Some(2)
         );
         assert!(
             !analyse_str("def main(a, b, c=1):\n    pass\n")

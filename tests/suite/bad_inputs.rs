@@ -831,6 +831,21 @@ const CASES: &[Case] = &[
         message: "--entry `helper` is neither a top-level function nor a top-level `Agent(...)` variable",
     },
     Case {
+        name: "--entry that is a Python keyword",
+        files: &[("agent.py", AGENT)],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--entry",
+            "class",
+        ],
+        env: &[],
+        code: 2,
+        message: "--entry: `class` is not a Python name",
+    },
+    Case {
         name: "3.12 syntax for a 3.11 runtime",
         files: &[("agent.py", b"type X = int\ndef main():\n    pass\n")],
         args: &[

@@ -919,3 +919,64 @@ fn a_fleets_text_report_keeps_each_agents_warnings() {
     );
     assert!(!text.contains("warning (beta): API Gateway"), "{text}");
 }
+
+/// Entries Python accepts are accepted and called with the input: a non-ASCII name (PEP 3131),
+/// `main` imported from the agent's own module, `main = real`, and `main` imported from an
+/// installed module (its parameters read at cold start).
+#[test]
+fn entries_python_accepts_are_called_with_the_input() {
+    /// (case, files, flags, the answer to "hi").
+    type EntryCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [EntryCase; 4] = [
+        (
+            "a non-ASCII --entry",
+            &[(
+                "agent.py",
+                "def función(user_input_arg=None, input_data_arg=None):\n    return f\"es:{user_input_arg}\"\n",
+            )],
+            &["--entry", "función"],
+            "es:hi",
+        ),
+        (
+            "main imported from a module beside it",
+            &[
+                ("agent.py", "from helpers import main\n"),
+                (
+                    "helpers.py",
+                    "def main(user_input_arg=None, input_data_arg=None):\n    return f\"helper:{user_input_arg}:{input_data_arg}\"\n",
+                ),
+            ],
+            &[],
+            "helper:hi:{'k': 1}",
+        ),
+        (
+            "main bound to another function",
+            &[(
+                "agent.py",
+                "def real(user_input_arg=None, input_data_arg=None):\n    return f\"real:{user_input_arg}\"\n\n\nmain = real\n",
+            )],
+            &[],
+            "real:hi",
+        ),
+        (
+            "main imported from an installed module",
+            &[("agent.py", "from textwrap import dedent as main\n")],
+            &[],
+            "hi",
+        ),
+    ];
+    for (name, files, flags, answer) in cases {
+        let work = tempfile::tempdir().unwrap();
+        for (file, text) in files {
+            std::fs::write(work.path().join(file), text).unwrap();
+        }
+        let out_dir = work.path().join("out");
+        let out = dry_run(&work.path().join("agent.py"), &out_dir, flags);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        let (r, err) = drive(
+            &out_dir.join("src"),
+            json!([{ "input": if answer == "hi" { "  hi" } else { "hi" }, "data": { "k": 1 } }]),
+        );
+        assert_eq!(r[0], json!({ "output": answer }), "{name}: {err}");
+    }
+}

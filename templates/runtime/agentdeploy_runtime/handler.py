@@ -30,10 +30,25 @@ def _settle(result, is_async):
     return result
 
 
+def positional_arity(entry):
+    """How many of (user_input, input_data) `entry` takes positionally: for an entry imported from
+    an installed package, whose signature agentdeploy could not read at build time."""
+    try:
+        parameters = inspect.signature(entry).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return 2
+    return min(2, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters))
+
+
 def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, max_body_bytes,
                  session_bucket_variable, origin_variable, origin_stage_variable):
-    """`lambda_handler(event, context)` for `entry`, the agent's `main`, `handler` or Agent."""
+    """`lambda_handler(event, context)` for `entry`, the agent's `main`, `handler` or Agent.
+    `arity` None: read from the entry's signature now."""
     agents.import_done()
+    if arity is None:
+        arity = positional_arity(entry)
     # Request bodies above this size are refused before parsing (API Gateway allows 10 MB).
     max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
     origin = os.environ.get(origin_variable, "")
