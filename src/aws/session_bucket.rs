@@ -2,23 +2,26 @@
 
 use crate::error::{Error, Result};
 
-/// Deletes every object in `bucket` (the bucket is not versioned); returns how many. A bucket
-/// that is already gone counts as empty.
+/// Deletes everything in `bucket`: every version of every object and every delete marker, so a
+/// bucket someone turned versioning on for still empties (CloudFormation deletes only an empty
+/// bucket). Returns how many sessions were stored (objects whose latest version is not a delete
+/// marker). A bucket that is already gone counts as empty.
 pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let failed = |operation: &str, detail: String| {
         Error::Deploy {
         message: format!("{operation} on the session bucket {bucket} failed: {detail}"),
-        hint: "the identity needs s3:ListBucket and s3:DeleteObject on it; nothing was deleted from the stack".into(),
+        hint: "the identity needs s3:ListBucketVersions, s3:DeleteObject and s3:DeleteObjectVersion on it; the stack was left as it was".into(),
     }
     };
-    let mut removed = 0;
-    let mut token = None;
+    let mut sessions = 0;
+    let (mut key_marker, mut version_marker) = (None, None);
     loop {
         let listed = match s3
-            .list_objects_v2()
+            .list_object_versions()
             .bucket(bucket)
-            .set_continuation_token(token.take())
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
             .send()
             .await
         {
@@ -26,41 +29,78 @@ pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize
             Err(err)
                 if err
                     .as_service_error()
-                    .is_some_and(|e| e.is_no_such_bucket()) =>
+                    .is_some_and(|e| e.meta().code() == Some("NoSuchBucket")) =>
             {
-                return Ok(removed);
+                return Ok(sessions);
             }
             Err(err) => {
                 return Err(failed(
-                    "ListObjectsV2",
+                    "ListObjectVersions",
                     crate::aws::read_sdk_failure(&err).0,
                 ));
             }
         };
-        let keys: Vec<ObjectIdentifier> = listed
-            .contents()
+        sessions += listed
+            .versions()
             .iter()
-            .filter_map(|object| object.key())
-            .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
+            .filter(|v| v.is_latest() == Some(true))
+            .count();
+        let versions = listed
+            .versions()
+            .iter()
+            .map(|v| (v.key(), v.version_id()))
+            .chain(
+                listed
+                    .delete_markers()
+                    .iter()
+                    .map(|m| (m.key(), m.version_id())),
+            );
+        let identifiers: Vec<ObjectIdentifier> = versions
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .key(key?)
+                    .set_version_id(version.map(String::from))
+                    .build()
+                    .ok()
+            })
             .collect();
-        if !keys.is_empty() {
-            let count = keys.len();
+        // DeleteObjects takes at most 1,000 keys; a listing page holds at most 1,000 versions
+        // and 1,000 markers.
+        for chunk in identifiers.chunks(1000) {
             let delete = Delete::builder()
-                .set_objects(Some(keys))
+                .set_objects(Some(chunk.to_vec()))
                 .quiet(true)
                 .build()
                 .map_err(|e| Error::internal(format!("building the delete request: {e}")))?;
-            s3.delete_objects()
+            let deleted = s3
+                .delete_objects()
                 .bucket(bucket)
                 .delete(delete)
                 .send()
                 .await
                 .map_err(|err| failed("DeleteObjects", crate::aws::read_sdk_failure(&err).0))?;
-            removed += count;
+            // A 200 can still refuse some keys: each is named with its code.
+            if let Some(refused) = deleted.errors().first() {
+                return Err(failed(
+                    "DeleteObjects",
+                    format!(
+                        "{} of {} objects were refused, e.g. {}: {} ({})",
+                        deleted.errors().len(),
+                        chunk.len(),
+                        refused.key().unwrap_or("?"),
+                        refused.code().unwrap_or("?"),
+                        refused.message().unwrap_or("")
+                    ),
+                ));
+            }
         }
-        match listed.next_continuation_token() {
-            Some(next) if listed.is_truncated() == Some(true) => token = Some(next.to_string()),
-            _ => return Ok(removed),
+        if listed.is_truncated() != Some(true) {
+            return Ok(sessions);
+        }
+        key_marker = listed.next_key_marker().map(String::from);
+        version_marker = listed.next_version_id_marker().map(String::from);
+        if key_marker.is_none() && version_marker.is_none() {
+            return Ok(sessions);
         }
     }
 }

@@ -478,6 +478,19 @@ fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_
         .parse()
         .unwrap();
     assert!(stored >= 3, "{stored} sessions stored");
+    // Someone turned versioning on: an overwritten session leaves its old version, a deleted
+    // object a delete marker. destroy removes those too (CloudFormation would refuse the bucket).
+    let versions = aws.boto3(&format!(
+        "s3 = client('s3')\n\
+         s3.put_bucket_versioning(Bucket={bucket:?}, VersioningConfiguration={{'Status': 'Enabled'}})\n\
+         key = s3.list_objects_v2(Bucket={bucket:?})['Contents'][0]['Key']\n\
+         s3.put_object(Bucket={bucket:?}, Key=key, Body=s3.get_object(Bucket={bucket:?}, Key=key)['Body'].read())\n\
+         s3.put_object(Bucket={bucket:?}, Key='sessions/dropped', Body=b'x')\n\
+         s3.delete_object(Bucket={bucket:?}, Key='sessions/dropped')\n\
+         listed = s3.list_object_versions(Bucket={bucket:?})\n\
+         print(len(listed.get('Versions', [])), len(listed.get('DeleteMarkers', [])))\n"
+    ));
+    assert_eq!(versions.trim(), format!("{} 1", stored + 2), "{versions}");
     let mut destroy = agentdeploy(work.path());
     aws.configure(&mut destroy);
     let destroyed = run(destroy.args(["destroy", "sessions", "--yes"]));
