@@ -235,10 +235,15 @@ fn print_text(r: &DeployReport) {
             .unwrap_or_default();
         let bytecode = match &r.build.bytecode {
             Some(b) if b.method != "none" => format!(
-                ", bytecode for {} modules ({}, {})",
+                ", bytecode for {} modules ({}, {}; agent code at build: {})",
                 b.modules,
                 crate::lambda::artifact::mib(b.bytes),
-                b.method
+                b.method,
+                if b.isolation.is_empty() {
+                    "unknown"
+                } else {
+                    &b.isolation
+                }
             ),
             Some(_) => ", no bytecode".to_string(),
             None => String::new(),
