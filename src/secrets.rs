@@ -1,4 +1,4 @@
-//! Secret values (SPEC §3, §7): read from the process environment or a `.env` file beside the
+//! Secret values (reference §3, §7): read from the process environment or a `.env` file beside the
 //! config, never from argv. The values live only in memory and in the short-lived 0600
 //! parameter file handed to `sam deploy`.
 
@@ -94,20 +94,13 @@ fn look_up(names: &[String], project_dir: &Path) -> Result<Found> {
 /// HMAC-SHA256 (RFC 2104) of a secret value under the project's digest key: what stands for a
 /// secret in hashes that are stored.
 pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    if key.len() > block.len() {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(value);
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    use hmac::{KeyInit, Mac};
+    // HMAC takes a key of any length; new_from_slice cannot fail for it.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(value);
+    mac.finalize().into_bytes().into()
 }
 
 /// A dotenv file as python-dotenv and the tools that write these files read it: `KEY=VALUE`
@@ -128,133 +121,151 @@ pub fn parse_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
     })
 }
 
-/// One pass over the characters (quotes, escapes, `export`, comments, multi-line values): a
-/// single state machine reads more clearly than helpers sharing its cursor, hence its length.
+/// One pass over the characters (quotes, escapes, `export`, comments, multi-line values); errors
+/// carry the line only.
 fn parse_dotenv_text(
     text: &str,
 ) -> std::result::Result<BTreeMap<String, String>, (usize, &'static str)> {
-    let chars: Vec<char> = text.chars().collect();
+    let mut cursor = Dotenv {
+        chars: text.chars().collect(),
+        i: 0,
+        line: 1,
+    };
     let mut map = BTreeMap::new();
-    let mut i = 0;
-    let mut line = 1;
-    let at = |i: usize| chars.get(i).copied();
-    while i < chars.len() {
+    loop {
         // Leading blanks; blank and comment lines.
-        while matches!(at(i), Some(' ' | '\t' | '\r')) {
-            i += 1;
-        }
-        match at(i) {
+        cursor.skip(&[' ', '\t', '\r']);
+        match cursor.peek() {
             None => break,
             Some('\n') => {
-                i += 1;
-                line += 1;
+                cursor.i += 1;
+                cursor.line += 1;
                 continue;
             }
             Some('#') => {
-                while !matches!(at(i), None | Some('\n')) {
-                    i += 1;
-                }
+                cursor.skip_to_line_end();
                 continue;
             }
             _ => {}
         }
-        let start_line = line;
-        if chars[i..].starts_with(&['e', 'x', 'p', 'o', 'r', 't'])
-            && matches!(at(i + 6), Some(' ' | '\t'))
-        {
-            i += 6;
-            while matches!(at(i), Some(' ' | '\t')) {
-                i += 1;
-            }
-        }
-        let key_start = i;
-        while matches!(at(i), Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
-        {
-            i += 1;
-        }
-        let key: String = chars[key_start..i].iter().collect();
-        while matches!(at(i), Some(' ' | '\t')) {
-            i += 1;
-        }
-        if key.is_empty() || at(i) != Some('=') {
-            return Err((start_line, "expected KEY=VALUE"));
-        }
-        i += 1;
-        while matches!(at(i), Some(' ' | '\t')) {
-            i += 1;
-        }
-        let mut value = String::new();
-        match at(i) {
-            Some(quote @ ('\'' | '"')) => {
-                i += 1;
-                loop {
-                    match at(i) {
-                        None => return Err((start_line, "this quoted value is never closed")),
-                        Some(c) if c == quote => {
-                            i += 1;
-                            break;
-                        }
-                        Some('\\') if quote == '"' => {
-                            let escaped = match at(i + 1) {
-                                Some('n') => Some('\n'),
-                                Some('t') => Some('\t'),
-                                Some('r') => Some('\r'),
-                                Some(c @ ('\\' | '"' | '\'')) => Some(c),
-                                _ => None,
-                            };
-                            match escaped {
-                                Some(c) => {
-                                    value.push(c);
-                                    i += 2;
-                                }
-                                None => {
-                                    value.push('\\');
-                                    i += 1;
-                                }
-                            }
-                        }
-                        Some(c) => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            value.push(c);
-                            i += 1;
-                        }
-                    }
-                }
-                // After the closing quote: blanks, then an optional comment, then the line's end.
-                while matches!(at(i), Some(' ' | '\t' | '\r')) {
-                    i += 1;
-                }
-                match at(i) {
-                    None | Some('\n') => {}
-                    Some('#') => {
-                        while !matches!(at(i), None | Some('\n')) {
-                            i += 1;
-                        }
-                    }
-                    Some(_) => return Err((line, "unexpected text after the closing quote")),
-                }
-            }
-            _ => {
-                while !matches!(at(i), None | Some('\n')) {
-                    if at(i) == Some('#')
-                        && matches!(chars.get(i.wrapping_sub(1)), Some(' ' | '\t'))
-                    {
-                        while !matches!(at(i), None | Some('\n')) {
-                            i += 1;
-                        }
-                        break;
-                    }
-                    value.push(chars[i]);
-                    i += 1;
-                }
-                value = value.trim().to_string();
-            }
-        }
+        let start_line = cursor.line;
+        let key = cursor.key().ok_or((start_line, "expected KEY=VALUE"))?;
+        let value = match cursor.peek() {
+            Some(quote @ ('\'' | '"')) => cursor.quoted(quote, start_line)?,
+            _ => cursor.unquoted(),
+        };
         map.insert(key, value);
     }
     Ok(map)
+}
+
+/// A position in a dotenv file's text, and its line.
+struct Dotenv {
+    chars: Vec<char>,
+    i: usize,
+    line: usize,
+}
+
+impl Dotenv {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.i).copied()
+    }
+
+    fn skip(&mut self, blanks: &[char]) {
+        while self.peek().is_some_and(|c| blanks.contains(&c)) {
+            self.i += 1;
+        }
+    }
+
+    fn skip_to_line_end(&mut self) {
+        while !matches!(self.peek(), None | Some('\n')) {
+            self.i += 1;
+        }
+    }
+
+    /// `[export ]KEY =`, leaving the cursor at the value; None when that is not what is here.
+    fn key(&mut self) -> Option<String> {
+        if self.chars[self.i..].starts_with(&['e', 'x', 'p', 'o', 'r', 't'])
+            && matches!(self.chars.get(self.i + 6), Some(' ' | '\t'))
+        {
+            self.i += 6;
+            self.skip(&[' ', '\t']);
+        }
+        let start = self.i;
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            self.i += 1;
+        }
+        let key: String = self.chars[start..self.i].iter().collect();
+        self.skip(&[' ', '\t']);
+        if key.is_empty() || self.peek() != Some('=') {
+            return None;
+        }
+        self.i += 1;
+        self.skip(&[' ', '\t']);
+        Some(key)
+    }
+
+    /// A value in `quote`s: single quotes literal, double quotes with escapes, over several lines
+    /// if need be; after it only blanks and a comment.
+    fn quoted(
+        &mut self,
+        quote: char,
+        start_line: usize,
+    ) -> std::result::Result<String, (usize, &'static str)> {
+        let mut value = String::new();
+        self.i += 1;
+        loop {
+            match self.peek() {
+                None => return Err((start_line, "this quoted value is never closed")),
+                Some(c) if c == quote => {
+                    self.i += 1;
+                    break;
+                }
+                Some('\\') if quote == '"' => {
+                    let escaped = match self.chars.get(self.i + 1) {
+                        Some('n') => Some('\n'),
+                        Some('t') => Some('\t'),
+                        Some('r') => Some('\r'),
+                        Some(c @ ('\\' | '"' | '\'')) => Some(*c),
+                        _ => None,
+                    };
+                    value.push(escaped.unwrap_or('\\'));
+                    self.i += if escaped.is_some() { 2 } else { 1 };
+                }
+                Some(c) => {
+                    if c == '\n' {
+                        self.line += 1;
+                    }
+                    value.push(c);
+                    self.i += 1;
+                }
+            }
+        }
+        self.skip(&[' ', '\t', '\r']);
+        match self.peek() {
+            None | Some('\n') => {}
+            Some('#') => self.skip_to_line_end(),
+            Some(_) => return Err((self.line, "unexpected text after the closing quote")),
+        }
+        Ok(value)
+    }
+
+    /// An unquoted value: to the line's end or a `#` after a blank, trimmed.
+    fn unquoted(&mut self) -> String {
+        let mut value = String::new();
+        while let Some(c) = self.peek().filter(|c| *c != '\n') {
+            if c == '#' && matches!(self.chars.get(self.i.wrapping_sub(1)), Some(' ' | '\t')) {
+                self.skip_to_line_end();
+                break;
+            }
+            value.push(c);
+            self.i += 1;
+        }
+        value.trim().to_string()
+    }
 }
 
 #[cfg(test)]
