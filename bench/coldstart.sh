@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cold-start import cost of a deployed artifact, side by side in one run (issue: cold start).
+# Cold-start import cost of a deployed artifact, side by side in one run.
 # Deploys AGENT to the local AWS and measures the zip it shipped with tests/python/import_cost.py
 # (the same measurement the test suite checks by ratio), unpacked three ways, read-only:
 #   shipped   - as agentdeploy shipped it (bytecode for what the build-time import compiled)

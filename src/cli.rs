@@ -1,4 +1,4 @@
-//! The command-line surface (SPEC §3). Parsing only: values are validated in `settings`.
+//! The command-line surface (reference §3). Parsing only: values are validated in `settings`.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! Config file loading (SPEC §4): `agentdeploy.toml` or `agentdeploy.yaml`, one schema.
+//! Config file loading (reference §4): `agentdeploy.toml` or `agentdeploy.yaml`, one schema.
 //! Unknown keys and wrong types are errors naming the file, the line and the closest valid key.
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A flag or flag combination is wrong (SPEC §3).
+    /// A flag or flag combination is wrong (reference §3).
     #[error("{flag}: {message}")]
     Usage {
         flag: String,
@@ -13,7 +13,7 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// The config file could not be read or is invalid (SPEC §4).
+    /// The config file could not be read or is invalid (reference §4).
     #[error("{location}: {message}")]
     Config {
         location: String,
@@ -21,7 +21,7 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// The agent code is unusable: syntax error, no `main`, unreadable file (SPEC §5).
+    /// The agent code is unusable: syntax error, no `main`, unreadable file (reference §5).
     #[error("{location}: {message}")]
     Agent {
         location: String,
@@ -121,16 +121,6 @@ impl Error {
         }
     }
 
-    /// The process exit code for this failure (SPEC §8), as decided in `exit_codes`.
-    pub fn exit_code(&self) -> i32 {
-        crate::exit_codes::exit_code(self)
-    }
-
-    /// The stable `error.kind` for JSON output.
-    pub fn kind(&self) -> &'static str {
-        crate::exit_codes::kind(self)
-    }
-
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::Usage { hint, .. } | Error::Config { hint, .. } | Error::Agent { hint, .. } => {
@@ -154,6 +144,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes::Classified;
 
     #[test]
     fn an_io_failure_keeps_the_os_error_as_its_source() {

@@ -1,4 +1,4 @@
-//! The one place where an error becomes an exit code and a `kind` (SPEC §8).
+//! The one place where an error becomes an exit code and a `kind` (reference §8).
 
 use crate::error::Error;
 
@@ -40,6 +40,24 @@ pub fn kind(err: &Error) -> &'static str {
         Error::FunctionError { .. } => "function",
         Error::Interrupted => "interrupted",
         Error::Io { .. } | Error::Internal { .. } => "internal",
+    }
+}
+
+/// `err.exit_code()` and `err.kind()`, where the mapping lives (error.rs knows nothing of codes).
+pub trait Classified {
+    /// The process exit code for this failure.
+    fn exit_code(&self) -> i32;
+    /// The stable `error.kind` for JSON output.
+    fn kind(&self) -> &'static str;
+}
+
+impl Classified for Error {
+    fn exit_code(&self) -> i32 {
+        exit_code(self)
+    }
+
+    fn kind(&self) -> &'static str {
+        kind(self)
     }
 }
 

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Every code agentdeploy uses (SPEC §8: 0-6, 130) fits; anything else would be a bug.
+    // Every code agentdeploy uses (reference §8: 0-6, 130) fits; anything else would be a bug.
     ExitCode::from(u8::try_from(runtime.block_on(run())).unwrap_or(1))
 }
 

@@ -1,4 +1,4 @@
-//! Every per-agent option, declared once (SPEC §3, §4).
+//! Every per-agent option, declared once (reference §3, §4).
 //!
 //! One `agent_options!` entry gives an option's help text, its flag (name, `AGENTDEPLOY_*`
 //! variable, value name), the type the flag is read as, the type the config file holds and how

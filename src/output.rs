@@ -1,4 +1,4 @@
-//! The result of a run (SPEC §8): one struct, printed to stdout as a short human summary or as
+//! The result of a run (reference §8): one struct, printed to stdout as a short human summary or as
 //! exactly one JSON document. Progress and logs go to stderr elsewhere.
 
 use serde::Serialize;
@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::cli::OutputFormat;
 use crate::error::Error;
+use crate::exit_codes::Classified;
 
 /// Writes one line of the result to stdout. A stdout closed early (`agentdeploy list | head`) is
 /// not an error: the rest of the result is dropped quietly and the exit code stays the command's.

@@ -10,7 +10,7 @@ pub struct Redactor {
     values: Arc<Vec<String>>,
 }
 
-/// Secrets shorter than this are refused (SPEC §7): masking them would garble ordinary words.
+/// Secrets shorter than this are refused (reference §7): masking them would garble ordinary words.
 pub const MIN_SECRET_LEN: usize = 8;
 
 impl Redactor {

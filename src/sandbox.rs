@@ -373,6 +373,12 @@ fn bind(host: &Path, inside: &Path, writable: bool) -> Result<(), String> {
 
 /// In the sandbox's PID 1, before its program runs: the filesystem, then the last doors shut.
 fn enter(spec: &Spec, launcher_alive: libc::c_int) -> Result<(), String> {
+    die_with_launcher(launcher_alive)?;
+    build_root(spec)?;
+    switch_root(spec)
+}
+
+fn die_with_launcher(launcher_alive: libc::c_int) -> Result<(), String> {
     // Die with the launcher, and with PID 1 everything inside. getppid() is 0 in a new PID
     // namespace, so a launcher that ended before the prctl shows as the pipe's closed write end.
     // SAFETY: plain prctl/poll/close calls on our own fd.
@@ -391,6 +397,11 @@ fn enter(spec: &Spec, launcher_alive: libc::c_int) -> Result<(), String> {
             return Err("the launcher ended before the sandbox started".into());
         }
     }
+    Ok(())
+}
+
+/// The new root under /newroot: throwaway folders, the system's, the spec's binds, /proc.
+fn build_root(spec: &Spec) -> Result<(), String> {
     // Nothing mounted here reaches the deployer's mount namespace.
     mount(
         None,
@@ -464,6 +475,13 @@ fn enter(spec: &Spec, launcher_alive: libc::c_int) -> Result<(), String> {
     ] {
         let _ = std::os::unix::fs::symlink(to, new_root.join(link));
     }
+    Ok(())
+}
+
+/// Detaches the deployer's filesystem, makes /newroot the root (read-only) and shuts the last
+/// doors.
+fn switch_root(spec: &Spec) -> Result<(), String> {
+    let new_root = Path::new("/newroot");
     // Detach the deployer's filesystem, then make the new root the root.
     umount_detached(Path::new("/oldroot"))?;
     chdir(new_root)?;

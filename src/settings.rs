@@ -1,6 +1,6 @@
 //! Resolves one agent's effective settings from built-in defaults, the config file, the
 //! `AGENTDEPLOY_*` variables and the flags (in that order), and validates every value before
-//! any work starts (SPEC §3, §4).
+//! any work starts (reference §3, §4).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_TIMEOUT: u32 = 300;
 pub const API_GATEWAY_TIMEOUT_SECONDS: u32 = 29;
 
-/// Where secret values live (SPEC §7, issue: secrets end to end).
+/// Where secret values live (reference §7, issue: secrets end to end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretsStore {
@@ -65,55 +65,9 @@ impl DeploymentKind {
     }
 }
 
-/// A Lambda Python runtime, `python3.MINOR`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Runtime {
-    pub minor: u8,
-}
+pub use crate::runtime::Runtime;
 
-impl Runtime {
-    pub const SUPPORTED: [Runtime; 3] = [
-        Runtime { minor: 14 },
-        Runtime { minor: 13 },
-        Runtime { minor: 12 },
-    ];
-    pub const DEPRECATED: [Runtime; 2] = [Runtime { minor: 11 }, Runtime { minor: 10 }];
-    pub const FALLBACK: Runtime = Runtime { minor: 13 };
-
-    pub fn name(self) -> String {
-        format!("python3.{}", self.minor)
-    }
-
-    /// `3.13`, as pip's `--python-version` wants it.
-    pub fn version(self) -> String {
-        format!("3.{}", self.minor)
-    }
-
-    /// The interpreter `sam build` looks for on PATH.
-    pub fn interpreter(self) -> String {
-        self.name()
-    }
-
-    /// python3.12 and newer run on Amazon Linux 2023 (glibc 2.34); older ones on Amazon Linux 2.
-    pub fn on_amazon_linux_2023(self) -> bool {
-        self.minor >= 12
-    }
-
-    pub fn parse(text: &str) -> Option<Runtime> {
-        let minor = text.strip_prefix("python3.")?.parse::<u8>().ok()?;
-        Some(Runtime { minor })
-    }
-
-    pub fn is_supported(self) -> bool {
-        Self::SUPPORTED.contains(&self)
-    }
-
-    pub fn is_deprecated(self) -> bool {
-        Self::DEPRECATED.contains(&self)
-    }
-}
-
-/// Whose conversation a request continues (SPEC §5). Serialized as its name.
+/// Whose conversation a request continues (reference §5). Serialized as its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversation {
     /// Every request starts from the agents' state right after import.
@@ -700,6 +654,8 @@ struct Access {
     reserved_concurrency: Option<u32>,
 }
 
+/// Endpoint, auth and limits decide each other (a URL has no API key, a public endpoint needs
+/// limits), so they are settled together, in one reading order.
 fn access(
     layers: &Layers<'_>,
     kind: DeploymentKind,

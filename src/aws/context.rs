@@ -101,6 +101,7 @@ pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<(String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes::Classified;
 
     fn sts_replying(status: u16, body: &str) -> aws_sdk_sts::Client {
         use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};

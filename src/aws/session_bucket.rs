@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 /// bucket). Returns how many sessions were stored (objects whose latest version is not a delete
 /// marker). A bucket that is already gone counts as empty.
 pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize> {
-    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+    use aws_sdk_s3::types::ObjectIdentifier;
     let failed = |operation: &str, detail: String| {
         Error::Deploy {
         message: format!("{operation} on the session bucket {bucket} failed: {detail}"),
@@ -67,32 +67,9 @@ pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize
         // DeleteObjects takes at most 1,000 keys; a listing page holds at most 1,000 versions
         // and 1,000 markers.
         for chunk in identifiers.chunks(1000) {
-            let delete = Delete::builder()
-                .set_objects(Some(chunk.to_vec()))
-                .quiet(true)
-                .build()
-                .map_err(|e| Error::internal(format!("building the delete request: {e}")))?;
-            let deleted = s3
-                .delete_objects()
-                .bucket(bucket)
-                .delete(delete)
-                .send()
+            delete_all(s3, bucket, chunk)
                 .await
-                .map_err(|err| failed("DeleteObjects", crate::aws::read_sdk_failure(&err).0))?;
-            // A 200 can still refuse some keys: each is named with its code.
-            if let Some(refused) = deleted.errors().first() {
-                return Err(failed(
-                    "DeleteObjects",
-                    format!(
-                        "{} of {} objects were refused, e.g. {}: {} ({})",
-                        deleted.errors().len(),
-                        chunk.len(),
-                        refused.key().unwrap_or("?"),
-                        refused.code().unwrap_or("?"),
-                        refused.message().unwrap_or("")
-                    ),
-                ));
-            }
+                .map_err(|e| failed("DeleteObjects", e))?;
         }
         if listed.is_truncated() != Some(true) {
             return Ok(sessions);
@@ -102,5 +79,36 @@ pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize
         if key_marker.is_none() && version_marker.is_none() {
             return Ok(sessions);
         }
+    }
+}
+
+/// One DeleteObjects call; a 200 can still refuse some keys: the first is named with its code.
+async fn delete_all(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    objects: &[aws_sdk_s3::types::ObjectIdentifier],
+) -> std::result::Result<(), String> {
+    let delete = aws_sdk_s3::types::Delete::builder()
+        .set_objects(Some(objects.to_vec()))
+        .quiet(true)
+        .build()
+        .map_err(|e| format!("building the request: {e}"))?;
+    let deleted = s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(delete)
+        .send()
+        .await
+        .map_err(|err| crate::aws::read_sdk_failure(&err).0)?;
+    match deleted.errors().first() {
+        None => Ok(()),
+        Some(refused) => Err(format!(
+            "{} of {} objects were refused, e.g. {}: {} ({})",
+            deleted.errors().len(),
+            objects.len(),
+            refused.key().unwrap_or("?"),
+            refused.code().unwrap_or("?"),
+            refused.message().unwrap_or("")
+        )),
     }
 }

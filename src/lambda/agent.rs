@@ -1,4 +1,4 @@
-//! Agent analysis (SPEC §5): the agent file is parsed with a real Python parser (ruff's, which
+//! Agent analysis (reference §5): the agent file is parsed with a real Python parser (ruff's, which
 //! reads 3.13 syntax) before anything else. It yields `main`'s shape, the imports, and the
 //! facts the IAM inference needs (Bedrock model ids, AgentCore code interpreter, boto3).
 
@@ -162,7 +162,7 @@ impl MainSignature {
     }
 }
 
-/// What the handler calls (SPEC §5 "Entry point").
+/// What the handler calls (reference §5 "Entry point").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
@@ -690,7 +690,7 @@ fn collect_facts(module: &ModModule, source: &str, _display: &str) -> Facts {
     }
 }
 
-/// A module of the agent's own beside the entry file, shipped with it (SPEC §5 "Local modules").
+/// A module of the agent's own beside the entry file, shipped with it (reference §5 "Local modules").
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LocalModule {
     /// The top-level import name (`utils` for `utils/prompts.py`).
@@ -816,6 +816,60 @@ impl TopLevel {
         self.agents.remove(name);
         self.imported.remove(name);
     }
+
+    /// `name = value`: an Agent, another name's binding (`main = real`), or a lambda.
+    fn assign(&mut self, name: &str, value: &Expr, line: usize) {
+        let alias_of = match value {
+            Expr::Name(other) => Some((
+                self.functions.get(other.id.as_str()).cloned(),
+                self.agents.get(other.id.as_str()).copied(),
+                self.imported.get(other.id.as_str()).cloned(),
+            )),
+            _ => None,
+        };
+        self.unbind(name);
+        let name = name.to_string();
+        if matches!(value, Expr::Call(call) if is_agent_constructor(&call.func)) {
+            self.agents.insert(name, line);
+        } else if let Some((function, agent, imported)) = alias_of {
+            if let Some(signature) = function {
+                self.functions.insert(name, signature);
+            } else if let Some(agent_line) = agent {
+                self.agents.insert(name, agent_line);
+            } else if let Some(imported) = imported {
+                self.imported.insert(name, imported);
+            }
+        } else if let Expr::Lambda(lambda) = value {
+            // `main = lambda ...` is called like a def of that signature.
+            let parameters = lambda.parameters.as_deref().cloned().unwrap_or_default();
+            let signature = MainSignature::of(&parameters, false, &[], line);
+            self.functions.insert(name, signature);
+        }
+    }
+
+    /// `from MODULE import NAME [as BOUND], ...`.
+    fn import_from(&mut self, from: &ast::StmtImportFrom, line: usize) {
+        for alias in &from.names {
+            if alias.name.as_str() == "*" {
+                continue;
+            }
+            let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+            self.unbind(&bound);
+            self.imported.insert(
+                bound,
+                ImportedName {
+                    module: from
+                        .module
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_default(),
+                    level: from.level,
+                    name: alias.name.to_string(),
+                    line,
+                },
+            );
+        }
+    }
 }
 
 fn top_level(module: &ModModule, source: &str) -> TopLevel {
@@ -834,39 +888,10 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
                 found.functions.insert(name, signature);
             }
             Stmt::Assign(assign) => {
-                let is_agent =
-                    matches!(&*assign.value, Expr::Call(call) if is_agent_constructor(&call.func));
+                let line = line_col(source, assign.start().to_usize()).0;
                 for target in &assign.targets {
                     if let Expr::Name(name) = target {
-                        let name = name.id.to_string();
-                        // `main = real`: the name is bound to what `real` is now.
-                        let alias_of = match &*assign.value {
-                            Expr::Name(other) => Some((
-                                found.functions.get(other.id.as_str()).cloned(),
-                                found.agents.get(other.id.as_str()).copied(),
-                                found.imported.get(other.id.as_str()).cloned(),
-                            )),
-                            _ => None,
-                        };
-                        found.unbind(&name);
-                        let line = line_col(source, assign.start().to_usize()).0;
-                        if is_agent {
-                            found.agents.insert(name, line);
-                        } else if let Some((function, agent, imported)) = alias_of {
-                            if let Some(signature) = function {
-                                found.functions.insert(name, signature);
-                            } else if let Some(agent_line) = agent {
-                                found.agents.insert(name, agent_line);
-                            } else if let Some(imported) = imported {
-                                found.imported.insert(name, imported);
-                            }
-                        } else if let Expr::Lambda(lambda) = &*assign.value {
-                            // `main = lambda ...` is called like a def of that signature.
-                            let parameters =
-                                lambda.parameters.as_deref().cloned().unwrap_or_default();
-                            let signature = MainSignature::of(&parameters, false, &[], line);
-                            found.functions.insert(name, signature);
-                        }
+                        found.assign(name.id.as_str(), &assign.value, line);
                     }
                 }
             }
@@ -891,27 +916,7 @@ fn top_level(module: &ModModule, source: &str) -> TopLevel {
                 }
             }
             Stmt::ImportFrom(from) => {
-                let line = line_col(source, from.start().to_usize()).0;
-                for alias in &from.names {
-                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
-                    if alias.name.as_str() == "*" {
-                        continue;
-                    }
-                    found.unbind(&bound);
-                    found.imported.insert(
-                        bound,
-                        ImportedName {
-                            module: from
-                                .module
-                                .as_ref()
-                                .map(|m| m.to_string())
-                                .unwrap_or_default(),
-                            level: from.level,
-                            name: alias.name.to_string(),
-                            line,
-                        },
-                    );
-                }
+                found.import_from(from, line_col(source, from.start().to_usize()).0);
             }
             Stmt::Import(import) => {
                 for alias in &import.names {
@@ -1032,9 +1037,9 @@ fn is_agent_constructor(func: &Expr) -> bool {
 /// Lambda-style handlers the agent may define itself (called with the raw event).
 const HANDLER_NAMES: [&str; 2] = ["handler", "lambda_handler"];
 
-/// The entry point, in SPEC §5's order: `--entry`, `main`, a Lambda-style handler, the one
+/// The entry point, in reference §5's order: `--entry`, `main`, a Lambda-style handler, the one
 /// module-level Agent.
-/// SPEC §5's rules in their order, each with its own error and hint; kept in one piece so the
+/// reference §5's rules in their order, each with its own error and hint; kept in one piece so the
 /// order reads top to bottom.
 fn find_entry(
     found: &TopLevel,
@@ -1397,6 +1402,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes::Classified;
 
     fn analyse_str(src: &str) -> Result<AgentAnalysis> {
         analyse_entry(src, None)

@@ -1,46 +1,27 @@
-//! The built artifact's unzipped size (SPEC §6): Lambda refuses more than 250 MiB, so it is
+//! The built artifact's unzipped size (reference §6): Lambda refuses more than 250 MiB, so it is
 //! measured before upload and an oversized one names its largest packages.
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::walk::{Links, walk};
 
 /// Lambda's limit on the unzipped deployment package: 250 MiB (262,144,000 bytes).
 pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
 
+/// What `path` adds to the function: its files as the zip will hold them (`walk::Links::Follow`:
+/// a linked folder counts, as it ships).
 pub fn dir_size(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if meta.is_file() {
-        return meta.len();
-    }
-    if !meta.is_dir() {
-        return 0;
-    }
-    std::fs::read_dir(path)
-        .map(|entries| entries.flatten().map(|e| dir_size(&e.path())).sum())
+    walk(path, Links::Follow)
+        .map(|files| files.iter().map(|f| f.len).sum())
         .unwrap_or(0)
 }
 
-/// Every regular file below `dir`.
+/// Every regular file below `dir`, links never followed (also for what untrusted code wrote).
 pub fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(entry.path()),
-                Ok(t) if t.is_file() => out.push(entry.path()),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
+    walk(dir, Links::Skip)
+        .map(|files| files.into_iter().map(|f| f.path).collect())
+        .unwrap_or_default()
 }
 
 /// Top-level entries of the artifact by size, largest first.
@@ -110,6 +91,7 @@ pub fn check_size(artifact: &Path, limit: u64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes::Classified;
 
     #[test]
     fn oversized_artifact_names_the_largest_packages() {
@@ -124,6 +106,27 @@ mod tests {
         assert!(text.contains("bigpkg 0.0 MiB"), "{text}");
         assert!(!text.contains("dist-info"), "{text}");
         assert_eq!(err.exit_code(), 4);
+    }
+
+    #[test]
+    fn a_linked_folder_counts_toward_the_limit_as_it_ships() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("weights.bin"), vec![0u8; 3000]).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("models")).unwrap();
+        std::fs::write(dir.path().join("handler.py"), b"x = 1\n").unwrap();
+        let err = check_size(dir.path(), 1000).unwrap_err().to_string();
+        assert!(
+            err.contains("(3006 bytes)") && err.contains("models 0.0 MiB"),
+            "{err}"
+        );
+        // And the zip holds it: one walk, one policy.
+        let names: Vec<String> = walk(dir.path(), Links::Follow)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, ["handler.py", "models/weights.bin"]);
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Bytecode for what a cold start imports (SPEC §5 "Cold start", §6). Lambda's code directory is
-//! read-only, so a function shipped without `__pycache__` compiles every module it imports on
-//! every cold start (measured for strands-agents + tools: 2.78 s of CPU to import, 0.85 s with
-//! bytecode). After the build, the rendered handler is imported once with the runtime's own
-//! Python, as a cold start would, and the artifact's modules it loaded are compiled as
-//! unchecked-hash pycs (`templates/bytecode_probe.py` says why).
+//! Bytecode for what a cold start imports (reference §5 "Cold start", §6). Lambda's code
+//! directory is read-only, so a function shipped without `__pycache__` compiles every module it
+//! imports on every cold start (for strands-agents most of its INIT; bench/RESULTS.md). After
+//! the build, the rendered handler is imported once with the runtime's own Python, as a cold
+//! start would, and the artifact's modules it loaded are compiled as unchecked-hash pycs
+//! (`templates/bytecode_probe.py` says why).
 //!
 //! That import runs the agent's own code, so it runs in `crate::sandbox` (no network, no view
 //! of the deployer's processes or files, an empty environment but the function's variables with
@@ -322,121 +322,69 @@ fn import_env(request: &BytecodeRequest<'_>) -> Vec<(String, String)> {
     env
 }
 
+/// The probe's arguments, for an artifact and output folder where the interpreter sees them.
+struct ProbeArgs {
+    skip: String,
+    packages: String,
+    budget: String,
+}
+
+impl ProbeArgs {
+    fn new(request: &BytecodeRequest<'_>) -> ProbeArgs {
+        let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
+            .iter()
+            .filter_map(|p| p.strip_prefix(request.code_dir).ok())
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        ProbeArgs {
+            skip: serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
+            packages: serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
+            budget: request.budget.to_string(),
+        }
+    }
+
+    fn for_run(&self, artifact: &str, out: &str, mode: &str) -> Vec<String> {
+        [
+            artifact,
+            "handler",
+            &self.skip,
+            &self.packages,
+            &self.budget,
+            out,
+            mode,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
+fn other_failure(e: &dyn std::fmt::Display) -> ProbeFailure {
+    ProbeFailure::Other(e.to_string())
+}
+
 async fn run_probe(
     python: &Python,
     request: &BytecodeRequest<'_>,
 ) -> std::result::Result<(Bytecode, Option<String>), ProbeFailure> {
-    let other = |e: &dyn std::fmt::Display| ProbeFailure::Other(e.to_string());
-    let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
-        .iter()
-        .filter_map(|p| p.strip_prefix(request.code_dir).ok())
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let out = tempfile::tempdir().map_err(|e| other(&e))?;
-    let probe_args = |artifact: &str, out: &str, mode: &str| {
-        vec![
-            artifact.to_string(),
-            "handler".to_string(),
-            serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
-            serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
-            request.budget.to_string(),
-            out.to_string(),
-            mode.to_string(),
-        ]
-    };
-    let env = import_env(request);
+    let out = tempfile::tempdir().map_err(|e| other_failure(&e))?;
+    let args = ProbeArgs::new(request);
     let (answer, isolation, warning) = match python {
         Python::Local(python) => {
-            let sandboxed = match (request.import_probe, interpreter_binds(python)) {
-                (false, _) => Err("--no-import-probe".to_string()),
-                (true, Err(why)) => Err(format!("this machine cannot isolate it ({why})")),
-                (true, Ok(binds)) => {
-                    let spec = crate::sandbox::Spec {
-                        read_only: [crate::sandbox::Bind {
-                            host: request.artifact_dir.to_path_buf(),
-                            inside: TASK_ROOT.into(),
-                        }]
-                        .into_iter()
-                        .chain(binds)
-                        .collect(),
-                        writable: vec![crate::sandbox::Bind {
-                            host: out.path().to_path_buf(),
-                            inside: BYTECODE_OUT.into(),
-                        }],
-                        cwd: TASK_ROOT.into(),
-                        program: python.clone(),
-                        args: probe_command(&probe_args(TASK_ROOT, BYTECODE_OUT, "import")),
-                        check_only: false,
-                    };
-                    let mut env = env.clone();
-                    env.extend(
-                        [
-                            ("PATH", "/usr/bin:/bin"),
-                            ("HOME", "/tmp"),
-                            ("LAMBDA_TASK_ROOT", TASK_ROOT),
-                        ]
-                        .map(|(k, v)| (k.to_string(), v.to_string())),
-                    );
-                    let command = crate::sandbox::command(&spec, &env).map_err(|e| other(&e))?;
-                    match run_limited(command).await? {
-                        Launched::Ran(answer) => Ok(answer),
-                        Launched::Unavailable(why) => {
-                            Err(format!("this machine cannot isolate it ({why})"))
-                        }
-                    }
-                }
-            };
-            match sandboxed {
+            match import_sandboxed(python, request, &args, out.path()).await? {
                 Ok(answer) => (answer, "sandbox".to_string(), None),
                 Err(why) => {
-                    // No agent code runs: the probe only compiles the packages it imports.
-                    let artifact = request.artifact_dir.to_string_lossy();
-                    let out_path = out.path().to_string_lossy();
-                    let mut command = tokio::process::Command::new(python);
-                    command
-                        .args(probe_command(&probe_args(&artifact, &out_path, "compile")))
-                        .current_dir(request.artifact_dir)
-                        .env_clear()
-                        .env("PATH", "/usr/bin:/bin")
-                        .env("LANG", "C.UTF-8");
-                    let Launched::Ran(answer) = run_limited(command).await? else {
-                        return Err(other(&"the compile step ended without an answer"));
-                    };
+                    let answer = compile_unsandboxed(python, request, &args, out.path()).await?;
                     let warning = (why != "--no-import-probe").then(|| {
-                        format!(
-                            "the agent's import was not run at build time: {why}; compiled the packages it imports instead (--no-import-probe skips the import without this warning)"
-                        )
-                    });
+                    format!(
+                        "the agent's import was not run at build time: {why}; compiled the packages it imports instead (--no-import-probe skips the import without this warning)"
+                    )
+                });
                     (answer, format!("not run: {why}"), warning)
                 }
             }
         }
         Python::BuildImage(image) => {
-            let mode = if request.import_probe {
-                "import"
-            } else {
-                "compile"
-            };
-            let mut command = tokio::process::Command::new("docker");
-            command.args(docker_args(
-                image,
-                request.runtime,
-                request.artifact_dir,
-                out.path(),
-                &env,
-                &probe_args(TASK_ROOT, BYTECODE_OUT, mode),
-            ));
-            // `-e NAME` takes the value from docker's own environment: none in argv.
-            command
-                .env_clear()
-                .envs(env)
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-            if let Some(home) = std::env::var_os("HOME") {
-                command.env("HOME", home);
-            }
-            let Launched::Ran(answer) = run_limited(command).await? else {
-                return Err(other(&"docker ended without an answer"));
-            };
+            let answer = run_in_build_image(image, request, &args, out.path()).await?;
             let isolation = if request.import_probe {
                 "container"
             } else {
@@ -448,8 +396,8 @@ async fn run_probe(
     if let Some(fatal) = answer.fatal {
         return Err(ProbeFailure::Fatal(fatal));
     }
-    let (modules, bytes) =
-        copy_bytecode(out.path(), request.artifact_dir, request.budget).map_err(|e| other(&e))?;
+    let (modules, bytes) = copy_bytecode(out.path(), request.artifact_dir, request.budget)
+        .map_err(|e| other_failure(&e))?;
     let warning = warning.or_else(|| {
         answer.error.map(|error| {
             format!(
@@ -468,6 +416,116 @@ async fn run_probe(
     ))
 }
 
+/// The import in `crate::sandbox`: `Ok(Err(why))` when it could not run there (the machine
+/// cannot isolate, or `--no-import-probe`), and then nothing of the agent's ran.
+async fn import_sandboxed(
+    python: &Path,
+    request: &BytecodeRequest<'_>,
+    args: &ProbeArgs,
+    out: &Path,
+) -> std::result::Result<std::result::Result<ProbeAnswer, String>, ProbeFailure> {
+    if !request.import_probe {
+        return Ok(Err("--no-import-probe".to_string()));
+    }
+    let binds = match interpreter_binds(python) {
+        Ok(binds) => binds,
+        Err(why) => return Ok(Err(format!("this machine cannot isolate it ({why})"))),
+    };
+    let spec = crate::sandbox::Spec {
+        read_only: [crate::sandbox::Bind {
+            host: request.artifact_dir.to_path_buf(),
+            inside: TASK_ROOT.into(),
+        }]
+        .into_iter()
+        .chain(binds)
+        .collect(),
+        writable: vec![crate::sandbox::Bind {
+            host: out.to_path_buf(),
+            inside: BYTECODE_OUT.into(),
+        }],
+        cwd: TASK_ROOT.into(),
+        program: python.to_path_buf(),
+        args: probe_command(&args.for_run(TASK_ROOT, BYTECODE_OUT, "import")),
+        check_only: false,
+    };
+    let mut env = import_env(request);
+    env.extend(
+        [
+            ("PATH", "/usr/bin:/bin"),
+            ("HOME", "/tmp"),
+            ("LAMBDA_TASK_ROOT", TASK_ROOT),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let command = crate::sandbox::command(&spec, &env).map_err(|e| other_failure(&e))?;
+    Ok(match run_limited(command).await? {
+        Launched::Ran(answer) => Ok(answer),
+        Launched::Unavailable(why) => Err(format!("this machine cannot isolate it ({why})")),
+    })
+}
+
+/// The packages the agent imports compiled without running any of its code (the probe's
+/// `compile` mode imports nothing), so it needs no sandbox.
+async fn compile_unsandboxed(
+    python: &Path,
+    request: &BytecodeRequest<'_>,
+    args: &ProbeArgs,
+    out: &Path,
+) -> std::result::Result<ProbeAnswer, ProbeFailure> {
+    let artifact = request.artifact_dir.to_string_lossy();
+    let mut command = tokio::process::Command::new(python);
+    command
+        .args(probe_command(&args.for_run(
+            &artifact,
+            &out.to_string_lossy(),
+            "compile",
+        )))
+        .current_dir(request.artifact_dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LANG", "C.UTF-8");
+    match run_limited(command).await? {
+        Launched::Ran(answer) => Ok(answer),
+        Launched::Unavailable(_) => Err(other_failure(&"the compile step ended without an answer")),
+    }
+}
+
+/// The probe in sam's build image for the runtime (no interpreter for it here).
+async fn run_in_build_image(
+    image: &str,
+    request: &BytecodeRequest<'_>,
+    args: &ProbeArgs,
+    out: &Path,
+) -> std::result::Result<ProbeAnswer, ProbeFailure> {
+    let mode = if request.import_probe {
+        "import"
+    } else {
+        "compile"
+    };
+    let env = import_env(request);
+    let mut command = tokio::process::Command::new("docker");
+    command.args(docker_args(
+        image,
+        request.runtime,
+        request.artifact_dir,
+        out,
+        &env,
+        &args.for_run(TASK_ROOT, BYTECODE_OUT, mode),
+    ));
+    // `-e NAME` takes the value from docker's own environment: none in argv.
+    command
+        .env_clear()
+        .envs(env)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    if let Some(home) = std::env::var_os("HOME") {
+        command.env("HOME", home);
+    }
+    match run_limited(command).await? {
+        Launched::Ran(answer) => Ok(answer),
+        Launched::Unavailable(_) => Err(other_failure(&"docker ended without an answer")),
+    }
+}
+
 /// What a probe run came to.
 enum Launched {
     Ran(ProbeAnswer),
@@ -480,7 +538,7 @@ enum Launched {
 async fn run_limited(
     mut command: tokio::process::Command,
 ) -> std::result::Result<Launched, ProbeFailure> {
-    let other = |e: &dyn std::fmt::Display| ProbeFailure::Other(e.to_string());
+    let other = other_failure;
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

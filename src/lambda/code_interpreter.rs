@@ -1,4 +1,4 @@
-//! `--kind code-interpreter` (SPEC §10): a ready Python code-execution function, named so the
+//! `--kind code-interpreter` (reference §10): a ready Python code-execution function, named so the
 //! awslabs lambda-tool MCP server discovers it, plus the MCP client configuration to use it.
 
 use std::path::PathBuf;

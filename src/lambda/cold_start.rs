@@ -1,4 +1,4 @@
-//! The expected INIT cost of a cold start (SPEC §5 "Cold start"), shown by the plan and `status`
+//! The expected INIT cost of a cold start (reference §5 "Cold start"), shown by the plan and `status`
 //! as a class with its estimate. Importing Python modules is most of a cold start, and it is
 //! CPU-bound: Lambda gives a function CPU in proportion to its memory (one full vCPU at 1,769 MB),
 //! so the same import takes ~3.5x longer at 512 MB. The figures are measured

@@ -1,4 +1,4 @@
-//! What CPython's compiler refuses although the parser accepts it (SPEC §5): `return`, `yield`
+//! What CPython's compiler refuses although the parser accepts it (reference §5): `return`, `yield`
 //! or `await` outside a function, `await` or an async comprehension outside an async function,
 //! `break`/`continue` outside a loop, a late `from __future__`, duplicate parameters, `nonlocal`
 //! at module level or with no binding, a name used before its `global`, writing `__debug__`,

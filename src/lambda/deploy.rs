@@ -1,4 +1,4 @@
-//! The Lambda target's remote phases: resolve → build → deploy → verify (SPEC §6, §7).
+//! The Lambda target's remote phases: resolve → build → deploy → verify (reference §6, §7).
 
 use std::time::Duration;
 
@@ -49,8 +49,8 @@ pub struct Deployed {
 
 /// Environment for every sam child: the endpoint override, no telemetry (a closed network
 /// makes sam's telemetry calls hang for tens of seconds) and a 1 s stack-event poll instead of
-/// `sam deploy`'s 5 s (every deploy slept at least one whole poll after the stack was done;
-/// `sam sync` polls every 0.5 s), unless the user chose otherwise.
+/// `sam deploy`'s 5 s (a deploy waits up to one whole poll after the stack is done), unless the
+/// user chose otherwise.
 pub fn sam_env(aws: &AwsContext, profile: Option<&str>) -> Vec<(String, String)> {
     let mut envs = vec![("AWS_REGION".to_string(), aws.region.clone())];
     if std::env::var_os("SAM_CLI_TELEMETRY").is_none() {
@@ -292,10 +292,9 @@ fn write_requirements(
 }
 
 /// A set's first deploy, resolved by the build that installs it: with the runtime's interpreter
-/// here, a plain `sam build` of the requirements as given (resolving with pip first made sam
-/// resolve and install the same set a second time: the first deploy was 0.7x raw `sam build &&
-/// sam deploy`); on the cross-platform path, uv when it is on PATH (resolution and install in
-/// one step). The pins are read from what was installed. None when neither can run or it failed
+/// here, a plain `sam build` of the requirements as given (resolving with pip first would make
+/// sam resolve and install the same set a second time); on the cross-platform path, uv when it
+/// is on PATH (resolution and install in one step). The pins are read from what was installed. None when neither can run or it failed
 /// (python3.11's pillow, a source-only package): pip resolves for the platform and names what
 /// has no wheel, then the pinned set is built.
 async fn build_unpinned(
@@ -799,6 +798,7 @@ fn artifact_limit() -> u64 {
 #[cfg(test)]
 mod replayed {
     use super::*;
+    use crate::exit_codes::Classified;
     use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
     use aws_smithy_types::body::SdkBody;

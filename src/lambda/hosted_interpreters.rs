@@ -1,4 +1,4 @@
-//! Agents that call hosted code interpreters (SPEC §10). AgentCore's needs (dependency and
+//! Agents that call hosted code interpreters (reference §10). AgentCore's needs (dependency and
 //! session actions) come from requirements.rs and iam.rs; this file holds the rest:
 //! Aliyun AgentRun's credentials as required secrets and its 30 s cap, and a self-hosted HTTP
 //! interpreter reached through an env var, which needs VPC settings when its address is private.

@@ -1,4 +1,4 @@
-//! Least-privilege IAM inferred from the agent code (SPEC §5). Every statement carries the
+//! Least-privilege IAM inferred from the agent code (reference §5). Every statement carries the
 //! reason and the file:line that caused it, for the template comments and the plan.
 
 use serde::Serialize;

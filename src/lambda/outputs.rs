@@ -1,5 +1,5 @@
 //! After (and before) `sam deploy`: the stack's state, outputs and failure reasons through
-//! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (SPEC §7).
+//! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (reference §7).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

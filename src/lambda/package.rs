@@ -83,13 +83,7 @@ pub struct PackageRequest {
 
 /// One file to put in a zip: its name inside the archive, where to read it, and what the walk
 /// already learnt of it (so each file is looked at once).
-#[derive(Debug, Clone)]
-struct Entry {
-    name: String,
-    path: PathBuf,
-    len: u64,
-    mode: u32,
-}
+use crate::walk::Walked as Entry;
 
 /// `package` on a blocking thread: zipping takes seconds of CPU, which must not stall the
 /// runtime that drives the other fleet members and watches for Ctrl-C.
@@ -164,39 +158,9 @@ fn remove_unused_deps_zips(dir: &Path) {
     }
 }
 
-/// Every file below `root`, sorted by name, following symlinks as sam does (each directory
-/// visited once, so a link loop ends).
+/// Every file below `root`, sorted by name, as it ships (`walk::Links::Follow`, as sam does).
 fn walk(root: &Path) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let canonical = dir.canonicalize().map_err(|e| Error::io(&dir, e))?;
-        if !seen.insert(canonical) {
-            continue;
-        }
-        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
-            let path = entry.path();
-            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-            // metadata() follows links; a dangling link is skipped like os.walk does.
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push((path, format!("{name}/")));
-            } else if meta.is_file() {
-                out.push(Entry {
-                    name,
-                    path,
-                    len: meta.len(),
-                    mode: std::os::unix::fs::PermissionsExt::mode(&meta.permissions()),
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    crate::walk::walk(root, crate::walk::Links::Follow).map_err(|e| Error::io(root, e))
 }
 
 fn options_for(entry: &Entry) -> SimpleFileOptions {

@@ -1,4 +1,4 @@
-//! Renders the SAM project from the embedded templates (SPEC §2, §5): `src/handler.py` with the
+//! Renders the SAM project from the embedded templates (reference §2, §5): `src/handler.py` with the
 //! agent code verbatim, `template.yaml`, `samconfig.toml` and `src/requirements.txt`.
 //! User data always reaches minijinja as values, never as template source.
 

@@ -1,4 +1,4 @@
-//! Which distributions the agent needs (SPEC §5): an explicit `--requirements` file, else a
+//! Which distributions the agent needs (reference §5): an explicit `--requirements` file, else a
 //! `requirements.txt` / `pyproject.toml` beside the agent, else inferred from its imports.
 
 use std::collections::BTreeSet;

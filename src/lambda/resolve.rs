@@ -1,4 +1,4 @@
-//! Dependencies resolved for the Lambda platform (SPEC §6), cached by their inputs so unchanged
+//! Dependencies resolved for the Lambda platform (reference §6), cached by their inputs so unchanged
 //! agents and fleets resolve each set once. Where a native `sam build` can run, it resolves
 //! (as a plain `sam build` would) and the pins are read from what it installed; elsewhere (the
 //! cross-platform path, a native build that failed such as python3.11's pillow, source-only
@@ -571,6 +571,7 @@ fn last_lines(text: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes::Classified;
 
     #[test]
     fn amazon_linux_2023_and_2_tags() {

@@ -1,4 +1,4 @@
-//! The sam runner (SPEC §6, §7): `sam build` with an explicit template in the out-dir and its
+//! The sam runner (reference §6, §7): `sam build` with an explicit template in the out-dir and its
 //! fallbacks, and a non-interactive `sam deploy` whose secret parameters travel in a 0600 file
 //! that exists only while sam runs.
 
@@ -356,20 +356,16 @@ pub async fn cross_platform_uv(
     }))
 }
 
+/// Copies the rendered code into the artifact as it will ship (`walk::Links::Follow`).
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(from)
-        .map_err(|e| Error::io(from, e))?
-        .flatten()
+    for file in
+        crate::walk::walk(from, crate::walk::Links::Follow).map_err(|e| Error::io(from, e))?
     {
-        let source = entry.path();
-        let target = to.join(entry.file_name());
-        let file_type = entry.file_type().map_err(|e| Error::io(&source, e))?;
-        if file_type.is_dir() {
-            std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
-            copy_tree(&source, &target)?;
-        } else if file_type.is_file() {
-            std::fs::copy(&source, &target).map_err(|e| Error::io(&source, e))?;
+        let target = to.join(&file.name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
+        std::fs::copy(&file.path, &target).map_err(|e| Error::io(&file.path, e))?;
     }
     Ok(())
 }

@@ -83,7 +83,7 @@ pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
     } else {
         response.get("output").cloned().unwrap_or(response.clone())
     };
-    // On an error the one JSON document is the error's, carrying the output (SPEC §8).
+    // On an error the one JSON document is the error's, carrying the output (reference §8).
     if error.is_none() {
         let result = Invoked {
             function_name: args.name.clone(),
@@ -537,7 +537,7 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
 pub struct Invoked {
     pub function_name: String,
     pub output: Value,
-    /// Always null here: a function error is the error document instead (SPEC §8).
+    /// Always null here: a function error is the error document instead (reference §8).
     pub error: Option<String>,
 }
 

@@ -329,6 +329,7 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit_codes::Classified;
 
     const NO_COLD_STARTS: ColdStarts = ColdStarts {
         share: 0.0,

@@ -138,7 +138,7 @@ fn mark_interrupted(settings: &LambdaSettings) {
 }
 
 /// Which agents this run deploys: `--function-name`, else `--only`, else every agent of the
-/// config file (SPEC §4: several agents and no name → all of them).
+/// config file (reference §4: several agents and no name → all of them).
 fn select_agents(ctx: &Context, args: &LambdaArgs) -> Result<(Vec<String>, bool)> {
     if let Some(name) = &args.function_name {
         if args.all || !args.only.is_empty() {

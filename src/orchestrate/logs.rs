@@ -1,5 +1,5 @@
 //! `agentdeploy logs NAME`: the function's CloudWatch log lines, oldest first, each with its time
-//! and the request it belongs to (SPEC §11). Lambda writes `START RequestId: ...` before a
+//! and the request it belongs to (reference §11). Lambda writes `START RequestId: ...` before a
 //! request's lines and `END`/`REPORT` after them in the same stream, so the request id of every
 //! line is known from its stream.
 

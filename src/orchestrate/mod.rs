@@ -14,6 +14,7 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::config::{self, LoadedConfig};
 use crate::error::{Error, Result};
 use crate::exit_codes;
+use crate::exit_codes::Classified;
 use crate::output;
 
 /// Shared by every command: the parsed global flags, the config (if any) and the cwd.

@@ -1,4 +1,4 @@
-//! Preflight checks (SPEC §2): `sam` and `aws` on PATH and their versions, the runtime's
+//! Preflight checks (reference §2): `sam` and `aws` on PATH and their versions, the runtime's
 //! interpreter, Docker when a container build is needed, credentials (aws-config's default
 //! chain + STS GetCallerIdentity) and the region. `doctor` runs them all and reports each.
 

@@ -63,7 +63,7 @@ pub struct Deployment {
     pub status: RecordStatus,
     pub created_at: String,
     pub updated_at: String,
-    /// Hash of everything that decides what gets deployed (SPEC §7's unchanged check).
+    /// Hash of everything that decides what gets deployed (reference §7's unchanged check).
     pub input_hash: Option<String>,
     /// Hash of the last successfully deployed input.
     #[serde(default)]
@@ -76,13 +76,13 @@ pub struct Deployment {
     pub endpoint_kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The version the `live` alias points at (SPEC §11).
+    /// The version the `live` alias points at (reference §11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_version: Option<String>,
     /// `rollback` moved `live` away from the stack's own version; the next deploy moves it back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rolled_back: bool,
-    /// The cold start expected of what was last deployed (SPEC §5 "Cold start").
+    /// The cold start expected of what was last deployed (reference §5 "Cold start").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<crate::lambda::cold_start::ColdStart>,
     /// Published versions this project deployed, oldest first (the last few).
@@ -343,32 +343,16 @@ pub fn now_rfc3339() -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.mmm]Z` for seconds since the Unix epoch (UTC), with milliseconds when
-/// given.
+/// given (always three digits, so log lines align).
 pub fn rfc3339(unix_seconds: i64, millis: Option<i64>) -> String {
-    let (year, month, day) = civil_from_days(unix_seconds.div_euclid(86_400));
-    let rem = unix_seconds.rem_euclid(86_400);
-    let fraction = millis.map(|m| format!(".{m:03}")).unwrap_or_default();
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{fraction}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Civil-from-days (Howard Hinnant), for the proleptic Gregorian calendar: (year, month, day)
-/// of a count of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let whole = DateTime::from_secs(unix_seconds)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| "0000-00-00T00:00:00Z".into());
+    match millis {
+        Some(m) => format!("{}.{m:03}Z", whole.trim_end_matches('Z')),
+        None => whole,
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Companion deployments on the local AWS (SPEC §10): the code-interpreter function answering
+//! Companion deployments on the local AWS (reference §10): the code-interpreter function answering
 //! through Lambda Invoke, and agents that call AgentCore, AgentRun or a self-hosted interpreter.
 
 use std::io::{BufRead, BufReader};

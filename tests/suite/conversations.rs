@@ -1,4 +1,4 @@
-//! Each caller's conversation is theirs alone (SPEC §5): the rendered handler, under the
+//! Each caller's conversation is theirs alone (reference §5): the rendered handler, under the
 //! runtime's Python 3.13 with real strands-agents, called by several callers one after another
 //! on one warm process, with a model that reports what reached it (no network). And agents as
 //! the Strands samples write them (a module-level Agent, local modules, no `main`) deploy.
@@ -243,7 +243,7 @@ fn a_published_style_agent_deploys_on_the_local_aws_and_answers_through_invoke()
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
     assert_eq!(doc["status"], "deployed");
     assert_eq!(doc["plan"]["entry"]["kind"], "agent");
-    // Cold starts import bytecode (SPEC §5): the modules the handler's build-time import loaded
+    // Cold starts import bytecode (reference §5): the modules the handler's build-time import loaded
     // ship compiled, as unchecked-hash pycs for the runtime's Python; the agent's own code does
     // not (a code-only change reuses the dependency zip, and its pycs would be stale).
     let bytecode = &doc["build"]["bytecode"];

@@ -169,7 +169,7 @@ fn seed_agent_deploys_natively_on_3_13_answers_and_redeploys_unchanged() {
     assert_cold_start_targets(&out_dir);
 }
 
-/// SPEC §5 "Cold start", measured the way Lambda runs the zip (unpacked read-only, a fresh
+/// reference §5 "Cold start", measured the way Lambda runs the zip (unpacked read-only, a fresh
 /// Python 3.13 per import, no bytecode written), checked by what compiled and by ratio, never by
 /// absolute time: as shipped, a cold start compiles none of the dependencies (only the agent's
 /// own files, which the dependency zip must not carry: they change without a rebuild), which is

@@ -414,7 +414,7 @@ fn agent_code_errors_exit_2_with_location() {
         "nothing is written for a broken agent"
     );
 
-    // No `main`, one module-level Agent: that Agent is the entry (SPEC §5).
+    // No `main`, one module-level Agent: that Agent is the entry (reference §5).
     let out = dry_run(&fixture("no_main_agent.py"), dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
@@ -802,7 +802,7 @@ fn a_sample_style_directory_plans_with_its_entry_and_a_missing_requirement_is_na
     assert!(shipped.join("utils/prompts.py").is_file());
 }
 
-/// SPEC §11 in the plan and the template: the `live` alias, the stack's log group with its
+/// reference §11 in the plan and the template: the `live` alias, the stack's log group with its
 /// retention, SnapStart when asked (cfn-lint runs over the same shape in the fixture test).
 #[test]
 fn the_plan_shows_the_alias_the_log_group_and_snapstart() {
@@ -836,7 +836,7 @@ fn the_plan_shows_the_alias_the_log_group_and_snapstart() {
     assert!(!template.contains("SnapStart"), "SnapStart only when asked");
 }
 
-/// SPEC §5 "Cold start": the plan says what INIT to expect and why, from the requirements, the
+/// reference §5 "Cold start": the plan says what INIT to expect and why, from the requirements, the
 /// memory and whether this machine can ship the bytecode (the runtime's interpreter on PATH).
 #[test]
 fn the_plan_shows_the_expected_cold_start_class() {

@@ -1,4 +1,4 @@
-//! Careless and hostile inputs beyond the bad-input table (issue 16): nothing of the user's is
+//! Careless and hostile inputs beyond the bad-input table: nothing of the user's is
 //! deleted or shipped by accident, a dry-run cannot swap the code a deploy is building, and a
 //! secret too short to mask never gets as far as a deploy.
 

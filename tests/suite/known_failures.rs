@@ -1,4 +1,4 @@
-//! SPEC §9's known failures, each made to happen for real on the local AWS, checking the
+//! reference §9's known failures, each made to happen for real on the local AWS, checking the
 //! message, the hint and the exit code. (Expired credentials, AccessDenied and ROLLBACK_COMPLETE
 //! cannot be produced by the emulator: they are replayed in the unit tests of preflight.rs and
 //! lambda/deploy.rs. Binary validation, sam too old, no region, no credentials and a missing

@@ -417,7 +417,7 @@ fn destroy_leaves_a_stack_agentdeploy_did_not_make() {
     assert_eq!(status.trim(), "CREATE_COMPLETE");
 }
 
-/// SPEC §11 on the local AWS: each deploy publishes a version behind `live`; `rollback` makes
+/// reference §11 on the local AWS: each deploy publishes a version behind `live`; `rollback` makes
 /// Invoke answer like the earlier version without building; the next deploy moves `live` back.
 #[test]
 fn two_deploys_two_versions_rollback_and_forward_again() {

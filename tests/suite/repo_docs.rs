@@ -135,3 +135,59 @@ fn the_readmes_emulator_command_keeps_serving_when_started_from_a_script() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success(), "a signal stops it cleanly");
 }
+
+/// docs/reference.md §3 lists exactly the options `agentdeploy lambda --help` shows (the global
+/// ones, listed above that block, aside).
+#[test]
+fn the_references_flag_list_is_the_lambda_commands_help() {
+    let reference = std::fs::read_to_string(repo().join("docs/reference.md")).expect("reference");
+    let section = reference
+        .split("## 3. Commands and options")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("reference §3");
+    let block = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("§3's flag block");
+    let mut listed: Vec<&str> = block.split_whitespace().collect();
+    listed.sort();
+    let help = agentdeploy(&repo())
+        .args(["lambda", "--help"])
+        .output()
+        .expect("help runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let global = [
+        "--config",
+        "--env",
+        "--output",
+        "--quiet",
+        "--verbose",
+        "--color",
+        "--region",
+        "--profile",
+        "--endpoint-url",
+        "--help",
+        "--version",
+    ];
+    let mut shown: Vec<&str> = help
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let line = line
+                .strip_prefix('-')
+                .filter(|l| !l.starts_with('-'))
+                .map_or(line, |l| l.split_once(", ").map_or(line, |(_, rest)| rest));
+            line.starts_with("--")
+                .then(|| line.split([' ', '=', '<', '.']).next().unwrap_or(line))
+        })
+        .filter(|flag| !global.contains(flag))
+        .collect();
+    shown.sort();
+    shown.dedup();
+    assert_eq!(
+        listed, shown,
+        "docs/reference.md §3 and `agentdeploy lambda --help` differ"
+    );
+}
