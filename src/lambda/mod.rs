@@ -1,23 +1,12 @@
-//! The Lambda target: agent analysis, rendering, dependency resolution, the sam runner and the
-//! stack outputs.
+//! The Lambda target, in the rooms of its pipeline, each using only the ones before it:
+//! `analyse/` (the agent, read) ← `render/` (the handler and the SAM project) ← `build/` (the
+//! artifact) ← `ship/` (AWS: deploy, verify, the live alias). Here: the plan that analysing and
+//! rendering make; `target.rs`: the `Target` the orchestration layer drives.
 
-pub mod agent;
-pub mod artifact;
-pub mod bytecode;
-pub mod code_interpreter;
-pub mod cold_start;
-pub mod compile_checks;
-pub mod deploy;
-pub mod hosted_interpreters;
-pub mod iam;
-pub mod key_lock;
-pub mod outputs;
-pub mod package;
+pub mod analyse;
+pub mod build;
 pub mod render;
-pub mod requirements;
-pub mod resolve;
-pub mod sam;
-pub mod shared_state;
+pub mod ship;
 pub mod target;
 
 use std::path::PathBuf;
@@ -25,6 +14,10 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::error::Result;
+use crate::lambda::analyse::{agent, hosted_interpreters, iam, requirements};
+use crate::lambda::build::{bytecode, cold_start};
+use crate::lambda::render::code_interpreter;
+use crate::lambda::ship::outputs;
 use crate::output::PlanView;
 use crate::settings::{DeploymentKind, LambdaSettings, SecretsStore};
 
@@ -63,9 +56,11 @@ impl LambdaPlan {
     /// Analyses the agent and renders the project in memory.
     pub fn prepare(settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
         let mut analysis = match settings.kind {
-            DeploymentKind::Agent => {
-                agent::analyse(&settings.agent, settings.runtime, settings.entry.as_deref())?
-            }
+            DeploymentKind::Agent => crate::lambda::analyse::analyse(
+                &settings.agent,
+                settings.runtime,
+                settings.entry.as_deref(),
+            )?,
             DeploymentKind::CodeInterpreter => code_interpreter::analysis(),
         };
         analysis.set_display_base(&settings.project_dir);
@@ -272,16 +267,7 @@ fn hash_inputs(
         hasher.update(b"\0");
         hasher.update(crate::secrets::keyed_digest(digest_key, value.as_bytes()));
     }
-    hex_prefix(&hasher.finalize(), 16)
-}
-
-/// The first `bytes` bytes of a digest in hex: the short keys of the record and the caches.
-pub fn hex_prefix(digest: &[u8], bytes: usize) -> String {
-    digest
-        .iter()
-        .take(bytes)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    build::hex_prefix(&hasher.finalize(), 16)
 }
 
 #[cfg(test)]

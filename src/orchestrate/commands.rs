@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
-use crate::lambda::outputs;
+use crate::lambda::ship::outputs;
 use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
@@ -296,7 +296,8 @@ pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
         outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
     }
     // Secrets kept in SSM by `--secrets-store ssm` go with the stack.
-    let removed_secrets = crate::lambda::deploy::delete_ssm_secrets(&sdk, &stack_name).await?;
+    let removed_secrets =
+        crate::lambda::ship::deploy::delete_ssm_secrets(&sdk, &stack_name).await?;
     let key = record::key(ctx.global.env.as_deref(), &args.name);
     if entry.is_some() {
         store.update(|state| state.deployments.remove(&key))?;
@@ -591,7 +592,7 @@ pub struct StatusResult {
     /// The last few published versions, newest first, the live one marked.
     pub versions: Vec<VersionRow>,
     /// The cold start expected of what was last deployed from here.
-    pub cold_start: Option<crate::lambda::cold_start::ColdStart>,
+    pub cold_start: Option<crate::lambda::build::cold_start::ColdStart>,
     pub record: Option<Deployment>,
 }
 

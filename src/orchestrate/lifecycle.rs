@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 use crate::cli::LambdaArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes;
-use crate::lambda::hosted_interpreters;
+use crate::lambda::analyse::hosted_interpreters;
 use crate::lambda::target::LambdaTarget;
 use crate::orchestrate::Context;
 use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
@@ -533,7 +533,7 @@ impl<T: Target> Run<'_, T> {
             artifact_bytes: previous.artifact_bytes,
             cached: true,
             dependencies_cached: Some(true),
-            resolved_by: Some(crate::lambda::resolve::ResolvedBy::Cache),
+            resolved_by: Some(crate::lambda::build::resolve::ResolvedBy::Cache),
             bytecode: None,
             cold_start: previous.cold_start.clone(),
         };

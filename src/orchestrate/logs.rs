@@ -129,7 +129,7 @@ pub async fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
     let (_, entry, _) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let client = crate::aws::clients::logs(&sdk);
-    let group = crate::lambda::outputs::log_group_name(&args.name);
+    let group = crate::lambda::ship::outputs::log_group_name(&args.name);
     let mut start = now_millis() - since.as_millis() as i64;
     let mut seen: HashSet<String> = HashSet::new();
     let mut requests = Requests::default();

@@ -81,7 +81,7 @@ impl Imports {
     pub fn expected(specifiers: &[String], bytecode: bool) -> Imports {
         let names: Vec<String> = specifiers
             .iter()
-            .map(|s| crate::lambda::requirements::distribution_name(s))
+            .map(|s| crate::lambda::analyse::requirements::distribution_name(s))
             .collect();
         let (modules, source) = if names.is_empty() {
             (0, "no dependencies".to_string())
@@ -101,7 +101,7 @@ impl Imports {
     }
 
     /// After a build: what the build-time import loaded (`build.bytecode`).
-    pub fn built(bytecode: &crate::lambda::bytecode::Bytecode) -> Imports {
+    pub fn built(bytecode: &crate::lambda::build::bytecode::Bytecode) -> Imports {
         Imports {
             modules: bytecode.modules,
             bytecode: bytecode.method != "none",
@@ -198,7 +198,7 @@ mod tests {
             "{}",
             cold.basis
         );
-        let built = Imports::built(&crate::lambda::bytecode::Bytecode {
+        let built = Imports::built(&crate::lambda::build::bytecode::Bytecode {
             modules: 1129,
             bytes: 22_000_000,
             method: "import".into(),

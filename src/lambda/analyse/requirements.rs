@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::lambda::agent::AgentAnalysis;
+use crate::lambda::analyse::agent::AgentAnalysis;
 
 const STDLIB_MODULES: &str = include_str!("stdlib_modules.txt");
 
@@ -145,7 +145,7 @@ pub fn distribution_name(specifier: &str) -> String {
     let end = specifier
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .unwrap_or(specifier.len());
-    crate::lambda::resolve::normalize_name(&specifier[..end])
+    normalize_name(&specifier[..end])
 }
 
 /// Where the agent's requirements file and local modules are looked for: its directory, or the
@@ -310,10 +310,25 @@ fn read_pyproject(path: &Path) -> Result<Vec<String>> {
     Ok(parsed.project.map(|p| p.dependencies).unwrap_or_default())
 }
 
+/// PEP 503: lowercase, runs of `-`, `_` and `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::agent::analyse_source;
+    use crate::lambda::analyse::analyse_source;
     use crate::settings::Runtime;
 
     fn inferred(src: &str, local: &[&str]) -> Vec<String> {

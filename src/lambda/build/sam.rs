@@ -1,6 +1,5 @@
-//! The sam runner (reference §6, §7): `sam build` with an explicit template in the out-dir and its
-//! fallbacks, and a non-interactive `sam deploy` whose secret parameters travel in a 0600 file
-//! that exists only while sam runs.
+//! `sam build` (reference §6) with an explicit template in the out-dir, and its fallbacks: the
+//! container build, the cross-platform pip and uv installs. (`sam deploy` is `ship::sam_deploy`.)
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{Architecture, UseContainer};
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
-use crate::lambda::resolve::{pip_python, platform_flags};
+use crate::lambda::build::resolve::{pip_python, platform_flags};
 use crate::process::{ToolOptions, ToolRun, run_tool};
 use crate::settings::Runtime;
 use crate::tools::{SamCli, docker_answers, docker_error};
@@ -167,11 +166,11 @@ pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) 
         hasher.update(pin.as_bytes());
         hasher.update(b"\0");
     }
-    crate::lambda::hex_prefix(&hasher.finalize(), 16)
+    crate::lambda::build::hex_prefix(&hasher.finalize(), 16)
 }
 
 fn code_files(code_dir: &Path) -> Vec<String> {
-    crate::lambda::artifact::files_below(code_dir)
+    crate::lambda::build::artifact::files_below(code_dir)
         .into_iter()
         .filter_map(|p| {
             p.strip_prefix(code_dir)
@@ -288,7 +287,7 @@ async fn cross_platform_build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>
         args.push(requirements.display().to_string());
         let run = run_tool(&python, &args, tool.clone()).await?;
         if !run.success {
-            return Err(crate::lambda::resolve::resolution_error(
+            return Err(crate::lambda::build::resolve::resolution_error(
                 &run.text(),
                 request.runtime,
                 request.architecture,
@@ -309,14 +308,14 @@ pub async fn cross_platform_uv(
     tool: &ToolOptions<'_>,
 ) -> Result<Option<BuildOutcome>> {
     let artifact = fresh_artifact_dir(request)?;
-    let (_work, requirements) = crate::lambda::resolve::requirements_file(specifiers)?;
+    let (_work, requirements) = crate::lambda::build::resolve::requirements_file(specifiers)?;
     let mut args: Vec<String> = ["pip", "install", "--quiet", "--target"]
         .map(String::from)
         .to_vec();
     args.push(artifact.display().to_string());
     args.extend([
         "--python-platform".into(),
-        crate::lambda::resolve::uv_platform(request.runtime, request.architecture),
+        crate::lambda::build::resolve::uv_platform(request.runtime, request.architecture),
         "--python-version".into(),
         request.runtime.version(),
         "--only-binary".into(),
@@ -390,95 +389,9 @@ pub fn build_failure(run: &ToolRun, runtime: Runtime) -> Error {
     }
 }
 
-pub struct DeployRequest<'a> {
-    pub sam: &'a SamCli,
-    pub out_dir: &'a Path,
-    pub built_template: &'a Path,
-    pub region: &'a str,
-    /// The samconfig.toml to pass: the project's, or the 0600 copy that holds secret overrides.
-    pub config_file: &'a Path,
-    pub envs: Vec<(String, String)>,
-}
-
-pub async fn deploy(request: &DeployRequest<'_>, tool: ToolOptions<'_>) -> Result<ToolRun> {
-    let args: Vec<String> = vec![
-        "deploy".into(),
-        "--template-file".into(),
-        request.built_template.display().to_string(),
-        "--config-file".into(),
-        request.config_file.display().to_string(),
-        "--region".into(),
-        request.region.to_string(),
-        "--no-confirm-changeset".into(),
-        "--no-fail-on-empty-changeset".into(),
-        "--no-progressbar".into(),
-    ];
-    let mut tool = tool;
-    tool.envs.extend(request.envs.iter().cloned());
-    let _ = request.out_dir;
-    run_tool(&request.sam.path, &args, tool).await
-}
-
-/// A private directory holding the samconfig copy with secret overrides (0700 dir, 0600 file).
-/// Dropping it removes both, on success, failure or unwinding.
-pub struct SecretConfig {
-    dir: tempfile::TempDir,
-}
-
-impl SecretConfig {
-    pub fn write(contents: &str) -> Result<SecretConfig> {
-        let dir = tempfile::Builder::new()
-            .prefix("agentdeploy-secrets-")
-            .tempdir()
-            .map_err(|e| {
-                Error::internal(format!("cannot create a private temporary directory: {e}"))
-            })?;
-        // Only this user may even list the directory that holds the secret file.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )
-        .map_err(|e| Error::io(dir.path(), e))?;
-        let path = dir.path().join("samconfig.toml");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(|e| Error::io(&path, e))?;
-        std::io::Write::write_all(&mut file, contents.as_bytes())
-            .map_err(|e| Error::io(&path, e))?;
-        Ok(SecretConfig { dir })
-    }
-
-    pub fn path(&self) -> PathBuf {
-        self.dir.path().join("samconfig.toml")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn secret_config_is_private_and_removed_on_drop() {
-        let config = SecretConfig::write("parameter_overrides = \"x\"\n").unwrap();
-        let path = config.path();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            std::fs::metadata(path.parent().unwrap())
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o700
-        );
-        drop(config);
-        assert!(!path.exists());
-        assert!(!path.parent().unwrap().exists());
-    }
 
     #[test]
     fn pillow_style_failures_name_the_package() {

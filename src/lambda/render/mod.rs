@@ -2,6 +2,8 @@
 //! agent code verbatim, `template.yaml`, `samconfig.toml` and `src/requirements.txt`.
 //! User data always reaches minijinja as values, never as template source.
 
+pub mod code_interpreter;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -10,47 +12,58 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::lambda::agent::AgentAnalysis;
-use crate::lambda::iam::IamPlan;
+use crate::lambda::analyse::agent::AgentAnalysis;
+use crate::lambda::analyse::iam::IamPlan;
 use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
 pub const TEMPLATE_VERSION: u32 = 3;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The stack tag agentdeploy sets (samconfig `tags`): which function the stack was made for.
+pub const STACK_TAG: &str = "agentdeploy:function";
+
+/// The alias every caller reaches; each deploy publishes a version behind it.
+pub const LIVE_ALIAS: &str = "live";
+
+/// The CloudWatch log group Lambda writes a function's lines to (the stack owns it).
+pub fn log_group_name(function_name: &str) -> String {
+    format!("/aws/lambda/{function_name}")
+}
 /// The generated handler: the agent's file verbatim (line for line) plus its `make_handler` call.
 pub const HANDLER_FILE: &str = "handler.py";
 
-const HANDLER_TEMPLATE: &str = include_str!("../../templates/handler.py.j2");
-const SAM_TEMPLATE: &str = include_str!("../../templates/template.yaml.j2");
-const SAMCONFIG_TEMPLATE: &str = include_str!("../../templates/samconfig.toml.j2");
+const HANDLER_TEMPLATE: &str = include_str!("../../../templates/handler.py.j2");
+const SAM_TEMPLATE: &str = include_str!("../../../templates/template.yaml.j2");
+const SAMCONFIG_TEMPLATE: &str = include_str!("../../../templates/samconfig.toml.j2");
 
 /// Lambda's entry for an agent: starts recording agents before the agent's code runs (and reads
 /// `--secrets-store ssm` secrets), then imports the handler.
-const BOOTSTRAP: &str = include_str!("../../templates/runtime/agentdeploy_bootstrap.py");
+const BOOTSTRAP: &str = include_str!("../../../templates/runtime/agentdeploy_bootstrap.py");
 const BOOTSTRAP_MODULE: &str = "agentdeploy_bootstrap";
 
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
 pub const RUNTIME_FILES: [(&str, &str); 5] = [
     (
         "agentdeploy_runtime/__init__.py",
-        include_str!("../../templates/runtime/agentdeploy_runtime/__init__.py"),
+        include_str!("../../../templates/runtime/agentdeploy_runtime/__init__.py"),
     ),
     (
         "agentdeploy_runtime/agents.py",
-        include_str!("../../templates/runtime/agentdeploy_runtime/agents.py"),
+        include_str!("../../../templates/runtime/agentdeploy_runtime/agents.py"),
     ),
     (
         "agentdeploy_runtime/events.py",
-        include_str!("../../templates/runtime/agentdeploy_runtime/events.py"),
+        include_str!("../../../templates/runtime/agentdeploy_runtime/events.py"),
     ),
     (
         "agentdeploy_runtime/handler.py",
-        include_str!("../../templates/runtime/agentdeploy_runtime/handler.py"),
+        include_str!("../../../templates/runtime/agentdeploy_runtime/handler.py"),
     ),
     (
         "agentdeploy_runtime/sessions.py",
-        include_str!("../../templates/runtime/agentdeploy_runtime/sessions.py"),
+        include_str!("../../../templates/runtime/agentdeploy_runtime/sessions.py"),
     ),
 ];
 
@@ -375,14 +388,14 @@ pub fn render_template(
             reserved_concurrency => settings.reserved_concurrency,
             log_retention_days => settings.log_retention_days,
             own_log_group => own_log_group,
-            log_group_name => crate::lambda::outputs::log_group_name(&settings.function_name),
+            log_group_name => log_group_name(&settings.function_name),
             snapstart => settings.snapstart,
             code_uri => code_uri,
             handler => handler,
             description => match settings.kind {
                 DeploymentKind::Agent => format!("{} - deployed by agentdeploy", settings.function_name),
                 // The lambda-tool MCP server shows this to the model as the tool's description.
-                DeploymentKind::CodeInterpreter => crate::lambda::code_interpreter::TOOL_DESCRIPTION.to_string(),
+                DeploymentKind::CodeInterpreter => crate::lambda::render::code_interpreter::TOOL_DESCRIPTION.to_string(),
             },
             runtime => settings.runtime.name(),
             architecture => settings.architecture.as_str(),
@@ -428,7 +441,7 @@ pub fn render_samconfig(
             s3_bucket => s3_bucket,
             parameter_overrides => overrides,
             // `destroy` deletes only stacks that carry this tag (or that the record names).
-            stack_tags => format!("{}={}", super::outputs::STACK_TAG, settings.function_name),
+            stack_tags => format!("{}={}", STACK_TAG, settings.function_name),
         },
     )
 }

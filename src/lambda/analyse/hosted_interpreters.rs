@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::lambda::agent::AgentAnalysis;
+use crate::lambda::analyse::agent::AgentAnalysis;
 use crate::settings::LambdaSettings;
 
 /// AgentRun's SDK (`agentrun-sdk`, imported as `agentrun`) authenticates with these.
@@ -75,9 +75,11 @@ pub fn with_required_secrets(settings: &LambdaSettings) -> LambdaSettings {
     if settings.kind != crate::settings::DeploymentKind::Agent {
         return settings;
     }
-    if let Ok(analysis) =
-        crate::lambda::agent::analyse(&settings.agent, settings.runtime, settings.entry.as_deref())
-    {
+    if let Ok(analysis) = crate::lambda::analyse::analyse(
+        &settings.agent,
+        settings.runtime,
+        settings.entry.as_deref(),
+    ) {
         for name in required_secrets(&analysis) {
             if !settings.secrets.contains(&name) && !settings.env_vars.contains_key(&name) {
                 settings.secrets.push(name);

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::lambda::agent::AgentAnalysis;
+use crate::lambda::analyse::agent::AgentAnalysis;
 
 /// Strands' default model when an `Agent()` or `BedrockModel()` names none
 /// (strands-agents 1.62, `strands.models.bedrock.DEFAULT_BEDROCK_MODEL_ID`: a global inference profile).
@@ -225,7 +225,7 @@ pub fn model_resources(model_id: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::agent::analyse_source;
+    use crate::lambda::analyse::analyse_source;
     use crate::settings::Runtime;
     use std::path::Path;
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::lambda::agent::{AgentAnalysis, Entry, EntryKind, MainSignature};
+use crate::lambda::analyse::agent::{AgentAnalysis, Entry, EntryKind, MainSignature};
 use crate::settings::DeploymentKind;
 
-pub const SOURCE: &str = include_str!("../../templates/code_interpreter.py");
+pub const SOURCE: &str = include_str!("../../../templates/code_interpreter.py");
 
 /// The function's description, which the MCP server offers to the model as the tool description.
 pub const TOOL_DESCRIPTION: &str = "Run Python code; returns stdout, stderr, exit_code and images it saved (base64). Input: {\"code\": \"<python>\", \"modules\": [\"pip packages\"], \"timeout\": seconds}. Save plots to files to get them back.";

@@ -1,6 +1,7 @@
 //! After (and before) `sam deploy`: the stack's state, outputs and failure reasons through
 //! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (reference §7).
 
+pub use crate::lambda::render::{LIVE_ALIAS, STACK_TAG, log_group_name};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -8,9 +9,6 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::error::{Error, Result};
-
-/// The stack tag agentdeploy sets (samconfig `tags`): which function the stack was made for.
-pub const STACK_TAG: &str = "agentdeploy:function";
 
 #[derive(Debug, Clone)]
 pub struct StackState {
@@ -325,14 +323,6 @@ where
         hint: "check the region, the endpoint and your permissions; rerun with -v".into(),
     }
 }
-
-/// The CloudWatch log group Lambda writes a function's lines to (the stack owns it).
-pub fn log_group_name(function_name: &str) -> String {
-    format!("/aws/lambda/{function_name}")
-}
-
-/// The alias every caller reaches; each deploy publishes a version behind it.
-pub const LIVE_ALIAS: &str = "live";
 
 /// The version `live` points at; `None` when the function has no such alias (an older stack).
 pub async fn live_version(

@@ -5,6 +5,7 @@
 //! packages) pip's `--dry-run --report` with the runtime's platform tags, Python version and
 //! `cp`, wheels only. The pinned list makes later builds reproducible.
 
+pub use crate::lambda::analyse::requirements::normalize_name;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -137,7 +138,7 @@ pub fn cache_key(specifiers: &[String], runtime: Runtime, architecture: Architec
     }
     hasher.update(runtime.name().as_bytes());
     hasher.update(architecture.as_str().as_bytes());
-    crate::lambda::hex_prefix(&hasher.finalize(), 12)
+    crate::lambda::build::hex_prefix(&hasher.finalize(), 12)
 }
 
 pub struct ResolveRequest<'a> {
@@ -174,7 +175,7 @@ pub async fn lookup(request: &ResolveRequest<'_>) -> Result<Lookup> {
     }
     let key = cache_key(request.specifiers, request.runtime, request.architecture);
     let cache_file = request.cache_dir.join(format!("resolved-{key}.txt"));
-    let key_lock = crate::lambda::key_lock::for_path(&cache_file);
+    let key_lock = crate::lambda::build::key_lock::for_path(&cache_file);
     // Waiting for another member's resolution counts as pip time.
     let guard = timings::timed(timings::Category::Pip, key_lock.lock_owned()).await;
     if let Ok(text) = std::fs::read_to_string(&cache_file) {
@@ -524,21 +525,6 @@ fn read_report(path: &Path) -> Result<Vec<String>> {
         .unwrap_or_default();
     pins.sort();
     Ok(pins)
-}
-
-/// PEP 503: lowercase, runs of `-`, `_` and `.` become one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// pip's failure, with the package that has no wheel for the platform named.

@@ -9,7 +9,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ExprContext, ModModule, Stmt};
 use ruff_text_size::Ranged;
 
-use crate::lambda::agent::{line_col, module_assignments};
+use crate::lambda::analyse::syntax::{line_col, module_assignments};
 
 /// Methods that change a list, dict, set or deque in place.
 const MUTATING_METHODS: [&str; 14] = [

@@ -27,7 +27,7 @@ use crate::cli::Architecture;
 use crate::error::{Error, Result};
 use crate::settings::Runtime;
 
-const PROBE: &str = include_str!("../../templates/bytecode_probe.py");
+const PROBE: &str = include_str!("../../../templates/bytecode_probe.py");
 
 /// The import may run agent code that waits on something (a cold start has 10 s of INIT);
 /// past this it never returns, and the deploy stops.
@@ -331,7 +331,7 @@ struct ProbeArgs {
 
 impl ProbeArgs {
     fn new(request: &BytecodeRequest<'_>) -> ProbeArgs {
-        let skip: Vec<String> = crate::lambda::artifact::files_below(request.code_dir)
+        let skip: Vec<String> = crate::lambda::build::artifact::files_below(request.code_dir)
             .iter()
             .filter_map(|p| p.strip_prefix(request.code_dir).ok())
             .map(|p| p.to_string_lossy().into_owned())
@@ -575,7 +575,7 @@ async fn run_limited(
 /// is trusted: no link is followed, no other name is taken. Returns (modules, bytes).
 fn copy_bytecode(out: &Path, artifact: &Path, budget: u64) -> std::io::Result<(u64, u64)> {
     let (mut modules, mut bytes) = (0, 0);
-    for pyc in crate::lambda::artifact::files_below(out) {
+    for pyc in crate::lambda::build::artifact::files_below(out) {
         let Ok(relative) = pyc.strip_prefix(out) else {
             continue;
         };
@@ -633,7 +633,7 @@ fn source_of_pyc(relative: &Path) -> Option<PathBuf> {
 }
 
 /// The top-level names of what the agent imports, for the fallback.
-pub fn top_level_packages(imports: &[crate::lambda::agent::Import]) -> Vec<String> {
+pub fn top_level_packages(imports: &[crate::lambda::analyse::agent::Import]) -> Vec<String> {
     let mut packages: Vec<String> = imports
         .iter()
         .map(|import| import.top_level().to_string())
@@ -723,7 +723,7 @@ mod tests {
             std::fs::read(a.join("__pycache__/top.cpython-313.pyc")).unwrap(),
             b"pyc22"
         );
-        let copied: Vec<_> = crate::lambda::artifact::files_below(a)
+        let copied: Vec<_> = crate::lambda::build::artifact::files_below(a)
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "pyc"))
             .collect();

@@ -2,29 +2,17 @@
 
 use std::time::Duration;
 
-use crate::aws::AwsContext;
-use crate::cli::UseContainer;
 use crate::error::{Error, Result};
-use crate::files::write_atomically;
-use crate::lambda::outputs::{self, StackOutputs};
+pub use crate::lambda::build::pipeline::DeployInputs;
+use crate::lambda::build::pipeline::{build_or_reuse, pin, sam_env};
+use crate::lambda::build::sam::BuildStrategy;
+use crate::lambda::build::{bytecode, resolve};
 use crate::lambda::render;
-use crate::lambda::sam::{self, BuildRequest, BuildStrategy, DeployRequest, SecretConfig};
-use crate::lambda::{LambdaPlan, artifact, bytecode, key_lock, package, resolve};
-use crate::process::ToolOptions;
+use crate::lambda::ship::outputs::{self, StackOutputs};
+use crate::lambda::ship::sam_deploy::{self, DeployRequest, SecretConfig};
 use crate::secrets::SecretValues;
-use crate::settings::{LambdaSettings, SecretsStore};
+use crate::settings::SecretsStore;
 use crate::target::Phase;
-use crate::timings;
-use crate::tools::SamCli;
-
-pub struct DeployInputs<'a> {
-    pub settings: &'a LambdaSettings,
-    pub plan: &'a LambdaPlan,
-    pub aws: &'a AwsContext,
-    pub sam: &'a SamCli,
-    pub secrets: &'a SecretValues,
-    pub tool: ToolOptions<'a>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Deployed {
@@ -46,30 +34,6 @@ pub struct Deployed {
     /// The bytecode shipped (None: reused from a build whose facts were not kept).
     pub bytecode: Option<bytecode::Bytecode>,
 }
-
-/// Environment for every sam child: the endpoint override, no telemetry (a closed network
-/// makes sam's telemetry calls hang for tens of seconds) and a 1 s stack-event poll instead of
-/// `sam deploy`'s 5 s (a deploy waits up to one whole poll after the stack is done), unless the
-/// user chose otherwise.
-pub fn sam_env(aws: &AwsContext, profile: Option<&str>) -> Vec<(String, String)> {
-    let mut envs = vec![("AWS_REGION".to_string(), aws.region.clone())];
-    if std::env::var_os("SAM_CLI_TELEMETRY").is_none() {
-        envs.push(("SAM_CLI_TELEMETRY".into(), "0".into()));
-    }
-    if std::env::var_os("SAM_CLI_POLL_DELAY").is_none() {
-        envs.push(("SAM_CLI_POLL_DELAY".into(), SAM_POLL_DELAY_SECONDS.into()));
-    }
-    if let Some(url) = &aws.endpoint_url {
-        envs.push(("AWS_ENDPOINT_URL".into(), url.clone()));
-    }
-    if let Some(profile) = profile {
-        envs.push(("AWS_PROFILE".into(), profile.to_string()));
-    }
-    envs
-}
-
-/// How often `sam deploy` reads the stack's events while it waits.
-const SAM_POLL_DELAY_SECONDS: &str = "1";
 
 /// Refuses (or with --force repairs) a stack the deploy cannot proceed from. A stack that
 /// agentdeploy made for another function is never taken over: `a-b` and `a_b` share a default
@@ -193,300 +157,6 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     })
 }
 
-fn cache_dir(settings: &LambdaSettings) -> std::path::PathBuf {
-    settings.project_dir.join(".agentdeploy").join("cache")
-}
-
-/// The pins, and the build that produced them when the set was resolved by building it.
-struct Pinned {
-    resolved: resolve::Resolved,
-    built: Option<sam::BuildOutcome>,
-    /// Held until the build is packaged, so fleet members reuse the build along with the pins.
-    turn: Option<resolve::Turn>,
-}
-
-/// Pins the requirements for Lambda's platform and writes them, with the samconfig, into the
-/// project `sam build` reads. A cached resolution is used as it is; a new set is resolved by the
-/// build that installs it where one can run (the native `sam build`, or uv on the cross-platform
-/// path: see `build_unpinned`), else by pip.
-async fn pin(inputs: &DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Pinned> {
-    let settings = inputs.settings;
-    let samconfig = render::render_samconfig(settings, Some(&inputs.aws.region), &[])?;
-    write_atomically(
-        &settings.out_dir.join("samconfig.toml"),
-        samconfig.as_bytes(),
-    )?;
-    let request = resolve::ResolveRequest {
-        specifiers: &inputs.plan.requirements.specifiers,
-        runtime: settings.runtime,
-        architecture: settings.architecture,
-        cache_dir: &cache_dir(settings),
-        tool: inputs.tool.clone(),
-    };
-    let pinned = match resolve::lookup(&request).await? {
-        resolve::Lookup::Cached(resolved) => Pinned {
-            resolved,
-            built: None,
-            turn: None,
-        },
-        resolve::Lookup::Missing(turn) => {
-            match build_unpinned(inputs, &request, &turn, phase).await? {
-                Some((resolved, built)) => Pinned {
-                    resolved,
-                    built: Some(built),
-                    turn: Some(turn),
-                },
-                None => Pinned {
-                    resolved: resolve::with_pip(&request, turn).await?,
-                    built: None,
-                    turn: None,
-                },
-            }
-        }
-    };
-    let text = write_requirements(
-        settings,
-        request.specifiers,
-        &pinned.resolved.pins,
-        pinned.resolved.wheelhouse.as_deref(),
-        "Pinned by agentdeploy",
-    )?;
-    if let Some(built) = &pinned.built {
-        // The built folder got the unpinned list; it carries the pins like any other build.
-        write_atomically(
-            &built.artifact_dir.join("requirements.txt"),
-            text.as_bytes(),
-        )?;
-    }
-    Ok(pinned)
-}
-
-/// `<out-dir>/src/requirements.txt`: the requirement lines (pins, or the specifiers as given
-/// for a build that resolves them) with where they came from. The text is returned.
-fn write_requirements(
-    settings: &LambdaSettings,
-    specifiers: &[String],
-    lines: &[String],
-    wheelhouse: Option<&std::path::Path>,
-    heading: &str,
-) -> Result<String> {
-    let mut text = format!(
-        "# {heading} for {} {} from: {}\n",
-        settings.runtime.name(),
-        settings.architecture.as_str(),
-        specifiers.join(", ")
-    );
-    if let Some(house) = wheelhouse {
-        // Pure-Python wheels built here for distributions that publish only sources.
-        text.push_str(&format!("--find-links {}\n", house.display()));
-    }
-    for line in lines {
-        text.push_str(line);
-        text.push('\n');
-    }
-    write_atomically(
-        &settings.out_dir.join("src/requirements.txt"),
-        text.as_bytes(),
-    )?;
-    Ok(text)
-}
-
-/// A set's first deploy, resolved by the build that installs it: with the runtime's interpreter
-/// here, a plain `sam build` of the requirements as given (resolving with pip first would make
-/// sam resolve and install the same set a second time); on the cross-platform path, uv when it
-/// is on PATH (resolution and install in one step). The pins are read from what was installed. None when neither can run or it failed
-/// (python3.11's pillow, a source-only package): pip resolves for the platform and names what
-/// has no wheel, then the pinned set is built.
-async fn build_unpinned(
-    inputs: &DeployInputs<'_>,
-    request: &resolve::ResolveRequest<'_>,
-    turn: &resolve::Turn,
-    phase: &(dyn Fn(Phase) + Sync),
-) -> Result<Option<(resolve::Resolved, sam::BuildOutcome)>> {
-    let settings = inputs.settings;
-    let build = build_request(inputs);
-    if settings.use_container == UseContainer::Always {
-        return Ok(None);
-    }
-    let (by, uv) = if crate::tools::runtime_interpreter(settings.runtime).is_some() {
-        (resolve::ResolvedBy::SamBuild, None)
-    } else if sam::without_interpreter(&build).await == Some(BuildStrategy::CrossPlatformPip)
-        && let Ok(uv) = which::which("uv")
-    {
-        (resolve::ResolvedBy::Uv, Some(uv))
-    } else {
-        return Ok(None);
-    };
-    let heading = match by {
-        resolve::ResolvedBy::Uv => "Resolved by uv",
-        _ => "Resolved by sam build",
-    };
-    write_requirements(
-        settings,
-        request.specifiers,
-        request.specifiers,
-        None,
-        heading,
-    )?;
-    phase(Phase::Building);
-    let built = match &uv {
-        Some(uv) => sam::cross_platform_uv(&build, uv, request.specifiers, &inputs.tool).await?,
-        None => sam::build_native(&build, &inputs.tool).await?,
-    };
-    let Some(built) = built else {
-        tracing::info!("building the requirements as given failed; resolving with pip");
-        return Ok(None);
-    };
-    let code_dir = settings.out_dir.join("src");
-    match resolve::from_installed(request, turn, by, &built.artifact_dir, &code_dir) {
-        Ok(resolved) => Ok(Some((resolved, built))),
-        Err(e) => {
-            tracing::info!("no pins from the build ({e}); resolving with pip");
-            Ok(None)
-        }
-    }
-}
-
-/// What the build step leaves: the template `sam deploy` uploads from, and how it was made.
-struct Built {
-    template: std::path::PathBuf,
-    strategy: BuildStrategy,
-    /// The dependencies were reused rather than built.
-    cached: bool,
-    artifact_bytes: u64,
-    bytecode: Option<bytecode::Bytecode>,
-    warnings: Vec<String>,
-}
-
-/// Builds the dependencies (or reuses them), compiles their bytecode, checks the artifact's
-/// size, packages the function's zip and writes the built template pointing at it: one sequence
-/// under the dependency set's build lock, so one function.
-async fn build_or_reuse(
-    inputs: &DeployInputs<'_>,
-    pins: &[String],
-    built: Option<sam::BuildOutcome>,
-    own_log_group: bool,
-) -> Result<Built> {
-    let settings = inputs.settings;
-    let deps = sam::deps_hash(pins, settings.runtime, settings.architecture);
-    let shared = package::SharedDeps::new(&cache_dir(settings), &deps);
-    let code_dir = settings.out_dir.join("src");
-    // Fleet members with the same dependency set wait for the first one's build and then zip
-    // their code onto its dependencies: each set goes through `sam build` once.
-    let build_turn = key_lock::for_path(&shared.zip);
-    let build_turn = timings::timed(timings::Category::Sam, build_turn.lock()).await;
-    // Reuse, cheapest first: the zipped dependencies (no build folder needed), then this
-    // agent's own built folder (the zip was deleted), else `sam build`. `--force` rebuilds; a
-    // build that resolved the set is used as it is.
-    let fresh = settings.force || built.is_some();
-    let facts = shared.facts().filter(|_| !fresh);
-    let incremental = if fresh || facts.is_some() {
-        None
-    } else {
-        sam::try_incremental(&settings.out_dir, &deps)?
-    };
-    let mut warnings = Vec::new();
-    let (strategy, artifact_dir, cached, artifact_bytes, bytecode) = match (facts, incremental) {
-        (Some(facts), _) => {
-            let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
-            artifact::check_total(bytes, artifact_limit())?;
-            (facts.strategy, None, true, bytes, facts.bytecode)
-        }
-        (None, Some(build)) => {
-            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (build.strategy, Some(build.artifact_dir), true, bytes, None)
-        }
-        (None, None) => {
-            let build = match built {
-                Some(build) => build,
-                None => sam::build(&build_request(inputs), &inputs.tool).await?,
-            };
-            sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
-            let (bytecode, warning) =
-                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await?;
-            warnings.extend(warning);
-            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (
-                build.strategy,
-                Some(build.artifact_dir),
-                false,
-                bytes,
-                Some(bytecode),
-            )
-        }
-    };
-    let build_dir = sam::build_dir(&settings.out_dir);
-    timings::timed(
-        timings::Category::Zip,
-        package::package_off_runtime(package::PackageRequest {
-            build_dir: build_dir.clone(),
-            artifact_dir,
-            code_dir,
-            shared,
-            strategy,
-            fresh_build: !cached,
-            bytecode: bytecode.clone(),
-        }),
-    )
-    .await?;
-    drop(build_turn);
-    let template = build_dir.join("template.yaml");
-    write_atomically(
-        &template,
-        render::render_template(
-            settings,
-            &inputs.plan.iam,
-            package::FUNCTION_ZIP,
-            own_log_group,
-        )?
-        .as_bytes(),
-    )?;
-    Ok(Built {
-        template,
-        strategy,
-        cached,
-        artifact_bytes,
-        bytecode,
-        warnings,
-    })
-}
-
-/// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy when the agent's
-/// import never returns or fails as every cold start would.
-async fn compile_bytecode(
-    inputs: &DeployInputs<'_>,
-    artifact_dir: &std::path::Path,
-    code_dir: &std::path::Path,
-) -> Result<(bytecode::Bytecode, Option<String>)> {
-    let settings = inputs.settings;
-    let agent_file = inputs
-        .plan
-        .analysis
-        .path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| render::HANDLER_FILE.to_string());
-    let request = bytecode::BytecodeRequest {
-        artifact_dir,
-        code_dir,
-        runtime: settings.runtime,
-        architecture: settings.architecture,
-        env_vars: settings
-            .env_vars
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        secrets: &settings.secrets,
-        region: &inputs.aws.region,
-        packages: bytecode::top_level_packages(&inputs.plan.analysis.imports),
-        budget: artifact_limit().saturating_sub(artifact::dir_size(artifact_dir)),
-        agent_file: &agent_file,
-        import_probe: settings.import_probe,
-    };
-    // Compiling is what pip's install would do without --no-compile: counted as pip's time.
-    timings::timed(timings::Category::Pip, bytecode::compile(request)).await
-}
-
 /// Who holds the function's log group `/aws/lambda/<function>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LogGroup {
@@ -551,21 +221,6 @@ async fn keep_existing_log_group(inputs: &DeployInputs<'_>) -> Result<String> {
     ))
 }
 
-fn build_request<'a>(inputs: &DeployInputs<'a>) -> BuildRequest<'a> {
-    let settings = inputs.settings;
-    BuildRequest {
-        sam: inputs.sam,
-        out_dir: &settings.out_dir,
-        runtime: settings.runtime,
-        architecture: settings.architecture,
-        use_container: settings.use_container,
-        allow_cross_platform: std::env::var("AGENTDEPLOY_NO_CROSS_PLATFORM")
-            .map(|v| v != "1")
-            .unwrap_or(true),
-        envs: sam_env(inputs.aws, settings.profile.as_deref()),
-    }
-}
-
 /// Puts the secrets where the function reads them (SSM, or NoEcho parameter overrides in a
 /// private samconfig that lives only for this call) and runs `sam deploy`. True when sam found
 /// nothing to change.
@@ -608,7 +263,7 @@ async fn deploy_with_secrets(
         .as_ref()
         .map(SecretConfig::path)
         .unwrap_or_else(|| settings.out_dir.join("samconfig.toml"));
-    let run = sam::deploy(
+    let run = sam_deploy::deploy(
         &DeployRequest {
             sam: inputs.sam,
             out_dir: &settings.out_dir,
@@ -783,15 +438,6 @@ pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -
             })?;
     }
     Ok(names.len())
-}
-
-/// Lambda's limit; `AGENTDEPLOY_MAX_ARTIFACT_BYTES` lowers it (for tests and stricter budgets).
-fn artifact_limit() -> u64 {
-    std::env::var("AGENTDEPLOY_MAX_ARTIFACT_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(|v: u64| v.min(artifact::MAX_UNZIPPED_BYTES))
-        .unwrap_or(artifact::MAX_UNZIPPED_BYTES)
 }
 
 /// Situations the local AWS cannot produce, replayed from recorded CloudFormation traffic.

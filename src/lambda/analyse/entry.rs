@@ -1,0 +1,539 @@
+//! The entry point (reference §5 "Entry point"): what the module binds at top level, followed
+//! through `main = real` and `from module import main`, and chosen in the documented order.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, ModModule, Stmt};
+use ruff_text_size::Ranged;
+
+use crate::error::{Error, Result};
+use crate::files;
+use crate::lambda::analyse::parse::parse_module;
+use crate::lambda::analyse::syntax::line_col;
+use crate::settings::Runtime;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MainSignature {
+    pub is_async: bool,
+    /// Positional parameters (posonly + regular), in order.
+    pub positional: Vec<String>,
+    pub has_varargs: bool,
+    pub line: usize,
+    /// Positional parameters without a default.
+    #[serde(skip)]
+    pub required_positional: usize,
+    /// Keyword-only parameters without a default (the handler passes none).
+    #[serde(skip)]
+    pub required_keyword_only: Vec<String>,
+    /// Keyword-only parameters with a default: the handler passes none of them either.
+    #[serde(skip)]
+    pub optional_keyword_only: Vec<String>,
+    /// A `def` whose body yields: calling it gives a generator, not an answer.
+    #[serde(skip)]
+    pub is_generator: bool,
+    /// Imported from a module agentdeploy does not ship (an installed package): its parameters
+    /// are read at cold start (`inspect.signature`), not here.
+    #[serde(skip)]
+    pub read_at_cold_start: bool,
+}
+
+impl MainSignature {
+    fn of(
+        parameters: &ast::Parameters,
+        is_async: bool,
+        body: &[Stmt],
+        line: usize,
+    ) -> MainSignature {
+        let positional: Vec<&ast::ParameterWithDefault> = parameters
+            .posonlyargs
+            .iter()
+            .chain(parameters.args.iter())
+            .collect();
+        let mut yields = YieldFinder::default();
+        yields.visit_body(body);
+        let (required_keyword_only, optional_keyword_only): (Vec<String>, Vec<String>) = {
+            let (required, optional): (Vec<_>, Vec<_>) = parameters
+                .kwonlyargs
+                .iter()
+                .partition(|p| p.default.is_none());
+            let names = |list: Vec<&ast::ParameterWithDefault>| {
+                list.iter().map(|p| p.parameter.name.to_string()).collect()
+            };
+            (names(required), names(optional))
+        };
+        MainSignature {
+            is_async,
+            positional: positional
+                .iter()
+                .map(|p| p.parameter.name.to_string())
+                .collect(),
+            has_varargs: parameters.vararg.is_some(),
+            line,
+            required_positional: positional.iter().filter(|p| p.default.is_none()).count(),
+            required_keyword_only,
+            optional_keyword_only,
+            is_generator: yields.found,
+            read_at_cold_start: false,
+        }
+    }
+
+    /// Why the handler cannot call this as `kind` (None: it can).
+    fn uncallable(&self, name: &str, kind: EntryKind) -> Option<String> {
+        let passes = match kind {
+            EntryKind::Main => "at most two positional arguments (user_input, input_data)",
+            EntryKind::Handler => "two positional arguments (event, context)",
+            EntryKind::Agent => return None,
+        };
+        if self.required_positional > 2 {
+            return Some(format!(
+                "`{name}` needs {} positional arguments but the handler passes {passes}",
+                self.required_positional
+            ));
+        }
+        if let Some(keyword) = self.required_keyword_only.first() {
+            return Some(format!(
+                "`{name}` needs the keyword-only argument `{keyword}`, which the handler cannot know; give it a default"
+            ));
+        }
+        // `def main(*, user_input_arg=None, ...)`: called with nothing, it would answer every
+        // request as if it had been sent no input.
+        if kind == EntryKind::Main
+            && self.positional.is_empty()
+            && !self.has_varargs
+            && let Some(keyword) = self.optional_keyword_only.first()
+        {
+            return Some(format!(
+                "`{name}` takes `{keyword}` by keyword only (after `*`), but the handler passes (user_input, input_data) positionally: it would never receive the input; drop the `*`"
+            ));
+        }
+        if self.is_generator {
+            return Some(format!(
+                "`{name}` is {} generator: calling it yields values instead of returning an answer",
+                if self.is_async { "an async" } else { "a" }
+            ));
+        }
+        None
+    }
+}
+
+/// Whether a function body yields (nested functions, lambdas and classes are their own scopes).
+#[derive(Default)]
+pub(crate) struct YieldFinder {
+    found: bool,
+}
+
+impl<'a> Visitor<'a> for YieldFinder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+            visitor::walk_stmt(self, stmt);
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Yield(_) | Expr::YieldFrom(_) => self.found = true,
+            Expr::Lambda(_) => {}
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
+}
+
+impl MainSignature {
+    /// How many of (user_input, input_data) the handler passes positionally.
+    /// How many of (user_input, input_data) the handler passes; `None`: decided at cold start.
+    pub fn arity(&self) -> Option<usize> {
+        if self.read_at_cold_start {
+            None
+        } else if self.has_varargs {
+            Some(2)
+        } else {
+            Some(self.positional.len().min(2))
+        }
+    }
+}
+
+/// What the handler calls (reference §5 "Entry point").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A function called with (input, data), as `main` is.
+    Main,
+    /// A Lambda-style `handler(event, context)`: given the raw event, its answer passed through.
+    Handler,
+    /// A module-level Strands `Agent`: called with the input, answering `str(result)`.
+    Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub name: String,
+    pub line: usize,
+}
+
+/// What the module defines at top level that the handler could call. A later definition of a
+/// name replaces an earlier one, as it does when Python runs the module.
+#[derive(Default)]
+pub(crate) struct TopLevel {
+    pub(crate) functions: BTreeMap<String, MainSignature>,
+    /// `NAME = Agent(...)` (or `strands.Agent(...)`), with its line.
+    pub(crate) agents: BTreeMap<String, usize>,
+    /// `from MODULE import NAME [as BOUND]`, by the name bound.
+    pub(crate) imported: BTreeMap<String, ImportedName>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ImportedName {
+    pub(crate) module: String,
+    /// Leading dots: 0 absolute, 1 this folder, 2 its parent...
+    pub(crate) level: u32,
+    pub(crate) name: String,
+    pub(crate) line: usize,
+}
+
+impl TopLevel {
+    /// A later binding of `name` replaces whatever it was, as it does when Python runs the module.
+    fn unbind(&mut self, name: &str) {
+        self.functions.remove(name);
+        self.agents.remove(name);
+        self.imported.remove(name);
+    }
+
+    /// `name = value`: an Agent, another name's binding (`main = real`), or a lambda.
+    fn assign(&mut self, name: &str, value: &Expr, line: usize) {
+        let alias_of = match value {
+            Expr::Name(other) => Some((
+                self.functions.get(other.id.as_str()).cloned(),
+                self.agents.get(other.id.as_str()).copied(),
+                self.imported.get(other.id.as_str()).cloned(),
+            )),
+            _ => None,
+        };
+        self.unbind(name);
+        let name = name.to_string();
+        if matches!(value, Expr::Call(call) if is_agent_constructor(&call.func)) {
+            self.agents.insert(name, line);
+        } else if let Some((function, agent, imported)) = alias_of {
+            if let Some(signature) = function {
+                self.functions.insert(name, signature);
+            } else if let Some(agent_line) = agent {
+                self.agents.insert(name, agent_line);
+            } else if let Some(imported) = imported {
+                self.imported.insert(name, imported);
+            }
+        } else if let Expr::Lambda(lambda) = value {
+            // `main = lambda ...` is called like a def of that signature.
+            let parameters = lambda.parameters.as_deref().cloned().unwrap_or_default();
+            let signature = MainSignature::of(&parameters, false, &[], line);
+            self.functions.insert(name, signature);
+        }
+    }
+
+    /// `from MODULE import NAME [as BOUND], ...`.
+    fn import_from(&mut self, from: &ast::StmtImportFrom, line: usize) {
+        for alias in &from.names {
+            if alias.name.as_str() == "*" {
+                continue;
+            }
+            let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+            self.unbind(&bound);
+            self.imported.insert(
+                bound,
+                ImportedName {
+                    module: from
+                        .module
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_default(),
+                    level: from.level,
+                    name: alias.name.to_string(),
+                    line,
+                },
+            );
+        }
+    }
+}
+
+pub(crate) fn top_level(module: &ModModule, source: &str) -> TopLevel {
+    let mut found = TopLevel::default();
+    for stmt in &module.body {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                let signature = MainSignature::of(
+                    &def.parameters,
+                    def.is_async,
+                    &def.body,
+                    line_col(source, def.start().to_usize()).0,
+                );
+                let name = def.name.to_string();
+                found.unbind(&name);
+                found.functions.insert(name, signature);
+            }
+            Stmt::Assign(assign) => {
+                let line = line_col(source, assign.start().to_usize()).0;
+                for target in &assign.targets {
+                    if let Expr::Name(name) = target {
+                        found.assign(name.id.as_str(), &assign.value, line);
+                    }
+                }
+            }
+            Stmt::AnnAssign(assign) => {
+                if let Expr::Name(name) = &*assign.target {
+                    let name = name.id.to_string();
+                    found.unbind(&name);
+                    if let Some(Expr::Call(call)) = assign.value.as_deref()
+                        && is_agent_constructor(&call.func)
+                    {
+                        found
+                            .agents
+                            .insert(name, line_col(source, assign.start().to_usize()).0);
+                    }
+                }
+            }
+            Stmt::Delete(delete) => {
+                for target in &delete.targets {
+                    if let Expr::Name(name) = target {
+                        found.unbind(name.id.as_str());
+                    }
+                }
+            }
+            Stmt::ImportFrom(from) => {
+                found.import_from(from, line_col(source, from.start().to_usize()).0);
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+                    found.unbind(bound.split('.').next().unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// How many `from x import y` hops an entry is followed through the agent's own modules.
+pub(crate) const IMPORT_HOPS: usize = 4;
+
+/// An entry candidate (`main`, a handler name, `--entry`) that the entry file imports rather than
+/// defines (`from helpers import main`): read from the agent's own module when it ships one,
+/// else (an installed package) called as Python would and its parameters read at cold start.
+pub(crate) fn resolve_imported_entries(
+    found: &mut TopLevel,
+    entry_file: &Path,
+    runtime: Runtime,
+    requested: Option<&str>,
+) -> Result<()> {
+    let candidates: Vec<String> = requested
+        .into_iter()
+        .chain(["main"])
+        .chain(HANDLER_NAMES)
+        .filter(|name| found.imported.contains_key(*name))
+        .map(String::from)
+        .collect();
+    for bound in candidates {
+        let Some(imported) = found.imported.get(&bound).cloned() else {
+            continue;
+        };
+        match imported_definition(&imported, entry_file, runtime, IMPORT_HOPS)? {
+            Some(Definition::Function(signature)) => {
+                found.functions.insert(
+                    bound,
+                    MainSignature {
+                        line: imported.line,
+                        ..signature
+                    },
+                );
+            }
+            Some(Definition::Agent) => {
+                found.agents.insert(bound, imported.line);
+            }
+            None => {
+                found.functions.insert(
+                    bound,
+                    MainSignature {
+                        line: imported.line,
+                        read_at_cold_start: true,
+                        ..MainSignature::default()
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) enum Definition {
+    Function(MainSignature),
+    Agent,
+}
+
+/// What `imported` names in the agent's own module, if it is one (None: not the agent's own,
+/// or not found there).
+pub(crate) fn imported_definition(
+    imported: &ImportedName,
+    importer: &Path,
+    runtime: Runtime,
+    hops: usize,
+) -> Result<Option<Definition>> {
+    let mut dir = importer.parent().unwrap_or(Path::new(".")).to_path_buf();
+    for _ in 1..imported.level {
+        dir = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+    }
+    let base = imported
+        .module
+        .split('.')
+        .filter(|part| !part.is_empty())
+        .fold(dir, |path, part| path.join(part));
+    let file = [base.with_extension("py"), base.join("__init__.py")]
+        .into_iter()
+        .find(|file| file.is_file());
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let display = file.display().to_string();
+    let source = files::read_user_text(&file)
+        .map_err(|e| Error::agent(&display, format!("cannot read: {e}")))?;
+    let module = parse_module(&display, &source, runtime)?;
+    let mut theirs = top_level(&module, &source);
+    if let Some(signature) = theirs.functions.remove(&imported.name) {
+        return Ok(Some(Definition::Function(signature)));
+    }
+    if theirs.agents.contains_key(&imported.name) {
+        return Ok(Some(Definition::Agent));
+    }
+    match theirs.imported.remove(&imported.name) {
+        Some(next) if hops > 0 => imported_definition(&next, &file, runtime, hops - 1),
+        _ => Ok(None),
+    }
+}
+
+pub(crate) fn is_agent_constructor(func: &Expr) -> bool {
+    match func {
+        Expr::Name(name) => name.id.as_str() == "Agent",
+        Expr::Attribute(attr) => attr.attr.as_str() == "Agent",
+        _ => false,
+    }
+}
+
+/// Lambda-style handlers the agent may define itself (called with the raw event).
+pub(crate) const HANDLER_NAMES: [&str; 2] = ["handler", "lambda_handler"];
+
+/// The entry point, in reference §5's order: `--entry`, `main`, a Lambda-style handler, the one
+/// module-level Agent.
+/// reference §5's rules in their order, each with its own error and hint; kept in one piece so the
+/// order reads top to bottom.
+pub(crate) fn find_entry(
+    found: &TopLevel,
+    display: &str,
+    requested: Option<&str>,
+) -> Result<(Entry, MainSignature)> {
+    let no_signature = |line| MainSignature {
+        line,
+        ..MainSignature::default()
+    };
+    let function_entry = |name: &str, signature: &MainSignature| {
+        let kind = if HANDLER_NAMES.contains(&name) {
+            EntryKind::Handler
+        } else {
+            EntryKind::Main
+        };
+        if let Some(problem) = signature.uncallable(name, kind) {
+            return Err(Error::Agent {
+                location: format!("{display}:{}", signature.line),
+                message: problem,
+                hint: Some(match kind {
+                    EntryKind::Handler => "define it as `def NAME(event, context)`".into(),
+                    _ => "define it as `def main(user_input_arg=None, input_data_arg=None)` returning the answer".into(),
+                }),
+            });
+        }
+        Ok((
+            Entry {
+                kind,
+                name: name.to_string(),
+                line: signature.line,
+            },
+            signature.clone(),
+        ))
+    };
+    if let Some(name) = requested {
+        if let Some(signature) = found.functions.get(name) {
+            return function_entry(name, signature);
+        }
+        if let Some(&line) = found.agents.get(name) {
+            return Ok((
+                Entry {
+                    kind: EntryKind::Agent,
+                    name: name.to_string(),
+                    line,
+                },
+                no_signature(line),
+            ));
+        }
+        return Err(Error::Agent {
+            location: display.to_string(),
+            message: format!(
+                "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable"
+            ),
+            hint: Some(entry_candidates_hint(found)),
+        });
+    }
+    if let Some(signature) = found.functions.get("main") {
+        return function_entry("main", signature);
+    }
+    for name in HANDLER_NAMES {
+        if let Some(signature) = found.functions.get(name) {
+            return function_entry(name, signature);
+        }
+    }
+    match found.agents.len() {
+        1 => {
+            let (name, &line) = found.agents.iter().next().ok_or_else(|| Error::internal("one agent expected"))?;
+            Ok((
+                Entry {
+                    kind: EntryKind::Agent,
+                    name: name.clone(),
+                    line,
+                },
+                no_signature(line),
+            ))
+        }
+        0 => Err(Error::Agent {
+            location: display.to_string(),
+            message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)` or module-level `Agent(...)`".into(),
+            hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into()),
+        }),
+        _ => {
+            let mut agents: Vec<(&String, &usize)> = found.agents.iter().collect();
+            agents.sort_by_key(|(_, line)| **line);
+            let listed: Vec<String> = agents
+                .iter()
+                .map(|(name, line)| format!("`{name}` (line {line})"))
+                .collect();
+            Err(Error::Agent {
+                location: display.to_string(),
+                message: format!(
+                    "several module-level Agents and no `main`: {}",
+                    listed.join(", ")
+                ),
+                hint: Some(format!(
+                    "choose the one callers talk to with --entry NAME (or `entry = \"NAME\"` in the config), e.g. --entry {}",
+                    agents[0].0
+                )),
+            })
+        }
+    }
+}
+
+pub(crate) fn entry_candidates_hint(found: &TopLevel) -> String {
+    let mut names: Vec<String> = found.functions.keys().map(|n| format!("{n}()")).collect();
+    names.extend(found.agents.keys().map(|n| format!("{n} (Agent)")));
+    if names.is_empty() {
+        "the file defines no top-level function or Agent".into()
+    } else {
+        format!("top-level candidates: {}", names.join(", "))
+    }
+}

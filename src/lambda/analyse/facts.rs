@@ -1,0 +1,270 @@
+//! Facts from the agent's code for requirements and IAM: its imports, the Bedrock models it
+//! names, AgentCore code interpreter use, boto3 calls.
+
+use std::collections::BTreeMap;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{Expr, ModModule, Stmt};
+use ruff_text_size::Ranged;
+
+use crate::lambda::analyse::syntax::{line_col, module_assignments};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Import {
+    /// Full dotted module, e.g. `bedrock_agentcore.tools.code_interpreter_client`.
+    pub module: String,
+    /// Names imported from it (`from m import a, b`), empty for `import m`.
+    pub names: Vec<String>,
+    pub line: usize,
+}
+
+impl Import {
+    pub fn top_level(&self) -> &str {
+        self.module.split('.').next().unwrap_or(&self.module)
+    }
+}
+
+/// A model the agent talks to through Bedrock, with the line that chose it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BedrockModelUse {
+    /// `None` when the id is not a literal the analysis can read.
+    pub model_id: Option<String>,
+    /// True when the agent relies on Strands' default model (a bare `Agent()` or `BedrockModel()`).
+    pub is_default: bool,
+    pub line: usize,
+}
+
+pub(crate) struct Facts {
+    pub(crate) imports: Vec<Import>,
+    pub(crate) bedrock_models: Vec<BedrockModelUse>,
+    pub(crate) agentcore: Vec<usize>,
+    pub(crate) aws_sdk: Vec<usize>,
+}
+
+pub(crate) fn collect_facts(module: &ModModule, source: &str, _display: &str) -> Facts {
+    let constants = module_string_constants(module);
+    let mut collector = Collector {
+        source,
+        constants: &constants,
+        imports: Vec::new(),
+        bedrock_models: Vec::new(),
+        agentcore: Vec::new(),
+        aws_sdk: Vec::new(),
+    };
+    collector.visit_body(&module.body);
+    Facts {
+        imports: collector.imports,
+        bedrock_models: collector.bedrock_models,
+        agentcore: collector.agentcore,
+        aws_sdk: collector.aws_sdk,
+    }
+}
+
+/// `NAME = "literal"` at module level, so `BedrockModel(model_id=MODEL_ID)` can be resolved.
+pub(crate) fn module_string_constants(module: &ModModule) -> BTreeMap<String, ModuleValue> {
+    let mut constants = BTreeMap::new();
+    for (_, name, value) in module_assignments(module) {
+        match value {
+            Expr::StringLiteral(s) => {
+                constants.insert(
+                    name.to_string(),
+                    ModuleValue::Literal(s.value.to_str().to_string()),
+                );
+            }
+            value if reads_environment(value) => {
+                constants.insert(name.to_string(), ModuleValue::FromEnvironment);
+            }
+            // Rebinding to something else makes the name non-constant.
+            _ => {
+                constants.remove(name);
+            }
+        }
+    }
+    constants
+}
+
+/// What a module-level name holds, where the analysis can tell.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ModuleValue {
+    Literal(String),
+    /// `os.environ[...]`, `os.getenv(...)`, `os.environ.get(...)` (possibly `or` a default).
+    FromEnvironment,
+}
+
+/// Whether the expression reads an environment variable (a string known only at run time).
+pub(crate) fn reads_environment(expr: &Expr) -> bool {
+    let is_environ = |expr: &Expr| match expr {
+        Expr::Attribute(attr) => attr.attr.as_str() == "environ",
+        Expr::Name(name) => name.id.as_str() == "environ",
+        _ => false,
+    };
+    match expr {
+        Expr::Subscript(subscript) => is_environ(&subscript.value),
+        Expr::Call(call) => match &*call.func {
+            Expr::Attribute(attr) => {
+                attr.attr.as_str() == "getenv"
+                    || (attr.attr.as_str() == "get" && is_environ(&attr.value))
+            }
+            Expr::Name(name) => name.id.as_str() == "getenv",
+            _ => false,
+        },
+        Expr::BoolOp(op) => op.values.iter().any(reads_environment),
+        _ => false,
+    }
+}
+
+pub(crate) struct Collector<'s> {
+    source: &'s str,
+    constants: &'s BTreeMap<String, ModuleValue>,
+    imports: Vec<Import>,
+    bedrock_models: Vec<BedrockModelUse>,
+    agentcore: Vec<usize>,
+    aws_sdk: Vec<usize>,
+}
+
+impl Collector<'_> {
+    fn line(&self, offset: usize) -> usize {
+        line_col(self.source, offset).0
+    }
+
+    fn literal(&self, expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::StringLiteral(s) => Some(s.value.to_str().to_string()),
+            Expr::Name(name) => match self.constants.get(name.id.as_str()) {
+                Some(ModuleValue::Literal(value)) => Some(value.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A string read from the environment at run time, directly or through a module-level name.
+    fn is_read_from_environment(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Name(name) => {
+                self.constants.get(name.id.as_str()) == Some(&ModuleValue::FromEnvironment)
+            }
+            other => reads_environment(other),
+        }
+    }
+
+    fn record_import(&mut self, module: String, names: Vec<String>, line: usize) {
+        let top = module.split('.').next().unwrap_or_default().to_string();
+        if module.starts_with("bedrock_agentcore.tools.code_interpreter_client")
+            || (module == "bedrock_agentcore.tools"
+                && names
+                    .iter()
+                    .any(|n| n == "code_interpreter_client" || n == "CodeInterpreter"))
+        {
+            self.agentcore.push(line);
+        }
+        if top == "boto3"
+            || (module.starts_with("strands_tools") && names.iter().any(|n| n == "use_aws"))
+            || module == "strands_tools.use_aws"
+        {
+            self.aws_sdk.push(line);
+        }
+        self.imports.push(Import {
+            module,
+            names,
+            line,
+        });
+    }
+
+    fn call(&mut self, call: &ruff_python_ast::ExprCall) {
+        let callee = match &*call.func {
+            Expr::Name(name) => name.id.as_str(),
+            Expr::Attribute(attr) => attr.attr.as_str(),
+            _ => return,
+        };
+        let line = self.line(call.start().to_usize());
+        let keyword = |name: &str| {
+            call.arguments
+                .keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.as_str() == name))
+                .map(|k| &k.value)
+        };
+        match callee {
+            "BedrockModel" => {
+                let id_expr = keyword("model_id");
+                self.bedrock_models.push(match id_expr {
+                    None => BedrockModelUse {
+                        model_id: None,
+                        is_default: true,
+                        line,
+                    },
+                    Some(expr) => BedrockModelUse {
+                        model_id: self.literal(expr),
+                        is_default: false,
+                        line,
+                    },
+                });
+            }
+            "Agent" => {
+                // Agent(model=...) takes a model id string (Bedrock) or a model object; the first
+                // positional parameter is `model`.
+                let model = keyword("model").or_else(|| call.arguments.args.first());
+                match model {
+                    None => self.bedrock_models.push(BedrockModelUse {
+                        model_id: None,
+                        is_default: true,
+                        line,
+                    }),
+                    Some(Expr::NoneLiteral(_)) => self.bedrock_models.push(BedrockModelUse {
+                        model_id: None,
+                        is_default: true,
+                        line,
+                    }),
+                    Some(expr) => {
+                        if let Some(id) = self.literal(expr) {
+                            self.bedrock_models.push(BedrockModelUse {
+                                model_id: Some(id),
+                                is_default: false,
+                                line,
+                            });
+                        } else if self.is_read_from_environment(expr) {
+                            // A Bedrock model id chosen at deploy time through the environment.
+                            self.bedrock_models.push(BedrockModelUse {
+                                model_id: None,
+                                is_default: false,
+                                line,
+                            });
+                        }
+                        // Any other expression is a model object, counted where it is built.
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for Collector<'_> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::Import(import) => {
+                let line = self.line(import.start().to_usize());
+                for alias in &import.names {
+                    self.record_import(alias.name.to_string(), Vec::new(), line);
+                }
+            }
+            Stmt::ImportFrom(from) if from.level == 0 => {
+                if let Some(module) = &from.module {
+                    let line = self.line(from.start().to_usize());
+                    let names = from.names.iter().map(|a| a.name.to_string()).collect();
+                    self.record_import(module.to_string(), names, line);
+                }
+            }
+            _ => {}
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Call(call) = expr {
+            self.call(call);
+        }
+        visitor::walk_expr(self, expr);
+    }
+}

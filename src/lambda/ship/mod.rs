@@ -1,0 +1,6 @@
+//! Ship: the only room that calls AWS (reference §7, §11): the stack checked, deployed with its
+//! secrets and verified, the `live` alias moved, the stack's outputs read.
+
+pub mod deploy;
+pub mod outputs;
+pub mod sam_deploy;
