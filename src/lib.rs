@@ -2,6 +2,7 @@
 //! `orchestrate::run`.
 
 pub mod aws;
+pub mod build_report;
 pub mod cli;
 pub mod config;
 pub mod error;

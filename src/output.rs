@@ -65,13 +65,13 @@ pub struct BuildInfo {
     /// Who resolved the dependency set: `cache` (an earlier run), `sam-build` (the native build
     /// of the requirements as given) or `pip` (pip's resolution for the Lambda platform).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved_by: Option<crate::lambda::build::resolve::ResolvedBy>,
+    pub resolved_by: Option<crate::build_report::ResolvedBy>,
     /// What was compiled to bytecode for cold starts.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytecode: Option<crate::lambda::build::bytecode::Bytecode>,
+    pub bytecode: Option<crate::build_report::Bytecode>,
     /// The cold start to expect from what was built (the plan's is from the requirements).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cold_start: Option<crate::lambda::build::cold_start::ColdStart>,
+    pub cold_start: Option<crate::build_report::ColdStart>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -232,13 +232,13 @@ fn print_text(r: &DeployReport) {
         let size = r
             .build
             .artifact_bytes
-            .map(|b| format!(", {}", crate::lambda::build::artifact::mib(b)))
+            .map(|b| format!(", {}", crate::build_report::mib(b)))
             .unwrap_or_default();
         let bytecode = match &r.build.bytecode {
             Some(b) if b.method != "none" => format!(
                 ", bytecode for {} modules ({}, {}; agent code at build: {})",
                 b.modules,
-                crate::lambda::build::artifact::mib(b.bytes),
+                crate::build_report::mib(b.bytes),
                 b.method,
                 if b.isolation.is_empty() {
                     "unknown"

@@ -1,5 +1,5 @@
 //! An OS sandbox for the one time agentdeploy runs the agent's own code on the deployer's machine:
-//! the build-time import that finds what to compile (`lambda::bytecode`). The agent's code is
+//! the build-time import that finds what to compile (the Lambda target's bytecode step). The agent's code is
 //! often generated, so it is treated as hostile:
 //!
 //! - its own user, mount, network, PID, IPC and UTS namespaces: no network at all (not even

@@ -1,7 +1,8 @@
-//! What the orchestration layer asks of a deployment target (plan / ship / live state), and
-//! the target-neutral results it gets back. The lifecycle around it — locks, the deployment
-//! record, the unchanged check, progress, reports — is the same for every target; Lambda
-//! (`crate::lambda::target::LambdaTarget`) is the first implementation.
+//! What the orchestration layer asks of a deployment target (plan / ship / live state, and the
+//! commands around a deployment: status, invoke, rollback, logs, destroy), and the
+//! target-neutral results it gets back. The lifecycle around it — locks, the deployment record,
+//! the unchanged check, progress, reports — is the same for every target; the Lambda target is
+//! the first implementation, chosen in one place (`orchestrate::target`).
 //!
 //! The trait lives outside `orchestrate/` so a target can implement it without importing the
 //! orchestration layer (the layers only point down).
@@ -81,8 +82,83 @@ pub struct Shipped {
     pub warnings: Vec<String>,
 }
 
+/// The deployed function as its platform reports it now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FunctionState {
+    pub state: String,
+    pub last_update_status: String,
+    pub runtime: Option<String>,
+    pub memory: Option<i32>,
+    pub timeout: Option<i32>,
+    /// Why the function is Failed (or its last update failed), as Lambda says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl FunctionState {
+    pub fn is_ready(&self) -> bool {
+        self.state == "Active" && self.last_update_status == "Successful"
+    }
+
+    pub fn has_failed(&self) -> bool {
+        self.state == "Failed" || self.last_update_status == "Failed"
+    }
+}
+
+/// One published version of a deployment (never an unpublished draft).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublishedVersion {
+    pub version: String,
+    pub last_modified: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A deployment as it runs now, for `status`.
+#[derive(Debug, Clone)]
+pub struct DeploymentState {
+    pub stack_status: String,
+    pub stack_status_reason: Option<String>,
+    /// What failed, when the deployment is in a failed state.
+    pub failed_resources: Vec<String>,
+    pub outputs: std::collections::BTreeMap<String, String>,
+    pub function: Option<FunctionState>,
+    /// The version callers reach, and the published ones, oldest first.
+    pub live_version: Option<String>,
+    pub versions: Vec<PublishedVersion>,
+}
+
+/// What one call of the deployed function answered.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub payload: Vec<u8>,
+    /// The function raised: its platform's error type, if it says.
+    pub function_error: Option<String>,
+}
+
+/// What `destroy` removed.
+#[derive(Debug, Clone, Default)]
+pub struct Teardown {
+    /// The deployment existed (and is now deleted).
+    pub existed: bool,
+    /// Why it was deleted although it carries no owner mark (the project's record named it).
+    pub ownership_note: Option<String>,
+    /// Stored conversations removed first.
+    pub sessions_removed: usize,
+    /// Secrets kept outside the deployment, removed with it.
+    pub secrets_removed: usize,
+}
+
 pub trait Target: Send + Sync {
     type Plan: Planned;
+
+    /// The settings as this target deploys them (secrets a hosted service needs, added).
+    fn complete_settings(&self, settings: &LambdaSettings) -> LambdaSettings;
+
+    /// Where the deployment's log lines are kept (a CloudWatch Logs group).
+    fn log_group(&self, function_name: &str) -> String;
+
+    /// The name of the alias callers reach.
+    fn live_alias(&self) -> &'static str;
 
     /// Analyses the agent and renders the deployment in memory.
     fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<Self::Plan>;
@@ -103,4 +179,52 @@ pub trait Target: Send + Sync {
         settings: &LambdaSettings,
         aws: &AwsContext,
     ) -> impl Future<Output = Result<Option<Live>>> + Send;
+
+    /// The deployment as it runs now; `None` when it does not exist.
+    fn state(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        stack_name: &str,
+    ) -> impl Future<Output = Result<Option<DeploymentState>>> + Send;
+
+    /// The deployment's status word alone (`None`: it does not exist), for `list --refresh`.
+    fn deployment_status(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        stack_name: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+
+    /// Calls the deployed function (through the live alias) with `payload`.
+    fn invoke(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Result<Invocation>> + Send;
+
+    /// The version the live alias points at (`None`: no alias), and the published ones.
+    fn versions(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+    ) -> impl Future<Output = Result<(Option<String>, Vec<PublishedVersion>)>> + Send;
+
+    /// Points the live alias at `version`.
+    fn point_live(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        version: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Deletes the deployment and what it keeps elsewhere, if it is this function's
+    /// (`recorded`: the project's record names it); waits until it is gone.
+    fn destroy(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        stack_name: &str,
+        recorded: bool,
+    ) -> impl Future<Output = Result<Teardown>> + Send;
 }

@@ -1,8 +1,6 @@
 //! The Lambda target: what the orchestration layer calls (`crate::target::Target`) mapped onto
 //! this module's analysis, rendering, sam runner and stack outputs.
 
-use std::time::Duration;
-
 use crate::aws::AwsContext;
 use crate::cli::{AuthMode, EndpointKind};
 use crate::error::Result;
@@ -11,13 +9,18 @@ use crate::lambda::build::cold_start;
 use crate::lambda::build::resolve::ResolvedBy;
 use crate::lambda::render::code_interpreter;
 use crate::lambda::ship::deploy::{self, DeployInputs};
+use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::settings::{DeploymentKind, LambdaSettings};
-use crate::target::{Live, Phase, Planned, ShipRequest, Shipped, Target};
+use crate::target::{
+    DeploymentState, Invocation, Live, Phase, Planned, PublishedVersion, ShipRequest, Shipped,
+    Target, Teardown,
+};
 use crate::timings;
 
 /// AWS Lambda behind API Gateway or a Function URL, deployed with SAM.
+#[derive(Debug, Clone, Copy)]
 pub struct LambdaTarget;
 
 impl Planned for LambdaPlan {
@@ -78,13 +81,7 @@ impl Target for LambdaTarget {
         .await?;
         let live_version = match (&deployed.outputs.function_name, restore_live) {
             (Some(function_name), true) => {
-                deploy::point_live_at_stack_version(
-                    &crate::aws::clients::cloudformation(&aws.sdk),
-                    &crate::aws::clients::lambda(&aws.sdk),
-                    &settings.stack_name,
-                    function_name,
-                )
-                .await?
+                operate::restore_live(&aws.sdk, &settings.stack_name, function_name).await?
             }
             _ => deployed.live_version.clone(),
         };
@@ -116,20 +113,74 @@ impl Target for LambdaTarget {
     }
 
     async fn live(&self, settings: &LambdaSettings, aws: &AwsContext) -> Result<Option<Live>> {
-        let cfn = crate::aws::clients::cloudformation(&aws.sdk);
-        let Some(state) = outputs::stack_state(&cfn, &settings.stack_name).await? else {
-            return Ok(None);
-        };
-        if !state.is_complete() {
-            return Ok(None);
-        }
-        let stack_outputs = StackOutputs::from_map(&state.outputs);
-        let Some(function_name) = stack_outputs.function_name.clone() else {
-            return Ok(None);
-        };
-        let lambda = crate::aws::clients::lambda(&aws.sdk);
-        outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
-        Ok(Some(live(settings, &stack_outputs, &aws.region)))
+        Ok(operate::ready_outputs(&aws.sdk, &settings.stack_name)
+            .await?
+            .map(|stack_outputs| live(settings, &stack_outputs, &aws.region)))
+    }
+
+    fn complete_settings(&self, settings: &LambdaSettings) -> LambdaSettings {
+        crate::lambda::analyse::hosted_interpreters::with_required_secrets(settings)
+    }
+
+    fn log_group(&self, function_name: &str) -> String {
+        outputs::log_group_name(function_name)
+    }
+
+    fn live_alias(&self) -> &'static str {
+        outputs::LIVE_ALIAS
+    }
+
+    async fn state(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        _function_name: &str,
+        stack_name: &str,
+    ) -> Result<Option<DeploymentState>> {
+        operate::state(sdk, stack_name).await
+    }
+
+    async fn deployment_status(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        stack_name: &str,
+    ) -> Result<Option<String>> {
+        operate::stack_status(sdk, stack_name).await
+    }
+
+    async fn invoke(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        payload: Vec<u8>,
+    ) -> Result<Invocation> {
+        operate::invoke(sdk, function_name, payload).await
+    }
+
+    async fn versions(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+    ) -> Result<(Option<String>, Vec<PublishedVersion>)> {
+        operate::versions(sdk, function_name).await
+    }
+
+    async fn point_live(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        version: &str,
+    ) -> Result<()> {
+        operate::point_live(sdk, function_name, version).await
+    }
+
+    async fn destroy(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        stack_name: &str,
+        recorded: bool,
+    ) -> Result<Teardown> {
+        operate::destroy(sdk, function_name, stack_name, recorded).await
     }
 }
 

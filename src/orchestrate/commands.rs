@@ -1,8 +1,6 @@
 //! The commands around a deployment: `invoke` (and, with the deployment record, status /
 //! destroy / list).
 
-use aws_sdk_lambda::operation::invoke::InvokeError;
-use aws_smithy_types::Blob;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -12,12 +10,12 @@ use std::time::Duration;
 use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
-use crate::lambda::ship::outputs;
 use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
 use crate::settings::PathProbe;
+use crate::target::{FunctionState, PublishedVersion, Target};
 
 /// Region and profile for a named function: flags, else its config section.
 fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<String>)> {
@@ -31,53 +29,15 @@ fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<S
     ))
 }
 
-pub async fn invoke(ctx: &Context, args: &InvokeArgs) -> Result<i32> {
+pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> Result<i32> {
     crate::settings::validate_function_name(&args.name)?;
     let payload = invoke_payload(args)?;
     let sdk = sdk_for(ctx, &args.name, None).await?;
-    let lambda = crate::aws::clients::lambda(&sdk);
-    let send = |qualifier: Option<&str>| {
-        lambda
-            .invoke()
-            .function_name(&args.name)
-            .set_qualifier(qualifier.map(str::to_string))
-            .payload(Blob::new(payload.clone()))
-            .send()
-    };
-    let not_found = |err: &aws_sdk_lambda::error::SdkError<_, _>| {
-        err.as_service_error()
-            .is_some_and(|e: &InvokeError| e.is_resource_not_found_exception())
-    };
-    // Callers reach `live`; a stack from before versions has no alias and is called as it is
-    // (one call in the usual case, a second only when the alias is missing).
-    let out = match send(Some(outputs::LIVE_ALIAS)).await {
-        Err(err) if not_found(&err) => send(None).await,
-        answer => answer,
-    }
-    .map_err(|err| {
-        if not_found(&err) {
-            Error::usage_hint(
-                "NAME",
-                format!(
-                    "function {} does not exist in this account and region",
-                    args.name
-                ),
-                "deploy it first with `agentdeploy lambda`, or check --region / --profile",
-            )
-        } else {
-            Error::internal(crate::aws::errors::call_failed(
-                format_args!("Invoke {}", args.name),
-                &err,
-            ))
-        }
-    })?;
-    let raw = out
-        .payload()
-        .map(|b| b.as_ref().to_vec())
-        .unwrap_or_default();
+    let out = target.invoke(&sdk, &args.name, payload).await?;
+    let raw = out.payload;
     let response: Value = serde_json::from_slice(&raw)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()));
-    let error = answered_error(out.function_error(), &response);
+    let error = answered_error(out.function_error.as_deref(), &response);
     let shown = if args.raw {
         response.clone()
     } else {
@@ -224,12 +184,11 @@ pub async fn sdk_for(
     .await)
 }
 
-pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
+pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Result<i32> {
     let (_, entry, stack_name) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let cfn = crate::aws::clients::cloudformation(&sdk);
-    let stack = outputs::stack_state(&cfn, &stack_name).await?;
-    if stack.is_none() && entry.is_none() {
+    let state = target.state(&sdk, &args.name, &stack_name).await?;
+    if state.is_none() && entry.is_none() {
         return Err(Error::usage_hint(
             "NAME",
             format!(
@@ -239,32 +198,21 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
             "deploy it with `agentdeploy lambda`, or pass -e / --region for the right environment",
         ));
     }
-    // What AWS says now: a state that is not Active is shown as it is; a call that fails is
-    // an error (never "no function", "no versions").
-    let (function, versions) = match stack.as_ref().and_then(|s| s.outputs.get("FunctionName")) {
-        Some(function_name) => {
-            let lambda = crate::aws::clients::lambda(&sdk);
-            (
-                Some(outputs::function_state(&lambda, function_name).await?),
-                recent_versions(&lambda, function_name, entry.as_ref()).await?,
-            )
-        }
-        None => (None, Vec::new()),
-    };
-    let failed = match &stack {
-        Some(state) if state.is_failed() || state.is_rollback_complete() => {
-            outputs::failed_resources(&cfn, &stack_name).await
-        }
-        _ => Vec::new(),
-    };
+    let versions = state
+        .as_ref()
+        .map(|s| recent_versions(s.live_version.as_deref(), &s.versions, entry.as_ref()))
+        .unwrap_or_default();
     let result = StatusResult {
         function_name: args.name.clone(),
         stack_name,
-        stack_status: stack.as_ref().map(|s| s.status.clone()),
-        stack_status_reason: stack.as_ref().and_then(|s| s.reason.clone()),
-        failed_resources: failed,
-        outputs: stack.map(|s| s.outputs),
-        function,
+        stack_status: state.as_ref().map(|s| s.stack_status.clone()),
+        stack_status_reason: state.as_ref().and_then(|s| s.stack_status_reason.clone()),
+        failed_resources: state
+            .as_ref()
+            .map(|s| s.failed_resources.clone())
+            .unwrap_or_default(),
+        function: state.as_ref().and_then(|s| s.function.clone()),
+        outputs: state.map(|s| s.outputs),
         versions,
         cold_start: entry.as_ref().and_then(|e| e.cold_start.clone()),
         record: entry,
@@ -273,31 +221,20 @@ pub async fn status(ctx: &Context, args: &NameArgs) -> Result<i32> {
     Ok(exit_codes::OK)
 }
 
-pub async fn destroy(ctx: &Context, args: &DestroyArgs) -> Result<i32> {
+pub async fn destroy<T: Target>(ctx: &Context, args: &DestroyArgs, target: &T) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
     if !args.yes && !confirm_destroy(&stack_name, &args.name)? {
         eprintln!("Nothing deleted.");
         return Ok(exit_codes::OK);
     }
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let cfn = crate::aws::clients::cloudformation(&sdk);
-    let stack = outputs::stack_state(&cfn, &stack_name).await?;
-    let existed = stack.is_some();
-    let untagged_note = match &stack {
-        Some(stack) => made_for(stack, &stack_name, &args.name, entry.is_some())?,
-        None => None,
-    };
-    // CloudFormation cannot delete a bucket that holds objects: the sessions go first.
-    let mut emptied = 0;
-    if let Some(bucket) = stack.as_ref().and_then(|s| s.outputs.get("SessionBucket")) {
-        emptied = crate::aws::empty_bucket(&crate::aws::clients::s3(&sdk), bucket).await?;
-    }
-    if existed {
-        outputs::delete_stack_and_wait(&cfn, &stack_name, Duration::from_secs(1800)).await?;
-    }
-    // Secrets kept in SSM by `--secrets-store ssm` go with the stack.
-    let removed_secrets =
-        crate::lambda::ship::deploy::delete_ssm_secrets(&sdk, &stack_name).await?;
+    let teardown = target
+        .destroy(&sdk, &args.name, &stack_name, entry.is_some())
+        .await?;
+    let existed = teardown.existed;
+    let untagged_note = teardown.ownership_note;
+    let emptied = teardown.sessions_removed;
+    let removed_secrets = teardown.secrets_removed;
     let key = record::key(ctx.global.env.as_deref(), &args.name);
     if entry.is_some() {
         store.update(|state| state.deployments.remove(&key))?;
@@ -351,71 +288,35 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// Deletes only what agentdeploy made for this function: the stack's tag names it, or (for
-/// stacks from before the tag) this project's record does. The note says which.
-fn made_for(
-    stack: &outputs::StackState,
-    stack_name: &str,
-    function_name: &str,
-    recorded: bool,
-) -> Result<Option<String>> {
-    match stack.tags.get(outputs::STACK_TAG) {
-        Some(function) if function == function_name => Ok(None),
-        Some(function) => Err(Error::usage_hint(
-            "NAME",
-            format!(
-                "stack {stack_name} was made by agentdeploy for function `{function}`, not `{function_name}`; nothing deleted"
-            ),
-            format!("run `agentdeploy destroy {function}` if that is the one you mean"),
-        )),
-        None if recorded => Ok(Some(format!(
-            " (it has no {} tag; deleted because this project's record names it)",
-            outputs::STACK_TAG
-        ))),
-        None => Err(Error::usage_hint(
-            "NAME",
-            format!(
-                "stack {stack_name} exists but agentdeploy did not make it: it has no {}={function_name} tag and this project's record has no entry for `{function_name}`; nothing deleted",
-                outputs::STACK_TAG,
-            ),
-            "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
-        )),
-    }
-}
-
 /// Moves `live` to the previous (or the given) published version. Nothing is built; the
 /// record notes it, and the next deploy moves `live` back to the stack's own version.
-pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
+pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
     // The deploy lock, not waited for: a deploy under way is about to move `live` itself, and a
     // rollback that waited would undo the deploy it waited for.
     let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let lambda = crate::aws::clients::lambda(&sdk);
-    let Some(current) = outputs::live_version(&lambda, &args.name).await? else {
+    let live = target.live_alias();
+    let (current, versions) = target.versions(&sdk, &args.name).await?;
+    let Some(current) = current else {
         return Err(Error::usage_hint(
             "NAME",
-            format!(
-                "{} has no `{}` alias: nothing to roll back",
-                args.name,
-                outputs::LIVE_ALIAS
-            ),
+            format!("{} has no `{live}` alias: nothing to roll back", args.name),
             "deploy it with this version of agentdeploy first (every deploy then publishes a version)",
         ));
     };
-    let versions = outputs::published_versions(&lambda, &args.name).await?;
-    let target = rollback_target(&args.name, &current, &versions, args.to.as_deref())?;
+    let version = rollback_target(&args.name, &current, &versions, args.to.as_deref())?;
     if !args.yes
         && !confirm(&format!(
-            "Point {}:{} from version {current} to version {target}?",
-            args.name,
-            outputs::LIVE_ALIAS
+            "Point {}:{live} from version {current} to version {version}?",
+            args.name
         ))?
     {
         eprintln!("Nothing changed.");
         return Ok(exit_codes::OK);
     }
-    outputs::point_live(&lambda, &args.name, &target).await?;
+    target.point_live(&sdk, &args.name, &version).await?;
+    let target = version;
     if entry.is_some() {
         let key = record::key(ctx.global.env.as_deref(), &args.name);
         store.update(|state| {
@@ -431,6 +332,7 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
     output::emit(
         &RolledBack {
             function_name: args.name.clone(),
+            alias: live,
             stack_name,
             from_version: current,
             to_version: target,
@@ -444,7 +346,7 @@ pub async fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
 fn rollback_target(
     function_name: &str,
     current: &str,
-    versions: &[outputs::PublishedVersion],
+    versions: &[PublishedVersion],
     to: Option<&str>,
 ) -> Result<String> {
     Ok(match to {
@@ -493,7 +395,7 @@ fn rollback_target(
     })
 }
 
-pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
+pub async fn list<T: Target>(ctx: &Context, args: &ListArgs, target: &T) -> Result<i32> {
     let project_dir = ctx.project_dir();
     let state = Store::new(&project_dir).read()?;
     let mut rows = Vec::new();
@@ -508,10 +410,9 @@ pub async fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
                 ctx.global.endpoint_url.as_deref(),
             )
             .await;
-            let cfn = crate::aws::clients::cloudformation(&sdk);
             Some(
-                match outputs::stack_state(&cfn, &deployment.stack_name).await {
-                    Ok(Some(state)) => state.status,
+                match target.deployment_status(&sdk, &deployment.stack_name).await {
+                    Ok(Some(status)) => status,
                     Ok(None) => "DOES_NOT_EXIST".to_string(),
                     Err(err) => format!("unknown ({err})"),
                 },
@@ -588,11 +489,11 @@ pub struct StatusResult {
     pub stack_status_reason: Option<String>,
     pub failed_resources: Vec<String>,
     pub outputs: Option<std::collections::BTreeMap<String, String>>,
-    pub function: Option<outputs::FunctionState>,
+    pub function: Option<FunctionState>,
     /// The last few published versions, newest first, the live one marked.
     pub versions: Vec<VersionRow>,
     /// The cold start expected of what was last deployed from here.
-    pub cold_start: Option<crate::lambda::build::cold_start::ColdStart>,
+    pub cold_start: Option<crate::build_report::ColdStart>,
     pub record: Option<Deployment>,
 }
 
@@ -609,26 +510,24 @@ pub struct VersionRow {
 /// How many versions `status` lists.
 const STATUS_VERSIONS: usize = 5;
 
-async fn recent_versions(
-    lambda: &aws_sdk_lambda::Client,
-    function_name: &str,
+fn recent_versions(
+    live: Option<&str>,
+    published: &[PublishedVersion],
     entry: Option<&Deployment>,
-) -> Result<Vec<VersionRow>> {
-    let live = outputs::live_version(lambda, function_name).await?;
-    let published = outputs::published_versions(lambda, function_name).await?;
-    Ok(published
+) -> Vec<VersionRow> {
+    published
         .iter()
         .rev()
         .take(STATUS_VERSIONS)
         .map(|v| VersionRow {
-            live: live.as_deref() == Some(v.version.as_str()),
+            live: live == Some(v.version.as_str()),
             input_hash: entry
                 .and_then(|d| d.hash_of(&v.version))
                 .map(str::to_string),
             published_at: v.last_modified.clone(),
             version: v.version.clone(),
         })
-        .collect())
+        .collect()
 }
 
 impl CommandResult for StatusResult {
@@ -757,6 +656,9 @@ impl CommandResult for Listed {
 #[derive(Debug, Serialize)]
 pub struct RolledBack {
     pub function_name: String,
+    /// The alias moved (the target's name for what callers reach).
+    #[serde(skip)]
+    pub alias: &'static str,
     pub stack_name: String,
     pub from_version: String,
     pub to_version: String,
@@ -766,10 +668,7 @@ impl CommandResult for RolledBack {
     fn text_lines(&self) -> Vec<String> {
         vec![format!(
             "{}:{} now serves version {} (was {}); deploy again to move it forward",
-            self.function_name,
-            outputs::LIVE_ALIAS,
-            self.to_version,
-            self.from_version
+            self.function_name, self.alias, self.to_version, self.from_version
         )]
     }
 }
@@ -778,10 +677,10 @@ impl CommandResult for RolledBack {
 mod tests {
     use super::*;
 
-    fn published(versions: &[&str]) -> Vec<outputs::PublishedVersion> {
+    fn published(versions: &[&str]) -> Vec<PublishedVersion> {
         versions
             .iter()
-            .map(|v| outputs::PublishedVersion {
+            .map(|v| PublishedVersion {
                 version: v.to_string(),
                 last_modified: None,
                 description: None,

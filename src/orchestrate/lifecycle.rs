@@ -10,8 +10,6 @@ use tokio::sync::Semaphore;
 use crate::cli::LambdaArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes;
-use crate::lambda::analyse::hosted_interpreters;
-use crate::lambda::target::LambdaTarget;
 use crate::orchestrate::Context;
 use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
 use crate::output::{self, BuildInfo, DeployReport, Status};
@@ -46,7 +44,11 @@ fn refuse_shared_stacks(all_settings: &[LambdaSettings]) -> Result<()> {
     Ok(())
 }
 
-pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
+pub async fn lambda<T: Target + Clone + 'static>(
+    ctx: &Context,
+    args: &LambdaArgs,
+    target: &T,
+) -> Result<i32> {
     let (names, fleet) = select_agents(ctx, args)?;
     let mut all_settings = Vec::with_capacity(names.len());
     let probe = settings::CachedProbe::new(PathProbe);
@@ -66,6 +68,7 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
         let failed = failed.clone();
         let args = args.clone();
         let global = ctx.global.clone();
+        let target = target.clone();
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             if args.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
@@ -75,7 +78,7 @@ pub async fn lambda(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
                 ));
                 return (index, report);
             }
-            let report = deploy_one(&LambdaTarget, &settings, &args, &global, &progress).await;
+            let report = deploy_one(&target, &settings, &args, &global, &progress).await;
             if report.status == Status::Failed {
                 failed.store(true, std::sync::atomic::Ordering::SeqCst);
             }
@@ -229,7 +232,7 @@ async fn deploy_one<T: Target>(
 ) -> DeployReport {
     let started = Instant::now();
     let mut report = skeleton(settings);
-    let settings = &hosted_interpreters::with_required_secrets(settings);
+    let settings = &target.complete_settings(settings);
     // Secret values are read first so that everything printed afterwards is redacted.
     let secrets = if args.dry_run {
         Ok(SecretValues::default())
@@ -533,7 +536,7 @@ impl<T: Target> Run<'_, T> {
             artifact_bytes: previous.artifact_bytes,
             cached: true,
             dependencies_cached: Some(true),
-            resolved_by: Some(crate::lambda::build::resolve::ResolvedBy::Cache),
+            resolved_by: Some(crate::build_report::ResolvedBy::Cache),
             bytecode: None,
             cold_start: previous.cold_start.clone(),
         };

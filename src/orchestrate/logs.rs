@@ -118,7 +118,11 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-pub async fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
+pub async fn logs<T: crate::target::Target>(
+    ctx: &Context,
+    args: &LogsArgs,
+    target: &T,
+) -> Result<i32> {
     let since = parse_since(&args.since).ok_or_else(|| {
         Error::usage_hint(
             "--since",
@@ -129,7 +133,7 @@ pub async fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
     let (_, entry, _) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let client = crate::aws::clients::logs(&sdk);
-    let group = crate::lambda::ship::outputs::log_group_name(&args.name);
+    let group = target.log_group(&args.name);
     let mut start = now_millis() - since.as_millis() as i64;
     let mut seen: HashSet<String> = HashSet::new();
     let mut requests = Requests::default();

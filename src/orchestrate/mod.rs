@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::exit_codes::Classified;
 use crate::output;
+use crate::target::Target;
 
 /// Shared by every command: the parsed global flags, the config (if any) and the cwd.
 pub struct Context {
@@ -99,16 +100,22 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// The one place a target is chosen: every command reaches it through `crate::target::Target`.
+fn target() -> impl Target + Clone + 'static {
+    crate::lambda::target::LambdaTarget
+}
+
 async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
+    let target = target();
     match command {
-        Command::Lambda(args) => lifecycle::lambda(&ctx, &args).await,
+        Command::Lambda(args) => lifecycle::lambda(&ctx, &args, &target).await,
         Command::Doctor(args) => commands::doctor(&ctx, &args).await,
-        Command::Invoke(args) => commands::invoke(&ctx, &args).await,
-        Command::Status(args) => commands::status(&ctx, &args).await,
-        Command::Destroy(args) => commands::destroy(&ctx, &args).await,
-        Command::Rollback(args) => commands::rollback(&ctx, &args).await,
-        Command::Logs(args) => logs::logs(&ctx, &args).await,
-        Command::List(args) => commands::list(&ctx, &args).await,
+        Command::Invoke(args) => commands::invoke(&ctx, &args, &target).await,
+        Command::Status(args) => commands::status(&ctx, &args, &target).await,
+        Command::Destroy(args) => commands::destroy(&ctx, &args, &target).await,
+        Command::Rollback(args) => commands::rollback(&ctx, &args, &target).await,
+        Command::Logs(args) => logs::logs(&ctx, &args, &target).await,
+        Command::List(args) => commands::list(&ctx, &args, &target).await,
         Command::Init(args) => init_cost::init(&ctx, &args),
         Command::Cost(args) => init_cost::cost(&ctx, &args),
         Command::Completions { .. } => Ok(exit_codes::OK),

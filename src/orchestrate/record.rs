@@ -84,7 +84,7 @@ pub struct Deployment {
     pub rolled_back: bool,
     /// The cold start expected of what was last deployed (reference §5 "Cold start").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cold_start: Option<crate::lambda::build::cold_start::ColdStart>,
+    pub cold_start: Option<crate::build_report::ColdStart>,
     /// Published versions this project deployed, oldest first (the last few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<RecordedVersion>,

@@ -242,7 +242,7 @@ fn without_isolation_the_agents_code_never_runs_and_the_plan_and_report_say_so()
             .current_dir(work.path());
         cmd
     };
-    let out = run(restricted(&[
+    let plan_args = [
         "lambda",
         "--function-name",
         "unisolated",
@@ -251,8 +251,8 @@ fn without_isolation_the_agents_code_never_runs_and_the_plan_and_report_say_so()
         "--dry-run",
         "-o",
         "json",
-    ])
-    .env("PATH", local_aws::deploy_path()));
+    ];
+    let out = run(restricted(&plan_args).env("PATH", local_aws::deploy_path()));
     let plan = json(&out);
     assert_eq!(out.status.code(), Some(0), "{plan:#}\n{}", stderr(&out));
     let build_import = &plan["plan"]["build_import"];
@@ -266,16 +266,7 @@ fn without_isolation_the_agents_code_never_runs_and_the_plan_and_report_say_so()
     );
     // And unrestricted, the plan says the import is sandboxed and what that withholds.
     let mut cmd = agentdeploy(work.path());
-    cmd.env("PATH", local_aws::deploy_path()).args([
-        "lambda",
-        "--function-name",
-        "unisolated",
-        "--agent",
-        "agent.py",
-        "--dry-run",
-        "-o",
-        "json",
-    ]);
+    cmd.env("PATH", local_aws::deploy_path()).args(plan_args);
     let plan = json(&run(&mut cmd));
     assert_eq!(plan["plan"]["build_import"]["runs"], true, "{plan:#}");
     assert!(

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod architecture;
 mod bad_inputs;
 mod build_sandbox;
 mod companions_e2e;

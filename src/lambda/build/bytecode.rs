@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::cli::Architecture;
 use crate::error::{Error, Result};
@@ -68,30 +68,7 @@ const TASK_ROOT: &str = "/var/task";
 /// Where the sandbox writes its pycs.
 const BYTECODE_OUT: &str = "/var/agentdeploy-bytecode";
 
-/// What was compiled, for the report (`build.bytecode`) and the dependency cache's facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bytecode {
-    pub modules: u64,
-    pub bytes: u64,
-    /// `import` (what the handler's import loaded), `reachable` (the agent's imported packages,
-    /// after the import failed or without it) or `none` (no interpreter for the runtime here).
-    pub method: String,
-    /// How the agent's code was run at build time: `sandbox`, `container` (sam's build image
-    /// with no network), `not run: <why>`, or `none` when nothing was compiled.
-    #[serde(default)]
-    pub isolation: String,
-}
-
-impl Bytecode {
-    fn none() -> Bytecode {
-        Bytecode {
-            modules: 0,
-            bytes: 0,
-            method: "none".into(),
-            isolation: "none".into(),
-        }
-    }
-}
+pub use crate::build_report::Bytecode;
 
 pub struct BytecodeRequest<'a> {
     pub artifact_dir: &'a Path,

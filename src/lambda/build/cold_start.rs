@@ -5,8 +5,6 @@
 //! (`bench/coldstart.sh`, bench/RESULTS.md): strands-agents with strands-agents-tools loads
 //! ~1,130 modules from the artifact, 0.58 s of CPU with their bytecode, 2.3–2.7 s without.
 
-use serde::{Deserialize, Serialize};
-
 /// CPU seconds per module imported from the artifact, with and without its bytecode.
 const CPU_PER_MODULE_COMPILED: f64 = 0.58 / 1130.0;
 const CPU_PER_MODULE_FROM_SOURCE: f64 = 2.5 / 1130.0;
@@ -21,50 +19,7 @@ const STRANDS_MODULES: u64 = 1130;
 /// A rough count for any other distribution, when nothing better is known.
 const MODULES_PER_DISTRIBUTION: u64 = 40;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum InitClass {
-    /// Under 1 s.
-    Fast,
-    /// 1–3 s.
-    Moderate,
-    /// 3–10 s: noticeable to every caller who meets a cold start.
-    Slow,
-    /// 10 s or more: over Lambda's INIT limit, the first request pays it again.
-    OverLimit,
-}
-
-impl InitClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InitClass::Fast => "fast",
-            InitClass::Moderate => "moderate",
-            InitClass::Slow => "slow",
-            InitClass::OverLimit => "over-limit",
-        }
-    }
-}
-
-/// The expected cold start, and what the estimate rests on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ColdStart {
-    pub class: InitClass,
-    /// Expected INIT seconds at the function's memory.
-    pub init_seconds: f64,
-    pub basis: String,
-}
-
-impl ColdStart {
-    /// One line for the text report.
-    pub fn describe(&self) -> String {
-        format!(
-            "{}: ~{:.1} s INIT ({})",
-            self.class.as_str(),
-            self.init_seconds,
-            self.basis
-        )
-    }
-}
+pub use crate::build_report::{ColdStart, InitClass};
 
 /// What the estimate knows about the artifact.
 pub struct Imports {

@@ -106,19 +106,7 @@ fn find_pip_python() -> Option<PathBuf> {
     None
 }
 
-/// Who resolved a set this run (reported as `build.resolved_by`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ResolvedBy {
-    /// An earlier run: the cached pins.
-    Cache,
-    /// The native `sam build` of the requirements as given; pins read from what it installed.
-    SamBuild,
-    /// uv's install for the platform (the cross-platform path); pins read from what it installed.
-    Uv,
-    /// pip's resolution for the Lambda platform.
-    Pip,
-}
+pub use crate::build_report::ResolvedBy;
 
 #[derive(Debug, Clone)]
 pub struct Resolved {

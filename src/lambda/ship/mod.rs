@@ -2,5 +2,6 @@
 //! secrets and verified, the `live` alias moved, the stack's outputs read.
 
 pub mod deploy;
+pub mod operate;
 pub mod outputs;
 pub mod sam_deploy;

@@ -2,6 +2,7 @@
 //! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (reference §7).
 
 pub use crate::lambda::render::{LIVE_ALIAS, STACK_TAG, log_group_name};
+pub use crate::target::{FunctionState, PublishedVersion};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -212,28 +213,6 @@ pub async fn delete_stack_and_wait(
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FunctionState {
-    pub state: String,
-    pub last_update_status: String,
-    pub runtime: Option<String>,
-    pub memory: Option<i32>,
-    pub timeout: Option<i32>,
-    /// Why the function is Failed (or its last update failed), as Lambda says.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl FunctionState {
-    fn is_ready(&self) -> bool {
-        self.state == "Active" && self.last_update_status == "Successful"
-    }
-
-    fn has_failed(&self) -> bool {
-        self.state == "Failed" || self.last_update_status == "Failed"
-    }
-}
-
 /// The function's state as one GetFunction answers it. A failed call is an error, never a state.
 pub async fn function_state(
     lambda: &aws_sdk_lambda::Client,
@@ -353,14 +332,6 @@ pub async fn live_version(
                 .into(),
         }),
     }
-}
-
-/// One published version of a function (never `$LATEST`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PublishedVersion {
-    pub version: String,
-    pub last_modified: Option<String>,
-    pub description: Option<String>,
 }
 
 /// Every published version, oldest first.

@@ -1,0 +1,222 @@
+//! The commands around a deployed function, as AWS calls (reference §3, §11): its state for
+//! `status`, `invoke` through the live alias, the published versions and the alias move of
+//! `rollback`, and `destroy` (sessions, stack, SSM secrets). What to do with the answers (the
+//! record, prompts, reports) is the orchestration layer's.
+
+use std::time::Duration;
+
+use aws_sdk_lambda::operation::invoke::InvokeError;
+use aws_smithy_types::Blob;
+
+use crate::error::{Error, Result};
+use crate::lambda::ship::outputs::{self, LIVE_ALIAS, STACK_TAG};
+use crate::target::{DeploymentState, Invocation, PublishedVersion, Teardown};
+
+/// The stack's status word (`None`: no such stack).
+pub async fn stack_status(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Option<String>> {
+    let cfn = crate::aws::clients::cloudformation(sdk);
+    Ok(outputs::stack_state(&cfn, stack_name)
+        .await?
+        .map(|s| s.status))
+}
+
+/// The outputs of a complete stack whose function is ready (`None`: not deployed, or not
+/// healthy), after waiting up to a minute for a function still updating.
+pub async fn ready_outputs(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+) -> Result<Option<outputs::StackOutputs>> {
+    let cfn = crate::aws::clients::cloudformation(sdk);
+    let Some(state) = outputs::stack_state(&cfn, stack_name).await? else {
+        return Ok(None);
+    };
+    if !state.is_complete() {
+        return Ok(None);
+    }
+    let stack_outputs = outputs::StackOutputs::from_map(&state.outputs);
+    let Some(function_name) = stack_outputs.function_name.clone() else {
+        return Ok(None);
+    };
+    let lambda = crate::aws::clients::lambda(sdk);
+    outputs::wait_function_ready(&lambda, &function_name, Duration::from_secs(60)).await?;
+    Ok(Some(stack_outputs))
+}
+
+/// After a rollback, the next deploy moves `live` back to the stack's own version.
+pub async fn restore_live(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+    function_name: &str,
+) -> Result<Option<String>> {
+    crate::lambda::ship::deploy::point_live_at_stack_version(
+        &crate::aws::clients::cloudformation(sdk),
+        &crate::aws::clients::lambda(sdk),
+        stack_name,
+        function_name,
+    )
+    .await
+}
+
+/// What AWS says now: a state that is not Active is shown as it is; a call that fails is an
+/// error (never "no function", "no versions").
+pub async fn state(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+) -> Result<Option<DeploymentState>> {
+    let cfn = crate::aws::clients::cloudformation(sdk);
+    let Some(stack) = outputs::stack_state(&cfn, stack_name).await? else {
+        return Ok(None);
+    };
+    let (function, live_version, versions) = match stack.outputs.get("FunctionName") {
+        Some(function_name) => {
+            let lambda = crate::aws::clients::lambda(sdk);
+            (
+                Some(outputs::function_state(&lambda, function_name).await?),
+                outputs::live_version(&lambda, function_name).await?,
+                outputs::published_versions(&lambda, function_name).await?,
+            )
+        }
+        None => (None, None, Vec::new()),
+    };
+    let failed_resources = if stack.is_failed() || stack.is_rollback_complete() {
+        outputs::failed_resources(&cfn, stack_name).await
+    } else {
+        Vec::new()
+    };
+    Ok(Some(DeploymentState {
+        stack_status: stack.status,
+        stack_status_reason: stack.reason,
+        failed_resources,
+        outputs: stack.outputs,
+        function,
+        live_version,
+        versions,
+    }))
+}
+
+/// One call through `live`; a stack from before versions has no alias and is called as it is
+/// (one call in the usual case, a second only when the alias is missing).
+pub async fn invoke(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+    payload: Vec<u8>,
+) -> Result<Invocation> {
+    let lambda = crate::aws::clients::lambda(sdk);
+    let send = |qualifier: Option<&str>| {
+        lambda
+            .invoke()
+            .function_name(function_name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .payload(Blob::new(payload.clone()))
+            .send()
+    };
+    let not_found = |err: &aws_sdk_lambda::error::SdkError<_, _>| {
+        err.as_service_error()
+            .is_some_and(|e: &InvokeError| e.is_resource_not_found_exception())
+    };
+    let out = match send(Some(LIVE_ALIAS)).await {
+        Err(err) if not_found(&err) => send(None).await,
+        answer => answer,
+    }
+    .map_err(|err| {
+        if not_found(&err) {
+            Error::usage_hint(
+                "NAME",
+                format!("function {function_name} does not exist in this account and region"),
+                "deploy it first with `agentdeploy lambda`, or check --region / --profile",
+            )
+        } else {
+            Error::internal(crate::aws::errors::call_failed(
+                format_args!("Invoke {function_name}"),
+                &err,
+            ))
+        }
+    })?;
+    Ok(Invocation {
+        payload: out
+            .payload()
+            .map(|b| b.as_ref().to_vec())
+            .unwrap_or_default(),
+        function_error: out.function_error().map(str::to_string),
+    })
+}
+
+/// The live alias's version (`None`: no alias) and every published version, oldest first.
+pub async fn versions(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+) -> Result<(Option<String>, Vec<PublishedVersion>)> {
+    let lambda = crate::aws::clients::lambda(sdk);
+    let live = outputs::live_version(&lambda, function_name).await?;
+    let published = outputs::published_versions(&lambda, function_name).await?;
+    Ok((live, published))
+}
+
+pub async fn point_live(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+    version: &str,
+) -> Result<()> {
+    outputs::point_live(&crate::aws::clients::lambda(sdk), function_name, version).await
+}
+
+/// Deletes the stack (after its sessions: CloudFormation cannot delete a bucket that holds
+/// objects) and the secrets `--secrets-store ssm` kept for it; only a stack made for this
+/// function (see `made_for`).
+pub async fn destroy(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+    stack_name: &str,
+    recorded: bool,
+) -> Result<Teardown> {
+    let cfn = crate::aws::clients::cloudformation(sdk);
+    let stack = outputs::stack_state(&cfn, stack_name).await?;
+    let ownership_note = match &stack {
+        Some(stack) => made_for(stack, stack_name, function_name, recorded)?,
+        None => None,
+    };
+    let mut sessions_removed = 0;
+    if let Some(bucket) = stack.as_ref().and_then(|s| s.outputs.get("SessionBucket")) {
+        sessions_removed = crate::aws::empty_bucket(&crate::aws::clients::s3(sdk), bucket).await?;
+    }
+    if stack.is_some() {
+        outputs::delete_stack_and_wait(&cfn, stack_name, Duration::from_secs(1800)).await?;
+    }
+    let secrets_removed = crate::lambda::ship::deploy::delete_ssm_secrets(sdk, stack_name).await?;
+    Ok(Teardown {
+        existed: stack.is_some(),
+        ownership_note,
+        sessions_removed,
+        secrets_removed,
+    })
+}
+
+/// Deletes only what agentdeploy made for this function: the stack's tag names it, or (for
+/// stacks from before the tag) this project's record does. The note says which.
+fn made_for(
+    stack: &outputs::StackState,
+    stack_name: &str,
+    function_name: &str,
+    recorded: bool,
+) -> Result<Option<String>> {
+    match stack.tags.get(STACK_TAG) {
+        Some(function) if function == function_name => Ok(None),
+        Some(function) => Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "stack {stack_name} was made by agentdeploy for function `{function}`, not `{function_name}`; nothing deleted"
+            ),
+            format!("run `agentdeploy destroy {function}` if that is the one you mean"),
+        )),
+        None if recorded => Ok(Some(format!(
+            " (it has no {STACK_TAG} tag; deleted because this project's record names it)"
+        ))),
+        None => Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "stack {stack_name} exists but agentdeploy did not make it: it has no {STACK_TAG}={function_name} tag and this project's record has no entry for `{function_name}`; nothing deleted"
+            ),
+            "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
+        )),
+    }
+}

@@ -1,0 +1,189 @@
+//! The layout holds what the README's architecture map says: the orchestration layer reaches
+//! the Lambda target through one routing line, the Lambda rooms import one way (analyse ←
+//! render ← build ← ship), only `ship/` (and the target's front door) talks to AWS, and no two
+//! modules import each other, however indirectly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::common::repo;
+
+/// Every `.rs` file under src/, by module path (`lambda::build::sam`), its code before any
+/// `#[cfg(test)]` with line comments removed.
+fn modules() -> BTreeMap<String, String> {
+    let src = repo().join("src");
+    let mut found = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let relative = path.strip_prefix(&src).unwrap().with_extension("");
+            let mut parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            if parts.last().is_some_and(|p| p == "mod") {
+                parts.pop();
+            }
+            let name = match parts.as_slice() {
+                [one] if one == "lib" || one == "main" => "crate".to_string(),
+                _ => parts.join("::"),
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: Vec<&str> = code
+                .lines()
+                .map(|line| line.split("//").next().unwrap_or_default())
+                .collect();
+            found.insert(name, code.join("\n"));
+        }
+    }
+    found
+}
+
+/// Module → the modules its code names (`crate::a::b::c` counts as the longest module it
+/// starts with; `crate::a::{b, c}` names each).
+fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+    let longest = |parts: &[&str]| -> Option<String> {
+        (1..=parts.len())
+            .rev()
+            .map(|n| parts[..n].join("::"))
+            .find(|candidate| modules.contains_key(candidate))
+    };
+    let mut graph = BTreeMap::new();
+    for (name, code) in modules {
+        let mut uses = BTreeSet::new();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let path: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let parts: Vec<&str> = path
+                .split("::")
+                .filter(|p| !p.is_empty() && p.starts_with(|c: char| c.is_ascii_lowercase()))
+                .collect();
+            let mut targets = vec![parts.clone()];
+            if let Some(group) = rest[path.len()..].strip_prefix('{') {
+                for item in group.split('}').next().unwrap_or_default().split(',') {
+                    let item = item.trim().split("::").next().unwrap_or_default();
+                    if item.starts_with(|c: char| c.is_ascii_lowercase()) {
+                        let mut with = parts.clone();
+                        with.push(item);
+                        targets.push(with);
+                    }
+                }
+            }
+            for target in targets {
+                if let Some(found) = longest(&target).filter(|found| found != name) {
+                    uses.insert(found);
+                }
+            }
+        }
+        graph.insert(name.clone(), uses);
+    }
+    graph
+}
+
+#[test]
+fn the_orchestration_layer_reaches_the_lambda_target_through_one_routing_line() {
+    let mut outside = Vec::new();
+    for (name, code) in modules() {
+        if name == "lambda" || name.starts_with("lambda::") {
+            continue;
+        }
+        for line in code.lines().filter(|l| l.contains("crate::lambda")) {
+            outside.push(format!("{name}: {}", line.trim()));
+        }
+    }
+    assert_eq!(
+        outside,
+        ["orchestrate: crate::lambda::target::LambdaTarget"],
+        "only the routing line in src/orchestrate/mod.rs may name the Lambda target"
+    );
+}
+
+#[test]
+fn no_two_modules_import_each_other_however_indirectly() {
+    let graph = imports(&modules());
+    // Depth-first search for a back edge; the path shows the circle.
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut circle = path[at..].to_vec();
+            circle.push(node.to_string());
+            return Some(circle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(circle) = visit(next, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        let circle = visit(node, &graph, &mut Vec::new(), &mut done);
+        assert!(
+            circle.is_none(),
+            "import circle: {}",
+            circle.unwrap().join(" → ")
+        );
+    }
+}
+
+#[test]
+fn the_lambda_rooms_import_one_way_and_only_ship_calls_aws() {
+    let modules = modules();
+    let graph = imports(&modules);
+    let room = |name: &str| -> Option<usize> {
+        ["analyse", "render", "build", "ship"]
+            .iter()
+            .position(|r| name.starts_with(&format!("lambda::{r}")))
+    };
+    for (name, uses) in &graph {
+        if !name.starts_with("lambda") {
+            continue;
+        }
+        if let Some(own) = room(name) {
+            for used in uses {
+                if let Some(other) = room(used) {
+                    assert!(other <= own, "{name} imports {used}, a later room");
+                }
+            }
+        }
+        let calls_aws = [
+            "aws::clients",
+            "aws_sdk_cloudformation",
+            "aws_sdk_cloudwatchlogs",
+            "aws_sdk_lambda",
+            "aws_sdk_s3",
+            "aws_sdk_ssm",
+            "aws_sdk_sts",
+        ]
+        .iter()
+        .any(|client| modules[name].contains(client));
+        assert!(
+            !calls_aws || name.starts_with("lambda::ship"),
+            "{name} talks to AWS: only ship/ does"
+        );
+    }
+    assert!(Path::new(&repo().join("src/lambda/ship/mod.rs")).is_file());
+}
