@@ -2,14 +2,17 @@
 handler from the built artifact once, as a cold start would, then compiles the artifact's modules
 that import loaded (or, when the import fails, the packages the agent imports) into __pycache__.
 
-argv: ARTIFACT_DIR HANDLER_MODULE SKIP_LIST_JSON FALLBACK_PACKAGES_JSON BUDGET_BYTES OUT_DIR MODE
+argv: ARTIFACT_DIR HANDLER_MODULE SKIP_JSON RUNTIME_JSON FALLBACK_PACKAGES_JSON BUDGET_BYTES OUT_DIR MODE
 MODE is `import` (run in agentdeploy's sandbox: the artifact read-only at /var/task) or `compile`
 (no agent code runs: the fallback packages are compiled). The pycs are written under OUT_DIR at
 the paths they have in the artifact; agentdeploy checks each and copies it in.
 Prints one JSON line: {"method", "modules", "bytes", "error", "fatal"}: `fatal` when the import
 failed in a way Lambda's INIT would fail too ({"error", "file", "line"}).
 
-Bytecode is unchecked-hash (PEP 552): Lambda's code directory is read-only and never changes
+The project's code ships in the code part of the zip, rebuilt on every deploy while the
+dependencies' part is reused across code changes: the agent's own files (SKIP) are not compiled;
+agentdeploy's runtime beside them (RUNTIME) gets checked-hash pycs (validated against the source
+at import, so never stale). The dependencies' bytecode is unchecked-hash (PEP 552): Lambda's code directory is read-only and never changes
 under a version, and the zip's entries carry the 1980 timestamp, so timestamp pycs would all be
 stale; checked-hash pycs would hash every source file on every cold start.
 
@@ -106,14 +109,14 @@ def _anywhere(module, artifact):
         return False
 
 
-def write_kept(path, cfile):
+def write_kept(path, cfile, checked):
     """Writes the import's own code object for `path`; False when the import did not compile it."""
     kept = compiled.get(path)
     if kept is None:
         return False
     code, source = kept
     data = _bootstrap_external._code_to_hash_pyc(
-        code, importlib.util.source_hash(source), checked=False
+        code, importlib.util.source_hash(source), checked=checked
     )
     os.makedirs(os.path.dirname(cfile), exist_ok=True)
     with open(cfile, "wb") as out:
@@ -121,18 +124,20 @@ def write_kept(path, cfile):
     return True
 
 
-def compile_files(paths, budget, artifact, out):
+def compile_files(paths, budget, artifact, out, code):
     modules = written = 0
     for path in sorted(paths):
         cfile = importlib.util.cache_from_source(path)
         cfile = os.path.join(out, os.path.relpath(cfile, artifact))
+        checked = os.path.relpath(path, artifact) in code
+        mode = py_compile.PycInvalidationMode
         try:
-            if not write_kept(path, cfile):
+            if not write_kept(path, cfile, checked):
                 py_compile.compile(
                     path,
                     cfile=cfile,
                     doraise=True,
-                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                    invalidation_mode=mode.CHECKED_HASH if checked else mode.UNCHECKED_HASH,
                 )
         except (py_compile.PyCompileError, OSError, ValueError):
             continue
@@ -146,9 +151,10 @@ def compile_files(paths, budget, artifact, out):
 
 
 def main():
-    artifact, handler, skip, fallback, budget, out, mode = sys.argv[1:8]
+    artifact, handler, skip, runtime, fallback, budget, out, mode = sys.argv[1:9]
     artifact = os.path.realpath(artifact)
     skip = set(json.loads(skip))
+    runtime = set(json.loads(runtime))
     budget = int(budget)
     error = fatal = None
     if mode == "import":
@@ -189,7 +195,7 @@ def main():
                 files.add(ours(root + ".py"))
         method = "reachable"
     files.discard(None)
-    modules, written = compile_files(files, budget, artifact, out)
+    modules, written = compile_files(files, budget, artifact, out, runtime)
     if mode != "import":
         error = None
     answer = {"method": method, "modules": modules, "bytes": written, "error": error, "fatal": fatal}

@@ -263,6 +263,19 @@ fn a_published_style_agent_deploys_on_the_local_aws_and_answers_through_invoke()
         names.contains(&"strands/__pycache__/__init__.cpython-313.pyc".to_string()),
         "{pycs:?}"
     );
+    // agentdeploy's runtime beside the handler ships compiled too (checked-hash: it travels with
+    // the code, never stale).
+    for runtime in [
+        "agentdeploy_bootstrap.cpython-313.pyc",
+        "agentdeploy_runtime/__pycache__/handler.cpython-313.pyc",
+    ] {
+        let expected = if runtime.contains('/') {
+            runtime.to_string()
+        } else {
+            format!("__pycache__/{runtime}")
+        };
+        assert!(names.contains(&expected), "{expected} missing: {pycs:?}");
+    }
     let own: Vec<&&String> = pycs
         .iter()
         .filter(|n| {

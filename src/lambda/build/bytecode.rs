@@ -72,8 +72,9 @@ pub use crate::build_report::Bytecode;
 
 pub struct BytecodeRequest<'a> {
     pub artifact_dir: &'a Path,
-    /// The project's code (`<out-dir>/src`): its modules are left alone, because the dependency
-    /// zip is reused across code changes and unchecked pycs of old code would run instead.
+    /// The project's code (`<out-dir>/src`: the handler, the runtime package, local modules). The
+    /// dependency zip is reused across code changes, so their pycs go here, checked-hash, and
+    /// ship with the code.
     pub code_dir: &'a Path,
     /// The agent's file, for naming it where the import failed (the artifact has it as
     /// `handler.py`, line for line).
@@ -90,6 +91,8 @@ pub struct BytecodeRequest<'a> {
     pub budget: u64,
     /// `false` with `--no-import-probe`: no agent code runs; its packages are compiled.
     pub import_probe: bool,
+    /// The module Lambda imports first, imported as a cold start would.
+    pub entry_module: &'a str,
 }
 
 /// How the build-time import will run on this machine, for the plan: `Ok` isolated (and how),
@@ -301,20 +304,29 @@ fn import_env(request: &BytecodeRequest<'_>) -> Vec<(String, String)> {
 
 /// The probe's arguments, for an artifact and output folder where the interpreter sees them.
 struct ProbeArgs {
+    entry_module: String,
+    /// The agent's own files (relative): never compiled (a code-only change reuses the
+    /// dependency zip, and the code's pycs would have to follow every change).
     skip: String,
+    /// agentdeploy's runtime files beside them: compiled checked-hash, shipped with the code.
+    runtime: String,
     packages: String,
     budget: String,
 }
 
 impl ProbeArgs {
     fn new(request: &BytecodeRequest<'_>) -> ProbeArgs {
-        let skip: Vec<String> = crate::lambda::build::artifact::files_below(request.code_dir)
-            .iter()
-            .filter_map(|p| p.strip_prefix(request.code_dir).ok())
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
+        let (runtime, skip): (Vec<String>, Vec<String>) =
+            crate::lambda::build::artifact::files_below(request.code_dir)
+                .iter()
+                .filter_map(|p| p.strip_prefix(request.code_dir).ok())
+                .map(|p| p.to_string_lossy().into_owned())
+                .partition(|relative| crate::lambda::render::is_runtime_file(relative));
+        let json = |list: &Vec<String>| serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
         ProbeArgs {
-            skip: serde_json::to_string(&skip).unwrap_or_else(|_| "[]".into()),
+            entry_module: request.entry_module.to_string(),
+            skip: json(&skip),
+            runtime: json(&runtime),
             packages: serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
             budget: request.budget.to_string(),
         }
@@ -323,8 +335,9 @@ impl ProbeArgs {
     fn for_run(&self, artifact: &str, out: &str, mode: &str) -> Vec<String> {
         [
             artifact,
-            "handler",
+            &self.entry_module,
             &self.skip,
+            &self.runtime,
             &self.packages,
             &self.budget,
             out,
@@ -373,8 +386,13 @@ async fn run_probe(
     if let Some(fatal) = answer.fatal {
         return Err(ProbeFailure::Fatal(fatal));
     }
-    let (modules, bytes) = copy_bytecode(out.path(), request.artifact_dir, request.budget)
-        .map_err(|e| other_failure(&e))?;
+    let (modules, bytes) = copy_bytecode(
+        out.path(),
+        request.artifact_dir,
+        request.code_dir,
+        request.budget,
+    )
+    .map_err(|e| other_failure(&e))?;
     let warning = warning.or_else(|| {
         answer.error.map(|error| {
             format!(
@@ -546,11 +564,17 @@ async fn run_limited(
         .ok_or_else(|| other(&"the build-time import ended without an answer"))
 }
 
-/// Copies the pycs the probe wrote into the artifact: only regular files at
-/// `<dir>/__pycache__/<module>.<tag>.pyc` whose `<dir>/<module>.py` is a regular file of the
-/// artifact, within the size budget. The probe ran the agent's code, so nothing else it wrote
-/// is trusted: no link is followed, no other name is taken. Returns (modules, bytes).
-fn copy_bytecode(out: &Path, artifact: &Path, budget: u64) -> std::io::Result<(u64, u64)> {
+/// Copies the pycs the probe wrote: only regular files at `<dir>/__pycache__/<module>.<tag>.pyc`
+/// whose `<dir>/<module>.py` is a regular file, within the size budget; those of the project's
+/// own code into `code_dir` (they ship with the code, rebuilt every deploy), the rest into the
+/// artifact (the dependencies, reused). The probe ran the agent's code, so nothing else it
+/// wrote is trusted: no link is followed, no other name is taken. Returns (modules, bytes).
+fn copy_bytecode(
+    out: &Path,
+    artifact: &Path,
+    code_dir: &Path,
+    budget: u64,
+) -> std::io::Result<(u64, u64)> {
     let (mut modules, mut bytes) = (0, 0);
     for pyc in crate::lambda::build::artifact::files_below(out) {
         let Ok(relative) = pyc.strip_prefix(out) else {
@@ -561,8 +585,13 @@ fn copy_bytecode(out: &Path, artifact: &Path, budget: u64) -> std::io::Result<(u
         };
         let is_regular =
             |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
-        let source = artifact.join(source);
-        let cache_dir = artifact.join(relative.parent().unwrap_or(Path::new("")));
+        let root = if is_regular(&code_dir.join(&source)) {
+            code_dir
+        } else {
+            artifact
+        };
+        let source = root.join(source);
+        let cache_dir = root.join(relative.parent().unwrap_or(Path::new("")));
         if !is_regular(&source) || !is_regular(&pyc) {
             continue;
         }
@@ -580,7 +609,7 @@ fn copy_bytecode(out: &Path, artifact: &Path, budget: u64) -> std::io::Result<(u
             continue;
         }
         std::fs::create_dir_all(&cache_dir)?;
-        std::fs::copy(&pyc, artifact.join(relative))?;
+        std::fs::copy(&pyc, root.join(relative))?;
         modules += 1;
         bytes += size;
     }
@@ -690,7 +719,8 @@ mod tests {
             .unwrap();
         std::fs::write(a.join("evil.py"), "").unwrap();
 
-        let (modules, bytes) = copy_bytecode(o, a, 1_000).unwrap();
+        let (modules, bytes) =
+            copy_bytecode(o, a, Path::new("/nonexistent-code-dir"), 1_000).unwrap();
         assert_eq!((modules, bytes), (2, 9));
         assert_eq!(
             std::fs::read(a.join("pkg/__pycache__/mod.cpython-313.pyc")).unwrap(),
@@ -711,7 +741,40 @@ mod tests {
         std::fs::create_dir_all(again.path().join("pkg")).unwrap();
         std::fs::write(again.path().join("pkg/mod.py"), "").unwrap();
         std::fs::write(again.path().join("top.py"), "").unwrap();
-        assert_eq!(copy_bytecode(o, again.path(), 4).unwrap(), (1, 4));
+        assert_eq!(
+            copy_bytecode(o, again.path(), Path::new("/nonexistent-code-dir"), 4).unwrap(),
+            (1, 4)
+        );
+    }
+
+    #[test]
+    fn pycs_of_the_projects_own_code_ship_with_the_code_not_the_reused_dependencies() {
+        let artifact = tempfile::tempdir().unwrap();
+        let code = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        for root in [artifact.path(), code.path()] {
+            std::fs::create_dir_all(root.join("agentdeploy_runtime")).unwrap();
+            std::fs::write(root.join("agentdeploy_runtime/sessions.py"), "x = 1\n").unwrap();
+        }
+        std::fs::write(artifact.path().join("six.py"), "y = 2\n").unwrap();
+        for pyc in [
+            "agentdeploy_runtime/__pycache__/sessions.cpython-313.pyc",
+            "__pycache__/six.cpython-313.pyc",
+        ] {
+            std::fs::create_dir_all(out.path().join(pyc).parent().unwrap()).unwrap();
+            std::fs::write(out.path().join(pyc), b"pyc").unwrap();
+        }
+        let counted = copy_bytecode(out.path(), artifact.path(), code.path(), 1_000).unwrap();
+        assert_eq!(counted, (2, 6));
+        let runtime_pyc = "agentdeploy_runtime/__pycache__/sessions.cpython-313.pyc";
+        assert!(code.path().join(runtime_pyc).is_file());
+        assert!(!artifact.path().join(runtime_pyc).exists());
+        assert!(
+            artifact
+                .path()
+                .join("__pycache__/six.cpython-313.pyc")
+                .is_file()
+        );
     }
 
     #[test]

@@ -343,6 +343,7 @@ pub(crate) async fn compile_bytecode(
         budget: artifact_limit().saturating_sub(artifact::dir_size(artifact_dir)),
         agent_file: &agent_file,
         import_probe: settings.import_probe,
+        entry_module: crate::lambda::render::entry_module(settings),
     };
     // Compiling is what pip's install would do without --no-compile: counted as pip's time.
     timings::timed(timings::Category::Pip, bytecode::compile(request)).await

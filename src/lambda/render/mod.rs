@@ -43,6 +43,22 @@ const SAMCONFIG_TEMPLATE: &str = include_str!("../../../templates/samconfig.toml
 const BOOTSTRAP: &str = include_str!("../../../templates/runtime/agentdeploy_bootstrap.py");
 const BOOTSTRAP_MODULE: &str = "agentdeploy_bootstrap";
 
+/// The module Lambda imports first (its handler is `<module>.lambda_handler`).
+pub fn entry_module(settings: &LambdaSettings) -> &'static str {
+    if uses_bootstrap(settings) {
+        BOOTSTRAP_MODULE
+    } else {
+        "handler"
+    }
+}
+
+/// Whether `relative` (in the code folder) is one of agentdeploy's own files shipped beside the
+/// agent: the bootstrap and the runtime package (not the agent's code).
+pub fn is_runtime_file(relative: &str) -> bool {
+    relative == format!("{BOOTSTRAP_MODULE}.py")
+        || RUNTIME_FILES.iter().any(|(path, _)| *path == relative)
+}
+
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
 pub const RUNTIME_FILES: [(&str, &str); 5] = [
     (
@@ -346,11 +362,7 @@ pub fn render_template(
             Value::String(serde_json::to_string(&names).unwrap_or_default()),
         );
     }
-    let handler = if uses_bootstrap(settings) {
-        format!("{BOOTSTRAP_MODULE}.lambda_handler")
-    } else {
-        "handler.lambda_handler".to_string()
-    };
+    let handler = format!("{}.lambda_handler", entry_module(settings));
     let statements: Vec<Value> = iam
         .statements
         .iter()
