@@ -221,7 +221,37 @@ fn launch(spec: &Spec) -> i32 {
             // SAFETY: as above.
             unsafe { libc::_exit(code) }
         }
-        child => wait_for(child),
+        child => {
+            stop_child_on_term(child);
+            wait_for(child)
+        }
+    }
+}
+
+/// The sandbox's PID 1, for the signal handler (0 before the fork).
+static SANDBOX_INIT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn kill_sandbox_init(_: libc::c_int) {
+    let child = SANDBOX_INIT.load(std::sync::atomic::Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(child, libc::SIGKILL) };
+    }
+}
+
+/// SIGTERM or SIGINT to the launcher kills the sandbox's PID 1 (and with it, by the kernel,
+/// everything in its namespace); the launcher then reaps it and exits, so whoever stopped it
+/// knows the namespace is gone once the launcher is.
+fn stop_child_on_term(child: libc::pid_t) {
+    SANDBOX_INIT.store(child, std::sync::atomic::Ordering::SeqCst);
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: installs a handler that only reads an atomic and calls kill.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = kill_sandbox_init as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
     }
 }
 

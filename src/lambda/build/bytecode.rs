@@ -60,6 +60,9 @@ struct FatalImport {
     line: Option<u64>,
 }
 
+/// How long the sandbox's launcher may take to stop its namespace once asked.
+const LAUNCHER_STOP_LIMIT: Duration = Duration::from_secs(30);
+
 /// Secret values never reach the build; code that reads one at import sees this.
 const SECRET_PLACEHOLDER: &str = "agentdeploy-build-time-placeholder";
 
@@ -540,17 +543,43 @@ async fn run_limited(
         .stderr(std::process::Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    let child = command.spawn().map_err(|e| other(&e))?;
-    let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+    let mut child = command.spawn().map_err(|e| other(&e))?;
+    let pid = child.id().and_then(|pid| i32::try_from(pid).ok());
+    let mut stdout = child.stdout.take();
     let limit = import_time_limit();
-    let waited = tokio::time::timeout(limit, child.wait_with_output()).await;
-    if let Some(group) = group {
+    let waited = tokio::time::timeout(limit, async {
+        let mut text = Vec::new();
+        if let Some(stdout) = stdout.as_mut() {
+            use tokio::io::AsyncReadExt;
+            let _ = stdout.read_to_end(&mut text).await;
+        }
+        child.wait().await.map(|status| (status, text))
+    })
+    .await;
+    if waited.is_err()
+        && let Some(pid) = pid
+    {
+        // Out of time: the sandbox's launcher, asked to stop, kills the import (its PID 1) and
+        // returns once the kernel has killed everything in the namespace; wait for that, so
+        // nothing the import started outlives the deploy.
+        // SAFETY: kill only sends a signal, to our own child.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = tokio::time::timeout(LAUNCHER_STOP_LIMIT, child.wait()).await;
+    }
+    if let Some(group) = pid {
+        // Whatever the outcome, the group goes: what ran outside a sandbox (the compile step,
+        // docker's client) and the launcher itself, if it did not stop.
         // SAFETY: killpg only sends a signal; the group is the probe's own (process_group(0)).
         unsafe { libc::killpg(group, libc::SIGKILL) };
     }
-    let output = waited
+    let (status, stdout) = waited
         .map_err(|_| ProbeFailure::NeverReturned(limit))?
         .map_err(|e| other(&e))?;
+    let output = std::process::Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    };
     let text = String::from_utf8_lossy(&output.stdout);
     if output.status.code() == Some(crate::sandbox::UNAVAILABLE_EXIT)
         && let Some(why) = crate::sandbox::unavailable_reason(&text)
