@@ -56,7 +56,7 @@ def judge(error, artifact):
     does not have (forgiven: the deploy goes on). These depend on nothing but the files, which
     are the ones Lambda gets, so every cold start would fail with them: a SyntaxError, a
     NameError, a module that is in neither the artifact nor the standard library, and a name a
-    pure-Python module of the artifact does not have.
+    pure-Python module of the artifact does not have, and `input()` (there is no stdin).
     """
     where = None
     if isinstance(error, SyntaxError) and error.filename:
@@ -75,7 +75,8 @@ def judge(error, artifact):
         else:
             where = None
     fatal = False
-    if isinstance(error, (SyntaxError, NameError)):
+    if isinstance(error, (SyntaxError, NameError, EOFError)):
+        # EOFError: `input()` at import; Lambda's INIT has no stdin either.
         fatal = True
     elif isinstance(error, ModuleNotFoundError) and error.name:
         fatal = not _anywhere(error.name, artifact)
@@ -199,7 +200,8 @@ def main():
     if mode != "import":
         error = None
     answer = {"method": method, "modules": modules, "bytes": written, "error": error, "fatal": fatal}
-    print(json.dumps(answer))
+    # On a line of its own: the agent's import may have left one unfinished (`input()`'s prompt).
+    print("\n" + json.dumps(answer))
 
 
 main()

@@ -355,6 +355,12 @@ fn an_import_that_fails_as_every_cold_start_would_stops_the_deploy_with_its_line
             "ModuleNotFoundError: No module named 'agent_plugins_not_shipped'",
         ),
         (
+            "asksforinput",
+            "name = input('Your name: ')\n\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return f'{name}: {user_input_arg}'\n",
+            "agent.py:1",
+            "EOFError: EOF when reading a line",
+        ),
+        (
             "missingname",
             "from helpers import make_tools\n\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return make_tools()\n",
             "agent.py:1",
