@@ -65,7 +65,7 @@ const DEVICES: &[&str] = &[
     "/dev/urandom",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Bind {
     /// An absolute path on this machine.
     pub host: PathBuf,
@@ -92,9 +92,13 @@ pub const ISOLATION: &str = "no network, no view of other processes, an empty en
 
 /// A command that runs `spec` in the sandbox, with exactly `env` as its environment.
 pub fn command(spec: &Spec, env: &[(String, String)]) -> std::io::Result<tokio::process::Command> {
-    let launcher = std::env::current_exe()?;
+    launcher(spec, env).map(tokio::process::Command::from)
+}
+
+/// agentdeploy started as the launcher of `spec`, with exactly `env` as its environment.
+fn launcher(spec: &Spec, env: &[(String, String)]) -> std::io::Result<std::process::Command> {
     let spec = serde_json::to_string(spec).map_err(std::io::Error::other)?;
-    let mut command = tokio::process::Command::new(launcher);
+    let mut command = std::process::Command::new(std::env::current_exe()?);
     command
         .arg(LAUNCHER_ARG)
         .env_clear()
@@ -103,8 +107,25 @@ pub fn command(spec: &Spec, env: &[(String, String)]) -> std::io::Result<tokio::
     Ok(command)
 }
 
-/// Whether this machine can build the sandbox: `Err` says why not.
+/// Whether this machine can build the sandbox: `Err` says why not. The kernel's answer does not
+/// change while agentdeploy runs, so it is asked once per set of binds.
 pub fn available(read_only: &[Bind]) -> Result<(), String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    /// The launcher's answer, by the binds it was asked about.
+    type Answers = HashMap<Vec<Bind>, Result<(), String>>;
+    static ASKED: OnceLock<Mutex<Answers>> = OnceLock::new();
+    let mut asked = ASKED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    asked
+        .entry(read_only.to_vec())
+        .or_insert_with(|| ask_launcher(read_only))
+        .clone()
+}
+
+fn ask_launcher(read_only: &[Bind]) -> Result<(), String> {
     let spec = Spec {
         read_only: read_only.to_vec(),
         cwd: "/".into(),
@@ -112,12 +133,8 @@ pub fn available(read_only: &[Bind]) -> Result<(), String> {
         check_only: true,
         ..Spec::default()
     };
-    let launcher = std::env::current_exe().map_err(|e| e.to_string())?;
-    let spec = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
-    let output = std::process::Command::new(launcher)
-        .arg(LAUNCHER_ARG)
-        .env_clear()
-        .env(SPEC_VARIABLE, spec)
+    let output = launcher(&spec, &[])
+        .map_err(|e| e.to_string())?
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()

@@ -125,12 +125,12 @@ def write_kept(path, cfile, checked):
     return True
 
 
-def compile_files(paths, budget, artifact, out, code):
+def compile_files(paths, budget, artifact, out, checked_files):
     modules = written = 0
     for path in sorted(paths):
         cfile = importlib.util.cache_from_source(path)
         cfile = os.path.join(out, os.path.relpath(cfile, artifact))
-        checked = os.path.relpath(path, artifact) in code
+        checked = os.path.relpath(path, artifact) in checked_files
         mode = py_compile.PycInvalidationMode
         try:
             if not write_kept(path, cfile, checked):

@@ -198,25 +198,31 @@ pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Re
             "deploy it with `agentdeploy lambda`, or pass -e / --region for the right environment",
         ));
     }
-    let versions = state
-        .as_ref()
-        .map(|s| recent_versions(s.live_version.as_deref(), &s.versions, entry.as_ref()))
-        .unwrap_or_default();
-    let result = StatusResult {
+    let mut result = StatusResult {
         function_name: args.name.clone(),
         stack_name,
-        stack_status: state.as_ref().map(|s| s.stack_status.clone()),
-        stack_status_reason: state.as_ref().and_then(|s| s.stack_status_reason.clone()),
-        failed_resources: state
-            .as_ref()
-            .map(|s| s.failed_resources.clone())
-            .unwrap_or_default(),
-        function: state.as_ref().and_then(|s| s.function.clone()),
-        outputs: state.map(|s| s.outputs),
-        versions,
+        stack_status: None,
+        stack_status_reason: None,
+        failed_resources: Vec::new(),
+        outputs: None,
+        function: None,
+        versions: Vec::new(),
         cold_start: entry.as_ref().and_then(|e| e.cold_start.clone()),
-        record: entry,
+        record: None,
     };
+    if let Some(state) = state {
+        result.versions = recent_versions(
+            state.live_version.as_deref(),
+            &state.versions,
+            entry.as_ref(),
+        );
+        result.stack_status = Some(state.stack_status);
+        result.stack_status_reason = state.stack_status_reason;
+        result.failed_resources = state.failed_resources;
+        result.outputs = Some(state.outputs);
+        result.function = state.function;
+    }
+    result.record = entry;
     output::emit(&result, ctx.global.output);
     Ok(exit_codes::OK)
 }

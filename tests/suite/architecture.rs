@@ -3,10 +3,8 @@
 //! render ← build ← ship), only `ship/` (and the target's front door) talks to AWS, and no two
 //! modules import each other, however indirectly.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-
 use crate::common::repo;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Every `.rs` file under src/, by module path (`lambda::build::sam`), its code before any
 /// `#[cfg(test)]` with line comments removed.
@@ -185,5 +183,5 @@ fn the_lambda_rooms_import_one_way_and_only_ship_calls_aws() {
             "{name} talks to AWS: only ship/ does"
         );
     }
-    assert!(Path::new(&repo().join("src/lambda/ship/mod.rs")).is_file());
+    assert!(repo().join("src/lambda/ship/mod.rs").is_file());
 }

@@ -209,16 +209,7 @@ fn a_code_interpreter_is_never_public_and_its_code_cannot_read_the_functions_cre
         ("url", &["--endpoint", "url", "--auth", "none"][..]),
         ("api", &["--endpoint", "api", "--auth", "none"][..]),
     ] {
-        let out = run(agentdeploy(project.path())
-            .args([
-                "lambda",
-                "--dry-run",
-                "--kind",
-                "code-interpreter",
-                "--function-name",
-                "python",
-            ])
-            .args(args));
+        let out = plan_code_interpreter(project.path(), args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{endpoint}: {err}");
         assert!(
@@ -464,16 +455,23 @@ fn the_longest_names_give_a_valid_default_stack_name() {
     );
 }
 
+/// `agentdeploy lambda --dry-run --kind code-interpreter --function-name python`, plus `extra`.
+fn plan_code_interpreter(project: &Path, extra: &[&str]) -> std::process::Output {
+    run(agentdeploy(project)
+        .args([
+            "lambda",
+            "--dry-run",
+            "--kind",
+            "code-interpreter",
+            "--function-name",
+            "python",
+        ])
+        .args(extra))
+}
+
 /// `--kind code-interpreter` planned in `project`: the folder its handler was rendered into.
 fn rendered_code_interpreter(project: &Path) -> std::path::PathBuf {
-    let out = run(agentdeploy(project).args([
-        "lambda",
-        "--dry-run",
-        "--kind",
-        "code-interpreter",
-        "--function-name",
-        "python",
-    ]));
+    let out = plan_code_interpreter(project, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     project.join(".agentdeploy/default/mcp-tool-python/src")
 }

@@ -1,20 +1,22 @@
 //! Bytecode for what a cold start imports (reference §5 "Cold start", §6). Lambda's code
 //! directory is read-only, so a function shipped without `__pycache__` compiles every module it
 //! imports on every cold start (for strands-agents most of its INIT; bench/RESULTS.md). After
-//! the build, the rendered handler is imported once with the runtime's own Python, as a cold
-//! start would, and the artifact's modules it loaded are compiled as unchecked-hash pycs
+//! the build, the function's entry module is imported once with the runtime's own Python, as a
+//! cold start would; the dependency modules it loaded are compiled as unchecked-hash pycs, and
+//! agentdeploy's runtime beside the agent as checked-hash ones that ship with the code
 //! (`templates/bytecode_probe.py` says why).
 //!
 //! That import runs the agent's own code, so it runs in `crate::sandbox` (no network, no view
 //! of the deployer's processes or files, an empty environment but the function's variables with
 //! secrets as placeholders, the artifact read-only at /var/task as on Lambda, a time limit that
 //! kills all it started). The probe writes its pycs to a folder of their own, and only pycs of
-//! the artifact's own modules are copied in. Where this machine cannot isolate the import, or
+//! modules the artifact or the code folder has are copied in. Where this machine cannot isolate the import, or
 //! with `--no-import-probe`, no agent code runs: the packages the agent imports are compiled.
 //!
 //! What stops the deploy: an import that never returns, and one that fails the way Lambda's
 //! INIT would fail too (the probe's `judge` says which: a SyntaxError, a NameError, a module
-//! in neither the artifact nor the runtime, a name a pure-Python module lacks). Other failures
+//! in neither the artifact nor the runtime, a name a pure-Python module lacks, `input()`).
+//! Other failures
 //! come from what the sandbox withholds (network, credentials, secret values) and only cost
 //! bytecode: the agent's packages are compiled instead, with a warning.
 
@@ -113,10 +115,15 @@ pub fn import_isolation(
             CONTAINER_ISOLATION
         ));
     };
-    let binds = interpreter_binds(&python)?;
+    let binds = interpreter_binds(&python).map_err(cannot_isolate)?;
     crate::sandbox::available(&binds)
         .map(|()| format!("in a sandbox: {}", crate::sandbox::ISOLATION))
-        .map_err(|why| format!("this machine cannot isolate it ({why})"))
+        .map_err(cannot_isolate)
+}
+
+/// Why the agent's import is not run here, as the plan, the report and the warning say it.
+fn cannot_isolate(why: String) -> String {
+    format!("this machine cannot isolate it ({why})")
 }
 
 const CONTAINER_ISOLATION: &str =
@@ -427,7 +434,7 @@ async fn import_sandboxed(
     }
     let binds = match interpreter_binds(python) {
         Ok(binds) => binds,
-        Err(why) => return Ok(Err(format!("this machine cannot isolate it ({why})"))),
+        Err(why) => return Ok(Err(cannot_isolate(why))),
     };
     let spec = crate::sandbox::Spec {
         read_only: [crate::sandbox::Bind {
@@ -458,7 +465,7 @@ async fn import_sandboxed(
     let command = crate::sandbox::command(&spec, &env).map_err(|e| other_failure(&e))?;
     Ok(match run_limited(command).await? {
         Launched::Ran(answer) => Ok(answer),
-        Launched::Unavailable(why) => Err(format!("this machine cannot isolate it ({why})")),
+        Launched::Unavailable(why) => Err(cannot_isolate(why)),
     })
 }
 
