@@ -8,13 +8,14 @@
 //! orchestration layer (the layers only point down).
 
 use std::future::Future;
+use std::path::Path;
 
 use crate::aws::AwsContext;
 use crate::error::Result;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::process::ToolOptions;
 use crate::secrets::SecretValues;
-use crate::settings::LambdaSettings;
+use crate::settings::{InterpreterProbe, ResolveInput};
 
 /// The steps of shipping, in order, as the progress line and the record report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,20 +37,56 @@ impl Phase {
     }
 }
 
+/// What the lifecycle reads of one deployment's settings. Everything else in them (memory,
+/// endpoints, runtimes, ...) belongs to the target that resolved them.
+pub trait DeploymentSettings: Clone + Send + Sync + 'static {
+    fn function_name(&self) -> &str;
+    /// `--env`: the environment of the config file this deployment belongs to.
+    fn env_name(&self) -> Option<&str>;
+    /// The name of the deployment as a whole in the cloud (a CloudFormation stack).
+    fn stack_name(&self) -> &str;
+    /// The region given by flag or config (`None`: the SDK's chain decides).
+    fn region(&self) -> Option<&str>;
+    fn profile(&self) -> Option<&str>;
+    /// Where `.env` files and the deployment record live.
+    fn project_dir(&self) -> &Path;
+    /// Where the rendered project is written.
+    fn out_dir(&self) -> &Path;
+    /// Names of the secrets whose values the deploy reads.
+    fn secret_names(&self) -> &[String];
+    /// `--force`: deploy although nothing changed.
+    fn force(&self) -> bool;
+    /// Warnings found while resolving.
+    fn warnings(&self) -> &[String];
+    /// The headline facts every report and record entry carries.
+    fn shape(&self) -> Shape;
+}
+
+/// The facts of a deployment a report shows before anything is planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    pub endpoint_kind: String,
+    pub runtime: String,
+    pub architecture: String,
+    pub memory: u32,
+    pub timeout: u32,
+}
+
 /// A deployment planned without touching anything remote.
 pub trait Planned: Send + Sync {
+    type Settings: DeploymentSettings;
     fn warnings(&self) -> &[String];
     /// Writes the rendered project into the settings' out-dir.
-    fn write(&self, settings: &LambdaSettings) -> Result<()>;
+    fn write(&self, settings: &Self::Settings) -> Result<()>;
     /// The plan section of the result (`pins`: the resolved dependencies, once known).
-    fn describe(&self, settings: &LambdaSettings, pins: Option<&[String]>) -> PlanView;
+    fn describe(&self, settings: &Self::Settings, pins: Option<&[String]>) -> PlanView;
     /// Hash of everything that decides what gets deployed (secrets only as keyed digests).
     fn input_hash(&self, region: &str, secrets: &[(String, String)], digest_key: &[u8]) -> String;
 }
 
 /// What shipping needs besides the plan.
-pub struct ShipRequest<'a, P> {
-    pub settings: &'a LambdaSettings,
+pub struct ShipRequest<'a, P: Planned> {
+    pub settings: &'a P::Settings,
     pub plan: &'a P,
     pub aws: &'a AwsContext,
     pub secrets: &'a SecretValues,
@@ -149,10 +186,19 @@ pub struct Teardown {
 }
 
 pub trait Target: Send + Sync {
-    type Plan: Planned;
+    /// Everything one deployment needs, validated: owned by the target.
+    type Settings: DeploymentSettings;
+    type Plan: Planned<Settings = Self::Settings>;
+
+    /// One agent's settings from its flags and config, validated before any work starts.
+    fn resolve_settings(
+        &self,
+        input: ResolveInput<'_>,
+        probe: &dyn InterpreterProbe,
+    ) -> Result<Self::Settings>;
 
     /// The settings as this target deploys them (secrets a hosted service needs, added).
-    fn complete_settings(&self, settings: &LambdaSettings) -> LambdaSettings;
+    fn complete_settings(&self, settings: &Self::Settings) -> Self::Settings;
 
     /// Where the deployment's log lines are kept (a CloudWatch Logs group).
     fn log_group(&self, function_name: &str) -> String;
@@ -161,10 +207,10 @@ pub trait Target: Send + Sync {
     fn live_alias(&self) -> &'static str;
 
     /// Analyses the agent and renders the deployment in memory.
-    fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<Self::Plan>;
+    fn plan(&self, settings: &Self::Settings, region: Option<&str>) -> Result<Self::Plan>;
 
     /// Client configuration worth printing with the result (a code interpreter's MCP entry).
-    fn client_config(&self, settings: &LambdaSettings, region: &str) -> Option<serde_json::Value>;
+    fn client_config(&self, settings: &Self::Settings, region: &str) -> Option<serde_json::Value>;
 
     /// Builds and deploys the plan; `phase` hears each step as it starts.
     fn ship(
@@ -176,7 +222,7 @@ pub trait Target: Send + Sync {
     /// The deployment as it runs now, if it is healthy (complete stack, ready function).
     fn live(
         &self,
-        settings: &LambdaSettings,
+        settings: &Self::Settings,
         aws: &AwsContext,
     ) -> impl Future<Output = Result<Option<Live>>> + Send;
 

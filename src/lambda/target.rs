@@ -12,10 +12,10 @@ use crate::lambda::ship::deploy::{self, DeployInputs};
 use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
-use crate::settings::{DeploymentKind, LambdaSettings};
+use crate::settings::{DeploymentKind, InterpreterProbe, LambdaSettings, ResolveInput};
 use crate::target::{
-    DeploymentState, Invocation, Live, Phase, Planned, PublishedVersion, ShipRequest, Shipped,
-    Target, Teardown,
+    DeploymentSettings, DeploymentState, Invocation, Live, Phase, Planned, PublishedVersion, Shape,
+    ShipRequest, Shipped, Target, Teardown,
 };
 use crate::timings;
 
@@ -23,7 +23,61 @@ use crate::timings;
 #[derive(Debug, Clone, Copy)]
 pub struct LambdaTarget;
 
+impl DeploymentSettings for LambdaSettings {
+    fn function_name(&self) -> &str {
+        &self.function_name
+    }
+
+    fn env_name(&self) -> Option<&str> {
+        self.env_name.as_deref()
+    }
+
+    fn stack_name(&self) -> &str {
+        &self.stack_name
+    }
+
+    fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    fn project_dir(&self) -> &std::path::Path {
+        &self.project_dir
+    }
+
+    fn out_dir(&self) -> &std::path::Path {
+        &self.out_dir
+    }
+
+    fn secret_names(&self) -> &[String] {
+        &self.secrets
+    }
+
+    fn force(&self) -> bool {
+        self.force
+    }
+
+    fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            endpoint_kind: self.endpoint.as_str().to_string(),
+            runtime: self.runtime.name(),
+            architecture: self.architecture.as_str().to_string(),
+            memory: self.memory,
+            timeout: self.timeout,
+        }
+    }
+}
+
 impl Planned for LambdaPlan {
+    type Settings = LambdaSettings;
+
     fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -42,7 +96,16 @@ impl Planned for LambdaPlan {
 }
 
 impl Target for LambdaTarget {
+    type Settings = LambdaSettings;
     type Plan = LambdaPlan;
+
+    fn resolve_settings(
+        &self,
+        input: ResolveInput<'_>,
+        probe: &dyn InterpreterProbe,
+    ) -> Result<LambdaSettings> {
+        crate::settings::resolve(input, probe)
+    }
 
     fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
         LambdaPlan::prepare(settings, region)

@@ -17,23 +17,24 @@ use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
-use crate::settings::{self, LambdaSettings, PathProbe};
-use crate::target::{Phase, Planned, ShipRequest, Shipped, Target};
+use crate::settings::{self, PathProbe};
+use crate::target::{DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target};
 use crate::timings::{self, Timings};
 
 /// Two agents of one run whose stacks would be one (`a-b` and `a_b` in a region): the second
 /// would replace the first, so neither is planned.
-fn refuse_shared_stacks(all_settings: &[LambdaSettings]) -> Result<()> {
+fn refuse_shared_stacks(all_settings: &[impl DeploymentSettings]) -> Result<()> {
     let mut seen: std::collections::BTreeMap<(Option<&str>, &str), &str> = Default::default();
     for settings in all_settings {
-        let key = (settings.region.as_deref(), settings.stack_name.as_str());
-        match seen.insert(key, &settings.function_name) {
-            Some(first) if first != settings.function_name => {
+        let key = (settings.region(), settings.stack_name());
+        match seen.insert(key, settings.function_name()) {
+            Some(first) if first != settings.function_name() => {
                 return Err(Error::Usage {
                     flag: "--function-name".into(),
                     message: format!(
                         "`{first}` and `{}` would both deploy to the stack {}: the second would replace the first",
-                        settings.function_name, settings.stack_name
+                        settings.function_name(),
+                        settings.stack_name()
                     ),
                     hint: Some("rename one of them, or give one a stack_name of its own".into()),
                 });
@@ -53,7 +54,7 @@ pub async fn lambda<T: Target + Clone + 'static>(
     let mut all_settings = Vec::with_capacity(names.len());
     let probe = settings::CachedProbe::new(PathProbe);
     for name in &names {
-        all_settings.push(settings::resolve(ctx.resolve_input(name, args), &probe)?);
+        all_settings.push(target.resolve_settings(ctx.resolve_input(name, args), &probe)?);
     }
     refuse_shared_stacks(&all_settings)?;
     let progress = Progress::new(ctx.global.quiet);
@@ -128,9 +129,9 @@ async fn shutdown_signal() {
 }
 
 /// A deploy stopped mid-way leaves `interrupted` in the record; the next run proceeds normally.
-fn mark_interrupted(settings: &LambdaSettings) {
-    let store = Store::new(&settings.project_dir);
-    let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+fn mark_interrupted(settings: &impl DeploymentSettings) {
+    let store = Store::new(settings.project_dir());
+    let key = record::key(settings.env_name(), settings.function_name());
     let in_flight = matches!(store.get(&key), Ok(Some(d)) if matches!(d.status, RecordStatus::Building | RecordStatus::Deploying));
     if in_flight {
         let _ = upsert(&store, settings, |d| {
@@ -184,20 +185,21 @@ fn select_agents(ctx: &Context, args: &LambdaArgs) -> Result<(Vec<String>, bool)
     Ok((declared, fleet))
 }
 
-fn skeleton(settings: &LambdaSettings) -> DeployReport {
+fn skeleton(settings: &impl DeploymentSettings) -> DeployReport {
+    let shape = settings.shape();
     DeployReport {
         status: Status::Planned,
-        function_name: settings.function_name.clone(),
+        function_name: settings.function_name().to_string(),
         function_arn: None,
         endpoint: None,
-        endpoint_kind: settings.endpoint.as_str().to_string(),
-        stack_name: settings.stack_name.clone(),
-        region: settings.region.clone(),
+        endpoint_kind: shape.endpoint_kind,
+        stack_name: settings.stack_name().to_string(),
+        region: settings.region().map(str::to_string),
         account: None,
-        runtime: settings.runtime.name(),
-        architecture: settings.architecture.as_str().to_string(),
-        memory: settings.memory,
-        timeout: settings.timeout,
+        runtime: shape.runtime,
+        architecture: shape.architecture,
+        memory: shape.memory,
+        timeout: shape.timeout,
         build: BuildInfo {
             strategy: "none".into(),
             artifact_bytes: None,
@@ -209,7 +211,7 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
         },
         duration_ms: 0,
         time_ms: None,
-        warnings: settings.warnings.clone(),
+        warnings: settings.warnings().to_vec(),
         access: None,
         error: None,
         mcp_client_config: None,
@@ -219,13 +221,13 @@ fn skeleton(settings: &LambdaSettings) -> DeployReport {
 }
 
 /// The region known without asking AWS: flag/config, then the standard variables.
-pub fn local_region(settings: &LambdaSettings) -> Option<String> {
-    settings::local_region(settings.region.as_deref())
+pub fn local_region(settings: &impl DeploymentSettings) -> Option<String> {
+    settings::local_region(settings.region())
 }
 
 async fn deploy_one<T: Target>(
     target: &T,
-    settings: &LambdaSettings,
+    settings: &T::Settings,
     args: &LambdaArgs,
     global: &crate::cli::GlobalArgs,
     progress: &Progress,
@@ -237,7 +239,7 @@ async fn deploy_one<T: Target>(
     let secrets = if args.dry_run {
         Ok(SecretValues::default())
     } else {
-        secrets::read(&settings.secrets, &settings.project_dir)
+        secrets::read(settings.secret_names(), settings.project_dir())
     };
     let redactor = Redactor::new(
         secrets
@@ -245,8 +247,8 @@ async fn deploy_one<T: Target>(
             .map(|s| s.values.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>())
             .unwrap_or_default(),
     );
-    let task = progress.task(&settings.function_name, redactor.clone());
-    let store = Store::new(&settings.project_dir);
+    let task = progress.task(settings.function_name(), redactor.clone());
+    let store = Store::new(settings.project_dir());
     let timings = Arc::new(Timings::default());
     let result = match secrets {
         Ok(secrets) => {
@@ -290,18 +292,19 @@ async fn deploy_one<T: Target>(
 /// Creates or updates this function's entry in the record.
 pub fn upsert(
     store: &Store,
-    settings: &LambdaSettings,
+    settings: &impl DeploymentSettings,
     change: impl FnOnce(&mut Deployment),
 ) -> Result<()> {
-    let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+    let key = record::key(settings.env_name(), settings.function_name());
+    let shape = settings.shape();
     // The record's lock may wait (up to 30 s) behind another fleet member: off the async workers.
     let update = || {
         store.update(|state| {
             let now = record::now_rfc3339();
             let entry = state.deployments.entry(key).or_insert_with(|| Deployment {
-                function_name: settings.function_name.clone(),
-                env: settings.env_name.clone(),
-                stack_name: settings.stack_name.clone(),
+                function_name: settings.function_name().to_string(),
+                env: settings.env_name().map(str::to_string),
+                stack_name: settings.stack_name().to_string(),
                 region: None,
                 account: None,
                 status: RecordStatus::Planned,
@@ -312,17 +315,17 @@ pub fn upsert(
                 outputs: RecordedOutputs::default(),
                 build_strategy: None,
                 artifact_bytes: None,
-                runtime: settings.runtime.name(),
-                endpoint_kind: settings.endpoint.as_str().to_string(),
+                runtime: shape.runtime.clone(),
+                endpoint_kind: shape.endpoint_kind.clone(),
                 error: None,
                 live_version: None,
                 cold_start: None,
                 rolled_back: false,
                 versions: Vec::new(),
             });
-            entry.stack_name = settings.stack_name.clone();
-            entry.runtime = settings.runtime.name();
-            entry.endpoint_kind = settings.endpoint.as_str().to_string();
+            entry.stack_name = settings.stack_name().to_string();
+            entry.runtime = shape.runtime;
+            entry.endpoint_kind = shape.endpoint_kind;
             entry.updated_at = now;
             change(entry);
         })
@@ -338,7 +341,7 @@ pub fn upsert(
 
 struct Run<'a, T: Target> {
     target: &'a T,
-    settings: &'a LambdaSettings,
+    settings: &'a T::Settings,
     args: &'a LambdaArgs,
     global: &'a crate::cli::GlobalArgs,
     task: &'a Task,
@@ -364,10 +367,10 @@ impl<T: Target> Run<'_, T> {
         let wait = Duration::from_secs(self.args.lock_timeout);
         let _lock = tokio::task::block_in_place(|| {
             self.store
-                .deploy_lock(settings.env_name.as_deref(), &settings.function_name, wait)
+                .deploy_lock(settings.env_name(), settings.function_name(), wait)
         })?;
         // Read once under the lock: nothing else changes this entry until the run ends.
-        let key = record::key(settings.env_name.as_deref(), &settings.function_name);
+        let key = record::key(settings.env_name(), settings.function_name());
         let previous = self.store.get(&key)?;
         if self.args.dry_run {
             return self.dry_run(&plan, previous.is_some(), report);
@@ -377,8 +380,8 @@ impl<T: Target> Run<'_, T> {
 
         self.task.phase("preflight");
         let aws = crate::aws::aws_context(
-            settings.region.as_deref(),
-            settings.profile.as_deref(),
+            settings.region(),
+            settings.profile(),
             self.global.endpoint_url.as_deref(),
         )
         .await?;
@@ -391,7 +394,7 @@ impl<T: Target> Run<'_, T> {
             self.store.digest_key()?
         };
         let input_hash = plan.input_hash(&aws.region, &self.secrets.values, &digest_key);
-        if let Some(previous) = previous.as_ref().filter(|_| !settings.force)
+        if let Some(previous) = previous.as_ref().filter(|_| !settings.force())
             && self.unchanged(previous, &aws, &input_hash, report).await?
         {
             self.task.finish("unchanged");
@@ -408,7 +411,7 @@ impl<T: Target> Run<'_, T> {
         let settings = self.settings;
         plan.write(settings)?;
         report.plan = Some(plan.describe(settings, None));
-        match secrets::without_value(&settings.secrets, &settings.project_dir) {
+        match secrets::without_value(settings.secret_names(), settings.project_dir()) {
             Ok(missing) => {
                 for secret in missing {
                     report.warnings.push(format!("secret {secret} has no value in the environment or .env yet; a real deploy will stop here"));
@@ -458,7 +461,7 @@ impl<T: Target> Run<'_, T> {
             aws,
             secrets: self.secrets,
             tool: ToolOptions {
-                cwd: &settings.out_dir,
+                cwd: settings.out_dir(),
                 envs: Vec::new(),
                 stream: self.global.verbose >= 1,
                 task,

@@ -108,6 +108,23 @@ fn the_orchestration_layer_reaches_the_lambda_target_through_one_routing_line() 
     );
 }
 
+/// The lifecycle, the results and the Target trait see a deployment's settings only through
+/// `DeploymentSettings`: a second target brings settings of its own.
+#[test]
+fn the_shared_rooms_see_settings_only_through_the_target() {
+    let mut named = Vec::new();
+    for (name, code) in modules() {
+        let shared = name == "target" || name == "output" || name.starts_with("orchestrate");
+        if shared && code.contains("LambdaSettings") {
+            named.push(name);
+        }
+    }
+    assert!(
+        named.is_empty(),
+        "these shared modules name the Lambda target's settings: {named:?}"
+    );
+}
+
 #[test]
 fn no_two_modules_import_each_other_however_indirectly() {
     let graph = imports(&modules());
