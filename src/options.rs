@@ -220,6 +220,13 @@ agent_options! {
         /// compile); its packages are compiled without running it
         no_import_probe: flag(bool) config(bool) replace,
             arg("no-import-probe");
+        /// Stream answers as they are written: the function runs behind the AWS Lambda Web Adapter
+        /// (always for an @app.entrypoint or a web app such as FastAPI)
+        stream: flag(bool) config(bool) replace,
+            arg("stream");
+        /// The Lambda Web Adapter layer to use instead of the pinned one (an ARN)
+        web_adapter_layer: flag(Option<String>) config(String) replace,
+            arg("web-adapter-layer", env = "AGENTDEPLOY_WEB_ADAPTER_LAYER", value_name = "ARN");
         /// VPC subnets, comma-separated (needs --security-group-ids)
         subnet_ids: flag(Vec<String>) config(Vec<String>) replace,
             arg("subnet-ids", value_delimiter = ',', value_name = "IDS");

@@ -15,6 +15,8 @@ use crate::options::{Given, Layers, Source};
 pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_TIMEOUT: u32 = 300;
 pub const API_GATEWAY_TIMEOUT_SECONDS: u32 = 29;
+/// How the buffered-answer timeout warning starts; streamed answers are not cut there.
+pub const API_GATEWAY_TIMEOUT_WARNING: &str = "API Gateway cuts requests at";
 
 /// Where secret values live (reference §7, issue: secrets end to end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -146,6 +148,10 @@ pub struct LambdaSettings {
     /// Whether the build imports the agent (sandboxed) to find what to compile; `false` with
     /// `--no-import-probe`.
     pub import_probe: bool,
+    /// `--stream`: answers stream through the Lambda Web Adapter (some entries always do).
+    pub stream: bool,
+    /// `--web-adapter-layer`: the adapter's layer ARN instead of the pinned one.
+    pub web_adapter_layer: Option<String>,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
@@ -323,6 +329,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
             &mut warnings,
         )?,
         import_probe: !layers.no_import_probe().switch(),
+        stream: layers.stream().switch(),
+        web_adapter_layer: web_adapter_layer(&layers)?,
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,
@@ -557,6 +565,33 @@ fn is_python_name(text: &str) -> bool {
         && !PYTHON_KEYWORDS.contains(&text)
 }
 
+/// A Lambda layer version ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`; the region
+/// may be `${AWS::Region}`, resolved by CloudFormation).
+fn web_adapter_layer(layers: &Layers<'_>) -> Result<Option<String>> {
+    let Some(given) = layers.web_adapter_layer().text() else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = given.value.split(':').collect();
+    let well_formed = parts.len() == 8
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "lambda"
+        && parts[5] == "layer"
+        && !parts[6].is_empty()
+        && parts[7].parse::<u32>().is_ok()
+        && given
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":-_${}".contains(c));
+    if !well_formed {
+        return Err(given.error(format!(
+            "`{}` is not a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)",
+            given.value.escape_debug()
+        )));
+    }
+    Ok(Some(given.value.to_string()))
+}
+
 fn entry(layers: &Layers<'_>) -> Result<Option<String>> {
     let Some(given) = layers.entry().text() else {
         return Ok(None);
@@ -716,7 +751,7 @@ fn access(
     }
     if endpoint == EndpointKind::Api && timeout > API_GATEWAY_TIMEOUT_SECONDS {
         warnings.push(format!(
-            "API Gateway cuts requests at {API_GATEWAY_TIMEOUT_SECONDS} s but the timeout is {timeout} s: long agent runs will get 504s; consider --endpoint url"
+            "{API_GATEWAY_TIMEOUT_WARNING} {API_GATEWAY_TIMEOUT_SECONDS} s but the timeout is {timeout} s: long agent runs will get 504s; consider --stream or --endpoint url"
         ));
     }
     let reserved_concurrency = match layers.reserved_concurrency().number("a whole number")? {

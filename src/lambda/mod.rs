@@ -90,6 +90,16 @@ impl LambdaPlan {
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
+        if let Some(web) = &project.web {
+            // Streamed through API Gateway, an answer may run 15 minutes: no 29 s cut.
+            warnings.retain(|w| !w.starts_with(crate::settings::API_GATEWAY_TIMEOUT_WARNING));
+            for line in &web.servers_skipped_at_import {
+                warnings.push(format!(
+                    "{}:{line}: this starts a server at import; in Lambda it returns at once (agentdeploy's server, behind the Web Adapter, serves the app)",
+                    analysis.display
+                ));
+            }
+        }
         warnings.extend(analysis.warnings.iter().cloned());
         warnings.extend(requirements.warnings.iter().cloned());
         for skipped in &project.skipped_secrets {
@@ -168,6 +178,12 @@ impl LambdaPlan {
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,
+            "streaming": self.project.web.as_ref().map(|web| json!({
+                "web_adapter_layer": web.layer,
+                "why": web.why,
+                "invoke_mode": "RESPONSE_STREAM",
+                "servers_skipped_at_import": web.servers_skipped_at_import,
+            })),
             "cold_start": cold_start,
             "build_import": match &build_import {
                 Ok(how) => json!({"runs": true, "isolation": how}),
@@ -208,8 +224,16 @@ impl LambdaPlan {
             agent::EntryKind::Agent => format!("Agent `{}`", entry.name),
             agent::EntryKind::Handler => format!("{}(event, context)", entry.name),
             agent::EntryKind::Main => format!("{}()", entry.name),
+            agent::EntryKind::Entrypoint => format!("@app.entrypoint {}()", entry.name),
+            agent::EntryKind::Asgi => format!("web app `{}`", entry.name),
         };
         lines.push(("entry", format!("{what} ({file}:{})", entry.line)));
+        if let Some(web) = &self.project.web {
+            lines.push((
+                "streaming",
+                format!("answers stream behind the Lambda Web Adapter ({})", web.why),
+            ));
+        }
         let requirements = &self.requirements.specifiers;
         lines.push((
             "requirements",

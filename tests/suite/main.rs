@@ -19,3 +19,4 @@ mod repo_docs;
 mod runtime_module;
 mod secrets_ssm_e2e;
 mod stdout_closed;
+mod streaming;

@@ -21,6 +21,10 @@ pub struct AgentAnalysis {
     pub entry: Entry,
     /// The entry function's signature (for an `Agent` entry: none, never used).
     pub main: MainSignature,
+    /// An `entrypoint` entry: the `BedrockAgentCoreApp` variable whose decorator registered it.
+    pub entry_app: Option<String>,
+    /// Lines of `app.run()` / `uvicorn.run()` run at import, skipped in Lambda.
+    pub serves_at_import: Vec<usize>,
     pub imports: Vec<Import>,
     pub bedrock_models: Vec<BedrockModelUse>,
     /// Lines that use AgentCore's code interpreter client.
@@ -35,6 +39,13 @@ pub struct AgentAnalysis {
 }
 
 impl AgentAnalysis {
+    /// Its answers can only be streamed: a generator `@app.entrypoint`, or a web app (whose
+    /// routes may stream), served behind the Web Adapter in response-stream mode.
+    pub fn streams_by_itself(&self) -> bool {
+        self.entry.kind == EntryKind::Asgi
+            || (self.entry.kind == EntryKind::Entrypoint && self.main.is_generator)
+    }
+
     /// Top-level module names of the agent's own code shipped beside the handler (a directory
     /// agent's `.py` files and packages), whose Agents the handler isolates too.
     pub fn local_module_names(&self) -> Vec<String> {

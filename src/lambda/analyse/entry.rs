@@ -84,7 +84,7 @@ impl MainSignature {
         let passes = match kind {
             EntryKind::Main => "at most two positional arguments (user_input, input_data)",
             EntryKind::Handler => "two positional arguments (event, context)",
-            EntryKind::Agent => return None,
+            EntryKind::Agent | EntryKind::Entrypoint | EntryKind::Asgi => return None,
         };
         if self.required_positional > 2 {
             return Some(format!(
@@ -164,6 +164,27 @@ pub enum EntryKind {
     Handler,
     /// A module-level Strands `Agent`: called with the input, answering `str(result)`.
     Agent,
+    /// A function decorated by a `BedrockAgentCoreApp`'s `@app.entrypoint`: its app is served
+    /// as AgentCore serves it (payload in, its answer or its generator's items out).
+    Entrypoint,
+    /// A module-level ASGI app (FastAPI, Starlette, a `BedrockAgentCoreApp`), served as it is.
+    Asgi,
+}
+
+impl EntryKind {
+    /// Served by an HTTP server behind the Lambda Web Adapter rather than by a Lambda handler.
+    pub fn is_web_app(self) -> bool {
+        matches!(self, EntryKind::Entrypoint | EntryKind::Asgi)
+    }
+}
+
+/// Which framework builds a module-level app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AppFramework {
+    /// `BedrockAgentCoreApp()`: an ASGI app whose `@app.entrypoint` is the agent.
+    AgentCore,
+    /// `FastAPI()` / `Starlette()`.
+    Asgi,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -182,6 +203,12 @@ pub(crate) struct TopLevel {
     pub(crate) agents: BTreeMap<String, usize>,
     /// `from MODULE import NAME [as BOUND]`, by the name bound.
     pub(crate) imported: BTreeMap<String, ImportedName>,
+    /// `NAME = FastAPI()` / `Starlette()` / `BedrockAgentCoreApp()`, with its line.
+    pub(crate) apps: BTreeMap<String, (AppFramework, usize)>,
+    /// Functions decorated by `@APP.entrypoint` of an AgentCore app: name → app.
+    pub(crate) entrypoints: BTreeMap<String, String>,
+    /// Lines of `APP.run(...)` / `uvicorn.run(...)` run at import (a server that never returns).
+    pub(crate) serves_at_import: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +226,8 @@ impl TopLevel {
         self.functions.remove(name);
         self.agents.remove(name);
         self.imported.remove(name);
+        self.apps.remove(name);
+        self.entrypoints.remove(name);
     }
 
     /// `name = value`: an Agent, another name's binding (`main = real`), or a lambda.
@@ -215,6 +244,8 @@ impl TopLevel {
         let name = name.to_string();
         if matches!(value, Expr::Call(call) if is_agent_constructor(&call.func)) {
             self.agents.insert(name, line);
+        } else if let Some(framework) = app_constructor(value) {
+            self.apps.insert(name, (framework, line));
         } else if let Some((function, agent, imported)) = alias_of {
             if let Some(signature) = function {
                 self.functions.insert(name, signature);
@@ -269,7 +300,19 @@ pub(crate) fn top_level(module: &ModModule, source: &str) -> TopLevel {
                 );
                 let name = def.name.to_string();
                 found.unbind(&name);
+                if let Some(app) = entrypoint_decorator(&def.decorator_list, &found.apps) {
+                    found.entrypoints.insert(name.clone(), app);
+                }
                 found.functions.insert(name, signature);
+            }
+            Stmt::Expr(expression) => {
+                if let Expr::Call(call) = &*expression.value
+                    && starts_a_server(&call.func, &found.apps)
+                {
+                    found
+                        .serves_at_import
+                        .push(line_col(source, expression.start().to_usize()).0);
+                }
             }
             Stmt::Assign(assign) => {
                 let line = line_col(source, assign.start().to_usize()).0;
@@ -410,6 +453,56 @@ pub(crate) fn imported_definition(
     }
 }
 
+/// `FastAPI(...)`, `Starlette(...)`, `BedrockAgentCoreApp(...)` (or `module.Name(...)`).
+fn app_constructor(value: &Expr) -> Option<AppFramework> {
+    let Expr::Call(call) = value else {
+        return None;
+    };
+    let name = match &*call.func {
+        Expr::Name(name) => name.id.as_str(),
+        Expr::Attribute(attr) => attr.attr.as_str(),
+        _ => return None,
+    };
+    match name {
+        "BedrockAgentCoreApp" => Some(AppFramework::AgentCore),
+        "FastAPI" | "Starlette" => Some(AppFramework::Asgi),
+        _ => None,
+    }
+}
+
+/// `@APP.entrypoint` where APP is a module-level `BedrockAgentCoreApp`: the app's name.
+fn entrypoint_decorator(
+    decorators: &[ast::Decorator],
+    apps: &BTreeMap<String, (AppFramework, usize)>,
+) -> Option<String> {
+    decorators
+        .iter()
+        .find_map(|decorator| match &decorator.expression {
+            Expr::Attribute(attr) if attr.attr.as_str() == "entrypoint" => match &*attr.value {
+                Expr::Name(app)
+                    if matches!(
+                        apps.get(app.id.as_str()),
+                        Some((AppFramework::AgentCore, _))
+                    ) =>
+                {
+                    Some(app.id.to_string())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+}
+
+/// `APP.run(...)` for a module-level app, or `uvicorn.run(...)`.
+fn starts_a_server(func: &Expr, apps: &BTreeMap<String, (AppFramework, usize)>) -> bool {
+    let Expr::Attribute(attr) = func else {
+        return false;
+    };
+    attr.attr.as_str() == "run"
+        && matches!(&*attr.value, Expr::Name(owner)
+            if apps.contains_key(owner.id.as_str()) || owner.id.as_str() == "uvicorn")
+}
+
 pub(crate) fn is_agent_constructor(func: &Expr) -> bool {
     match func {
         Expr::Name(name) => name.id.as_str() == "Agent",
@@ -459,7 +552,43 @@ pub(crate) fn find_entry(
             signature.clone(),
         ))
     };
+    let entrypoint = |name: &str, app: &str| {
+        let signature = found.functions.get(name).cloned().unwrap_or_default();
+        if signature.required_positional > 2 || !signature.required_keyword_only.is_empty() {
+            return Err(Error::Agent {
+                location: format!("{display}:{}", signature.line),
+                message: format!(
+                    "`{name}` is `@{app}.entrypoint`, which AgentCore calls with (payload) or (payload, context), but it needs other arguments"
+                ),
+                hint: Some(format!("define it as `def {name}(payload, context)`")),
+            });
+        }
+        Ok((
+            Entry {
+                kind: EntryKind::Entrypoint,
+                name: name.to_string(),
+                line: signature.line,
+            },
+            signature,
+        ))
+    };
+    let asgi_app = |name: &str, line: usize| {
+        Ok((
+            Entry {
+                kind: EntryKind::Asgi,
+                name: name.to_string(),
+                line,
+            },
+            no_signature(line),
+        ))
+    };
     if let Some(name) = requested {
+        if let Some(app) = found.entrypoints.get(name) {
+            return entrypoint(name, app);
+        }
+        if let Some(&(_, line)) = found.apps.get(name) {
+            return asgi_app(name, line);
+        }
         if let Some(signature) = found.functions.get(name) {
             return function_entry(name, signature);
         }
@@ -476,10 +605,18 @@ pub(crate) fn find_entry(
         return Err(Error::Agent {
             location: display.to_string(),
             message: format!(
-                "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable"
+                "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable (nor a web app: FastAPI, Starlette, BedrockAgentCoreApp)"
             ),
             hint: Some(entry_candidates_hint(found)),
         });
+    }
+    // AgentCore registers the last decorated function; so does this.
+    if let Some((name, app)) = found
+        .entrypoints
+        .iter()
+        .max_by_key(|(name, _)| found.functions.get(*name).map(|s| s.line))
+    {
+        return entrypoint(name, app);
     }
     if let Some(signature) = found.functions.get("main") {
         return function_entry("main", signature);
@@ -489,6 +626,16 @@ pub(crate) fn find_entry(
             return function_entry(name, signature);
         }
     }
+    // A FastAPI / Starlette app is what callers talk to; an Agent beside it is what it calls.
+    let web_apps: Vec<(&String, usize)> = found
+        .apps
+        .iter()
+        .filter(|(_, (framework, _))| *framework == AppFramework::Asgi)
+        .map(|(name, (_, line))| (name, *line))
+        .collect();
+    if let [(name, line)] = web_apps.as_slice() {
+        return asgi_app(name, *line);
+    }
     match found.agents.len() {
         1 => {
             let (name, &line) = found.agents.iter().next().ok_or_else(|| Error::internal("one agent expected"))?;
@@ -497,13 +644,25 @@ pub(crate) fn find_entry(
                     kind: EntryKind::Agent,
                     name: name.clone(),
                     line,
-                },
+                    },
                 no_signature(line),
             ))
         }
+        0 if found.apps.len() == 1 => {
+            let (name, &(_, line)) = found.apps.iter().next().ok_or_else(|| Error::internal("one app expected"))?;
+            asgi_app(name, line)
+        }
+        0 if found.apps.len() > 1 => Err(Error::Agent {
+            location: display.to_string(),
+            message: format!(
+                "several module-level apps and no entry: {}",
+                found.apps.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ),
+            hint: Some("choose the one to serve with --entry NAME".into()),
+        }),
         0 => Err(Error::Agent {
             location: display.to_string(),
-            message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)` or module-level `Agent(...)`".into(),
+            message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)`, `@app.entrypoint`, module-level `Agent(...)` or web app".into(),
             hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into()),
         }),
         _ => {
@@ -531,6 +690,7 @@ pub(crate) fn find_entry(
 pub(crate) fn entry_candidates_hint(found: &TopLevel) -> String {
     let mut names: Vec<String> = found.functions.keys().map(|n| format!("{n}()")).collect();
     names.extend(found.agents.keys().map(|n| format!("{n} (Agent)")));
+    names.extend(found.apps.keys().map(|n| format!("{n} (app)")));
     if names.is_empty() {
         "the file defines no top-level function or Agent".into()
     } else {

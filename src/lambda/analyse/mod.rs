@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::lambda::analyse::agent::{AgentAnalysis, MAX_AGENT_BYTES};
-use crate::lambda::analyse::entry::{find_entry, resolve_imported_entries, top_level};
+use crate::lambda::analyse::entry::{EntryKind, find_entry, resolve_imported_entries, top_level};
 use crate::lambda::analyse::facts::collect_facts;
 use crate::lambda::analyse::local_modules::ship_local_imports;
 use crate::lambda::analyse::locate::locate;
@@ -129,6 +129,12 @@ pub fn analyse_source(
         display,
         package_dir,
         source,
+        entry_app: found
+            .entrypoints
+            .get(&entry.name)
+            .cloned()
+            .filter(|_| entry.kind == EntryKind::Entrypoint),
+        serves_at_import: found.serves_at_import.clone(),
         entry,
         main,
         imports: facts.imports,
@@ -207,6 +213,49 @@ mod tests {
                 name: "recipe_agent".into(),
                 line: 3
             }
+        );
+    }
+
+    #[test]
+    fn agents_written_as_web_apps_are_entered_through_their_app() {
+        // An AgentCore sample: the entrypoint wins over the module-level Agent (and `main`), and
+        // its `app.run()` at import is found with its line.
+        let agentcore = format!(
+            "{IMPORT}from bedrock_agentcore import BedrockAgentCoreApp\napp = BedrockAgentCoreApp()\nagent = Agent()\ndef main(u=None):\n    return u\n@app.entrypoint\nasync def invoke(payload, context):\n    yield payload\napp.run()\n"
+        );
+        let a = analyse_str(&agentcore).unwrap();
+        assert_eq!(a.entry.kind, EntryKind::Entrypoint);
+        assert_eq!(a.entry.name, "invoke");
+        assert_eq!(a.entry_app.as_deref(), Some("app"));
+        assert!(a.main.is_generator && a.streams_by_itself());
+        assert_eq!(a.serves_at_import, vec![10]);
+        // One that builds its agent inside the entrypoint has something to call now.
+        let inside = "from bedrock_agentcore import BedrockAgentCoreApp\napp = BedrockAgentCoreApp()\n@app.entrypoint\ndef invoke(payload):\n    from strands import Agent\n    return str(Agent()(payload['prompt']))\nif __name__ == '__main__':\n    app.run()\n";
+        let a = analyse_str(inside).unwrap();
+        assert_eq!(a.entry.kind, EntryKind::Entrypoint);
+        assert!(!a.streams_by_itself());
+        assert!(
+            a.serves_at_import.is_empty(),
+            "under __main__ it never runs in Lambda"
+        );
+        // A FastAPI app beside an Agent: the app is what callers reach; --entry picks either.
+        let fastapi =
+            format!("{IMPORT}from fastapi import FastAPI\napi = FastAPI()\nagent = Agent()\n");
+        let a = analyse_str(&fastapi).unwrap();
+        assert_eq!(
+            (a.entry.kind, a.entry.name.as_str()),
+            (EntryKind::Asgi, "api")
+        );
+        assert!(a.streams_by_itself());
+        let a = analyse_entry(&fastapi, Some("agent")).unwrap();
+        assert_eq!(a.entry.kind, EntryKind::Agent);
+        // An entrypoint AgentCore could not call is refused with its line.
+        let bad = "from bedrock_agentcore import BedrockAgentCoreApp\napp = BedrockAgentCoreApp()\n@app.entrypoint\ndef invoke(a, b, c):\n    return 1\n";
+        let err = analyse_str(bad).unwrap_err();
+        assert!(err.to_string().contains("agent.py:3"), "{err}");
+        assert!(
+            err.to_string().contains("(payload) or (payload, context)"),
+            "{err}"
         );
     }
 

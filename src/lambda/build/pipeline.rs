@@ -299,6 +299,7 @@ pub(crate) async fn build_or_reuse(
             &inputs.plan.iam,
             package::FUNCTION_ZIP,
             own_log_group,
+            inputs.plan.project.web.as_ref(),
         )?
         .as_bytes(),
     )?;

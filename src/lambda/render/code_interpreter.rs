@@ -28,6 +28,8 @@ pub fn analysis() -> AgentAnalysis {
             name: "lambda_handler".into(),
             line: 0,
         },
+        entry_app: None,
+        serves_at_import: Vec::new(),
         main: MainSignature {
             is_async: false,
             positional: vec!["event".into(), "context".into()],

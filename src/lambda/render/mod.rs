@@ -3,6 +3,7 @@
 //! User data always reaches minijinja as values, never as template source.
 
 pub mod code_interpreter;
+pub mod web_adapter;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,10 @@ const SAMCONFIG_TEMPLATE: &str = include_str!("../../../templates/samconfig.toml
 /// `--secrets-store ssm` secrets), then imports the handler.
 const BOOTSTRAP: &str = include_str!("../../../templates/runtime/agentdeploy_bootstrap.py");
 const BOOTSTRAP_MODULE: &str = "agentdeploy_bootstrap";
+/// Behind the Web Adapter: the server process `run.sh` starts (it imports the bootstrap).
+const SERVE: &str = include_str!("../../../templates/runtime/agentdeploy_serve.py");
+const SERVE_MODULE: &str = "agentdeploy_serve";
+const RUN_SCRIPT: &str = include_str!("../../../templates/runtime/run.sh");
 
 /// The module Lambda imports first (its handler is `<module>.lambda_handler`).
 pub fn entry_module(settings: &LambdaSettings) -> &'static str {
@@ -56,11 +61,12 @@ pub fn entry_module(settings: &LambdaSettings) -> &'static str {
 /// agent: the bootstrap and the runtime package (not the agent's code).
 pub fn is_runtime_file(relative: &str) -> bool {
     relative == format!("{BOOTSTRAP_MODULE}.py")
+        || relative == format!("{SERVE_MODULE}.py")
         || RUNTIME_FILES.iter().any(|(path, _)| *path == relative)
 }
 
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
-pub const RUNTIME_FILES: [(&str, &str); 5] = [
+pub const RUNTIME_FILES: [(&str, &str); 8] = [
     (
         "agentdeploy_runtime/__init__.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/__init__.py"),
@@ -68,6 +74,18 @@ pub const RUNTIME_FILES: [(&str, &str); 5] = [
     (
         "agentdeploy_runtime/agents.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/agents.py"),
+    ),
+    (
+        "agentdeploy_runtime/hooks.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/hooks.py"),
+    ),
+    (
+        "agentdeploy_runtime/streaming.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/streaming.py"),
+    ),
+    (
+        "agentdeploy_runtime/web.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/web.py"),
     ),
     (
         "agentdeploy_runtime/events.py",
@@ -200,6 +218,8 @@ pub struct RenderedFile {
 #[derive(Debug, Clone)]
 pub struct RenderedProject {
     pub files: Vec<RenderedFile>,
+    /// Served behind the Lambda Web Adapter (streamed answers, web apps): how and why.
+    pub web: Option<web_adapter::WebAdapter>,
     /// Files of the agent directory left out because their names look like secrets, relative to
     /// the agent directory.
     pub skipped_secrets: Vec<PathBuf>,
@@ -229,6 +249,12 @@ impl RenderedProject {
                 std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             }
             crate::files::write_atomically(&target, &file.contents)?;
+            if file.path.extension().is_some_and(|e| e == "sh") {
+                // The Web Adapter runs the handler script itself: it must be executable.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| Error::io(&target, e))?;
+            }
         }
         Ok(())
     }
@@ -272,6 +298,7 @@ pub fn render_handler(
     analysis: &AgentAnalysis,
     conversation: Conversation,
     endpoint: &str,
+    web: bool,
 ) -> Result<String> {
     render(
         HANDLER_FILE,
@@ -291,6 +318,8 @@ pub fn render_handler(
             max_body_bytes => MAX_BODY_BYTES,
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
+            web => web,
+            app_name => analysis.entry_app.as_deref(),
         },
     )
 }
@@ -319,6 +348,7 @@ pub fn render_template(
     iam: &IamPlan,
     code_uri: &str,
     own_log_group: bool,
+    web: Option<&web_adapter::WebAdapter>,
 ) -> Result<String> {
     let mut environment: BTreeMap<String, Value> = settings
         .env_vars
@@ -362,7 +392,15 @@ pub fn render_template(
             Value::String(serde_json::to_string(&names).unwrap_or_default()),
         );
     }
-    let handler = format!("{}.lambda_handler", entry_module(settings));
+    let handler = match web {
+        Some(web) => {
+            for (name, value) in web.environment() {
+                environment.insert(name.into(), Value::String(value));
+            }
+            web_adapter::HANDLER_SCRIPT.to_string()
+        }
+        None => format!("{}.lambda_handler", entry_module(settings)),
+    };
     let statements: Vec<Value> = iam
         .statements
         .iter()
@@ -424,6 +462,9 @@ pub fn render_template(
             origin_check => origin_check,
             origin_stage_variable => ORIGIN_STAGE_VARIABLE,
             origin => stack_origin_value(),
+            web_adapter_layer => web.map(|w| w.layer.as_str()),
+            // A web app's own routes are all reachable through the API, not only /invoke.
+            api_any_path => web.is_some_and(|w| w.all_routes),
         },
     )
 }
@@ -515,10 +556,11 @@ pub fn render_project(
     requirements: &[String],
     region: Option<&str>,
 ) -> Result<RenderedProject> {
+    let web = web_adapter::decide(settings, analysis)?;
     let mut files = vec![
         RenderedFile {
             path: "template.yaml".into(),
-            contents: render_template(settings, iam, "src/", true)?.into_bytes(),
+            contents: render_template(settings, iam, "src/", true, web.as_ref())?.into_bytes(),
         },
         RenderedFile {
             path: "samconfig.toml".into(),
@@ -527,10 +569,13 @@ pub fn render_project(
         RenderedFile {
             path: "src/handler.py".into(),
             contents: match settings.kind {
-                DeploymentKind::Agent => {
-                    render_handler(analysis, settings.conversation, settings.endpoint.as_str())?
-                        .into_bytes()
-                }
+                DeploymentKind::Agent => render_handler(
+                    analysis,
+                    settings.conversation,
+                    settings.endpoint.as_str(),
+                    web.is_some(),
+                )?
+                .into_bytes(),
                 // The code interpreter is a complete handler of its own.
                 DeploymentKind::CodeInterpreter => analysis.source.clone().into_bytes(),
             },
@@ -551,6 +596,16 @@ pub fn render_project(
                 contents: text.as_bytes().to_vec(),
             });
         }
+    }
+    if web.is_some() {
+        files.push(RenderedFile {
+            path: format!("src/{SERVE_MODULE}.py").into(),
+            contents: SERVE.as_bytes().to_vec(),
+        });
+        files.push(RenderedFile {
+            path: Path::new("src").join(web_adapter::HANDLER_SCRIPT),
+            contents: RUN_SCRIPT.as_bytes().to_vec(),
+        });
     }
     let mut skipped_secrets = Vec::new();
     if let Some(dir) = &analysis.package_dir {
@@ -578,6 +633,7 @@ pub fn render_project(
     }
     Ok(RenderedProject {
         files,
+        web,
         skipped_secrets,
     })
 }
@@ -589,6 +645,8 @@ fn refuse_generated_name(relative: &Path, source: &Path) -> Result<()> {
     let taken = [
         std::ffi::OsStr::new(HANDLER_FILE),
         std::ffi::OsStr::new("agentdeploy_bootstrap.py"),
+        std::ffi::OsStr::new("agentdeploy_serve.py"),
+        std::ffi::OsStr::new("run.sh"),
         std::ffi::OsStr::new("agentdeploy_runtime"),
     ];
     match top {

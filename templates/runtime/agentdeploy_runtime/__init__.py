@@ -1,9 +1,11 @@
-"""agentdeploy's runtime, shipped beside the generated handler: conversation isolation, sessions
-and the mapping of Lambda events to the agent's entry. Lambda calls `agentdeploy_bootstrap`, which
-calls `track()` before the agent's code runs; the handler's last lines hand the entry to
-`make_handler`."""
+"""agentdeploy's runtime, shipped beside the generated handler: conversation isolation, sessions,
+the mapping of Lambda events to the agent's entry, and for functions behind the Lambda Web
+Adapter, the server that streams answers. Lambda calls `agentdeploy_bootstrap` (or, behind the
+adapter, runs `agentdeploy_serve`), which calls `track()` before the agent's code runs; the
+handler's last lines hand the entry to `make_handler` (or `make_app`)."""
 
 from .agents import track
 from .handler import make_handler
+from .streaming import make_app, neutralise_servers
 
-__all__ = ["make_handler", "track"]
+__all__ = ["make_app", "make_handler", "neutralise_servers", "track"]

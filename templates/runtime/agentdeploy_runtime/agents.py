@@ -16,11 +16,10 @@ request (after the import-built ones), so a lazily built agent gets the same key
 
 import copy
 import functools
-import importlib.abc
-import importlib.machinery
 import logging
-import sys
 import weakref
+
+from . import hooks
 
 _AGENT_MODULE = "strands.agent.agent"
 _DEFAULT_AGENT_ID = "default"
@@ -92,37 +91,9 @@ def _wrap(agent_class):
     agent_class.__init__ = __init__
 
 
-class _WrapWhenImported(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: when Strands' agent module is about to load, it has the normal finder
-    find it and wraps `Agent.__init__` right after the module has run."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != _AGENT_MODULE:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_and_wrap(module):
-            exec_module(module)
-            _wrap(module.Agent)
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-
-        loader.exec_module = exec_and_wrap
-        return spec
-
-
 def track():
     """Records every Agent built from now on. Cheap when the agent never imports Strands."""
-    module = sys.modules.get(_AGENT_MODULE)
-    if module is not None:
-        _wrap(module.Agent)
-        return
-    if not any(isinstance(finder, _WrapWhenImported) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _WrapWhenImported())
+    hooks.after_import(_AGENT_MODULE, lambda module: _wrap(module.Agent))
 
 
 def import_done():

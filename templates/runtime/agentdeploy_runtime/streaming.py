@@ -1,0 +1,264 @@
+"""Answers as they are written: the ASGI side of a function that runs behind the Lambda Web
+Adapter (`--stream`, a generator `@app.entrypoint`, a FastAPI or Starlette app).
+
+`make_app` gives the app the server (`web.serve`) runs:
+- `agent` / `main`: `POST /` (and `/invocations`, AgentCore's path) takes the same JSON as the
+  buffered handler (`{"input": ...}` or AgentCore's `{"prompt": ...}`) and answers Server-Sent
+  Events: an Agent's text deltas and tool uses as the model writes them, then one event with the
+  whole answer (and `session_id`); `main`'s result in one event.
+- `entrypoint`: the agent's own `BedrockAgentCoreApp`, served as AgentCore serves it (its payload
+  handling, its answer shapes, its SSE), `POST /` mapped to `/invocations`.
+- `asgi`: the agent's own app, its routes and streaming responses untouched.
+Around every request: each caller's conversation isolated (and with sessions, continued from and
+saved to the session store once the answer has ended: a caller who leaves mid-stream saves
+nothing, so a stored session is never half a turn). `GET /ping` answers the adapter's readiness
+check (an `asgi` app's own routes answer it there).
+"""
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import uuid
+
+from . import agents, events, hooks, sessions
+
+logger = logging.getLogger("agentdeploy.streaming")
+
+AGENTCORE_SESSION_HEADER = b"x-amzn-bedrock-agentcore-runtime-session-id"
+# The Lambda request context, as the Web Adapter passes it (JSON), for the caller's identity.
+REQUEST_CONTEXT_HEADER = b"x-amzn-request-context"
+INVOCATION_PATHS = ("/", "/invoke", "/invocations", "/events")
+
+
+def sse(value):
+    """One Server-Sent Event carrying `value` as JSON, as AgentCore writes them."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = json.dumps(events.jsonable(value), ensure_ascii=False)
+    return f"data: {text}\n\n".encode("utf-8")
+
+
+async def _body(receive):
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("the caller left")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _json_answer(send, status, value, extra_headers=()):
+    body = json.dumps(value, default=str).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), *extra_headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _agent_event(event):
+    """What of a Strands stream event a caller sees: text deltas and tool uses (the rest carries
+    model internals and objects JSON cannot hold)."""
+    if not isinstance(event, dict):
+        return None
+    if isinstance(event.get("data"), str) and event["data"]:
+        return {"data": event["data"]}
+    tool = event.get("current_tool_use")
+    if isinstance(tool, dict) and tool.get("name"):
+        return {"current_tool_use": {"name": tool.get("name"), "toolUseId": tool.get("toolUseId"),
+                                     "input": tool.get("input")}}
+    return None
+
+
+def _caller_event(scope):
+    """The Lambda event's identity part, as the adapter forwards it."""
+    context = dict(scope.get("headers", [])).get(REQUEST_CONTEXT_HEADER)
+    if not context:
+        return {}
+    try:
+        request_context = json.loads(context)
+    except ValueError:
+        return {}
+    return {"requestContext": request_context} if isinstance(request_context, dict) else {}
+
+
+def _header(scope, name):
+    value = dict(scope.get("headers", [])).get(name)
+    return value.decode("latin-1") if value else None
+
+
+def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_body_bytes,
+             session_bucket_variable, origin_variable, origin_stage_variable, app=None):
+    """The ASGI app the function serves. `app`: the agent's `BedrockAgentCoreApp` (entrypoint),
+    or for `asgi` the app itself is `entry`."""
+    agents.import_done()
+    max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
+    origin = os.environ.get(origin_variable, "")
+    isolated = conversation in ("isolated", "session")
+    with_sessions = conversation == "session"
+    served = entry if kind == "asgi" else app
+
+    def open_session(scope, requested):
+        """The request's session (loaded), or None; raises BadRequest / NoCallerIdentity."""
+        if not with_sessions:
+            return None
+        owner = sessions.caller(_caller_event(scope) or {"requestContext": {}}, endpoint, origin,
+                                origin_stage_variable) if endpoint == "url" else "direct"
+        session = sessions.Session(sessions.object_key(owner, requested), session_bucket_variable)
+        session.load()
+        return session
+
+    async def run_entry(user_input, input_data, send_event):
+        if kind == "agent":
+            answer = []
+            async for event in entry.stream_async(user_input):
+                shown = _agent_event(event)
+                if shown is not None:
+                    await send_event(shown)
+                if isinstance(event, dict) and "result" in event:
+                    answer = [str(event["result"]).rstrip()]
+            return answer[0] if answer else ""
+        call_with = (user_input, input_data)[:arity]
+        if is_async or inspect.iscoroutinefunction(entry):
+            result = await entry(*call_with)
+        else:
+            # Off the server's loop: a blocking `main` must not hold the connection it answers on.
+            result = await asyncio.to_thread(entry, *call_with)
+            if inspect.isawaitable(result):
+                result = await result
+        return events.jsonable(result)
+
+    async def own_kinds(scope, receive, send):
+        """`agent` / `main` over HTTP: the buffered handler's request, answered as events."""
+        try:
+            raw = await _body(receive)
+            if len(raw) > max_body_bytes:
+                raise events.BadRequest("the request body is too large")
+            try:
+                request = json.loads(raw) if raw else None
+            except (UnicodeDecodeError, ValueError):
+                raise events.BadRequest("the request body is not valid JSON") from None
+            user_input, input_data = events.fields(request, text_allowed=False)
+            session_id = None
+            if with_sessions:
+                header = _header(scope, AGENTCORE_SESSION_HEADER)
+                session_id = sessions.session_id({"session_id": header} if header else request)
+            session = open_session(scope, session_id) if with_sessions else None
+        except events.BadRequest as err:
+            logger.warning("bad request: %s", err)
+            return await _json_answer(send, 400, {"error": "BadRequest", "message": str(err)})
+        except sessions.NoCallerIdentity:
+            return await _json_answer(send, 403, {"error": "NoCallerIdentity",
+                                                  "message": "sessions need an authenticated caller (IAM)"})
+        headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        if session_id is not None:
+            headers.append((AGENTCORE_SESSION_HEADER, session_id.encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+
+        async def send_event(value):
+            await send({"type": "http.response.body", "body": sse(value), "more_body": True})
+
+        final = None
+        try:
+            output = await run_entry(user_input, input_data, send_event)
+            if session is not None:
+                session.save()
+            final = {"output": output}
+            if session_id is not None:
+                final["session_id"] = session_id
+        except sessions.Conflict:
+            final = {"error": "SessionConflict",
+                     "message": "this session was changed by another request while this one ran; send the turn again"}
+        except Exception as err:
+            # As the buffered handler: the type and the request id, never the message (it may
+            # carry ARNs, URLs or prompt fragments); the traceback goes to the log.
+            logger.exception("%s raised %s", name, type(err).__name__)
+            final = {"error": type(err).__name__, "request_id": _header(scope, b"x-amzn-request-id")}
+        finally:
+            if session is not None:
+                session.close()
+        await send({"type": "http.response.body", "body": sse(final), "more_body": False})
+
+    async def entrypoint_app(scope, receive, send):
+        """The agent's BedrockAgentCoreApp at AgentCore's paths, with a session id it can read."""
+        scope = dict(scope, path="/invocations", raw_path=b"/invocations")
+        session_id = _header(scope, AGENTCORE_SESSION_HEADER)
+        if session_id is None:
+            session_id = uuid.uuid4().hex
+            scope["headers"] = [*scope["headers"], (AGENTCORE_SESSION_HEADER, session_id.encode())]
+        try:
+            session = (open_session(scope, sessions.session_id({"session_id": session_id}))
+                       if with_sessions else None)
+        except events.BadRequest as err:
+            return await _json_answer(send, 400, {"error": "BadRequest", "message": str(err)})
+        except sessions.NoCallerIdentity:
+            return await _json_answer(send, 403, {"error": "NoCallerIdentity",
+                                                  "message": "sessions need an authenticated caller (IAM)"})
+        ended = False
+
+        async def send_with_session(message):
+            nonlocal ended
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message.get("headers", []),
+                                                 (AGENTCORE_SESSION_HEADER, session_id.encode())])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                ended = True
+            await send(message)
+
+        try:
+            await served(scope, receive, send_with_session)
+            if session is not None and ended:
+                session.save()
+        finally:
+            if session is not None:
+                session.close()
+
+    async def gateway(scope, receive, send):
+        if scope["type"] != "http":
+            if served is not None:
+                return await served(scope, receive, send)
+            return None
+        path, method = scope["path"], scope["method"]
+        if kind != "asgi" and path == "/ping":
+            return await _json_answer(send, 200, {"status": "Healthy"})
+        if kind != "asgi" and (path not in INVOCATION_PATHS or method != "POST"):
+            return await _json_answer(send, 404, {"error": "NotFound",
+                                                  "message": "POST a JSON request to / (or /invocations)"})
+        if isolated:
+            agents.begin_request()
+        try:
+            if kind == "asgi":
+                return await served(scope, receive, send)
+            if kind == "entrypoint":
+                return await entrypoint_app(scope, receive, send)
+            return await own_kinds(scope, receive, send)
+        except sessions.Conflict:
+            logger.warning("session changed by another request while this one ran")
+        finally:
+            agents.end_request()
+
+    return gateway
+
+
+def neutralise_servers():
+    """`app.run()` / `uvicorn.run()` reached while the agent's module is imported would start a
+    server of its own in INIT and never return: in Lambda they return at once (the function's
+    server is agentdeploy's, started after the import), with a line in the log."""
+
+    def skip(*_args, **_kwargs):
+        logger.warning("a server start at import was skipped: agentdeploy serves the app")
+
+    def patch_run(module):
+        if hasattr(module, "run"):
+            module.run = skip
+
+    def patch_app(module):
+        if hasattr(module, "BedrockAgentCoreApp"):
+            module.BedrockAgentCoreApp.run = skip
+
+    hooks.after_import("uvicorn", patch_run)
+    hooks.after_import("uvicorn.main", patch_run)
+    hooks.after_import("bedrock_agentcore.runtime.app", patch_app)

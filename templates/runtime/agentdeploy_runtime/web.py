@@ -1,0 +1,272 @@
+"""A small HTTP/1.1 server for one ASGI app, behind the Lambda Web Adapter.
+
+The adapter turns each Lambda event into one HTTP request to this server and relays the answer's
+bytes to the caller as they are written (`AWS_LWA_INVOKE_MODE=response_stream`). So the server
+writes each body part the moment the app sends it (chunked when the app gives no length), and
+tells the app when the caller has gone (`http.disconnect`) so a stream stops instead of running
+on. The standard library only: nothing to install and little to import on a cold start.
+"""
+
+import asyncio
+import logging
+import os
+from urllib.parse import unquote
+
+logger = logging.getLogger("agentdeploy.web")
+
+MAX_HEAD_BYTES = 64 * 1024
+REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
+           413: "Content Too Large", 431: "Request Header Fields Too Large",
+           500: "Internal Server Error"}
+
+
+class _BadHead(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+async def _read_head(reader):
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as err:
+        if err.partial.strip():
+            raise _BadHead(400, "incomplete request head") from None
+        return None
+    except asyncio.LimitOverrunError:
+        raise _BadHead(431, "request head too large") from None
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    try:
+        method, target, version = lines[0].split(" ")
+    except ValueError:
+        raise _BadHead(400, "malformed request line") from None
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _BadHead(400, "malformed header line")
+        headers.append((name.strip().lower().encode("latin-1"), value.strip().encode("latin-1")))
+    return method, target, version, headers
+
+
+async def _read_body(reader, headers, max_body_bytes):
+    values = dict(headers)
+    if values.get(b"transfer-encoding", b"").lower() == b"chunked":
+        body = bytearray()
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return bytes(body)
+            if len(body) + size > max_body_bytes:
+                raise _BadHead(413, "request body too large")
+            body += await reader.readexactly(size)
+            await reader.readexactly(2)
+    length = int(values.get(b"content-length", b"0") or b"0")
+    if length > max_body_bytes:
+        raise _BadHead(413, "request body too large")
+    return await reader.readexactly(length) if length else b""
+
+
+class _Response:
+    """Writes the app's `http.response.*` messages to the connection as they come."""
+
+    def __init__(self, writer, head_only):
+        self.writer = writer
+        self.head_only = head_only
+        self.status = None
+        self.headers = []
+        self.started = False
+        self.chunked = False
+        self.finished = False
+
+    async def send(self, message):
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = int(message["status"])
+            self.headers = [(bytes(k).lower(), bytes(v)) for k, v in message.get("headers", [])]
+        elif kind == "http.response.body":
+            if self.finished:
+                return
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if not self.started:
+                self._write_head(len(body) if not more else None)
+            if body and not self.head_only:
+                self.writer.write(b"%x\r\n%s\r\n" % (len(body), body) if self.chunked else body)
+            if not more:
+                if self.chunked and not self.head_only:
+                    self.writer.write(b"0\r\n\r\n")
+                self.finished = True
+            # Each part leaves now: this is what makes the caller see the first event early.
+            await self.writer.drain()
+
+    def _write_head(self, length):
+        self.started = True
+        names = {name for name, _ in self.headers}
+        headers = list(self.headers)
+        if b"content-length" not in names:
+            if length is None:
+                self.chunked = True
+                headers.append((b"transfer-encoding", b"chunked"))
+            else:
+                headers.append((b"content-length", str(length).encode()))
+        status = self.status or 500
+        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}".encode()]
+        lines += [name + b": " + value for name, value in headers]
+        self.writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
+
+
+def _plain(writer, status, message):
+    body = ('{"error": "%s", "message": "%s"}' % (REASONS.get(status, "Error").replace(" ", ""), message)).encode()
+    writer.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+                 % (status, REASONS.get(status, "Error").encode(), len(body), body))
+
+
+async def _serve_one(app, reader, writer, head, max_body_bytes):
+    """One request; False when the connection must close."""
+    method, target, version, headers = head
+    body = await _read_body(reader, headers, max_body_bytes)
+    path, _, query = target.partition("?")
+    peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+    sock = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": version.rpartition("/")[2] or "1.1",
+        "method": method.upper(),
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": path.encode("latin-1"),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
+        "headers": headers,
+        "client": (peer[0], peer[1]),
+        "server": (sock[0], sock[1]),
+        "state": {},
+    }
+    response = _Response(writer, head_only=method.upper() == "HEAD")
+    delivered = False
+    gone = asyncio.get_running_loop().create_future()
+
+    async def receive():
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await gone
+        return {"type": "http.disconnect"}
+
+    async def watch_caller():
+        # The adapter closing the connection mid-answer: the caller has gone. Bytes of a next
+        # request sent early go back into the reader's buffer for the next round.
+        data = await reader.read(1)
+        if data:
+            reader._buffer[:0] = data  # CPython's StreamReader keeps its buffer here
+        elif not gone.done():
+            gone.set_result(None)
+
+    watcher = asyncio.create_task(watch_caller())
+    app_task = asyncio.create_task(app(scope, receive, response.send))
+    try:
+        await asyncio.wait({app_task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not app_task.done():
+            # The caller left before the answer ended: the app is stopped, nothing more is sent.
+            app_task.cancel()
+            await asyncio.gather(app_task, return_exceptions=True)
+            return False
+        app_task.result()
+    except (ConnectionError, asyncio.CancelledError):
+        app_task.cancel()
+        await asyncio.gather(app_task, return_exceptions=True)
+        return False
+    except Exception:
+        logger.exception("the app raised while answering %s %s", method, path)
+        if not response.started:
+            _plain(writer, 500, "the app failed; see the function's log")
+            await writer.drain()
+        return False
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    if not response.started:
+        _plain(writer, 500, "the app sent no answer")
+        await writer.drain()
+        return False
+    if not response.finished:
+        return False
+    connection = dict(headers).get(b"connection", b"").lower()
+    return connection != b"close"
+
+
+async def _connection(app, reader, writer, max_body_bytes):
+    try:
+        while True:
+            try:
+                head = await _read_head(reader)
+                if head is None:
+                    break
+                keep = await _serve_one(app, reader, writer, head, max_body_bytes)
+            except _BadHead as err:
+                _plain(writer, err.status, str(err))
+                await writer.drain()
+                break
+            if not keep:
+                break
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+
+async def _lifespan(app):
+    """Runs the app's startup (a FastAPI lifespan, say); an app without one is fine. Returns the
+    shutdown trigger."""
+    messages = asyncio.Queue()
+    started = asyncio.get_running_loop().create_future()
+    await messages.put({"type": "lifespan.startup"})
+
+    async def receive():
+        return await messages.get()
+
+    async def send(message):
+        if message["type"] == "lifespan.startup.complete" and not started.done():
+            started.set_result(None)
+        elif message["type"] == "lifespan.startup.failed" and not started.done():
+            started.set_exception(RuntimeError(message.get("message") or "the app's startup failed"))
+
+    async def run():
+        try:
+            await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+        except Exception:
+            # Apps that do not speak lifespan raise on the scope: they have nothing to start.
+            pass
+        if not started.done():
+            started.set_result(None)
+
+    task = asyncio.create_task(run())
+    await started
+    return task, messages
+
+
+async def serve(app, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024, ready=None):
+    """Serves `app` until cancelled. `ready(port)` is called once the socket listens."""
+    port = int(port if port is not None else os.environ.get("AWS_LWA_PORT", os.environ.get("PORT", "8080")))
+    lifespan, messages = await _lifespan(app)
+    try:
+        server = await asyncio.start_server(
+            lambda r, w: _connection(app, r, w, max_body_bytes), host, port, limit=MAX_HEAD_BYTES)
+        if ready is not None:
+            ready(server.sockets[0].getsockname()[1])
+        async with server:
+            await server.serve_forever()
+    finally:
+        await messages.put({"type": "lifespan.shutdown"})
+        lifespan.cancel()
+        await asyncio.gather(lifespan, return_exceptions=True)

@@ -1,0 +1,278 @@
+"""Tests of the streamed path (agentdeploy_runtime.web + .streaming), run by `cargo test` under the
+runtime's Python 3.13 with real strands-agents, bedrock-agentcore and FastAPI
+(tests/suite/runtime_module.rs). Each kind is served over a real socket by the server a deployed
+function runs behind the Web Adapter; the pausing stub model holds its second delta until the
+test opens the gate, so "the first event arrived while the model was still writing" is a fact the
+test observes, not a timing.
+
+Usage: python3.13 -m unittest tests/python/test_streaming.py   (PYTHONPATH: strands,
+templates/runtime, fixtures/conversations, fixtures/streaming)
+"""
+
+import asyncio
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+import agentdeploy_runtime
+from agentdeploy_runtime import agents, web
+
+agentdeploy_runtime.track()
+agentdeploy_runtime.neutralise_servers()
+
+GATE = os.path.join(tempfile.mkdtemp(prefix="agentdeploy-stream-"), "gate")
+os.environ["STREAM_GATE"] = GATE
+
+from strands import Agent  # noqa: E402  (after track(), as the bootstrap orders it)
+from pausing_model import PausingModel  # noqa: E402
+
+COMMON = dict(conversation="isolated", endpoint="url", max_body_bytes=1 << 20,
+              session_bucket_variable="AGENTDEPLOY_SESSION_BUCKET",
+              origin_variable="AGENTDEPLOY_ORIGIN", origin_stage_variable="agentdeployOrigin")
+
+
+class Served:
+    """`app` served by web.serve on a free port, in a thread with its own event loop."""
+
+    def __init__(self, app):
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def listening(port):
+            self.port = port
+            ready.set()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.task = self.loop.create_task(web.serve(app, port=0, ready=listening))
+            try:
+                self.loop.run_until_complete(self.task)
+            except asyncio.CancelledError:
+                pass
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        if not ready.wait(60):
+            raise RuntimeError("the server did not start listening")
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(60)
+        self.loop.close()
+
+    def post(self, path, body, headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection.request("POST", path, body=json.dumps(body),
+                           headers={"Content-Type": "application/json", **(headers or {})})
+        return connection, connection.getresponse()
+
+
+def read_event(response, buffer):
+    """The next Server-Sent Event's JSON (None at the end of the stream)."""
+    while b"\n\n" not in buffer:
+        chunk = response.read1(65536)
+        if not chunk:
+            return None
+        buffer += chunk
+    event, _, rest = bytes(buffer).partition(b"\n\n")
+    buffer[:] = rest
+    assert event.startswith(b"data: "), event
+    return json.loads(event[len(b"data: "):])
+
+
+def read_all(response, buffer):
+    found = []
+    while (event := read_event(response, buffer)) is not None:
+        found.append(event)
+    return found
+
+
+class StreamedKinds(unittest.TestCase):
+    def setUp(self):
+        if os.path.exists(GATE):
+            os.remove(GATE)
+        agents.end_request()
+
+    def open_gate(self):
+        with open(GATE, "w"):
+            pass
+
+    def test_an_agent_entry_streams_its_first_delta_while_the_model_is_still_writing(self):
+        agent = Agent(model=PausingModel(GATE), callback_handler=None)
+        served = Served(agentdeploy_runtime.make_app(agent, kind="agent", name="agent", arity=None,
+                                                     is_async=False, **COMMON))
+        try:
+            connection, response = served.post("/", {"input": "alice"})
+            self.assertEqual(response.status, 200)
+            self.assertEqual(response.getheader("Content-Type"), "text/event-stream")
+            buffer = bytearray()
+            self.assertEqual(read_event(response, buffer), {"data": "stub saw 1 messages: "})
+            self.assertFalse(os.path.exists(GATE), "the first delta came before the model went on")
+            self.open_gate()
+            rest = read_all(response, buffer)
+            self.assertEqual(rest, [{"data": "alice"}, {"output": "stub saw 1 messages: alice"}])
+            connection.close()
+            # The next caller on the same warm process starts from the agent as built, and an
+            # AgentCore-shaped request ({"prompt": ...} at /invocations) is answered the same way.
+            connection, response = served.post("/invocations", {"prompt": "bob"})
+            events = read_all(response, bytearray())
+            self.assertEqual(events[-1], {"output": "stub saw 1 messages: bob"})
+            connection.close()
+        finally:
+            served.close()
+
+    def test_a_caller_who_leaves_mid_stream_stops_the_agent_and_the_next_caller_is_served(self):
+        agent = Agent(model=PausingModel(GATE), callback_handler=None)
+        served = Served(agentdeploy_runtime.make_app(agent, kind="agent", name="agent", arity=None,
+                                                     is_async=False, **COMMON))
+        try:
+            connection, response = served.post("/", {"input": "alice"})
+            self.assertEqual(read_event(response, bytearray()), {"data": "stub saw 1 messages: "})
+            connection.sock.shutdown(socket.SHUT_RDWR)
+            connection.close()
+            self.open_gate()
+            connection, response = served.post("/", {"input": "bob"})
+            self.assertEqual(read_all(response, bytearray())[-1], {"output": "stub saw 1 messages: bob"})
+            connection.close()
+        finally:
+            served.close()
+
+    def test_main_answers_one_event_and_errors_name_only_their_type(self):
+        def main(user_input, input_data=None):
+            if user_input == "fail":
+                raise ValueError("arn:aws:iam::123456789012:role/secret-role")
+            return {"echo": user_input, "data": input_data}
+
+        served = Served(agentdeploy_runtime.make_app(main, kind="main", name="main", arity=2,
+                                                     is_async=False, **COMMON))
+        try:
+            connection, response = served.post("/", {"input": "hi", "data": {"n": 1}})
+            self.assertEqual(read_all(response, bytearray()), [{"output": {"echo": "hi", "data": {"n": 1}}}])
+            connection.close()
+            connection, response = served.post("/", {"input": "fail"})
+            events = read_all(response, bytearray())
+            self.assertEqual(events[-1]["error"], "ValueError")
+            self.assertNotIn("123456789012", json.dumps(events))
+            connection.close()
+            connection, response = served.post("/", {"nothing": 1})
+            self.assertEqual(response.status, 400)
+            self.assertIn("input", json.loads(response.read())["message"])
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+            connection.request("GET", "/ping")
+            self.assertEqual(json.loads(connection.getresponse().read()), {"status": "Healthy"})
+            connection.close()
+        finally:
+            served.close()
+
+    def test_an_agentcore_generator_entrypoint_streams_as_agentcore_does(self):
+        # Importing the sample runs its module-level app.run(): neutralised, the import returns.
+        probe = subprocess.run(
+            [os.environ.get("AGENTDEPLOY_TEST_PYTHON", sys.executable), "-c",
+             "import agentdeploy_runtime; agentdeploy_runtime.neutralise_servers(); import agentcore_streaming"],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(probe.returncode, 0, probe.stderr)
+        self.assertIn("server start at import was skipped", probe.stderr)
+        import agentcore_streaming
+
+        served = Served(agentdeploy_runtime.make_app(
+            agentcore_streaming.invoke, kind="entrypoint", name="invoke", arity=None, is_async=True,
+            app=agentcore_streaming.app, **COMMON))
+        try:
+            connection, response = served.post(
+                "/", {"prompt": "carol"}, headers={"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "s-1"})
+            self.assertEqual(response.status, 200)
+            self.assertTrue(response.getheader("Content-Type").startswith("text/event-stream"))
+            buffer = bytearray()
+            self.assertEqual(read_event(response, buffer), {"delta": "core saw 1 messages: ", "session": "s-1"})
+            self.assertFalse(os.path.exists(GATE))
+            self.open_gate()
+            self.assertEqual(read_all(response, buffer), [{"delta": "carol", "session": "s-1"}])
+            connection.close()
+            # Without the header a session id is made up, given to the entrypoint and returned.
+            connection, response = served.post("/invocations", {"prompt": "dave"})
+            events = read_all(response, bytearray())
+            given = response.getheader("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id")
+            self.assertTrue(given)
+            self.assertEqual(events, [{"delta": "core saw 1 messages: ", "session": given},
+                                      {"delta": "dave", "session": given}])
+            connection.close()
+        finally:
+            served.close()
+
+    def test_sync_async_and_generator_entrypoints_answer_as_agentcore_does(self):
+        from bedrock_agentcore import BedrockAgentCoreApp
+
+        agent = Agent(model=PausingModel(GATE, name="core"), callback_handler=None)
+        self.open_gate()
+
+        def served_entrypoint(function):
+            app = BedrockAgentCoreApp()
+            entry = app.entrypoint(function)
+            return Served(agentdeploy_runtime.make_app(entry, kind="entrypoint", name=function.__name__,
+                                                       arity=None, is_async=False, app=app, **COMMON))
+
+        def sync_entry(payload):
+            return {"answer": str(agent(payload["prompt"])).rstrip()}
+
+        async def async_entry(payload, context):
+            result = await agent.invoke_async(payload["prompt"])
+            return {"answer": str(result).rstrip(), "session": context.session_id}
+
+        def generator_entry(payload):
+            yield {"step": 1, "prompt": payload["prompt"]}
+            yield {"step": 2}
+
+        for function, body, expected in [
+            (sync_entry, {"prompt": "gina"}, {"answer": "core saw 1 messages: gina"}),
+            (async_entry, {"prompt": "hal"}, {"answer": "core saw 1 messages: hal", "session": "s-9"}),
+        ]:
+            served = served_entrypoint(function)
+            try:
+                for _ in range(2):  # a second caller on the warm process sees a fresh agent
+                    connection, response = served.post(
+                        "/", body, headers={"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "s-9"})
+                    self.assertEqual(response.status, 200)
+                    self.assertEqual(json.loads(response.read()), expected)
+                    connection.close()
+            finally:
+                served.close()
+        served = served_entrypoint(generator_entry)
+        try:
+            connection, response = served.post("/invocations", {"prompt": "ivy"})
+            self.assertEqual(read_all(response, bytearray()), [{"step": 1, "prompt": "ivy"}, {"step": 2}])
+            connection.close()
+        finally:
+            served.close()
+
+    def test_a_fastapi_app_is_served_with_its_own_routes_and_streaming_response(self):
+        import fastapi_agent
+
+        served = Served(agentdeploy_runtime.make_app(fastapi_agent.app, kind="asgi", name="app", arity=None,
+                                                     is_async=False, **COMMON))
+        try:
+            connection, response = served.post("/ask", {"prompt": "erin"})
+            self.assertEqual(response.status, 200)
+            self.assertEqual(response.read1(65536), b"web saw 1 messages: ")
+            self.assertFalse(os.path.exists(GATE))
+            self.open_gate()
+            self.assertEqual(response.read(), b"erin")
+            connection.close()
+            connection, response = served.post("/ask", {"prompt": "frank"})
+            self.assertEqual(response.read(), b"web saw 1 messages: frank")
+            connection.close()
+            connection, response = served.post("/missing", {})
+            self.assertEqual(response.status, 404)
+            connection.close()
+        finally:
+            served.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
