@@ -27,7 +27,9 @@ What it adds to moto 5.2 (docs/testing.md explains each):
 """
 
 import argparse
+import base64
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -515,9 +517,18 @@ class _Environment:
         self.work = tempfile.mkdtemp(prefix="local-aws-lambda-")
         self.task = os.path.join(self.work, "task")
         with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
-            archive.extractall(self.task)
+            for member in archive.infolist():
+                archive.extract(member, self.task)
+                # Lambda keeps the zip's file modes: an executable handler script stays one.
+                mode = member.external_attr >> 16
+                if mode and not member.is_dir():
+                    os.chmod(os.path.join(self.task, member.filename), mode & 0o777)
         self.log_path = os.path.join(self.work, "log.txt")
         self.log = open(self.log_path, "w+")
+        self.web = env.get("AWS_LAMBDA_EXEC_WRAPPER") == "/opt/bootstrap"
+        if self.web:
+            self._start_web(function, python, env)
+            return
         read_end, write_end = os.pipe()
         self.proc = subprocess.Popen(
             [python, "-c", _BOOTSTRAP, self.task, function.handler, function.function_name, str(write_end)],
@@ -532,8 +543,74 @@ class _Environment:
         os.close(write_end)
         self.results = os.fdopen(read_end)
 
+    def _start_web(self, function, python, env):
+        """The Web Adapter's part (its layer is not here): start the function's handler script
+        with the adapter's port, and wait, as the adapter does during INIT, until the readiness
+        path answers."""
+        self.results = None
+        self.port = _free_port()
+        bin_dir = os.path.join(self.work, "bin")
+        os.makedirs(bin_dir)
+        os.symlink(python, os.path.join(bin_dir, "python3"))  # the runtime's `python3`
+        started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [os.path.join(self.task, function.handler)],
+            env=dict(env, LAMBDA_TASK_ROOT=self.task, AWS_LWA_PORT=str(self.port),
+                     PATH=bin_dir + os.pathsep + env.get("PATH", "")),
+            cwd=self.task,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        path = env.get("AWS_LWA_READINESS_CHECK_PATH", "/")
+        deadline = started + float(os.environ.get("LOCAL_AWS_INIT_SECONDS", "60"))
+        self.ready = False
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                probe.request("GET", path)
+                status = probe.getresponse().status
+                probe.close()
+                if status < 500:
+                    self.ready = True
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)  # the adapter's own readiness polling interval is of this order
+        self.init_ms = (time.monotonic() - started) * 1000
+
+    def _invoke_web(self, event, timeout):
+        """One event as the adapter turns it into an HTTP request, and the answer as Lambda's
+        response stream carries it back (a JSON prelude, eight NUL bytes, the body)."""
+        offset = self.log.seek(0, os.SEEK_END)
+        result = None
+        if self.ready:
+            method, path, headers, body = _request_of(event)
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+                connection.close()
+                prelude = {"statusCode": response.status,
+                           "headers": {k.lower(): v for k, v in response.getheaders()}}
+                raw = json.dumps(prelude).encode() + b"\0" * 8 + answer
+                result = {"raw": raw.decode("utf-8", errors="replace")}
+            except (OSError, http.client.HTTPException):
+                result = None
+        if result is not None:
+            result["init_ms"] = self.init_ms
+            self.init_ms = None
+        self.log.flush()
+        with open(self.log_path) as f:
+            f.seek(offset)
+            logs = f.read()
+        return result, logs
+
     def invoke(self, event, timeout):
         """(result dict, log text); result None when the environment died or timed out."""
+        if self.web:
+            return self._invoke_web(event, timeout)
         offset = self.log.seek(0, os.SEEK_END)
         self.proc.stdin.write(json.dumps({"event": event, "timeout": timeout}) + "\n")
         self.proc.stdin.flush()
@@ -551,7 +628,8 @@ class _Environment:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        self.results.close()
+        if self.results is not None:
+            self.results.close()
         self.log.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
@@ -642,6 +720,8 @@ def _invoke_lambda(self, event=None):
         f"END RequestId: {request_id}\nREPORT RequestId: {request_id}{init}\n"
     )
     _save_logs(self, logs, request_id)
+    if "raw" in result:
+        return result["raw"], False, logs
     if "error" in result:
         return json.dumps(result["error"]), True, logs
     return json.dumps(result["ok"], default=str), False, logs
@@ -670,6 +750,19 @@ def _save_logs(function, logs, request_id):
     function.logs_backend.put_log_events(function.logs_group_name, stream, events)
 
 
+# Layers AWS publishes (the Lambda Web Adapter's) exist for every account; moto knows only the
+# layers published into it and would refuse the function.
+_AWS_LAYER_PUBLISHERS = ("753240598075",)
+_moto_layers_data = awslambda.LambdaFunction._get_layers_data
+
+
+def _get_layers_data(self, layers_versions_arns):
+    published = [a for a in layers_versions_arns if a.split(":")[4:5] == [_AWS_LAYER_PUBLISHERS[0]]]
+    own = [a for a in layers_versions_arns if a not in published]
+    data = _moto_layers_data(self, own) if own else []
+    return data + [{"Arn": arn, "CodeSize": 0} for arn in published]
+
+
 def install_patches():
     cfn.Stack.parse_template = staticmethod(_parse_template)
     cfn.ChangeSet._parse_template = _change_set_parse_template
@@ -678,8 +771,26 @@ def install_patches():
     cfn.CloudFormationBackend.delete_stack = _delete_stack
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
+    awslambda.LambdaFunction._get_layers_data = _get_layers_data
     cfn_parsing.ResourceMap.update = _update
     awslambda_responses.LambdaResponse.invoke = _invoke_response
+
+
+def _request_of(event):
+    """(method, path, headers, body) of the HTTP request the Web Adapter makes of a Lambda event:
+    a Function URL or API Gateway event is that request; any other event is POSTed as it is to
+    the adapter's pass-through path."""
+    if isinstance(event, dict) and ("rawPath" in event or "httpMethod" in event):
+        context = event.get("requestContext") or {}
+        method = event.get("httpMethod") or (context.get("http") or {}).get("method", "GET")
+        path = event.get("rawPath") or event.get("path") or "/"
+        query = event.get("rawQueryString") or ""
+        headers = dict(event.get("headers") or {})
+        headers["x-amzn-request-context"] = json.dumps(context)
+        body = event.get("body") or ""
+        body = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+        return method, path + ("?" + query if query else ""), headers, body
+    return "POST", "/events", {"content-type": "application/json"}, json.dumps(event).encode()
 
 
 def _free_port():

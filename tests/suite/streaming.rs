@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+use crate::common::local_aws::{self, LocalAws};
 use crate::common::*;
 
 fn streaming_fixture(name: &str) -> PathBuf {
@@ -421,4 +422,125 @@ fn what_cannot_stream_is_refused_with_the_reason() {
         !dir.path().join("out").exists(),
         "a refused plan writes nothing"
     );
+}
+
+#[test]
+fn an_agentcore_sample_deploys_to_the_local_aws_and_answers_through_the_adapter() {
+    let aws = LocalAws::start();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    for file in ["agentcore_streaming.py", "pausing_model.py"] {
+        std::fs::copy(streaming_fixture(file), dir.join(file)).unwrap();
+    }
+    let deployed = run(aws.lambda_command(dir).args([
+        "--function-name",
+        "core",
+        "--agent",
+        "agentcore_streaming.py",
+        "--endpoint",
+        "url",
+        // The gate is a file the function has: the stub model does not pause here.
+        "--env-var",
+        "STREAM_GATE=pausing_model.py",
+    ]));
+    let doc = json(&deployed);
+    assert_eq!(deployed.status.code(), Some(0), "{doc:#}");
+    assert_eq!(doc["status"], "deployed");
+    assert_eq!(doc["plan"]["entry"]["kind"], "entrypoint");
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("agentcore_streaming.py:22: this starts a server at import")),
+        "{:?}",
+        warnings(&doc)
+    );
+    let requirements = pinned_requirements(&doc);
+    assert!(
+        requirements
+            .iter()
+            .any(|r| r.starts_with("bedrock-agentcore==")),
+        "{requirements:?}"
+    );
+    // Two callers one after another on the warm execution environment: each gets the agent as
+    // built, and the answer is the entrypoint's items in order.
+    for (caller, input) in [("first", "carol"), ("second", "dave")] {
+        let mut invoke = agentdeploy(dir);
+        aws.configure(&mut invoke);
+        let answer = run(invoke
+            .env("PATH", local_aws::deploy_path())
+            .args(["invoke", "core", "--input", input, "-o", "json"]));
+        let answer_doc = json(&answer);
+        assert_eq!(answer.status.code(), Some(0), "{caller}: {answer_doc:#}");
+        let deltas: Vec<&str> = answer_doc["output"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{caller}: {answer_doc:#}"))
+            .iter()
+            .map(|item| item["delta"].as_str().unwrap())
+            .collect();
+        assert_eq!(deltas, ["core saw 1 messages: ", input], "{caller}");
+    }
+}
+
+/// Invokes `function` on the local AWS with `event`; the streamed answer's last event.
+fn last_streamed_event(aws: &LocalAws, function: &str, event: &Value) -> Value {
+    let script = format!(
+        "answer = client('lambda').invoke(FunctionName={function:?}, Payload=json.dumps({event}))['Payload'].read()\n\
+         prelude, _, body = answer.partition(b'\\0' * 8)\n\
+         assert json.loads(prelude)['statusCode'] == 200, answer\n\
+         events = [json.loads(e[len(b'data: '):]) for e in body.split(b'\\n\\n') if e.startswith(b'data: ')]\n\
+         print(json.dumps(events[-1]))\n",
+        event = serde_json::to_string(&event.to_string()).unwrap(),
+    );
+    serde_json::from_str(aws.boto3(&script).trim()).unwrap()
+}
+
+#[test]
+fn streamed_sessions_continue_across_cold_starts_for_their_caller_only() {
+    let aws = LocalAws::start_cold();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    for file in ["agent_streaming.py", "pausing_model.py"] {
+        std::fs::copy(streaming_fixture(file), dir.join(file)).unwrap();
+    }
+    let deployed = run(aws.lambda_command(dir).args([
+        "--function-name",
+        "streamed-sessions",
+        "--agent",
+        "agent_streaming.py",
+        "--stream",
+        "--conversation",
+        "session",
+        "--endpoint",
+        "url",
+        "--env-var",
+        "STREAM_GATE=pausing_model.py",
+    ]));
+    let doc = json(&deployed);
+    assert_eq!(deployed.status.code(), Some(0), "{doc:#}");
+    let turn = |event: Value| last_streamed_event(&aws, "streamed-sessions", &event);
+    // Every Invoke here is a cold start: the second turn continues from the stored session,
+    // saved once the first stream had ended.
+    let first = turn(serde_json::json!({"input": "alice", "session_id": "s-1"}));
+    assert_eq!(
+        first,
+        serde_json::json!({"output": "stub saw 1 messages: alice", "session_id": "s-1"})
+    );
+    let second = turn(serde_json::json!({"input": "and then?", "session_id": "s-1"}));
+    assert_eq!(
+        second["output"], "stub saw 3 messages: and then?",
+        "{second}"
+    );
+    // A Function URL caller (another IAM identity) naming the same session id gets its own.
+    let through_url = serde_json::json!({
+        "rawPath": "/",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": "POST"},
+            "authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:user/bob"}},
+        },
+        "body": serde_json::json!({"input": "bob", "session_id": "s-1"}).to_string(),
+        "isBase64Encoded": false,
+    });
+    let other = turn(through_url);
+    assert_eq!(other["output"], "stub saw 1 messages: bob", "{other}");
 }

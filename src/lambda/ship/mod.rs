@@ -5,3 +5,4 @@ pub mod deploy;
 pub mod operate;
 pub mod outputs;
 pub mod sam_deploy;
+pub mod streamed_answer;

@@ -132,11 +132,14 @@ pub async fn invoke(
             ))
         }
     })?;
+    let payload = out
+        .payload()
+        .map(|b| b.as_ref().to_vec())
+        .unwrap_or_default();
+    // Behind the Web Adapter the answer comes as a stream: read as the buffered one would be.
+    let payload = crate::lambda::ship::streamed_answer::unwrap(&payload).unwrap_or(payload);
     Ok(Invocation {
-        payload: out
-            .payload()
-            .map(|b| b.as_ref().to_vec())
-            .unwrap_or_default(),
+        payload,
         function_error: out.function_error().map(str::to_string),
     })
 }

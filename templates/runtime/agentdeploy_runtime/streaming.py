@@ -105,8 +105,11 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         """The request's session (loaded), or None; raises BadRequest / NoCallerIdentity."""
         if not with_sessions:
             return None
-        owner = sessions.caller(_caller_event(scope) or {"requestContext": {}}, endpoint, origin,
-                                origin_stage_variable) if endpoint == "url" else "direct"
+        # The adapter passes an HTTP event's request context on; an Invoke whose event is not
+        # HTTP (POSTed to /events) has none: it comes from the account, one caller, `direct`.
+        caller_event = _caller_event(scope)
+        owner = (sessions.caller(caller_event, endpoint, origin, origin_stage_variable)
+                 if caller_event else "direct")
         session = sessions.Session(sessions.object_key(owner, requested), session_bucket_variable)
         session.load()
         return session
