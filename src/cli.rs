@@ -233,6 +233,10 @@ pub struct InvokeArgs {
     /// Print the whole response payload
     #[arg(long)]
     pub raw: bool,
+    /// Print the answer as it is written (InvokeWithResponseStream); with -o json, one event per
+    /// line
+    #[arg(long)]
+    pub stream: bool,
 }
 
 #[derive(Debug, Args)]

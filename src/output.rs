@@ -26,6 +26,23 @@ pub fn stdout_closed() -> bool {
 }
 
 /// The one place that writes to stdout (through [`outln!`]).
+/// Text as it arrives (a streamed answer's deltas): written and flushed, no newline added.
+pub fn write_stdout_part(text: &str) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
 pub fn write_stdout_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     use std::sync::atomic::Ordering;

@@ -249,6 +249,16 @@ pub trait Target: Send + Sync {
         payload: Vec<u8>,
     ) -> impl Future<Output = Result<Invocation>> + Send;
 
+    /// Calls the deployed function with `payload` and hears its answer as it is written: `each`
+    /// gets every event (a JSON value; text pieces as strings) as it arrives.
+    fn invoke_streamed(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        payload: Vec<u8>,
+        each: &mut (dyn FnMut(serde_json::Value) + Send),
+    ) -> impl Future<Output = Result<Invocation>> + Send;
+
     /// The version the live alias points at (`None`: no alias), and the published ones.
     fn versions(
         &self,

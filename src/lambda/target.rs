@@ -219,6 +219,16 @@ impl Target for LambdaTarget {
         operate::invoke(sdk, function_name, payload).await
     }
 
+    async fn invoke_streamed(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        payload: Vec<u8>,
+        each: &mut (dyn FnMut(serde_json::Value) + Send),
+    ) -> Result<Invocation> {
+        operate::invoke_streamed(sdk, function_name, payload, each).await
+    }
+
     async fn versions(
         &self,
         sdk: &aws_config::SdkConfig,

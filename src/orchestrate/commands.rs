@@ -33,6 +33,9 @@ pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> 
     crate::settings::validate_function_name(&args.name)?;
     let payload = invoke_payload(args)?;
     let sdk = sdk_for(ctx, &args.name, None).await?;
+    if args.stream {
+        return invoke_streamed(ctx, args, target, &sdk, payload).await;
+    }
     let out = target.invoke(&sdk, &args.name, payload).await?;
     let raw = out.payload;
     let response: Value = serde_json::from_slice(&raw)
@@ -54,6 +57,62 @@ pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> 
     }
     match error {
         Some(message) => Err(function_error(message, shown)),
+        None => Ok(exit_codes::OK),
+    }
+}
+
+/// `invoke --stream`: each event printed as it arrives (text: an Agent's words as they are
+/// written, other events one JSON line each; JSON: one event per line), then the answer's error,
+/// if any, as for a buffered call.
+async fn invoke_streamed<T: Target>(
+    ctx: &Context,
+    args: &InvokeArgs,
+    target: &T,
+    sdk: &aws_config::SdkConfig,
+    payload: Vec<u8>,
+) -> Result<i32> {
+    let format = ctx.global.output;
+    let mut wrote_text = false;
+    let mut print = |event: Value| {
+        if format == crate::cli::OutputFormat::Json {
+            crate::outln!("{event}");
+            return;
+        }
+        match &event {
+            Value::String(piece) => {
+                output::write_stdout_part(piece);
+                wrote_text = true;
+            }
+            Value::Object(map) if map.get("data").is_some_and(Value::is_string) => {
+                output::write_stdout_part(map["data"].as_str().unwrap_or_default());
+                wrote_text = true;
+            }
+            Value::Object(map) if map.contains_key("output") || map.contains_key("error") => {
+                // The whole answer, after its words: already shown when they were.
+                if wrote_text {
+                    output::write_stdout_part("\n");
+                    wrote_text = false;
+                } else if let Some(answer) = map.get("output") {
+                    match answer {
+                        Value::String(text) => crate::outln!("{text}"),
+                        other => crate::outln!("{other}"),
+                    }
+                }
+            }
+            Value::Object(map) if map.contains_key("current_tool_use") => {}
+            other => crate::outln!("{other}"),
+        }
+    };
+    let out = target
+        .invoke_streamed(sdk, &args.name, payload, &mut print)
+        .await?;
+    if wrote_text {
+        output::write_stdout_part("\n");
+    }
+    let response: Value = serde_json::from_slice(&out.payload)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&out.payload).into_owned()));
+    match answered_error(out.function_error.as_deref(), &response) {
+        Some(message) => Err(function_error(message, response)),
         None => Ok(exit_codes::OK),
     }
 }

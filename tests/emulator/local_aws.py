@@ -28,6 +28,9 @@ What it adds to moto 5.2 (docs/testing.md explains each):
 
 import argparse
 import base64
+import re
+import urllib.parse
+import zlib
 import hashlib
 import http.client
 import io
@@ -51,6 +54,7 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 from moto.apigateway import models as apigw  # noqa: E402
 from moto.awslambda import models as awslambda  # noqa: E402
 from moto.awslambda import responses as awslambda_responses  # noqa: E402
+from moto.awslambda import urls as awslambda_urls  # noqa: E402
 from moto.cloudformation import models as cfn  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
@@ -649,24 +653,16 @@ def _close_all_environments():
         _environments.clear()
 
 
-def _invoke_lambda(self, event=None):
-    self.logs_backend.ensure_log_group(self.logs_group_name)
-    python = shutil.which(self.run_time or "")
-    if python is None:
-        error = {"errorType": "Runtime.InvalidEntrypoint",
-                 "errorMessage": f"no {self.run_time} interpreter on the emulator's PATH"}
-        return json.dumps(error), True, error["errorMessage"]
-    if isinstance(event, (bytes, str)):
-        event = json.loads(event or "{}")
+def _environment_variables(function):
     env = {
         "PATH": os.environ.get("PATH", ""),
         "LANG": "C.UTF-8",
-        "AWS_REGION": self.region,
-        "AWS_DEFAULT_REGION": self.region,
-        "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_size),
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout),
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{self.run_time}",
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": os.environ.get("LOCAL_AWS_URL", ""),
@@ -675,14 +671,20 @@ def _invoke_lambda(self, event=None):
     # What Lambda's runtime provides (boto3), after the function's own code on sys.path.
     if os.environ.get("LOCAL_AWS_RUNTIME_SITE"):
         env["PYTHONPATH"] = os.environ["LOCAL_AWS_RUNTIME_SITE"]
-    env.update({k: str(v) for k, v in (self.environment_vars or {}).items()})
+    env.update({k: str(v) for k, v in (function.environment_vars or {}).items()})
+    return env
+
+
+def _take_environment(function, python):
+    """(an idle warm environment of this code and configuration, or a new one; its pool key)."""
+    env = _environment_variables(function)
     key = (
-        self.function_arn,
-        hashlib.sha256(self.code_bytes).hexdigest(),
-        self.handler,
+        function.function_arn,
+        hashlib.sha256(function.code_bytes).hexdigest(),
+        function.handler,
         python,
         json.dumps(env, sort_keys=True),
-        str(self.timeout),
+        str(function.timeout),
     )
     environment = None
     if os.environ.get("LOCAL_AWS_COLD_STARTS") != "1":
@@ -695,7 +697,28 @@ def _invoke_lambda(self, event=None):
                 else:
                     candidate.close()
     if environment is None:
-        environment = _Environment(self, python, env)
+        environment = _Environment(function, python, env)
+    return environment, key
+
+
+def _return_environment(environment, key):
+    if os.environ.get("LOCAL_AWS_COLD_STARTS") == "1" or environment.proc.poll() is not None:
+        environment.close()
+    else:
+        with _environments_lock:
+            _environments.setdefault(key, []).append(environment)
+
+
+def _invoke_lambda(self, event=None):
+    self.logs_backend.ensure_log_group(self.logs_group_name)
+    python = shutil.which(self.run_time or "")
+    if python is None:
+        error = {"errorType": "Runtime.InvalidEntrypoint",
+                 "errorMessage": f"no {self.run_time} interpreter on the emulator's PATH"}
+        return json.dumps(error), True, error["errorMessage"]
+    if isinstance(event, (bytes, str)):
+        event = json.loads(event or "{}")
+    environment, key = _take_environment(self, python)
     result, logs = environment.invoke(event if event is not None else {}, float(self.timeout))
     if result is None:
         timed_out = environment.proc.poll() is None
@@ -706,11 +729,7 @@ def _invoke_lambda(self, event=None):
             return json.dumps(error), True, logs + error["errorMessage"]
         error = {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}
         return json.dumps(error), True, logs
-    if os.environ.get("LOCAL_AWS_COLD_STARTS") == "1":
-        environment.close()
-    else:
-        with _environments_lock:
-            _environments.setdefault(key, []).append(environment)
+    _return_environment(environment, key)
     # Lambda's START / END / REPORT lines ("Init Duration" only on a cold start), also written to
     # the function's CloudWatch log group as Lambda does.
     request_id = str(uuid.uuid4())
@@ -772,8 +791,72 @@ def install_patches():
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
     awslambda.LambdaFunction._get_layers_data = _get_layers_data
+    awslambda_urls.url_paths[
+        r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/response-streaming-invocations$"
+    ] = _invoke_with_response_stream
     cfn_parsing.ResourceMap.update = _update
     awslambda_responses.LambdaResponse.invoke = _invoke_response
+
+
+def _event_message(event_type, payload, content_type="application/octet-stream"):
+    """One message of the AWS event-stream encoding (what InvokeWithResponseStream answers)."""
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", content_type), (":message-type", "event")):
+        headers += bytes([len(name)]) + name.encode() + b"\x07" + len(value).to_bytes(2, "big") + value.encode()
+    total = 12 + len(headers) + len(payload) + 4
+    prelude = total.to_bytes(4, "big") + len(headers).to_bytes(4, "big")
+    prelude += zlib.crc32(prelude).to_bytes(4, "big")
+    message = prelude + headers + payload
+    return message + zlib.crc32(message).to_bytes(4, "big")
+
+
+def _invoke_with_response_stream(request, full_url, headers):
+    """InvokeWithResponseStream, which moto lacks: the function behind the Web Adapter answers,
+    and its bytes are relayed to the caller as the function's server writes them."""
+    path = urllib.parse.urlparse(full_url)
+    name = urllib.parse.unquote(path.path.split("/functions/", 1)[1].split("/", 1)[0])
+    qualifier = urllib.parse.parse_qs(path.query).get("Qualifier", [None])[0]
+    credential = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
+    region = credential.group(1) if credential else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    backend = awslambda.lambda_backends[awslambda_models_account(name)][region]
+    function = backend.get_function(name, qualifier)
+    python = shutil.which(function.run_time or "")
+    event = json.loads(request.data or b"{}")
+    environment, key = _take_environment(function, python)
+
+    def relay():
+        returned = False
+        try:
+            if not environment.web or not environment.ready:
+                # A buffered function streams its whole answer as one chunk, as Lambda does.
+                _return_environment(environment, key)
+                returned = True
+                payload, _, _ = function._invoke_lambda(event)
+                yield _event_message("PayloadChunk", payload.encode())
+            else:
+                method, target, request_headers, body = _request_of(event)
+                connection = http.client.HTTPConnection("127.0.0.1", environment.port, timeout=float(function.timeout))
+                connection.request(method, target, body=body, headers=request_headers)
+                response = connection.getresponse()
+                prelude = {"statusCode": response.status,
+                           "headers": {k.lower(): v for k, v in response.getheaders()}}
+                yield _event_message("PayloadChunk", json.dumps(prelude).encode() + b"\0" * 8)
+                while chunk := response.read1(65536):
+                    yield _event_message("PayloadChunk", chunk)
+                connection.close()
+            yield _event_message("InvokeComplete", b"{}", "application/json")
+        finally:
+            if not returned:
+                _return_environment(environment, key)
+
+    return 200, {"Content-Type": "application/vnd.amazon.eventstream",
+                 "X-Amz-Executed-Version": str(function.version)}, relay()
+
+
+def awslambda_models_account(name):
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    return name.split(":")[4] if name.startswith("arn:") else DEFAULT_ACCOUNT_ID
 
 
 def _request_of(event):

@@ -744,6 +744,14 @@ const CASES: &[Case] = &[
         message: "--stream: the entry `lambda_handler` is a Lambda-style handler(event, context): it answers each event whole, so there is nothing to stream",
     },
     Case {
+        name: "--stream for a code interpreter",
+        files: &[],
+        args: &["--function-name", "x", "--kind", "code-interpreter", "--stream"],
+        env: &[],
+        code: 2,
+        message: "--stream: a code interpreter answers each call whole",
+    },
+    Case {
         name: "sessions for a web app (FastAPI), which reads requests itself",
         files: &[(
             "agent.py",

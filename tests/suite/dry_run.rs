@@ -163,16 +163,7 @@ fn every_fixture_plans_and_its_template_passes_cfn_lint() {
         templates.push(dir.path().join("template.yaml"));
         dirs.push(dir);
     }
-    let lint = Command::new(venv_bin("cfn-lint"))
-        .args(&templates)
-        .output()
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "cfn-lint:\n{}{}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    assert_cfn_lint_passes(&templates);
 }
 
 #[test]

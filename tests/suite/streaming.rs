@@ -17,6 +17,28 @@ fn streaming_fixture(name: &str) -> PathBuf {
     repo().join("fixtures/streaming").join(name)
 }
 
+/// Deploys `agent` (a fixture of fixtures/streaming, with the stub model beside it) from a new
+/// project folder to the local AWS; `flags` follow `--function-name NAME --agent AGENT`.
+fn deploy_fixture(
+    aws: &LocalAws,
+    agent: &str,
+    name: &str,
+    flags: &[&str],
+) -> (tempfile::TempDir, Value) {
+    let project = tempfile::tempdir().unwrap();
+    for file in [agent, "pausing_model.py"] {
+        std::fs::copy(streaming_fixture(file), project.path().join(file)).unwrap();
+    }
+    let deployed = run(aws
+        .lambda_command(project.path())
+        .args(["--function-name", name, "--agent", agent])
+        .args(flags));
+    let doc = json(&deployed);
+    assert_eq!(deployed.status.code(), Some(0), "{doc:#}");
+    assert_eq!(doc["status"], "deployed", "{doc:#}");
+    (project, doc)
+}
+
 fn dry_run(agent: &Path, out_dir: &Path, extra: &[&str]) -> std::process::Output {
     let mut cmd = agentdeploy(out_dir);
     cmd.args([
@@ -160,16 +182,7 @@ fn web_served_templates_carry_the_adapter_and_pass_cfn_lint_and_the_sam_transfor
             }
         }
     }
-    let lint = Command::new(venv_bin("cfn-lint"))
-        .args(&templates)
-        .output()
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "cfn-lint:\n{}{}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    assert_cfn_lint_passes(&templates);
 }
 
 /// The rendered function's server, started as the adapter starts it (`run.sh` in the code
@@ -427,25 +440,19 @@ fn what_cannot_stream_is_refused_with_the_reason() {
 #[test]
 fn an_agentcore_sample_deploys_to_the_local_aws_and_answers_through_the_adapter() {
     let aws = LocalAws::start();
-    let project = tempfile::tempdir().unwrap();
-    let dir = project.path();
-    for file in ["agentcore_streaming.py", "pausing_model.py"] {
-        std::fs::copy(streaming_fixture(file), dir.join(file)).unwrap();
-    }
-    let deployed = run(aws.lambda_command(dir).args([
-        "--function-name",
-        "core",
-        "--agent",
+    // The gate is a file the function has: the stub model does not pause here.
+    let (project, doc) = deploy_fixture(
+        &aws,
         "agentcore_streaming.py",
-        "--endpoint",
-        "url",
-        // The gate is a file the function has: the stub model does not pause here.
-        "--env-var",
-        "STREAM_GATE=pausing_model.py",
-    ]));
-    let doc = json(&deployed);
-    assert_eq!(deployed.status.code(), Some(0), "{doc:#}");
-    assert_eq!(doc["status"], "deployed");
+        "core",
+        &[
+            "--endpoint",
+            "url",
+            "--env-var",
+            "STREAM_GATE=pausing_model.py",
+        ],
+    );
+    let dir = project.path();
     assert_eq!(doc["plan"]["entry"]["kind"], "entrypoint");
     assert!(
         warnings(&doc)
@@ -497,26 +504,20 @@ fn last_streamed_event(aws: &LocalAws, function: &str, event: &Value) -> Value {
 #[test]
 fn streamed_sessions_continue_across_cold_starts_for_their_caller_only() {
     let aws = LocalAws::start_cold();
-    let project = tempfile::tempdir().unwrap();
-    let dir = project.path();
-    for file in ["agent_streaming.py", "pausing_model.py"] {
-        std::fs::copy(streaming_fixture(file), dir.join(file)).unwrap();
-    }
-    let deployed = run(aws.lambda_command(dir).args([
-        "--function-name",
-        "streamed-sessions",
-        "--agent",
+    let _project = deploy_fixture(
+        &aws,
         "agent_streaming.py",
-        "--stream",
-        "--conversation",
-        "session",
-        "--endpoint",
-        "url",
-        "--env-var",
-        "STREAM_GATE=pausing_model.py",
-    ]));
-    let doc = json(&deployed);
-    assert_eq!(deployed.status.code(), Some(0), "{doc:#}");
+        "streamed-sessions",
+        &[
+            "--stream",
+            "--conversation",
+            "session",
+            "--endpoint",
+            "url",
+            "--env-var",
+            "STREAM_GATE=pausing_model.py",
+        ],
+    );
     let turn = |event: Value| last_streamed_event(&aws, "streamed-sessions", &event);
     // Every Invoke here is a cold start: the second turn continues from the stored session,
     // saved once the first stream had ended.
@@ -543,4 +544,60 @@ fn streamed_sessions_continue_across_cold_starts_for_their_caller_only() {
     });
     let other = turn(through_url);
     assert_eq!(other["output"], "stub saw 1 messages: bob", "{other}");
+}
+
+#[test]
+fn invoke_stream_prints_the_first_words_while_the_agent_is_still_writing() {
+    let aws = LocalAws::start();
+    // The local AWS runs the function on this machine: the model waits for a file of the test's.
+    let gates = tempfile::tempdir().unwrap();
+    let gate = gates.path().join("gate");
+    let gate_variable = format!("STREAM_GATE={}", gate.display());
+    let (project, _) = deploy_fixture(
+        &aws,
+        "agent_streaming.py",
+        "words",
+        &["--stream", "--endpoint", "url", "--env-var", &gate_variable],
+    );
+    let dir = project.path();
+
+    let mut invoke = agentdeploy(dir);
+    aws.configure(&mut invoke);
+    let mut child = invoke
+        .env("PATH", local_aws::deploy_path())
+        .args([
+            "invoke", "words", "--input", "alice", "--stream", "-o", "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first, serde_json::json!({"data": "stub saw 1 messages: "}));
+    assert!(
+        !gate.exists(),
+        "the first words came while the model was still held"
+    );
+    std::fs::write(&gate, "").unwrap();
+    let rest: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        rest,
+        vec![
+            serde_json::json!({"data": "alice"}),
+            serde_json::json!({"output": "stub saw 1 messages: alice"})
+        ]
+    );
+    assert!(child.wait().unwrap().success());
+
+    // As text: the words as they come, then a newline.
+    let mut invoke = agentdeploy(dir);
+    aws.configure(&mut invoke);
+    let text = run(invoke
+        .env("PATH", local_aws::deploy_path())
+        .args(["invoke", "words", "--input", "bob", "--stream"]));
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    assert_eq!(stdout(&text), "stub saw 1 messages: bob\n");
 }

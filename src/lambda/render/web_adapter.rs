@@ -68,6 +68,13 @@ fn layer(settings: &LambdaSettings) -> String {
 /// Whether (and why) the function runs behind the adapter; refuses combinations it cannot serve.
 pub fn decide(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Result<Option<WebAdapter>> {
     if settings.kind != DeploymentKind::Agent {
+        if settings.stream {
+            return Err(Error::Usage {
+                flag: "--stream".into(),
+                message: "a code interpreter answers each call whole (its MCP client reads one result), so there is nothing to stream".into(),
+                hint: Some("drop --stream for --kind code-interpreter".into()),
+            });
+        }
         return Ok(None);
     }
     let entry = &analysis.entry;

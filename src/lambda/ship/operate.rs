@@ -118,20 +118,7 @@ pub async fn invoke(
         Err(err) if not_found(&err) => send(None).await,
         answer => answer,
     }
-    .map_err(|err| {
-        if not_found(&err) {
-            Error::usage_hint(
-                "NAME",
-                format!("function {function_name} does not exist in this account and region"),
-                "deploy it first with `agentdeploy lambda`, or check --region / --profile",
-            )
-        } else {
-            Error::internal(crate::aws::errors::call_failed(
-                format_args!("Invoke {function_name}"),
-                &err,
-            ))
-        }
-    })?;
+    .map_err(|err| invoke_failed("Invoke", function_name, not_found(&err), &err))?;
     let payload = out
         .payload()
         .map(|b| b.as_ref().to_vec())
@@ -141,6 +128,105 @@ pub async fn invoke(
     Ok(Invocation {
         payload,
         function_error: out.function_error().map(str::to_string),
+    })
+}
+
+/// An Invoke that failed: a function that does not exist is the caller's mistake (exit 2), any
+/// other failure AWS's answer, shown as such.
+fn invoke_failed<E, R>(
+    operation: &str,
+    function_name: &str,
+    not_found: bool,
+    err: &aws_sdk_lambda::error::SdkError<E, R>,
+) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if not_found {
+        Error::usage_hint(
+            "NAME",
+            format!("function {function_name} does not exist in this account and region"),
+            "deploy it first with `agentdeploy lambda`, or check --region / --profile",
+        )
+    } else {
+        Error::internal(crate::aws::errors::call_failed(
+            format_args!("{operation} {function_name}"),
+            err,
+        ))
+    }
+}
+
+/// Calls the function through the live alias with InvokeWithResponseStream: `each` hears every
+/// event (or text piece) of the answer as it arrives; the whole answer is returned at the end.
+pub async fn invoke_streamed(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+    payload: Vec<u8>,
+    each: &mut (dyn FnMut(serde_json::Value) + Send),
+) -> Result<Invocation> {
+    use aws_sdk_lambda::types::InvokeWithResponseStreamResponseEvent as Event;
+    let lambda = crate::aws::clients::lambda(sdk);
+    let send = |qualifier: Option<&str>| {
+        lambda
+            .invoke_with_response_stream()
+            .function_name(function_name)
+            .set_qualifier(qualifier.map(str::to_string))
+            .payload(Blob::new(payload.clone()))
+            .send()
+    };
+    let not_found = |err: &aws_sdk_lambda::error::SdkError<_, _>| {
+        err.as_service_error().is_some_and(
+            |e: &aws_sdk_lambda::operation::invoke_with_response_stream::InvokeWithResponseStreamError| {
+                e.is_resource_not_found_exception()
+            },
+        )
+    };
+    let mut out = match send(Some(LIVE_ALIAS)).await {
+        Err(err) if not_found(&err) => send(None).await,
+        answer => answer,
+    }
+    .map_err(|err| {
+        invoke_failed(
+            "InvokeWithResponseStream",
+            function_name,
+            not_found(&err),
+            &err,
+        )
+    })?;
+    let mut decoder = crate::lambda::ship::streamed_answer::Decoder::default();
+    let mut function_error = None;
+    loop {
+        let event = out.event_stream.recv().await.map_err(|err| {
+            Error::internal(format!(
+                "the answer of {function_name} broke off: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&err)
+            ))
+        })?;
+        match event {
+            None => break,
+            Some(Event::PayloadChunk(chunk)) => {
+                if let Some(bytes) = chunk.payload() {
+                    for part in decoder.feed(bytes.as_ref()) {
+                        each(part);
+                    }
+                }
+            }
+            Some(Event::InvokeComplete(done)) => {
+                function_error = done.error_code().map(str::to_string);
+            }
+            Some(_) => {}
+        }
+    }
+    let streamed = decoder.streamed();
+    let payload = decoder.finish();
+    if !streamed && let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&payload) {
+        // A buffered function's answer: one event, so the caller sees it too.
+        each(answer);
+    }
+    Ok(Invocation {
+        payload,
+        function_error,
     })
 }
 

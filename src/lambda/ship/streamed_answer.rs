@@ -28,6 +28,74 @@ pub fn unwrap(payload: &[u8]) -> Option<Vec<u8>> {
     serde_json::to_vec(&answer).ok()
 }
 
+/// Reads a streamed answer as its chunks arrive: each Server-Sent Event's JSON as soon as the
+/// event is complete (a body that is not an event stream, as text pieces); the whole answer at
+/// the end, as `unwrap` gives it.
+#[derive(Default)]
+pub struct Decoder {
+    all: Vec<u8>,
+    /// Where the body starts, once the prelude has been read (`Some(0)`: no prelude).
+    body_at: Option<usize>,
+    events: bool,
+    read_to: usize,
+}
+
+impl Decoder {
+    /// The events (or text pieces) completed by `chunk`.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<Value> {
+        self.all.extend_from_slice(chunk);
+        if self.body_at.is_none() {
+            if !self.all.starts_with(b"{\"statusCode\"") && self.all.len() >= 13 {
+                // A buffered function's whole answer: given at the end.
+                self.body_at = Some(usize::MAX);
+            } else if let Some(at) = self
+                .all
+                .windows(SEPARATOR.len())
+                .position(|w| w == SEPARATOR)
+            {
+                let prelude: Value = serde_json::from_slice(&self.all[..at]).unwrap_or_default();
+                self.events = prelude["headers"]["content-type"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("text/event-stream"));
+                self.body_at = Some(at + SEPARATOR.len());
+                self.read_to = at + SEPARATOR.len();
+            }
+        }
+        if self.body_at.is_none_or(|at| at == usize::MAX) {
+            return Vec::new();
+        }
+        if !self.events {
+            let piece = String::from_utf8_lossy(&self.all[self.read_to..]).into_owned();
+            self.read_to = self.all.len();
+            return if piece.is_empty() {
+                Vec::new()
+            } else {
+                vec![Value::String(piece)]
+            };
+        }
+        let mut found = Vec::new();
+        while let Some(end) = self.all[self.read_to..]
+            .windows(2)
+            .position(|w| w == b"\n\n")
+        {
+            let event = &self.all[self.read_to..self.read_to + end + 2];
+            found.extend(server_sent_events(event));
+            self.read_to += end + 2;
+        }
+        found
+    }
+
+    /// The whole answer, as a buffered function gives it.
+    pub fn finish(self) -> Vec<u8> {
+        unwrap(&self.all).unwrap_or(self.all)
+    }
+
+    /// Whether the answer came as a stream of events or text (false: one buffered answer).
+    pub fn streamed(&self) -> bool {
+        self.body_at.is_some_and(|at| at != usize::MAX)
+    }
+}
+
 /// The JSON of each `data:` event (events whose data is not JSON are kept as text).
 fn server_sent_events(body: &[u8]) -> Vec<Value> {
     let text = String::from_utf8_lossy(body);
@@ -88,5 +156,49 @@ mod tests {
         );
         // A buffered function's answer is not a stream.
         assert!(unwrap(br#"{"output": "hi"}"#).is_none());
+    }
+
+    #[test]
+    fn the_decoder_gives_each_event_as_soon_as_it_is_complete() {
+        let whole = streamed(
+            200,
+            "data: {\"data\": \"he\"}\n\ndata: {\"data\": \"llo\"}\n\ndata: {\"output\": \"hello\"}\n\n",
+        );
+        let whole = {
+            // The prelude says what the body is.
+            let text = String::from_utf8(whole).unwrap();
+            text.replace(
+                r#""headers": {}"#,
+                r#""headers": {"content-type": "text/event-stream"}"#,
+            )
+            .into_bytes()
+        };
+        let mut decoder = Decoder::default();
+        let mut seen = Vec::new();
+        // Split anywhere, even inside the prelude's separator or an event.
+        for chunk in whole.chunks(7) {
+            seen.extend(decoder.feed(chunk));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                json!({"data": "he"}),
+                json!({"data": "llo"}),
+                json!({"output": "hello"})
+            ]
+        );
+        assert!(decoder.streamed());
+        assert_eq!(
+            serde_json::from_slice::<Value>(&decoder.finish()).unwrap(),
+            json!({"output": "hello"})
+        );
+        // A buffered function's answer comes whole at the end.
+        let mut decoder = Decoder::default();
+        assert!(decoder.feed(br#"{"output": "buffered answer"}"#).is_empty());
+        assert!(!decoder.streamed());
+        assert_eq!(
+            decoder.finish(),
+            br#"{"output": "buffered answer"}"#.to_vec()
+        );
     }
 }

@@ -183,3 +183,17 @@ pub fn processes_with(marker: &str) -> Vec<String> {
     }
     found
 }
+
+/// cfn-lint (the tool venv's) finds nothing wrong in any of `templates`.
+pub fn assert_cfn_lint_passes(templates: &[PathBuf]) {
+    let lint = Command::new(venv_bin("cfn-lint"))
+        .args(templates)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint:\n{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}
