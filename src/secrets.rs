@@ -91,7 +91,7 @@ fn look_up(names: &[String], project_dir: &Path) -> Result<Found> {
     Ok((values, missing))
 }
 
-/// HMAC-SHA256 (RFC 2104) of a secret value under the project's digest key: what stands for a
+/// HMAC-SHA256 (RFC 2104) of a secret value under the deployment's digest key: what stands for a
 /// secret in hashes that are stored.
 pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {
     use hmac::{KeyInit, Mac};

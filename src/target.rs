@@ -104,6 +104,20 @@ pub struct Live {
     pub access: EndpointAccess,
 }
 
+/// What a deploy leaves in the cloud for the next one, from any machine: a fresh checkout finds
+/// an unchanged agent unchanged, and reports the build it would have made.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeployedInput {
+    pub input_hash: String,
+    pub region: String,
+    pub build_strategy: Option<String>,
+    pub artifact_bytes: Option<u64>,
+    pub cold_start: Option<crate::build_report::ColdStart>,
+    /// The version that deploy put live: a rollback since has moved it away.
+    #[serde(default)]
+    pub live_version: Option<String>,
+}
+
 /// What one ship did.
 #[derive(Debug, Clone)]
 pub struct Shipped {
@@ -225,6 +239,29 @@ pub trait Target: Send + Sync {
         settings: &Self::Settings,
         aws: &AwsContext,
     ) -> impl Future<Output = Result<Option<Live>>> + Send;
+
+    /// What the last deploy recorded in the cloud (`None`: nothing yet).
+    fn deployed_input(
+        &self,
+        aws: &AwsContext,
+        settings: &Self::Settings,
+    ) -> impl Future<Output = Result<Option<DeployedInput>>> + Send;
+
+    /// Records in the cloud what was just deployed, for the next deploy from any machine.
+    fn record_deployed(
+        &self,
+        aws: &AwsContext,
+        settings: &Self::Settings,
+        deployed: &DeployedInput,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The key secret values are digested with in the input hash: the same on every machine,
+    /// kept where only the deployment's operators can read it.
+    fn digest_key(
+        &self,
+        aws: &AwsContext,
+        settings: &Self::Settings,
+    ) -> impl Future<Output = Result<Vec<u8>>> + Send;
 
     /// The deployment as it runs now; `None` when it does not exist.
     fn state(

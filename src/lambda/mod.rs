@@ -121,7 +121,7 @@ impl LambdaPlan {
 
     /// Hash of everything that decides what gets deployed: every rendered file (agent code,
     /// requirements, resolved config, template version), the region and the secret values, each
-    /// as its name and a digest keyed with the project's `digest_key` (never the raw value).
+    /// as its name and a digest keyed with the deployment's `digest_key` (never the raw value).
     pub fn input_hash(
         &self,
         region: &str,

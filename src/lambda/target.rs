@@ -11,11 +11,12 @@ use crate::lambda::render::code_interpreter;
 use crate::lambda::ship::deploy::{self, DeployInputs};
 use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
+use crate::lambda::ship::remote_record;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::settings::{DeploymentKind, InterpreterProbe, LambdaSettings, ResolveInput};
 use crate::target::{
-    DeploymentSettings, DeploymentState, Invocation, Live, Phase, Planned, PublishedVersion, Shape,
-    ShipRequest, Shipped, Target, Teardown,
+    DeployedInput, DeploymentSettings, DeploymentState, Invocation, Live, Phase, Planned,
+    PublishedVersion, Shape, ShipRequest, Shipped, Target, Teardown,
 };
 use crate::timings;
 
@@ -179,6 +180,27 @@ impl Target for LambdaTarget {
         Ok(operate::ready_outputs(&aws.sdk, &settings.stack_name)
             .await?
             .map(|stack_outputs| live(settings, &stack_outputs, &aws.region)))
+    }
+
+    async fn deployed_input(
+        &self,
+        aws: &AwsContext,
+        settings: &LambdaSettings,
+    ) -> Result<Option<DeployedInput>> {
+        remote_record::read(&aws.sdk, &settings.stack_name).await
+    }
+
+    async fn record_deployed(
+        &self,
+        aws: &AwsContext,
+        settings: &LambdaSettings,
+        deployed: &DeployedInput,
+    ) -> Result<()> {
+        remote_record::write(&aws.sdk, &settings.stack_name, deployed).await
+    }
+
+    async fn digest_key(&self, aws: &AwsContext, settings: &LambdaSettings) -> Result<Vec<u8>> {
+        remote_record::digest_key(&aws.sdk, &settings.stack_name).await
     }
 
     fn complete_settings(&self, settings: &LambdaSettings) -> LambdaSettings {

@@ -18,7 +18,9 @@ use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
 use crate::settings::{self, PathProbe};
-use crate::target::{DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target};
+use crate::target::{
+    DeployedInput, DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target,
+};
 use crate::timings::{self, Timings};
 
 /// Two agents of one run whose stacks would be one (`a-b` and `a_b` in a region): the second
@@ -339,6 +341,16 @@ pub fn upsert(
     }
 }
 
+/// What the last deploy of this function was, against this run's inputs.
+enum LastDeployed {
+    /// These very inputs, still live.
+    Same(DeployedInput),
+    /// A rollback (from any checkout) moved `live` off the last deploy's version.
+    LiveMovedAway,
+    /// Other inputs, or none recorded.
+    Other,
+}
+
 struct Run<'a, T: Target> {
     target: &'a T,
     settings: &'a T::Settings,
@@ -388,21 +400,91 @@ impl<T: Target> Run<'_, T> {
         report.region = Some(aws.region.clone());
         report.account = Some(aws.account.clone());
         report.mcp_client_config = self.target.client_config(settings, &aws.region);
+        // The key lives with the deployment, not on this machine: every checkout digests the
+        // secrets alike, and a changed value still changes the hash.
         let digest_key = if self.secrets.values.is_empty() {
             Vec::new()
         } else {
-            self.store.digest_key()?
+            self.target.digest_key(&aws, settings).await?
         };
         let input_hash = plan.input_hash(&aws.region, &self.secrets.values, &digest_key);
-        if let Some(previous) = previous.as_ref().filter(|_| !settings.force())
-            && self.unchanged(previous, &aws, &input_hash, report).await?
-        {
-            self.task.finish("unchanged");
-            return Ok(());
+        let mut restore_live = previous.as_ref().is_some_and(|d| d.rolled_back);
+        if !settings.force() {
+            match self
+                .last_deployed(previous.as_ref(), &aws, &input_hash)
+                .await?
+            {
+                LastDeployed::Same(deployed) => {
+                    if self.unchanged(&deployed, &aws, report).await? {
+                        self.task.finish("unchanged");
+                        return Ok(());
+                    }
+                }
+                // Rolled back from another checkout: this deploy serves its version again.
+                LastDeployed::LiveMovedAway => restore_live = true,
+                LastDeployed::Other => {}
+            }
         }
-        let restore_live = previous.is_some_and(|d| d.rolled_back);
         let shipped = self.ship(&plan, &aws, &input_hash, restore_live).await?;
+        let deployed = DeployedInput {
+            input_hash: input_hash.clone(),
+            region: aws.region.clone(),
+            build_strategy: Some(shipped.build.strategy.clone()),
+            artifact_bytes: shipped.build.artifact_bytes,
+            cold_start: shipped.build.cold_start.clone(),
+            live_version: shipped.live_version.clone(),
+        };
+        if let Err(err) = self.target.record_deployed(&aws, settings, &deployed).await {
+            // The deploy itself succeeded; another machine will deploy again instead of finding
+            // it unchanged.
+            report.warnings.push(format!(
+                "the deployment's record could not be kept in AWS ({err}); a deploy from another checkout will not find it unchanged"
+            ));
+        }
         self.record_shipped(&plan, shipped, &input_hash, report)
+    }
+
+    /// What was last deployed with these very inputs, if anything: this checkout's record, else
+    /// the one the deployment keeps in the cloud (a fresh checkout, another machine), whose
+    /// version must still be the one `live` serves.
+    async fn last_deployed(
+        &self,
+        previous: Option<&Deployment>,
+        aws: &crate::aws::AwsContext,
+        input_hash: &str,
+    ) -> Result<LastDeployed> {
+        if let Some(previous) = previous
+            && previous.deployed_hash.as_deref() == Some(input_hash)
+            && previous.region.as_deref() == Some(aws.region.as_str())
+        {
+            return Ok(LastDeployed::Same(DeployedInput {
+                input_hash: input_hash.to_string(),
+                region: aws.region.clone(),
+                build_strategy: previous.build_strategy.clone(),
+                artifact_bytes: previous.artifact_bytes,
+                cold_start: previous.cold_start.clone(),
+                live_version: previous.live_version.clone(),
+            }));
+        }
+        let Some(remote) = self.target.deployed_input(aws, self.settings).await? else {
+            return Ok(LastDeployed::Other);
+        };
+        if let Some(version) = &remote.live_version {
+            let (live, _) = self
+                .target
+                .versions(&aws.sdk, self.settings.function_name())
+                .await?;
+            if live.as_ref() != Some(version) {
+                return Ok(LastDeployed::LiveMovedAway);
+            }
+        }
+        Ok(
+            if remote.input_hash == input_hash && remote.region == aws.region {
+                LastDeployed::Same(remote)
+            } else {
+                LastDeployed::Other
+            },
+        )
     }
 
     /// Writes the project and the plan; what can still fail is checked first, so a failing
@@ -514,17 +596,11 @@ impl<T: Target> Run<'_, T> {
     /// with fresh outputs, without running pip or sam.
     async fn unchanged(
         &self,
-        previous: &Deployment,
+        deployed: &DeployedInput,
         aws: &crate::aws::AwsContext,
-        input_hash: &str,
         report: &mut DeployReport,
     ) -> Result<bool> {
         let settings = self.settings;
-        if previous.deployed_hash.as_deref() != Some(input_hash)
-            || previous.region.as_deref() != Some(aws.region.as_str())
-        {
-            return Ok(false);
-        }
         let Some(live) = self.target.live(settings, aws).await? else {
             return Ok(false);
         };
@@ -532,20 +608,26 @@ impl<T: Target> Run<'_, T> {
         report.function_arn = live.function_arn.clone();
         report.endpoint = live.endpoint.clone();
         report.build = BuildInfo {
-            strategy: previous
+            strategy: deployed
                 .build_strategy
                 .clone()
                 .unwrap_or_else(|| "none".into()),
-            artifact_bytes: previous.artifact_bytes,
+            artifact_bytes: deployed.artifact_bytes,
             cached: true,
             dependencies_cached: Some(true),
             resolved_by: Some(crate::build_report::ResolvedBy::Cache),
             bytecode: None,
-            cold_start: previous.cold_start.clone(),
+            cold_start: deployed.cold_start.clone(),
         };
         report.access = Some(live.access);
         upsert(self.store, settings, |d| {
             d.status = RecordStatus::Unchanged;
+            d.deployed_hash = Some(deployed.input_hash.clone());
+            d.region = Some(deployed.region.clone());
+            d.account = Some(aws.account.clone());
+            d.build_strategy.clone_from(&deployed.build_strategy);
+            d.artifact_bytes = deployed.artifact_bytes;
+            d.cold_start.clone_from(&deployed.cold_start);
             d.outputs.function_arn = live.function_arn;
             d.outputs.endpoint = live.endpoint;
             d.error = None;

@@ -212,34 +212,6 @@ impl Store {
         Ok(result)
     }
 
-    /// The project's key for digests of secret values (`.agentdeploy/digest.key`, 0600, made on
-    /// first use): the record holds only keyed digests, so a copy of `state.json` alone does not
-    /// let anyone test a guess of a secret offline.
-    pub fn digest_key(&self) -> Result<Vec<u8>> {
-        let path = self.dir.join("digest.key");
-        if let Ok(key) = std::fs::read(&path)
-            && key.len() == 32
-        {
-            return Ok(key);
-        }
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let mut key = vec![0u8; 32];
-        std::io::Read::read_exact(
-            &mut std::fs::File::open("/dev/urandom")
-                .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?,
-            &mut key,
-        )
-        .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
-        let mut temp =
-            tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        std::io::Write::write_all(&mut temp, &key).map_err(|e| Error::io(&path, e))?;
-        // tempfile creates the file 0600; the first writer wins, later ones read its key.
-        match temp.persist_noclobber(&path) {
-            Ok(_) => Ok(key),
-            Err(_) => std::fs::read(&path).map_err(|e| Error::io(&path, e)),
-        }
-    }
-
     pub fn get(&self, key: &str) -> Result<Option<Deployment>> {
         Ok(self.read()?.deployments.get(key).cloned())
     }

@@ -12,6 +12,7 @@ mod conversations;
 mod deploy_e2e;
 mod dry_run;
 mod fleet_e2e;
+mod fresh_clone_e2e;
 mod hostile_inputs;
 mod known_failures;
 mod lifecycle_e2e;

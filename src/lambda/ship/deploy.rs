@@ -402,7 +402,8 @@ pub async fn put_ssm_secrets(
     Ok(())
 }
 
-/// Removes every secret parameter of a stack (`destroy`); returns how many were deleted.
+/// Removes every parameter of a stack (`destroy`): its secrets and its record; returns how many
+/// secrets were deleted.
 pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<usize> {
     let ssm = crate::aws::clients::ssm(sdk);
     let path = format!("/agentdeploy/{stack_name}/");
@@ -410,6 +411,7 @@ pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -
     let mut pages = ssm
         .get_parameters_by_path()
         .path(&path)
+        .recursive(true)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -437,7 +439,9 @@ pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -
                 ))
             })?;
     }
-    Ok(names.len())
+    // The deployment's own record (its input hash, its digest key) goes too, but is no secret.
+    let record = format!("{path}{}/", crate::lambda::ship::remote_record::FOLDER);
+    Ok(names.iter().filter(|n| !n.starts_with(&record)).count())
 }
 
 /// Situations the local AWS cannot produce, replayed from recorded CloudFormation traffic.

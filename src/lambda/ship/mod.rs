@@ -4,5 +4,6 @@
 pub mod deploy;
 pub mod operate;
 pub mod outputs;
+pub mod remote_record;
 pub mod sam_deploy;
 pub mod streamed_answer;

@@ -1,0 +1,147 @@
+//! What a deploy leaves in AWS for the next one, from any machine (reference §7 "The stack is the
+//! record"): SSM parameters under the stack's own path, `/agentdeploy/<stack>/record/…`, which
+//! `destroy` removes with the stack's other parameters.
+//! - `deployment`: the deployed input hash and what the report shows of the build, so a fresh
+//!   checkout (a CI runner) finds an unchanged agent unchanged;
+//! - `digest-key`: the key secret values are digested with in that hash, a SecureString (never in
+//!   the repository, readable only with SSM and KMS permissions), so the hash is the same on every
+//!   machine and a changed secret still redeploys.
+
+use aws_sdk_ssm::types::ParameterType;
+
+use crate::error::{Error, Result};
+use crate::target::DeployedInput;
+
+/// The folder under the stack's path; secrets (`/agentdeploy/<stack>/<NAME>`) never contain `/`.
+pub const FOLDER: &str = "record";
+
+fn name(stack_name: &str, leaf: &str) -> String {
+    format!("/agentdeploy/{stack_name}/{FOLDER}/{leaf}")
+}
+
+fn failed<E, R>(what: std::fmt::Arguments<'_>, err: &aws_sdk_ssm::error::SdkError<E, R>) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    Error::Deploy {
+        message: crate::aws::errors::call_failed(what, err),
+        hint: "the deploying role needs ssm:GetParameter and ssm:PutParameter on /agentdeploy/* (and kms:Decrypt for SecureStrings)".into(),
+    }
+}
+
+/// The parameter's value (`None`: there is none yet).
+async fn get(ssm: &aws_sdk_ssm::Client, name: &str, decrypt: bool) -> Result<Option<String>> {
+    match ssm
+        .get_parameter()
+        .name(name)
+        .with_decryption(decrypt)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_string)),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(failed(format_args!("GetParameter {name}"), &err)),
+    }
+}
+
+/// What the last deploy of this stack recorded (`None`: nothing yet, or not readable as ours).
+pub async fn read(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Option<DeployedInput>> {
+    let ssm = crate::aws::clients::ssm(sdk);
+    let Some(text) = get(&ssm, &name(stack_name, "deployment"), false).await? else {
+        return Ok(None);
+    };
+    // A record another version wrote differently is no answer: the deploy goes ahead.
+    Ok(serde_json::from_str(&text).ok())
+}
+
+pub async fn write(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+    deployed: &DeployedInput,
+) -> Result<()> {
+    let ssm = crate::aws::clients::ssm(sdk);
+    let parameter = name(stack_name, "deployment");
+    let value = serde_json::to_string(deployed)
+        .map_err(|e| Error::internal(format!("encoding the deployment record: {e}")))?;
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(value)
+        .r#type(ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| failed(format_args!("PutParameter {parameter}"), &e))?;
+    Ok(())
+}
+
+/// The stack's digest key: read, or made (32 random bytes) by the first deploy that needs one.
+/// Two first deploys at once: the second's write fails as already there, and it reads the first's.
+pub async fn digest_key(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Vec<u8>> {
+    let ssm = crate::aws::clients::ssm(sdk);
+    let parameter = name(stack_name, "digest-key");
+    if let Some(hex) = get(&ssm, &parameter, true).await? {
+        return decode(&hex, &parameter);
+    }
+    let key = random_key()?;
+    let written = ssm
+        .put_parameter()
+        .name(&parameter)
+        .value(crate::lambda::build::hex_prefix(&key, key.len()))
+        .r#type(ParameterType::SecureString)
+        .overwrite(false)
+        .description("agentdeploy: the key secret values are digested with (never the values)")
+        .send()
+        .await;
+    match written {
+        Ok(_) => Ok(key),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_already_exists()) =>
+        {
+            let hex = get(&ssm, &parameter, true)
+                .await?
+                .ok_or_else(|| Error::Deploy {
+                    message: format!("{parameter} exists but could not be read"),
+                    hint: "check the role's ssm:GetParameter and kms:Decrypt permissions".into(),
+                })?;
+            decode(&hex, &parameter)
+        }
+        Err(err) => Err(failed(format_args!("PutParameter {parameter}"), &err)),
+    }
+}
+
+fn decode(hex: &str, parameter: &str) -> Result<Vec<u8>> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(key) if key.len() == 32 => Ok(key),
+        _ => Err(Error::Deploy {
+            message: format!("{parameter} does not hold a 32-byte hex key"),
+            hint: format!("delete {parameter} (the next deploy makes a new key and redeploys)"),
+        }),
+    }
+}
+
+fn random_key() -> Result<Vec<u8>> {
+    let urandom = std::path::Path::new("/dev/urandom");
+    let mut key = vec![0u8; 32];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open(urandom).map_err(|e| Error::io(urandom, e))?,
+        &mut key,
+    )
+    .map_err(|e| Error::io(urandom, e))?;
+    Ok(key)
+}

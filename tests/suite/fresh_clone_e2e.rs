@@ -1,0 +1,153 @@
+//! A fresh checkout of the project (a CI runner) against a deployment another machine made
+//! (reference §7 "The stack is the record"): what the next deploy needs is read from AWS, so an
+//! unchanged agent is `unchanged` from any checkout, a changed secret still redeploys, and the
+//! key its value is digested with is nowhere on disk.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::local_aws::{self, LocalAws};
+use crate::common::*;
+
+const NAME: &str = "fresh";
+const STACK: &str = "agentdeploy-fresh";
+
+/// A checkout of the project: the agent only (no `.agentdeploy/`, as git leaves it).
+fn checkout() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("probe_agent.py"), dir.path().join("agent.py")).unwrap();
+    dir
+}
+
+fn agentdeploy_in(aws: &LocalAws, dir: &Path, token: &str, args: &[&str]) -> Command {
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    cmd.env("PATH", local_aws::deploy_path())
+        .env("AGENT_API_TOKEN", token)
+        .args(args);
+    cmd
+}
+
+fn deploy(aws: &LocalAws, dir: &Path, token: &str) -> Value {
+    let out = run(&mut agentdeploy_in(
+        aws,
+        dir,
+        token,
+        &[
+            "lambda",
+            "-o",
+            "json",
+            "--function-name",
+            NAME,
+            "--agent",
+            "agent.py",
+            "--s3-bucket",
+            local_aws::BUCKET,
+            "--endpoint",
+            "url",
+            "--secret",
+            "AGENT_API_TOKEN",
+        ],
+    ));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    doc
+}
+
+#[test]
+fn a_fresh_checkout_finds_an_unchanged_agent_unchanged_and_a_changed_secret_redeploys() {
+    let aws = LocalAws::start();
+    let token = "tok-3f9a1c77e2b04d5d";
+    let first = checkout();
+    assert_eq!(deploy(&aws, first.path(), token)["status"], "deployed");
+
+    // Another machine, nothing on disk: unchanged, read from AWS, without pip or sam.
+    let second = checkout();
+    let doc = deploy(&aws, second.path(), token);
+    assert_eq!(doc["status"], "unchanged", "{doc:#}");
+    assert_eq!(doc["time_ms"]["sam"], 0, "{doc:#}");
+    assert_eq!(doc["time_ms"]["pip"], 0, "{doc:#}");
+    assert!(
+        doc["build"]["artifact_bytes"]
+            .as_u64()
+            .is_some_and(|b| b > 0),
+        "the build the first machine made is reported: {doc:#}"
+    );
+    // The key the secret is digested with is a SecureString in AWS, not a file here.
+    let kind = aws.boto3(&format!(
+        "print(client('ssm').get_parameter(Name='/agentdeploy/{STACK}/record/digest-key')['Parameter']['Type'])"
+    ));
+    assert_eq!(kind.trim(), "SecureString");
+    for dir in [first.path(), second.path()] {
+        assert!(!dir.join(".agentdeploy/digest.key").exists());
+        assert_no_file_contains(dir, token);
+    }
+
+    // The same agent with another secret value is a change, from any checkout.
+    let third = checkout();
+    let doc = deploy(&aws, third.path(), "tok-another-value-91c2");
+    assert_eq!(doc["status"], "deployed", "{doc:#}");
+    // And the first machine, whose record names the old hash, now finds the new value's deploy.
+    let doc = deploy(&aws, first.path(), "tok-another-value-91c2");
+    assert_eq!(doc["status"], "unchanged", "{doc:#}");
+
+    // A rollback from one checkout is seen by a deploy from another: not unchanged, and `live`
+    // serves the deployed version again.
+    let live = |dir: &Path| {
+        let out = run(&mut agentdeploy_in(
+            &aws,
+            dir,
+            token,
+            &["status", NAME, "-o", "json"],
+        ));
+        let doc = json(&out);
+        let versions = doc["versions"].as_array().cloned().unwrap_or_default();
+        versions
+            .iter()
+            .find(|v| v["live"] == true)
+            .map(|v| v["version"].clone())
+            .unwrap_or_else(|| panic!("no live version: {doc:#}"))
+    };
+    let changed_code = |dir: &Path| {
+        let agent = dir.join("agent.py");
+        let code = std::fs::read_to_string(&agent).unwrap();
+        std::fs::write(&agent, format!("{code}\n# the second release\n")).unwrap();
+    };
+    let released = checkout();
+    changed_code(released.path());
+    assert_eq!(
+        deploy(&aws, released.path(), "tok-another-value-91c2")["status"],
+        "deployed"
+    );
+    let serving = live(released.path());
+    let rolled = checkout();
+    let out = run(&mut agentdeploy_in(
+        &aws,
+        rolled.path(),
+        token,
+        &["rollback", NAME, "--yes", "-o", "json"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_ne!(live(rolled.path()), serving);
+    let forward = checkout();
+    changed_code(forward.path());
+    let doc = deploy(&aws, forward.path(), "tok-another-value-91c2");
+    assert_ne!(doc["status"], "unchanged", "{doc:#}");
+    assert_eq!(live(forward.path()), serving);
+
+    // destroy from a fresh checkout removes the deployment's record with it.
+    let fourth = checkout();
+    let out = run(&mut agentdeploy_in(
+        &aws,
+        fourth.path(),
+        token,
+        &["destroy", NAME, "--yes", "-o", "json"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let left = aws.boto3(&format!(
+        "print(len(client('ssm').get_parameters_by_path(Path='/agentdeploy/{STACK}/', Recursive=True)['Parameters']))"
+    ));
+    assert_eq!(left.trim(), "0");
+}
