@@ -91,6 +91,22 @@ fn look_up(names: &[String], project_dir: &Path) -> Result<Found> {
     Ok((values, missing))
 }
 
+/// All the secret values (with their names) as one keyed digest, hex: changes whenever any value
+/// does, and without the key confirms no guess.
+pub fn values_digest(key: &[u8], values: &[(String, String)]) -> String {
+    let mut joined = Vec::new();
+    for (name, value) in values {
+        joined.extend_from_slice(name.as_bytes());
+        joined.push(0);
+        joined.extend_from_slice(value.as_bytes());
+        joined.push(0);
+    }
+    keyed_digest(key, &joined)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// HMAC-SHA256 (RFC 2104) of a secret value under the deployment's digest key: what stands for a
 /// secret in hashes that are stored.
 pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {

@@ -93,6 +93,9 @@ pub struct ShipRequest<'a, P: Planned> {
     pub tool: ToolOptions<'a>,
     /// A rollback moved the live version away from the deployment's own: move it back.
     pub restore_live: bool,
+    /// The secret values as one keyed digest (hex; `None` without secrets): a new value must
+    /// publish a new version, which the values themselves (parameters) do not make happen.
+    pub secrets_version: Option<String>,
 }
 
 /// A deployment as its callers reach it.

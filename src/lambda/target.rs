@@ -130,6 +130,7 @@ impl Target for LambdaTarget {
             secrets,
             tool,
             restore_live,
+            secrets_version,
         } = request;
         let deployed = deploy::deploy(
             DeployInputs {
@@ -138,6 +139,7 @@ impl Target for LambdaTarget {
                 aws,
                 sam: &sam,
                 secrets,
+                secrets_version: secrets_version.as_deref(),
                 tool,
             },
             phase,

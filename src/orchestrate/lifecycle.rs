@@ -425,7 +425,11 @@ impl<T: Target> Run<'_, T> {
                 LastDeployed::Other => {}
             }
         }
-        let shipped = self.ship(&plan, &aws, &input_hash, restore_live).await?;
+        let secrets_version = (!self.secrets.values.is_empty())
+            .then(|| crate::secrets::values_digest(&digest_key, &self.secrets.values));
+        let shipped = self
+            .ship(&plan, &aws, &input_hash, restore_live, secrets_version)
+            .await?;
         let deployed = DeployedInput {
             input_hash: input_hash.clone(),
             region: aws.region.clone(),
@@ -519,6 +523,7 @@ impl<T: Target> Run<'_, T> {
         aws: &crate::aws::AwsContext,
         input_hash: &str,
         restore_live: bool,
+        secrets_version: Option<String>,
     ) -> Result<Shipped> {
         let (settings, store, task) = (self.settings, self.store, self.task);
         upsert(store, settings, |d| {
@@ -538,6 +543,7 @@ impl<T: Target> Run<'_, T> {
         };
         let request = ShipRequest {
             restore_live,
+            secrets_version,
             settings,
             plan,
             aws,

@@ -75,14 +75,23 @@ class _PolicyLoader:
         return MANAGED_POLICIES
 
 
-def _apply_sam_transform(template):
+# The parameter values of the change set being made or executed: CloudFormation gives them to the
+# SAM transform (AutoPublishCodeSha256 and AutoPublishAlias may name a parameter).
+_transform_parameters = {}
+
+
+def _apply_sam_transform(template, parameters=None):
     if not isinstance(template, dict):
         return template
     transforms = template.get("Transform")
     names = transforms if isinstance(transforms, list) else [transforms]
     if SAM_TRANSFORM not in names:
         return template
-    return sam_transform(template, {}, _PolicyLoader())
+    values = dict(_transform_parameters if parameters is None else parameters)
+    for name, declared in (template.get("Parameters") or {}).items():
+        if name not in values and isinstance(declared, dict) and "Default" in declared:
+            values[name] = declared["Default"]
+    return sam_transform(template, values, _PolicyLoader())
 
 
 _moto_parse_template = cfn.Stack.parse_template
@@ -93,7 +102,7 @@ def _parse_template(template):
 
 
 def _change_set_parse_template(self):
-    self.template_dict = _parse_template(self.template)
+    self.template_dict = _apply_sam_transform(_moto_parse_template(self.template), getattr(self, "parameters", None) or {})
 
 
 _moto_execute_change_set = cfn.CloudFormationBackend.execute_change_set
@@ -117,15 +126,30 @@ def _delete_stack(self, *args, **kwargs):
 
 
 def _execute_change_set(self, change_set_name, stack_name=None):
+    global _transform_parameters
     with _cfn_lock:
-        _moto_execute_change_set(self, change_set_name, stack_name)
-        # moto keeps the outputs of the (empty) template the change set started from.
-        for stack in list(self.stacks.values()):
-            if stack_name not in (None, stack.name, stack.stack_id):
-                continue
-            if stack.template and stack.status.endswith("_COMPLETE"):
-                stack._parse_template()
-                stack.output_map = stack._create_output_map()
+        change_set = next(
+            (cs for cs in self.change_sets.values()
+             if change_set_name in (cs.change_set_id, cs.change_set_name)
+             and stack_name in (None, cs.stack_name, cs.stack_id)),
+            None,
+        )
+        _transform_parameters = dict(change_set.parameters or {}) if change_set else {}
+        try:
+            _execute_change_set_locked(self, change_set_name, stack_name)
+        finally:
+            _transform_parameters = {}
+
+
+def _execute_change_set_locked(self, change_set_name, stack_name=None):
+    _moto_execute_change_set(self, change_set_name, stack_name)
+    # moto keeps the outputs of the (empty) template the change set started from.
+    for stack in list(self.stacks.values()):
+        if stack_name not in (None, stack.name, stack.stack_id):
+            continue
+        if stack.template and stack.status.endswith("_COMPLETE"):
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
 
 
 # --- API Gateway -------------------------------------------------------------------------------

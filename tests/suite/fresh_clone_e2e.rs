@@ -89,6 +89,19 @@ fn a_fresh_checkout_finds_an_unchanged_agent_unchanged_and_a_changed_secret_rede
     let third = checkout();
     let doc = deploy(&aws, third.path(), "tok-another-value-91c2");
     assert_eq!(doc["status"], "deployed", "{doc:#}");
+    // And callers of `live` get the new value: a new version was published for it.
+    let answer = run(&mut agentdeploy_in(
+        &aws,
+        third.path(),
+        token,
+        &["invoke", NAME, "--input", "hi", "-o", "json"],
+    ));
+    assert_eq!(
+        json(&answer)["output"]["secret_sha256"],
+        sha256_hex("tok-another-value-91c2"),
+        "{}",
+        stdout(&answer)
+    );
     // And the first machine, whose record names the old hash, now finds the new value's deploy.
     let doc = deploy(&aws, first.path(), "tok-another-value-91c2");
     assert_eq!(doc["status"], "unchanged", "{doc:#}");

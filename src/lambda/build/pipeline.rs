@@ -24,6 +24,9 @@ pub struct DeployInputs<'a> {
     pub aws: &'a AwsContext,
     pub sam: &'a SamCli,
     pub secrets: &'a SecretValues,
+    /// The secret values' keyed digest: passed as the version's code hash, so a new value
+    /// publishes a new version.
+    pub secrets_version: Option<&'a str>,
     pub tool: ToolOptions<'a>,
 }
 

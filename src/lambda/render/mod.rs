@@ -324,6 +324,12 @@ pub fn render_handler(
     )
 }
 
+/// The template parameter that carries the secret values' keyed digest into the version's code
+/// hash (`AutoPublishCodeSha256`): SAM hashes a function's properties unresolved, so a secret's
+/// new value (a `Ref` to its parameter) would otherwise publish no version and `live` would keep
+/// the old one.
+pub const SECRETS_VERSION_PARAMETER: &str = "AgentdeploySecretsVersion";
+
 /// A value unique to the stack (the UUID of its stack id), made by CloudFormation: nothing secret
 /// passes through this project's files or argv. The runtime compares it with the event's stage
 /// variable to tell an event API Gateway sent from a direct Invoke that imitates one.
@@ -462,6 +468,7 @@ pub fn render_template(
             origin_check => origin_check,
             origin_stage_variable => ORIGIN_STAGE_VARIABLE,
             origin => stack_origin_value(),
+            secrets_version_parameter => SECRETS_VERSION_PARAMETER,
             web_adapter_layer => web.map(|w| w.layer.as_str()),
             // A web app's own routes are all reachable through the API, not only /invoke.
             api_any_path => web.is_some_and(|w| w.all_routes),

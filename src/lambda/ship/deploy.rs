@@ -243,7 +243,7 @@ async fn deploy_with_secrets(
         None
     } else {
         let parameters = render::secret_parameters(&settings.secrets);
-        let overrides: Vec<(String, String)> = parameters
+        let mut overrides: Vec<(String, String)> = parameters
             .iter()
             .filter_map(|p| {
                 secrets
@@ -253,6 +253,12 @@ async fn deploy_with_secrets(
                     .map(|(_, v)| (p.parameter.clone(), v.clone()))
             })
             .collect();
+        if let Some(version) = inputs.secrets_version {
+            overrides.push((
+                render::SECRETS_VERSION_PARAMETER.to_string(),
+                version.to_string(),
+            ));
+        }
         Some(SecretConfig::write(&render::render_samconfig(
             settings,
             Some(&aws.region),
