@@ -164,6 +164,12 @@ class StreamedKinds(unittest.TestCase):
             self.assertEqual(response.status, 400)
             self.assertIn("input", json.loads(response.read())["message"])
             connection.close()
+            # A malformed request head is refused with 400, and the server goes on serving.
+            with socket.create_connection(("127.0.0.1", served.port), timeout=60) as raw:
+                raw.sendall(b"POST / HTTP/1.1\r\nHost: fn\r\nContent-Length: lots\r\n\r\n")
+                reply = raw.recv(65536)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply)
+            self.assertIn(b"invalid Content-Length", reply)
             connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
             connection.request("GET", "/ping")
             self.assertEqual(json.loads(connection.getresponse().read()), {"status": "Healthy"})

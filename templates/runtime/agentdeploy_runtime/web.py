@@ -50,13 +50,23 @@ async def _read_head(reader):
     return method, target, version, headers
 
 
+def _number(text, base, what):
+    try:
+        value = int(text, base)
+    except ValueError:
+        raise _BadHead(400, f"invalid {what}") from None
+    if value < 0:
+        raise _BadHead(400, f"invalid {what}")
+    return value
+
+
 async def _read_body(reader, headers, max_body_bytes):
     values = dict(headers)
     if values.get(b"transfer-encoding", b"").lower() == b"chunked":
         body = bytearray()
         while True:
             size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            size = _number(size_line.split(b";")[0].strip() or b"0", 16, "chunk size")
             if size == 0:
                 await reader.readuntil(b"\r\n")
                 return bytes(body)
@@ -64,7 +74,7 @@ async def _read_body(reader, headers, max_body_bytes):
                 raise _BadHead(413, "request body too large")
             body += await reader.readexactly(size)
             await reader.readexactly(2)
-    length = int(values.get(b"content-length", b"0") or b"0")
+    length = _number(values.get(b"content-length", b"0") or b"0", 10, "Content-Length")
     if length > max_body_bytes:
         raise _BadHead(413, "request body too large")
     return await reader.readexactly(length) if length else b""
