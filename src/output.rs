@@ -25,40 +25,30 @@ pub fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// The one place that writes to stdout (through [`outln!`]).
-/// Text as it arrives (a streamed answer's deltas): written and flushed, no newline added.
-pub fn write_stdout_part(text: &str) {
+/// The one place that writes to stdout (through [`outln!`] and [`write_stdout_part`]): a failed
+/// write (closed pipe or full disk: nobody is reading) stops all later ones, keeping the exit code.
+fn write_stdout(write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>) {
     use std::io::Write;
     use std::sync::atomic::Ordering;
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
+    if write(&mut out).and_then(|()| out.flush()).is_err() {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
     }
 }
 
+/// Text as it arrives (a streamed answer's deltas), no newline added.
+pub fn write_stdout_part(text: &str) {
+    write_stdout(|out| std::io::Write::write_all(out, text.as_bytes()));
+}
+
 pub fn write_stdout_line(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    use std::sync::atomic::Ordering;
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_fmt(args)
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        // Closed pipe or full disk: nobody is reading; stop writing, keep the exit code.
-        STDOUT_CLOSED.store(true, Ordering::Relaxed);
-    }
+    write_stdout(|out| {
+        std::io::Write::write_fmt(out, args)?;
+        std::io::Write::write_all(out, b"\n")
+    });
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -171,13 +171,6 @@ pub enum EntryKind {
     Asgi,
 }
 
-impl EntryKind {
-    /// Served by an HTTP server behind the Lambda Web Adapter rather than by a Lambda handler.
-    pub fn is_web_app(self) -> bool {
-        matches!(self, EntryKind::Entrypoint | EntryKind::Asgi)
-    }
-}
-
 /// Which framework builds a module-level app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AppFramework {

@@ -28,15 +28,29 @@ pub fn unwrap(payload: &[u8]) -> Option<Vec<u8>> {
     serde_json::to_vec(&answer).ok()
 }
 
+/// How a streamed prelude starts; a buffered function's answer does not.
+const PRELUDE_START: &[u8] = b"{\"statusCode\"";
+
+/// What the answer read so far turned out to be.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// Not known yet: the prelude (or enough of the answer to tell) has not arrived.
+    #[default]
+    Undecided,
+    /// A buffered function's whole answer: given at the end.
+    Buffered,
+    /// A streamed body after its prelude: Server-Sent Events, or text pieces.
+    Streamed { events: bool },
+}
+
 /// Reads a streamed answer as its chunks arrive: each Server-Sent Event's JSON as soon as the
 /// event is complete (a body that is not an event stream, as text pieces); the whole answer at
 /// the end, as `unwrap` gives it.
 #[derive(Default)]
 pub struct Decoder {
     all: Vec<u8>,
-    /// Where the body starts, once the prelude has been read (`Some(0)`: no prelude).
-    body_at: Option<usize>,
-    events: bool,
+    form: Form,
+    /// How far the body has been handed out.
     read_to: usize,
 }
 
@@ -44,45 +58,46 @@ impl Decoder {
     /// The events (or text pieces) completed by `chunk`.
     pub fn feed(&mut self, chunk: &[u8]) -> Vec<Value> {
         self.all.extend_from_slice(chunk);
-        if self.body_at.is_none() {
-            if !self.all.starts_with(b"{\"statusCode\"") && self.all.len() >= 13 {
-                // A buffered function's whole answer: given at the end.
-                self.body_at = Some(usize::MAX);
+        if self.form == Form::Undecided {
+            if !self.all.starts_with(PRELUDE_START) && self.all.len() >= PRELUDE_START.len() {
+                self.form = Form::Buffered;
             } else if let Some(at) = self
                 .all
                 .windows(SEPARATOR.len())
                 .position(|w| w == SEPARATOR)
             {
                 let prelude: Value = serde_json::from_slice(&self.all[..at]).unwrap_or_default();
-                self.events = prelude["headers"]["content-type"]
+                let events = prelude["headers"]["content-type"]
                     .as_str()
                     .is_some_and(|t| t.starts_with("text/event-stream"));
-                self.body_at = Some(at + SEPARATOR.len());
+                self.form = Form::Streamed { events };
                 self.read_to = at + SEPARATOR.len();
             }
         }
-        if self.body_at.is_none_or(|at| at == usize::MAX) {
-            return Vec::new();
+        match self.form {
+            Form::Undecided | Form::Buffered => Vec::new(),
+            Form::Streamed { events: false } => {
+                let piece = String::from_utf8_lossy(&self.all[self.read_to..]).into_owned();
+                self.read_to = self.all.len();
+                if piece.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Value::String(piece)]
+                }
+            }
+            Form::Streamed { events: true } => {
+                let mut found = Vec::new();
+                while let Some(end) = self.all[self.read_to..]
+                    .windows(2)
+                    .position(|w| w == b"\n\n")
+                {
+                    let event = &self.all[self.read_to..self.read_to + end + 2];
+                    found.extend(server_sent_events(event));
+                    self.read_to += end + 2;
+                }
+                found
+            }
         }
-        if !self.events {
-            let piece = String::from_utf8_lossy(&self.all[self.read_to..]).into_owned();
-            self.read_to = self.all.len();
-            return if piece.is_empty() {
-                Vec::new()
-            } else {
-                vec![Value::String(piece)]
-            };
-        }
-        let mut found = Vec::new();
-        while let Some(end) = self.all[self.read_to..]
-            .windows(2)
-            .position(|w| w == b"\n\n")
-        {
-            let event = &self.all[self.read_to..self.read_to + end + 2];
-            found.extend(server_sent_events(event));
-            self.read_to += end + 2;
-        }
-        found
     }
 
     /// The whole answer, as a buffered function gives it.
@@ -92,7 +107,7 @@ impl Decoder {
 
     /// Whether the answer came as a stream of events or text (false: one buffered answer).
     pub fn streamed(&self) -> bool {
-        self.body_at.is_some_and(|at| at != usize::MAX)
+        matches!(self.form, Form::Streamed { .. })
     }
 }
 
