@@ -811,7 +811,12 @@ fn the_plan_shows_the_alias_the_log_group_and_snapstart() {
     assert_eq!(doc["plan"]["snapstart"], true);
     let template = std::fs::read_to_string(dir.path().join("template.yaml")).unwrap();
     for expected in [
-        "AutoPublishAlias: live",
+        // Each deploy publishes a version (`candidate`); `live`, which callers reach, is the
+        // stack's own alias, held on its version while a new one's smoke cases run.
+        "AutoPublishAlias: candidate",
+        "Name: live",
+        "- LiveIsPinned",
+        "functions/${AgentFunctionAliaslive}/invocations",
         "AgentLogGroup:",
         "LogGroupName: \"/aws/lambda/fixture\"",
         "RetentionInDays: 7",

@@ -18,7 +18,7 @@ use crate::lambda::analyse::iam::IamPlan;
 use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
-pub const TEMPLATE_VERSION: u32 = 3;
+pub const TEMPLATE_VERSION: u32 = 4;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -330,6 +330,10 @@ pub fn render_handler(
 /// the old one.
 pub const SECRETS_VERSION_PARAMETER: &str = "AgentdeploySecretsVersion";
 
+/// The template parameter that holds `live` on a version while a newer one's smoke cases run
+/// (empty: `live` serves the version the deploy publishes). Reference §7.
+pub const LIVE_VERSION_PARAMETER: &str = "AgentdeployLiveVersion";
+
 /// A value unique to the stack (the UUID of its stack id), made by CloudFormation: nothing secret
 /// passes through this project's files or argv. The runtime compares it with the event's stage
 /// variable to tell an event API Gateway sent from a direct Invoke that imitates one.
@@ -429,6 +433,7 @@ pub fn render_template(
         managed.push(json!({ "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" }));
         json!({ "subnet_ids": settings.subnet_ids, "security_group_ids": settings.security_group_ids })
     };
+    let all_routes = web.is_some_and(|w| w.all_routes);
     let mut tags = settings.tags.clone();
     tags.entry("agentdeploy:function".into())
         .or_insert_with(|| settings.function_name.clone());
@@ -470,8 +475,15 @@ pub fn render_template(
             origin => stack_origin_value(),
             secrets_version_parameter => SECRETS_VERSION_PARAMETER,
             web_adapter_layer => web.map(|w| w.layer.as_str()),
+            live_version_parameter => LIVE_VERSION_PARAMETER,
             // A web app's own routes are all reachable through the API, not only /invoke.
-            api_any_path => web.is_some_and(|w| w.all_routes),
+            api_any_path => all_routes,
+            api_path => if all_routes { "/{proxy+}" } else { "/invoke" },
+            api_source_arn => if all_routes {
+                "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${AgentApi}/*/*/*"
+            } else {
+                "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${AgentApi}/*/POST/invoke"
+            },
         },
     )
 }
