@@ -93,6 +93,8 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Point the `live` alias back at an earlier version, without building
     Rollback(RollbackArgs),
+    /// Run smoke cases against the live version (exit 6 when one fails)
+    Test(TestArgs),
     /// The function's log lines, oldest first, with time and request id
     Logs(LogsArgs),
     /// Deployments this project has recorded
@@ -273,6 +275,18 @@ pub struct RollbackArgs {
     /// Do not ask
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Function name
+    pub name: String,
+    /// The cases (JSON, YAML or TOML) [default: the agent's `smoke` in agentdeploy.toml]
+    #[arg(long, value_name = "FILE")]
+    pub cases: Option<std::path::PathBuf>,
+    /// Also write the results as JUnit XML, for CI systems
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

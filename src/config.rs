@@ -74,9 +74,14 @@ impl LoadedConfig {
 
 impl AgentSection {
     fn resolve_paths(&mut self, base: &Path) {
-        for path in [&mut self.agent, &mut self.requirements, &mut self.out_dir]
-            .into_iter()
-            .flatten()
+        for path in [
+            &mut self.agent,
+            &mut self.requirements,
+            &mut self.out_dir,
+            &mut self.smoke,
+        ]
+        .into_iter()
+        .flatten()
         {
             if path.is_relative() {
                 *path = base.join(&*path);

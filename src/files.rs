@@ -40,7 +40,10 @@ pub fn read_user_text(path: &Path) -> std::result::Result<String, String> {
 
 /// temp file + rename, so an interrupted run never leaves a half-written file behind.
 pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
-    let parent = target.parent().unwrap_or(Path::new("."));
+    let parent = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
     std::io::Write::write_all(&mut temp, contents).map_err(|e| Error::io(target, e))?;
     temp.persist(target)

@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
 pub mod settings;
+pub mod smoke;
 pub mod target;
 pub mod timings;
 pub mod tools;

@@ -224,6 +224,10 @@ agent_options! {
         /// (always for an @app.entrypoint or a web app such as FastAPI)
         stream: flag(bool) config(bool) replace,
             arg("stream");
+        /// Cases (JSON, YAML or TOML) a new version must pass before `live` moves to it: each an
+        /// `input`, optional `data`, and `expect` {status, contains, matches, within_s}
+        smoke: flag(Option<PathBuf>) config(PathBuf) replace,
+            arg("smoke", env = "AGENTDEPLOY_SMOKE", value_name = "FILE");
         /// The Lambda Web Adapter layer to use instead of the pinned one (an ARN)
         web_adapter_layer: flag(Option<String>) config(String) replace,
             arg("web-adapter-layer", env = "AGENTDEPLOY_WEB_ADAPTER_LAYER", value_name = "ARN");

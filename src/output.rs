@@ -171,6 +171,9 @@ pub struct DeployReport {
     /// Plan details (dry-run and deploy): what would be / was deployed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanView>,
+    /// `--smoke`: how the new version answered its cases before `live` moved (or stayed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smoke: Option<crate::smoke::SmokeReport>,
     #[serde(skip)]
     pub exit_code: i32,
 }
@@ -266,6 +269,9 @@ fn print_text(r: &DeployReport) {
     if let Some(access) = &r.access {
         line("call it", &access.how_to_call);
     }
+    if let Some(smoke) = &r.smoke {
+        print_smoke(smoke);
+    }
     for warning in &r.warnings {
         crate::outln!("  warning: {warning}");
     }
@@ -295,6 +301,29 @@ fn print_text(r: &DeployReport) {
         eprintln!("error: {}", err.message);
         if let Some(hint) = &err.hint {
             eprintln!("  hint: {hint}");
+        }
+    }
+}
+
+/// Smoke cases, one line each and a line per failure (also `agentdeploy test`).
+pub fn print_smoke(smoke: &crate::smoke::SmokeReport) {
+    crate::outln!(
+        "  smoke cases  {} of {} passed against version {} ({})",
+        smoke.cases.len() - smoke.failed_count(),
+        smoke.cases.len(),
+        smoke.version,
+        smoke.file
+    );
+    for case in &smoke.cases {
+        crate::outln!(
+            "    {} {} ({}, {:.1} s)",
+            if case.passed { "ok  " } else { "FAIL" },
+            case.name,
+            case.status,
+            case.duration_ms as f64 / 1000.0
+        );
+        for failure in &case.failures {
+            crate::outln!("         {failure}");
         }
     }
 }

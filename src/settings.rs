@@ -122,6 +122,10 @@ pub struct LambdaSettings {
     pub env_name: Option<String>,
     pub agent: PathBuf,
     pub requirements: Option<PathBuf>,
+    /// `--smoke`: the cases a new version must pass before `live` moves to it, read and checked
+    /// with the settings.
+    #[serde(skip)]
+    pub smoke: Option<crate::smoke::Cases>,
     pub memory: u32,
     pub timeout: u32,
     pub runtime: Runtime,
@@ -298,6 +302,11 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         kind,
         env_name: env_name.map(str::to_string),
         requirements: layers.requirements().path(cwd),
+        smoke: layers
+            .smoke()
+            .path(cwd)
+            .map(|path| crate::smoke::load(&path))
+            .transpose()?,
         memory,
         timeout,
         runtime,

@@ -56,6 +56,8 @@ pub trait DeploymentSettings: Clone + Send + Sync + 'static {
     fn secret_names(&self) -> &[String];
     /// `--force`: deploy although nothing changed.
     fn force(&self) -> bool;
+    /// `--smoke`: what a new version must answer before `live` moves to it.
+    fn smoke(&self) -> Option<&crate::smoke::Cases>;
     /// Warnings found while resolving.
     fn warnings(&self) -> &[String];
     /// The headline facts every report and record entry carries.
@@ -96,6 +98,8 @@ pub struct ShipRequest<'a, P: Planned> {
     /// The secret values as one keyed digest (hex; `None` without secrets): a new value must
     /// publish a new version, which the values themselves (parameters) do not make happen.
     pub secrets_version: Option<String>,
+    /// Keep `live` on this version: the new one must pass its smoke cases first.
+    pub hold_live: Option<String>,
 }
 
 /// A deployment as its callers reach it.
@@ -132,6 +136,9 @@ pub struct Shipped {
     pub no_changes: bool,
     /// The published version callers now reach, where the target versions its deployments.
     pub live_version: Option<String>,
+    /// The newest published version (what this deploy made, or the last one when nothing
+    /// changed): what smoke cases call before `live` moves to it.
+    pub candidate_version: Option<String>,
     /// What the ship did differently from the plan.
     pub warnings: Vec<String>,
 }
@@ -281,11 +288,13 @@ pub trait Target: Send + Sync {
         stack_name: &str,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
 
-    /// Calls the deployed function (through the live alias) with `payload`.
+    /// Calls the deployed function with `payload`: through the live alias, or one published
+    /// `version`.
     fn invoke(
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
+        version: Option<&str>,
         payload: Vec<u8>,
     ) -> impl Future<Output = Result<Invocation>> + Send;
 
@@ -298,6 +307,13 @@ pub trait Target: Send + Sync {
         payload: Vec<u8>,
         each: &mut (dyn FnMut(serde_json::Value) + Send),
     ) -> impl Future<Output = Result<Invocation>> + Send;
+
+    /// The version the live alias points at (`None`: no such function or alias).
+    fn live_version(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// The version the live alias points at (`None`: no alias), and the published ones.
     fn versions(

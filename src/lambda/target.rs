@@ -57,6 +57,10 @@ impl DeploymentSettings for LambdaSettings {
         &self.secrets
     }
 
+    fn smoke(&self) -> Option<&crate::smoke::Cases> {
+        self.smoke.as_ref()
+    }
+
     fn force(&self) -> bool {
         self.force
     }
@@ -131,6 +135,7 @@ impl Target for LambdaTarget {
             tool,
             restore_live,
             secrets_version,
+            hold_live,
         } = request;
         let deployed = deploy::deploy(
             DeployInputs {
@@ -140,13 +145,15 @@ impl Target for LambdaTarget {
                 sam: &sam,
                 secrets,
                 secrets_version: secrets_version.as_deref(),
+                hold_live: hold_live.as_deref(),
                 tool,
             },
             phase,
         )
         .await?;
         let live_version = match (&deployed.outputs.function_name, restore_live) {
-            (Some(function_name), true) => {
+            // Held: the smoke cases decide where `live` goes.
+            (Some(function_name), true) if hold_live.is_none() => {
                 operate::restore_live(&aws.sdk, &settings.stack_name, function_name).await?
             }
             _ => deployed.live_version.clone(),
@@ -154,6 +161,7 @@ impl Target for LambdaTarget {
         Ok(Shipped {
             warnings: deployed.warnings.clone(),
             live_version,
+            candidate_version: deployed.candidate_version.clone(),
             live: live(settings, &deployed.outputs, &aws.region),
             build: BuildInfo {
                 strategy: deployed.strategy.as_str().to_string(),
@@ -238,9 +246,10 @@ impl Target for LambdaTarget {
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
+        version: Option<&str>,
         payload: Vec<u8>,
     ) -> Result<Invocation> {
-        operate::invoke(sdk, function_name, payload).await
+        operate::invoke(sdk, function_name, version, payload).await
     }
 
     async fn invoke_streamed(
@@ -251,6 +260,14 @@ impl Target for LambdaTarget {
         each: &mut (dyn FnMut(serde_json::Value) + Send),
     ) -> Result<Invocation> {
         operate::invoke_streamed(sdk, function_name, payload, each).await
+    }
+
+    async fn live_version(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+    ) -> Result<Option<String>> {
+        outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
     }
 
     async fn versions(

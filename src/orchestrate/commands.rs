@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs};
+use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs, TestArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::preflight::CheckStatus;
@@ -36,7 +36,7 @@ pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> 
     if args.stream {
         return invoke_streamed(ctx, args, target, &sdk, payload).await;
     }
-    let out = target.invoke(&sdk, &args.name, payload).await?;
+    let out = target.invoke(&sdk, &args.name, None, payload).await?;
     let raw = out.payload;
     let response: Value = serde_json::from_slice(&raw)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()));
@@ -355,6 +355,75 @@ fn confirm(question: &str) -> Result<bool> {
 
 /// Moves `live` to the previous (or the given) published version. Nothing is built; the
 /// record notes it, and the next deploy moves `live` back to the stack's own version.
+/// `agentdeploy test NAME`: the smoke cases against `live`, as a deploy runs them against a new
+/// version (reference §7). Every case is reported; exit 6 when one fails.
+pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Result<i32> {
+    crate::settings::validate_function_name(&args.name)?;
+    let path = match &args.cases {
+        Some(path) => path.clone(),
+        None => {
+            let section = match &ctx.config {
+                Some(config) => config.section_for(&args.name, ctx.global.env.as_deref())?,
+                None => Default::default(),
+            };
+            section.smoke.ok_or_else(|| {
+                Error::usage_hint(
+                    "--cases",
+                    format!("no smoke cases for {}", args.name),
+                    "pass --cases FILE, or set `smoke = \"cases.json\"` for the agent in agentdeploy.toml",
+                )
+            })?
+        }
+    };
+    let cases = crate::smoke::load(&path)?;
+    if let Some(junit) = &args.junit {
+        refuse_foreign_file(junit)?;
+    }
+    let sdk = sdk_for(ctx, &args.name, None).await?;
+    let live = target.live_alias();
+    let version = target
+        .live_version(&sdk, &args.name)
+        .await?
+        .map(|v| format!("{v} ({live})"))
+        .unwrap_or_else(|| live.to_string());
+    let report = crate::smoke::run(&cases, &version, |payload| {
+        target.invoke(&sdk, &args.name, None, payload)
+    })
+    .await?;
+    if let Some(junit) = &args.junit {
+        crate::files::write_atomically(junit, report.junit(&args.name).as_bytes())?;
+    }
+    match ctx.global.output {
+        crate::cli::OutputFormat::Json => {
+            let doc = serde_json::json!({ "function_name": args.name, "smoke": report });
+            crate::outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        crate::cli::OutputFormat::Text => {
+            crate::outln!("Smoke cases against {}", args.name);
+            output::print_smoke(&report);
+        }
+    }
+    Ok(if report.passed {
+        exit_codes::OK
+    } else {
+        exit_codes::VERIFY
+    })
+}
+
+/// `--junit FILE` rewrites only a results file (an earlier run's): never another file.
+fn refuse_foreign_file(path: &std::path::Path) -> Result<()> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim_start().starts_with("<?xml") || !text.contains("<testsuites") => {
+            Err(Error::usage_hint(
+                "--junit",
+                format!("{} exists and is not a JUnit results file", path.display()),
+                "name a new file (or an earlier run's results) for --junit",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
     // The deploy lock, not waited for: a deploy under way is about to move `live` itself, and a

@@ -218,6 +218,7 @@ fn skeleton(settings: &impl DeploymentSettings) -> DeployReport {
         error: None,
         mcp_client_config: None,
         plan: None,
+        smoke: None,
         exit_code: exit_codes::OK,
     }
 }
@@ -427,9 +428,29 @@ impl<T: Target> Run<'_, T> {
         }
         let secrets_version = (!self.secrets.values.is_empty())
             .then(|| crate::secrets::values_digest(&digest_key, &self.secrets.values));
-        let shipped = self
-            .ship(&plan, &aws, &input_hash, restore_live, secrets_version)
+        // With smoke cases `live` stays on the version it serves until the new one passes them.
+        let hold_live = match settings.smoke() {
+            Some(_) => {
+                self.target
+                    .live_version(&aws.sdk, settings.function_name())
+                    .await?
+            }
+            None => None,
+        };
+        let mut shipped = self
+            .ship(
+                &plan,
+                &aws,
+                &input_hash,
+                restore_live,
+                secrets_version,
+                hold_live.clone(),
+            )
             .await?;
+        if let Some(cases) = settings.smoke() {
+            self.smoke(cases, &aws, hold_live.as_deref(), &mut shipped, report)
+                .await?;
+        }
         let deployed = DeployedInput {
             input_hash: input_hash.clone(),
             region: aws.region.clone(),
@@ -524,6 +545,7 @@ impl<T: Target> Run<'_, T> {
         input_hash: &str,
         restore_live: bool,
         secrets_version: Option<String>,
+        hold_live: Option<String>,
     ) -> Result<Shipped> {
         let (settings, store, task) = (self.settings, self.store, self.task);
         upsert(store, settings, |d| {
@@ -544,6 +566,7 @@ impl<T: Target> Run<'_, T> {
         let request = ShipRequest {
             restore_live,
             secrets_version,
+            hold_live,
             settings,
             plan,
             aws,
@@ -557,6 +580,63 @@ impl<T: Target> Run<'_, T> {
             },
         };
         self.target.ship(request, &phase).await
+    }
+
+    /// Runs the smoke cases against the version the deploy published; `live` moves to it only
+    /// when every case passes (reference §7). `held`: the version `live` stayed on meanwhile.
+    async fn smoke(
+        &self,
+        cases: &crate::smoke::Cases,
+        aws: &crate::aws::AwsContext,
+        held: Option<&str>,
+        shipped: &mut Shipped,
+        report: &mut DeployReport,
+    ) -> Result<()> {
+        let function_name = self.settings.function_name();
+        let Some(version) = shipped.candidate_version.clone() else {
+            return Err(Error::Verify {
+                message: "the deploy published no version to run the smoke cases against".into(),
+                hint: "run `agentdeploy status`; redeploy with --force".into(),
+            });
+        };
+        self.task
+            .phase(&format!("smoke cases against version {version}"));
+        let mut result = crate::smoke::run(cases, &version, |payload| {
+            self.target
+                .invoke(&aws.sdk, function_name, Some(&version), payload)
+        })
+        .await?;
+        // An answer may repeat what the agent was given, secrets included.
+        for case in &mut result.cases {
+            for failure in &mut case.failures {
+                *failure = self.redactor.redact(failure);
+            }
+        }
+        let failed = result.failed_count();
+        let total = result.cases.len();
+        report.smoke = Some(result);
+        if failed > 0 {
+            let where_live = match held {
+                Some(old) => format!("`live` still serves version {old}"),
+                None => format!(
+                    "this is the first deploy, so `live` has no earlier version to stay on and serves version {version}"
+                ),
+            };
+            return Err(Error::Verify {
+                message: format!(
+                    "{failed} of {total} smoke cases failed against version {version} ({}); {where_live}",
+                    cases.path.display()
+                ),
+                hint: "each case's failures are listed with the report; fix the agent (or the cases) and deploy again".into(),
+            });
+        }
+        if held != Some(version.as_str()) {
+            self.target
+                .point_live(&aws.sdk, function_name, &version)
+                .await?;
+        }
+        shipped.live_version = Some(version);
+        Ok(())
     }
 
     fn record_shipped(

@@ -114,6 +114,7 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
         Command::Status(args) => commands::status(&ctx, &args, &target).await,
         Command::Destroy(args) => commands::destroy(&ctx, &args, &target).await,
         Command::Rollback(args) => commands::rollback(&ctx, &args, &target).await,
+        Command::Test(args) => commands::test(&ctx, &args, &target).await,
         Command::Logs(args) => logs::logs(&ctx, &args, &target).await,
         Command::List(args) => commands::list(&ctx, &args, &target).await,
         Command::Init(args) => init_cost::init(&ctx, &args),

@@ -793,6 +793,58 @@ const CASES: &[Case] = &[
         "--web-adapter-layer: `arn:aws:lambda:us-east-1:1:layer:x` is not a Lambda layer version ARN",
         "a --web-adapter-layer that is not a layer version ARN",
     ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--smoke",
+            "missing.json",
+        ],
+        2,
+        "missing.json: cannot read the smoke cases",
+        "a --smoke file that does not exist",
+    ),
+    Case {
+        name: "a smoke case with a misspelt key",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "cases.json",
+                br#"[{"input": "hi"}, {"input": "hi", "expects": {"contains": "hi"}}]"#,
+            ),
+        ],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--smoke",
+            "cases.json",
+        ],
+        env: &[],
+        code: 2,
+        message: "cases.json: case 2: unknown field `expects`",
+    },
+    Case {
+        name: "a smoke case whose `matches` is not a regular expression",
+        files: &[
+            ("agent.py", AGENT),
+            ("cases.yaml", b"- input: hi\n  expect: {matches: \"(unclosed\"}\n"),
+        ],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--smoke",
+            "cases.yaml",
+        ],
+        env: &[],
+        code: 2,
+        message: "cases.yaml: case 1: expect.matches is not a regular expression",
+    },
     Case {
         name: "SnapStart where it is not offered, the region from AWS_REGION",
         files: &[("agent.py", AGENT)],

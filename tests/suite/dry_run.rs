@@ -976,3 +976,122 @@ fn entries_python_accepts_are_called_with_the_input() {
         assert_eq!(r[0], json!({ "output": answer }), "{name}: {err}");
     }
 }
+
+/// reference §7: callers reach `live`, the stack's own alias, by every path (API integration,
+/// Function URL, their permissions); SAM publishes each version under `candidate`; a deploy can
+/// hold `live` on a version through the `AgentdeployLiveVersion` parameter. Checked on the real
+/// SAM transform's output for every endpoint and auth shape.
+#[test]
+fn every_endpoint_reaches_callers_through_live_which_a_deploy_can_hold() {
+    let live_ref = serde_json::json!({ "Ref": "AgentFunctionAliaslive" });
+    let shapes: [(&str, &[&str]); 7] = [
+        ("seed_agent.py", &[]),
+        ("seed_agent.py", &["--auth", "iam"]),
+        ("seed_agent.py", &["--auth", "none"]),
+        ("seed_agent.py", &["--endpoint", "url"]),
+        (
+            "seed_agent.py",
+            &["--endpoint", "url", "--auth", "none", "--stream"],
+        ),
+        ("seed_agent.py", &["--endpoint", "none"]),
+        ("streaming/fastapi_agent.py", &[]),
+    ];
+    for (agent, extra) in shapes {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dry_run(&fixture(agent), dir.path(), extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}", stderr(&out));
+        let t = sam_transform(&dir.path().join("template.yaml"));
+        let shape = format!("{agent} {extra:?}");
+        assert_eq!(
+            t["Parameters"]["AgentdeployLiveVersion"]["Default"], "",
+            "{shape}"
+        );
+
+        let aliases = resources_of_type(&t, "AWS::Lambda::Alias");
+        let alias = |name: &str| {
+            aliases
+                .iter()
+                .find(|a| a["Properties"]["Name"] == name)
+                .unwrap_or_else(|| panic!("{shape}: no alias {name}"))
+        };
+        let version_id = t["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, r)| r["Type"] == "AWS::Lambda::Version")
+            .map(|(id, _)| id.clone())
+            .unwrap();
+        assert_eq!(
+            alias("candidate")["Properties"]["FunctionVersion"],
+            serde_json::json!({ "Fn::GetAtt": [version_id, "Version"] }),
+            "{shape}"
+        );
+        let held = &alias("live")["Properties"]["FunctionVersion"]["Fn::If"];
+        assert_eq!(held[0], "LiveIsPinned", "{shape}");
+        assert_eq!(
+            held[1],
+            serde_json::json!({ "Ref": "AgentdeployLiveVersion" })
+        );
+        assert_eq!(
+            held[2],
+            serde_json::json!({ "Fn::Select": [7, { "Fn::Split": [":", { "Ref": version_id }] }] }),
+            "{shape}: otherwise live follows the version this deploy publishes"
+        );
+        assert_eq!(t["Outputs"]["LiveAliasArn"]["Value"], live_ref, "{shape}");
+
+        // Every way in is through live, never through candidate or the bare function.
+        for url in resources_of_type(&t, "AWS::Lambda::Url") {
+            assert_eq!(url["Properties"]["TargetFunctionArn"], live_ref, "{shape}");
+        }
+        for permission in resources_of_type(&t, "AWS::Lambda::Permission") {
+            assert_eq!(
+                permission["Properties"]["FunctionName"], live_ref,
+                "{shape}"
+            );
+        }
+        let public = resources_of_type(&t, "AWS::Lambda::Permission")
+            .iter()
+            .filter(|p| p["Properties"]["Principal"] == "*")
+            .count();
+        let wants_public = extra.contains(&"none") && extra.contains(&"url");
+        assert_eq!(public, if wants_public { 2 } else { 0 }, "{shape}");
+        let apis = resources_of_type(&t, "AWS::ApiGateway::RestApi");
+        let urls = resources_of_type(&t, "AWS::Lambda::Url");
+        match extra
+            .iter()
+            .position(|a| *a == "--endpoint")
+            .map(|i| extra[i + 1])
+        {
+            Some("url") => assert_eq!((apis.len(), urls.len()), (0, 1), "{shape}"),
+            Some("none") => assert_eq!((apis.len(), urls.len()), (0, 0), "{shape}"),
+            _ => {
+                assert_eq!((apis.len(), urls.len()), (1, 0), "{shape}");
+                let body = &apis[0]["Properties"]["Body"];
+                let paths = body["paths"].as_object().unwrap();
+                assert_eq!(paths.len(), 1, "{shape}");
+                let (_, methods) = paths.iter().next().unwrap();
+                let (_, method) = methods.as_object().unwrap().iter().next().unwrap();
+                let uri = method["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+                    .as_str()
+                    .unwrap();
+                assert!(
+                    uri.contains("/functions/${AgentFunctionAliaslive}/"),
+                    "{shape}: {uri}"
+                );
+                let security = method["security"].to_string();
+                if extra.contains(&"iam") {
+                    assert!(security.contains("AWS_IAM"), "{shape}: {security}");
+                } else if extra.contains(&"none") {
+                    assert_eq!(method["security"], Value::Null, "{shape}");
+                } else {
+                    assert!(security.contains("api_key"), "{shape}: {security}");
+                    assert_eq!(
+                        resources_of_type(&t, "AWS::ApiGateway::UsagePlan").len(),
+                        1,
+                        "{shape}: an API key is throttled and capped"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -19,5 +19,6 @@ mod lifecycle_e2e;
 mod repo_docs;
 mod runtime_module;
 mod secrets_ssm_e2e;
+mod smoke_e2e;
 mod stdout_closed;
 mod streaming;

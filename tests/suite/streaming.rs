@@ -68,30 +68,6 @@ fn planned(agent: &Path, out_dir: &Path, extra: &[&str]) -> Value {
     json(&out)
 }
 
-fn sam_transform(template: &Path) -> Value {
-    let out = Command::new(venv_bin("python"))
-        .arg(repo().join("tests/python/sam_transform.py"))
-        .arg(template)
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "SAM transform of {template:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn resources_of_type<'a>(transformed: &'a Value, kind: &str) -> Vec<&'a Value> {
-    transformed["Resources"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|r| r["Type"] == kind)
-        .collect()
-}
-
 #[test]
 fn web_served_templates_carry_the_adapter_and_pass_cfn_lint_and_the_sam_transform() {
     let cases: [(&str, &[&str], &str); 3] = [

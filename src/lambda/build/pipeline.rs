@@ -27,6 +27,8 @@ pub struct DeployInputs<'a> {
     /// The secret values' keyed digest: passed as the version's code hash, so a new value
     /// publishes a new version.
     pub secrets_version: Option<&'a str>,
+    /// Keep `live` on this version (the template's live-version parameter).
+    pub hold_live: Option<&'a str>,
     pub tool: ToolOptions<'a>,
 }
 

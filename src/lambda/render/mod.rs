@@ -27,6 +27,8 @@ pub const STACK_TAG: &str = "agentdeploy:function";
 
 /// The alias every caller reaches; each deploy publishes a version behind it.
 pub const LIVE_ALIAS: &str = "live";
+/// The alias SAM moves to each version a deploy publishes (`AutoPublishAlias`).
+pub const CANDIDATE_ALIAS: &str = "candidate";
 
 /// The CloudWatch log group Lambda writes a function's lines to (the stack owns it).
 pub fn log_group_name(function_name: &str) -> String {

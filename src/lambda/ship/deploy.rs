@@ -29,6 +29,8 @@ pub struct Deployed {
     pub function: outputs::FunctionState,
     /// The version `live` serves after this deploy.
     pub live_version: Option<String>,
+    /// The newest published version (the `candidate` alias).
+    pub candidate_version: Option<String>,
     /// What the deploy did differently from the plan, said once.
     pub warnings: Vec<String>,
     /// The bytecode shipped (None: reused from a build whose facts were not kept).
@@ -142,7 +144,14 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     phase(Phase::Verifying);
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
     let (outputs, function, live_version) = verify(&cfn, &lambda, &settings.stack_name).await?;
+    let candidate_version = match &outputs.function_name {
+        Some(function_name) => {
+            outputs::alias_version(&lambda, function_name, outputs::CANDIDATE_ALIAS).await?
+        }
+        None => None,
+    };
     Ok(Deployed {
+        candidate_version,
         bytecode: built.bytecode.clone(),
         warnings,
         live_version,
@@ -238,27 +247,37 @@ async fn deploy_with_secrets(
     if settings.secrets_store == SecretsStore::Ssm {
         put_ssm_secrets(&aws.sdk, &settings.stack_name, secrets).await?;
     }
-    let secret_config = if secrets.values.is_empty() || settings.secrets_store == SecretsStore::Ssm
-    {
-        None
-    } else {
-        let parameters = render::secret_parameters(&settings.secrets);
-        let mut overrides: Vec<(String, String)> = parameters
-            .iter()
-            .filter_map(|p| {
-                secrets
-                    .values
-                    .iter()
-                    .find(|(name, _)| *name == p.name)
-                    .map(|(_, v)| (p.parameter.clone(), v.clone()))
-            })
-            .collect();
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    if !secrets.values.is_empty() && settings.secrets_store == SecretsStore::Env {
+        overrides.extend(
+            render::secret_parameters(&settings.secrets)
+                .iter()
+                .filter_map(|p| {
+                    secrets
+                        .values
+                        .iter()
+                        .find(|(name, _)| *name == p.name)
+                        .map(|(_, v)| (p.parameter.clone(), v.clone()))
+                }),
+        );
         if let Some(version) = inputs.secrets_version {
             overrides.push((
                 render::SECRETS_VERSION_PARAMETER.to_string(),
                 version.to_string(),
             ));
         }
+    }
+    if let Some(version) = inputs.hold_live {
+        overrides.push((
+            render::LIVE_VERSION_PARAMETER.to_string(),
+            version.to_string(),
+        ));
+    }
+    // Parameter values go into a private samconfig that lives only for this call (secret
+    // values never touch the project's files).
+    let secret_config = if overrides.is_empty() {
+        None
+    } else {
         Some(SecretConfig::write(&render::render_samconfig(
             settings,
             Some(&aws.region),

@@ -94,11 +94,13 @@ pub async fn state(
     }))
 }
 
-/// One call through `live`; a stack from before versions has no alias and is called as it is
-/// (one call in the usual case, a second only when the alias is missing).
+/// One call through `live` (or of one published `version`); a stack from before versions has
+/// no alias and is called as it is (one call in the usual case, a second only when the alias is
+/// missing).
 pub async fn invoke(
     sdk: &aws_config::SdkConfig,
     function_name: &str,
+    version: Option<&str>,
     payload: Vec<u8>,
 ) -> Result<Invocation> {
     let lambda = crate::aws::clients::lambda(sdk);
@@ -114,9 +116,12 @@ pub async fn invoke(
         err.as_service_error()
             .is_some_and(|e: &InvokeError| e.is_resource_not_found_exception())
     };
-    let out = match send(Some(LIVE_ALIAS)).await {
-        Err(err) if not_found(&err) => send(None).await,
-        answer => answer,
+    let out = match version {
+        Some(version) => send(Some(version)).await,
+        None => match send(Some(LIVE_ALIAS)).await {
+            Err(err) if not_found(&err) => send(None).await,
+            answer => answer,
+        },
     }
     .map_err(|err| invoke_failed("Invoke", function_name, not_found(&err), &err))?;
     let payload = out

@@ -1,7 +1,7 @@
 //! After (and before) `sam deploy`: the stack's state, outputs and failure reasons through
 //! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (reference §7).
 
-pub use crate::lambda::render::{LIVE_ALIAS, STACK_TAG, log_group_name};
+pub use crate::lambda::render::{CANDIDATE_ALIAS, LIVE_ALIAS, STACK_TAG, log_group_name};
 pub use crate::target::{FunctionState, PublishedVersion};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -308,10 +308,19 @@ pub async fn live_version(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
 ) -> Result<Option<String>> {
+    alias_version(lambda, function, LIVE_ALIAS).await
+}
+
+/// The version `alias` points at; `None` when the function has no such alias.
+pub async fn alias_version(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    alias: &str,
+) -> Result<Option<String>> {
     match lambda
         .get_alias()
         .function_name(function)
-        .name(LIVE_ALIAS)
+        .name(alias)
         .send()
         .await
     {
@@ -325,7 +334,7 @@ pub async fn live_version(
         }
         Err(err) => Err(Error::Verify {
             message: crate::aws::errors::call_failed(
-                format_args!("GetAlias {function}:{LIVE_ALIAS}"),
+                format_args!("GetAlias {function}:{alias}"),
                 &err,
             ),
             hint: "the function deployed but its alias cannot be read; run `agentdeploy status`"

@@ -197,3 +197,33 @@ pub fn assert_cfn_lint_passes(templates: &[PathBuf]) {
         String::from_utf8_lossy(&lint.stderr)
     );
 }
+
+/// A SAM template as CloudFormation receives it: the real SAM translator's output (the tool
+/// venv's samtranslator, what `sam deploy` submits and CloudFormation expands).
+pub fn sam_transform(template: &Path) -> serde_json::Value {
+    let out = Command::new(venv_bin("python"))
+        .arg(repo().join("tests/python/sam_transform.py"))
+        .arg(template)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "SAM transform of {template:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The resources of one CloudFormation type in a transformed template.
+pub fn resources_of_type<'a>(
+    transformed: &'a serde_json::Value,
+    kind: &str,
+) -> Vec<&'a serde_json::Value> {
+    transformed["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == kind)
+        .collect()
+}
