@@ -127,6 +127,18 @@ pub fn normalize(path: &Path) -> std::path::PathBuf {
     out
 }
 
+/// `len` bytes from the operating system's random source.
+pub fn random_bytes(len: usize) -> Result<Vec<u8>> {
+    let urandom = Path::new("/dev/urandom");
+    let mut bytes = vec![0u8; len];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open(urandom).map_err(|e| Error::io(urandom, e))?,
+        &mut bytes,
+    )
+    .map_err(|e| Error::io(urandom, e))?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod read_tests {
     use super::*;

@@ -173,7 +173,7 @@ pub struct DeployReport {
     pub plan: Option<PlanView>,
     /// `--smoke`: how the new version answered its cases before `live` moved (or stayed).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smoke: Option<crate::smoke::SmokeReport>,
+    pub smoke: Option<SmokeReport>,
     #[serde(skip)]
     pub exit_code: i32,
 }
@@ -184,6 +184,86 @@ impl DeployReport {
         self.error = Some(ErrorInfo::from_error(err));
         self.exit_code = err.exit_code();
     }
+}
+
+/// Smoke cases' results (reference §7): in a deploy's report and from `agentdeploy test`.
+/// How one case went.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct CaseResult {
+    pub name: String,
+    pub passed: bool,
+    /// The status the endpoint would have answered with.
+    pub status: u16,
+    pub duration_ms: u64,
+    /// What did not hold, one line each (empty when passed).
+    pub failures: Vec<String>,
+}
+
+/// How a set of cases went against one version.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct SmokeReport {
+    pub file: String,
+    /// The version the cases called (`live` for `agentdeploy test`).
+    pub version: String,
+    pub passed: bool,
+    pub cases: Vec<CaseResult>,
+}
+
+impl SmokeReport {
+    pub fn failed_count(&self) -> usize {
+        self.cases.iter().filter(|c| !c.passed).count()
+    }
+
+    /// JUnit XML, as CI systems read test results.
+    pub fn junit(&self, suite: &str) -> String {
+        let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
+        let total: u64 = self.cases.iter().map(|c| c.duration_ms).sum();
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        xml.push_str(&format!(
+            "<testsuites>\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
+            xml_escape(suite),
+            self.cases.len(),
+            self.failed_count(),
+            seconds(total)
+        ));
+        for case in &self.cases {
+            xml.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
+                xml_escape(suite),
+                xml_escape(&case.name),
+                seconds(case.duration_ms)
+            ));
+            if case.passed {
+                xml.push_str("/>\n");
+            } else {
+                let text = case.failures.join("\n");
+                xml.push_str(&format!(
+                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                    xml_escape(case.failures.first().map(String::as_str).unwrap_or("")),
+                    xml_escape(&text)
+                ));
+            }
+        }
+        xml.push_str("  </testsuite>\n</testsuites>\n");
+        xml
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 cannot carry other control characters at all.
+            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Prints one report or a fleet to stdout in the chosen format.
@@ -306,7 +386,7 @@ fn print_text(r: &DeployReport) {
 }
 
 /// Smoke cases, one line each and a line per failure (also `agentdeploy test`).
-pub fn print_smoke(smoke: &crate::smoke::SmokeReport) {
+pub fn print_smoke(smoke: &SmokeReport) {
     crate::outln!(
         "  smoke cases  {} of {} passed against version {} ({})",
         smoke.cases.len() - smoke.failed_count(),
@@ -433,4 +513,53 @@ fn wants_json(args: &[std::ffi::OsString]) -> bool {
             || (matches!(arg.as_str(), "-o" | "--output")
                 && args.get(i + 1).is_some_and(|next| next == "json"))
     })
+}
+
+#[cfg(test)]
+mod smoke_report_tests {
+    use super::*;
+
+    #[test]
+    fn junit_names_each_case_and_escapes_its_text() {
+        let report = SmokeReport {
+            file: "cases.json".into(),
+            version: "3".into(),
+            passed: false,
+            cases: vec![
+                CaseResult {
+                    name: "adds".into(),
+                    passed: true,
+                    status: 200,
+                    duration_ms: 1200,
+                    failures: vec![],
+                },
+                CaseResult {
+                    name: "quotes \"<&>\"".into(),
+                    passed: false,
+                    status: 500,
+                    duration_ms: 10,
+                    failures: vec!["answered 500, expected 200: \"x < y\"".into()],
+                },
+            ],
+        };
+        let xml = report.junit("agent");
+        assert!(
+            xml.contains(
+                r#"<testsuite name="agent" tests="2" failures="1" errors="0" time="1.210">"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testcase classname="agent" name="adds" time="1.200"/>"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"name="quotes &quot;&lt;&amp;&gt;&quot;""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<failure message="answered 500, expected 200: &quot;x &lt; y&quot;">"#),
+            "{xml}"
+        );
+    }
 }

@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::target::Invocation;
+pub use crate::output::{CaseResult, SmokeReport};
 
 /// A case file, read and validated.
 #[derive(Debug, Clone)]
@@ -174,83 +174,12 @@ fn case(spec: CaseSpec, number: usize) -> std::result::Result<Case, String> {
     })
 }
 
-/// How one case went.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CaseResult {
-    pub name: String,
-    pub passed: bool,
-    /// The status the endpoint would have answered with.
-    pub status: u16,
-    pub duration_ms: u64,
-    /// What did not hold, one line each (empty when passed).
-    pub failures: Vec<String>,
-}
-
-/// How a set of cases went against one version.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SmokeReport {
-    pub file: String,
-    /// The version the cases called (`live` for `agentdeploy test`).
-    pub version: String,
-    pub passed: bool,
-    pub cases: Vec<CaseResult>,
-}
-
-impl SmokeReport {
-    pub fn failed_count(&self) -> usize {
-        self.cases.iter().filter(|c| !c.passed).count()
-    }
-
-    /// JUnit XML, as CI systems read test results.
-    pub fn junit(&self, suite: &str) -> String {
-        let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
-        let total: u64 = self.cases.iter().map(|c| c.duration_ms).sum();
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        xml.push_str(&format!(
-            "<testsuites>\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
-            xml_escape(suite),
-            self.cases.len(),
-            self.failed_count(),
-            seconds(total)
-        ));
-        for case in &self.cases {
-            xml.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
-                xml_escape(suite),
-                xml_escape(&case.name),
-                seconds(case.duration_ms)
-            ));
-            if case.passed {
-                xml.push_str("/>\n");
-            } else {
-                let text = case.failures.join("\n");
-                xml.push_str(&format!(
-                    ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                    xml_escape(case.failures.first().map(String::as_str).unwrap_or("")),
-                    xml_escape(&text)
-                ));
-            }
-        }
-        xml.push_str("  </testsuite>\n</testsuites>\n");
-        xml
-    }
-}
-
-fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry other control characters at all.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+/// One call's answer: the payload, and the platform's error type when the function itself
+/// failed (Lambda's `FunctionError`).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub payload: Vec<u8>,
+    pub function_error: Option<String>,
 }
 
 /// Runs each case in order through `call` (one Invoke of the version under test) and judges
@@ -259,7 +188,7 @@ fn xml_escape(text: &str) -> String {
 pub async fn run<F, Fut>(cases: &Cases, version: &str, mut call: F) -> Result<SmokeReport>
 where
     F: FnMut(Vec<u8>) -> Fut,
-    Fut: std::future::Future<Output = Result<Invocation>>,
+    Fut: std::future::Future<Output = Result<Answer>>,
 {
     let mut results = Vec::with_capacity(cases.cases.len());
     for case in &cases.cases {
@@ -276,7 +205,7 @@ where
 }
 
 /// The status an HTTP caller would have seen, and the answer's text.
-fn status_and_text(answer: &Invocation) -> (u16, String) {
+fn status_and_text(answer: &Answer) -> (u16, String) {
     let body: Value = serde_json::from_slice(&answer.payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.payload).into_owned()));
     if let Some(kind) = &answer.function_error {
@@ -316,7 +245,7 @@ fn status_and_text(answer: &Invocation) -> (u16, String) {
     }
 }
 
-fn judge(case: &Case, answer: &Invocation, elapsed: Duration) -> CaseResult {
+fn judge(case: &Case, answer: &Answer, elapsed: Duration) -> CaseResult {
     let (status, text) = status_and_text(answer);
     let mut failures = Vec::new();
     if status != case.status {
@@ -385,8 +314,8 @@ mod tests {
         path
     }
 
-    fn answer(payload: &str, function_error: Option<&str>) -> Invocation {
-        Invocation {
+    fn answer(payload: &str, function_error: Option<&str>) -> Answer {
+        Answer {
             payload: payload.as_bytes().to_vec(),
             function_error: function_error.map(str::to_string),
         }
@@ -547,50 +476,6 @@ mod tests {
         assert!(
             slow.failures[0].contains("took 0.7 s, expected within 0.5 s"),
             "{slow:?}"
-        );
-    }
-
-    #[test]
-    fn junit_names_each_case_and_escapes_its_text() {
-        let report = SmokeReport {
-            file: "cases.json".into(),
-            version: "3".into(),
-            passed: false,
-            cases: vec![
-                CaseResult {
-                    name: "adds".into(),
-                    passed: true,
-                    status: 200,
-                    duration_ms: 1200,
-                    failures: vec![],
-                },
-                CaseResult {
-                    name: "quotes \"<&>\"".into(),
-                    passed: false,
-                    status: 500,
-                    duration_ms: 10,
-                    failures: vec!["answered 500, expected 200: \"x < y\"".into()],
-                },
-            ],
-        };
-        let xml = report.junit("agent");
-        assert!(
-            xml.contains(
-                r#"<testsuite name="agent" tests="2" failures="1" errors="0" time="1.210">"#
-            ),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"<testcase classname="agent" name="adds" time="1.200"/>"#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"name="quotes &quot;&lt;&amp;&gt;&quot;""#),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(r#"<failure message="answered 500, expected 200: &quot;x &lt; y&quot;">"#),
-            "{xml}"
         );
     }
 }

@@ -196,6 +196,15 @@ pub struct Invocation {
     pub function_error: Option<String>,
 }
 
+impl From<Invocation> for crate::smoke::Answer {
+    fn from(invocation: Invocation) -> Self {
+        crate::smoke::Answer {
+            payload: invocation.payload,
+            function_error: invocation.function_error,
+        }
+    }
+}
+
 /// What `destroy` removed.
 #[derive(Debug, Clone, Default)]
 pub struct Teardown {
@@ -249,6 +258,14 @@ pub trait Target: Send + Sync {
         settings: &Self::Settings,
         aws: &AwsContext,
     ) -> impl Future<Output = Result<Option<Live>>> + Send;
+
+    /// Where the deployment's cross-machine deploy lock lives (`None`: nowhere yet, e.g. before
+    /// the first deploy made the artifact bucket).
+    fn deploy_lock_location(
+        &self,
+        aws: &AwsContext,
+        settings: &Self::Settings,
+    ) -> impl Future<Output = Result<Option<crate::aws::s3_lock::LockLocation>>> + Send;
 
     /// What the last deploy recorded in the cloud (`None`: nothing yet).
     fn deployed_input(

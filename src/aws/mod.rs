@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod context;
 pub mod errors;
+pub mod s3_lock;
 pub mod session_bucket;
 
 pub use context::{

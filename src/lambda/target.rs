@@ -8,6 +8,7 @@ use crate::lambda::LambdaPlan;
 use crate::lambda::build::cold_start;
 use crate::lambda::build::resolve::ResolvedBy;
 use crate::lambda::render::code_interpreter;
+use crate::lambda::ship::artifact_bucket;
 use crate::lambda::ship::deploy::{self, DeployInputs};
 use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
@@ -192,6 +193,18 @@ impl Target for LambdaTarget {
             .map(|stack_outputs| live(settings, &stack_outputs, &aws.region)))
     }
 
+    async fn deploy_lock_location(
+        &self,
+        aws: &AwsContext,
+        settings: &LambdaSettings,
+    ) -> Result<Option<crate::aws::s3_lock::LockLocation>> {
+        Ok(artifact_bucket::find(&aws.sdk, &settings.artifact_bucket)
+            .await?
+            .map(|bucket| {
+                crate::aws::s3_lock::LockLocation::for_stack(&bucket, &settings.stack_name)
+            }))
+    }
+
     async fn deployed_input(
         &self,
         aws: &AwsContext,
@@ -267,7 +280,7 @@ impl Target for LambdaTarget {
         sdk: &aws_config::SdkConfig,
         function_name: &str,
     ) -> Result<Option<String>> {
-        outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
+        operate::live_version(sdk, function_name).await
     }
 
     async fn versions(

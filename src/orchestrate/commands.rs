@@ -387,7 +387,8 @@ pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Resu
         .map(|v| format!("{v} ({live})"))
         .unwrap_or_else(|| live.to_string());
     let report = crate::smoke::run(&cases, &version, |payload| {
-        target.invoke(&sdk, &args.name, None, payload)
+        let call = target.invoke(&sdk, &args.name, None, payload);
+        async { call.await.map(Into::into) }
     })
     .await?;
     if let Some(junit) = &args.junit {

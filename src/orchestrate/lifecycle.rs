@@ -401,22 +401,103 @@ impl<T: Target> Run<'_, T> {
         report.region = Some(aws.region.clone());
         report.account = Some(aws.account.clone());
         report.mcp_client_config = self.target.client_config(settings, &aws.region);
+        // One deploy of this deployment at a time across machines too; the unchanged check comes
+        // after the wait, since the deploy waited for may have shipped these very inputs.
+        let remote_lock = self.remote_lock(&aws, report).await?;
+        let result = self.deploy_locked(&plan, &aws, previous, report).await;
+        if let Some(lock) = remote_lock {
+            lock.release().await;
+        }
+        result
+    }
+
+    /// Waits (up to `--lock-timeout`) for the deployment's lock in the artifact bucket; a lock
+    /// that a stopped run left to expire is taken over, with a warning.
+    async fn remote_lock(
+        &self,
+        aws: &crate::aws::AwsContext,
+        report: &mut DeployReport,
+    ) -> Result<Option<crate::aws::s3_lock::HeldLock>> {
+        use crate::aws::s3_lock::{self, Attempt};
+        let settings = self.settings;
+        let Some(location) = self.target.deploy_lock_location(aws, settings).await? else {
+            report.warnings.push(
+                "no artifact bucket yet (sam makes its managed bucket on the first deploy in this account and region): this deploy is not locked against deploys from other machines".into(),
+            );
+            return Ok(None);
+        };
+        let client = crate::aws::clients::s3(&aws.sdk);
+        let holder = s3_lock::holder_name();
+        let wait = Duration::from_secs(self.args.lock_timeout);
+        let started = Instant::now();
+        let mut waiting_for = None;
+        loop {
+            match s3_lock::try_acquire(&client, &location, &holder).await? {
+                Attempt::Held(lock) => {
+                    if let Some(stopped) = &lock.took_over_from {
+                        report.warnings.push(format!(
+                            "took over the deploy lock {} that {stopped} left to expire (a run that was stopped)",
+                            location.uri()
+                        ));
+                    }
+                    return Ok(Some(lock));
+                }
+                Attempt::Busy(current) => {
+                    let elapsed = started.elapsed();
+                    if elapsed >= wait {
+                        return Err(Error::State {
+                            path: location.uri().into(),
+                            message: format!(
+                                "another agentdeploy ({}) is deploying {} (from another checkout or machine)",
+                                current.holder,
+                                settings.function_name()
+                            ),
+                            hint: format!(
+                                "wait for it to finish, or pass a longer --lock-timeout; a stopped run's lock expires within {} minutes",
+                                s3_lock::LOCK_TTL.as_secs() / 60
+                            ),
+                        });
+                    }
+                    if waiting_for.as_ref() != Some(&current.holder) {
+                        self.task.phase(&format!(
+                            "waiting for the deploy of {} ({})",
+                            current.holder,
+                            location.uri()
+                        ));
+                        waiting_for = Some(current.holder);
+                    }
+                    tokio::time::sleep(Duration::from_secs(2).min(wait - elapsed)).await;
+                }
+            }
+        }
+    }
+
+    /// Everything of a deploy that must not interleave with another machine's deploy of the
+    /// same deployment: the unchanged check, ship, smoke cases, the records.
+    async fn deploy_locked(
+        &self,
+        plan: &T::Plan,
+        aws: &crate::aws::AwsContext,
+        previous: Option<Deployment>,
+        report: &mut DeployReport,
+    ) -> Result<()> {
+        let settings = self.settings;
         // The key lives with the deployment, not on this machine: every checkout digests the
         // secrets alike, and a changed value still changes the hash.
         let digest_key = if self.secrets.values.is_empty() {
             Vec::new()
         } else {
-            self.target.digest_key(&aws, settings).await?
+            self.target.digest_key(aws, settings).await?
         };
         let input_hash = plan.input_hash(&aws.region, &self.secrets.values, &digest_key);
         let mut restore_live = previous.as_ref().is_some_and(|d| d.rolled_back);
         if !settings.force() {
             match self
-                .last_deployed(previous.as_ref(), &aws, &input_hash)
+                .last_deployed(previous.as_ref(), aws, &input_hash)
                 .await?
             {
                 LastDeployed::Same(deployed) => {
-                    if self.unchanged(&deployed, &aws, report).await? {
+                    if self.unchanged(&deployed, aws, report).await? {
                         self.task.finish("unchanged");
                         return Ok(());
                     }
@@ -439,8 +520,8 @@ impl<T: Target> Run<'_, T> {
         };
         let mut shipped = self
             .ship(
-                &plan,
-                &aws,
+                plan,
+                aws,
                 &input_hash,
                 restore_live,
                 secrets_version,
@@ -448,7 +529,7 @@ impl<T: Target> Run<'_, T> {
             )
             .await?;
         if let Some(cases) = settings.smoke() {
-            self.smoke(cases, &aws, hold_live.as_deref(), &mut shipped, report)
+            self.smoke(cases, aws, hold_live.as_deref(), &mut shipped, report)
                 .await?;
         }
         let deployed = DeployedInput {
@@ -459,14 +540,14 @@ impl<T: Target> Run<'_, T> {
             cold_start: shipped.build.cold_start.clone(),
             live_version: shipped.live_version.clone(),
         };
-        if let Err(err) = self.target.record_deployed(&aws, settings, &deployed).await {
+        if let Err(err) = self.target.record_deployed(aws, settings, &deployed).await {
             // The deploy itself succeeded; another machine will deploy again instead of finding
             // it unchanged.
             report.warnings.push(format!(
                 "the deployment's record could not be kept in AWS ({err}); a deploy from another checkout will not find it unchanged"
             ));
         }
-        self.record_shipped(&plan, shipped, &input_hash, report)
+        self.record_shipped(plan, shipped, &input_hash, report)
     }
 
     /// What was last deployed with these very inputs, if anything: this checkout's record, else
@@ -602,8 +683,10 @@ impl<T: Target> Run<'_, T> {
         self.task
             .phase(&format!("smoke cases against version {version}"));
         let mut result = crate::smoke::run(cases, &version, |payload| {
-            self.target
-                .invoke(&aws.sdk, function_name, Some(&version), payload)
+            let call = self
+                .target
+                .invoke(&aws.sdk, function_name, Some(&version), payload);
+            async { call.await.map(Into::into) }
         })
         .await?;
         // An answer may repeat what the agent was given, secrets included.

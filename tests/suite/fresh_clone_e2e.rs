@@ -30,8 +30,9 @@ fn agentdeploy_in(aws: &LocalAws, dir: &Path, token: &str, args: &[&str]) -> Com
     cmd
 }
 
-fn deploy(aws: &LocalAws, dir: &Path, token: &str) -> Value {
-    let out = run(&mut agentdeploy_in(
+/// `agentdeploy lambda -o json` of the checkout's agent as `name`, with `extra` flags.
+fn deploy_command(aws: &LocalAws, dir: &Path, name: &str, token: &str, extra: &[&str]) -> Command {
+    let mut cmd = agentdeploy_in(
         aws,
         dir,
         token,
@@ -40,7 +41,7 @@ fn deploy(aws: &LocalAws, dir: &Path, token: &str) -> Value {
             "-o",
             "json",
             "--function-name",
-            NAME,
+            name,
             "--agent",
             "agent.py",
             "--s3-bucket",
@@ -50,7 +51,13 @@ fn deploy(aws: &LocalAws, dir: &Path, token: &str) -> Value {
             "--secret",
             "AGENT_API_TOKEN",
         ],
-    ));
+    );
+    cmd.args(extra);
+    cmd
+}
+
+fn deploy(aws: &LocalAws, dir: &Path, token: &str) -> Value {
+    let out = run(&mut deploy_command(aws, dir, NAME, token, &[]));
     let doc = json(&out);
     assert_eq!(out.status.code(), Some(0), "{doc:#}");
     doc
@@ -163,4 +170,112 @@ fn a_fresh_checkout_finds_an_unchanged_agent_unchanged_and_a_changed_secret_rede
         "print(len(client('ssm').get_parameters_by_path(Path='/agentdeploy/{STACK}/', Recursive=True)['Parameters']))"
     ));
     assert_eq!(left.trim(), "0");
+}
+
+/// reference §7 "one deploy of a function at a time across machines": two checkouts deploying the
+/// same function at once never interleave. The first holds the lock in the artifact bucket for
+/// its whole deploy (it is frozen mid-deploy here, so the overlap is certain); a second that will
+/// not wait is refused naming it; one that waits proceeds after it, and finds its inputs deployed.
+/// A lock a stopped run left behind expires and is taken over.
+#[test]
+fn two_checkouts_deploying_at_once_never_interleave_and_a_stopped_runs_lock_expires() {
+    const LOCKED: &str = "locked";
+    let aws = LocalAws::start();
+    let token = "tok-lock-5d1e";
+    let (a, b, c) = (checkout(), checkout(), checkout());
+    let first = crate::lifecycle_e2e::spawn_until_phase(
+        deploy_command(&aws, a.path(), LOCKED, token, &[]),
+        LOCKED,
+        "resolving dependencies",
+    );
+    let pid = first.id() as i32;
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+
+    let refused = run(&mut deploy_command(
+        &aws,
+        b.path(),
+        LOCKED,
+        token,
+        &["--lock-timeout", "0"],
+    ));
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let doc = json(&refused);
+    assert_eq!(doc["error"]["kind"], "state", "{doc:#}");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("another agentdeploy (")
+            && message.contains(&format!("pid {pid})"))
+            && message.contains("is deploying locked")
+            && message
+                .contains("s3://agentdeploy-artifacts/agentdeploy/locks/agentdeploy-locked.json"),
+        "{message}"
+    );
+    assert!(
+        !b.path()
+            .join(".agentdeploy/default/locked/.aws-sam")
+            .exists(),
+        "refused before building anything"
+    );
+
+    let waiter = crate::lifecycle_e2e::spawn_until_phase(
+        deploy_command(&aws, c.path(), LOCKED, token, &["--lock-timeout", "600"]),
+        LOCKED,
+        "waiting for the deploy of",
+    );
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stdout(&first));
+    assert_eq!(json(&first)["status"], "deployed");
+    let waited = waiter.wait_with_output().unwrap();
+    assert_eq!(waited.status.code(), Some(0), "{}", stdout(&waited));
+    let doc = json(&waited);
+    assert_eq!(
+        doc["status"], "unchanged",
+        "the deploy it waited for shipped these inputs: {doc:#}"
+    );
+
+    // One version, live, and no lock left behind.
+    let status = json(&run(&mut agentdeploy_in(
+        &aws,
+        b.path(),
+        token,
+        &["status", LOCKED, "-o", "json"],
+    )));
+    let versions = status["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 1, "{status:#}");
+    assert_eq!(versions[0]["live"], true, "{status:#}");
+    let lock_exists = |aws: &LocalAws| {
+        aws.boto3(
+            "objects = client('s3').list_objects_v2(Bucket='agentdeploy-artifacts', Prefix='agentdeploy/locks/')\n\
+             print(len(objects.get('Contents', [])))",
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(lock_exists(&aws), "0");
+
+    // A run killed mid-deploy leaves its lock; once expired, the next deploy takes it over.
+    aws.boto3(
+        "client('s3').put_object(Bucket='agentdeploy-artifacts', Key='agentdeploy/locks/agentdeploy-locked.json', \
+         Body=json.dumps({'holder': 'ci@gone pid 7', 'token': 'x', 'acquired_at': 1, 'expires_at': 2}))",
+    );
+    let out = run(&mut deploy_command(
+        &aws,
+        b.path(),
+        LOCKED,
+        token,
+        &["--lock-timeout", "0"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let doc = json(&out);
+    assert_eq!(doc["status"], "unchanged");
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("took over the deploy lock") && w.contains("ci@gone pid 7")),
+        "{doc:#}"
+    );
+    assert_eq!(lock_exists(&aws), "0");
 }

@@ -55,7 +55,7 @@ fn record(dir: &Path) -> Value {
 
 /// Spawns a deploy and returns once its stderr shows `[name] <phase>`; the rest of stderr is
 /// drained in the background so the child never blocks on a full pipe.
-fn spawn_until_phase(mut command: Command, name: &str, phase: &str) -> Child {
+pub(crate) fn spawn_until_phase(mut command: Command, name: &str, phase: &str) -> Child {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();

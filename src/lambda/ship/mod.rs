@@ -1,6 +1,7 @@
 //! Ship: the only room that calls AWS (reference §7, §11): the stack checked, deployed with its
 //! secrets and verified, the `live` alias moved, the stack's outputs read.
 
+pub mod artifact_bucket;
 pub mod deploy;
 pub mod operate;
 pub mod outputs;

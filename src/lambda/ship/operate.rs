@@ -236,6 +236,13 @@ pub async fn invoke_streamed(
 }
 
 /// The live alias's version (`None`: no alias) and every published version, oldest first.
+pub async fn live_version(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+) -> Result<Option<String>> {
+    outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
+}
+
 pub async fn versions(
     sdk: &aws_config::SdkConfig,
     function_name: &str,

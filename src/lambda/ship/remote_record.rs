@@ -136,12 +136,5 @@ fn decode(hex: &str, parameter: &str) -> Result<Vec<u8>> {
 }
 
 fn random_key() -> Result<Vec<u8>> {
-    let urandom = std::path::Path::new("/dev/urandom");
-    let mut key = vec![0u8; 32];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open(urandom).map_err(|e| Error::io(urandom, e))?,
-        &mut key,
-    )
-    .map_err(|e| Error::io(urandom, e))?;
-    Ok(key)
+    crate::files::random_bytes(32)
 }
