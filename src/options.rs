@@ -228,6 +228,9 @@ agent_options! {
         /// `input`, optional `data`, and `expect` {status, contains, matches, within_s}
         smoke: flag(Option<PathBuf>) config(PathBuf) replace,
             arg("smoke", env = "AGENTDEPLOY_SMOKE", value_name = "FILE");
+        /// Do not share dependency builds through the artifact bucket (nor use ones shared there)
+        no_remote_cache: flag(bool) config(bool) replace,
+            arg("no-remote-cache");
         /// The Lambda Web Adapter layer to use instead of the pinned one (an ARN)
         web_adapter_layer: flag(Option<String>) config(String) replace,
             arg("web-adapter-layer", env = "AGENTDEPLOY_WEB_ADAPTER_LAYER", value_name = "ARN");

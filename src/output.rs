@@ -79,6 +79,10 @@ pub struct BuildInfo {
     /// The cold start to expect from what was built (the plan's is from the requirements).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<crate::build_report::ColdStart>,
+    /// The build cache shared through the artifact bucket: `hit` (the dependencies came from
+    /// it), `stored` (built here and shared), `local` or `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_cache: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -126,6 +126,8 @@ pub struct LambdaSettings {
     /// with the settings.
     #[serde(skip)]
     pub smoke: Option<crate::smoke::Cases>,
+    /// Dependency builds are shared through the artifact bucket (off: `--no-remote-cache`).
+    pub remote_cache: bool,
     pub memory: u32,
     pub timeout: u32,
     pub runtime: Runtime,
@@ -307,6 +309,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
             .path(cwd)
             .map(|path| crate::smoke::load(&path))
             .transpose()?,
+        remote_cache: !layers.no_remote_cache().switch(),
         memory,
         timeout,
         runtime,

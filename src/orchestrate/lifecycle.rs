@@ -210,6 +210,7 @@ fn skeleton(settings: &impl DeploymentSettings) -> DeployReport {
             resolved_by: None,
             bytecode: None,
             cold_start: None,
+            remote_cache: None,
         },
         duration_ms: 0,
         time_ms: None,
@@ -787,6 +788,7 @@ impl<T: Target> Run<'_, T> {
             resolved_by: Some(crate::build_report::ResolvedBy::Cache),
             bytecode: None,
             cold_start: deployed.cold_start.clone(),
+            remote_cache: None,
         };
         report.access = Some(live.access);
         upsert(self.store, settings, |d| {

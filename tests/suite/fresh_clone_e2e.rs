@@ -279,3 +279,115 @@ fn two_checkouts_deploying_at_once_never_interleave_and_a_stopped_runs_lock_expi
     );
     assert_eq!(lock_exists(&aws), "0");
 }
+
+/// reference §7 "A shared build cache": the dependency zip one machine built is stored
+/// content-addressed in the artifact bucket; a fresh checkout with a code change deploys its code
+/// alone on it (no pip, no `sam build`); a zip whose hash does not match is never used; and
+/// `--no-remote-cache` builds locally.
+#[test]
+fn a_fresh_checkout_deploys_code_only_on_the_dependencies_another_machine_built() {
+    const CACHED: &str = "cached";
+    let aws = LocalAws::start();
+    let token = "tok-cache-8e21";
+    // An agent with one small dependency (`six`, from PyPI), and a change per checkout.
+    let checkout_with_dependency = |release: &str| {
+        let dir = checkout();
+        let agent = dir.path().join("agent.py");
+        let code = std::fs::read_to_string(&agent).unwrap();
+        std::fs::write(
+            &agent,
+            format!(
+                "import six\n{code}\nRELEASE = {release:?}  # {}\n",
+                "six.PY3"
+            ),
+        )
+        .unwrap();
+        dir
+    };
+    let deploy_in = |dir: &Path, extra: &[&str]| -> Value {
+        let out = run(&mut deploy_command(&aws, dir, CACHED, token, extra));
+        let doc = json(&out);
+        assert_eq!(out.status.code(), Some(0), "{doc:#}");
+        assert_eq!(doc["status"], "deployed", "{doc:#}");
+        doc
+    };
+
+    let first = checkout_with_dependency("one");
+    let doc = deploy_in(first.path(), &[]);
+    assert_eq!(doc["build"]["remote_cache"], "stored", "{doc:#}");
+    let stored = aws.boto3(
+        "objects = client('s3').list_objects_v2(Bucket='agentdeploy-artifacts', Prefix='agentdeploy/cache/v1/')\n\
+         print('\\n'.join(sorted(o['Key'] for o in objects.get('Contents', []))))",
+    );
+    let keys: Vec<&str> = stored.lines().collect();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("agentdeploy/cache/v1/resolved/resolved-")),
+        "{keys:?}"
+    );
+    let zip_key = keys
+        .iter()
+        .find(|k| k.ends_with(".zip"))
+        .unwrap_or_else(|| panic!("no dependency zip stored: {keys:?}"))
+        .to_string();
+
+    // Another machine, another release of the code: the dependencies come from the bucket.
+    let second = checkout_with_dependency("two");
+    let doc = deploy_in(second.path(), &[]);
+    assert_eq!(doc["build"]["remote_cache"], "hit", "{doc:#}");
+    assert_eq!(doc["build"]["resolved_by"], "cache", "{doc:#}");
+    assert_eq!(doc["build"]["cached"], true, "{doc:#}");
+    assert_eq!(doc["time_ms"]["pip"], 0, "no pip: {doc:#}");
+    assert!(
+        !second
+            .path()
+            .join(".agentdeploy/default/cached/.aws-sam/build/AgentFunction")
+            .exists(),
+        "no sam build ran"
+    );
+    let answer = run(&mut agentdeploy_in(
+        &aws,
+        second.path(),
+        token,
+        &["invoke", CACHED, "--input", "hi", "-o", "json"],
+    ));
+    assert_eq!(answer.status.code(), Some(0), "{}", stdout(&answer));
+    assert_eq!(json(&answer)["output"]["echo"], "hi");
+
+    // A zip that is not what its hash says is refused, and the set is built here instead.
+    aws.boto3(&format!(
+        "client('s3').put_object(Bucket='agentdeploy-artifacts', Key='{zip_key}', Body=b'not the zip')"
+    ));
+    let third = checkout_with_dependency("three");
+    let doc = deploy_in(third.path(), &[]);
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("does not match its hash") && w.contains("building here")),
+        "{doc:#}"
+    );
+    assert_eq!(
+        doc["build"]["remote_cache"], "stored",
+        "the build made here replaces the bad zip: {doc:#}"
+    );
+    let answer = run(&mut agentdeploy_in(
+        &aws,
+        third.path(),
+        token,
+        &["invoke", CACHED, "--input", "hi", "-o", "json"],
+    ));
+    assert_eq!(json(&answer)["output"]["echo"], "hi", "{}", stdout(&answer));
+
+    // Repaired: the next machine uses the bucket again.
+    let repaired = checkout_with_dependency("three-and-a-half");
+    assert_eq!(
+        deploy_in(repaired.path(), &[])["build"]["remote_cache"],
+        "hit"
+    );
+
+    // Turned off: nothing is read from the bucket.
+    let fourth = checkout_with_dependency("four");
+    let doc = deploy_in(fourth.path(), &["--no-remote-cache"]);
+    assert_eq!(doc["build"]["remote_cache"], "off", "{doc:#}");
+    assert_ne!(doc["build"]["resolved_by"], "cache", "{doc:#}");
+}

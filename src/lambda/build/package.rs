@@ -56,6 +56,11 @@ impl SharedDeps {
         }
     }
 
+    /// Where the zip's facts are kept.
+    pub fn facts_path(&self) -> &Path {
+        &self.facts
+    }
+
     /// The facts of a complete zip (the facts are written after the zip), if there is one.
     pub fn facts(&self) -> Option<DepsFacts> {
         if !self.zip.is_file() {

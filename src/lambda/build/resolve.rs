@@ -129,6 +129,17 @@ pub fn cache_key(specifiers: &[String], runtime: Runtime, architecture: Architec
     crate::lambda::build::hex_prefix(&hasher.finalize(), 12)
 }
 
+/// Where the project cache keeps a set's resolution.
+pub fn cache_file(
+    cache_dir: &Path,
+    specifiers: &[String],
+    runtime: Runtime,
+    architecture: Architecture,
+) -> PathBuf {
+    let key = cache_key(specifiers, runtime, architecture);
+    cache_dir.join(format!("resolved-{key}.txt"))
+}
+
 pub struct ResolveRequest<'a> {
     pub specifiers: &'a [String],
     pub runtime: Runtime,
@@ -161,8 +172,12 @@ pub async fn lookup(request: &ResolveRequest<'_>) -> Result<Lookup> {
             wheelhouse: None,
         }));
     }
-    let key = cache_key(request.specifiers, request.runtime, request.architecture);
-    let cache_file = request.cache_dir.join(format!("resolved-{key}.txt"));
+    let cache_file = cache_file(
+        request.cache_dir,
+        request.specifiers,
+        request.runtime,
+        request.architecture,
+    );
     let key_lock = crate::lambda::build::key_lock::for_path(&cache_file);
     // Waiting for another member's resolution counts as pip time.
     let guard = timings::timed(timings::Category::Pip, key_lock.lock_owned()).await;

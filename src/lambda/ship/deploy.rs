@@ -3,16 +3,20 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::lambda::build::package::SharedDeps;
 pub use crate::lambda::build::pipeline::DeployInputs;
 use crate::lambda::build::pipeline::{build_or_reuse, pin, sam_env};
-use crate::lambda::build::sam::BuildStrategy;
+use crate::lambda::build::resolve::ResolvedBy;
+use crate::lambda::build::sam::{self, BuildStrategy};
 use crate::lambda::build::{bytecode, resolve};
 use crate::lambda::render;
 use crate::lambda::ship::outputs::{self, StackOutputs};
+use crate::lambda::ship::remote_cache::{CacheUse, RemoteCache};
 use crate::lambda::ship::sam_deploy::{self, DeployRequest, SecretConfig};
 use crate::secrets::SecretValues;
 use crate::settings::SecretsStore;
 use crate::target::Phase;
+use crate::timings;
 
 #[derive(Debug, Clone)]
 pub struct Deployed {
@@ -35,6 +39,8 @@ pub struct Deployed {
     pub warnings: Vec<String>,
     /// The bytecode shipped (None: reused from a build whose facts were not kept).
     pub bytecode: Option<bytecode::Bytecode>,
+    /// What the build cache shared through the artifact bucket did.
+    pub remote_cache: CacheUse,
 }
 
 /// Refuses (or with --force repairs) a stack the deploy cannot proceed from. A stack that
@@ -119,11 +125,49 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     .await?;
 
     phase(Phase::Resolving);
+    let mut remote = remote_cache(&inputs).await?;
+    let resolution = crate::lambda::build::resolve::cache_file(
+        &crate::lambda::build::pipeline::cache_dir(settings),
+        &inputs.plan.requirements.specifiers,
+        settings.runtime,
+        settings.architecture,
+    );
+    if let Some(remote) = &mut remote {
+        timings::timed(timings::Category::Aws, remote.fetch_resolution(&resolution)).await;
+    }
     let pinned = pin(&inputs, phase).await?;
+    let deps_hash = sam::deps_hash(
+        &pinned.resolved.pins,
+        settings.runtime,
+        settings.architecture,
+    );
+    let shared = SharedDeps::new(
+        &crate::lambda::build::pipeline::cache_dir(settings),
+        &deps_hash,
+    );
+    let mut cache_use = CacheUse::Off;
+    if let Some(remote) = &mut remote {
+        if pinned.resolved.by != ResolvedBy::Cache || !remote.has_resolution(&resolution).await {
+            timings::timed(timings::Category::Aws, remote.store_resolution(&resolution)).await;
+        }
+        cache_use = CacheUse::Local;
+        if pinned.built.is_none()
+            && !pinned.resolved.pins.is_empty()
+            && !settings.force
+            && timings::timed(
+                timings::Category::Aws,
+                remote.fetch_deps(&shared, &deps_hash),
+            )
+            .await
+        {
+            cache_use = CacheUse::Hit;
+        }
+    }
     if pinned.built.is_none() {
         phase(Phase::Building);
     }
     let log_group = log_group_owner(&inputs, &cfn).await?;
+    let built_pins_empty = pinned.resolved.pins.is_empty();
     let built = build_or_reuse(
         &inputs,
         &pinned.resolved.pins,
@@ -133,10 +177,23 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     .await?;
     // Fleet members with the same requirements found this set's resolution and build only now.
     drop(pinned.turn);
+    let mut warnings = built.warnings.clone();
+    if let Some(mut remote) = remote {
+        if cache_use != CacheUse::Hit
+            && !built_pins_empty
+            && timings::timed(
+                timings::Category::Aws,
+                remote.store_deps(&shared, &deps_hash),
+            )
+            .await
+        {
+            cache_use = CacheUse::Stored;
+        }
+        warnings.extend(remote.warnings);
+    }
 
     phase(Phase::Deploying);
     let no_changes = deploy_with_secrets(&inputs, &cfn, &built.template).await?;
-    let mut warnings = built.warnings.clone();
     if log_group == LogGroup::Existing {
         warnings.push(keep_existing_log_group(&inputs).await?);
     }
@@ -151,6 +208,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         None => None,
     };
     Ok(Deployed {
+        remote_cache: cache_use,
         candidate_version,
         bytecode: built.bytecode.clone(),
         warnings,
@@ -164,6 +222,19 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         no_changes,
         function,
     })
+}
+
+/// The build cache in the artifact bucket, unless turned off or there is no bucket yet.
+async fn remote_cache(inputs: &DeployInputs<'_>) -> Result<Option<RemoteCache>> {
+    if !inputs.settings.remote_cache {
+        return Ok(None);
+    }
+    let bucket = crate::lambda::ship::artifact_bucket::find(
+        &inputs.aws.sdk,
+        &inputs.settings.artifact_bucket,
+    )
+    .await?;
+    Ok(bucket.map(|bucket| RemoteCache::new(&inputs.aws.sdk, bucket)))
 }
 
 /// Who holds the function's log group `/aws/lambda/<function>`.

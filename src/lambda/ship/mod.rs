@@ -5,6 +5,7 @@ pub mod artifact_bucket;
 pub mod deploy;
 pub mod operate;
 pub mod outputs;
+pub mod remote_cache;
 pub mod remote_record;
 pub mod sam_deploy;
 pub mod streamed_answer;
