@@ -97,7 +97,7 @@ pub enum Command {
     Test(TestArgs),
     /// The function's log lines, oldest first, with time and request id
     Logs(LogsArgs),
-    /// Deployments this project has recorded
+    /// Deployments this project has recorded, else those its stacks in the region show
     List(ListArgs),
     /// Write a commented agentdeploy.toml (and a sample agent if none exists)
     Init(InitArgs),
@@ -294,6 +294,10 @@ pub struct ListArgs {
     /// Check each stack's current status
     #[arg(long)]
     pub refresh: bool,
+    /// Read the deployments from AWS (agentdeploy's stacks in the region) even when this
+    /// checkout has a record [default: only when it has none]
+    #[arg(long)]
+    pub remote: bool,
 }
 
 #[derive(Debug, Args)]

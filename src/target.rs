@@ -205,6 +205,15 @@ impl From<Invocation> for crate::smoke::Answer {
     }
 }
 
+/// A deployment found in the cloud (for `list` where this checkout has no record).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FoundDeployment {
+    pub function_name: String,
+    pub stack_name: String,
+    pub stack_status: String,
+    pub endpoint: Option<String>,
+}
+
 /// What `destroy` removed.
 #[derive(Debug, Clone, Default)]
 pub struct Teardown {
@@ -297,6 +306,12 @@ pub trait Target: Send + Sync {
         function_name: &str,
         stack_name: &str,
     ) -> impl Future<Output = Result<Option<DeploymentState>>> + Send;
+
+    /// Every deployment agentdeploy made in the SDK's region (`list` without a record).
+    fn deployments(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> impl Future<Output = Result<Vec<FoundDeployment>>> + Send;
 
     /// The deployment's status word alone (`None`: it does not exist), for `list --refresh`.
     fn deployment_status(

@@ -66,8 +66,45 @@ pub struct HeldLock {
     location: LockLocation,
     etag: Arc<Mutex<String>>,
     renewal: tokio::task::JoinHandle<()>,
+    token: String,
     /// The holder whose expired lock this one replaced.
     pub took_over_from: Option<String>,
+}
+
+/// The locks this process holds: a run stopped by a signal drops its deploys mid-way, and
+/// `release_abandoned` then gives their locks back before the process exits.
+static HELD: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
+
+/// A held lock as the registry keeps it: its token, and what deleting it takes.
+type Registered = (String, aws_sdk_s3::Client, LockLocation, Arc<Mutex<String>>);
+
+/// Releases every lock whose deploy was dropped without releasing it (Ctrl-C, SIGTERM).
+pub async fn release_abandoned() {
+    let abandoned: Vec<_> = HELD
+        .lock()
+        .map(|mut held| held.drain(..).collect())
+        .unwrap_or_default();
+    for (_, client, location, etag) in abandoned {
+        let etag = etag.lock().map(|e| e.clone()).unwrap_or_default();
+        delete(&client, &location, &etag).await;
+    }
+}
+
+async fn delete(client: &aws_sdk_s3::Client, location: &LockLocation, etag: &str) {
+    if let Err(err) = client
+        .delete_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .if_match(etag)
+        .send()
+        .await
+    {
+        tracing::warn!(
+            "could not release the deploy lock {} (it expires by itself): {}",
+            location.uri(),
+            crate::aws::errors::describe(&err)
+        );
+    }
 }
 
 fn now_secs() -> u64 {
@@ -122,6 +159,15 @@ where
     let (detail, problem) = crate::aws::read_sdk_failure(err);
     if let Some(problem) = problem {
         return problem.error(&detail);
+    }
+    if err
+        .as_service_error()
+        .is_some_and(|e| e.code() == Some("NoSuchBucket"))
+    {
+        return Error::Deploy {
+            message: format!("the artifact bucket {} does not exist", location.bucket),
+            hint: "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3".into(),
+        };
     }
     Error::Deploy {
         message: format!("{what} {} failed: {detail}", location.uri()),
@@ -277,6 +323,14 @@ fn held(
     took_over_from: Option<String>,
 ) -> HeldLock {
     let etag = Arc::new(Mutex::new(etag));
+    if let Ok(mut registry) = HELD.lock() {
+        registry.push((
+            token.to_string(),
+            client.clone(),
+            location.clone(),
+            etag.clone(),
+        ));
+    }
     let renewal = tokio::spawn(renew(
         client.clone(),
         location.clone(),
@@ -289,6 +343,7 @@ fn held(
         location: location.clone(),
         etag,
         renewal,
+        token: token.to_string(),
         took_over_from,
     }
 }
@@ -339,28 +394,18 @@ impl HeldLock {
     /// lock expires by itself.
     pub async fn release(self) {
         self.renewal.abort();
-        let etag = self.etag.lock().map(|e| e.clone()).unwrap_or_default();
-        if let Err(err) = self
-            .client
-            .delete_object()
-            .bucket(&self.location.bucket)
-            .key(&self.location.key)
-            .if_match(etag)
-            .send()
-            .await
-        {
-            tracing::warn!(
-                "could not release the deploy lock {} (it expires by itself): {}",
-                self.location.uri(),
-                crate::aws::errors::describe(&err)
-            );
+        if let Ok(mut registry) = HELD.lock() {
+            registry.retain(|(token, ..)| *token != self.token);
         }
+        let etag = self.etag.lock().map(|e| e.clone()).unwrap_or_default();
+        delete(&self.client, &self.location, &etag).await;
     }
 }
 
 impl Drop for HeldLock {
     fn drop(&mut self) {
-        // Dropped without `release` (a signal stopped the run): stop renewing, so it expires.
+        // Dropped without `release` (a signal stopped the run): stop renewing; the lock stays
+        // registered for `release_abandoned`, else it expires.
         self.renewal.abort();
     }
 }

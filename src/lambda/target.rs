@@ -253,6 +253,13 @@ impl Target for LambdaTarget {
         operate::state(sdk, stack_name).await
     }
 
+    async fn deployments(
+        &self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Vec<crate::target::FoundDeployment>> {
+        operate::deployments(sdk).await
+    }
+
     async fn deployment_status(
         &self,
         sdk: &aws_config::SdkConfig,

@@ -561,8 +561,36 @@ pub async fn list<T: Target>(ctx: &Context, args: &ListArgs, target: &T) -> Resu
             stack_status: live,
         });
     }
+    // A fresh checkout (a CI runner) has no record: the stacks themselves say what is deployed.
+    let in_aws = if args.remote || rows.is_empty() {
+        let (region, profile) = region_profile(ctx, "")?;
+        let sdk = crate::aws::load_sdk_config(
+            region.as_deref(),
+            profile.as_deref(),
+            ctx.global.endpoint_url.as_deref(),
+        )
+        .await;
+        let agents = ctx.config.as_ref().map(|c| c.agent_names());
+        let found = target.deployments(&sdk).await?;
+        let found: Vec<_> = found
+            .into_iter()
+            // A config names this project's agents: the region's other deployments are not its.
+            .filter(|d| {
+                agents
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&d.function_name))
+            })
+            .collect();
+        Some(FoundIn {
+            region: sdk.region().map(|r| r.to_string()),
+            deployments: found,
+        })
+    } else {
+        None
+    };
     let result = Listed {
         deployments: rows,
+        in_aws,
         records_dir: project_dir.join(".agentdeploy"),
     };
     output::emit(&result, ctx.global.output);
@@ -754,36 +782,69 @@ pub struct ListRow {
 #[derive(Debug, Serialize)]
 pub struct Listed {
     pub deployments: Vec<ListRow>,
+    /// Read from AWS: without a record here, or with `--remote`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_aws: Option<FoundIn>,
     #[serde(skip)]
     pub records_dir: std::path::PathBuf,
 }
 
+/// agentdeploy's deployments as the region's stacks show them.
+#[derive(Debug, Serialize)]
+pub struct FoundIn {
+    pub region: Option<String>,
+    pub deployments: Vec<crate::target::FoundDeployment>,
+}
+
 impl CommandResult for Listed {
     fn text_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(found) = &self.in_aws {
+            let region = found.region.as_deref().unwrap_or("the default region");
+            if found.deployments.is_empty() {
+                lines.push(format!("no agentdeploy stacks in {region}"));
+            } else {
+                lines.push(format!("in AWS ({region}):"));
+            }
+            for d in &found.deployments {
+                lines.push(format!(
+                    "{:<30} {:<20} {}",
+                    d.function_name,
+                    d.stack_status,
+                    d.endpoint.as_deref().unwrap_or("-")
+                ));
+            }
+            if self.deployments.is_empty() {
+                lines.push(format!(
+                    "(no deployments recorded in {})",
+                    self.records_dir.display()
+                ));
+                return lines;
+            }
+            lines.push("recorded here:".into());
+        }
         if self.deployments.is_empty() {
             return vec![format!(
                 "no deployments recorded in {}",
                 self.records_dir.display()
             )];
         }
-        self.deployments
-            .iter()
-            .map(|row| {
-                let d = &row.deployment;
-                let live = row
-                    .stack_status
-                    .as_ref()
-                    .map(|s| format!(" [{s}]"))
-                    .unwrap_or_default();
-                format!(
-                    "{:<30} {:<12} {:<12} {}{live}",
-                    row.key,
-                    d.status.as_str(),
-                    d.region.as_deref().unwrap_or("-"),
-                    d.outputs.endpoint.as_deref().unwrap_or("-")
-                )
-            })
-            .collect()
+        lines.extend(self.deployments.iter().map(|row| {
+            let d = &row.deployment;
+            let live = row
+                .stack_status
+                .as_ref()
+                .map(|s| format!(" [{s}]"))
+                .unwrap_or_default();
+            format!(
+                "{:<30} {:<12} {:<12} {}{live}",
+                row.key,
+                d.status.as_str(),
+                d.region.as_deref().unwrap_or("-"),
+                d.outputs.endpoint.as_deref().unwrap_or("-")
+            )
+        }));
+        lines
     }
 }
 

@@ -103,6 +103,7 @@ pub async fn lambda<T: Target + Clone + 'static>(
                 // temporary files (the secret parameter file included); wait until all are gone.
                 set.abort_all();
                 while set.join_next().await.is_some() {}
+                crate::aws::s3_lock::release_abandoned().await;
                 for settings in &all_settings {
                     mark_interrupted(settings);
                 }

@@ -157,6 +157,54 @@ fn a_fresh_checkout_finds_an_unchanged_agent_unchanged_and_a_changed_secret_rede
     assert_ne!(doc["status"], "unchanged", "{doc:#}");
     assert_eq!(live(forward.path()), serving);
 
+    // list from a fresh checkout reads the region's stacks: no record here, the deployment there.
+    let listed = run(&mut agentdeploy_in(
+        &aws,
+        checkout().path(),
+        token,
+        &["list", "-o", "json"],
+    ));
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let listed = json(&listed);
+    assert_eq!(listed["deployments"], serde_json::json!([]), "{listed:#}");
+    let found = listed["in_aws"]["deployments"].as_array().unwrap();
+    let ours = found
+        .iter()
+        .find(|d| d["function_name"] == NAME)
+        .unwrap_or_else(|| panic!("{listed:#}"));
+    assert_eq!(ours["stack_name"], STACK);
+    assert!(
+        ours["stack_status"]
+            .as_str()
+            .unwrap()
+            .ends_with("_COMPLETE"),
+        "{listed:#}"
+    );
+    assert!(
+        ours["endpoint"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("https://")),
+        "{listed:#}"
+    );
+    // A project's config names its agents: another project's deployment is not listed.
+    let other_project = checkout();
+    std::fs::write(
+        other_project.path().join("agentdeploy.toml"),
+        "[agents.someone-else]\nagent = \"agent.py\"\n",
+    )
+    .unwrap();
+    let listed = json(&run(&mut agentdeploy_in(
+        &aws,
+        other_project.path(),
+        token,
+        &["list", "-o", "json"],
+    )));
+    assert_eq!(
+        listed["in_aws"]["deployments"],
+        serde_json::json!([]),
+        "{listed:#}"
+    );
+
     // destroy from a fresh checkout removes the deployment's record with it.
     let fourth = checkout();
     let out = run(&mut agentdeploy_in(

@@ -276,9 +276,12 @@ fn a_signal_mid_deploy_cleans_up_exits_130_and_the_next_run_proceeds() {
     let mut args = deploy_args("sig");
     args.extend(["--secret".into(), "AGENT_API_TOKEN".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // A temporary folder of its own: other tests' deploys make secret files at the same time.
+    let temp = tempfile::tempdir().unwrap();
     let mut command = cmd(&aws, dir, &args);
-    command.env("AGENT_API_TOKEN", &secret);
-    let secrets_before: Vec<_> = secret_dirs();
+    command
+        .env("AGENT_API_TOKEN", &secret)
+        .env("TMPDIR", temp.path());
     let mut child = spawn_until_phase(command, "sig", "deploying");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -289,8 +292,8 @@ fn a_signal_mid_deploy_cleans_up_exits_130_and_the_next_run_proceeds() {
         "interrupted"
     );
     assert_eq!(
-        secret_dirs(),
-        secrets_before,
+        secret_dirs(temp.path()),
+        Vec::<String>::new(),
         "the 0600 secret file must be removed"
     );
     let out_dir = dir.join(".agentdeploy/default/sig");
@@ -316,8 +319,8 @@ fn a_signal_mid_deploy_cleans_up_exits_130_and_the_next_run_proceeds() {
     );
 }
 
-fn secret_dirs() -> Vec<String> {
-    let mut dirs: Vec<String> = std::fs::read_dir(std::env::temp_dir())
+fn secret_dirs(temp: &Path) -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(temp)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())

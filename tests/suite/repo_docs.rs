@@ -191,3 +191,86 @@ fn the_references_flag_list_is_the_lambda_commands_help() {
         "docs/reference.md §3 and `agentdeploy lambda --help` differ"
     );
 }
+
+/// The fenced blocks of one kind (```yaml, ```json) in a markdown text, in order.
+fn fenced<'a>(text: &'a str, kind: &str) -> Vec<&'a str> {
+    text.split(&format!("```{kind}\n"))
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .collect()
+}
+
+/// docs/ci.md's GitHub Actions workflow is a complete one that works as written: valid YAML, an
+/// OIDC role (no keys), secrets only in `env`, every agentdeploy command line accepted by the real
+/// CLI parser, a deploy gated by the smoke cases the page shows (which agentdeploy reads).
+#[test]
+fn the_ci_pages_workflow_parses_and_its_commands_are_agentdeploys() {
+    use clap::Parser;
+    let page = std::fs::read_to_string(repo().join("docs/ci.md")).expect("docs/ci.md");
+    let workflow: serde_yaml::Value =
+        serde_yaml::from_str(fenced(&page, "yaml")[0]).expect("the workflow is YAML");
+    assert_eq!(
+        workflow["permissions"]["id-token"], "write",
+        "OIDC needs id-token: write"
+    );
+    let jobs = workflow["jobs"].as_mapping().expect("jobs");
+    assert!(!jobs.is_empty());
+    let text = serde_yaml::to_string(&workflow).unwrap();
+    assert!(
+        !text.contains("aws-access-key-id") && !text.contains("aws-secret-access-key"),
+        "no stored AWS keys"
+    );
+    let mut deploy_seen = false;
+    for (_, job) in jobs {
+        let steps = job["steps"].as_sequence().expect("steps");
+        assert!(
+            steps.iter().any(|s| s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+                && s["with"]["role-to-assume"].is_string()),
+            "the job assumes a role"
+        );
+        for step in steps {
+            assert!(
+                step["uses"].is_string() || step["run"].is_string(),
+                "each step uses an action or runs a command: {step:?}"
+            );
+            let Some(run) = step["run"].as_str() else {
+                continue;
+            };
+            assert!(
+                !run.contains("secrets."),
+                "a secret in a command line ends up in argv: {run}"
+            );
+            for command in run.split(['\n', ';']).flat_map(|l| l.split("||")) {
+                let command = command.trim();
+                let Some(rest) = command.strip_prefix("agentdeploy ") else {
+                    continue;
+                };
+                let words: Vec<&str> = std::iter::once("agentdeploy")
+                    .chain(rest.split('>').next().unwrap().split_whitespace())
+                    .collect();
+                if let Err(err) = agentdeploy::cli::Cli::try_parse_from(&words) {
+                    panic!("docs/ci.md: `{command}` is not an agentdeploy command: {err}");
+                }
+                if words.get(1) == Some(&"lambda") {
+                    deploy_seen = true;
+                    assert!(words.contains(&"--smoke"), "the deploy runs smoke cases");
+                    let secret = words[words.iter().position(|w| *w == "--secret").unwrap() + 1];
+                    assert!(
+                        step["env"][secret]
+                            .as_str()
+                            .is_some_and(|v| v.contains("secrets.")),
+                        "--secret {secret} has its value in the step's env"
+                    );
+                }
+            }
+        }
+    }
+    assert!(deploy_seen, "the workflow deploys");
+    let cases = tempfile::tempdir().unwrap();
+    let path = cases.path().join("smoke.json");
+    std::fs::write(&path, fenced(&page, "json")[0]).unwrap();
+    let loaded = agentdeploy::smoke::load(&path).expect("the page's smoke cases load");
+    assert_eq!(loaded.cases.len(), 2);
+}

@@ -12,6 +12,27 @@ use crate::error::{Error, Result};
 use crate::lambda::ship::outputs::{self, LIVE_ALIAS, STACK_TAG};
 use crate::target::{DeploymentState, Invocation, PublishedVersion, Teardown};
 
+/// agentdeploy's deployments in the region, from their stacks (tag, status, outputs).
+pub async fn deployments(
+    sdk: &aws_config::SdkConfig,
+) -> Result<Vec<crate::target::FoundDeployment>> {
+    let cfn = crate::aws::clients::cloudformation(sdk);
+    Ok(outputs::tagged_stacks(&cfn)
+        .await?
+        .into_iter()
+        .map(|(stack_name, state)| crate::target::FoundDeployment {
+            function_name: state.tags.get(STACK_TAG).cloned().unwrap_or_default(),
+            endpoint: state
+                .outputs
+                .get("ApiEndpoint")
+                .or_else(|| state.outputs.get("FunctionUrl"))
+                .cloned(),
+            stack_status: state.status,
+            stack_name,
+        })
+        .collect())
+}
+
 /// The stack's status word (`None`: no such stack).
 pub async fn stack_status(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Option<String>> {
     let cfn = crate::aws::clients::cloudformation(sdk);

@@ -69,32 +69,51 @@ pub async fn stack_state(
     stack_name: &str,
 ) -> Result<Option<StackState>> {
     match cfn.describe_stacks().stack_name(stack_name).send().await {
-        Ok(out) => {
-            let Some(stack) = out.stacks().first() else {
-                return Ok(None);
-            };
-            let outputs = stack
-                .outputs()
-                .iter()
-                .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-                .collect();
-            Ok(Some(StackState {
-                status: stack
-                    .stack_status()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_default(),
-                reason: stack.stack_status_reason().map(str::to_string),
-                outputs,
-                tags: stack
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                    .collect(),
-            }))
-        }
+        Ok(out) => Ok(out.stacks().first().map(state_of)),
         Err(err) if names_something_missing(&err) => Ok(None),
         Err(err) => Err(sdk_error("DescribeStacks", &err)),
     }
+}
+
+fn state_of(stack: &aws_sdk_cloudformation::types::Stack) -> StackState {
+    StackState {
+        status: stack
+            .stack_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        reason: stack.stack_status_reason().map(str::to_string),
+        outputs: stack
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+            .collect(),
+        tags: stack
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+    }
+}
+
+/// Every stack in the region that agentdeploy made (it carries the function tag), by name.
+pub async fn tagged_stacks(
+    cfn: &aws_sdk_cloudformation::Client,
+) -> Result<Vec<(String, StackState)>> {
+    let mut found = Vec::new();
+    let mut pages = cfn.describe_stacks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error("DescribeStacks", &e))?;
+        for stack in page.stacks() {
+            let state = state_of(stack);
+            if state.tags.contains_key(STACK_TAG)
+                && let Some(name) = stack.stack_name()
+            {
+                found.push((name.to_string(), state));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }
 
 /// CloudFormation has no error code of its own for a missing stack or stack resource: it is a
