@@ -274,3 +274,43 @@ fn the_ci_pages_workflow_parses_and_its_commands_are_agentdeploys() {
     let loaded = agentdeploy::smoke::load(&path).expect("the page's smoke cases load");
     assert_eq!(loaded.cases.len(), 2);
 }
+
+/// The wheel (`maturin build`, as ruff and uv ship) carries the agentdeploy binary under the
+/// crate's own name and version: maturin's `bin` bindings, the version from Cargo.toml. Building
+/// it compiles the crate again (minutes from scratch), so the build itself is the documented
+/// command in docs/ci.md, run by hand; this checks the packaging it reads.
+#[test]
+fn the_wheel_packages_the_binary_under_the_crates_name_and_version() {
+    let pyproject: toml::Table =
+        toml::from_str(&std::fs::read_to_string(repo().join("pyproject.toml")).unwrap()).unwrap();
+    assert_eq!(
+        pyproject["build-system"]["build-backend"].as_str(),
+        Some("maturin")
+    );
+    assert!(
+        pyproject["build-system"]["requires"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("maturin")),
+        "{pyproject:#?}"
+    );
+    assert_eq!(
+        pyproject["tool"]["maturin"]["bindings"].as_str(),
+        Some("bin")
+    );
+    let project = &pyproject["project"];
+    assert_eq!(project["name"].as_str(), Some(env!("CARGO_PKG_NAME")));
+    assert_eq!(
+        project["dynamic"].as_array().unwrap()[0].as_str(),
+        Some("version"),
+        "the version comes from Cargo.toml"
+    );
+    let readme = project["readme"].as_str().unwrap();
+    assert!(repo().join(readme).is_file(), "{readme}");
+    let ci = std::fs::read_to_string(repo().join("docs/ci.md")).unwrap();
+    assert!(
+        ci.contains("maturin build --release"),
+        "docs/ci.md says how to build it"
+    );
+}
