@@ -138,6 +138,31 @@ fn http_status(raw: &dyn std::any::Any) -> Option<u16> {
         .map(|response| response.status().as_u16())
 }
 
+/// What to do when the artifact bucket is missing (sam's words, or S3's `NoSuchBucket`).
+pub const MISSING_BUCKET_HINT: &str =
+    "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3";
+
+/// A failed AWS call during a deploy: a credentials problem as the preflight error it is (exit
+/// 3), anything else as "WHAT failed: <code>: <message> (request id)" with `hint` (exit 5).
+pub fn deploy_call_failed<E, R>(
+    what: impl std::fmt::Display,
+    err: &SdkError<E, R>,
+    hint: &str,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let (detail, problem) = read_sdk_failure(err);
+    match problem {
+        Some(problem) => problem.error(&detail),
+        None => Error::Deploy {
+            message: format!("{what} failed: {detail}"),
+            hint: hint.into(),
+        },
+    }
+}
+
 /// "WHAT failed: " and [`describe`], for the message about one failed AWS call.
 pub fn call_failed<E, R>(what: impl std::fmt::Display, err: &SdkError<E, R>) -> String
 where

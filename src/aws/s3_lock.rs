@@ -156,23 +156,20 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let (detail, problem) = crate::aws::read_sdk_failure(err);
-    if let Some(problem) = problem {
-        return problem.error(&detail);
-    }
     if err
         .as_service_error()
         .is_some_and(|e| e.code() == Some("NoSuchBucket"))
     {
         return Error::Deploy {
             message: format!("the artifact bucket {} does not exist", location.bucket),
-            hint: "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3".into(),
+            hint: crate::aws::errors::MISSING_BUCKET_HINT.into(),
         };
     }
-    Error::Deploy {
-        message: format!("{what} {} failed: {detail}", location.uri()),
-        hint: "the deploying role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the artifact bucket's agentdeploy/ prefix".into(),
-    }
+    crate::aws::errors::deploy_call_failed(
+        format_args!("{what} {}", location.uri()),
+        err,
+        "the deploying role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the artifact bucket's agentdeploy/ prefix",
+    )
 }
 
 /// Tries once to take the lock: creates it when absent, takes over one that has expired.

@@ -15,7 +15,7 @@ fn project_with_probe() -> tempfile::TempDir {
     dir
 }
 
-fn cmd(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Command {
+pub(crate) fn cmd(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Command {
     let mut cmd = agentdeploy(cwd);
     aws.configure(&mut cmd);
     cmd.env("PATH", local_aws::deploy_path()).args(args);
@@ -42,7 +42,7 @@ fn deploy_args(name: &str) -> Vec<String> {
 }
 
 /// Rewrites the project's agent.py with `from` replaced by `to` (which must be there).
-fn edit_agent(dir: &Path, from: &str, to: &str) {
+pub(crate) fn edit_agent(dir: &Path, from: &str, to: &str) {
     let code = std::fs::read_to_string(dir.join("agent.py")).unwrap();
     assert!(code.contains(from), "agent.py has no `{from}`");
     std::fs::write(dir.join("agent.py"), code.replace(from, to)).unwrap();

@@ -3,25 +3,10 @@
 //! answers) and exits 6; `agentdeploy test` runs the same cases against `live`, with JSON and
 //! JUnit results.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::common::local_aws::{self, LocalAws};
 use crate::common::*;
+use crate::lifecycle_e2e::{cmd, edit_agent};
 use serde_json::Value;
-
-fn cmd(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Command {
-    let mut cmd = agentdeploy(cwd);
-    aws.configure(&mut cmd);
-    cmd.env("PATH", local_aws::deploy_path()).args(args);
-    cmd
-}
-
-fn edit_agent(dir: &Path, from: &str, to: &str) {
-    let code = std::fs::read_to_string(dir.join("agent.py")).unwrap();
-    assert!(code.contains(from), "agent.py has no `{from}`");
-    std::fs::write(dir.join("agent.py"), code.replace(from, to)).unwrap();
-}
 
 const CASES: &str = r#"[
   {"name": "echoes the caller", "input": "hi", "expect": {"status": 200, "matches": "\"echo\": ?\"hi\"", "within_s": 60}},

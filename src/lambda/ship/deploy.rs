@@ -395,7 +395,7 @@ async fn deploy_with_secrets(
 /// the phrases AWS uses for them.
 fn deploy_failure_hint(sam_output: &str, reasons: &[String]) -> &'static str {
     if sam_output.contains("S3 Bucket does not exist") || sam_output.contains("NoSuchBucket") {
-        return "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3";
+        return crate::aws::errors::MISSING_BUCKET_HINT;
     }
     if reasons
         .iter()

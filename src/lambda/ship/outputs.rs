@@ -312,14 +312,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let (detail, problem) = crate::aws::read_sdk_failure(err);
-    if let Some(problem) = problem {
-        return problem.error(&detail);
-    }
-    Error::Deploy {
-        message: format!("{operation} failed: {detail}"),
-        hint: "check the region, the endpoint and your permissions; rerun with -v".into(),
-    }
+    crate::aws::errors::deploy_call_failed(
+        operation,
+        err,
+        "check the region, the endpoint and your permissions; rerun with -v",
+    )
 }
 
 /// The version `live` points at; `None` when the function has no such alias (an older stack).
