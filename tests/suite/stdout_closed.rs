@@ -7,6 +7,21 @@ use crate::common::*;
 
 fn run_with_closed_stdout(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
+    // A project with a record (a dry-run's): `list` prints it without asking AWS, which it does
+    // only where there is no record.
+    let planned = agentdeploy(dir.path())
+        .args([
+            "lambda",
+            "--dry-run",
+            "-q",
+            "--function-name",
+            "x",
+            "--agent",
+        ])
+        .arg(fixture("seed_agent.py"))
+        .output()
+        .unwrap();
+    assert!(planned.status.success(), "{}", stderr(&planned));
     // The read end is closed before the program starts, so its first write fails (EPIPE)
     // every time, not only when a reader happens to exit first.
     let (reader, writer) = std::io::pipe().unwrap();
