@@ -172,12 +172,7 @@ impl Target for LambdaTarget {
                 dependencies_cached: Some(deployed.resolved_by == ResolvedBy::Cache),
                 resolved_by: Some(deployed.resolved_by),
                 bytecode: deployed.bytecode.clone(),
-                remote_cache: Some(
-                    serde_json::to_value(deployed.remote_cache)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                ),
+                remote_cache: Some(deployed.remote_cache.as_str().to_string()),
                 cold_start: Some(match &deployed.bytecode {
                     Some(bytecode) => cold_start::estimate(
                         &cold_start::Imports::built(bytecode),

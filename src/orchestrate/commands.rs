@@ -18,11 +18,16 @@ use crate::settings::PathProbe;
 use crate::target::{FunctionState, PublishedVersion, Target};
 
 /// Region and profile for a named function: flags, else its config section.
+/// The config's options for `name` in the selected environment (none without a config).
+fn agent_section(ctx: &Context, name: &str) -> Result<crate::options::AgentSection> {
+    match &ctx.config {
+        Some(config) => config.section_for(name, ctx.global.env.as_deref()),
+        None => Ok(Default::default()),
+    }
+}
+
 fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<String>)> {
-    let section = match &ctx.config {
-        Some(config) => config.section_for(name, ctx.global.env.as_deref())?,
-        None => Default::default(),
-    };
+    let section = agent_section(ctx, name)?;
     Ok((
         ctx.global.region.clone().or(section.region),
         ctx.global.profile.clone().or(section.profile),
@@ -353,27 +358,19 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
-/// Moves `live` to the previous (or the given) published version. Nothing is built; the
-/// record notes it, and the next deploy moves `live` back to the stack's own version.
 /// `agentdeploy test NAME`: the smoke cases against `live`, as a deploy runs them against a new
 /// version (reference §7). Every case is reported; exit 6 when one fails.
 pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Result<i32> {
     crate::settings::validate_function_name(&args.name)?;
     let path = match &args.cases {
         Some(path) => path.clone(),
-        None => {
-            let section = match &ctx.config {
-                Some(config) => config.section_for(&args.name, ctx.global.env.as_deref())?,
-                None => Default::default(),
-            };
-            section.smoke.ok_or_else(|| {
+        None => agent_section(ctx, &args.name)?.smoke.ok_or_else(|| {
                 Error::usage_hint(
                     "--cases",
                     format!("no smoke cases for {}", args.name),
                     "pass --cases FILE, or set `smoke = \"cases.json\"` for the agent in agentdeploy.toml",
                 )
-            })?
-        }
+            })?,
     };
     let cases = crate::smoke::load(&path)?;
     if let Some(junit) = &args.junit {
@@ -425,6 +422,8 @@ fn refuse_foreign_file(path: &std::path::Path) -> Result<()> {
     }
 }
 
+/// Moves `live` to the previous (or the given) published version. Nothing is built; the
+/// record notes it, and the next deploy moves `live` back to the stack's own version.
 pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T) -> Result<i32> {
     let (store, entry, stack_name) = recorded(ctx, &args.name)?;
     // The deploy lock, not waited for: a deploy under way is about to move `live` itself, and a

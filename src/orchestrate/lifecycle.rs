@@ -578,9 +578,9 @@ impl<T: Target> Run<'_, T> {
             return Ok(LastDeployed::Other);
         };
         if let Some(version) = &remote.live_version {
-            let (live, _) = self
+            let live = self
                 .target
-                .versions(&aws.sdk, self.settings.function_name())
+                .live_version(&aws.sdk, self.settings.function_name())
                 .await?;
             if live.as_ref() != Some(version) {
                 return Ok(LastDeployed::LiveMovedAway);

@@ -32,28 +32,11 @@ fn agentdeploy_in(aws: &LocalAws, dir: &Path, token: &str, args: &[&str]) -> Com
 
 /// `agentdeploy lambda -o json` of the checkout's agent as `name`, with `extra` flags.
 fn deploy_command(aws: &LocalAws, dir: &Path, name: &str, token: &str, extra: &[&str]) -> Command {
-    let mut cmd = agentdeploy_in(
-        aws,
-        dir,
-        token,
-        &[
-            "lambda",
-            "-o",
-            "json",
-            "--function-name",
-            name,
-            "--agent",
-            "agent.py",
-            "--s3-bucket",
-            local_aws::BUCKET,
-            "--endpoint",
-            "url",
-            "--secret",
-            "AGENT_API_TOKEN",
-        ],
-    );
-    cmd.args(extra);
-    cmd
+    let mut args = crate::lifecycle_e2e::deploy_args(name);
+    args.extend(["--secret".into(), "AGENT_API_TOKEN".into()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    agentdeploy_in(aws, dir, token, &args)
 }
 
 fn deploy(aws: &LocalAws, dir: &Path, token: &str) -> Value {

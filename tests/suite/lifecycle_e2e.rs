@@ -22,7 +22,7 @@ pub(crate) fn cmd(aws: &LocalAws, cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn deploy_args(name: &str) -> Vec<String> {
+pub(crate) fn deploy_args(name: &str) -> Vec<String> {
     [
         "lambda",
         "-o",

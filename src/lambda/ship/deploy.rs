@@ -126,8 +126,9 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
 
     phase(Phase::Resolving);
     let mut remote = remote_cache(&inputs).await?;
+    let cache_dir = crate::lambda::build::pipeline::cache_dir(settings);
     let resolution = crate::lambda::build::resolve::cache_file(
-        &crate::lambda::build::pipeline::cache_dir(settings),
+        &cache_dir,
         &inputs.plan.requirements.specifiers,
         settings.runtime,
         settings.architecture,
@@ -141,10 +142,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         settings.runtime,
         settings.architecture,
     );
-    let shared = SharedDeps::new(
-        &crate::lambda::build::pipeline::cache_dir(settings),
-        &deps_hash,
-    );
+    let shared = SharedDeps::new(&cache_dir, &deps_hash);
     let mut cache_use = CacheUse::Off;
     if let Some(remote) = &mut remote {
         if pinned.resolved.by != ResolvedBy::Cache || !remote.has_resolution(&resolution).await {
@@ -167,7 +165,6 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         phase(Phase::Building);
     }
     let log_group = log_group_owner(&inputs, &cfn).await?;
-    let built_pins_empty = pinned.resolved.pins.is_empty();
     let built = build_or_reuse(
         &inputs,
         &pinned.resolved.pins,
@@ -180,7 +177,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     let mut warnings = built.warnings.clone();
     if let Some(mut remote) = remote {
         if cache_use != CacheUse::Hit
-            && !built_pins_empty
+            && !pinned.resolved.pins.is_empty()
             && timings::timed(
                 timings::Category::Aws,
                 remote.store_deps(&shared, &deps_hash),

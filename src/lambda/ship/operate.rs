@@ -256,7 +256,7 @@ pub async fn invoke_streamed(
     })
 }
 
-/// The live alias's version (`None`: no alias) and every published version, oldest first.
+/// The live alias's version (`None`: no such function or alias).
 pub async fn live_version(
     sdk: &aws_config::SdkConfig,
     function_name: &str,
@@ -264,6 +264,7 @@ pub async fn live_version(
     outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
 }
 
+/// The live alias's version (`None`: no alias) and every published version, oldest first.
 pub async fn versions(
     sdk: &aws_config::SdkConfig,
     function_name: &str,

@@ -28,8 +28,7 @@ fn hex(digest: &[u8]) -> String {
 const PREFIX: &str = "agentdeploy/cache/v1";
 
 /// What the cache did for this deploy, as the report shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheUse {
     /// The dependencies came from the bucket.
     Hit,
@@ -39,6 +38,17 @@ pub enum CacheUse {
     Local,
     /// `--no-remote-cache`, or no artifact bucket yet.
     Off,
+}
+
+impl CacheUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheUse::Hit => "hit",
+            CacheUse::Stored => "stored",
+            CacheUse::Local => "local",
+            CacheUse::Off => "off",
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

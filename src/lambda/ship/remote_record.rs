@@ -89,7 +89,7 @@ pub async fn digest_key(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result
     if let Some(hex) = get(&ssm, &parameter, true).await? {
         return decode(&hex, &parameter);
     }
-    let key = random_key()?;
+    let key = crate::files::random_bytes(32)?;
     let written = ssm
         .put_parameter()
         .name(&parameter)
@@ -133,8 +133,4 @@ fn decode(hex: &str, parameter: &str) -> Result<Vec<u8>> {
             hint: format!("delete {parameter} (the next deploy makes a new key and redeploys)"),
         }),
     }
-}
-
-fn random_key() -> Result<Vec<u8>> {
-    crate::files::random_bytes(32)
 }
