@@ -28,6 +28,8 @@ What it adds to moto 5.2 (docs/testing.md explains each):
 
 import argparse
 import base64
+import datetime
+import math
 import re
 import urllib.parse
 import zlib
@@ -57,6 +59,8 @@ from moto.awslambda import responses as awslambda_responses  # noqa: E402
 from moto.awslambda import urls as awslambda_urls  # noqa: E402
 from moto.cloudformation import models as cfn  # noqa: E402
 from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
+from moto.cloudwatch import models as cloudwatch  # noqa: E402
+from moto.cloudwatch import urls as cloudwatch_urls  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from samtranslator.translator.transform import transform as sam_transform  # noqa: E402
@@ -356,8 +360,67 @@ class CfnFunctionUrl(CloudFormationModel):
         return cls(existing if existing else backend.create_function_url_config(function.function_name, config))
 
     @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        # CloudFormation updates a URL in place (its address stays): moto has no update for it.
+        p = cloudformation_json["Properties"]
+        original_resource.url_config.config["AuthType"] = p.get("AuthType", "AWS_IAM")
+        return original_resource
+
+    @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
         pass
+
+
+class CfnAlarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm, which moto's CloudFormation lacks: the alarm put into moto's
+    CloudWatch under the name CloudFormation would give it (DescribeAlarms finds it; moto never
+    evaluates it, so its state stays INSUFFICIENT_DATA)."""
+
+    __module__ = "moto.cloudwatch.local_aws"  # moto files models by the second part of the module
+
+    def __init__(self, name):
+        self.name = name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::CloudWatch::Alarm"
+
+    @property
+    def physical_resource_id(self):
+        return self.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr == "Arn"
+
+    @staticmethod
+    def _put(name, p, account_id, region_name):
+        cloudwatch.cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name, namespace=p.get("Namespace"), metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
+            period=p.get("Period"), threshold=float(p["Threshold"]), statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription"), dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []), ok_actions=p.get("OKActions", []),
+            extended_statistic=p.get("ExtendedStatistic"), treat_missing_data=p.get("TreatMissingData"),
+        )
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        p = cloudformation_json["Properties"]
+        name = p.get("AlarmName") or resource_name  # moto makes it as CloudFormation does: STACK-LOGICALID-RANDOM
+        cls._put(name, p, account_id, region_name)
+        return cls(name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        cls._put(original_resource.name, cloudformation_json["Properties"], account_id, region_name)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+        cloudwatch.cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
 
 # --- Versions and aliases (SAM's AutoPublishAlias) ---------------------------------------------
@@ -448,7 +511,10 @@ def _modify_all(resource_map, names):
             except Exception as e:
                 last_exception = e
             else:
-                resource_map._parsed_resources[logical_name] = changed
+                # None: moto cannot update this type. CloudFormation updates it in place; dropping
+                # it (moto's way) leaves every Ref and GetAtt of it dangling, and the stack unreadable.
+                if changed is not None:
+                    resource_map._parsed_resources[logical_name] = changed
                 names.remove(logical_name)
         tries += 1
     if names and last_exception:
@@ -461,7 +527,7 @@ _moto_update = cfn_parsing.ResourceMap.update
 def _update(self, template, parameters=None):
     """moto updates in the order Remove, Add, Modify, so a new AWS::Lambda::Version would publish
     the function's old code. CloudFormation follows dependencies: the function's update, then the
-    version, then the alias. Without versions, moto's own order is kept."""
+    version, then the aliases. Without versions, moto's own order is kept."""
     types = {name: r.get("Type") for name, r in template.get("Resources", {}).items()}
     if "AWS::Lambda::Version" not in types.values():
         return _moto_update(self, template, parameters)
@@ -482,10 +548,16 @@ def _update(self, template, parameters=None):
     self._resource_json_map = template["Resources"]
     added = list(diff["Add"])
     modified = list(diff["Modify"])
-    for logical_name in [n for n in added if types[n] != "AWS::Lambda::Version"]:
+    # A new alias names a new version (resolving it publishes the version): both wait for the
+    # function's update, as CloudFormation's dependency order has it (a stack made by template v3
+    # gains the `candidate` alias so).
+    after_update = ("AWS::Lambda::Version", "AWS::Lambda::Alias")
+    for logical_name in [n for n in added if types[n] not in after_update]:
         _ = self[logical_name]
     _modify_all(self, [n for n in modified if types[n] != "AWS::Lambda::Alias"])
     for logical_name in [n for n in added if types[n] == "AWS::Lambda::Version"]:
+        _ = self[logical_name]
+    for logical_name in [n for n in added if types[n] == "AWS::Lambda::Alias"]:
         _ = self[logical_name]
     _modify_all(self, [n for n in modified if types[n] == "AWS::Lambda::Alias"])
 
@@ -684,6 +756,7 @@ def _environment_variables(function):
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": str(function.version),
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.run_time}",
@@ -791,11 +864,58 @@ def _save_logs(function, logs, request_id):
     function.logs_backend.create_log_stream(function.logs_group_name, stream)
     events = [{"timestamp": now, "message": line} for line in logs.splitlines()]
     function.logs_backend.put_log_events(function.logs_group_name, stream, events)
+    _publish_embedded_metrics(function, logs.splitlines())
 
 
-# Layers AWS publishes (the Lambda Web Adapter's) exist for every account; moto knows only the
-# layers published into it and would refuse the function.
-_AWS_LAYER_PUBLISHERS = ("753240598075",)
+def _publish_embedded_metrics(function, lines):
+    """What CloudWatch does with a log line in Embedded Metric Format: each metric of each
+    directive becomes metric data, once per dimension set (moto's logs keep the line only)."""
+    backend = cloudwatch.cloudwatch_backends[function.account_id][function.region]
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        meta = document.get("_aws") if isinstance(document, dict) else None
+        if not isinstance(meta, dict):
+            continue
+        timestamp = datetime.datetime.fromtimestamp(meta.get("Timestamp", time.time() * 1000) / 1000,
+                                                    datetime.timezone.utc).replace(tzinfo=None)
+        for directive in meta.get("CloudWatchMetrics", []):
+            for dimension_set in directive.get("Dimensions") or [[]]:
+                if any(name not in document for name in dimension_set):
+                    continue  # CloudWatch skips a dimension set the document does not fill
+                dimensions = [{"Name": name, "Value": str(document[name])} for name in dimension_set]
+                for metric in directive.get("Metrics", []):
+                    value = document.get(metric["Name"])
+                    for one in value if isinstance(value, list) else [value]:
+                        if isinstance(one, (int, float)) and not isinstance(one, bool):
+                            backend.metric_data.append(cloudwatch.MetricDatum(
+                                directive["Namespace"], metric["Name"], float(one), dimensions, timestamp,
+                                metric.get("Unit")))
+
+
+_moto_statistic = cloudwatch.Statistics.get_statistics_for_type
+
+
+def _statistic(self, stat):
+    """CloudWatch's percentiles (p50, p95, p99.9) of single values; moto knows only the five
+    basic statistics. Nearest rank, as CloudWatch computes them for few samples."""
+    match = re.fullmatch(r"p(\d+(?:\.\d+)?)", stat or "")
+    if match is None:
+        return _moto_statistic(self, stat)
+    values = sorted(self.metric_single_values_list)
+    if not values:
+        return None
+    rank = math.ceil(float(match.group(1)) / 100 * len(values))
+    return values[min(max(rank, 1), len(values)) - 1]
+
+
+# Layers AWS publishes (the Lambda Web Adapter's, the ADOT layers) exist for every account; moto
+# knows only the layers published into it and would refuse the function.
+_AWS_LAYER_PUBLISHERS = ("753240598075", "901920570463", "615299751070")
 _moto_layers_data = awslambda.LambdaFunction._get_layers_data
 
 
@@ -820,6 +940,10 @@ def install_patches():
     ] = _invoke_with_response_stream
     cfn_parsing.ResourceMap.update = _update
     awslambda_responses.LambdaResponse.invoke = _invoke_response
+    cloudwatch.Statistics.get_statistics_for_type = _statistic
+    cloudwatch_urls.url_paths[
+        r"{0}/service/GraniteServiceVersion20100801/operation/(?P<operation>[A-Za-z]+)$"
+    ] = _cloudwatch_rpc_v2_cbor
 
 
 def _event_message(event_type, payload, content_type="application/octet-stream"):
@@ -898,6 +1022,63 @@ def _request_of(event):
         body = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
         return method, path + ("?" + query if query else ""), headers, body
     return "POST", "/events", {"content-type": "application/json"}, json.dumps(event).encode()
+
+
+def _cloudwatch_rpc_v2_cbor(request, full_url, headers):
+    """CloudWatch in the RPC v2 CBOR protocol, which the AWS SDKs speak to it now and moto does
+    not (moto reads the query protocol): the request decoded, moto's backend asked, the answer
+    encoded as CloudWatch encodes it. The operations agentdeploy calls."""
+    import cbor2
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    operation = urllib.parse.urlparse(full_url).path.rstrip("/").rsplit("/", 1)[-1]
+    params = cbor2.loads(request.data) if request.data else {}
+    credential = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
+    region = credential.group(1) if credential else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    backend = cloudwatch.cloudwatch_backends[DEFAULT_ACCOUNT_ID][region]
+    cbor_headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
+
+    def naive(moment):
+        return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+    def aware(moment):
+        return moment.replace(tzinfo=datetime.timezone.utc) if moment.tzinfo is None else moment
+
+    try:
+        if operation == "GetMetricData":
+            results = backend.get_metric_data(
+                queries=params.get("MetricDataQueries", []), start_time=naive(params["StartTime"]),
+                end_time=naive(params["EndTime"]), scan_by=params.get("ScanBy") or "TimestampDescending")
+            answer = {"MetricDataResults": [
+                {"Id": r["id"], "Label": r["label"], "StatusCode": r["status_code"],
+                 "Values": [float(v) for v in r["values"]], "Timestamps": [aware(t) for t in r["timestamps"]]}
+                for r in results], "Messages": []}
+        elif operation == "ListMetrics":
+            token, found = backend.list_metrics(params.get("NextToken"), params.get("Namespace"),
+                                                params.get("MetricName"), params.get("Dimensions", []))
+            answer = {"Metrics": [{"Namespace": m.namespace, "MetricName": m.name,
+                                   "Dimensions": [{"Name": d.name, "Value": d.value} for d in m.dimensions]}
+                                  for m in found]}
+            if token:
+                answer["NextToken"] = token
+        elif operation == "DescribeAlarms":
+            names = params.get("AlarmNames") or []
+            alarms = backend.get_alarms_by_alarm_names(names) if names else backend.describe_alarms()
+            answer = {"MetricAlarms": [{
+                "AlarmName": a.name, "AlarmArn": a.alarm_arn, "StateValue": a.state_value,
+                "StateReason": a.state_reason, "Threshold": float(a.threshold) if a.threshold is not None else None,
+                "AlarmActions": list(a.alarm_actions or []),
+            } for a in alarms if a.rule is None], "CompositeAlarms": []}
+            for alarm in answer["MetricAlarms"]:
+                if alarm["Threshold"] is None:
+                    del alarm["Threshold"]
+        else:
+            return 400, cbor_headers, cbor2.dumps({"__type": "UnknownOperationException",
+                                                   "message": f"the local AWS has no CloudWatch {operation}"})
+    except Exception as err:  # moto's validation errors, as CloudWatch's
+        return 400, cbor_headers, cbor2.dumps({"__type": getattr(err, "error_type", "InvalidParameterValue"),
+                                               "message": str(err)})
+    return 200, cbor_headers, cbor2.dumps(answer, datetime_as_timestamp=True)
 
 
 def _free_port():

@@ -21,4 +21,5 @@ mod runtime_module;
 mod secrets_ssm_e2e;
 mod smoke_e2e;
 mod stdout_closed;
+mod upgrade_e2e;
 mod streaming;

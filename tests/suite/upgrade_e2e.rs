@@ -1,0 +1,63 @@
+//! A stack made by an earlier agentdeploy is updated in place by today's, on the local AWS:
+//! template v3 (SAM's AutoPublishAlias `live`, the Function URL from FunctionUrlConfig) becomes
+//! today's (`live` the stack's own alias, the URL targeting it), keeping the URL callers know.
+
+use crate::common::local_aws::LocalAws;
+use crate::common::*;
+use crate::lifecycle_e2e::{cmd, deploy_args};
+
+#[test]
+fn a_stack_made_by_template_v3_is_updated_in_place_and_keeps_its_url() {
+    let aws = LocalAws::start();
+    // The v3 stack, as agentdeploy 0.1.0 made it (its code: a handler that says "v3").
+    let template = std::fs::read_to_string(fixture("upgrade/template-v3-url.yaml")).unwrap();
+    let created = aws.boto3(&format!(
+        r#"
+import io, zipfile
+code = io.BytesIO()
+with zipfile.ZipFile(code, "w") as z:
+    z.writestr("index.py", "def handler(event, context):\n    return 'v3'\n")
+client("s3").put_object(Bucket="agentdeploy-artifacts", Key="upgrade/v3.zip", Body=code.getvalue())
+cf = client("cloudformation")
+cf.create_stack(StackName="agentdeploy-upg", TemplateBody={template:?},
+                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+                Tags=[{{"Key": "agentdeploy:function", "Value": "upg"}}])
+stack = cf.describe_stacks(StackName="agentdeploy-upg")["Stacks"][0]
+outputs = {{o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}}
+said = client("lambda").invoke(FunctionName="upg", Qualifier="live")["Payload"].read().decode()
+print(json.dumps({{"status": stack["StackStatus"], "url": outputs["FunctionUrl"], "said": said}}))
+"#
+    ));
+    let before: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+    assert_eq!(before["status"], "CREATE_COMPLETE", "{before}");
+    assert_eq!(before["said"], "\"v3\"", "{before}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("probe_agent.py"), dir.path().join("agent.py")).unwrap();
+    let args = deploy_args("upg");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&mut cmd(&aws, dir.path(), &args));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["status"], "deployed", "{doc:#}");
+    // The same URL, now serving the new code through `live`.
+    assert_eq!(doc["endpoint"], before["url"], "{doc:#}");
+    let answered = run(&mut cmd(
+        &aws,
+        dir.path(),
+        &["invoke", "upg", "--input", "after"],
+    ));
+    assert_eq!(answered.status.code(), Some(0), "{}", stderr(&answered));
+    assert!(
+        stdout(&answered).contains("\"echo\": \"after\""),
+        "{}",
+        stdout(&answered)
+    );
+    let status = run(&mut cmd(&aws, dir.path(), &["status", "upg", "-o", "json"]));
+    let status = json(&status);
+    assert_eq!(status["stack_status"], "UPDATE_COMPLETE", "{status:#}");
+    assert_eq!(
+        status["outputs"]["FunctionUrl"], before["url"],
+        "{status:#}"
+    );
+}
