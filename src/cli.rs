@@ -97,6 +97,9 @@ pub enum Command {
     Test(TestArgs),
     /// The function's log lines, oldest first, with time and request id
     Logs(LogsArgs),
+    /// Requests, errors, latency, cold starts, tokens and their cost, from the function's
+    /// per-request metrics
+    Metrics(MetricsArgs),
     /// Deployments this project has recorded, else those its stacks in the region show
     List(ListArgs),
     /// Write a commented agentdeploy.toml (and a sample agent if none exists)
@@ -266,6 +269,19 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Function name
+    pub name: String,
+    /// How far back to look: 30m, 2h, 1d (up to 455d, CloudWatch's retention)
+    #[arg(long, default_value = "1h", value_name = "AGE")]
+    pub since: String,
+    /// TOML file overriding some or all prices, model prices in its [models] table (see
+    /// templates/prices.toml)
+    #[arg(long, env = "AGENTDEPLOY_PRICES", value_name = "FILE")]
+    pub prices: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// Function name
     pub name: String,
@@ -338,6 +354,18 @@ pub struct CostArgs {
     /// Count SnapStart's snapshot cache and restores instead of INIT (on follows the agent's config)
     #[arg(long)]
     pub snapstart: bool,
+    /// Use the deployed function's measured requests, durations, cold starts and tokens (over
+    /// --since, scaled to a month) instead of --invocations / --duration / --cold-start-share
+    #[arg(long, requires = "name", conflicts_with_all = ["duration", "invocations", "cold_start_share"])]
+    pub from_metrics: bool,
+    /// With --from-metrics: the window measured
+    #[arg(
+        long,
+        default_value = "7d",
+        value_name = "AGE",
+        requires = "from_metrics"
+    )]
+    pub since: String,
 }
 
 #[cfg(test)]

@@ -19,6 +19,10 @@ pub struct ConfigFile {
     pub agents: BTreeMap<String, AgentSection>,
     #[serde(default)]
     pub environments: BTreeMap<String, EnvironmentSection>,
+    /// Model prices (USD per million tokens) over the built-in table, by model id, for
+    /// `metrics` and `cost --from-metrics`.
+    #[serde(default)]
+    pub model_prices: BTreeMap<String, crate::prices::ModelPrice>,
 }
 
 /// A loaded config file and where it came from (relative paths in it are relative to its folder).

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod options;
 pub mod orchestrate;
 pub mod output;
+pub mod prices;
 pub mod process;
 pub mod progress;
 pub mod redact;

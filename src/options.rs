@@ -228,6 +228,23 @@ agent_options! {
         /// `input`, optional `data`, and `expect` {status, contains, matches, within_s}
         smoke: flag(Option<PathBuf>) config(PathBuf) replace,
             arg("smoke", env = "AGENTDEPLOY_SMOKE", value_name = "FILE");
+        /// X-Ray active tracing plus OpenTelemetry spans of the agent, its model calls and tool
+        /// calls (Strands' own), exported by the ADOT layer; not with --stream
+        tracing: flag(bool) config(bool) replace,
+            arg("tracing");
+        /// The ADOT Python layer to use instead of the pinned one (an ARN), e.g. the region's
+        /// AWSOpenTelemetryDistroPython
+        tracing_layer: flag(Option<String>) config(String) replace,
+            arg("tracing-layer", env = "AGENTDEPLOY_TRACING_LAYER", value_name = "ARN");
+        /// Alarm when more than this share of requests fail (5xx) in 5 minutes: 0.05 or 5%
+        alarm_errors: flag(Option<String>) config(String) replace,
+            arg("alarm-errors", env = "AGENTDEPLOY_ALARM_ERRORS", value_name = "RATE", allow_hyphen_values = true);
+        /// Alarm when the 95th percentile of request durations exceeds this in 5 minutes
+        alarm_p95: flag(Option<String>) config(u32) replace,
+            arg("alarm-p95", env = "AGENTDEPLOY_ALARM_P95", value_name = "MS", allow_hyphen_values = true);
+        /// SNS topic ARN the alarms notify [default: a topic the stack creates]
+        alarm_topic: flag(Option<String>) config(String) replace,
+            arg("alarm-topic", env = "AGENTDEPLOY_ALARM_TOPIC", value_name = "ARN");
         /// Do not share dependency builds through the artifact bucket (nor use ones shared there)
         no_remote_cache: flag(bool) config(bool) replace,
             arg("no-remote-cache");

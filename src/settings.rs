@@ -158,6 +158,10 @@ pub struct LambdaSettings {
     pub stream: bool,
     /// `--web-adapter-layer`: the adapter's layer ARN instead of the pinned one.
     pub web_adapter_layer: Option<String>,
+    /// `--tracing`: X-Ray active tracing and OpenTelemetry spans through the ADOT layer.
+    pub tracing: Option<Tracing>,
+    /// `--alarm-errors` / `--alarm-p95`: CloudWatch alarms on the per-request metrics.
+    pub alarms: Alarms,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
@@ -342,7 +346,9 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         )?,
         import_probe: !layers.no_import_probe().switch(),
         stream: layers.stream().switch(),
-        web_adapter_layer: web_adapter_layer(&layers)?,
+        web_adapter_layer: layer_arn(layers.web_adapter_layer().text())?,
+        tracing: tracing(&layers)?,
+        alarms: alarms(&layers)?,
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,
@@ -579,11 +585,13 @@ fn is_python_name(text: &str) -> bool {
 
 /// A Lambda layer version ARN (`arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION`; the region
 /// may be `${AWS::Region}`, resolved by CloudFormation).
-fn web_adapter_layer(layers: &Layers<'_>) -> Result<Option<String>> {
-    let Some(given) = layers.web_adapter_layer().text() else {
+fn layer_arn(given: Option<Given<'_, &str>>) -> Result<Option<String>> {
+    let Some(given) = given else {
         return Ok(None);
     };
-    let parts: Vec<&str> = given.value.split(':').collect();
+    // `${AWS::Region}` (resolved by CloudFormation) holds colons of its own.
+    let resolved = given.value.replace("${AWS::Region}", "region");
+    let parts: Vec<&str> = resolved.split(':').collect();
     let well_formed = parts.len() == 8
         && parts[0] == "arn"
         && parts[1].starts_with("aws")
@@ -602,6 +610,111 @@ fn web_adapter_layer(layers: &Layers<'_>) -> Result<Option<String>> {
         )));
     }
     Ok(Some(given.value.to_string()))
+}
+
+/// `--tracing`, with the ADOT layer it names (`None`: the pinned one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tracing {
+    pub layer: Option<String>,
+}
+
+fn tracing(layers: &Layers<'_>) -> Result<Option<Tracing>> {
+    let layer = layer_arn(layers.tracing_layer().text())?;
+    if !layers.tracing().switch() {
+        if layer.is_some() {
+            return Err(layers
+                .tracing_layer()
+                .error("a tracing layer without --tracing does nothing; add --tracing"));
+        }
+        return Ok(None);
+    }
+    Ok(Some(Tracing { layer }))
+}
+
+/// The opt-in alarms and where they notify.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Alarms {
+    /// Share of requests (0-1) answered 5xx in 5 minutes above which the alarm fires.
+    pub error_rate: Option<f64>,
+    /// p95 of request durations (ms) in 5 minutes above which the alarm fires.
+    pub p95_ms: Option<u32>,
+    /// An existing SNS topic; `None` with an alarm: the stack makes one.
+    pub topic: Option<String>,
+}
+
+impl Alarms {
+    pub fn any(&self) -> bool {
+        self.error_rate.is_some() || self.p95_ms.is_some()
+    }
+}
+
+fn alarms(layers: &Layers<'_>) -> Result<Alarms> {
+    let error_rate = match layers.alarm_errors().text() {
+        None => None,
+        Some(given) => {
+            let text = given.value.trim();
+            let parsed = match text.strip_suffix('%') {
+                Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+                None => text.parse::<f64>(),
+            };
+            match parsed {
+                Ok(rate) if rate > 0.0 && rate < 1.0 => Some(rate),
+                _ => {
+                    return Err(given.error(format!(
+                        "`{}` is not a share of requests above 0 and below 1 (like 0.05 or 5%)",
+                        given.value.escape_debug()
+                    )));
+                }
+            }
+        }
+    };
+    let p95_ms = match layers
+        .alarm_p95()
+        .number("a whole number of milliseconds")?
+    {
+        None => None,
+        Some(given) if (1..=900_000).contains(&given.value) => Some(given.value),
+        Some(given) => {
+            return Err(given.error(format!(
+                "{} ms is out of range: 1 to 900000 (Lambda's 15-minute limit)",
+                given.value
+            )));
+        }
+    };
+    let topic = match layers.alarm_topic().text() {
+        None => None,
+        Some(given) => {
+            let parts: Vec<&str> = given.value.split(':').collect();
+            let well_formed = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[1].starts_with("aws")
+                && parts[2] == "sns"
+                && !parts[3].is_empty()
+                && parts[4].len() == 12
+                && parts[4].chars().all(|c| c.is_ascii_digit())
+                && !parts[5].is_empty()
+                && parts[5]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !well_formed {
+                return Err(given.error(format!(
+                    "`{}` is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+                    given.value.escape_debug()
+                )));
+            }
+            Some(given.value.to_string())
+        }
+    };
+    if topic.is_some() && error_rate.is_none() && p95_ms.is_none() {
+        return Err(layers.alarm_topic().error(
+            "an alarm topic without an alarm does nothing; add --alarm-errors or --alarm-p95",
+        ));
+    }
+    Ok(Alarms {
+        error_rate,
+        p95_ms,
+        topic,
+    })
 }
 
 fn entry(layers: &Layers<'_>) -> Result<Option<String>> {

@@ -186,6 +186,57 @@ pub struct DeploymentState {
     /// The version callers reach, and the published ones, oldest first.
     pub live_version: Option<String>,
     pub versions: Vec<PublishedVersion>,
+    /// The deployment's alarms (`--alarm-errors`, `--alarm-p95`).
+    pub alarms: Vec<AlarmState>,
+}
+
+/// An alarm on a deployment's metrics, as CloudWatch reports it now.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlarmState {
+    pub name: String,
+    /// OK, ALARM or INSUFFICIENT_DATA.
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// What a deployment's requests did over a window, from the per-request metrics its runtime
+/// writes (reference §11 "metrics").
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Measured {
+    pub requests: u64,
+    /// Answered 4xx (a bad request, a refused caller).
+    pub client_errors: u64,
+    /// Answered 5xx (the agent failed).
+    pub server_errors: u64,
+    pub cold_starts: u64,
+    pub duration_ms: Durations,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub model_calls: u64,
+    pub tool_calls: u64,
+    /// Tokens and calls per model id.
+    pub models: std::collections::BTreeMap<String, ModelUsage>,
+    /// Calls per tool name.
+    pub tools: std::collections::BTreeMap<String, u64>,
+    /// The function's memory and architecture now (what its compute is billed by).
+    pub memory_mb: Option<u32>,
+    pub architecture: Option<String>,
+}
+
+/// Request durations over the window (`None`: no requests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Durations {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct ModelUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub calls: u64,
 }
 
 /// What one call of the deployed function answered.
@@ -306,6 +357,14 @@ pub trait Target: Send + Sync {
         function_name: &str,
         stack_name: &str,
     ) -> impl Future<Output = Result<Option<DeploymentState>>> + Send;
+
+    /// What the deployment's requests did in the last `window` (its per-request metrics).
+    fn measured(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        window: std::time::Duration,
+    ) -> impl Future<Output = Result<Measured>> + Send;
 
     /// Every deployment agentdeploy made in the SDK's region (`list` without a record).
     fn deployments(

@@ -178,6 +178,20 @@ impl LambdaPlan {
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,
+            "tracing": render::observability::tracing_layer(settings).map(|layer| json!({
+                "xray": "Active",
+                "layer": layer,
+                "exec_wrapper": render::observability::ADOT_EXEC_WRAPPER,
+            })),
+            "alarms": settings.alarms.any().then(|| json!({
+                "error_rate": settings.alarms.error_rate,
+                "p95_ms": settings.alarms.p95_ms,
+                "topic": settings.alarms.topic.as_deref().unwrap_or("a topic the stack makes"),
+            })),
+            "metrics": {
+                "namespace": render::observability::METRICS_NAMESPACE,
+                "dimensions": ["FunctionName", "FunctionName,Version", "FunctionName,ModelId", "FunctionName,ToolName"],
+            },
             "streaming": self.project.web.as_ref().map(|web| json!({
                 "web_adapter_layer": web.layer,
                 "why": web.why,
@@ -233,6 +247,24 @@ impl LambdaPlan {
                 "streaming",
                 format!("answers stream behind the Lambda Web Adapter ({})", web.why),
             ));
+        }
+        if let Some(layer) = render::observability::tracing_layer(settings) {
+            lines.push((
+                "tracing",
+                format!("X-Ray active; OpenTelemetry spans through {layer}"),
+            ));
+        }
+        if let Some(rate) = settings.alarms.error_rate {
+            lines.push((
+                "alarm",
+                format!(
+                    "more than {:.2} % of requests answered 5xx in 5 minutes",
+                    rate * 100.0
+                ),
+            ));
+        }
+        if let Some(ms) = settings.alarms.p95_ms {
+            lines.push(("alarm", format!("p95 duration above {ms} ms in 5 minutes")));
         }
         let requirements = &self.requirements.specifiers;
         lines.push((

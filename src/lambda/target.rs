@@ -248,6 +248,15 @@ impl Target for LambdaTarget {
         operate::state(sdk, stack_name).await
     }
 
+    async fn measured(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        window: std::time::Duration,
+    ) -> Result<crate::target::Measured> {
+        crate::lambda::ship::metrics::measured(sdk, function_name, window).await
+    }
+
     async fn deployments(
         &self,
         sdk: &aws_config::SdkConfig,

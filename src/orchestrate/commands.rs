@@ -10,29 +10,13 @@ use std::time::Duration;
 use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs, TestArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
+use crate::orchestrate::lookup::{agent_section, recorded, region_profile, sdk_for};
 use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
 use crate::settings::PathProbe;
 use crate::target::{FunctionState, PublishedVersion, Target};
-
-/// Region and profile for a named function: flags, else its config section.
-/// The config's options for `name` in the selected environment (none without a config).
-fn agent_section(ctx: &Context, name: &str) -> Result<crate::options::AgentSection> {
-    match &ctx.config {
-        Some(config) => config.section_for(name, ctx.global.env.as_deref()),
-        None => Ok(Default::default()),
-    }
-}
-
-fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Option<String>)> {
-    let section = agent_section(ctx, name)?;
-    Ok((
-        ctx.global.region.clone().or(section.region),
-        ctx.global.profile.clone().or(section.profile),
-    ))
-}
 
 pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> Result<i32> {
     crate::settings::validate_function_name(&args.name)?;
@@ -215,39 +199,6 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
 }
 
 /// The record entry and the stack name for NAME in the selected environment.
-pub fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
-    crate::settings::validate_function_name(name)?;
-    let project_dir = ctx.project_dir();
-    let store = Store::new(&project_dir);
-    let env = ctx.global.env.as_deref();
-    let entry = store.get(&record::key(env, name))?;
-    let stack = entry
-        .as_ref()
-        .map(|d| d.stack_name.clone())
-        .unwrap_or_else(|| crate::settings::default_stack_name(name, env));
-    Ok((store, entry, stack))
-}
-
-pub async fn sdk_for(
-    ctx: &Context,
-    name: &str,
-    entry: Option<&Deployment>,
-) -> Result<aws_config::SdkConfig> {
-    let (region, profile) = region_profile(ctx, name)?;
-    let region = ctx
-        .global
-        .region
-        .clone()
-        .or(entry.and_then(|d| d.region.clone()))
-        .or(region);
-    Ok(crate::aws::load_sdk_config(
-        region.as_deref(),
-        profile.as_deref(),
-        ctx.global.endpoint_url.as_deref(),
-    )
-    .await)
-}
-
 pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Result<i32> {
     let (_, entry, stack_name) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
@@ -272,9 +223,19 @@ pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Re
         function: None,
         versions: Vec::new(),
         cold_start: entry.as_ref().and_then(|e| e.cold_start.clone()),
+        alarms: Vec::new(),
+        last_hour: None,
+        last_hour_error: None,
         record: None,
     };
+    if state.is_some() {
+        match crate::orchestrate::metrics::last_hour(ctx, &sdk, &args.name, target).await {
+            Ok(report) => result.last_hour = Some(report),
+            Err(why) => result.last_hour_error = Some(why),
+        }
+    }
     if let Some(state) = state {
+        result.alarms = state.alarms;
         result.versions = recent_versions(
             state.live_version.as_deref(),
             &state.versions,
@@ -656,6 +617,12 @@ pub struct StatusResult {
     pub versions: Vec<VersionRow>,
     /// The cold start expected of what was last deployed from here.
     pub cold_start: Option<crate::build_report::ColdStart>,
+    /// `--alarm-errors` / `--alarm-p95`, as CloudWatch reports them now.
+    pub alarms: Vec<crate::target::AlarmState>,
+    /// The last hour's requests, errors, latency, tokens and cost.
+    pub last_hour: Option<crate::orchestrate::metrics::MetricsReport>,
+    /// Why the last hour's figures could not be read (status shows the rest).
+    pub last_hour_error: Option<String>,
     pub record: Option<Deployment>,
 }
 
@@ -742,6 +709,30 @@ impl CommandResult for StatusResult {
                     if v.live { "  <- live" } else { "" }
                 ),
             );
+        }
+        for alarm in &self.alarms {
+            line(
+                "alarm",
+                format!(
+                    "{} {}{}",
+                    alarm.name,
+                    alarm.state,
+                    alarm
+                        .reason
+                        .as_ref()
+                        .filter(|_| alarm.state == "ALARM")
+                        .map(|r| format!(" - {r}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        if let Some(report) = &self.last_hour {
+            for headline in report.headline() {
+                line("last hour", headline);
+            }
+        }
+        if let Some(why) = &self.last_hour_error {
+            line("last hour", format!("metrics not read: {why}"));
         }
         if let Some(d) = &self.record {
             line(

@@ -1,9 +1,7 @@
 //! `init` (a commented config and a sample agent) and `cost` (a monthly estimate from one
 //! overridable price table).
 
-use std::path::Path;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cli::{Architecture, CostArgs, InitArgs};
 use crate::error::{Error, Result};
@@ -11,10 +9,10 @@ use crate::exit_codes;
 use crate::files::write_atomically;
 use crate::orchestrate::Context;
 use crate::output::{self, CommandResult};
+use crate::prices::Prices;
 
 const CONFIG_TEMPLATE: &str = include_str!("../../templates/agentdeploy.toml");
 const SAMPLE_AGENT: &str = include_str!("../../templates/sample_agent.py");
-const DEFAULT_PRICES: &str = include_str!("../../templates/prices.toml");
 
 pub fn init(ctx: &Context, args: &InitArgs) -> Result<i32> {
     let config = ctx.cwd.join("agentdeploy.toml");
@@ -35,62 +33,6 @@ pub fn init(ctx: &Context, args: &InitArgs) -> Result<i32> {
     }
     output::emit(&Written { written }, ctx.global.output);
     Ok(exit_codes::OK)
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Prices {
-    pub lambda_request_per_million: f64,
-    pub lambda_gb_second_x86_64: f64,
-    pub lambda_gb_second_arm64: f64,
-    pub api_gateway_rest_per_million: f64,
-    pub snapstart_cache_gb_second: f64,
-    pub snapstart_restore_gb: f64,
-}
-
-impl Prices {
-    pub fn load(path: Option<&Path>) -> Result<Prices> {
-        let (text, origin) = match path {
-            Some(path) => (
-                crate::files::read_user_text(path).map_err(|reason| {
-                    Error::usage("--prices", format!("{}: {reason}", path.display()))
-                })?,
-                path.display().to_string(),
-            ),
-            None => (DEFAULT_PRICES.to_string(), "built-in prices".to_string()),
-        };
-        // A user's file may override only some prices: start from the defaults.
-        let mut table: toml::Table =
-            toml::from_str(DEFAULT_PRICES).map_err(|e| Error::internal(e.to_string()))?;
-        let overrides: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
-            location: origin.clone(),
-            message: e.message().to_string(),
-            hint: None,
-        })?;
-        table.extend(overrides);
-        let prices: Prices = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| Error::Config {
-            location: origin.clone(),
-            message: e.message().to_string(),
-            hint: Some("keys: lambda_request_per_million, lambda_gb_second_x86_64, lambda_gb_second_arm64, api_gateway_rest_per_million".into()),
-        })?;
-        // TOML has nan and inf: a price must be a number of dollars ("$NaN" was printed).
-        let bad = toml::Value::try_from(prices)
-            .ok()
-            .and_then(|v| v.as_table().cloned())
-            .into_iter()
-            .flatten()
-            .find(|(_, v)| !v.as_float().is_some_and(|f| f.is_finite() && f >= 0.0));
-        if let Some((key, value)) = bad {
-            return Err(Error::Config {
-                location: origin,
-                message: format!(
-                    "`{key}` = {value} is not a price: give a number of dollars, 0 or more"
-                ),
-                hint: None,
-            });
-        }
-        Ok(prices)
-    }
 }
 
 /// `init`'s result.
@@ -330,6 +272,7 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
 mod tests {
     use super::*;
     use crate::exit_codes::Classified;
+    use std::path::Path;
 
     const NO_COLD_STARTS: ColdStarts = ColdStarts {
         share: 0.0,

@@ -12,7 +12,7 @@ use crate::cli::{LogsArgs, OutputFormat};
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::Context;
-use crate::orchestrate::commands::{recorded, sdk_for};
+use crate::orchestrate::lookup::{recorded, sdk_for};
 
 /// How often `--follow` asks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);

@@ -5,6 +5,8 @@ pub mod commands;
 pub mod init_cost;
 pub mod lifecycle;
 pub mod logs;
+pub mod lookup;
+pub mod metrics;
 pub mod preflight;
 pub mod record;
 
@@ -118,6 +120,10 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
         Command::Logs(args) => logs::logs(&ctx, &args, &target).await,
         Command::List(args) => commands::list(&ctx, &args, &target).await,
         Command::Init(args) => init_cost::init(&ctx, &args),
+        Command::Metrics(args) => metrics::metrics(&ctx, &args, &target).await,
+        Command::Cost(args) if args.from_metrics => {
+            metrics::cost_from_metrics(&ctx, &args, &target).await
+        }
         Command::Cost(args) => init_cost::cost(&ctx, &args),
         Command::Completions { .. } => Ok(exit_codes::OK),
     }

@@ -4,7 +4,7 @@ recording agents before the agent's code runs) and calls `lambda_handler` with a
 
 Usage: python3.13 drive_handler.py HANDLER_DIR < events.json
 events.json is a JSON list of events; prints a JSON list of the handler's return values.
-The handler's own logging goes to stderr.
+The handler's own logging and its metrics records go to stderr.
 """
 
 import importlib
@@ -22,9 +22,13 @@ class Context:
         self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fixture:live"
 
 
+# What the handler prints (its per-request metrics records among it) goes where Lambda sends it,
+# the log: here stderr. stdout carries the answers alone.
+answers = sys.stdout
+sys.stdout = sys.stderr
 sys.path.insert(0, sys.argv[1])
 entry = "agentdeploy_bootstrap" if os.path.exists(os.path.join(sys.argv[1], "agentdeploy_bootstrap.py")) else "handler"
 handler = importlib.import_module(entry)
 events = json.load(sys.stdin)
 results = [handler.lambda_handler(event, Context(number)) for number, event in enumerate(events)]
-json.dump(results, sys.stdout)
+json.dump(results, answers)

@@ -217,7 +217,7 @@ fn the_text_plan_names_the_entry() {
 }
 
 /// Copies the fixture folder, so the deploy's record and out-dir land in a temporary project.
-fn project_copy() -> tempfile::TempDir {
+pub(crate) fn project_copy() -> tempfile::TempDir {
     let work = tempfile::tempdir().unwrap();
     let source = fixture("conversations");
     for file in files_below(&source) {

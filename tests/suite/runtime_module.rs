@@ -38,3 +38,17 @@ fn the_streamed_path_serves_every_kind_under_python_3_13() {
         6,
     );
 }
+
+#[test]
+fn every_request_writes_its_metrics_record_under_python_3_13() {
+    python_tests_pass(
+        "test_metrics.py",
+        &[
+            "fixtures/conversations",
+            "fixtures/streaming",
+            // test_streaming's server harness
+            "tests/python",
+        ],
+        7,
+    );
+}

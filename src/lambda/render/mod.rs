@@ -3,6 +3,7 @@
 //! User data always reaches minijinja as values, never as template source.
 
 pub mod code_interpreter;
+pub mod observability;
 pub mod web_adapter;
 
 use std::collections::BTreeMap;
@@ -18,7 +19,7 @@ use crate::lambda::analyse::iam::IamPlan;
 use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
-pub const TEMPLATE_VERSION: u32 = 4;
+pub const TEMPLATE_VERSION: u32 = 5;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -68,7 +69,7 @@ pub fn is_runtime_file(relative: &str) -> bool {
 }
 
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
-pub const RUNTIME_FILES: [(&str, &str); 8] = [
+pub const RUNTIME_FILES: [(&str, &str); 9] = [
     (
         "agentdeploy_runtime/__init__.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/__init__.py"),
@@ -100,6 +101,10 @@ pub const RUNTIME_FILES: [(&str, &str); 8] = [
     (
         "agentdeploy_runtime/sessions.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/sessions.py"),
+    ),
+    (
+        "agentdeploy_runtime/metrics.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/metrics.py"),
     ),
 ];
 
@@ -404,6 +409,9 @@ pub fn render_template(
             Value::String(serde_json::to_string(&names).unwrap_or_default()),
         );
     }
+    for (name, value) in observability::tracing_environment(settings) {
+        environment.insert(name.into(), Value::String(value));
+    }
     let handler = match web {
         Some(web) => {
             for (name, value) in web.environment() {
@@ -477,6 +485,8 @@ pub fn render_template(
             origin => stack_origin_value(),
             secrets_version_parameter => SECRETS_VERSION_PARAMETER,
             web_adapter_layer => web.map(|w| w.layer.as_str()),
+            tracing_layer => observability::tracing_layer(settings),
+            alarms => observability::alarms_context(settings),
             live_version_parameter => LIVE_VERSION_PARAMETER,
             // A web app's own routes are all reachable through the API, not only /invoke.
             api_any_path => all_routes,
@@ -775,6 +785,27 @@ impl PackageWalk<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_module_of_the_runtime_package_is_shipped() {
+        let folder = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/runtime/agentdeploy_runtime"
+        );
+        let mut on_disk: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".py"))
+            .map(|name| format!("agentdeploy_runtime/{name}"))
+            .collect();
+        on_disk.sort();
+        let mut shipped: Vec<String> = super::RUNTIME_FILES
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        shipped.sort();
+        assert_eq!(on_disk, shipped);
+    }
+
     use super::*;
 
     /// sam's `_unquote_wrapped_quotes` (samcli/cli/types.py), which every override passes through.

@@ -110,6 +110,21 @@ pub fn decide(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Result<Opt
             ),
         });
     }
+    if settings.tracing.is_some() {
+        // Both are the function's exec wrapper (AWS_LAMBDA_EXEC_WRAPPER): the adapter's
+        // /opt/bootstrap starts the server, ADOT's /opt/otel-instrument wraps the runtime's
+        // handler, which behind the adapter is never called. A function has one wrapper.
+        return Err(Error::Usage {
+            flag: "--tracing".into(),
+            message: format!(
+                "this function is served behind the Lambda Web Adapter ({why}), and the adapter and the ADOT tracing layer each need to be the function's one exec wrapper (AWS_LAMBDA_EXEC_WRAPPER)"
+            ),
+            hint: Some(
+                "drop --tracing (the per-request metrics work either way), or deploy without streaming"
+                    .into(),
+            ),
+        });
+    }
     let sessions = settings.conversation.session_ttl_days().is_some();
     if sessions && entry.kind == EntryKind::Asgi {
         return Err(Error::Usage {

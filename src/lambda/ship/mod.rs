@@ -3,6 +3,7 @@
 
 pub mod artifact_bucket;
 pub mod deploy;
+pub mod metrics;
 pub mod operate;
 pub mod outputs;
 pub mod remote_cache;

@@ -99,6 +99,11 @@ pub async fn state(
         }
         None => (None, None, Vec::new()),
     };
+    let alarm_names: Vec<String> = ["ErrorRateAlarm", "LatencyAlarm"]
+        .iter()
+        .filter_map(|output| stack.outputs.get(*output).cloned())
+        .collect();
+    let alarms = crate::lambda::ship::metrics::alarm_states(sdk, &alarm_names).await?;
     let failed_resources = if stack.is_failed() || stack.is_rollback_complete() {
         outputs::failed_resources(&cfn, stack_name).await
     } else {
@@ -112,6 +117,7 @@ pub async fn state(
         function,
         live_version,
         versions,
+        alarms,
     }))
 }
 

@@ -4,8 +4,15 @@ Adapter, the server that streams answers. Lambda calls `agentdeploy_bootstrap` (
 adapter, runs `agentdeploy_serve`), which calls `track()` before the agent's code runs; the
 handler's last lines hand the entry to `make_handler` (or `make_app`)."""
 
-from .agents import track
+from . import agents, metrics
 from .handler import make_handler
 from .streaming import make_app, neutralise_servers
+
+
+def track():
+    """Records every Strands Agent built from now on, and counts its tokens and tool calls."""
+    metrics.track()
+    agents.track()
+
 
 __all__ = ["make_app", "make_handler", "neutralise_servers", "track"]

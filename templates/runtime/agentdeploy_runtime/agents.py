@@ -19,7 +19,7 @@ import functools
 import logging
 import weakref
 
-from . import hooks
+from . import hooks, metrics
 
 _AGENT_MODULE = "strands.agent.agent"
 _DEFAULT_AGENT_ID = "default"
@@ -85,6 +85,7 @@ def _wrap(agent_class):
         # A subclass calls this through super().__init__: record the agent once, as built.
         if not getattr(self, "_agentdeploy_recorded", False):
             self._agentdeploy_recorded = True
+            metrics.attach(self)
             _record(self)
 
     __init__._agentdeploy_tracks = True

@@ -6,7 +6,7 @@ import inspect
 import logging
 import os
 
-from . import agents, events, sessions
+from . import agents, events, metrics, sessions
 
 logger = logging.getLogger("agentdeploy.handler")
 logger.setLevel(os.environ.get("AGENTDEPLOY_LOG_LEVEL", "INFO").upper())
@@ -28,6 +28,15 @@ def _settle(result, is_async):
     if is_async or inspect.isawaitable(result):
         return event_loop().run_until_complete(result)
     return result
+
+
+def _status_of(response):
+    """The HTTP status an agent's own handler answered (a proxy response's statusCode), else 200."""
+    if isinstance(response, dict):
+        status = response.get("statusCode")
+        if isinstance(status, int) and 100 <= status <= 599:
+            return status
+    return 200
 
 
 def positional_arity(entry):
@@ -63,21 +72,36 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
         return _settle(entry(*(user_input, input_data)[:arity]), is_async)
 
     def lambda_handler(event, context):
+        measured = metrics.begin(streamed=False, conversation=conversation,
+                                 request_id=getattr(context, "aws_request_id", None),
+                                 alias=metrics.alias_of(getattr(context, "invoked_function_arn", None)))
+        outcome = {"status": 500, "error": None}
         if isolated:
             agents.begin_request()
         try:
             if kind == "handler":
                 # The agent's own Lambda-style handler: the raw event in, its answer passed through.
-                return _settle(entry(event, context), is_async)
-            return _answer(event, context)
+                try:
+                    response = _settle(entry(event, context), is_async)
+                except Exception as err:
+                    outcome["error"] = type(err).__name__
+                    raise
+                outcome["status"] = _status_of(response)
+                return response
+            return _answer(event, context, outcome)
         finally:
             agents.end_request()
+            try:
+                metrics.finish(measured, outcome["status"], outcome["error"])
+            except Exception:  # measuring never fails a request that was answered
+                logger.warning("the request's metrics record was not written", exc_info=True)
 
-    def _answer(event, context):
+    def _answer(event, context, outcome):
         is_http = events.is_http(event)
         session_id = None
 
         def answer(status, body):
+            outcome["status"], outcome["error"] = status, body.get("error")
             if session_id is not None:
                 body["session_id"] = session_id
             return events.http_response(status, body) if is_http else body

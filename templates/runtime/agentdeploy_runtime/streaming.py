@@ -22,13 +22,15 @@ import logging
 import os
 import uuid
 
-from . import agents, events, hooks, sessions
+from . import agents, events, hooks, metrics, sessions
 
 logger = logging.getLogger("agentdeploy.streaming")
 
 AGENTCORE_SESSION_HEADER = b"x-amzn-bedrock-agentcore-runtime-session-id"
 # The Lambda request context, as the Web Adapter passes it (JSON), for the caller's identity.
 REQUEST_CONTEXT_HEADER = b"x-amzn-request-context"
+# The Lambda context (request id, invoked ARN), as the Web Adapter passes it (JSON).
+LAMBDA_CONTEXT_HEADER = b"x-amzn-lambda-context"
 INVOCATION_PATHS = ("/", "/invoke", "/invocations", "/events")
 
 
@@ -85,6 +87,14 @@ def _caller_event(scope):
     return {"requestContext": request_context} if isinstance(request_context, dict) else {}
 
 
+def _lambda_context(scope):
+    try:
+        context = json.loads(dict(scope.get("headers", [])).get(LAMBDA_CONTEXT_HEADER) or b"{}")
+    except ValueError:
+        return {}
+    return context if isinstance(context, dict) else {}
+
+
 def _header(scope, name):
     value = dict(scope.get("headers", [])).get(name)
     return value.decode("latin-1") if value else None
@@ -100,6 +110,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
     isolated = conversation in ("isolated", "session")
     with_sessions = conversation == "session"
     served = entry if kind == "asgi" else app
+    readiness_path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH", "/ping")
 
     def open_session(scope, requested):
         """The request's session (loaded), or None; raises BadRequest / NoCallerIdentity."""
@@ -134,8 +145,10 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
                 result = await result
         return events.jsonable(result)
 
-    async def own_kinds(scope, receive, send):
-        """`agent` / `main` over HTTP: the buffered handler's request, answered as events."""
+    async def own_kinds(scope, receive, send, outcome):
+        """`agent` / `main` over HTTP: the buffered handler's request, answered as events.
+        `outcome`: the status a buffered answer would have had (the stream's is 200 once it
+        started) and the error's name, for the request's metrics."""
         try:
             raw = await _body(receive)
             if len(raw) > max_body_bytes:
@@ -152,8 +165,10 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             session = open_session(scope, session_id) if with_sessions else None
         except events.BadRequest as err:
             logger.warning("bad request: %s", err)
+            outcome["error"] = "BadRequest"
             return await _json_answer(send, 400, {"error": "BadRequest", "message": str(err)})
         except sessions.NoCallerIdentity:
+            outcome["error"] = "NoCallerIdentity"
             return await _json_answer(send, 403, {"error": "NoCallerIdentity",
                                                   "message": "sessions need an authenticated caller (IAM)"})
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
@@ -173,19 +188,21 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             if session_id is not None:
                 final["session_id"] = session_id
         except sessions.Conflict:
+            outcome.update(status=409, error="SessionConflict")
             final = {"error": "SessionConflict",
                      "message": "this session was changed by another request while this one ran; send the turn again"}
         except Exception as err:
             # As the buffered handler: the type and the request id, never the message (it may
             # carry ARNs, URLs or prompt fragments); the traceback goes to the log.
             logger.exception("%s raised %s", name, type(err).__name__)
+            outcome.update(status=500, error=type(err).__name__)
             final = {"error": type(err).__name__, "request_id": _header(scope, b"x-amzn-request-id")}
         finally:
             if session is not None:
                 session.close()
         await send({"type": "http.response.body", "body": sse(final), "more_body": False})
 
-    async def entrypoint_app(scope, receive, send):
+    async def entrypoint_app(scope, receive, send, outcome):
         """The agent's BedrockAgentCoreApp at AgentCore's paths, with a session id it can read."""
         scope = dict(scope, path="/invocations", raw_path=b"/invocations")
         session_id = _header(scope, AGENTCORE_SESSION_HEADER)
@@ -196,8 +213,10 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             session = (open_session(scope, sessions.session_id({"session_id": session_id}))
                        if with_sessions else None)
         except events.BadRequest as err:
+            outcome["error"] = "BadRequest"
             return await _json_answer(send, 400, {"error": "BadRequest", "message": str(err)})
         except sessions.NoCallerIdentity:
+            outcome["error"] = "NoCallerIdentity"
             return await _json_answer(send, 403, {"error": "NoCallerIdentity",
                                                   "message": "sessions need an authenticated caller (IAM)"})
         ended = False
@@ -230,18 +249,44 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         if kind != "asgi" and (path not in INVOCATION_PATHS or method != "POST"):
             return await _json_answer(send, 404, {"error": "NotFound",
                                                   "message": "POST a JSON request to / (or /invocations)"})
+        if path == readiness_path and method == "GET":
+            # The adapter's readiness check during INIT: not a request, not measured.
+            return await served(scope, receive, send)
+        lambda_context = _lambda_context(scope)
+        measured = metrics.begin(streamed=True, conversation=conversation,
+                                 request_id=lambda_context.get("request_id") or _header(scope, b"x-amzn-request-id"),
+                                 alias=metrics.alias_of(lambda_context.get("invoked_function_arn")))
+        outcome = {"status": None, "error": None}
+
+        async def send_measured(message):
+            if message["type"] == "http.response.start" and outcome["status"] is None:
+                outcome["status"] = message.get("status", 200)
+            await send(message)
+
         if isolated:
             agents.begin_request()
         try:
             if kind == "asgi":
-                return await served(scope, receive, send)
+                return await served(scope, receive, send_measured)
             if kind == "entrypoint":
-                return await entrypoint_app(scope, receive, send)
-            return await own_kinds(scope, receive, send)
+                return await entrypoint_app(scope, receive, send_measured, outcome)
+            return await own_kinds(scope, receive, send_measured, outcome)
         except sessions.Conflict:
+            outcome.update(status=409, error="SessionConflict")
             logger.warning("session changed by another request while this one ran")
+        except (ConnectionResetError, asyncio.CancelledError):
+            # The caller left mid-answer (nginx's 499): the agent was stopped.
+            outcome.update(status=499, error="CallerLeft")
+            raise
+        except Exception as err:
+            outcome.update(status=500, error=type(err).__name__)
+            raise
         finally:
             agents.end_request()
+            try:
+                metrics.finish(measured, outcome["status"] or 500, outcome["error"])
+            except Exception:  # measuring never fails a request that was answered
+                logger.warning("the request's metrics record was not written", exc_info=True)
 
     return gateway
 

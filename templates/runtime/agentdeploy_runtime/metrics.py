@@ -1,0 +1,220 @@
+"""One metrics record per request, written as CloudWatch Embedded Metric Format (EMF) on the
+function's log: CloudWatch turns each record into metric data as the log line arrives, so
+measuring costs no API call and no latency.
+
+Namespace `agentdeploy`. Each request writes one record with dimension sets [FunctionName] and
+[FunctionName, Version]: Requests, Duration (ms), ColdStart, ClientErrors (4xx), ServerErrors
+(5xx), InputTokens, OutputTokens, ModelCalls, ToolCalls; and as properties (searchable in Logs
+Insights, not metrics): StatusCode, Outcome, ErrorType, Streamed, Conversation, Alias, RequestId.
+Then one record per model it called, dimensions [FunctionName, ModelId] (InputTokens,
+OutputTokens, ModelCalls), and one per tool it called, dimensions [FunctionName, ToolName]
+(ToolCalls). Numbers, ids and names only: never the input, the answer or a secret.
+
+Tokens, model calls and tool calls are counted where Strands counts them (every Agent's
+`EventLoopMetrics.update_usage` / `add_tool_usage`), so an agent used as a tool, a Swarm's agents or
+an agent built per request all count, whatever the entry is.
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+import weakref
+
+from . import hooks
+
+NAMESPACE = "agentdeploy"
+_METRICS_MODULE = "strands.telemetry.metrics"
+
+_lock = threading.Lock()
+_cold = True
+_current = None  # the Request being measured (Lambda runs one request at a time per process)
+
+
+class Request:
+    """What one request did, gathered while it runs."""
+
+    def __init__(self, streamed, conversation, request_id=None, alias=None):
+        self.started = time.perf_counter()
+        self.streamed = streamed
+        self.conversation = conversation
+        self.request_id = request_id
+        self.alias = alias
+        self.models = {}  # model id -> [input tokens, output tokens, model calls]
+        self.tools = {}  # tool name -> calls
+        self.finished = False
+
+
+def begin(*, streamed, conversation, request_id=None, alias=None):
+    """Starts measuring a request; `finish` writes its record."""
+    global _current
+    request = Request(streamed, conversation, request_id, alias)
+    with _lock:
+        _current = request
+    return request
+
+
+def alias_of(invoked_function_arn):
+    """`live` from `arn:aws:lambda:REGION:ACCOUNT:function:NAME:live`; None for a version or none."""
+    parts = (invoked_function_arn or "").split(":")
+    if len(parts) == 8 and not parts[7].isdigit() and parts[7] != "$LATEST":
+        return parts[7]
+    return None
+
+
+def outcome_of(status):
+    return f"{status // 100}xx"
+
+
+def finish(request, status, error_type=None, out=None):
+    """Writes the request's records (once), then forgets it. `status`: the HTTP status a caller
+    saw (or would have, for a direct Invoke)."""
+    global _cold, _current
+    with _lock:
+        if request.finished:
+            return
+        request.finished = True
+        if _current is request:
+            _current = None
+        cold, _cold = _cold, False
+    duration_ms = round((time.perf_counter() - request.started) * 1000, 3)
+    for record in records(request, status, error_type, cold, duration_ms):
+        _write(record, out)
+
+
+def records(request, status, error_type, cold, duration_ms):
+    """The EMF documents for one request."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+    version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    timestamp = int(time.time() * 1000)
+    tokens_in = sum(m[0] for m in request.models.values())
+    tokens_out = sum(m[1] for m in request.models.values())
+    calls = sum(m[2] for m in request.models.values())
+    values = {
+        "Requests": (1, "Count"),
+        "Duration": (duration_ms, "Milliseconds"),
+        "ColdStart": (1 if cold else 0, "Count"),
+        "ClientErrors": (1 if 400 <= status < 500 else 0, "Count"),
+        "ServerErrors": (1 if status >= 500 else 0, "Count"),
+        "InputTokens": (tokens_in, "Count"),
+        "OutputTokens": (tokens_out, "Count"),
+        "ModelCalls": (calls, "Count"),
+        "ToolCalls": (sum(request.tools.values()), "Count"),
+    }
+    main = _document(timestamp, [["FunctionName"], ["FunctionName", "Version"]], values)
+    main.update({
+        "FunctionName": function,
+        "Version": version,
+        "StatusCode": status,
+        "Outcome": outcome_of(status),
+        "Streamed": request.streamed,
+        "Conversation": request.conversation,
+    })
+    if error_type:
+        main["ErrorType"] = error_type
+    if request.alias:
+        main["Alias"] = request.alias
+    if request.request_id:
+        main["RequestId"] = request.request_id
+    documents = [main]
+    for model_id, (model_in, model_out, model_calls) in sorted(request.models.items()):
+        document = _document(timestamp, [["FunctionName", "ModelId"]], {
+            "InputTokens": (model_in, "Count"),
+            "OutputTokens": (model_out, "Count"),
+            "ModelCalls": (model_calls, "Count"),
+        })
+        document.update({"FunctionName": function, "ModelId": model_id})
+        documents.append(document)
+    for tool, tool_calls in sorted(request.tools.items()):
+        document = _document(timestamp, [["FunctionName", "ToolName"]], {"ToolCalls": (tool_calls, "Count")})
+        document.update({"FunctionName": function, "ToolName": tool})
+        documents.append(document)
+    return documents
+
+
+def _document(timestamp, dimensions, values):
+    document = {"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": [{
+        "Namespace": NAMESPACE,
+        "Dimensions": dimensions,
+        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+    }]}}
+    document.update({name: value for name, (value, _) in values.items()})
+    return document
+
+
+def _write(record, out):
+    # One line, straight to stdout: Lambda sends it to the log as-is (a logging handler would
+    # prefix it, and CloudWatch reads EMF only from a line that is the JSON document).
+    stream = out or sys.stdout
+    stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+    stream.flush()
+
+
+def _model_id(agent):
+    model = getattr(agent, "model", None)
+    try:
+        config = model.get_config() if model is not None else {}
+    except Exception:
+        config = {}
+    model_id = config.get("model_id") if isinstance(config, dict) else None
+    if model_id:
+        return str(model_id)
+    return type(model).__name__ if model is not None else "unknown"
+
+
+def attach(agent):
+    """Lets the agent's metrics object name the agent's model when it counts tokens."""
+    metrics = getattr(agent, "event_loop_metrics", None)
+    if metrics is not None:
+        try:
+            metrics._agentdeploy_agent = weakref.ref(agent)
+        except (AttributeError, TypeError):
+            pass
+
+
+def _count_usage(metrics, usage):
+    request = _current
+    if request is None or not isinstance(usage, dict):
+        return
+    owner = getattr(metrics, "_agentdeploy_agent", None)
+    agent = owner() if owner is not None else None
+    model_id = _model_id(agent) if agent is not None else "unknown"
+    with _lock:
+        counts = request.models.setdefault(model_id, [0, 0, 0])
+        counts[0] += int(usage.get("inputTokens") or 0)
+        counts[1] += int(usage.get("outputTokens") or 0)
+        counts[2] += 1
+
+
+def _count_tool(tool):
+    request = _current
+    if request is None:
+        return
+    name = str((tool or {}).get("name") or "unknown_tool")
+    with _lock:
+        request.tools[name] = request.tools.get(name, 0) + 1
+
+
+def _wrap(module):
+    metrics_class = module.EventLoopMetrics
+    if getattr(metrics_class.update_usage, "_agentdeploy_counts", False):
+        return
+    update_usage, add_tool_usage = metrics_class.update_usage, metrics_class.add_tool_usage
+
+    def counted_update_usage(self, usage):
+        update_usage(self, usage)
+        _count_usage(self, usage)
+
+    def counted_add_tool_usage(self, tool, *args, **kwargs):
+        add_tool_usage(self, tool, *args, **kwargs)
+        _count_tool(tool)
+
+    counted_update_usage._agentdeploy_counts = True
+    metrics_class.update_usage = counted_update_usage
+    metrics_class.add_tool_usage = counted_add_tool_usage
+
+
+def track():
+    """Counts Strands' token usage and tool calls per request from now on."""
+    hooks.after_import(_METRICS_MODULE, _wrap)

@@ -1,0 +1,231 @@
+"""The per-request metrics record (agentdeploy_runtime.metrics): the CloudWatch Embedded Metric
+Format documents the handler writes on its log, for a success, a 400, a 500, a streamed answer,
+tool calls, a cold and a warm request, with the stub models (which report token usage). Run by
+`cargo test` under the runtime's Python 3.13 with real strands-agents
+(tests/suite/runtime_module.rs).
+
+Usage: python3.13 -m unittest tests/python/test_metrics.py   (PYTHONPATH: strands,
+templates/runtime, fixtures/conversations, fixtures/streaming)
+"""
+
+import contextlib
+import http.client
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+import agentdeploy_runtime
+from agentdeploy_runtime import agents, metrics
+
+agentdeploy_runtime.track()
+
+from strands import Agent  # noqa: E402  (after track(), as the bootstrap orders it)
+from stub_model import ReportingModel  # noqa: E402
+
+os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "metered"
+os.environ["AWS_LAMBDA_FUNCTION_VERSION"] = "7"
+
+COMMON = dict(endpoint="url", max_body_bytes=1 << 20,
+              session_bucket_variable="AGENTDEPLOY_SESSION_BUCKET",
+              origin_variable="AGENTDEPLOY_ORIGIN", origin_stage_variable="agentdeployOrigin")
+# What a caller typed: it must reach the model and never the metrics.
+PRIVATE = "my card is 4111-1111-1111-1111"
+
+
+class Context:
+    aws_request_id = "req-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:metered:live"
+
+
+def url_event(body):
+    return {"rawPath": "/", "requestContext": {"http": {"method": "POST"}}, "body": json.dumps(body)}
+
+
+def emf_lines(text):
+    """Every line of `text` that is an EMF document, parsed (and every line must be one)."""
+    documents = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for document in documents:
+        directive = document["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "agentdeploy", document
+        for metric in directive["Metrics"]:
+            assert isinstance(document[metric["Name"]], (int, float)), (metric, document)
+        for dimension_set in directive["Dimensions"]:
+            for dimension in dimension_set:
+                assert isinstance(document[dimension], str), (dimension, document)
+    return documents
+
+
+def call(handler, event):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        answer = handler(event, Context())
+    return answer, emf_lines(out.getvalue())
+
+
+def dimensions(document):
+    return document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+
+
+class Buffered(unittest.TestCase):
+    def setUp(self):
+        agents.end_request()
+
+    def agent_handler(self, agent, conversation="isolated"):
+        return agentdeploy_runtime.make_handler(agent, kind="agent", name="agent", arity=None, is_async=False,
+                                                conversation=conversation, **COMMON)
+
+    def test_a_success_records_duration_tokens_and_model_calls_and_no_input_text(self):
+        handler = self.agent_handler(Agent(model=ReportingModel("stub-model"), callback_handler=None))
+        answer, documents = call(handler, url_event({"input": PRIVATE}))
+        self.assertEqual(answer["statusCode"], 200)
+        self.assertIn(PRIVATE, answer["body"], "the input reached the model")
+        request, model = documents
+        self.assertEqual(dimensions(request), [["FunctionName"], ["FunctionName", "Version"]])
+        self.assertEqual((request["FunctionName"], request["Version"]), ("metered", "7"))
+        self.assertEqual(request["Requests"], 1)
+        self.assertEqual((request["StatusCode"], request["Outcome"]), (200, "2xx"))
+        self.assertEqual((request["ClientErrors"], request["ServerErrors"]), (0, 0))
+        self.assertGreater(request["Duration"], 0)
+        # The stub reports 10 input tokens per message and a token per word written.
+        words = len(f"stub-model saw 1 messages: {PRIVATE}".split())
+        self.assertEqual((request["InputTokens"], request["OutputTokens"]), (10, words))
+        self.assertEqual((request["ModelCalls"], request["ToolCalls"]), (1, 0))
+        self.assertEqual((request["Streamed"], request["Conversation"]), (False, "isolated"))
+        self.assertEqual((request["Alias"], request["RequestId"]), ("live", "req-1"))
+        self.assertNotIn("ErrorType", request)
+        self.assertEqual(dimensions(model), [["FunctionName", "ModelId"]])
+        self.assertEqual((model["ModelId"], model["InputTokens"], model["OutputTokens"], model["ModelCalls"]),
+                         ("stub-model", 10, words, 1))
+        everything = json.dumps(documents)
+        for fragment in ("4111", "card", "saw"):
+            self.assertNotIn(fragment, everything)
+
+    def test_a_bad_request_is_a_client_error_and_a_failing_entry_a_server_error(self):
+        agent = Agent(model=ReportingModel(), callback_handler=None)
+        handler = self.agent_handler(agent)
+        answer, (request,) = call(handler, url_event({"nothing": PRIVATE}))
+        self.assertEqual(answer["statusCode"], 400)
+        self.assertEqual((request["StatusCode"], request["Outcome"], request["ErrorType"]), (400, "4xx", "BadRequest"))
+        self.assertEqual((request["ClientErrors"], request["ServerErrors"], request["ModelCalls"]), (1, 0, 0))
+
+        def main(user_input):
+            raise PermissionError(f"denied for {user_input}")
+
+        failing = agentdeploy_runtime.make_handler(main, kind="main", name="main", arity=1, is_async=False,
+                                                   conversation="isolated", **COMMON)
+        answer, (request,) = call(failing, {"input": PRIVATE})  # a direct Invoke: the message is told
+        self.assertIn(PRIVATE, answer["message"])
+        self.assertEqual((request["StatusCode"], request["Outcome"], request["ErrorType"]), (500, "5xx", "PermissionError"))
+        self.assertEqual((request["ClientErrors"], request["ServerErrors"]), (0, 1))
+        self.assertNotIn("4111", json.dumps(request))
+
+    def test_an_agents_own_handler_is_measured_by_its_status_and_its_exceptions(self):
+        def handler(event, context):
+            if event.get("boom"):
+                raise KeyError("boom")
+            return {"statusCode": 404, "body": "{}"}
+
+        raw = agentdeploy_runtime.make_handler(handler, kind="handler", name="handler", arity=2, is_async=False,
+                                               conversation="shared", **COMMON)
+        _, (request,) = call(raw, {})
+        self.assertEqual((request["StatusCode"], request["ClientErrors"]), (404, 1))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), self.assertRaises(KeyError):
+            raw({"boom": True}, Context())
+        (request,) = emf_lines(out.getvalue())
+        self.assertEqual((request["StatusCode"], request["ErrorType"], request["ServerErrors"]), (500, "KeyError", 1))
+
+    def test_tool_calls_are_counted_by_tool_and_tokens_by_model(self):
+        helper = Agent(name="researcher", description="Looks things up.", model=ReportingModel("small-model"),
+                       callback_handler=None)
+        lead = Agent(model=ReportingModel("large-model", delegate_to="researcher"), tools=[helper.as_tool()],
+                     callback_handler=None)
+        _, documents = call(self.agent_handler(lead), {"input": "find it"})
+        request, *per_model, tool = documents
+        self.assertEqual(request["ToolCalls"], 1)
+        # The lead called its model twice (the tool call, then the answer); the helper once.
+        self.assertEqual(request["ModelCalls"], 3)
+        self.assertEqual({m["ModelId"]: m["ModelCalls"] for m in per_model}, {"large-model": 2, "small-model": 1})
+        self.assertEqual(request["InputTokens"], sum(m["InputTokens"] for m in per_model))
+        self.assertEqual(dimensions(tool), [["FunctionName", "ToolName"]])
+        self.assertEqual((tool["ToolName"], tool["ToolCalls"]), ("researcher", 1))
+
+    def test_the_first_request_of_a_process_is_cold_and_the_next_ones_warm(self):
+        # A fresh process, as Lambda starts one: its first request is the cold start.
+        script = textwrap.dedent("""
+            import json, sys
+            import agentdeploy_runtime
+            agentdeploy_runtime.track()
+            from strands import Agent
+            from stub_model import ReportingModel
+            handler = agentdeploy_runtime.make_handler(
+                Agent(model=ReportingModel(), callback_handler=None), kind="agent", name="agent", arity=None,
+                is_async=False, conversation="isolated", endpoint="url", max_body_bytes=1000,
+                session_bucket_variable="B", origin_variable="O", origin_stage_variable="S")
+            for text in ("one", "two", "three"):
+                handler({"input": text}, None)
+        """)
+        with tempfile.TemporaryDirectory() as scratch:
+            done = subprocess.run([os.environ.get("AGENTDEPLOY_TEST_PYTHON", sys.executable), "-c", script], capture_output=True, text=True, cwd=scratch,
+                                  env=dict(os.environ, PYTHONPATH=os.pathsep.join(os.path.abspath(p) for p in sys.path if p)),
+                                  timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        requests = [d for d in emf_lines(done.stdout) if "Requests" in d]
+        self.assertEqual([r["ColdStart"] for r in requests], [1, 0, 0])
+        self.assertEqual([r["Requests"] for r in requests], [1, 1, 1])
+
+
+class Streamed(unittest.TestCase):
+    def test_a_streamed_answer_is_measured_when_it_ends(self):
+        from test_streaming import Served, read_all
+
+        gate = os.path.join(tempfile.mkdtemp(prefix="agentdeploy-metrics-"), "gate")
+        open(gate, "w").close()  # the pausing model writes its answer at once
+        from pausing_model import PausingModel
+
+        agent = Agent(model=PausingModel(gate, name="streaming-model"), callback_handler=None)
+        served = Served(agentdeploy_runtime.make_app(agent, kind="agent", name="agent", arity=None, is_async=False,
+                                                     conversation="isolated", **COMMON))
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                connection, response = served.post("/", {"input": PRIVATE})
+                events = read_all(response, bytearray())
+                connection.close()
+                self.assertEqual(events[-1], {"output": f"streaming-model saw 1 messages: {PRIVATE}"})
+                connection, response = served.post("/", {"prompt": 3})
+                self.assertEqual(response.status, 400)
+                response.read()
+                connection.close()
+                # The adapter's readiness check is not a request.
+                connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+                connection.request("GET", "/ping")
+                connection.getresponse().read()
+                connection.close()
+        finally:
+            served.close()
+        request, model, bad = emf_lines(out.getvalue())
+        self.assertEqual((request["Streamed"], request["StatusCode"], request["Requests"]), (True, 200, 1))
+        # The pausing model reports 3 tokens in, 2 out.
+        self.assertEqual((request["InputTokens"], request["OutputTokens"], request["ModelCalls"]), (3, 2, 1))
+        self.assertEqual((model["ModelId"], model["OutputTokens"]), ("streaming-model", 2))
+        self.assertEqual((bad["StatusCode"], bad["ErrorType"], bad["Streamed"]), (400, "BadRequest", True))
+        self.assertNotIn("4111", out.getvalue())
+
+
+class Records(unittest.TestCase):
+    def test_alias_is_read_from_the_invoked_arn_only_when_it_names_one(self):
+        base = "arn:aws:lambda:us-east-1:123456789012:function:f"
+        self.assertEqual(metrics.alias_of(base + ":live"), "live")
+        self.assertIsNone(metrics.alias_of(base + ":12"))
+        self.assertIsNone(metrics.alias_of(base))
+        self.assertIsNone(metrics.alias_of(None))
+
+
+if __name__ == "__main__":
+    unittest.main()
