@@ -218,6 +218,68 @@ class Streamed(unittest.TestCase):
         self.assertNotIn("4111", out.getvalue())
 
 
+class BedrockCalls(unittest.TestCase):
+    """Bedrock calls the code makes itself count from their answers; a Strands Bedrock model's
+    own calls count once (Strands counts them)."""
+
+    def stubbed_client(self):
+        import boto3
+        from botocore.stub import Stubber
+
+        client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="x",
+                              aws_secret_access_key="y")
+        return client, Stubber(client)
+
+    def test_a_direct_converse_and_invoke_model_count_their_tokens(self):
+        import io as _io
+        from botocore.response import StreamingBody
+
+        client, stub = self.stubbed_client()
+        stub.add_response("converse", {
+            "output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 11, "outputTokens": 4, "totalTokens": 15},
+            "metrics": {"latencyMs": 1}})
+        stub.add_response("invoke_model", {
+            "body": StreamingBody(_io.BytesIO(b"{}"), 2), "contentType": "application/json",
+            "ResponseMetadata": {"HTTPHeaders": {"x-amzn-bedrock-input-token-count": "7",
+                                                 "x-amzn-bedrock-output-token-count": "3"}}})
+        stub.activate()
+
+        def main(user_input):
+            client.converse(modelId="amazon.nova-lite-v1:0",
+                            messages=[{"role": "user", "content": [{"text": user_input}]}])
+            client.invoke_model(modelId="amazon.titan-text-express-v1", body=b"{}")
+            return "done"
+
+        handler = agentdeploy_runtime.make_handler(main, kind="main", name="main", arity=1, is_async=False,
+                                                   conversation="isolated", **COMMON)
+        _, (request, *models) = call(handler, {"input": PRIVATE})
+        self.assertEqual((request["InputTokens"], request["OutputTokens"], request["ModelCalls"]), (18, 7, 2))
+        self.assertEqual({m["ModelId"]: (m["InputTokens"], m["OutputTokens"]) for m in models},
+                         {"amazon.nova-lite-v1:0": (11, 4), "amazon.titan-text-express-v1": (7, 3)})
+        stub.assert_no_pending_responses()
+
+    def test_a_strands_bedrock_model_is_counted_once(self):
+        from strands.models.bedrock import BedrockModel
+
+        model = BedrockModel(model_id="anthropic.claude-3-haiku-20240307-v1:0", streaming=False,
+                             region_name="us-east-1")
+        client, stub = self.stubbed_client()
+        stub.add_response("converse", {
+            "output": {"message": {"role": "assistant", "content": [{"text": "hello there"}]}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 20, "outputTokens": 2, "totalTokens": 22},
+            "metrics": {"latencyMs": 1}})
+        stub.activate()
+        model.client = client
+        handler = agentdeploy_runtime.make_handler(Agent(model=model, callback_handler=None), kind="agent",
+                                                   name="agent", arity=None, is_async=False,
+                                                   conversation="isolated", **COMMON)
+        answer, (request, model_record) = call(handler, {"input": "hi"})
+        self.assertEqual(answer, {"output": "hello there"})
+        self.assertEqual((request["InputTokens"], request["OutputTokens"], request["ModelCalls"]), (20, 2, 1))
+        self.assertEqual(model_record["ModelId"], "anthropic.claude-3-haiku-20240307-v1:0")
+
+
 class Records(unittest.TestCase):
     def test_alias_is_read_from_the_invoked_arn_only_when_it_names_one(self):
         base = "arn:aws:lambda:us-east-1:123456789012:function:f"

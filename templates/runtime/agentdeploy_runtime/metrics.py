@@ -12,9 +12,11 @@ OutputTokens, ModelCalls), and one per tool it called, dimensions [FunctionName,
 
 Tokens, model calls and tool calls are counted where Strands counts them (every Agent's
 `EventLoopMetrics.update_usage` / `add_tool_usage`), so an agent used as a tool, a Swarm's agents or
-an agent built per request all count, whatever the entry is.
+an agent built per request all count, whatever the entry is. Bedrock calls the code makes itself
+(boto3's `converse` / `invoke_model`, outside a Strands model) count from their answers.
 """
 
+import contextvars
 import json
 import os
 import sys
@@ -26,6 +28,11 @@ from . import hooks
 
 NAMESPACE = "agentdeploy"
 _METRICS_MODULE = "strands.telemetry.metrics"
+_BEDROCK_MODEL_MODULE = "strands.models.bedrock"
+_BOTOCORE_CLIENT_MODULE = "botocore.client"
+# Set while a Strands Bedrock model runs: its own calls are counted by Strands, not twice here
+# (asyncio.to_thread and create_task carry it to the thread that calls boto3).
+_in_strands_model = contextvars.ContextVar("agentdeploy_in_strands_model", default=False)
 
 _lock = threading.Lock()
 _cold = True
@@ -174,17 +181,79 @@ def attach(agent):
 
 
 def _count_usage(metrics, usage):
-    request = _current
-    if request is None or not isinstance(usage, dict):
+    if _current is None or not isinstance(usage, dict):
         return
     owner = getattr(metrics, "_agentdeploy_agent", None)
     agent = owner() if owner is not None else None
-    model_id = _model_id(agent) if agent is not None else "unknown"
+    _count_model_call(_model_id(agent) if agent is not None else "unknown",
+                      usage.get("inputTokens"), usage.get("outputTokens"))
+
+
+def _count_model_call(model_id, tokens_in, tokens_out):
+    request = _current
+    if request is None:
+        return
     with _lock:
-        counts = request.models.setdefault(model_id, [0, 0, 0])
-        counts[0] += int(usage.get("inputTokens") or 0)
-        counts[1] += int(usage.get("outputTokens") or 0)
+        counts = request.models.setdefault(str(model_id or "unknown"), [0, 0, 0])
+        counts[0] += int(tokens_in or 0)
+        counts[1] += int(tokens_out or 0)
         counts[2] += 1
+
+
+def _count_bedrock_answer(operation, params, response):
+    """A Bedrock call the code made itself: Converse says its usage, InvokeModel (any model's own
+    body) says it in headers."""
+    if operation == "Converse":
+        usage = response.get("usage") or {}
+        tokens_in, tokens_out = usage.get("inputTokens"), usage.get("outputTokens")
+    else:
+        headers = (response.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+        tokens_in = headers.get("x-amzn-bedrock-input-token-count")
+        tokens_out = headers.get("x-amzn-bedrock-output-token-count")
+    _count_model_call(params.get("modelId"), tokens_in, tokens_out)
+
+
+def _wrap_botocore(module):
+    client_class = module.BaseClient
+    make_api_call = client_class._make_api_call
+    if getattr(make_api_call, "_agentdeploy_counts", False):
+        return
+
+    def counted_make_api_call(self, operation_name, api_params):
+        response = make_api_call(self, operation_name, api_params)
+        if (operation_name in ("Converse", "InvokeModel") and _current is not None
+                and not _in_strands_model.get()
+                and self.meta.service_model.service_name == "bedrock-runtime"):
+            try:
+                _count_bedrock_answer(operation_name, api_params, response)
+            except Exception:  # counting never fails the agent's call
+                pass
+        return response
+
+    counted_make_api_call._agentdeploy_counts = True
+    client_class._make_api_call = counted_make_api_call
+
+
+def _wrap_strands_bedrock(module):
+    model_class = module.BedrockModel
+    for name in ("stream", "structured_output"):
+        original = getattr(model_class, name, None)
+        if original is None or getattr(original, "_agentdeploy_marks", False):
+            continue
+
+        def marked(original):
+            async def run(self, *args, **kwargs):
+                _in_strands_model.set(True)
+                try:
+                    async for event in original(self, *args, **kwargs):
+                        yield event
+                finally:
+                    _in_strands_model.set(False)
+
+            run._agentdeploy_marks = True
+            return run
+
+        setattr(model_class, name, marked(original))
 
 
 def _count_tool(tool):
@@ -216,5 +285,8 @@ def _wrap(module):
 
 
 def track():
-    """Counts Strands' token usage and tool calls per request from now on."""
+    """Counts Strands' token usage and tool calls, and the code's own Bedrock calls, per request
+    from now on."""
     hooks.after_import(_METRICS_MODULE, _wrap)
+    hooks.after_import(_BEDROCK_MODEL_MODULE, _wrap_strands_bedrock)
+    hooks.after_import(_BOTOCORE_CLIENT_MODULE, _wrap_botocore)
