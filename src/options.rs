@@ -237,7 +237,7 @@ agent_options! {
         tracing_layer: flag(Option<String>) config(String) replace,
             arg("tracing-layer", env = "AGENTDEPLOY_TRACING_LAYER", value_name = "ARN");
         /// Alarm when more than this share of requests fail (5xx) in 5 minutes: 0.05 or 5%
-        alarm_errors: flag(Option<String>) config(String) replace,
+        alarm_errors: flag(Option<String>) config(f64) replace,
             arg("alarm-errors", env = "AGENTDEPLOY_ALARM_ERRORS", value_name = "RATE", allow_hyphen_values = true);
         /// Alarm when the 95th percentile of request durations exceeds this in 5 minutes
         alarm_p95: flag(Option<String>) config(u32) replace,
@@ -377,6 +377,28 @@ impl<'a, T: FromStr + Copy> Pick<'a, Option<String>, T> {
                 Ok(value) => Ok(Some(self.given_by_flag(value))),
                 Err(_) => Err(self.error(format!("`{text}` is not {what}"))),
             },
+            (None, Some(value)) => Ok(Some(self.given_by_config(*value))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+impl<'a> Pick<'a, Option<String>, f64> {
+    /// A share of a whole: the flag's `0.05` or `5%`, else the config's number; `what`
+    /// completes "`TEXT` is not ..." when the flag's text is neither.
+    pub fn share(&self, what: &str) -> Result<Option<Given<'a, f64>>> {
+        match (self.flag, self.config) {
+            (Some(text), _) => {
+                let trimmed = text.trim();
+                let parsed = match trimmed.strip_suffix('%') {
+                    Some(percent) => percent.trim().parse::<f64>().ok().map(|p| p / 100.0),
+                    None => trimmed.parse::<f64>().ok(),
+                };
+                match parsed {
+                    Some(value) => Ok(Some(self.given_by_flag(value))),
+                    None => Err(self.error(format!("`{}` is not {what}", text.escape_debug()))),
+                }
+            }
             (None, Some(value)) => Ok(Some(self.given_by_config(*value))),
             (None, None) => Ok(None),
         }

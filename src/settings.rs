@@ -649,23 +649,12 @@ impl Alarms {
 }
 
 fn alarms(layers: &Layers<'_>) -> Result<Alarms> {
-    let error_rate = match layers.alarm_errors().text() {
+    const SHARE: &str = "a share of requests above 0 and below 1 (like 0.05 or 5%)";
+    let error_rate = match layers.alarm_errors().share(SHARE)? {
         None => None,
+        Some(given) if given.value > 0.0 && given.value < 1.0 => Some(given.value),
         Some(given) => {
-            let text = given.value.trim();
-            let parsed = match text.strip_suffix('%') {
-                Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
-                None => text.parse::<f64>(),
-            };
-            match parsed {
-                Ok(rate) if rate > 0.0 && rate < 1.0 => Some(rate),
-                _ => {
-                    return Err(given.error(format!(
-                        "`{}` is not a share of requests above 0 and below 1 (like 0.05 or 5%)",
-                        given.value.escape_debug()
-                    )));
-                }
-            }
+            return Err(given.error(format!("{} % is not {SHARE}", given.value * 100.0)));
         }
     };
     let p95_ms = match layers

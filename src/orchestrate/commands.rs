@@ -198,7 +198,6 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     })
 }
 
-/// The record entry and the stack name for NAME in the selected environment.
 pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Result<i32> {
     let (_, entry, stack_name) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;

@@ -22,6 +22,7 @@ pub fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Opti
     ))
 }
 
+/// The record entry and the stack name for NAME in the selected environment.
 pub fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
     crate::settings::validate_function_name(name)?;
     let project_dir = ctx.project_dir();
@@ -35,6 +36,8 @@ pub fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>,
     Ok((store, entry, stack))
 }
 
+/// The AWS configuration to reach NAME: `--region`, else the record's region, else the config's
+/// (else the SDK's chain).
 pub async fn sdk_for(
     ctx: &Context,
     name: &str,

@@ -829,9 +829,36 @@ const CASES: &[Case] = &[
             "150%",
         ],
         2,
-        "--alarm-errors: `150%` is not a share of requests above 0 and below 1 (like 0.05 or 5%)",
+        "--alarm-errors: 150 % is not a share of requests above 0 and below 1 (like 0.05 or 5%)",
         "an error-rate alarm that is not a share",
     ),
+    with_agent(
+        &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--alarm-errors",
+            "lots",
+        ],
+        2,
+        "--alarm-errors: `lots` is not a share of requests above 0 and below 1",
+        "an error-rate alarm that is not a number",
+    ),
+    Case {
+        name: "an error-rate alarm of 200 % in the config",
+        files: &[
+            ("agent.py", AGENT),
+            (
+                "agentdeploy.toml",
+                b"[agents.x]\nagent = \"agent.py\"\nalarm_errors = 2.0\n",
+            ),
+        ],
+        args: &[],
+        env: &[],
+        code: 2,
+        message: "agentdeploy.toml: `alarm_errors`: 200 % is not a share of requests",
+    },
     with_agent(
         &[
             "--function-name",
