@@ -349,8 +349,9 @@ pub struct CostArgs {
     #[arg(long, default_value_t = 0.1, value_name = "FRACTION")]
     pub cold_start_share: f64,
     /// INIT duration of one cold start, in seconds (importing the agent and its dependencies)
-    #[arg(long, default_value_t = 2.5, value_name = "SECONDS")]
-    pub init_duration: f64,
+    /// [default: 2.5; with --from-metrics, the measured one]
+    #[arg(long, value_name = "SECONDS")]
+    pub init_duration: Option<f64>,
     /// Count SnapStart's snapshot cache and restores instead of INIT (on follows the agent's config)
     #[arg(long)]
     pub snapstart: bool,

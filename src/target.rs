@@ -209,6 +209,8 @@ pub struct Measured {
     /// Answered 5xx (the agent failed).
     pub server_errors: u64,
     pub cold_starts: u64,
+    /// The mean INIT of the cold starts (the agent's import, as the runtime measured it).
+    pub init_duration_ms: Option<f64>,
     pub duration_ms: Durations,
     pub input_tokens: u64,
     pub output_tokens: u64,

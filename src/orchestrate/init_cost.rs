@@ -188,6 +188,21 @@ pub fn estimate(
     }
 }
 
+/// A cold start's INIT when neither the flag nor a measurement says (strands-agents and its
+/// dependencies imported on 512 MB).
+pub const DEFAULT_INIT_SECONDS: f64 = 2.5;
+
+/// `--init-duration`, checked (`None`: not given).
+pub fn init_duration(args: &CostArgs) -> Result<Option<f64>> {
+    match args.init_duration {
+        Some(seconds) if !(0.0..=10.0).contains(&seconds) => Err(Error::usage(
+            "--init-duration",
+            format!("{seconds} s is out of range; Lambda stops an INIT at 10 s"),
+        )),
+        given => Ok(given),
+    }
+}
+
 pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
     let section = match (&args.name, &ctx.config) {
         (Some(name), Some(config)) => {
@@ -225,18 +240,9 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
             format!("{} is not a share between 0 and 1", args.cold_start_share),
         ));
     }
-    if !(0.0..=10.0).contains(&args.init_duration) {
-        return Err(Error::usage(
-            "--init-duration",
-            format!(
-                "{} s is out of range; Lambda stops an INIT at 10 s",
-                args.init_duration
-            ),
-        ));
-    }
     let cold_starts = ColdStarts {
         share: args.cold_start_share,
-        init_duration_s: args.init_duration,
+        init_duration_s: init_duration(args)?.unwrap_or(DEFAULT_INIT_SECONDS),
         snapstart: args.snapstart || section.snapstart == Some(true),
     };
     let architecture = match (args.architecture, section.architecture.as_deref()) {

@@ -92,6 +92,9 @@ pub struct MetricsReport {
     pub duration_ms: Durations,
     pub cold_starts: u64,
     pub cold_start_share: Option<f64>,
+    /// The cold starts' mean INIT: the agent's import, as the runtime measured it (Lambda's
+    /// billed INIT adds the runtime's own start).
+    pub init_duration_ms: Option<f64>,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub model_calls: u64,
@@ -167,6 +170,7 @@ impl MetricsReport {
             duration_ms: measured.duration_ms,
             cold_starts: measured.cold_starts,
             cold_start_share: share(measured.cold_starts, measured.requests),
+            init_duration_ms: measured.init_duration_ms,
             input_tokens: measured.input_tokens,
             output_tokens: measured.output_tokens,
             model_calls: measured.model_calls,
@@ -263,7 +267,14 @@ impl CommandResult for MetricsReport {
         );
         line(
             "cold starts",
-            format!("{} ({})", self.cold_starts, percent(self.cold_start_share)),
+            format!(
+                "{} ({}){}",
+                self.cold_starts,
+                percent(self.cold_start_share),
+                self.init_duration_ms
+                    .map(|ms| format!(", INIT {ms:.0} ms on average"))
+                    .unwrap_or_default()
+            ),
         );
         line(
             "tokens",
@@ -347,6 +358,7 @@ pub async fn cost_from_metrics<T: Target>(
         .as_deref()
         .ok_or_else(|| Error::usage("NAME", "--from-metrics needs the function's name"))?;
     let window = window("--since", &args.since)?;
+    crate::orchestrate::init_cost::init_duration(args)?;
     let table = price_table(ctx, args.prices.as_deref())?;
     let (_, entry, stack_name) = recorded(ctx, name)?;
     let sdk = sdk_for(ctx, name, entry.as_ref()).await?;
@@ -394,7 +406,10 @@ pub async fn cost_from_metrics<T: Target>(
         api_gateway,
         ColdStarts {
             share: report.cold_start_share.unwrap_or(0.0),
-            init_duration_s: args.init_duration,
+            // The flag, else what the cold starts measured, else the usual import.
+            init_duration_s: crate::orchestrate::init_cost::init_duration(args)?
+                .or(report.init_duration_ms.map(|ms| ms / 1000.0))
+                .unwrap_or(crate::orchestrate::init_cost::DEFAULT_INIT_SECONDS),
             snapstart: args.snapstart,
         },
         table.prices,
@@ -463,6 +478,7 @@ mod tests {
             client_errors: 1,
             server_errors: 1,
             cold_starts: 2,
+            init_duration_ms: Some(800.0),
             duration_ms: Durations {
                 p50: Some(100.0),
                 p95: Some(900.0),
@@ -515,6 +531,14 @@ mod tests {
         assert!((report.cost.models_usd - 21.0).abs() < 1e-9);
         assert_eq!(report.error_rate, Some(0.2));
         assert_eq!(report.cold_start_share, Some(0.2));
+        assert!(
+            report
+                .text_lines()
+                .iter()
+                .any(|l| l.contains("2 (20.0 %), INIT 800 ms on average")),
+            "{:?}",
+            report.text_lines()
+        );
         // Lambda: 10 requests x 2 s x 1 GB at arm64's price, plus the requests.
         let compute = 10.0 * 2.0 * table.prices.lambda_gb_second_arm64;
         assert!((report.cost.lambda_compute_usd - compute).abs() < 1e-12);

@@ -7,10 +7,14 @@ secrets are read from SSM Parameter Store into the environment once per cold sta
 every event to the generated handler (behind the Web Adapter: `agentdeploy_serve` serves its app).
 """
 
-import json
-import os
+import time
 
-import agentdeploy_runtime
+_started = time.perf_counter()  # INIT's own work begins: the record of the cold start says how long
+
+import json  # noqa: E402
+import os  # noqa: E402
+
+import agentdeploy_runtime  # noqa: E402
 
 agentdeploy_runtime.track()
 agentdeploy_runtime.neutralise_servers()
@@ -32,6 +36,8 @@ def _load_secrets():
 _load_secrets()
 
 import handler  # noqa: E402  (the agent reads its secrets at import)
+
+agentdeploy_runtime.metrics.init_done(_started)
 
 # Behind the Web Adapter the handler defines `app` instead (served by agentdeploy_serve).
 lambda_handler = getattr(handler, "lambda_handler", None)

@@ -158,7 +158,8 @@ class Buffered(unittest.TestCase):
     def test_the_first_request_of_a_process_is_cold_and_the_next_ones_warm(self):
         # A fresh process, as Lambda starts one: its first request is the cold start.
         script = textwrap.dedent("""
-            import json, sys
+            import json, sys, time
+            started = time.perf_counter()
             import agentdeploy_runtime
             agentdeploy_runtime.track()
             from strands import Agent
@@ -167,6 +168,7 @@ class Buffered(unittest.TestCase):
                 Agent(model=ReportingModel(), callback_handler=None), kind="agent", name="agent", arity=None,
                 is_async=False, conversation="isolated", endpoint="url", max_body_bytes=1000,
                 session_bucket_variable="B", origin_variable="O", origin_stage_variable="S")
+            agentdeploy_runtime.metrics.init_done(started)  # as the bootstrap says after the import
             for text in ("one", "two", "three"):
                 handler({"input": text}, None)
         """)
@@ -177,6 +179,11 @@ class Buffered(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         requests = [d for d in emf_lines(done.stdout) if "Requests" in d]
         self.assertEqual([r["ColdStart"] for r in requests], [1, 0, 0])
+        # The cold start's record carries the import's time, as a metric; the warm ones none.
+        self.assertGreater(requests[0]["InitDuration"], 0)
+        self.assertIn({"Name": "InitDuration", "Unit": "Milliseconds"},
+                      requests[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"])
+        self.assertEqual(["InitDuration" in r for r in requests], [True, False, False])
         self.assertEqual([r["Requests"] for r in requests], [1, 1, 1])
 
 

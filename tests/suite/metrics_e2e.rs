@@ -69,14 +69,25 @@ fn metrics_counts_requests_errors_tokens_and_tool_calls_from_the_functions_own_r
     ));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).expect("-o json is one document");
-    assert_eq!(doc["requests"], 5, "{doc:#}");
+    if doc["requests"] != 5 {
+        // What the function wrote, to tell a record not written from one not read.
+        let logs = run(&mut cmd(
+            &aws,
+            work.path(),
+            &["logs", "metered", "--since", "1h"],
+        ));
+        panic!("{doc:#}\n{}", stdout(&logs));
+    }
     assert_eq!(
         (doc["client_errors"].as_u64(), doc["server_errors"].as_u64()),
         (Some(1), Some(1))
     );
     assert_eq!(doc["error_rate"], 0.4);
-    // The first request started the execution environment; the rest found it warm.
+    // The first request started the execution environment; the rest found it warm. Its record
+    // says how long the bootstrap took to import the agent (Strands and all: some time).
     assert_eq!(doc["cold_starts"], 1);
+    let init_ms = doc["init_duration_ms"].as_f64().unwrap();
+    assert!(init_ms > 10.0, "{doc:#}");
     // Per answered request: the orchestrator's two model calls (10 and 30 input tokens: it was
     // given 1 message, then 3), the researcher's one (10); a word count of each answer out.
     assert_eq!(doc["model_calls"], 9, "{doc:#}");
@@ -196,6 +207,14 @@ fn metrics_counts_requests_errors_tokens_and_tool_calls_from_the_functions_own_r
     assert_eq!(
         cost["lambda"]["api_gateway"], false,
         "a Function URL: {cost:#}"
+    );
+    // The measured INIT, not the usual 2.5 s, unless --init-duration says otherwise.
+    let billed_init = cost["lambda"]["cold_starts"]["init_duration_s"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (billed_init * 1000.0 - init_ms).abs() < 1e-6,
+        "{billed_init} s vs {init_ms} ms"
     );
     assert!(
         (cost["models_usd"].as_f64().unwrap() - 120.0 * 24.0 * 30.0).abs() < 1e-6,

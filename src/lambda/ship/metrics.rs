@@ -40,7 +40,8 @@ fn dimension(name: &str, value: &str) -> Dimension {
 }
 
 /// The window as one period CloudWatch accepts (a multiple of a minute, or of an hour past 3
-/// hours), ending at the next boundary so that it is exactly one period.
+/// hours), ending at the next boundary after now (strictly: data from this very second counts)
+/// so that it is exactly one period.
 fn period_and_bounds(window: Duration, now: SystemTime) -> (i32, i64, i64) {
     let unit: u64 = if window.as_secs() > 3 * 3600 {
         3600
@@ -49,7 +50,7 @@ fn period_and_bounds(window: Duration, now: SystemTime) -> (i32, i64, i64) {
     };
     let period = window.as_secs().max(1).div_ceil(unit) * unit;
     let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let end = now.div_ceil(unit) * unit;
+    let end = (now / unit + 1) * unit;
     let period = period.min(i32::MAX as u64);
     (period as i32, end.saturating_sub(period) as i64, end as i64)
 }
@@ -147,6 +148,7 @@ pub async fn measured(
         ("client_errors", "ClientErrors", "Sum"),
         ("server_errors", "ServerErrors", "Sum"),
         ("cold_starts", "ColdStart", "Sum"),
+        ("init", "InitDuration", "Average"),
         ("p50", "Duration", "p50"),
         ("p95", "Duration", "p95"),
         ("max", "Duration", "Maximum"),
@@ -260,6 +262,7 @@ pub async fn measured(
         client_errors: sum("client_errors"),
         server_errors: sum("server_errors"),
         cold_starts: sum("cold_starts"),
+        init_duration_ms: first("init"),
         duration_ms: if requests == 0 {
             Durations::default()
         } else {
@@ -351,5 +354,11 @@ mod tests {
         assert_eq!(end - start, i64::from(period));
         // 90 s rounds up to two minutes.
         assert_eq!(period_and_bounds(Duration::from_secs(90), now).0, 120);
+        // Now on a boundary: the window still holds this second's data.
+        let on_boundary = UNIX_EPOCH + Duration::from_secs(1_000_020);
+        assert_eq!(
+            period_and_bounds(Duration::from_secs(60), on_boundary).2,
+            1_000_080
+        );
     }
 }

@@ -4,7 +4,8 @@ measuring costs no API call and no latency.
 
 Namespace `agentdeploy`. Each request writes one record with dimension sets [FunctionName] and
 [FunctionName, Version]: Requests, Duration (ms), ColdStart, ClientErrors (4xx), ServerErrors
-(5xx), InputTokens, OutputTokens, ModelCalls, ToolCalls; and as properties (searchable in Logs
+(5xx), InputTokens, OutputTokens, ModelCalls, ToolCalls (and on a cold start's, InitDuration: the
+ms the bootstrap took to import the agent); and as properties (searchable in Logs
 Insights, not metrics): StatusCode, Outcome, ErrorType, Streamed, Conversation, Alias, RequestId.
 Then one record per model it called, dimensions [FunctionName, ModelId] (InputTokens,
 OutputTokens, ModelCalls), and one per tool it called, dimensions [FunctionName, ToolName]
@@ -36,6 +37,7 @@ _in_strands_model = contextvars.ContextVar("agentdeploy_in_strands_model", defau
 
 _lock = threading.Lock()
 _cold = True
+_init_ms = None  # the bootstrap's import of the agent, for the cold start's record
 _current = None  # the Request being measured (Lambda runs one request at a time per process)
 
 
@@ -51,6 +53,13 @@ class Request:
         self.models = {}  # model id -> [input tokens, output tokens, model calls]
         self.tools = {}  # tool name -> calls
         self.finished = False
+
+
+def init_done(started):
+    """The agent is imported (INIT's work): `started` was `time.perf_counter()` when the
+    bootstrap began."""
+    global _init_ms
+    _init_ms = round((time.perf_counter() - started) * 1000, 3)
 
 
 def begin(*, streamed, conversation, request_id=None, alias=None):
@@ -109,6 +118,8 @@ def records(request, status, error_type, cold, duration_ms):
         "ModelCalls": (calls, "Count"),
         "ToolCalls": (sum(request.tools.values()), "Count"),
     }
+    if cold and _init_ms is not None:
+        values["InitDuration"] = (_init_ms, "Milliseconds")
     main = _document(timestamp, [["FunctionName"], ["FunctionName", "Version"]], values)
     main.update({
         "FunctionName": function,
