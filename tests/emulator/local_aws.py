@@ -913,6 +913,33 @@ def _statistic(self, stat):
     return values[min(max(rank, 1), len(values)) - 1]
 
 
+_moto_function_create = awslambda.LambdaFunction.create_from_cloudformation_json.__func__
+_moto_function_update = awslambda.LambdaFunction.update_from_cloudformation_json.__func__
+
+
+def _function_settings(function, properties):
+    """What moto's CloudFormation leaves out of a function: its layers (the Web Adapter's, the
+    ADOT layer), X-Ray tracing and architecture, as GetFunctionConfiguration then reports them."""
+    if properties.get("Layers"):
+        function.layers = function._get_layers_data(properties["Layers"])
+    if properties.get("TracingConfig"):
+        function.tracing_config = properties["TracingConfig"]
+    if properties.get("Architectures"):
+        function.architectures = properties["Architectures"]
+    return function
+
+
+def _function_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    function = _moto_function_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    return _function_settings(function, cloudformation_json["Properties"])
+
+
+def _function_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    function = _moto_function_update(cls, original_resource, new_resource_name, cloudformation_json,
+                                     account_id, region_name)
+    return _function_settings(function, cloudformation_json["Properties"])
+
+
 # Layers AWS publishes (the Lambda Web Adapter's, the ADOT layers) exist for every account; moto
 # knows only the layers published into it and would refuse the function.
 _AWS_LAYER_PUBLISHERS = ("753240598075", "901920570463", "615299751070")
@@ -920,7 +947,7 @@ _moto_layers_data = awslambda.LambdaFunction._get_layers_data
 
 
 def _get_layers_data(self, layers_versions_arns):
-    published = [a for a in layers_versions_arns if a.split(":")[4:5] == [_AWS_LAYER_PUBLISHERS[0]]]
+    published = [a for a in layers_versions_arns if a.split(":")[4:5] and a.split(":")[4] in _AWS_LAYER_PUBLISHERS]
     own = [a for a in layers_versions_arns if a not in published]
     data = _moto_layers_data(self, own) if own else []
     return data + [{"Arn": arn, "CodeSize": 0} for arn in published]
@@ -935,6 +962,8 @@ def install_patches():
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
     awslambda.LambdaFunction._get_layers_data = _get_layers_data
+    awslambda.LambdaFunction.create_from_cloudformation_json = classmethod(_function_create)
+    awslambda.LambdaFunction.update_from_cloudformation_json = classmethod(_function_update)
     awslambda_urls.url_paths[
         r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%-]+)/response-streaming-invocations$"
     ] = _invoke_with_response_stream

@@ -140,3 +140,43 @@ fn tracing_and_alarm_templates_pass_cfn_lint_and_the_sam_transform() {
     );
     assert_eq!(arm["Resources"].get("AgentLatencyAlarm"), None);
 }
+
+#[test]
+fn a_traced_agent_deploys_with_the_adot_layer_and_answers() {
+    let aws = crate::common::local_aws::LocalAws::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("probe_agent.py"), dir.path().join("agent.py")).unwrap();
+    let out = run(aws.lambda_command(dir.path()).args([
+        "--function-name",
+        "traced",
+        "--agent",
+        "agent.py",
+        "--endpoint",
+        "url",
+        "--tracing",
+    ]));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
+    assert_eq!(doc["plan"]["tracing"]["xray"], "Active", "{doc:#}");
+    let config = aws.boto3(
+        "c = client('lambda').get_function_configuration(FunctionName='traced')\n\
+         print(json.dumps({'tracing': c.get('TracingConfig'), 'layers': [l['Arn'] for l in c.get('Layers', [])],\n\
+                           'wrapper': c['Environment']['Variables'].get('AWS_LAMBDA_EXEC_WRAPPER')}))\n",
+    );
+    let config: Value = serde_json::from_str(config.trim()).unwrap();
+    assert_eq!(config["tracing"]["Mode"], "Active", "{config}");
+    assert_eq!(
+        config["layers"],
+        json!(["arn:aws:lambda:us-east-1:901920570463:layer:aws-otel-python-amd64-ver-1-29-0:1"])
+    );
+    assert_eq!(config["wrapper"], "/opt/otel-instrument");
+    let mut invoke = agentdeploy(dir.path());
+    aws.configure(&mut invoke);
+    let answered = run(invoke.args(["invoke", "traced", "--input", "hi"]));
+    assert_eq!(answered.status.code(), Some(0), "{}", stderr(&answered));
+    assert!(
+        stdout(&answered).contains("\"echo\": \"hi\""),
+        "{}",
+        stdout(&answered)
+    );
+}
