@@ -142,8 +142,25 @@ fn http_status(raw: &dyn std::any::Any) -> Option<u16> {
 pub const MISSING_BUCKET_HINT: &str =
     "the artifact bucket does not exist: create it, pass another --s3-bucket, or use --resolve-s3";
 
-/// A failed AWS call during a deploy: a credentials problem as the preflight error it is (exit
-/// 3), anything else as "WHAT failed: <code>: <message> (request id)" with `hint` (exit 5).
+/// A failed AWS call: a credentials problem as the preflight error it is (exit 3), anything else
+/// as `otherwise("WHAT failed: <code>: <message> (request id)")`.
+pub fn failed_call<E, R>(
+    what: impl std::fmt::Display,
+    err: &SdkError<E, R>,
+    otherwise: impl FnOnce(String) -> Error,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let (detail, problem) = read_sdk_failure(err);
+    match problem {
+        Some(problem) => problem.error(&detail),
+        None => otherwise(format!("{what} failed: {detail}")),
+    }
+}
+
+/// A failed AWS call during a deploy: [`failed_call`], else a deploy error with `hint` (exit 5).
 pub fn deploy_call_failed<E, R>(
     what: impl std::fmt::Display,
     err: &SdkError<E, R>,
@@ -153,14 +170,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let (detail, problem) = read_sdk_failure(err);
-    match problem {
-        Some(problem) => problem.error(&detail),
-        None => Error::Deploy {
-            message: format!("{what} failed: {detail}"),
-            hint: hint.into(),
-        },
-    }
+    failed_call(what, err, |message| Error::Deploy {
+        message,
+        hint: hint.into(),
+    })
 }
 
 /// "WHAT failed: " and [`describe`], for the message about one failed AWS call.

@@ -203,6 +203,19 @@ pub fn init_duration(args: &CostArgs) -> Result<Option<f64>> {
     }
 }
 
+/// `--api-gateway on|off`: whether API Gateway requests may be counted at all (`on` counts them
+/// where the agent has an API).
+pub fn api_gateway_counted(args: &CostArgs) -> Result<bool> {
+    match args.api_gateway.as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(Error::usage(
+            "--api-gateway",
+            format!("`{other}` is not one of: on, off"),
+        )),
+    }
+}
+
 pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
     let section = match (&args.name, &ctx.config) {
         (Some(name), Some(config)) => {
@@ -250,16 +263,8 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         (None, Some("arm64")) => Architecture::Arm64,
         _ => Architecture::X86_64,
     };
-    let api_gateway = match args.api_gateway.as_str() {
-        "on" => section.endpoint.as_deref().is_none_or(|e| e == "api"),
-        "off" => false,
-        other => {
-            return Err(Error::usage(
-                "--api-gateway",
-                format!("`{other}` is not one of: on, off"),
-            ));
-        }
-    };
+    let api_gateway =
+        api_gateway_counted(args)? && section.endpoint.as_deref().is_none_or(|e| e == "api");
     let prices = Prices::load(args.prices.as_deref())?;
     let e = estimate(
         memory,

@@ -359,6 +359,7 @@ pub async fn cost_from_metrics<T: Target>(
         .ok_or_else(|| Error::usage("NAME", "--from-metrics needs the function's name"))?;
     let window = window("--since", &args.since)?;
     crate::orchestrate::init_cost::init_duration(args)?;
+    let api_gateway = crate::orchestrate::init_cost::api_gateway_counted(args)?;
     let table = price_table(ctx, args.prices.as_deref())?;
     let (_, entry, stack_name) = recorded(ctx, name)?;
     let sdk = sdk_for(ctx, name, entry.as_ref()).await?;
@@ -381,23 +382,15 @@ pub async fn cost_from_metrics<T: Target>(
         .memory
         .or(report.memory_mb)
         .unwrap_or(crate::settings::DEFAULT_MEMORY);
-    let api_gateway = match args.api_gateway.as_str() {
-        "on" => match &entry {
+    let api_gateway = api_gateway
+        && match &entry {
             Some(entry) => entry.endpoint_kind == "api",
             // A fresh checkout: the stack says whether it has an API.
             None => target
                 .state(&sdk, name, &stack_name)
                 .await?
                 .is_some_and(|state| state.outputs.contains_key("ApiEndpoint")),
-        },
-        "off" => false,
-        other => {
-            return Err(Error::usage(
-                "--api-gateway",
-                format!("`{other}` is not one of: on, off"),
-            ));
-        }
-    };
+        };
     let lambda = estimate(
         memory,
         report.duration_ms.mean.unwrap_or(0.0) / 1000.0,

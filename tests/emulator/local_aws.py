@@ -987,14 +987,19 @@ def _event_message(event_type, payload, content_type="application/octet-stream")
     return message + zlib.crc32(message).to_bytes(4, "big")
 
 
+def _signed_region(headers):
+    """The region a request was signed for (its credential scope), else the default."""
+    credential = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
+    return credential.group(1) if credential else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+
+
 def _invoke_with_response_stream(request, full_url, headers):
     """InvokeWithResponseStream, which moto lacks: the function behind the Web Adapter answers,
     and its bytes are relayed to the caller as the function's server writes them."""
     path = urllib.parse.urlparse(full_url)
     name = urllib.parse.unquote(path.path.split("/functions/", 1)[1].split("/", 1)[0])
     qualifier = urllib.parse.parse_qs(path.query).get("Qualifier", [None])[0]
-    credential = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
-    region = credential.group(1) if credential else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    region = _signed_region(headers)
     backend = awslambda.lambda_backends[awslambda_models_account(name)][region]
     function = backend.get_function(name, qualifier)
     python = shutil.which(function.run_time or "")
@@ -1062,8 +1067,7 @@ def _cloudwatch_rpc_v2_cbor(request, full_url, headers):
 
     operation = urllib.parse.urlparse(full_url).path.rstrip("/").rsplit("/", 1)[-1]
     params = cbor2.loads(request.data) if request.data else {}
-    credential = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
-    region = credential.group(1) if credential else os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    region = _signed_region(headers)
     backend = cloudwatch.cloudwatch_backends[DEFAULT_ACCOUNT_ID][region]
     cbor_headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
 

@@ -25,14 +25,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    let (detail, problem) = crate::aws::errors::read_sdk_failure(err);
-    match problem {
-        Some(problem) => problem.error(&detail),
-        None => Error::Verify {
-            message: format!("{what} failed: {detail}"),
-            hint: "reading metrics needs cloudwatch:GetMetricData and cloudwatch:ListMetrics (and cloudwatch:DescribeAlarms for alarms); check the profile or role".into(),
-        },
+    crate::aws::errors::failed_call(what, err, |message| {
+        Error::Verify {
+        message,
+        hint: "reading metrics needs cloudwatch:GetMetricData and cloudwatch:ListMetrics (and cloudwatch:DescribeAlarms for alarms); check the profile or role".into(),
     }
+    })
 }
 
 fn dimension(name: &str, value: &str) -> Dimension {

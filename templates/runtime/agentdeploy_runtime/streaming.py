@@ -75,24 +75,23 @@ def _agent_event(event):
     return None
 
 
+def _json_header(scope, name):
+    """A header the adapter fills with a JSON object (the request's or Lambda's context); None
+    when it is missing or not one."""
+    value = dict(scope.get("headers", [])).get(name)
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def _caller_event(scope):
     """The Lambda event's identity part, as the adapter forwards it."""
-    context = dict(scope.get("headers", [])).get(REQUEST_CONTEXT_HEADER)
-    if not context:
-        return {}
-    try:
-        request_context = json.loads(context)
-    except ValueError:
-        return {}
-    return {"requestContext": request_context} if isinstance(request_context, dict) else {}
-
-
-def _lambda_context(scope):
-    try:
-        context = json.loads(dict(scope.get("headers", [])).get(LAMBDA_CONTEXT_HEADER) or b"{}")
-    except ValueError:
-        return {}
-    return context if isinstance(context, dict) else {}
+    request_context = _json_header(scope, REQUEST_CONTEXT_HEADER)
+    return {} if request_context is None else {"requestContext": request_context}
 
 
 def _header(scope, name):
@@ -252,7 +251,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         if path == readiness_path and method == "GET":
             # The adapter's readiness check during INIT: not a request, not measured.
             return await served(scope, receive, send)
-        lambda_context = _lambda_context(scope)
+        lambda_context = _json_header(scope, LAMBDA_CONTEXT_HEADER) or {}
         measured = metrics.begin(streamed=True, conversation=conversation,
                                  request_id=lambda_context.get("request_id") or _header(scope, b"x-amzn-request-id"),
                                  alias=metrics.alias_of(lambda_context.get("invoked_function_arn")))
