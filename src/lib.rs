@@ -25,4 +25,5 @@ pub mod smoke;
 pub mod target;
 pub mod timings;
 pub mod tools;
+pub mod untrusted;
 pub mod walk;

@@ -48,6 +48,8 @@ pub trait DeploymentSettings: Clone + Send + Sync + 'static {
     /// The region given by flag or config (`None`: the SDK's chain decides).
     fn region(&self) -> Option<&str>;
     fn profile(&self) -> Option<&str>;
+    /// The bucket artifacts go to, when one is named (`None`: the target finds its own).
+    fn artifact_bucket(&self) -> Option<&str>;
     /// Where `.env` files and the deployment record live.
     fn project_dir(&self) -> &Path;
     /// Where the rendered project is written.
@@ -267,6 +269,14 @@ pub struct FoundDeployment {
     pub endpoint: Option<String>,
 }
 
+/// What a command is about to do to a deployment, for the check that it is this function's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Deploy,
+    Rollback,
+    Destroy,
+}
+
 /// What `destroy` removed.
 #[derive(Debug, Clone, Default)]
 pub struct Teardown {
@@ -322,11 +332,12 @@ pub trait Target: Send + Sync {
     ) -> impl Future<Output = Result<Option<Live>>> + Send;
 
     /// Where the deployment's cross-machine deploy lock lives (`None`: nowhere yet, e.g. before
-    /// the first deploy made the artifact bucket).
+    /// the first deploy made the artifact bucket). `bucket`: the artifact bucket, when named.
     fn deploy_lock_location(
         &self,
         aws: &AwsContext,
-        settings: &Self::Settings,
+        stack_name: &str,
+        bucket: Option<&str>,
     ) -> impl Future<Output = Result<Option<crate::aws::s3_lock::LockLocation>>> + Send;
 
     /// What the last deploy recorded in the cloud (`None`: nothing yet).
@@ -422,6 +433,19 @@ pub trait Target: Send + Sync {
         function_name: &str,
         version: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Refuses (exit 2, nothing changed) a deployment that exists in the cloud but is not this
+    /// function's: made by someone else, or by agentdeploy for another function. `recorded`:
+    /// this project's record shows a deploy of the function into it. `Ok(Some(note))`: only
+    /// the record vouches for it.
+    fn check_owner(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        stack_name: &str,
+        recorded: bool,
+        change: Change,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// Deletes the deployment and what it keeps elsewhere, if it is this function's
     /// (`recorded`: the project's record names it); waits until it is gone.

@@ -51,6 +51,19 @@ pub struct LockBody {
     pub expires_at: u64,
 }
 
+/// How far a lock's clock may run ahead of ours and still count (machines' clocks differ).
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
+/// A lock object larger than this is not agentdeploy's (it writes a few hundred bytes).
+const MAX_LOCK_BYTES: i64 = 4096;
+
+impl LockBody {
+    /// Someone holds it at `now`: not yet expired, and not expiring further out than a lease
+    /// can reach (a lock claiming the year 9999 was never written by a renewing holder).
+    pub fn is_held_at(&self, now: u64) -> bool {
+        self.expires_at > now && self.expires_at <= now + (LOCK_TTL + CLOCK_SKEW).as_secs()
+    }
+}
+
 /// One attempt's outcome.
 #[derive(Debug)]
 pub enum Attempt {
@@ -203,7 +216,7 @@ pub async fn try_acquire(
         let Some((current, etag)) = read(client, location).await? else {
             continue;
         };
-        if current.expires_at > now_secs() {
+        if current.is_held_at(now_secs()) {
             return Ok(Attempt::Busy(current));
         }
         // Expired: replace exactly the version read; a runner that got there first wins.
@@ -291,6 +304,9 @@ pub async fn read(
         Err(err) => return Err(lock_error(format_args!("reading the lock"), location, &err)),
     };
     let etag = out.e_tag().unwrap_or_default().to_string();
+    if out.content_length().unwrap_or(0) > MAX_LOCK_BYTES {
+        return Ok(Some((unreadable(), etag)));
+    }
     let bytes = out
         .body
         .collect()
@@ -302,13 +318,19 @@ pub async fn read(
         .into_bytes();
     // A lock that is not agentdeploy's JSON (truncated, hand-made) counts as expired: it would
     // otherwise block every deploy forever.
-    let body = serde_json::from_slice(&bytes).unwrap_or(LockBody {
+    let mut body: LockBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| unreadable());
+    // Whoever could write to the bucket chose the holder: it is printed escaped.
+    body.holder = crate::untrusted::one_line(&body.holder, 200);
+    Ok(Some((body, etag)))
+}
+
+fn unreadable() -> LockBody {
+    LockBody {
         holder: "an unreadable lock".into(),
         token: String::new(),
         acquired_at: 0,
         expires_at: 0,
-    });
-    Ok(Some((body, etag)))
+    }
 }
 
 fn held(

@@ -14,7 +14,9 @@ use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::lambda::ship::remote_record;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
-use crate::settings::{DeploymentKind, InterpreterProbe, LambdaSettings, ResolveInput};
+use crate::settings::{
+    ArtifactBucket, DeploymentKind, InterpreterProbe, LambdaSettings, ResolveInput,
+};
 use crate::target::{
     DeployedInput, DeploymentSettings, DeploymentState, Invocation, Live, Phase, Planned,
     PublishedVersion, Shape, ShipRequest, Shipped, Target, Teardown,
@@ -44,6 +46,13 @@ impl DeploymentSettings for LambdaSettings {
 
     fn profile(&self) -> Option<&str> {
         self.profile.as_deref()
+    }
+
+    fn artifact_bucket(&self) -> Option<&str> {
+        match &self.artifact_bucket {
+            ArtifactBucket::Named(bucket) => Some(bucket),
+            ArtifactBucket::Resolve => None,
+        }
     }
 
     fn project_dir(&self) -> &std::path::Path {
@@ -197,13 +206,16 @@ impl Target for LambdaTarget {
     async fn deploy_lock_location(
         &self,
         aws: &AwsContext,
-        settings: &LambdaSettings,
+        stack_name: &str,
+        bucket: Option<&str>,
     ) -> Result<Option<crate::aws::s3_lock::LockLocation>> {
-        Ok(artifact_bucket::find(&aws.sdk, &settings.artifact_bucket)
+        let bucket = match bucket {
+            Some(bucket) => ArtifactBucket::Named(bucket.to_string()),
+            None => ArtifactBucket::Resolve,
+        };
+        Ok(artifact_bucket::find(&aws.sdk, &bucket)
             .await?
-            .map(|bucket| {
-                crate::aws::s3_lock::LockLocation::for_stack(&bucket, &settings.stack_name)
-            }))
+            .map(|bucket| crate::aws::s3_lock::LockLocation::for_stack(&bucket, stack_name)))
     }
 
     async fn deployed_input(
@@ -315,6 +327,17 @@ impl Target for LambdaTarget {
         version: &str,
     ) -> Result<()> {
         operate::point_live(sdk, function_name, version).await
+    }
+
+    async fn check_owner(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+        stack_name: &str,
+        recorded: bool,
+        change: crate::target::Change,
+    ) -> Result<Option<String>> {
+        operate::check_owner(sdk, function_name, stack_name, recorded, change).await
     }
 
     async fn destroy(

@@ -16,7 +16,7 @@ use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
 use crate::settings::PathProbe;
-use crate::target::{FunctionState, PublishedVersion, Target};
+use crate::target::{Change, FunctionState, PublishedVersion, Target};
 
 pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> Result<i32> {
     crate::settings::validate_function_name(&args.name)?;
@@ -257,10 +257,19 @@ pub async fn destroy<T: Target>(ctx: &Context, args: &DestroyArgs, target: &T) -
         eprintln!("Nothing deleted.");
         return Ok(exit_codes::OK);
     }
+    // Not while a deploy of it runs, here or on another machine.
+    let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let teardown = target
-        .destroy(&sdk, &args.name, &stack_name, entry.is_some())
+    let made_by_us = entry.as_ref().is_some_and(Deployment::made_stack);
+    target
+        .check_owner(&sdk, &args.name, &stack_name, made_by_us, Change::Destroy)
         .await?;
+    let locked = lock_across_machines(ctx, target, &sdk, &args.name, &stack_name).await?;
+    let teardown = target
+        .destroy(&sdk, &args.name, &stack_name, made_by_us)
+        .await;
+    locked.release().await;
+    let teardown = teardown?;
     let existed = teardown.existed;
     let untagged_note = teardown.ownership_note;
     let emptied = teardown.sessions_removed;
@@ -390,8 +399,37 @@ pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T)
     // rollback that waited would undo the deploy it waited for.
     let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
+    let made_by_us = entry.as_ref().is_some_and(Deployment::made_stack);
+    if target.deployment_status(&sdk, &stack_name).await?.is_none() {
+        return Err(Error::usage_hint(
+            "NAME",
+            format!(
+                "stack {stack_name} does not exist: {} has nothing to roll back",
+                args.name
+            ),
+            "check the name, -e/--env and --region",
+        ));
+    }
+    target
+        .check_owner(&sdk, &args.name, &stack_name, made_by_us, Change::Rollback)
+        .await?;
+    let locked = lock_across_machines(ctx, target, &sdk, &args.name, &stack_name).await?;
+    let result = rollback_locked(ctx, args, target, &sdk, &store, entry, stack_name).await;
+    locked.release().await;
+    result
+}
+
+async fn rollback_locked<T: Target>(
+    ctx: &Context,
+    args: &RollbackArgs,
+    target: &T,
+    sdk: &aws_config::SdkConfig,
+    store: &Store,
+    entry: Option<Deployment>,
+    stack_name: String,
+) -> Result<i32> {
     let live = target.live_alias();
-    let (current, versions) = target.versions(&sdk, &args.name).await?;
+    let (current, versions) = target.versions(sdk, &args.name).await?;
     let Some(current) = current else {
         return Err(Error::usage_hint(
             "NAME",
@@ -409,7 +447,7 @@ pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T)
         eprintln!("Nothing changed.");
         return Ok(exit_codes::OK);
     }
-    target.point_live(&sdk, &args.name, &version).await?;
+    target.point_live(sdk, &args.name, &version).await?;
     let target = version;
     if entry.is_some() {
         let key = record::key(ctx.global.env.as_deref(), &args.name);
@@ -434,6 +472,36 @@ pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T)
         ctx.global.output,
     );
     Ok(exit_codes::OK)
+}
+
+/// The deployment's cross-machine lock for `rollback` and `destroy`, not waited for: a deploy
+/// under way is about to move `live` itself, and one that waited would undo it.
+async fn lock_across_machines<T: Target>(
+    ctx: &Context,
+    target: &T,
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    stack_name: &str,
+) -> Result<crate::orchestrate::remote_lock::Locked> {
+    let aws =
+        crate::aws::context::context_for(sdk.clone(), ctx.global.endpoint_url.as_deref()).await?;
+    let bucket = agent_section(ctx, name)?
+        .s3_bucket
+        .or_else(|| std::env::var("AGENTDEPLOY_S3_BUCKET").ok());
+    let locked = crate::orchestrate::remote_lock::acquire(
+        target,
+        &aws,
+        name,
+        stack_name,
+        bucket.as_deref(),
+        Duration::ZERO,
+        &|_| {},
+    )
+    .await?;
+    if let Some(warning) = &locked.warning {
+        tracing::warn!("{warning}");
+    }
+    Ok(locked)
 }
 
 /// The version `rollback` moves `live` to: `--to`, else the newest one older than the live one.

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::Context;
 use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
+use crate::orchestrate::remote_lock;
 use crate::output::{self, BuildInfo, DeployReport, Status};
 use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
@@ -19,7 +20,7 @@ use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
 use crate::settings::{self, PathProbe};
 use crate::target::{
-    DeployedInput, DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target,
+    Change, DeployedInput, DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target,
 };
 use crate::timings::{self, Timings};
 
@@ -403,75 +404,33 @@ impl<T: Target> Run<'_, T> {
         report.region = Some(aws.region.clone());
         report.account = Some(aws.account.clone());
         report.mcp_client_config = self.target.client_config(settings, &aws.region);
+        // Nothing is changed in a stack agentdeploy did not make for this function.
+        let made_by_us = previous.as_ref().is_some_and(Deployment::made_stack);
+        self.target
+            .check_owner(
+                &aws.sdk,
+                settings.function_name(),
+                settings.stack_name(),
+                made_by_us,
+                Change::Deploy,
+            )
+            .await?;
         // One deploy of this deployment at a time across machines too; the unchanged check comes
         // after the wait, since the deploy waited for may have shipped these very inputs.
-        let remote_lock = self.remote_lock(&aws, report).await?;
+        let locked = remote_lock::acquire(
+            self.target,
+            &aws,
+            settings.function_name(),
+            settings.stack_name(),
+            settings.artifact_bucket(),
+            Duration::from_secs(self.args.lock_timeout),
+            &|waiting| self.task.phase(waiting),
+        )
+        .await?;
+        report.warnings.extend(locked.warning.clone());
         let result = self.deploy_locked(&plan, &aws, previous, report).await;
-        if let Some(lock) = remote_lock {
-            lock.release().await;
-        }
+        locked.release().await;
         result
-    }
-
-    /// Waits (up to `--lock-timeout`) for the deployment's lock in the artifact bucket; a lock
-    /// that a stopped run left to expire is taken over, with a warning.
-    async fn remote_lock(
-        &self,
-        aws: &crate::aws::AwsContext,
-        report: &mut DeployReport,
-    ) -> Result<Option<crate::aws::s3_lock::HeldLock>> {
-        use crate::aws::s3_lock::{self, Attempt};
-        let settings = self.settings;
-        let Some(location) = self.target.deploy_lock_location(aws, settings).await? else {
-            report.warnings.push(
-                "no artifact bucket yet (sam makes its managed bucket on the first deploy in this account and region): this deploy is not locked against deploys from other machines".into(),
-            );
-            return Ok(None);
-        };
-        let client = crate::aws::clients::s3(&aws.sdk);
-        let holder = s3_lock::holder_name();
-        let wait = Duration::from_secs(self.args.lock_timeout);
-        let started = Instant::now();
-        let mut waiting_for = None;
-        loop {
-            match s3_lock::try_acquire(&client, &location, &holder).await? {
-                Attempt::Held(lock) => {
-                    if let Some(stopped) = &lock.took_over_from {
-                        report.warnings.push(format!(
-                            "took over the deploy lock {} that {stopped} left to expire (a run that was stopped)",
-                            location.uri()
-                        ));
-                    }
-                    return Ok(Some(lock));
-                }
-                Attempt::Busy(current) => {
-                    let elapsed = started.elapsed();
-                    if elapsed >= wait {
-                        return Err(Error::State {
-                            path: location.uri().into(),
-                            message: format!(
-                                "another agentdeploy ({}) is deploying {} (from another checkout or machine)",
-                                current.holder,
-                                settings.function_name()
-                            ),
-                            hint: format!(
-                                "wait for it to finish, or pass a longer --lock-timeout; a stopped run's lock expires within {} minutes",
-                                s3_lock::LOCK_TTL.as_secs() / 60
-                            ),
-                        });
-                    }
-                    if waiting_for.as_ref() != Some(&current.holder) {
-                        self.task.phase(&format!(
-                            "waiting for the deploy of {} ({})",
-                            current.holder,
-                            location.uri()
-                        ));
-                        waiting_for = Some(current.holder);
-                    }
-                    tokio::time::sleep(Duration::from_secs(2).min(wait - elapsed)).await;
-                }
-            }
-        }
     }
 
     /// Everything of a deploy that must not interleave with another machine's deploy of the

@@ -43,18 +43,10 @@ impl LogLine {
     }
 }
 
-/// A log line as a terminal may show it: the function's own control characters (ANSI escapes
-/// that clear or repaint the screen, carriage returns that overwrite what came before) are
-/// written as escapes; newlines and tabs stay. `-o json` escapes them already.
+/// A log line as a terminal may show it: the function's own control characters are written as
+/// escapes; newlines and tabs stay. `-o json` escapes them already.
 fn printable(message: &str) -> String {
-    message
-        .chars()
-        .map(|c| match c {
-            '\n' | '\t' => c.to_string(),
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
+    crate::untrusted::lines(message)
 }
 
 /// `30s`, `10m`, `2h`, `1d`: how far back to start.

@@ -9,6 +9,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod preflight;
 pub mod record;
+pub mod remote_lock;
 
 use std::path::PathBuf;
 

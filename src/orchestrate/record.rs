@@ -102,6 +102,14 @@ pub struct RecordedVersion {
 pub const RECORDED_VERSIONS: usize = 10;
 
 impl Deployment {
+    /// This entry shows agentdeploy deployed the function into its stack (not merely planned
+    /// it, or failed before any stack was touched): the record may vouch for an untagged stack.
+    pub fn made_stack(&self) -> bool {
+        self.deployed_hash.is_some()
+            || self.outputs.function_arn.is_some()
+            || self.live_version.is_some()
+    }
+
     /// Notes that `live` now serves `version` (built from `input_hash`) after a deploy.
     pub fn note_live_version(&mut self, version: &str, input_hash: &str) {
         self.live_version = Some(version.to_string());

@@ -309,6 +309,77 @@ fn two_checkouts_deploying_at_once_never_interleave_and_a_stopped_runs_lock_expi
         "{doc:#}"
     );
     assert_eq!(lock_exists(&aws), "0");
+
+    // A forged lock claiming to last until the year 9999 (no renewing holder writes that) is
+    // stale at once; its holder's escapes are shown, not obeyed.
+    aws.boto3(
+        "client('s3').put_object(Bucket='agentdeploy-artifacts', Key='agentdeploy/locks/agentdeploy-locked.json', \
+         Body=json.dumps({'holder': 'evil\\u001b[2J pid 9', 'token': 'y', 'acquired_at': 1, 'expires_at': 253402300799}))",
+    );
+    let out = run(&mut deploy_command(
+        &aws,
+        b.path(),
+        LOCKED,
+        token,
+        &["--lock-timeout", "0"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let doc = json(&out);
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("took over the deploy lock")
+                && w.contains(r"evil\u{1b}[2J pid 9")
+                && !w.contains('\u{1b}')),
+        "{doc:#}"
+    );
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+    assert_eq!(lock_exists(&aws), "0");
+
+    // While a deploy from one checkout runs, a rollback or a destroy from another is refused
+    // naming it (the cross-machine lock, not only this checkout's), and changes nothing.
+    let deploying = crate::lifecycle_e2e::spawn_until_phase(
+        deploy_command(&aws, a.path(), LOCKED, token, &["--force"]),
+        LOCKED,
+        "resolving dependencies",
+    );
+    let pid = deploying.id() as i32;
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    for args in [["rollback", LOCKED, "--yes"], ["destroy", LOCKED, "--yes"]] {
+        let mut other = agentdeploy_in(&aws, c.path(), token, &args);
+        other.env("AGENTDEPLOY_S3_BUCKET", local_aws::BUCKET);
+        let out = run(&mut other);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("pid {pid}) is deploying locked")),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let done = deploying.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", stdout(&done));
+    let doc = json(&done);
+    assert_eq!(doc["status"], "deployed", "{doc:#}");
+    let status = json(&run(&mut agentdeploy_in(
+        &aws,
+        b.path(),
+        token,
+        &["status", LOCKED, "-o", "json"],
+    )));
+    let versions = status["versions"].as_array().unwrap();
+    assert_eq!(
+        versions.iter().filter(|v| v["live"] == true).count(),
+        1,
+        "{status:#}"
+    );
+    assert_eq!(
+        versions.last().unwrap()["live"],
+        true,
+        "the deploy's own version serves: {status:#}"
+    );
 }
 
 /// reference §7 "A shared build cache": the dependency zip one machine built is stored

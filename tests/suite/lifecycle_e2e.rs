@@ -393,31 +393,111 @@ fn a_second_deploy_of_the_same_function_waits_or_names_the_holder() {
     assert_eq!(third.wait().unwrap().code(), Some(0));
 }
 
-/// A stack under agentdeploy's naming that this project never made (no tag, no record) is not
-/// deleted by `destroy NAME --yes`.
+/// reference §7 "Ownership": a stack agentdeploy did not make for this function (another team's,
+/// with a table holding data and a parameter) is never taken over by a deploy named into it, nor
+/// rolled back or deleted; nor is the stack of another agentdeploy function. Exit 2, each naming
+/// the stack and its tags, and everything in them is still there.
 #[test]
-fn destroy_leaves_a_stack_agentdeploy_did_not_make() {
+fn a_stack_agentdeploy_did_not_make_is_never_deployed_into_rolled_back_or_deleted() {
     let aws = LocalAws::start();
-    let project = tempfile::tempdir().unwrap();
+    let project = project_with_probe();
+    let dir = project.path();
+    aws.boto3(
+        "client('cloudformation').create_stack(StackName='other-team-stack', \
+         Tags=[{'Key': 'team', 'Value': 'payments'}], \
+         TemplateBody=json.dumps({'Resources': {\
+           'Table': {'Type': 'AWS::DynamoDB::Table', 'Properties': {'TableName': 'ledger', \
+             'BillingMode': 'PAY_PER_REQUEST', \
+             'AttributeDefinitions': [{'AttributeName': 'id', 'AttributeType': 'S'}], \
+             'KeySchema': [{'AttributeName': 'id', 'KeyType': 'HASH'}]}}, \
+           'Param': {'Type': 'AWS::SSM::Parameter', 'Properties': {'Name': '/payments/rate', \
+             'Type': 'String', 'Value': '0.25'}}}}))\n\
+         client('dynamodb').put_item(TableName='ledger', Item={'id': {'S': 'row-1'}})\n",
+    );
+    let intact = || {
+        let state = aws.boto3(
+            "stack = client('cloudformation').describe_stacks(StackName='other-team-stack')['Stacks'][0]\n\
+             rows = client('dynamodb').scan(TableName='ledger')['Count']\n\
+             value = client('ssm').get_parameter(Name='/payments/rate')['Parameter']['Value']\n\
+             print(stack['StackStatus'], rows, value, len(stack.get('Outputs', [])))\n",
+        );
+        assert_eq!(
+            state.trim(),
+            "CREATE_COMPLETE 1 0.25 0",
+            "the foreign stack was changed"
+        );
+    };
+    let refused = |out: &std::process::Output| {
+        let err = stderr(out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("stack other-team-stack exists but agentdeploy did not make it")
+                && err.contains("team=payments")
+                && err.contains("nothing changed"),
+            "{err}"
+        );
+    };
+    let mut args = deploy_args("x");
+    args.extend(["--stack-name".into(), "other-team-stack".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    refused(&run(&mut cmd(&aws, dir, &args)));
+    intact();
+    // --force (which replaces a failed stack of our own) changes nothing either.
+    let mut forced = args.clone();
+    forced.push("--force");
+    refused(&run(&mut cmd(&aws, dir, &forced)));
+    intact();
+    // A dry-run's "planned" entry does not make the stack this project's.
+    let mut dry = args.clone();
+    dry.push("--dry-run");
+    assert_eq!(run(&mut cmd(&aws, dir, &dry)).status.code(), Some(0));
+    refused(&run(&mut cmd(&aws, dir, &["destroy", "x", "--yes"])));
+    refused(&run(&mut cmd(&aws, dir, &["rollback", "x", "--yes"])));
+    intact();
+
+    // Under agentdeploy's own naming, untagged and unrecorded: still not ours.
     aws.boto3(
         "client('cloudformation').create_stack(StackName='agentdeploy-foreign', \
          TemplateBody=json.dumps({'Resources': {'Topic': {'Type': 'AWS::SNS::Topic'}}}))\n",
     );
-    let refused = run(&mut cmd(
-        &aws,
-        project.path(),
-        &["destroy", "foreign", "--yes"],
-    ));
-    let err = stderr(&refused);
-    assert_eq!(refused.status.code(), Some(2), "{err}");
+    let out = run(&mut cmd(&aws, dir, &["destroy", "foreign", "--yes"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        err.contains("stack agentdeploy-foreign exists but agentdeploy did not make it"),
-        "{err}"
+        stderr(&out).contains("stack agentdeploy-foreign exists but agentdeploy did not make it"),
+        "{}",
+        stderr(&out)
     );
-    let status = aws.boto3(
+
+    // Another agentdeploy function's stack: refused by name, that function left serving.
+    let first = run(&mut cmd(
+        &aws,
+        dir,
+        &deploy_args("billing")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    ));
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let mut into_billing = deploy_args("y");
+    into_billing.extend(["--stack-name".into(), "agentdeploy-billing".into()]);
+    let into_billing: Vec<&str> = into_billing.iter().map(String::as_str).collect();
+    let out = run(&mut cmd(&aws, dir, &into_billing));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds agentdeploy's function `billing`, not `y`"),
+        "{}",
+        stderr(&out)
+    );
+    let answer = run(&mut cmd(
+        &aws,
+        dir,
+        &["invoke", "billing", "--input", "hi", "-o", "json"],
+    ));
+    assert_eq!(answer.status.code(), Some(0), "{}", stderr(&answer));
+    let statuses = aws.boto3(
         "print(client('cloudformation').describe_stacks(StackName='agentdeploy-foreign')['Stacks'][0]['StackStatus'])\n",
     );
-    assert_eq!(status.trim(), "CREATE_COMPLETE");
+    assert_eq!(statuses.trim(), "CREATE_COMPLETE");
 }
 
 /// reference §11 on the local AWS: each deploy publishes a version behind `live`; `rollback` makes

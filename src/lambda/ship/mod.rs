@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod metrics;
 pub mod operate;
 pub mod outputs;
+pub mod ownership;
 pub mod remote_cache;
 pub mod remote_record;
 pub mod sam_deploy;

@@ -10,6 +10,7 @@ use aws_smithy_types::Blob;
 
 use crate::error::{Error, Result};
 use crate::lambda::ship::outputs::{self, LIVE_ALIAS, STACK_TAG};
+use crate::lambda::ship::ownership;
 use crate::target::{DeploymentState, Invocation, PublishedVersion, Teardown};
 
 /// agentdeploy's deployments in the region, from their stacks (tag, status, outputs).
@@ -291,7 +292,7 @@ pub async fn point_live(
 
 /// Deletes the stack (after its sessions: CloudFormation cannot delete a bucket that holds
 /// objects) and the secrets `--secrets-store ssm` kept for it; only a stack made for this
-/// function (see `made_for`).
+/// function (see `ownership`).
 pub async fn destroy(
     sdk: &aws_config::SdkConfig,
     function_name: &str,
@@ -301,7 +302,13 @@ pub async fn destroy(
     let cfn = crate::aws::clients::cloudformation(sdk);
     let stack = outputs::stack_state(&cfn, stack_name).await?;
     let ownership_note = match &stack {
-        Some(stack) => made_for(stack, stack_name, function_name, recorded)?,
+        Some(stack) => ownership::check(
+            stack,
+            stack_name,
+            function_name,
+            recorded,
+            ownership::Change::Destroy,
+        )?,
         None => None,
     };
     let mut sessions_removed = 0;
@@ -320,32 +327,18 @@ pub async fn destroy(
     })
 }
 
-/// Deletes only what agentdeploy made for this function: the stack's tag names it, or (for
-/// stacks from before the tag) this project's record does. The note says which.
-fn made_for(
-    stack: &outputs::StackState,
-    stack_name: &str,
+/// Refuses (exit 2) a stack that exists and is not this function's (see `ownership`); `Ok`
+/// with the note when only the record vouches for it.
+pub async fn check_owner(
+    sdk: &aws_config::SdkConfig,
     function_name: &str,
+    stack_name: &str,
     recorded: bool,
+    action: ownership::Change,
 ) -> Result<Option<String>> {
-    match stack.tags.get(STACK_TAG) {
-        Some(function) if function == function_name => Ok(None),
-        Some(function) => Err(Error::usage_hint(
-            "NAME",
-            format!(
-                "stack {stack_name} was made by agentdeploy for function `{function}`, not `{function_name}`; nothing deleted"
-            ),
-            format!("run `agentdeploy destroy {function}` if that is the one you mean"),
-        )),
-        None if recorded => Ok(Some(format!(
-            " (it has no {STACK_TAG} tag; deleted because this project's record names it)"
-        ))),
-        None => Err(Error::usage_hint(
-            "NAME",
-            format!(
-                "stack {stack_name} exists but agentdeploy did not make it: it has no {STACK_TAG}={function_name} tag and this project's record has no entry for `{function_name}`; nothing deleted"
-            ),
-            "if you mean to delete it, use `aws cloudformation delete-stack`; check -e/--env and the folder you run in",
-        )),
+    let cfn = crate::aws::clients::cloudformation(sdk);
+    match outputs::stack_state(&cfn, stack_name).await? {
+        Some(stack) => ownership::check(&stack, stack_name, function_name, recorded, action),
+        None => Ok(None),
     }
 }
