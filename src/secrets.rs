@@ -119,6 +119,11 @@ pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Whether two digests are equal, in time that does not depend on where they differ.
+pub fn same_digest(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// A dotenv file as python-dotenv and the tools that write these files read it: `KEY=VALUE`
 /// lines, an optional `export` (then a space or tab), `#` comments (whole lines, or after a space
 /// in an unquoted value or after a closing quote), single quotes taken literally, double quotes

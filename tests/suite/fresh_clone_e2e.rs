@@ -418,13 +418,13 @@ fn a_fresh_checkout_deploys_code_only_on_the_dependencies_another_machine_built(
     let doc = deploy_in(first.path(), &[]);
     assert_eq!(doc["build"]["remote_cache"], "stored", "{doc:#}");
     let stored = aws.boto3(
-        "objects = client('s3').list_objects_v2(Bucket='agentdeploy-artifacts', Prefix='agentdeploy/cache/v1/')\n\
+        "objects = client('s3').list_objects_v2(Bucket='agentdeploy-artifacts', Prefix='agentdeploy/cache/v2/')\n\
          print('\\n'.join(sorted(o['Key'] for o in objects.get('Contents', []))))",
     );
     let keys: Vec<&str> = stored.lines().collect();
     assert!(
         keys.iter()
-            .any(|k| k.starts_with("agentdeploy/cache/v1/resolved/resolved-")),
+            .any(|k| k.starts_with("agentdeploy/cache/v2/resolved/resolved-")),
         "{keys:?}"
     );
     let zip_key = keys
@@ -492,4 +492,139 @@ fn a_fresh_checkout_deploys_code_only_on_the_dependencies_another_machine_built(
     let doc = deploy_in(fourth.path(), &["--no-remote-cache"]);
     assert_eq!(doc["build"]["remote_cache"], "off", "{doc:#}");
     assert_ne!(doc["build"]["resolved_by"], "cache", "{doc:#}");
+}
+
+/// Python that rewrites objects of the shared cache as someone with write access to the artifact
+/// bucket would (`put(key, body, mac)`), and `signed(key, body)`: the HMAC agentdeploy's cache key
+/// gives (read from SSM, as only a deployer can) to reach the checks behind the signature.
+const CACHE_WRITER: &str = "import hashlib, hmac, io, zipfile\n\
+s3 = client('s3')\n\
+BUCKET = 'agentdeploy-artifacts'\n\
+def cache_key():\n    \
+    return bytes.fromhex(client('ssm').get_parameter(Name='/agentdeploy/cache/key', WithDecryption=True)['Parameter']['Value'])\n\
+def signed(key, body):\n    \
+    return hmac.new(cache_key(), key.encode() + b'\\0' + body, hashlib.sha256).hexdigest()\n\
+def put(key, body, mac=None):\n    \
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata={'agentdeploy-mac': mac} if mac else {})\n\
+def keys(suffix):\n    \
+    found = s3.list_objects_v2(Bucket=BUCKET, Prefix='agentdeploy/cache/v2/').get('Contents', [])\n    \
+    return [o['Key'] for o in found if o['Key'].endswith(suffix)]\n\
+def old_mac(key):\n    \
+    return s3.head_object(Bucket=BUCKET, Key=key)['Metadata'].get('agentdeploy-mac')\n\
+def zipped(files):\n    \
+    out = io.BytesIO()\n    \
+    with zipfile.ZipFile(out, 'w') as z:\n        \
+        for name, text in files.items():\n            \
+            z.writestr(name, text)\n    \
+    return out.getvalue()\n\
+def index_key():\n    \
+    return [k for k in keys('.json')][0]\n";
+
+/// reference §7 "A shared build cache" against someone who can write the artifact bucket: an
+/// index rewritten to name the attacker's zip, a resolution naming a file URL, a zip holding a
+/// `handler.py` behind a valid index, an oversized index. Each is refused with a warning, the set
+/// is resolved and built here, the build replaces what was refused, and the function serves the
+/// agent's own code.
+#[test]
+fn a_poisoned_shared_cache_is_refused_and_the_set_built_here() {
+    const NAME: &str = "poisoned";
+    let aws = LocalAws::start();
+    let token = "tok-poison-93c4";
+    let checkout_release = |release: &str| {
+        let dir = checkout();
+        let agent = dir.path().join("agent.py");
+        let code = std::fs::read_to_string(&agent).unwrap();
+        std::fs::write(
+            &agent,
+            format!("import six\n{code}\nRELEASE = {release:?}  # six.PY3\n"),
+        )
+        .unwrap();
+        dir
+    };
+    let writer = |script: &str| aws.boto3(&format!("{CACHE_WRITER}{script}"));
+    // A fresh checkout's deploy after the poisoning: refused with `warning`, built here, serving.
+    let deploy_refusing = |release: &str, warning: &str| {
+        let dir = checkout_release(release);
+        let out = run(&mut deploy_command(&aws, dir.path(), NAME, token, &[]));
+        let doc = json(&out);
+        assert_eq!(out.status.code(), Some(0), "{doc:#}");
+        assert_eq!(doc["status"], "deployed", "{doc:#}");
+        assert_ne!(doc["build"]["remote_cache"], "hit", "{doc:#}");
+        assert!(
+            warnings(&doc).iter().any(|w| w.contains(warning)),
+            "no warning with `{warning}`: {doc:#}"
+        );
+        let answer = run(&mut agentdeploy_in(
+            &aws,
+            dir.path(),
+            token,
+            &["invoke", NAME, "--input", "hi", "-o", "json"],
+        ));
+        assert_eq!(answer.status.code(), Some(0), "{}", stdout(&answer));
+        assert_eq!(json(&answer)["output"]["echo"], "hi", "{}", stdout(&answer));
+        doc
+    };
+
+    let first = checkout_release("one");
+    let out = run(&mut deploy_command(&aws, first.path(), NAME, token, &[]));
+    assert_eq!(
+        json(&out)["build"]["remote_cache"],
+        "stored",
+        "{}",
+        stdout(&out)
+    );
+    let signatures = writer("print(all(old_mac(k) for k in keys('.json') + keys('.txt')))");
+    assert_eq!(signatures.trim(), "True", "index and resolution are signed");
+
+    // The index names the attacker's zip (its hash right, its signature copied from the real one).
+    writer(
+        "evil = zipped({'six.py': 'raise SystemExit(\"attacker code\")'})\n\
+         sha = hashlib.sha256(evil).hexdigest()\n\
+         put(f'agentdeploy/cache/v2/deps/{sha}.zip', evil)\n\
+         key = index_key()\n\
+         index = json.loads(s3.get_object(Bucket=BUCKET, Key=key)['Body'].read())\n\
+         index['sha256'] = sha\n\
+         put(key, json.dumps(index).encode(), old_mac(key))\n",
+    );
+    deploy_refusing("two", "is not one agentdeploy wrote");
+    // The refused index was replaced by the build made here: the next machine hits again.
+    let repaired = checkout_release("two-and-a-half");
+    let out = run(&mut deploy_command(&aws, repaired.path(), NAME, token, &[]));
+    assert_eq!(
+        json(&out)["build"]["remote_cache"],
+        "hit",
+        "{}",
+        stdout(&out)
+    );
+
+    // A resolution naming a local file, even one signed with the cache key, is not installed.
+    writer(
+        "key = keys('.txt')[0]\n\
+         body = b'six @ file:///tmp/evil-six\\n'\n\
+         put(key, body, signed(key, body))\n\
+         put(index_key(), b'{}', None)\n",
+    );
+    deploy_refusing("three", "is not a list of pinned versions");
+
+    // A signed index whose zip would replace the handler: the zip is opened and refused.
+    writer(
+        "evil = zipped({'handler.py': 'def handler(event, context):\\n    return \"attacker\"\\n', 'six.py': 'PY3 = True\\n'})\n\
+         sha = hashlib.sha256(evil).hexdigest()\n\
+         put(f'agentdeploy/cache/v2/deps/{sha}.zip', evil)\n\
+         key = index_key()\n\
+         index = json.loads(s3.get_object(Bucket=BUCKET, Key=key)['Body'].read())\n\
+         index['sha256'] = sha\n\
+         index['facts']['unzipped_bytes'] = 1\n\
+         body = json.dumps(index).encode()\n\
+         put(key, body, signed(key, body))\n",
+    );
+    deploy_refusing("four", "would replace or shadow the agent's own `handler`");
+
+    // An index far bigger than any agentdeploy writes is not read.
+    writer(
+        "key = index_key()\n\
+         body = b' ' * (1 << 20) + b'{}'\n\
+         put(key, body, signed(key, body))\n",
+    );
+    deploy_refusing("five", "more than agentdeploy ever writes");
 }

@@ -154,7 +154,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
             && !settings.force
             && timings::timed(
                 timings::Category::Aws,
-                remote.fetch_deps(&shared, &deps_hash),
+                remote.fetch_deps(&shared, &deps_hash, &settings.out_dir.join("src")),
             )
             .await
         {
@@ -231,7 +231,19 @@ async fn remote_cache(inputs: &DeployInputs<'_>) -> Result<Option<RemoteCache>> 
         &inputs.settings.artifact_bucket,
     )
     .await?;
-    Ok(bucket.map(|bucket| RemoteCache::new(&inputs.aws.sdk, bucket)))
+    let Some(bucket) = bucket else {
+        return Ok(None);
+    };
+    // Without its key nothing in the cache can be proven agentdeploy's: build here.
+    match crate::lambda::ship::remote_record::cache_key(&inputs.aws.sdk).await {
+        Ok(key) => Ok(Some(RemoteCache::new(&inputs.aws.sdk, bucket, key))),
+        Err(err) => {
+            tracing::warn!(
+                "the shared build cache is off for this deploy: its key could not be read ({err})"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Who holds the function's log group `/aws/lambda/<function>`.

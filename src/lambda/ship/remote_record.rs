@@ -81,22 +81,49 @@ pub async fn write(
     Ok(())
 }
 
-/// The stack's digest key: read, or made (32 random bytes) by the first deploy that needs one.
-/// Two first deploys at once: the second's write fails as already there, and it reads the first's.
+/// The stack's digest key (secret values are digested, and the record authenticated, with it).
 pub async fn digest_key(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Vec<u8>> {
+    key_at(
+        sdk,
+        &name(stack_name, "digest-key"),
+        "agentdeploy: the key secret values are digested with (never the values)",
+    )
+    .await
+}
+
+/// The key that authenticates the shared build cache's objects in the artifact bucket: one per
+/// account and region, like the cache (whoever can write the bucket cannot read it).
+pub async fn cache_key(sdk: &aws_config::SdkConfig) -> Result<Vec<u8>> {
+    key_at(
+        sdk,
+        CACHE_KEY,
+        "agentdeploy: the key the shared build cache's objects are authenticated with",
+    )
+    .await
+}
+
+/// Where the shared build cache's key is kept.
+pub const CACHE_KEY: &str = "/agentdeploy/cache/key";
+
+/// A 32-byte key kept as a SecureString: read, or made by the first deploy that needs it. Two
+/// first deploys at once: the second's write fails as already there, and it reads the first's.
+async fn key_at(
+    sdk: &aws_config::SdkConfig,
+    parameter: &str,
+    description: &str,
+) -> Result<Vec<u8>> {
     let ssm = crate::aws::clients::ssm(sdk);
-    let parameter = name(stack_name, "digest-key");
-    if let Some(hex) = get(&ssm, &parameter, true).await? {
-        return decode(&hex, &parameter);
+    if let Some(hex) = get(&ssm, parameter, true).await? {
+        return decode(&hex, parameter);
     }
     let key = crate::files::random_bytes(32)?;
     let written = ssm
         .put_parameter()
-        .name(&parameter)
+        .name(parameter)
         .value(crate::lambda::build::hex_prefix(&key, key.len()))
         .r#type(ParameterType::SecureString)
         .overwrite(false)
-        .description("agentdeploy: the key secret values are digested with (never the values)")
+        .description(description)
         .send()
         .await;
     match written {
@@ -106,13 +133,13 @@ pub async fn digest_key(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result
                 .as_service_error()
                 .is_some_and(|e| e.is_parameter_already_exists()) =>
         {
-            let hex = get(&ssm, &parameter, true)
+            let hex = get(&ssm, parameter, true)
                 .await?
                 .ok_or_else(|| Error::Deploy {
                     message: format!("{parameter} exists but could not be read"),
                     hint: "check the role's ssm:GetParameter and kms:Decrypt permissions".into(),
                 })?;
-            decode(&hex, &parameter)
+            decode(&hex, parameter)
         }
         Err(err) => Err(failed(format_args!("PutParameter {parameter}"), &err)),
     }
