@@ -125,6 +125,53 @@ pub struct DeployedInput {
     /// The version that deploy put live: a rollback since has moved it away.
     #[serde(default)]
     pub live_version: Option<String>,
+    /// The hash of the code `live` served after that deploy.
+    #[serde(default)]
+    pub code_sha256: Option<String>,
+    /// The endpoint's auth as the platform reported it after that deploy.
+    #[serde(default)]
+    pub endpoint_auth: Option<String>,
+}
+
+/// What the deployed function is now, as the unchanged check compares it with what the last
+/// deploy left: something changed by hand since is deployed again, not called "unchanged".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub live_version: Option<String>,
+    pub code_sha256: Option<String>,
+    /// `None`: no endpoint the platform configures auth on (an API Gateway API, none).
+    pub endpoint_auth: Option<String>,
+}
+
+impl Fingerprint {
+    /// Why the deployment is not what `deployed` recorded (`None`: it is). What was not
+    /// recorded (records from before a field) is not compared.
+    pub fn drift_from(&self, deployed: &DeployedInput) -> Option<String> {
+        let shown = |v: &Option<String>| v.as_deref().unwrap_or("none").to_string();
+        if let Some(version) = &deployed.live_version
+            && self.live_version.as_ref() != Some(version)
+        {
+            return Some(format!(
+                "live was moved to version {} outside agentdeploy (the last deploy left version {version} live)",
+                shown(&self.live_version)
+            ));
+        }
+        if deployed.code_sha256.is_some() && self.code_sha256 != deployed.code_sha256 {
+            return Some(format!(
+                "the code live serves (CodeSha256 {}) is not what the last deploy published ({})",
+                shown(&self.code_sha256),
+                shown(&deployed.code_sha256)
+            ));
+        }
+        if deployed.endpoint_auth.is_some() && self.endpoint_auth != deployed.endpoint_auth {
+            return Some(format!(
+                "the endpoint's auth is {}, not {} as deployed (changed outside agentdeploy)",
+                shown(&self.endpoint_auth),
+                shown(&deployed.endpoint_auth)
+            ));
+        }
+        None
+    }
 }
 
 /// What one ship did.
@@ -425,6 +472,13 @@ pub trait Target: Send + Sync {
         sdk: &aws_config::SdkConfig,
         function_name: &str,
     ) -> impl Future<Output = Result<(Option<String>, Vec<PublishedVersion>)>> + Send;
+
+    /// What the deployment is now, for the unchanged check (a few reads, well under a second).
+    fn fingerprint(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+    ) -> impl Future<Output = Result<Fingerprint>> + Send;
 
     /// Points the live alias at `version`.
     fn point_live(

@@ -161,6 +161,9 @@ impl Target for LambdaTarget {
             phase,
         )
         .await?;
+        // A stack update that changed nothing left `live` wherever it was (a rollback, or a
+        // hand moved it): it goes back to the stack's own version.
+        let restore_live = restore_live || deployed.no_changes;
         let live_version = match (&deployed.outputs.function_name, restore_live) {
             // Held: the smoke cases decide where `live` goes.
             (Some(function_name), true) if hold_live.is_none() => {
@@ -327,6 +330,14 @@ impl Target for LambdaTarget {
         version: &str,
     ) -> Result<()> {
         operate::point_live(sdk, function_name, version).await
+    }
+
+    async fn fingerprint(
+        &self,
+        sdk: &aws_config::SdkConfig,
+        function_name: &str,
+    ) -> Result<crate::target::Fingerprint> {
+        operate::fingerprint(sdk, function_name).await
     }
 
     async fn check_owner(

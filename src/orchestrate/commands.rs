@@ -456,6 +456,8 @@ async fn rollback_locked<T: Target>(
                 // The next deploy must not take the rolled-back code for "unchanged".
                 d.deployed_hash = d.hash_of(&target).map(str::to_string);
                 d.live_version = Some(target.clone());
+                // That version's code is not what the last deploy recorded.
+                d.code_sha256 = None;
                 d.rolled_back = true;
                 d.updated_at = record::now_rfc3339();
             }

@@ -327,6 +327,8 @@ pub fn upsert(
                 live_version: None,
                 cold_start: None,
                 rolled_back: false,
+                code_sha256: None,
+                endpoint_auth: None,
                 versions: Vec::new(),
             });
             entry.stack_name = settings.stack_name().to_string();
@@ -458,9 +460,25 @@ impl<T: Target> Run<'_, T> {
                 .await?
             {
                 LastDeployed::Same(deployed) => {
-                    if self.unchanged(&deployed, aws, report).await? {
-                        self.task.finish("unchanged");
-                        return Ok(());
+                    // The same inputs are "unchanged" only while the deployment is still what
+                    // that deploy left: not moved, re-coded or opened up by hand since.
+                    let now = self
+                        .target
+                        .fingerprint(&aws.sdk, settings.function_name())
+                        .await?;
+                    match now.drift_from(&deployed) {
+                        None => {
+                            if self.unchanged(&deployed, aws, report).await? {
+                                self.task.finish("unchanged");
+                                return Ok(());
+                            }
+                        }
+                        Some(reason) => {
+                            report.warnings.push(format!(
+                                "deploying again although nothing changed here: {reason}"
+                            ));
+                            restore_live |= now.live_version != deployed.live_version;
+                        }
                     }
                 }
                 // Rolled back from another checkout: this deploy serves its version again.
@@ -493,6 +511,20 @@ impl<T: Target> Run<'_, T> {
             self.smoke(cases, aws, hold_live.as_deref(), &mut shipped, report)
                 .await?;
         }
+        // What the next unchanged check compares the deployment with.
+        let now = match self
+            .target
+            .fingerprint(&aws.sdk, settings.function_name())
+            .await
+        {
+            Ok(now) => now,
+            Err(err) => {
+                report.warnings.push(format!(
+                    "the deployed function could not be read back ({err}); the next deploy will not find it unchanged"
+                ));
+                Default::default()
+            }
+        };
         let deployed = DeployedInput {
             input_hash: input_hash.clone(),
             region: aws.region.clone(),
@@ -500,6 +532,8 @@ impl<T: Target> Run<'_, T> {
             artifact_bytes: shipped.build.artifact_bytes,
             cold_start: shipped.build.cold_start.clone(),
             live_version: shipped.live_version.clone(),
+            code_sha256: now.code_sha256,
+            endpoint_auth: now.endpoint_auth,
         };
         if let Err(err) = self.target.record_deployed(aws, settings, &deployed).await {
             // The deploy itself succeeded; another machine will deploy again instead of finding
@@ -508,7 +542,7 @@ impl<T: Target> Run<'_, T> {
                 "the deployment's record could not be kept in AWS ({err}); a deploy from another checkout will not find it unchanged"
             ));
         }
-        self.record_shipped(plan, shipped, &input_hash, report)
+        self.record_shipped(plan, shipped, &deployed, report)
     }
 
     /// What was last deployed with these very inputs, if anything: this checkout's record, else
@@ -531,6 +565,8 @@ impl<T: Target> Run<'_, T> {
                 artifact_bytes: previous.artifact_bytes,
                 cold_start: previous.cold_start.clone(),
                 live_version: previous.live_version.clone(),
+                code_sha256: previous.code_sha256.clone(),
+                endpoint_auth: previous.endpoint_auth.clone(),
             }));
         }
         let Some(remote) = self.target.deployed_input(aws, self.settings).await? else {
@@ -687,9 +723,10 @@ impl<T: Target> Run<'_, T> {
         &self,
         plan: &T::Plan,
         shipped: Shipped,
-        input_hash: &str,
+        deployed: &DeployedInput,
         report: &mut DeployReport,
     ) -> Result<()> {
+        let input_hash = deployed.input_hash.as_str();
         let settings = self.settings;
         let (report_status, record_status, word) = if shipped.no_changes {
             (Status::Unchanged, RecordStatus::Unchanged, "unchanged")
@@ -714,6 +751,8 @@ impl<T: Target> Run<'_, T> {
             d.build_strategy = Some(shipped.build.strategy.clone());
             d.artifact_bytes = shipped.build.artifact_bytes;
             d.cold_start = shipped.build.cold_start.clone();
+            d.code_sha256.clone_from(&deployed.code_sha256);
+            d.endpoint_auth.clone_from(&deployed.endpoint_auth);
             if let Some(version) = &shipped.live_version {
                 d.note_live_version(version, input_hash);
             }

@@ -85,6 +85,12 @@ pub struct Deployment {
     /// The cold start expected of what was last deployed (reference §5 "Cold start").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<crate::build_report::ColdStart>,
+    /// The hash of the code `live` served after the last deploy, and the endpoint's auth as
+    /// AWS reported it then: the unchanged check compares them with the deployment now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_auth: Option<String>,
     /// Published versions this project deployed, oldest first (the last few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<RecordedVersion>,
@@ -367,6 +373,8 @@ mod tests {
             live_version: None,
             cold_start: None,
             rolled_back: false,
+            code_sha256: None,
+            endpoint_auth: None,
             versions: Vec::new(),
         }
     }

@@ -628,3 +628,126 @@ fn a_poisoned_shared_cache_is_refused_and_the_set_built_here() {
     );
     deploy_refusing("five", "more than agentdeploy ever writes");
 }
+
+/// reference §7 "unchanged": the same inputs are "unchanged" only while the deployment is what
+/// the last deploy left. `live` moved by hand, the Function URL opened to `AuthType NONE` by hand,
+/// and a record rewritten in SSM (naming the moved version) are each deployed again, with the
+/// reason, until `live` serves the inputs' code behind IAM auth again.
+#[test]
+fn a_deployment_changed_by_hand_is_deployed_again_not_called_unchanged() {
+    const DRIFT: &str = "drift";
+    let aws = LocalAws::start();
+    let token = "tok-drift-4b7a";
+    let a = checkout();
+    let deploy_a = |expect: &str| -> Value {
+        let out = run(&mut deploy_command(&aws, a.path(), DRIFT, token, &[]));
+        let doc = json(&out);
+        assert_eq!(out.status.code(), Some(0), "{doc:#}");
+        assert_eq!(doc["status"], expect, "{doc:#}");
+        doc
+    };
+    let echo = |dir: &Path| -> Value {
+        let answer = run(&mut agentdeploy_in(
+            &aws,
+            dir,
+            token,
+            &["invoke", DRIFT, "--input", "hi", "-o", "json"],
+        ));
+        assert_eq!(answer.status.code(), Some(0), "{}", stdout(&answer));
+        json(&answer)["output"]["echo"].clone()
+    };
+    let live_and_auth = || -> String {
+        aws.boto3(
+            "l = client('lambda')\n\
+             alias = l.get_alias(FunctionName='drift', Name='live')['FunctionVersion']\n\
+             auth = l.get_function_url_config(FunctionName='drift', Qualifier='live')['AuthType']\n\
+             print(alias, auth)\n",
+        )
+        .trim()
+        .to_string()
+    };
+    deploy_a("deployed");
+    crate::lifecycle_e2e::edit_agent(
+        a.path(),
+        "\"echo\": user_input_arg",
+        "\"echo\": f\"v2:{user_input_arg}\"",
+    );
+    let doc = deploy_a("deployed");
+
+    assert_eq!(live_and_auth(), "2 AWS_IAM", "{doc:#}");
+    assert_eq!(deploy_a("unchanged")["status"], "unchanged");
+
+    // `live` moved back to version 1 by hand.
+    aws.boto3(
+        "client('lambda').update_alias(FunctionName='drift', Name='live', FunctionVersion='1')",
+    );
+    assert_eq!(echo(a.path()), "hi");
+    let doc = deploy_a("deployed");
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("live was moved to version 1 outside agentdeploy")),
+        "{doc:#}"
+    );
+    assert_eq!(live_and_auth(), "2 AWS_IAM");
+    assert_eq!(echo(a.path()), "v2:hi");
+    deploy_a("unchanged");
+
+    // The URL opened to anyone by hand.
+    aws.boto3(
+        "client('lambda').update_function_url_config(FunctionName='drift', Qualifier='live', AuthType='NONE')",
+    );
+    let doc = deploy_a("deployed");
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("the endpoint's auth is NONE, not AWS_IAM")),
+        "{doc:#}"
+    );
+    assert!(
+        warnings(&doc)
+            .iter()
+            .any(|w| w.contains("set back to AWS_IAM")),
+        "{doc:#}"
+    );
+    assert_eq!(live_and_auth(), "2 AWS_IAM");
+    assert_eq!(doc["access"]["auth"], "iam", "{doc:#}");
+
+    // A fresh checkout trusts the signed record in SSM: unchanged.
+    let b = checkout();
+    crate::lifecycle_e2e::edit_agent(
+        b.path(),
+        "\"echo\": user_input_arg",
+        "\"echo\": f\"v2:{user_input_arg}\"",
+    );
+    let out = run(&mut deploy_command(&aws, b.path(), DRIFT, token, &[]));
+    assert_eq!(json(&out)["status"], "unchanged", "{}", stdout(&out));
+
+    // `live` moved by hand and the record rewritten to match (its signature cannot be): the
+    // record is not believed, and the fresh checkout's deploy serves its own code again.
+    aws.boto3(
+        "l = client('lambda')\n\
+         l.update_alias(FunctionName='drift', Name='live', FunctionVersion='1')\n\
+         v1 = l.get_function_configuration(FunctionName='drift', Qualifier='1')['CodeSha256']\n\
+         ssm = client('ssm')\n\
+         name = '/agentdeploy/agentdeploy-drift/record/deployment'\n\
+         record = json.loads(ssm.get_parameter(Name=name)['Parameter']['Value'])\n\
+         assert record['mac'], record\n\
+         record['deployed']['live_version'] = '1'\n\
+         record['deployed']['code_sha256'] = v1\n\
+         ssm.put_parameter(Name=name, Value=json.dumps(record), Type='String', Overwrite=True)\n",
+    );
+    let c = checkout();
+    crate::lifecycle_e2e::edit_agent(
+        c.path(),
+        "\"echo\": user_input_arg",
+        "\"echo\": f\"v2:{user_input_arg}\"",
+    );
+    let out = run(&mut deploy_command(&aws, c.path(), DRIFT, token, &[]));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(doc["status"], "deployed", "{doc:#}");
+    // This checkout's build (its bytecode) may publish a version of its own: not version 1.
+    assert!(!live_and_auth().starts_with("1 "), "{}", live_and_auth());
+    assert_eq!(echo(c.path()), "v2:hi");
+}

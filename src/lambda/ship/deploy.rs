@@ -198,6 +198,12 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     phase(Phase::Verifying);
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
     let (outputs, function, live_version) = verify(&cfn, &lambda, &settings.stack_name).await?;
+    if settings.endpoint == crate::cli::EndpointKind::Url
+        && let Some(function_name) = &outputs.function_name
+        && let Some(repaired) = restore_url_auth(&lambda, function_name, settings.auth).await?
+    {
+        warnings.push(repaired);
+    }
     let candidate_version = match &outputs.function_name {
         Some(function_name) => {
             outputs::alias_version(&lambda, function_name, outputs::CANDIDATE_ALIAS).await?
@@ -343,7 +349,7 @@ async fn deploy_with_secrets(
         if let Some(version) = inputs.secrets_version {
             overrides.push((
                 render::SECRETS_VERSION_PARAMETER.to_string(),
-                version.to_string(),
+                code_and_secrets_version(built_template, version)?,
             ));
         }
     }
@@ -447,6 +453,76 @@ async fn verify(
         None => None,
     };
     Ok((stack_outputs, function, live_version))
+}
+
+/// SAM names the published version after `AutoPublishCodeSha256` alone when it is given (the
+/// code's own hash no longer counts): it must change with the code as well as with the secret
+/// values, or a code change would never reach `live`. The digest of both.
+fn code_and_secrets_version(
+    built_template: &std::path::Path,
+    secrets_version: &str,
+) -> Result<String> {
+    let zip = built_template.with_file_name(crate::lambda::build::package::FUNCTION_ZIP);
+    let code = crate::lambda::build::file_sha256(&zip).map_err(|e| Error::io(&zip, e))?;
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{secrets_version}\0{code}"));
+    Ok(crate::lambda::build::hex_prefix(&digest, digest.len()))
+}
+
+/// A Function URL's auth changed by hand (`AWS_IAM` → `NONE`) is not in the template's diff:
+/// CloudFormation leaves it. The deploy sets it back to what the template says, and says so.
+async fn restore_url_auth(
+    lambda: &aws_sdk_lambda::Client,
+    function_name: &str,
+    auth: crate::cli::AuthMode,
+) -> Result<Option<String>> {
+    use aws_sdk_lambda::types::FunctionUrlAuthType;
+    let wanted = if auth == crate::cli::AuthMode::Iam {
+        FunctionUrlAuthType::AwsIam
+    } else {
+        FunctionUrlAuthType::None
+    };
+    let current = match lambda
+        .get_function_url_config()
+        .function_name(function_name)
+        .qualifier(outputs::LIVE_ALIAS)
+        .send()
+        .await
+    {
+        Ok(url) => url.auth_type().clone(),
+        Err(err) => {
+            return Err(outputs::sdk_error(
+                &format!(
+                    "GetFunctionUrlConfig {function_name}:{}",
+                    outputs::LIVE_ALIAS
+                ),
+                &err,
+            ));
+        }
+    };
+    if current == wanted {
+        return Ok(None);
+    }
+    lambda
+        .update_function_url_config()
+        .function_name(function_name)
+        .qualifier(outputs::LIVE_ALIAS)
+        .auth_type(wanted.clone())
+        .send()
+        .await
+        .map_err(|err| {
+            outputs::sdk_error(
+                &format!(
+                    "UpdateFunctionUrlConfig {function_name}:{}",
+                    outputs::LIVE_ALIAS
+                ),
+                &err,
+            )
+        })?;
+    Ok(Some(format!(
+        "the Function URL's auth was {} (changed outside agentdeploy); set back to {}",
+        current.as_str(),
+        wanted.as_str()
+    )))
 }
 
 /// After a `rollback`, `live` points at an older version than the stack's own; a deploy that

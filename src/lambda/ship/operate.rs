@@ -342,3 +342,64 @@ pub async fn check_owner(
         None => Ok(None),
     }
 }
+
+/// The version `live` serves, its code's hash and its Function URL's auth type (GetFunction-
+/// Configuration and GetFunctionUrlConfig on `live`); what does not exist is `None`.
+pub async fn fingerprint(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+) -> Result<crate::target::Fingerprint> {
+    let lambda = crate::aws::clients::lambda(sdk);
+    let (live_version, code_sha256) = match lambda
+        .get_function_configuration()
+        .function_name(function_name)
+        .qualifier(LIVE_ALIAS)
+        .send()
+        .await
+    {
+        Ok(config) => (
+            config.version().map(str::to_string),
+            config.code_sha256().map(str::to_string),
+        ),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            (None, None)
+        }
+        Err(err) => {
+            return Err(outputs::sdk_error(
+                &format!("GetFunctionConfiguration {function_name}:{LIVE_ALIAS}"),
+                &err,
+            ));
+        }
+    };
+    let endpoint_auth = match lambda
+        .get_function_url_config()
+        .function_name(function_name)
+        .qualifier(LIVE_ALIAS)
+        .send()
+        .await
+    {
+        Ok(url) => Some(url.auth_type().as_str().to_string()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(err) => {
+            return Err(outputs::sdk_error(
+                &format!("GetFunctionUrlConfig {function_name}:{LIVE_ALIAS}"),
+                &err,
+            ));
+        }
+    };
+    Ok(crate::target::Fingerprint {
+        live_version,
+        code_sha256,
+        endpoint_auth,
+    })
+}

@@ -390,7 +390,7 @@ impl RemoteCache {
         if !self.repair && self.exists(&Self::index_key(deps_hash)).await {
             return false;
         }
-        let sha256 = match file_sha256(&shared.zip) {
+        let sha256 = match crate::lambda::build::file_sha256(&shared.zip) {
             Ok(sha) => sha,
             Err(e) => {
                 self.warn(format!("{}: {e}", shared.zip.display()));
@@ -514,20 +514,6 @@ fn check_zip(bytes: &[u8], code: &HashSet<String>) -> std::result::Result<u64, S
         ));
     }
     Ok(unzipped)
-}
-
-fn file_sha256(path: &Path) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut file = std::fs::File::open(path)?;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = std::io::Read::read(&mut file, &mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hex(&hasher.finalize()))
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it (no half-written cache entry).

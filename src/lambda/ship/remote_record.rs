@@ -2,7 +2,7 @@
 //! record"): SSM parameters under the stack's own path, `/agentdeploy/<stack>/record/…`, which
 //! `destroy` removes with the stack's other parameters.
 //! - `deployment`: the deployed input hash and what the report shows of the build, so a fresh
-//!   checkout (a CI runner) finds an unchanged agent unchanged;
+//!   checkout (a CI runner) finds an unchanged agent unchanged; signed with the digest key;
 //! - `digest-key`: the key secret values are digested with in that hash, a SecureString (never in
 //!   the repository, readable only with SSM and KMS permissions), so the hash is the same on every
 //!   machine and a changed secret still redeploys.
@@ -51,14 +51,45 @@ async fn get(ssm: &aws_sdk_ssm::Client, name: &str, decrypt: bool) -> Result<Opt
     }
 }
 
-/// What the last deploy of this stack recorded (`None`: nothing yet, or not readable as ours).
+/// The record as kept in SSM: what was deployed, and an HMAC over it under the stack's digest
+/// key, so a record written by anyone without the key (who can write SSM but not decrypt the
+/// SecureString) is no record.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Signed {
+    deployed: DeployedInput,
+    mac: String,
+}
+
+fn mac(key: &[u8], stack_name: &str, deployed: &DeployedInput) -> Result<String> {
+    let body = serde_json::to_vec(deployed)
+        .map_err(|e| Error::internal(format!("encoding the deployment record: {e}")))?;
+    let mut signed = format!("{stack_name}\0").into_bytes();
+    signed.extend_from_slice(&body);
+    let digest = crate::secrets::keyed_digest(key, &signed);
+    Ok(crate::lambda::build::hex_prefix(&digest, digest.len()))
+}
+
+/// What the last deploy of this stack recorded (`None`: nothing yet, or not proven ours: a
+/// record another version wrote differently, or one whose signature does not match, is no
+/// answer and the deploy goes ahead).
 pub async fn read(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Option<DeployedInput>> {
     let ssm = crate::aws::clients::ssm(sdk);
-    let Some(text) = get(&ssm, &name(stack_name, "deployment"), false).await? else {
+    let parameter = name(stack_name, "deployment");
+    let Some(text) = get(&ssm, &parameter, false).await? else {
         return Ok(None);
     };
-    // A record another version wrote differently is no answer: the deploy goes ahead.
-    Ok(serde_json::from_str(&text).ok())
+    let Ok(signed) = serde_json::from_str::<Signed>(&text) else {
+        return Ok(None);
+    };
+    let key = digest_key(sdk, stack_name).await?;
+    let expected = mac(&key, stack_name, &signed.deployed)?;
+    if !crate::secrets::same_digest(expected.as_bytes(), signed.mac.as_bytes()) {
+        tracing::warn!(
+            "the deployment record {parameter} is not signed with the stack's key (written outside agentdeploy?); deploying as if there were none"
+        );
+        return Ok(None);
+    }
+    Ok(Some(signed.deployed))
 }
 
 pub async fn write(
@@ -68,7 +99,12 @@ pub async fn write(
 ) -> Result<()> {
     let ssm = crate::aws::clients::ssm(sdk);
     let parameter = name(stack_name, "deployment");
-    let value = serde_json::to_string(deployed)
+    let key = digest_key(sdk, stack_name).await?;
+    let signed = Signed {
+        mac: mac(&key, stack_name, deployed)?,
+        deployed: deployed.clone(),
+    };
+    let value = serde_json::to_string(&signed)
         .map_err(|e| Error::internal(format!("encoding the deployment record: {e}")))?;
     ssm.put_parameter()
         .name(&parameter)
