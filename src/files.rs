@@ -51,6 +51,57 @@ pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// How every results file agentdeploy writes begins (`test --junit`).
+pub const RESULTS_FILE_START: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n";
+
+/// Why a results file may not be written at `path` (`None`: it may): only a new path, or a
+/// regular file (not a link, a device, a FIFO, a folder) holding results agentdeploy wrote.
+pub fn results_file_problem(path: &Path) -> Option<String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(format!("cannot be checked ({e})")),
+        Ok(meta) => meta,
+    };
+    if meta.file_type().is_symlink() {
+        return Some("is a symbolic link".into());
+    }
+    if !meta.is_file() {
+        return Some("exists and is not a regular file (a folder, a device or a FIFO)".into());
+    }
+    // Results of a few thousand cases stay far below this; a bigger file is something else.
+    if meta.len() > 16 << 20 {
+        return Some("exists and is not a JUnit results file agentdeploy wrote".into());
+    }
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.starts_with(RESULTS_FILE_START.as_bytes()) => None,
+        Ok(_) => Some("exists and is not a JUnit results file agentdeploy wrote".into()),
+        Err(e) => Some(format!("cannot be read ({e})")),
+    }
+}
+
+/// Writes a results file (checked with `results_file_problem`) readable by all, as CI systems
+/// that collect it from another user expect.
+pub fn write_results_file(path: &Path, contents: &[u8]) -> Result<()> {
+    if let Some(problem) = results_file_problem(path) {
+        return Err(Error::Usage {
+            flag: "--junit".into(),
+            message: format!("{} {problem}; nothing written", path.display()),
+            hint: None,
+        });
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
+    std::io::Write::write_all(&mut temp, contents).map_err(|e| Error::io(path, e))?;
+    temp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(|e| Error::io(path, e))?;
+    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
 /// The file that marks an out-dir as agentdeploy's: only a folder holding it (or an empty one, or
 /// one under the project's `.agentdeploy/`) is ever cleaned.
 pub const OUT_DIR_MARKER: &str = ".agentdeploy-out-dir";
@@ -154,5 +205,62 @@ mod read_tests {
         let latin = dir.path().join("prices.toml");
         std::fs::write(&latin, b"a = \"\xe9\"\n").unwrap();
         assert!(read_user_text(&latin).unwrap_err().contains("not UTF-8"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_go_only_to_a_new_path_or_over_earlier_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("results.xml");
+        assert_eq!(results_file_problem(&results), None);
+        write_results_file(
+            &results,
+            format!("{RESULTS_FILE_START}</testsuites>\n").as_bytes(),
+        )
+        .unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&results).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o644);
+        assert_eq!(
+            results_file_problem(&results),
+            None,
+            "an earlier run's results"
+        );
+
+        // A PNG (not UTF-8), a text file, a link to results, a FIFO, a device, a folder.
+        let png = dir.path().join("logo.png");
+        std::fs::write(&png, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "<?xml version=\"1.0\"?><testsuites/>").unwrap();
+        let link = dir.path().join("link.xml");
+        std::os::unix::fs::symlink(&results, &link).unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        for (path, why) in [
+            (png.as_path(), "not a JUnit results file"),
+            (text.as_path(), "not a JUnit results file"),
+            (link.as_path(), "symbolic link"),
+            (fifo.as_path(), "not a regular file"),
+            (Path::new("/dev/null"), "not a regular file"),
+            (dir.path(), "not a regular file"),
+        ] {
+            let problem = results_file_problem(path).unwrap_or_default();
+            assert!(problem.contains(why), "{}: {problem:?}", path.display());
+            assert!(write_results_file(path, b"x").is_err());
+        }
+        assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 }

@@ -222,9 +222,9 @@ impl SmokeReport {
     pub fn junit(&self, suite: &str) -> String {
         let seconds = |ms: u64| format!("{:.3}", ms as f64 / 1000.0);
         let total: u64 = self.cases.iter().map(|c| c.duration_ms).sum();
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let mut xml = String::from(crate::files::RESULTS_FILE_START);
         xml.push_str(&format!(
-            "<testsuites>\n  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
             xml_escape(suite),
             self.cases.len(),
             self.failed_count(),

@@ -358,7 +358,7 @@ pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Resu
     })
     .await?;
     if let Some(junit) = &args.junit {
-        crate::files::write_atomically(junit, report.junit(&args.name).as_bytes())?;
+        crate::files::write_results_file(junit, report.junit(&args.name).as_bytes())?;
     }
     match ctx.global.output {
         crate::cli::OutputFormat::Json => {
@@ -377,17 +377,15 @@ pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Resu
     })
 }
 
-/// `--junit FILE` rewrites only a results file (an earlier run's): never another file.
+/// `--junit FILE` writes only a new file or over an earlier run's results: never another file.
 fn refuse_foreign_file(path: &std::path::Path) -> Result<()> {
-    match std::fs::read_to_string(path) {
-        Ok(text) if !text.trim_start().starts_with("<?xml") || !text.contains("<testsuites") => {
-            Err(Error::usage_hint(
-                "--junit",
-                format!("{} exists and is not a JUnit results file", path.display()),
-                "name a new file (or an earlier run's results) for --junit",
-            ))
-        }
-        _ => Ok(()),
+    match crate::files::results_file_problem(path) {
+        Some(problem) => Err(Error::usage_hint(
+            "--junit",
+            format!("{} {problem}; nothing written", path.display()),
+            "name a new file (or an earlier run's results) for --junit",
+        )),
+        None => Ok(()),
     }
 }
 

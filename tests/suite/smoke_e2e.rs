@@ -191,4 +191,21 @@ fn a_failing_smoke_case_keeps_live_on_the_old_version_and_a_passing_set_moves_it
             .contains("def main"),
         "agent.py is untouched"
     );
+    // Nor a file that is not text at all (a PNG once became JUnit XML).
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+    std::fs::write(dir.join("logo.png"), png).unwrap();
+    let refused = run(&mut cmd(
+        &aws,
+        dir,
+        &[
+            "test",
+            "gate",
+            "--cases",
+            "strict.yaml",
+            "--junit",
+            "logo.png",
+        ],
+    ));
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert_eq!(std::fs::read(dir.join("logo.png")).unwrap(), png);
 }
