@@ -10,7 +10,9 @@ templates/runtime, fixtures/conversations, fixtures/streaming)
 """
 
 import asyncio
+import concurrent.futures
 import http.client
+import io
 import json
 import os
 import socket
@@ -18,10 +20,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import types
 import unittest
 
+from botocore.exceptions import ClientError
+
 import agentdeploy_runtime
-from agentdeploy_runtime import agents, web
+from agentdeploy_runtime import agents, sessions, web
 
 agentdeploy_runtime.track()
 agentdeploy_runtime.neutralise_servers()
@@ -31,6 +36,7 @@ os.environ["STREAM_GATE"] = GATE
 
 from strands import Agent  # noqa: E402  (after track(), as the bootstrap orders it)
 from pausing_model import PausingModel  # noqa: E402
+from strands.models.model import Model  # noqa: E402
 
 COMMON = dict(conversation="isolated", endpoint="url", max_body_bytes=1 << 20,
               session_bucket_variable="AGENTDEPLOY_SESSION_BUCKET",
@@ -278,6 +284,129 @@ class StreamedKinds(unittest.TestCase):
             connection.close()
         finally:
             served.close()
+
+
+class HistoryModel(Model):
+    """Answers with every user text it was given ("heard: a1 | a2"), yielding to the event loop
+    between its events so requests served at once interleave inside the model."""
+
+    def __init__(self):
+        self.config = {"model_id": "history"}
+
+    def update_config(self, **config):
+        self.config.update(config)
+
+    def get_config(self):
+        return self.config
+
+    async def structured_output(self, output_model, prompt, system_prompt=None, **kwargs):
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs):
+        heard = [block["text"] for message in messages if message["role"] == "user"
+                 for block in message["content"] if "text" in block]
+        for event in ({"messageStart": {"role": "assistant"}}, {"contentBlockStart": {"start": {}}},
+                      {"contentBlockDelta": {"delta": {"text": "heard: "}}},
+                      {"contentBlockDelta": {"delta": {"text": " | ".join(heard)}}},
+                      {"contentBlockStop": {}}, {"messageStop": {"stopReason": "end_turn"}}):
+            for _ in range(5):
+                await asyncio.sleep(0)
+            yield event
+
+
+class SessionStore:
+    """S3 as the session store uses it (GetObject, conditional PutObject), in memory."""
+
+    def __init__(self):
+        self.objects = {}
+        self.lock = threading.Lock()
+        self.exceptions = types.SimpleNamespace(ClientError=ClientError)
+
+    def get_object(self, Bucket, Key):
+        with self.lock:
+            if Key not in self.objects:
+                raise ClientError({"Error": {"Code": "NoSuchKey"}}, "GetObject")
+            body, etag = self.objects[Key]
+        return {"Body": io.BytesIO(body), "ETag": etag}
+
+    def put_object(self, Bucket, Key, Body, ContentType=None, IfMatch=None, IfNoneMatch=None):
+        with self.lock:
+            current = self.objects.get(Key)
+            if (IfNoneMatch == "*" and current) or (IfMatch and (not current or current[1] != IfMatch)):
+                raise ClientError({"Error": {"Code": "PreconditionFailed"}}, "PutObject")
+            self.objects[Key] = (Body, f'"{len(self.objects)}-{hash(Body)}"')
+
+
+class ConcurrentCallers(unittest.TestCase):
+    """One process serving requests at once (the Web Adapter 1.0 and Lambda Managed Instances send
+    concurrent requests to one process): each caller sees only its own turns, and each session
+    stores only its own."""
+
+    def setUp(self):
+        agents.end_request()
+        self.store = SessionStore()
+        sessions._s3 = self.store
+        os.environ["AGENTDEPLOY_SESSION_BUCKET"] = "sessions"
+
+    def tearDown(self):
+        sessions._s3 = None
+
+    def served(self, kind):
+        """The module-level agent as an `agent` entry, or called by a `main` (in a thread)."""
+        agent = Agent(model=HistoryModel(), callback_handler=None)
+
+        def main(user_input, input_data=None):
+            return str(agent(user_input)).rstrip()
+
+        entry = agent if kind == "agent" else main
+        return Served(agentdeploy_runtime.make_app(
+            entry, kind=kind, name=kind, arity=None if kind == "agent" else 2, is_async=False,
+            **dict(COMMON, conversation="session")))
+
+    def turn(self, served, caller, session, text):
+        context = json.dumps({"http": {"method": "POST"}, "authorizer": {"iam": {"userArn": caller}}})
+        connection, response = served.post("/", {"input": text, "session_id": session},
+                                           headers={"X-Amzn-Request-Context": context})
+        try:
+            self.assertEqual(response.status, 200)
+            last = read_all(response, bytearray())[-1]
+            self.assertIn("output", last, last)
+            return last["output"]
+        finally:
+            connection.close()
+
+    def callers_at_once(self, count):
+        for kind in ("agent", "main"):
+            with self.subTest(kind=kind):
+                self.store.objects.clear()
+                self.callers_of(kind, count)
+
+    def callers_of(self, kind, count):
+        served = self.served(kind)
+        try:
+            callers = [f"arn:aws:iam::123456789012:user/caller{n}" for n in range(count)]
+            for turn in (1, 2):
+                with concurrent.futures.ThreadPoolExecutor(count) as pool:
+                    answers = list(pool.map(
+                        lambda n: self.turn(served, callers[n], f"s-{n}", f"caller{n} turn{turn}"),
+                        range(count)))
+                for n, answer in enumerate(answers):
+                    expected = " | ".join(f"caller{n} turn{t}" for t in range(1, turn + 1))
+                    self.assertEqual(answer, f"heard: {expected}", f"caller {n}, turn {turn}")
+            self.assertEqual(len(self.store.objects), count)
+            for body, _etag in self.store.objects.values():
+                stored = json.dumps(json.loads(body))
+                owners = {n for n in range(count) if f"caller{n} turn" in stored}
+                self.assertEqual(len(owners), 1, stored[:400])
+        finally:
+            served.close()
+
+    def test_two_callers_at_once_each_see_and_store_only_their_own_turns(self):
+        self.callers_at_once(2)
+
+    def test_ten_callers_at_once_each_see_and_store_only_their_own_turns(self):
+        self.callers_at_once(10)
 
 
 if __name__ == "__main__":

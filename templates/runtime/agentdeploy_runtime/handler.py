@@ -5,6 +5,7 @@ import asyncio
 import inspect
 import logging
 import os
+import threading
 
 from . import agents, events, metrics, sessions
 
@@ -71,7 +72,17 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
             return str(result).rstrip()
         return _settle(entry(*(user_input, input_data)[:arity]), is_async)
 
+    one_at_a_time = threading.Lock()
+
     def lambda_handler(event, context):
+        if not isolated:
+            return handle(event, context)
+        # The agents are the process's, one conversation at a time: a runtime that calls the
+        # handler from several threads at once gets each request served in turn.
+        with one_at_a_time:
+            return handle(event, context)
+
+    def handle(event, context):
         measured = metrics.begin(streamed=False, conversation=conversation,
                                  request_id=getattr(context, "aws_request_id", None),
                                  alias=metrics.alias_of(getattr(context, "invoked_function_arn", None)))

@@ -109,6 +109,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
     isolated = conversation in ("isolated", "session")
     with_sessions = conversation == "session"
     served = entry if kind == "asgi" else app
+    one_at_a_time = asyncio.Lock()
     readiness_path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH", "/ping")
 
     def open_session(scope, requested):
@@ -251,6 +252,14 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         if path == readiness_path and method == "GET":
             # The adapter's readiness check during INIT: not a request, not measured.
             return await served(scope, receive, send)
+        if not isolated:
+            return await measured_request(scope, receive, send)
+        # The agents are the process's, one conversation at a time: a request served while
+        # another runs (the Web Adapter and Managed Instances send them at once) waits its turn.
+        async with one_at_a_time:
+            return await measured_request(scope, receive, send)
+
+    async def measured_request(scope, receive, send):
         lambda_context = _json_header(scope, LAMBDA_CONTEXT_HEADER) or {}
         measured = metrics.begin(streamed=True, conversation=conversation,
                                  request_id=lambda_context.get("request_id") or _header(scope, b"x-amzn-request-id"),
