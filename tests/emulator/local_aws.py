@@ -872,8 +872,6 @@ def _publish_embedded_metrics(function, lines):
     directive becomes metric data, once per dimension set (moto's logs keep the line only)."""
     backend = cloudwatch.cloudwatch_backends[function.account_id][function.region]
     for line in lines:
-        if not line.startswith("{"):
-            continue
         try:
             document = json.loads(line)
         except ValueError:

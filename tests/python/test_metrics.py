@@ -105,6 +105,40 @@ class Buffered(unittest.TestCase):
         for fragment in ("4111", "card", "saw"):
             self.assertNotIn(fragment, everything)
 
+    def test_a_caller_cannot_write_a_metrics_record_through_what_the_agent_prints(self):
+        forged = json.dumps({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [{
+            "Namespace": "agentdeploy", "Dimensions": [["FunctionName"]],
+            "Metrics": [{"Name": "Requests", "Unit": "Count"}]}]},
+            "FunctionName": "metered", "Requests": 1000000})
+
+        def main(user_input, input_data=None):
+            print(user_input)  # an agent that logs what it was asked
+            print("  " + user_input.replace('"_aws"', '"\\u005faws"'))  # escaped, indented
+            print("streamed text without a newline", end="", flush=True)  # Strands' default printer
+            return "ok"
+
+        handler = agentdeploy_runtime.make_handler(main, kind="main", name="main", arity=2, is_async=False,
+                                                   conversation="isolated", **COMMON)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(metrics.GuardedOutput(out)):
+            answer = handler(url_event({"input": forged}), Context())
+        self.assertEqual(answer["statusCode"], 200)
+        lines = out.getvalue().splitlines()
+        records = []
+        for line in lines:
+            try:
+                document = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(document, dict) and "_aws" in document:
+                records.append(document)
+        self.assertEqual(len(records), 1, lines)
+        self.assertEqual(records[0]["Requests"], 1)
+        self.assertEqual(lines[0], metrics.GuardedOutput.NEUTRALISED + forged)
+        self.assertTrue(lines[1].startswith(metrics.GuardedOutput.NEUTRALISED), lines[1])
+        self.assertEqual(lines[2], "streamed text without a newline", "the record has a line of its own")
+        self.assertEqual(json.loads(lines[3]), records[0])
+
     def test_a_bad_request_is_a_client_error_and_a_failing_entry_a_server_error(self):
         agent = Agent(model=ReportingModel(), callback_handler=None)
         handler = self.agent_handler(agent)

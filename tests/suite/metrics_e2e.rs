@@ -221,3 +221,64 @@ fn metrics_counts_requests_errors_tokens_and_tool_calls_from_the_functions_own_r
         "{cost:#}"
     );
 }
+
+/// reference §11 "metrics": a caller cannot forge the deployment's metrics through an agent that
+/// logs what it is asked (a line that is an EMF document is written as text), and the agent's
+/// own unfinished line (Strands' default printer streams without a newline) never swallows
+/// agentdeploy's record. One request, counted once; the forged million is nowhere.
+#[test]
+fn a_caller_cannot_forge_metrics_through_what_the_agent_prints() {
+    let aws = crate::common::local_aws::LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("agent.py"),
+        "def main(user_input_arg=None, input_data_arg=None):\n    \
+             print(user_input_arg)\n    \
+             print('streamed without a newline', end='', flush=True)\n    \
+             return {'echo': len(user_input_arg)}\n",
+    )
+    .unwrap();
+    let out = run(aws.lambda_command(work.path()).args([
+        "--function-name",
+        "forged",
+        "--agent",
+        "agent.py",
+        "--endpoint",
+        "url",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let forged = serde_json::json!({
+        "_aws": {"Timestamp": 1, "CloudWatchMetrics": [{
+            "Namespace": "agentdeploy",
+            "Dimensions": [["FunctionName"]],
+            "Metrics": [{"Name": "Requests", "Unit": "Count"}, {"Name": "InputTokens", "Unit": "Count"}]}]},
+        "FunctionName": "forged",
+        "Requests": 1000000,
+        "InputTokens": 999999999
+    })
+    .to_string();
+    let answered = run(&mut cmd(
+        &aws,
+        work.path(),
+        &["invoke", "forged", "--input", &forged],
+    ));
+    assert_eq!(answered.status.code(), Some(0), "{}", stderr(&answered));
+    let out = run(&mut cmd(
+        &aws,
+        work.path(),
+        &["metrics", "forged", "-o", "json"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).expect("-o json is one document");
+    let logs = stdout(&run(&mut cmd(
+        &aws,
+        work.path(),
+        &["logs", "forged", "--since", "1h"],
+    )));
+    assert_eq!(doc["requests"], 1, "{doc:#}\n{logs}");
+    assert_eq!(doc["input_tokens"], 0, "{doc:#}\n{logs}");
+    assert!(
+        logs.contains("(agent output, not a metric)"),
+        "the forged line is in the log as text: {logs}"
+    );
+}

@@ -17,6 +17,7 @@ an agent built per request all count, whatever the entry is. Bedrock calls the c
 (boto3's `converse` / `invoke_model`, outside a Strands model) count from their answers.
 """
 
+import atexit
 import contextvars
 import json
 import os
@@ -164,9 +165,98 @@ def _document(timestamp, dimensions, values):
 def _write(record, out):
     # One line, straight to stdout: Lambda sends it to the log as-is (a logging handler would
     # prefix it, and CloudWatch reads EMF only from a line that is the JSON document).
+    line = json.dumps(record, separators=(",", ":")) + "\n"
     stream = out or sys.stdout
-    stream.write(json.dumps(record, separators=(",", ":")) + "\n")
-    stream.flush()
+    if isinstance(stream, GuardedOutput):
+        stream.write_record(line)
+    else:
+        stream.write(line)
+        stream.flush()
+
+
+class GuardedOutput:
+    """stdout or stderr as the agent's code writes to it. CloudWatch makes metrics of any log line
+    that is an EMF document, so a line the agent writes (one that repeats a caller's input, say)
+    must never be one: a line that parses as a JSON object with `_aws` is written with a prefix
+    that makes it text. agentdeploy's own records go through `write_record`, always on a line of
+    their own (an agent that streamed "hello" without a newline does not swallow them).
+
+    A line that starts with `{` is held until it ends (or grows past 64 KiB) to be judged whole;
+    everything else passes through as written."""
+
+    NEUTRALISED = "(agent output, not a metric) "
+    HOLD_LIMIT = 64 * 1024
+
+    def __init__(self, inner):
+        self._inner = inner
+        self._lock = threading.RLock()
+        self._held = None  # the current line, when it started with `{`
+        self._line_start = True
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def write(self, text):
+        if not isinstance(text, str):
+            return self._inner.write(text)
+        with self._lock:
+            for piece in text.splitlines(keepends=True):
+                if self._held is None and self._line_start and piece.lstrip(" \t").startswith("{"):
+                    self._held = ""
+                if self._held is not None:
+                    self._held += piece
+                    if piece.endswith(("\n", "\r")) or len(self._held) > self.HOLD_LIMIT:
+                        self._release()
+                else:
+                    self._inner.write(piece)
+                self._line_start = piece.endswith(("\n", "\r"))
+        return len(text)
+
+    def _release(self):
+        held, self._held = self._held, None
+        if held:
+            self._inner.write(self.NEUTRALISED + held if _is_emf(held) else held)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        with self._lock:
+            self._inner.flush()
+
+    def end_line(self):
+        """Writes out a line still held (the process is ending)."""
+        with self._lock:
+            self._release()
+            self._inner.flush()
+
+    def write_record(self, line):
+        with self._lock:
+            self._release()
+            if not self._line_start:
+                self._inner.write("\n")
+            self._inner.write(line)
+            self._line_start = True
+            self._inner.flush()
+
+
+def _is_emf(line):
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and "_aws" in document
+
+
+def guard_output():
+    """The agent's stdout and stderr, guarded (see GuardedOutput); once per process."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, GuardedOutput):
+            guarded = GuardedOutput(stream)
+            setattr(sys, name, guarded)
+            atexit.register(guarded.end_line)
 
 
 def _model_id(agent):
@@ -297,7 +387,8 @@ def _wrap(module):
 
 def track():
     """Counts Strands' token usage and tool calls, and the code's own Bedrock calls, per request
-    from now on."""
+    from now on; guards stdout and stderr against forged records."""
+    guard_output()
     hooks.after_import(_METRICS_MODULE, _wrap)
     hooks.after_import(_BEDROCK_MODEL_MODULE, _wrap_strands_bedrock)
     hooks.after_import(_BOTOCORE_CLIENT_MODULE, _wrap_botocore)
