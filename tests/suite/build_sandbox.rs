@@ -392,3 +392,47 @@ fn an_import_that_fails_as_every_cold_start_would_stops_the_deploy_with_its_line
         );
     }
 }
+
+/// A code-only change deploys on the dependencies already built (no pip, no `sam build`), and
+/// its code is still imported at build time as a cold start would: a name left undefined at
+/// module level stops the deploy naming its line, as on a first deploy; a good change reports
+/// the import it really ran.
+#[test]
+fn a_code_only_change_on_cached_dependencies_is_imported_before_it_ships() {
+    let aws = LocalAws::start();
+    let work = tempfile::tempdir().unwrap();
+    let good = "import six\n\n\ndef main(user_input_arg=None, input_data_arg=None):\n    return six.text_type(user_input_arg)\n";
+    std::fs::write(work.path().join("agent.py"), good).unwrap();
+    let out = run(&mut deploy(&aws, work.path(), "codeonly", &[]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    std::fs::write(
+        work.path().join("agent.py"),
+        format!("{good}\nRETRIES = RETRY_LIMIT * 2\n"),
+    )
+    .unwrap();
+    let out = run(&mut deploy(&aws, work.path(), "codeonly", &[]));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(4), "{doc:#}");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("importing the agent fails at agent.py:7: NameError"),
+        "{message}"
+    );
+
+    std::fs::write(
+        work.path().join("agent.py"),
+        format!("{good}\nRELEASE = 2\n"),
+    )
+    .unwrap();
+    let out = run(&mut deploy(&aws, work.path(), "codeonly", &[]));
+    let doc = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    assert_eq!(doc["build"]["cached"], true, "{doc:#}");
+    assert_eq!(
+        doc["time_ms"]["pip"].as_u64().map(|_| ()),
+        Some(()),
+        "{doc:#}"
+    );
+    assert_eq!(doc["build"]["bytecode"]["isolation"], "sandbox", "{doc:#}");
+}

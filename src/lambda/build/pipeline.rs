@@ -256,11 +256,25 @@ pub(crate) async fn build_or_reuse(
         (Some(facts), _) => {
             let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
             artifact::check_total(bytes, artifact_limit())?;
-            (facts.strategy, None, true, bytes, facts.bytecode)
+            // The dependencies are reused, the code is new: it is imported as a cold start
+            // would, on the reused dependencies, before it ships.
+            let task_root = task_root_of(&shared.zip, &code_dir)?;
+            let (bytecode, warning) = compile_bytecode(inputs, task_root.path(), &code_dir).await?;
+            warnings.extend(warning);
+            (facts.strategy, None, true, bytes, Some(bytecode))
         }
         (None, Some(build)) => {
             let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (build.strategy, Some(build.artifact_dir), true, bytes, None)
+            let (bytecode, warning) =
+                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await?;
+            warnings.extend(warning);
+            (
+                build.strategy,
+                Some(build.artifact_dir),
+                true,
+                bytes,
+                Some(bytecode),
+            )
         }
         (None, None) => {
             let build = match built {
@@ -316,6 +330,25 @@ pub(crate) async fn build_or_reuse(
         bytecode,
         warnings,
     })
+}
+
+/// The function's folder as Lambda will have it, from reused dependencies: the dependency zip
+/// unzipped, the code on top (for the build-time import of new code).
+fn task_root_of(
+    deps_zip: &std::path::Path,
+    code_dir: &std::path::Path,
+) -> Result<tempfile::TempDir> {
+    let root =
+        tempfile::tempdir().map_err(|e| crate::error::Error::io(&std::env::temp_dir(), e))?;
+    let file = std::fs::File::open(deps_zip).map_err(|e| crate::error::Error::io(deps_zip, e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
+        crate::error::Error::internal(format!("cannot open {}: {e}", deps_zip.display()))
+    })?;
+    archive.extract(root.path()).map_err(|e| {
+        crate::error::Error::internal(format!("cannot unzip {}: {e}", deps_zip.display()))
+    })?;
+    sam::copy_tree(code_dir, root.path())?;
+    Ok(root)
 }
 
 /// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy when the agent's

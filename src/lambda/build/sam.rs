@@ -356,7 +356,7 @@ pub async fn cross_platform_uv(
 }
 
 /// Copies the rendered code into the artifact as it will ship (`walk::Links::Follow`).
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for file in
         crate::walk::walk(from, crate::walk::Links::Follow).map_err(|e| Error::io(from, e))?
     {
