@@ -2,8 +2,8 @@
 
 Invoke with {"code": "print(1 + 1)", "modules": ["numpy"], "timeout": 30}
 ("input" is accepted for "code"; "modules" / "timeout" may also sit under "data").
-The code runs in a subprocess, in a fresh work directory under /tmp that is cleaned before and
-after. Requested modules are pip-installed into that invocation's own folder and put on its
+The code runs in a subprocess, in a fresh work directory under /tmp; all of /tmp (the whole
+writable area) is wiped before and after each call. Requested modules are pip-installed into that invocation's own folder and put on its
 PYTHONPATH (installs are not shared: a folder one caller's code can write must never be importable
 by the next caller's); a failed install is reported and the code runs anyway. Every process the
 code started, daemons included, is killed when it ends. The answer carries stdout, stderr, the
@@ -11,7 +11,6 @@ exit status and every image the code wrote (png, jpeg, jpg, gif, webp) as base64
 """
 
 import base64
-import glob
 import json
 import os
 import shutil
@@ -136,9 +135,32 @@ def _python():
     return shutil.which(minor) or sys.executable
 
 
-def _clean_old_runs():
-    for path in glob.glob(os.path.join(WORK_ROOT, WORK_PREFIX + "*")):
-        shutil.rmtree(path, ignore_errors=True)
+# On Lambda everything the code can write is under /tmp, the function's own: all of it goes
+# between calls, not only the run folders, so nothing one caller's code wrote anywhere is there
+# for the next caller's code to read. Only there (LAMBDA_TASK_ROOT is /var/task on Lambda alone),
+# or in a folder named for the interpreter: elsewhere /tmp is the machine's, and only the run
+# folders are removed.
+_OWNS_WORK_ROOT = "CODE_INTERPRETER_WORK_ROOT" in os.environ or (
+    WORK_ROOT == "/tmp" and os.environ.get("LAMBDA_TASK_ROOT") == "/var/task"
+    and "AWS_LAMBDA_FUNCTION_NAME" in os.environ)
+
+
+def _wipe_writable_area():
+    try:
+        names = os.listdir(WORK_ROOT)
+    except OSError:
+        return
+    if not _OWNS_WORK_ROOT:
+        names = [name for name in names if name.startswith(WORK_PREFIX)]
+    for name in names:
+        path = os.path.join(WORK_ROOT, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 def _install(modules, deadline, packages, home):
@@ -228,7 +250,7 @@ def lambda_handler(event, context):
     deadline = started + timeout
 
     _kill_descendants()
-    _clean_old_runs()
+    _wipe_writable_area()
     run_dir = tempfile.mkdtemp(prefix=WORK_PREFIX, dir=WORK_ROOT)
     # The code's folder (its cwd, HOME, TMPDIR; its images are collected from here), and beside
     # it this invocation's packages.
@@ -271,7 +293,7 @@ def lambda_handler(event, context):
         }
     finally:
         _kill_descendants()
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _wipe_writable_area()
 
 
 if __name__ == "__main__":

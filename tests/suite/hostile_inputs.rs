@@ -491,27 +491,30 @@ for folder in [os.environ["PYTHONPATH"], root, os.path.join(root, "code-interpre
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "sitecustomize.py"), "w") as f:
         f.write(hook)
+# A note outside its run folder, for the next caller to find.
+with open(os.path.join(root, "alice-note.txt"), "w") as f:
+    f.write("alice-secret-0815")
 ready_r, ready_w = os.pipe()
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        with open(os.path.join(root, "daemon.pid"), "w") as f:
-            f.write(str(os.getpid()))
-        os.write(ready_w, b"!")
+        os.write(ready_w, f"{os.getpid():>10}".encode())
         while True:
             for dirpath, _, names in os.walk(root):
                 if "main.py" in names and dirpath != os.getcwd():
                     with open(os.path.join(dirpath, "main.py")) as src, open(os.path.join(root, "stolen.txt"), "a") as out:
                         out.write(src.read())
     os._exit(0)
-os.read(ready_r, 1)  # the daemon is running before this call ends
-print("planted")
+daemon = int(os.read(ready_r, 10))  # the daemon is running before this call ends
+print("planted", daemon)
 "#;
-    let victim = "print('bob says hi')\nprint('bob-secret-4711')\n";
+    let victim = "import glob, os\nprint('bob says hi')\nprint('bob-secret-4711')\n\
+                  root = os.path.dirname(os.path.dirname(os.getcwd()))\n\
+                  print(sorted(os.path.basename(p) for p in glob.glob(os.path.join(root, '*'))))\n";
     let driver = format!(
         "import json, os, sys\nsys.path.insert(0, {src:?})\nimport handler\n\
          first = handler.lambda_handler({{'code': {attacker:?}}}, None)\n\
-         pid = int(open(os.path.join({root:?}, 'daemon.pid')).read())\n\
+         pid = int(first['stdout'].split()[1])\n\
          second = handler.lambda_handler({{'code': {victim:?}}}, None)\n\
          stolen = os.path.join({root:?}, 'stolen.txt')\n\
          print(json.dumps({{'first': first, 'second': second, 'daemon_alive': os.path.exists(f'/proc/{{pid}}'),\n\
@@ -533,11 +536,24 @@ print("planted")
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
     let answer: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(answer["first"]["stdout"], "planted\n", "{answer:#}");
-    // The next caller's code ran as written: nothing the first one planted was imported...
-    assert_eq!(
-        answer["second"]["stdout"], "bob says hi\nbob-secret-4711\n",
+    assert!(
+        answer["first"]["stdout"]
+            .as_str()
+            .unwrap()
+            .starts_with("planted "),
         "{answer:#}"
+    );
+    // The next caller's code ran as written: nothing the first one planted was imported, and
+    // nothing it wrote anywhere in the writable area is left (only the next run's own folder)...
+    let second = answer["second"]["stdout"].as_str().unwrap();
+    assert!(
+        second.starts_with("bob says hi\nbob-secret-4711\n['code-interpreter-run-"),
+        "{answer:#}"
+    );
+    assert_eq!(
+        second.matches(", ").count(),
+        0,
+        "one entry only: {answer:#}"
     );
     // ...and nothing it started outlived its call to read the next one's code.
     assert_eq!(answer["daemon_alive"], false, "{answer:#}");
@@ -589,4 +605,40 @@ fn a_linked_local_module_ships_and_a_link_leading_out_of_the_folder_is_refused_a
         );
         std::fs::remove_file(pkg.join(name)).unwrap();
     }
+}
+
+/// Outside Lambda (a developer's machine, the local AWS), /tmp is the machine's: the code
+/// interpreter removes only its own run folders there, never another program's files.
+#[test]
+fn the_code_interpreter_never_wipes_a_tmp_that_is_not_the_functions_own() {
+    let project = tempfile::tempdir().unwrap();
+    let src = rendered_code_interpreter(project.path());
+    let canary = tempfile::Builder::new()
+        .prefix("agentdeploy-canary-")
+        .tempfile_in("/tmp")
+        .unwrap();
+    let driver = format!(
+        "import json, sys\nsys.path.insert(0, {src:?})\nimport handler\n\
+         print(json.dumps(handler.lambda_handler({{'code': 'print(6 * 7)'}}, None)))\n",
+        src = src.to_str().unwrap(),
+    );
+    let out = Command::new(python313())
+        .args(["-c", &driver])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", python313().parent().unwrap().display()),
+        )
+        // What the local AWS sets: a function name, its code folder somewhere other than /var/task.
+        .env("AWS_LAMBDA_FUNCTION_NAME", "python")
+        .env("LAMBDA_TASK_ROOT", &src)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let answer: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(answer["stdout"], "42\n", "{answer:#}");
+    assert!(
+        canary.path().exists(),
+        "another program's file in /tmp was removed"
+    );
 }
