@@ -1202,10 +1202,17 @@ pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
 
 /// Names the session bucket for the handler (`--conversation session`).
 pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
-/// The function's variable, and the API stage's, that hold the stack's origin value: an event
-/// carrying it came through the stack's own API Gateway (sessions trust its caller identity).
+/// The API stage's variable that holds the stack's origin value: an event carrying it came
+/// through the stack's own API Gateway (sessions trust its caller identity). The value is a
+/// secret kept in SSM (`origin_parameter_name`); the function's variable `ORIGIN_VARIABLE` names
+/// that parameter, never the value, so nobody who may only invoke or read the function learns it.
 pub const ORIGIN_VARIABLE: &str = "AGENTDEPLOY_ORIGIN";
 pub const ORIGIN_STAGE_VARIABLE: &str = "agentdeployOrigin";
+
+/// Where the stack's origin value is kept (a SecureString, removed by `destroy` with the rest).
+pub fn origin_parameter_name(stack_name: &str) -> String {
+    format!("/agentdeploy/{stack_name}/record/origin")
+}
 
 /// Days a session is kept after its last turn (S3 lifecycle expiry).
 pub const DEFAULT_SESSION_TTL_DAYS: u32 = 7;

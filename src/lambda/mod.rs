@@ -87,6 +87,10 @@ impl LambdaPlan {
         if settings.conversation.session_ttl_days().is_some() {
             iam.statements.extend(iam::session_bucket_statements());
         }
+        if render::checks_origin(settings) {
+            iam.statements
+                .push(iam::origin_statement(&settings.stack_name));
+        }
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();

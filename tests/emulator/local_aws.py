@@ -124,6 +124,14 @@ def _create_change_set(self, *args, **kwargs):
         return _moto_create_change_set(self, *args, **kwargs)
 
 
+def _parameter_list(self):
+    """DescribeStacks as CloudFormation answers it: a NoEcho parameter's value is `****` (moto
+    compares each value, not each key, with the NoEcho keys, and shows the value)."""
+    hidden = self.resource_map.no_echo_parameter_keys
+    return [{"ParameterKey": key, "ParameterValue": "****" if key in hidden else value}
+            for key, value in self.resource_map.resolved_parameters.items()]
+
+
 def _delete_stack(self, *args, **kwargs):
     with _cfn_lock:
         return _moto_delete_stack(self, *args, **kwargs)
@@ -957,6 +965,7 @@ def install_patches():
     cfn.CloudFormationBackend.execute_change_set = _execute_change_set
     cfn.CloudFormationBackend.create_change_set = _create_change_set
     cfn.CloudFormationBackend.delete_stack = _delete_stack
+    cfn.Stack.parameter_list = property(_parameter_list)
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
     awslambda.LambdaFunction._get_layers_data = _get_layers_data

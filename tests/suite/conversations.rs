@@ -425,15 +425,43 @@ fn sessions_continue_across_cold_starts_for_their_caller_only_and_conflicts_are_
 
     // Another caller (another API key) naming alice's session gets a session of its own. The
     // events are API Gateway's, stage variables included: the deployed stack's API adds its
-    // origin value (read here from the function, as only an operator could).
-    let origin = aws
-        .boto3(
-            "config = client('lambda').get_function_configuration(FunctionName='sessions')\n\
-             print(config['Environment']['Variables']['AGENTDEPLOY_ORIGIN'])\n",
-        )
-        .trim()
-        .to_string();
-    assert_eq!(origin.len(), 36, "the stack id's UUID: {origin}");
+    // origin value, a secret in SSM (read here as only the deployer could). Neither the
+    // function's configuration nor the stack shows it.
+    let seen = aws.boto3(
+        "config = client('lambda').get_function_configuration(FunctionName='sessions')\n\
+         stack = client('cloudformation').describe_stacks(StackName='agentdeploy-sessions')['Stacks'][0]\n\
+         secret = client('ssm').get_parameter(Name='/agentdeploy/agentdeploy-sessions/record/origin', WithDecryption=True)\n\
+         print(secret['Parameter']['Value'])\n\
+         print(config['Environment']['Variables']['AGENTDEPLOY_ORIGIN'])\n\
+         print(stack['StackId'].split('/')[2])\n\
+         print(json.dumps(config, default=str) + json.dumps(stack, default=str))\n",
+    );
+    let mut lines = seen.lines();
+    let origin = lines.next().unwrap().to_string();
+    let (variable, stack_uuid, readable) = (
+        lines.next().unwrap(),
+        lines.next().unwrap().to_string(),
+        lines.next().unwrap(),
+    );
+    assert_eq!(origin.len(), 64, "{origin}");
+    assert_eq!(variable, "/agentdeploy/agentdeploy-sessions/record/origin");
+    assert!(
+        !readable.contains(&origin),
+        "the origin value is readable: {readable}"
+    );
+    // The stack id's UUID (the origin value of earlier releases) makes an event no API event.
+    let mut forged = through_api_key(
+        "key-a",
+        json!({"input": "who am I?", "session_id": "alice-1"}),
+    );
+    forged["stageVariables"] = json!({"agentdeployOrigin": stack_uuid});
+    let answer = invoke_event(&aws, "sessions", forged);
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["output"], "session saw 5 messages: who am I?",
+        "a direct caller continues the direct caller's session, not an API key's: {body}"
+    );
     let through_api_key = |key: &str, body: Value| {
         let mut event = through_api_key(key, body);
         event["stageVariables"] = json!({"agentdeployOrigin": origin});
@@ -526,12 +554,16 @@ struct LocalSessions {
 }
 
 const ORIGIN: &str = "0b3c5a6e-origin-of-this-stack";
+const ORIGIN_PARAMETER: &str = "/agentdeploy/agentdeploy-test/record/origin";
 
 impl LocalSessions {
     fn start() -> LocalSessions {
         let aws = crate::common::local_aws::LocalAws::start();
         let bucket = "agentdeploy-sessions-test".to_string();
-        aws.boto3(&format!("client('s3').create_bucket(Bucket={bucket:?})\n"));
+        aws.boto3(&format!(
+            "client('s3').create_bucket(Bucket={bucket:?})\n\
+             client('ssm').put_parameter(Name={ORIGIN_PARAMETER:?}, Value={ORIGIN:?}, Type='SecureString')\n"
+        ));
         LocalSessions { aws, bucket }
     }
 
@@ -541,7 +573,9 @@ impl LocalSessions {
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing-secret-key"),
             ("AGENTDEPLOY_SESSION_BUCKET", self.bucket.as_str()),
-            ("AGENTDEPLOY_ORIGIN", ORIGIN),
+            ("AGENTDEPLOY_ORIGIN", ORIGIN_PARAMETER),
+            // As Lambda sets it (boto3 reads this one).
+            ("AWS_DEFAULT_REGION", "us-east-1"),
         ]
     }
 
@@ -732,12 +766,18 @@ fn the_session_role_may_list_its_bucket_so_a_missing_session_is_404_not_403() {
         ),
         "{template}"
     );
-    // The API marks its events with a value only the stack knows (its id), and so does the function.
-    assert!(template.contains("agentdeployOrigin: {\"Fn::Select\":[2,{\"Fn::Split\":[\"/\",{\"Ref\":\"AWS::StackId\"}]}]}"), "{template}");
+    // The API marks its events with a secret value passed as a NoEcho parameter; the function
+    // is told only where that value is kept, and may read that one parameter.
     assert!(
-        template.contains("\"AGENTDEPLOY_ORIGIN\":{\"Fn::Select\""),
+        template.contains("agentdeployOrigin: {\"Ref\":\"AgentdeployOrigin\"}")
+            && template.contains("AgentdeployOrigin:\n    Type: String\n    NoEcho: true"),
         "{template}"
     );
+    assert!(
+        template.contains("\"AGENTDEPLOY_ORIGIN\":\"/agentdeploy/agentdeploy-"),
+        "{template}"
+    );
+    assert!(template.contains("record/origin"), "{template}");
 }
 
 #[test]

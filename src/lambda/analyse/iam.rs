@@ -170,6 +170,21 @@ pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStat
     }
 }
 
+/// Sessions behind API Gateway: the function reads the stack's origin value (a SecureString)
+/// once per cold start, and no other parameter.
+pub fn origin_statement(stack_name: &str) -> PolicyStatement {
+    let parameter = crate::settings::origin_parameter_name(stack_name);
+    PolicyStatement {
+        sid: "ReadOriginFromSsm".into(),
+        actions: vec!["ssm:GetParameter".into()],
+        resources: vec![sub(&format!(
+            "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"
+        ))],
+        reason: "sessions trust API Gateway's caller identity only in events that carry the stack's secret origin value".into(),
+        sources: vec!["--conversation session".into()],
+    }
+}
+
 /// `--conversation session`: the function reads and writes its sessions in the stack's own
 /// bucket, and nothing else in S3. It may also list that bucket: without `s3:ListBucket`, S3
 /// answers a GetObject of a missing key with 403 AccessDenied instead of 404 NoSuchKey, and every

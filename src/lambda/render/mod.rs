@@ -341,11 +341,13 @@ pub const SECRETS_VERSION_PARAMETER: &str = "AgentdeploySecretsVersion";
 /// (empty: `live` serves the version the deploy publishes). Reference §7.
 pub const LIVE_VERSION_PARAMETER: &str = "AgentdeployLiveVersion";
 
-/// A value unique to the stack (the UUID of its stack id), made by CloudFormation: nothing secret
-/// passes through this project's files or argv. The runtime compares it with the event's stage
-/// variable to tell an event API Gateway sent from a direct Invoke that imitates one.
-fn stack_origin_value() -> Value {
-    json!({ "Fn::Select": [2, { "Fn::Split": ["/", { "Ref": "AWS::StackId" }] }] })
+/// The template parameter (NoEcho) that carries the stack's origin value into the API's stage
+/// variables; agentdeploy passes it from SSM on every deploy, never through a file or argv.
+pub const ORIGIN_PARAMETER: &str = "AgentdeployOrigin";
+
+/// Whether the deployment tells API Gateway's events from direct Invokes (sessions behind an API).
+pub fn checks_origin(settings: &LambdaSettings) -> bool {
+    settings.conversation.session_ttl_days().is_some() && settings.endpoint == EndpointKind::Api
 }
 
 /// One line, safe inside a YAML comment.
@@ -380,7 +382,7 @@ pub fn render_template(
         environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
     }
     let sessions = settings.conversation.session_ttl_days().is_some();
-    let origin_check = sessions && settings.endpoint == EndpointKind::Api;
+    let origin_check = checks_origin(settings);
     if sessions {
         environment.insert(
             SESSION_BUCKET_VARIABLE.into(),
@@ -388,9 +390,11 @@ pub fn render_template(
         );
     }
     if origin_check {
-        // The same value goes into the API's stage variables: an event that carries it came
-        // through this stack's API Gateway, whose caller identity the session is keyed by.
-        environment.insert(ORIGIN_VARIABLE.into(), stack_origin_value());
+        // The parameter's name, not the value: the function reads it from SSM at cold start.
+        environment.insert(
+            ORIGIN_VARIABLE.into(),
+            Value::String(crate::settings::origin_parameter_name(&settings.stack_name)),
+        );
     }
     if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
         // Names only: the function reads the values from SSM at cold start.
@@ -482,7 +486,8 @@ pub fn render_template(
             auth => settings.auth.as_str(),
             origin_check => origin_check,
             origin_stage_variable => ORIGIN_STAGE_VARIABLE,
-            origin => stack_origin_value(),
+            origin => json!({ "Ref": ORIGIN_PARAMETER }),
+            origin_parameter => ORIGIN_PARAMETER,
             secrets_version_parameter => SECRETS_VERSION_PARAMETER,
             web_adapter_layer => web.map(|w| w.layer.as_str()),
             tracing_layer => observability::tracing_layer(settings),

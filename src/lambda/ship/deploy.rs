@@ -353,6 +353,13 @@ async fn deploy_with_secrets(
             ));
         }
     }
+    if render::checks_origin(settings) {
+        overrides.push((
+            render::ORIGIN_PARAMETER.to_string(),
+            crate::lambda::ship::remote_record::origin_value(&aws.sdk, &settings.stack_name)
+                .await?,
+        ));
+    }
     if let Some(version) = inputs.hold_live {
         overrides.push((
             render::LIVE_VERSION_PARAMETER.to_string(),

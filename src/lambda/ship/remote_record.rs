@@ -138,6 +138,18 @@ pub async fn cache_key(sdk: &aws_config::SdkConfig) -> Result<Vec<u8>> {
     .await
 }
 
+/// The stack's origin value (see `settings::ORIGIN_VARIABLE`): read, or made by the first
+/// deploy that needs it; hex, as the template parameter carries it.
+pub async fn origin_value(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<String> {
+    let key = key_at(
+        sdk,
+        &crate::settings::origin_parameter_name(stack_name),
+        "agentdeploy: the value API Gateway adds to the events it sends this stack's function",
+    )
+    .await?;
+    Ok(crate::lambda::build::hex_prefix(&key, key.len()))
+}
+
 /// Where the shared build cache's key is kept.
 pub const CACHE_KEY: &str = "/agentdeploy/cache/key";
 

@@ -61,9 +61,9 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
         arity = positional_arity(entry)
     # Request bodies above this size are refused before parsing (API Gateway allows 10 MB).
     max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
-    origin = os.environ.get(origin_variable, "")
     isolated = conversation in ("isolated", "session")
     with_sessions = conversation == "session"
+    origin = sessions.origin(origin_variable) if with_sessions and endpoint == "api" else ""
 
     def call(user_input, input_data):
         if kind == "agent":

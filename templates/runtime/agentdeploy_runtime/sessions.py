@@ -6,7 +6,8 @@ identity and the session id, so one caller can never continue another's. The cal
 vouches for, never what the event merely says:
 - API Gateway (REST): the API key id (or the IAM caller) of `requestContext`, believed only when
   the event carries this stack's origin value in its stage variables, which API Gateway adds and
-  a caller cannot set. A direct Invoke that copies an API event's shape is a direct caller.
+  a caller cannot set. The value is a secret in SSM (not the stack id, not a variable of the
+  function), so a direct Invoke that copies an API event's shape is a direct caller.
 - Function URL (IAM): the IAM caller of `requestContext.authorizer.iam`.
 - Direct Invoke: `direct`, one caller (whoever may invoke the function).
 Writes are conditional: a session changed by another request in the meantime is a conflict, never
@@ -60,6 +61,18 @@ def caller(event, endpoint, origin, origin_stage_variable):
             if iam.get(key):
                 return "iam:" + str(iam[key])
     raise NoCallerIdentity()
+
+
+def origin(variable):
+    """The stack's origin value: the SSM parameter `variable` names (a SecureString only the
+    deployer and this function may read), read once at cold start. "" when there is none: then
+    no event counts as API Gateway's and every caller is `direct`."""
+    parameter = os.environ.get(variable, "")
+    if not parameter.startswith("/"):
+        return ""
+    import boto3  # provided by the Lambda runtime; imported only for sessions behind an API
+
+    return boto3.client("ssm").get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
 
 
 def session_id(request):

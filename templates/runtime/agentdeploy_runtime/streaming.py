@@ -105,9 +105,9 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
     or for `asgi` the app itself is `entry`."""
     agents.import_done()
     max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
-    origin = os.environ.get(origin_variable, "")
     isolated = conversation in ("isolated", "session")
     with_sessions = conversation == "session"
+    origin = sessions.origin(origin_variable) if with_sessions and endpoint == "api" else ""
     served = entry if kind == "asgi" else app
     one_at_a_time = asyncio.Lock()
     readiness_path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH", "/ping")
