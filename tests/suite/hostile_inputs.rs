@@ -72,6 +72,13 @@ fn secret_looking_files_stay_home_unless_included_by_name() {
         ("client_secret.json", "{}\n"),
         ("credentials.json", "{}\n"),
         ("kubeconfig", "apiVersion: v1\n"),
+        (".envrc", "export AWS_SECRET_ACCESS_KEY=x\n"),
+        ("ops_accessKeys.csv", "Access key ID,Secret access key\n"),
+        ("rootkey.csv", "AWSAccessKeyId=x\n"),
+        (".pgpass", "db:5432:*:app:pw\n"),
+        ("prod.tfvars", "db_password = \"x\"\n"),
+        (".vault-token", "s.x\n"),
+        (".azure/accessTokens.json", "[]\n"),
         ("prompts/system.txt", "You are helpful.\n"),
     ];
     for (path, text) in files {
@@ -99,6 +106,13 @@ fn secret_looking_files_stay_home_unless_included_by_name() {
         "client_secret.json",
         "credentials.json",
         "kubeconfig",
+        ".envrc",
+        "ops_accessKeys.csv",
+        "rootkey.csv",
+        ".pgpass",
+        "prod.tfvars",
+        ".vault-token",
+        ".azure",
     ] {
         assert!(!shipped.join(left_out).exists(), "{left_out} was shipped");
         assert!(

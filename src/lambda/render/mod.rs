@@ -117,8 +117,18 @@ fn uses_bootstrap(settings: &LambdaSettings) -> bool {
     settings.kind == DeploymentKind::Agent
 }
 
-/// Folders that hold credentials by convention (docs: README, "Secrets and permissions").
-pub const SECRET_FOLDERS: &[&str] = &[".aws", ".ssh", ".gnupg", ".docker", ".kube", "gcloud"];
+/// Folders that hold credentials by convention (docs/reference.md §5 "Local modules" keeps the
+/// one list).
+pub const SECRET_FOLDERS: &[&str] = &[
+    ".aws",
+    ".ssh",
+    ".gnupg",
+    ".docker",
+    ".kube",
+    "gcloud",
+    ".azure",
+    ".terraform.d",
+];
 /// Files that hold credentials by convention, by exact name.
 pub const SECRET_FILES: &[&str] = &[
     ".npmrc",
@@ -135,6 +145,21 @@ pub const SECRET_FILES: &[&str] = &[
     "service-account.json",
     "client_secret.json",
     "kubeconfig",
+    ".envrc",
+    "rootkey.csv",
+    ".pgpass",
+    ".my.cnf",
+    ".vault-token",
+    ".terraformrc",
+    "terraform.rc",
+    "credentials.tfrc.json",
+    "secrets.toml",
+    "secrets.yaml",
+    "secrets.yml",
+    "secrets.json",
+    ".secrets",
+    "firebase-adminsdk.json",
+    "keystore.jks",
 ];
 /// Files that hold credentials by convention, by how their name starts.
 pub const SECRET_PREFIXES: &[&str] = &[
@@ -156,6 +181,16 @@ pub const SECRET_SUFFIXES: &[&str] = &[
     ".tfstate",
     ".tfstate.backup",
     ".kubeconfig",
+    ".tfvars",
+    ".tfvars.json",
+    "_accessKeys.csv",
+    "_credentials.csv",
+    ".keystore",
+    ".ppk",
+    ".asc",
+    ".gpg",
+    ".ovpn",
+    ".kdbx",
 ];
 
 /// Names that hold credentials by convention: never shipped unless named with `--include`.
