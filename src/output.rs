@@ -19,10 +19,31 @@ macro_rules! outln {
 
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether a write to stdout has failed (a closed pipe): a command that would go on printing
-/// (`logs --follow`) ends instead.
+/// Nobody will read stdout (it was closed when the process started): nothing is written to it.
+pub fn mark_stdout_closed() {
+    STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether nobody reads stdout any more: a write to it failed, it is not open at all (`>&-`),
+/// or its pipe's reader left (checked without writing): a command that would go on printing
+/// (`logs --follow`) ends instead, even while it has nothing to print.
 pub fn stdout_closed() -> bool {
-    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) {
+        return true;
+    }
+    // SAFETY: fcntl and poll on fd 1 with a valid pollfd; neither keeps the pointer.
+    unsafe {
+        if libc::fcntl(1, libc::F_GETFD) == -1 {
+            return true;
+        }
+        let mut fd = libc::pollfd {
+            fd: 1,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        libc::poll(&mut fd, 1, 0) == 1
+            && fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+    }
 }
 
 /// The one place that writes to stdout (through [`outln!`] and [`write_stdout_part`]): a failed

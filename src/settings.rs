@@ -691,6 +691,12 @@ fn alarms(layers: &Layers<'_>) -> Result<Alarms> {
                     given.value.escape_debug()
                 )));
             }
+            if parts[5].ends_with(".fifo") {
+                return Err(given.error(format!(
+                    "`{}` is a FIFO topic: CloudWatch alarms publish only to standard topics",
+                    given.value.escape_debug()
+                )));
+            }
             Some(given.value.to_string())
         }
     };
@@ -953,6 +959,42 @@ fn snapstart(
     }
     warnings.push("--snapstart: Python SnapStart is billed for each cached snapshot (per GB-second while the version is active) and for each restore (per GB); `agentdeploy cost` includes it".into());
     Ok(true)
+}
+
+/// What the deployment's region rules out, once the region is known (from a flag, the config, a
+/// profile or the environment): SnapStart where Lambda does not offer it, and a layer or an
+/// alarm topic in another region (Lambda and CloudWatch use only their own region's).
+pub fn region_problem(settings: &LambdaSettings, region: &str) -> Option<Error> {
+    if settings.snapstart && SNAPSTART_UNAVAILABLE_REGIONS.contains(&region) {
+        return Some(Error::usage_hint(
+            "--snapstart",
+            format!("SnapStart is not offered in {region}"),
+            "deploy to another region or drop --snapstart",
+        ));
+    }
+    let elsewhere = |arn: &str| {
+        arn.split(':')
+            .nth(3)
+            .filter(|arn_region| !arn_region.is_empty() && *arn_region != region)
+            .map(str::to_string)
+    };
+    let given = [
+        (
+            "--tracing-layer",
+            settings.tracing.as_ref().and_then(|t| t.layer.as_deref()),
+        ),
+        ("--web-adapter-layer", settings.web_adapter_layer.as_deref()),
+        ("--alarm-topic", settings.alarms.topic.as_deref()),
+    ];
+    given.into_iter().find_map(|(flag, arn)| {
+        let arn = arn?;
+        let other = elsewhere(arn)?;
+        Some(Error::usage_hint(
+            flag,
+            format!("{arn} is in {other}, but the deployment goes to {region}"),
+            format!("use the one in {region} (layers and topics are regional)"),
+        ))
+    })
 }
 
 /// VPC subnets and security groups: both or neither, each a well-formed id.
@@ -1419,6 +1461,40 @@ mod tests {
             Error::Usage { flag, message, .. } => (flag, message),
             other => panic!("expected a usage error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_region_known_at_deploy_time_rules_out_snapstart_and_other_regions_arns() {
+        let mut s = resolve_args(with_agent()).unwrap();
+        assert!(region_problem(&s, "ap-east-2").is_none());
+        s.snapstart = true;
+        // A region from a profile is known only once AWS is reached.
+        let (flag, message) = flag_of(region_problem(&s, "ap-east-2").unwrap());
+        assert_eq!(
+            (flag.as_str(), message.as_str()),
+            ("--snapstart", "SnapStart is not offered in ap-east-2")
+        );
+        assert!(region_problem(&s, "eu-west-1").is_none());
+        s.snapstart = false;
+        s.tracing = Some(Tracing {
+            layer: Some(
+                "arn:aws:lambda:eu-west-1:901920570463:layer:aws-otel-python-amd64-ver-1-32-0:2"
+                    .into(),
+            ),
+        });
+        let (flag, message) = flag_of(region_problem(&s, "us-east-1").unwrap());
+        assert_eq!(flag, "--tracing-layer");
+        assert!(
+            message.contains("is in eu-west-1, but the deployment goes to us-east-1"),
+            "{message}"
+        );
+        s.tracing = None;
+        s.alarms.topic = Some("arn:aws:sns:us-west-2:123456789012:ops".into());
+        assert_eq!(
+            flag_of(region_problem(&s, "us-east-1").unwrap()).0,
+            "--alarm-topic"
+        );
+        assert!(region_problem(&s, "us-west-2").is_none());
     }
 
     #[test]

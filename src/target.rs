@@ -349,6 +349,10 @@ pub trait Target: Send + Sync {
         probe: &dyn InterpreterProbe,
     ) -> Result<Self::Settings>;
 
+    /// What the region (known only once AWS is reached: a profile's, the environment's) rules
+    /// out for these settings, before anything is changed.
+    fn check_region(&self, settings: &Self::Settings, region: &str) -> Result<()>;
+
     /// The settings as this target deploys them (secrets a hosted service needs, added).
     fn complete_settings(&self, settings: &Self::Settings) -> Self::Settings;
 

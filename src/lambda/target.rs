@@ -242,6 +242,13 @@ impl Target for LambdaTarget {
         remote_record::digest_key(&aws.sdk, &settings.stack_name).await
     }
 
+    fn check_region(&self, settings: &LambdaSettings, region: &str) -> Result<()> {
+        match crate::settings::region_problem(settings, region) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
     fn complete_settings(&self, settings: &LambdaSettings) -> LambdaSettings {
         crate::lambda::analyse::hosted_interpreters::with_required_secrets(settings)
     }

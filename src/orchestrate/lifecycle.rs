@@ -406,6 +406,7 @@ impl<T: Target> Run<'_, T> {
         report.region = Some(aws.region.clone());
         report.account = Some(aws.account.clone());
         report.mcp_client_config = self.target.client_config(settings, &aws.region);
+        self.target.check_region(settings, &aws.region)?;
         // Nothing is changed in a stack agentdeploy did not make for this function.
         let made_by_us = previous.as_ref().is_some_and(Deployment::made_stack);
         self.target

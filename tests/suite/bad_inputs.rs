@@ -961,6 +961,23 @@ const CASES: &[Case] = &[
         message: "--snapstart: SnapStart is not offered in ap-east-2",
     },
     Case {
+        name: "an alarm topic that is a FIFO topic",
+        files: &[("agent.py", AGENT)],
+        args: &[
+            "--function-name",
+            "x",
+            "--agent",
+            "agent.py",
+            "--alarm-errors",
+            "5%",
+            "--alarm-topic",
+            "arn:aws:sns:us-east-1:123456789012:ops.fifo",
+        ],
+        env: &[],
+        code: 2,
+        message: "is a FIFO topic: CloudWatch alarms publish only to standard topics",
+    },
+    Case {
         name: "a negative --reserved-concurrency",
         files: &[("agent.py", AGENT)],
         args: &["--function-name", "x", "--agent", "agent.py", "--reserved-concurrency", "-1"],

@@ -694,4 +694,44 @@ fn two_deploys_two_versions_rollback_and_forward_again() {
         .expect("--follow kept running with nobody reading")
         .unwrap();
     assert_eq!(status.code(), Some(0));
+
+    // With nothing to print (a filter no line matches), it still ends once nobody reads: a pipe
+    // whose reader left, and a stdout that is not open at all (`>&-`).
+    for closed in [false, true] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut follow = cmd(
+            &aws,
+            dir,
+            &[
+                "logs",
+                "verse",
+                "--since",
+                "1h",
+                "--follow",
+                "--filter",
+                "no-line-says-this",
+            ],
+        );
+        follow.stdout(writer);
+        if closed {
+            // SAFETY: only close(2) runs between fork and exec.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut follow, || {
+                    libc::close(1);
+                    Ok(())
+                });
+            }
+        }
+        let mut child = follow.spawn().unwrap();
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(child.wait());
+        });
+        let status = ended
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("--follow kept running (stdout closed: {closed})"))
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
 }
