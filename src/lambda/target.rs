@@ -161,9 +161,10 @@ impl Target for LambdaTarget {
             phase,
         )
         .await?;
-        // A stack update that changed nothing left `live` wherever it was (a rollback, or a
-        // hand moved it): it goes back to the stack's own version.
-        let restore_live = restore_live || deployed.no_changes;
+        // A stack update that did not replace the version left `live` wherever it was (a
+        // rollback, a hand that moved it, a record that could not be believed): after every
+        // deploy it serves the stack's own version again.
+        let restore_live = restore_live || deployed.live_version.is_some();
         let live_version = match (&deployed.outputs.function_name, restore_live) {
             // Held: the smoke cases decide where `live` goes.
             (Some(function_name), true) if hold_live.is_none() => {
