@@ -85,6 +85,9 @@ pub enum Command {
     Lambda(Box<LambdaArgs>),
     /// Run every preflight check and report each one
     Doctor(Box<LambdaArgs>),
+    /// The least-privilege IAM policy a deployer (a CI role) needs for these agents: deploy,
+    /// status, rollback, logs, metrics and destroy (takes `lambda`'s flags)
+    Policy(Box<LambdaArgs>),
     /// Stack status, function state, outputs and the last deployment record
     Status(NameArgs),
     /// Call a deployed function and print its answer

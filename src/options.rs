@@ -263,6 +263,12 @@ agent_options! {
         /// Extra managed policy ARN for the function role (repeatable)
         policies: flag(Vec<String>) config(Vec<String>) replace,
             arg("policy", value_name = "ARN");
+        /// Permissions boundary (a managed policy ARN) on every role the stack makes
+        permissions_boundary: flag(Option<String>) config(String) replace,
+            arg("permissions-boundary", value_name = "ARN");
+        /// Run the function under this existing execution role; the stack makes no role
+        role: flag(Option<String>) config(String) replace,
+            arg("role", value_name = "ARN");
         /// Upload artifacts to this bucket
         s3_bucket: flag(Option<String>) config(String) replace,
             arg("s3-bucket", env = "AGENTDEPLOY_S3_BUCKET", value_name = "BUCKET");

@@ -166,6 +166,10 @@ pub struct LambdaSettings {
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
     pub policies: Vec<String>,
+    /// `--permissions-boundary`: set on every role the stack makes.
+    pub permissions_boundary: Option<String>,
+    /// `--role`: the function's existing execution role (the stack makes none).
+    pub role: Option<String>,
     pub artifact_bucket: ArtifactBucket,
     pub use_container: UseContainer,
     pub out_dir: PathBuf,
@@ -353,6 +357,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         security_group_ids,
         tags: tags(&layers)?,
         policies: policies(&layers)?,
+        permissions_boundary: iam_arn(layers.permissions_boundary().text(), "policy")?,
+        role: iam_arn(layers.role().text(), "role")?,
         artifact_bucket: artifact_bucket(&layers)?,
         use_container: match layers.use_container().text() {
             None => UseContainer::Auto,
@@ -975,7 +981,10 @@ pub fn region_problem(settings: &LambdaSettings, region: &str) -> Option<Error> 
     let elsewhere = |arn: &str| {
         arn.split(':')
             .nth(3)
-            .filter(|arn_region| !arn_region.is_empty() && *arn_region != region)
+            // `${AWS::Region}` is the deployment's own region.
+            .filter(|arn_region| {
+                !arn_region.is_empty() && !arn_region.starts_with('$') && *arn_region != region
+            })
             .map(str::to_string)
     };
     let given = [
@@ -1059,6 +1068,37 @@ fn policies(layers: &Layers<'_>) -> Result<Vec<String>> {
         }
     }
     Ok(policies.iter().map(|g| g.value.to_string()).collect())
+}
+
+/// An IAM ARN of `kind` (`policy`, `role`): `arn:PARTITION:iam::ACCOUNT:KIND/PATH/NAME`.
+fn iam_arn(given: Option<Given<'_, &str>>, kind: &str) -> Result<Option<String>> {
+    let Some(given) = given else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = given.value.splitn(6, ':').collect();
+    let name = parts
+        .get(5)
+        .and_then(|rest| rest.strip_prefix(&format!("{kind}/")));
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit())
+            || (kind == "policy" && parts[4] == "aws"))
+        && name.is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c))
+        });
+    if !well_formed {
+        return Err(given.error(format!(
+            "`{}` is not an IAM {kind} ARN (arn:aws:iam::ACCOUNT:{kind}/NAME)",
+            given.value.escape_debug()
+        )));
+    }
+    Ok(Some(given.value.to_string()))
 }
 
 fn artifact_bucket(layers: &Layers<'_>) -> Result<ArtifactBucket> {

@@ -356,6 +356,9 @@ pub trait Target: Send + Sync {
     /// The settings as this target deploys them (secrets a hosted service needs, added).
     fn complete_settings(&self, settings: &Self::Settings) -> Self::Settings;
 
+    /// The least-privilege IAM policy a deployer needs for these deployments (`policy`).
+    fn deployer_policy(&self, settings: &[Self::Settings]) -> serde_json::Value;
+
     /// Where the deployment's log lines are kept (a CloudWatch Logs group).
     fn log_group(&self, function_name: &str) -> String;
 

@@ -19,6 +19,7 @@ macro_rules! timed_client {
 
 timed_client!(cloudformation, aws_sdk_cloudformation);
 timed_client!(cloudwatch, aws_sdk_cloudwatch);
+timed_client!(iam, aws_sdk_iam);
 timed_client!(lambda, aws_sdk_lambda);
 timed_client!(logs, aws_sdk_cloudwatchlogs);
 timed_client!(ssm, aws_sdk_ssm);

@@ -5,6 +5,7 @@
 
 pub mod analyse;
 pub mod build;
+pub mod deployer_policy;
 pub mod render;
 pub mod ship;
 pub mod target;
@@ -94,6 +95,9 @@ impl LambdaPlan {
         let project =
             render::render_project(settings, &analysis, &iam, &requirements.specifiers, region)?;
         let mut warnings = settings.warnings.clone();
+        if let Some(role) = &settings.role {
+            warnings.push(iam::role_needs(role, &iam, settings));
+        }
         if let Some(web) = &project.web {
             // Streamed through API Gateway, an answer may run 15 minutes: no 29 s cut.
             warnings.retain(|w| !w.starts_with(crate::settings::API_GATEWAY_TIMEOUT_WARNING));

@@ -243,6 +243,10 @@ impl Target for LambdaTarget {
         remote_record::digest_key(&aws.sdk, &settings.stack_name).await
     }
 
+    fn deployer_policy(&self, settings: &[LambdaSettings]) -> serde_json::Value {
+        crate::lambda::deployer_policy::document(settings)
+    }
+
     fn check_region(&self, settings: &LambdaSettings, region: &str) -> Result<()> {
         match crate::settings::region_problem(settings, region) {
             Some(err) => Err(err),

@@ -198,6 +198,17 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
     })
 }
 
+/// `policy`: the deployer's IAM policy for the selected agents, as JSON IAM takes (whatever -o).
+pub fn policy<T: Target>(ctx: &Context, args: &LambdaArgs, target: &T) -> Result<i32> {
+    let (all_settings, _) = crate::orchestrate::lifecycle::resolve_all(ctx, args, target)?;
+    let document = target.deployer_policy(&all_settings);
+    crate::outln!(
+        "{}",
+        serde_json::to_string_pretty(&document).unwrap_or_default()
+    );
+    Ok(exit_codes::OK)
+}
+
 pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Result<i32> {
     let (_, entry, stack_name) = recorded(ctx, &args.name)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;

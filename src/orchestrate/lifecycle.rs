@@ -53,13 +53,7 @@ pub async fn lambda<T: Target + Clone + 'static>(
     args: &LambdaArgs,
     target: &T,
 ) -> Result<i32> {
-    let (names, fleet) = select_agents(ctx, args)?;
-    let mut all_settings = Vec::with_capacity(names.len());
-    let probe = settings::CachedProbe::new(PathProbe);
-    for name in &names {
-        all_settings.push(target.resolve_settings(ctx.resolve_input(name, args), &probe)?);
-    }
-    refuse_shared_stacks(&all_settings)?;
+    let (all_settings, fleet) = resolve_all(ctx, args, target)?;
     let progress = Progress::new(ctx.global.quiet);
     let jobs = args.jobs.max(1);
     let semaphore = Arc::new(Semaphore::new(jobs));
@@ -147,6 +141,22 @@ fn mark_interrupted(settings: &impl DeploymentSettings) {
 
 /// Which agents this run deploys: `--function-name`, else `--only`, else every agent of the
 /// config file (reference §4: several agents and no name → all of them).
+/// Every selected agent's settings, validated before any work; `true`: a fleet.
+pub fn resolve_all<T: Target>(
+    ctx: &Context,
+    args: &LambdaArgs,
+    target: &T,
+) -> Result<(Vec<T::Settings>, bool)> {
+    let (names, fleet) = select_agents(ctx, args)?;
+    let mut all_settings = Vec::with_capacity(names.len());
+    let probe = settings::CachedProbe::new(PathProbe);
+    for name in &names {
+        all_settings.push(target.resolve_settings(ctx.resolve_input(name, args), &probe)?);
+    }
+    refuse_shared_stacks(&all_settings)?;
+    Ok((all_settings, fleet))
+}
+
 fn select_agents(ctx: &Context, args: &LambdaArgs) -> Result<(Vec<String>, bool)> {
     if let Some(name) = &args.function_name {
         if args.all || !args.only.is_empty() {

@@ -113,6 +113,7 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
     match command {
         Command::Lambda(args) => lifecycle::lambda(&ctx, &args, &target).await,
         Command::Doctor(args) => commands::doctor(&ctx, &args).await,
+        Command::Policy(args) => commands::policy(&ctx, &args, &target),
         Command::Invoke(args) => commands::invoke(&ctx, &args, &target).await,
         Command::Status(args) => commands::status(&ctx, &args, &target).await,
         Command::Destroy(args) => commands::destroy(&ctx, &args, &target).await,

@@ -959,7 +959,40 @@ def _get_layers_data(self, layers_versions_arns):
     return data + [{"Arn": arn, "CodeSize": 0} for arn in published]
 
 
+def _log_call(headers, call):
+    """One line of LOCAL_AWS_CALL_LOG, when it is kept: the caller's access key and the call."""
+    log = os.environ.get("LOCAL_AWS_CALL_LOG")
+    if not log:
+        return
+    headers = headers or {}
+    authorization = headers.get("Authorization") or headers.get("authorization") or ""
+    key = re.search(r"Credential=([^/]+)/", authorization)
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"{key.group(1) if key else '-'}\t{call}\n")
+
+
+def _logged_setup_class(original):
+    """Every call's access key, service and action, appended to LOCAL_AWS_CALL_LOG: what a test
+    compares `agentdeploy policy` with (who made it: the deployer's key, or a function's)."""
+    def setup_class(self, request, full_url, headers, *args, **kwargs):
+        result = original(self, request, full_url, headers, *args, **kwargs)
+        try:
+            action = self._get_action()
+        except Exception:  # noqa: BLE001 - a request moto cannot name is logged as such
+            action = None
+        if not action and self.boto3_service_name == "s3":
+            action = f"{request.method} {'object' if '/' in urllib.parse.urlparse(full_url).path.strip('/') else 'bucket'}"
+        _log_call(getattr(request, "headers", None) or headers, f"{self.boto3_service_name}:{action}")
+        return result
+
+    return setup_class
+
+
 def install_patches():
+    if os.environ.get("LOCAL_AWS_CALL_LOG"):
+        from moto.core import responses as moto_responses
+
+        moto_responses.BaseResponse.setup_class = _logged_setup_class(moto_responses.BaseResponse.setup_class)
     cfn.Stack.parse_template = staticmethod(_parse_template)
     cfn.ChangeSet._parse_template = _change_set_parse_template
     cfn.CloudFormationBackend.execute_change_set = _execute_change_set
@@ -1073,6 +1106,7 @@ def _cloudwatch_rpc_v2_cbor(request, full_url, headers):
     from moto.core.models import DEFAULT_ACCOUNT_ID
 
     operation = urllib.parse.urlparse(full_url).path.rstrip("/").rsplit("/", 1)[-1]
+    _log_call(headers, f"cloudwatch:{operation}")
     params = cbor2.loads(request.data) if request.data else {}
     region = _signed_region(headers)
     backend = cloudwatch.cloudwatch_backends[DEFAULT_ACCOUNT_ID][region]

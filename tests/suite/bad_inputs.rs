@@ -961,6 +961,22 @@ const CASES: &[Case] = &[
         message: "--snapstart: SnapStart is not offered in ap-east-2",
     },
     Case {
+        name: "a permissions boundary that is not a policy ARN",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--permissions-boundary", "arn:aws:iam::123456789012:role/Boundary"],
+        env: &[],
+        code: 2,
+        message: "--permissions-boundary: `arn:aws:iam::123456789012:role/Boundary` is not an IAM policy ARN",
+    },
+    Case {
+        name: "a --role that is not a role ARN",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--role", "agent-execution"],
+        env: &[],
+        code: 2,
+        message: "--role: `agent-execution` is not an IAM role ARN",
+    },
+    Case {
         name: "an alarm topic that is a FIFO topic",
         files: &[("agent.py", AGENT)],
         args: &[

@@ -14,6 +14,7 @@ mod dry_run;
 mod fleet_e2e;
 mod fresh_clone_e2e;
 mod hostile_inputs;
+mod iam_guardrails;
 mod known_failures;
 mod lifecycle_e2e;
 mod metrics_e2e;

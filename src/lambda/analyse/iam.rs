@@ -153,6 +153,38 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
     plan
 }
 
+/// `--role ARN`: the stack makes no role, so what it would have granted is the role owner's to
+/// grant; said once, statement by statement (the plan's `iam` has them in full).
+pub fn role_needs(
+    role: &str,
+    plan: &IamPlan,
+    settings: &crate::settings::LambdaSettings,
+) -> String {
+    let mut needs = vec![
+        "logs:CreateLogStream and logs:PutLogEvents on the function's log group (AWSLambdaBasicExecutionRole)".to_string(),
+    ];
+    needs.extend(
+        plan.statements
+            .iter()
+            .map(|s| format!("{} ({}: {})", s.actions.join(", "), s.sid, s.reason)),
+    );
+    needs.extend(
+        plan.managed_policies
+            .iter()
+            .map(|arn| format!("the managed policy {arn}")),
+    );
+    if settings.tracing.is_some() {
+        needs.push("xray:PutTraceSegments and xray:PutTelemetryRecords (--tracing)".into());
+    }
+    if !settings.subnet_ids.is_empty() {
+        needs.push("AWSLambdaVPCAccessExecutionRole (--subnet-ids)".into());
+    }
+    format!(
+        "--role {role}: the stack makes no role; that role must trust lambda.amazonaws.com and allow: {}",
+        needs.join("; ")
+    )
+}
+
 /// `--secrets-store ssm`: read exactly this stack's secret parameters, nothing else.
 pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStatement {
     PolicyStatement {

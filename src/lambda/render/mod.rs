@@ -515,6 +515,8 @@ pub fn render_template(
             secrets => secrets,
             statements => statements,
             managed_policies => managed,
+            permissions_boundary => settings.permissions_boundary.as_deref(),
+            role => settings.role.as_deref(),
             vpc => vpc,
             tags => tags,
             endpoint => settings.endpoint.as_str(),

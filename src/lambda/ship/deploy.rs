@@ -124,6 +124,11 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     )
     .await?;
 
+    let mut role_warning = None;
+    if let Some(role) = &settings.role {
+        role_warning = crate::lambda::ship::execution_role::check(&inputs.aws.sdk, role).await?;
+    }
+
     phase(Phase::Resolving);
     let mut remote = remote_cache(&inputs).await?;
     let cache_dir = crate::lambda::build::pipeline::cache_dir(settings);
@@ -175,6 +180,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     // Fleet members with the same requirements found this set's resolution and build only now.
     drop(pinned.turn);
     let mut warnings = built.warnings.clone();
+    warnings.extend(role_warning);
     if let Some(mut remote) = remote {
         if cache_use != CacheUse::Hit
             && !pinned.resolved.pins.is_empty()

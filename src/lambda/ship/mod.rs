@@ -3,6 +3,7 @@
 
 pub mod artifact_bucket;
 pub mod deploy;
+pub mod execution_role;
 pub mod metrics;
 pub mod operate;
 pub mod outputs;

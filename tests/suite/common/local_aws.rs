@@ -26,13 +26,26 @@ impl LocalAws {
         Self::start_with(true)
     }
 
+    /// The local AWS writing every call it serves to `log` (`access key\tservice:Action` lines).
+    pub fn start_logging_calls(log: &Path) -> LocalAws {
+        Self::start_inner(false, Some(log))
+    }
+
     fn start_with(cold_starts: bool) -> LocalAws {
+        Self::start_inner(cold_starts, None)
+    }
+
+    fn start_inner(cold_starts: bool, call_log: Option<&Path>) -> LocalAws {
         let path = format!(
             "{}:{}",
             python313().parent().unwrap().display(),
             super::base_path()
         );
-        let mut child = Command::new(venv_bin("python"))
+        let mut command = Command::new(venv_bin("python"));
+        if let Some(log) = call_log {
+            command.env("LOCAL_AWS_CALL_LOG", log);
+        }
+        let mut child = command
             .arg(repo().join("tests/emulator/local_aws.py"))
             .args(["--bucket", BUCKET])
             .env("PATH", path)
