@@ -529,6 +529,7 @@ fn variables(layers: &Layers<'_>) -> Result<(BTreeMap<String, String>, Vec<Strin
     let mut total = 0usize;
     for (key, given) in &env_vars {
         check_env_key(key).map_err(|message| given.error(message))?;
+        refuse_dynamic_reference(key, given)?;
         // Lambda refuses a function whose variables exceed 4 KB, at deploy, after the build.
         total += key.len() + given.value.len();
         if total > LAMBDA_ENVIRONMENT_BYTES {
@@ -1040,9 +1041,24 @@ fn network(layers: &Layers<'_>) -> Result<(Vec<String>, Vec<String>)> {
     Ok((values(subnets), values(groups)))
 }
 
+/// CloudFormation replaces `{{resolve:ssm:…}}`, `{{resolve:ssm-secure:…}}` and
+/// `{{resolve:secretsmanager:…}}` anywhere in a template with the value it names, read with the
+/// deployer's permissions: a value passed through would become whatever that parameter or secret
+/// holds (a secret in plain sight in the function's configuration).
+fn refuse_dynamic_reference(key: &str, given: &Given<'_, String>) -> Result<()> {
+    if given.value.contains("{{resolve:") {
+        return Err(given.error_hint(
+            format!("`{key}` holds `{{{{resolve:`, which CloudFormation would replace with a parameter's or secret's value"),
+            "pass secrets with --secret NAME (and --secrets-store ssm to keep them in SSM); write the value without `{{resolve:`",
+        ));
+    }
+    Ok(())
+}
+
 fn tags(layers: &Layers<'_>) -> Result<BTreeMap<String, String>> {
     let tags = layers.tags().pairs()?;
     for (key, given) in &tags {
+        refuse_dynamic_reference(key, given)?;
         // AWS counts a tag's length in characters, not bytes.
         let too_long = key.chars().count() > 128 || given.value.chars().count() > 256;
         if key.is_empty() || too_long || key.starts_with("aws:") {

@@ -71,7 +71,8 @@ pub fn load(path: &Path) -> Result<Cases> {
         message,
         hint: Some(hint.to_string()),
     };
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    // At most 1 MiB (`/dev/zero` is not read to exhaustion; a deeply nested YAML stays cheap).
+    let text = crate::files::read_user_text(path).map_err(|e| {
         bad(
             format!("cannot read the smoke cases: {e}"),
             "give --smoke (or `smoke` in agentdeploy.toml) a readable .json, .yaml or .toml file",

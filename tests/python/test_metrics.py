@@ -139,6 +139,23 @@ class Buffered(unittest.TestCase):
         self.assertEqual(lines[2], "streamed text without a newline", "the record has a line of its own")
         self.assertEqual(json.loads(lines[3]), records[0])
 
+    def test_a_main_that_calls_sys_exit_answers_500_and_the_process_serves_the_next(self):
+        import sys as system
+
+        def main(user_input, input_data=None):
+            if user_input == "quit":
+                system.exit(3)
+            return user_input
+
+        handler = agentdeploy_runtime.make_handler(main, kind="main", name="main", arity=2, is_async=False,
+                                                   conversation="isolated", **COMMON)
+        answer, documents = call(handler, url_event({"input": "quit"}))
+        self.assertEqual(answer["statusCode"], 500)
+        self.assertEqual(json.loads(answer["body"])["error"], "SystemExit")
+        self.assertEqual(documents[0]["ServerErrors"], 1)
+        answer, _ = call(handler, url_event({"input": "still here"}))
+        self.assertEqual(json.loads(answer["body"])["output"], "still here")
+
     def test_a_bad_request_is_a_client_error_and_a_failing_entry_a_server_error(self):
         agent = Agent(model=ReportingModel(), callback_handler=None)
         handler = self.agent_handler(agent)

@@ -914,6 +914,30 @@ const CASES: &[Case] = &[
         "a --smoke file that does not exist",
     ),
     Case {
+        name: "an env var that is a CloudFormation dynamic reference",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--env-var", "DB={{resolve:secretsmanager:prod-db}}"],
+        env: &[],
+        code: 2,
+        message: "--env-var: `DB` holds `{{resolve:`, which CloudFormation would replace",
+    },
+    Case {
+        name: "a tag that is a CloudFormation dynamic reference",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--tag", "owner={{resolve:ssm:/team/owner}}"],
+        env: &[],
+        code: 2,
+        message: "--tag: `owner` holds `{{resolve:`",
+    },
+    Case {
+        name: "a --smoke file that never ends (/dev/zero)",
+        files: &[("agent.py", AGENT)],
+        args: &["--function-name", "x", "--agent", "agent.py", "--smoke", "/dev/zero"],
+        env: &[],
+        code: 2,
+        message: "/dev/zero: cannot read the smoke cases: larger than 1 MiB",
+    },
+    Case {
         name: "a smoke case with a misspelt key",
         files: &[
             ("agent.py", AGENT),

@@ -49,6 +49,6 @@ fn every_request_writes_its_metrics_record_under_python_3_13() {
             // test_streaming's server harness
             "tests/python",
         ],
-        10,
+        11,
     );
 }

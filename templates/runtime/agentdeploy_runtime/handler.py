@@ -146,7 +146,7 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
                 "error": "SessionConflict",
                 "message": "this session was changed by another request while this one ran; send the turn again",
             })
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # sys.exit() in the entry answers 500; the process lives on
             # The traceback goes to the function's log only. An HTTP caller is told the error's type
             # and the request id to quote: messages of AWS and model SDKs carry account ids, ARNs,
             # URLs and prompt fragments. A direct Invoke comes from the account: it gets the message.

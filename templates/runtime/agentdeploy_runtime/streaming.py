@@ -191,7 +191,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             outcome.update(status=409, error="SessionConflict")
             final = {"error": "SessionConflict",
                      "message": "this session was changed by another request while this one ran; send the turn again"}
-        except Exception as err:
+        except (Exception, SystemExit) as err:  # sys.exit() in the entry answers 500
             # As the buffered handler: the type and the request id, never the message (it may
             # carry ARNs, URLs or prompt fragments); the traceback goes to the log.
             logger.exception("%s raised %s", name, type(err).__name__)
