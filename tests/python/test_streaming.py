@@ -183,6 +183,57 @@ class StreamedKinds(unittest.TestCase):
         finally:
             served.close()
 
+    def test_requests_that_could_be_read_two_ways_are_refused_and_the_server_goes_on(self):
+        def main(user_input, input_data=None):
+            if user_input == "odd":
+                return {"nan": float("nan"), "inf": float("inf"), "lone": "a\ud800b"}
+            return user_input
+
+        served = Served(agentdeploy_runtime.make_app(main, kind="main", name="main", arity=2,
+                                                     is_async=False, **COMMON))
+
+        def exchange(raw, read_all_of_it=True):
+            with socket.create_connection(("127.0.0.1", served.port), timeout=60) as conn:
+                conn.sendall(raw)
+                reply = b""
+                while read_all_of_it and (chunk := conn.recv(65536)):
+                    reply += chunk
+                return reply if read_all_of_it else conn.recv(65536)
+
+        body = b'{"input": "hi"}'
+        try:
+            for raw, why in [
+                (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 70000 + b"\r\n", b"chunk size line too long"),
+                (b"POST / HTTP/1.1\r\nContent-Length: 15\r\nContent-Length: 4\r\n\r\n" + body, b"given twice"),
+                (b"POST / HTTP/1.1\r\nContent-Length: 15\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n" + body + b"\r\n0\r\n\r\n", b"ambiguous"),
+                (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", b"ambiguous"),
+                (b"POST / HTTP/1.1\r\nContent-Length: +15\r\n\r\n" + body, b"invalid Content-Length"),
+                (b"POST / HTTP/1.1\r\nContent-Length: 1_5\r\n\r\n" + body, b"invalid Content-Length"),
+                (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0xf\r\n" + body + b"\r\n0\r\n\r\n", b"invalid chunk size"),
+            ]:
+                reply = exchange(raw)
+                self.assertTrue(reply.startswith(b"HTTP/1.1 400"), (why, reply[:200]))
+                self.assertIn(why, reply)
+            # A body nested past Python's recursion limit is the caller's error: 400, not 500.
+            deep = b'{"input": "x", "data": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+            reply = exchange(b"POST / HTTP/1.1\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(deep), deep))
+            self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply[:300])
+            # Expect: 100-continue is answered before the body is sent.
+            continued = exchange(b"POST / HTTP/1.1\r\nContent-Length: 15\r\nExpect: 100-continue\r\n\r\n",
+                                 read_all_of_it=False)
+            self.assertTrue(continued.startswith(b"HTTP/1.1 100 Continue"), continued)
+            # HTTP/1.0 without keep-alive: the answer, then the connection closes.
+            reply = exchange(b"POST / HTTP/1.0\r\nContent-Length: 15\r\n\r\n" + body)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:200])
+            self.assertIn(b'"output": "hi"', reply)
+            # What JSON cannot carry (NaN, infinities, a lone surrogate) still makes valid JSON.
+            connection, response = served.post("/", {"input": "odd"})
+            events = read_all(response, bytearray())
+            self.assertEqual(events[-1]["output"], {"nan": None, "inf": None, "lone": "a\ufffdb"})
+            connection.close()
+        finally:
+            served.close()
+
     def test_an_agentcore_generator_entrypoint_streams_as_agentcore_does(self):
         # Importing the sample runs its module-level app.run(): neutralised, the import returns.
         probe = subprocess.run(

@@ -45,6 +45,8 @@ def payload(event, max_body_bytes):
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("the request body is nested too deeply") from None
 
 
 def fields(request, text_allowed):
@@ -64,7 +66,28 @@ def fields(request, text_allowed):
 
 def jsonable(value):
     # Results that JSON cannot carry (an AgentResult, a datetime, ...) become their str().
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(dumps(value))
+
+
+def dumps(value, ensure_ascii=True):
+    """JSON every parser reads: what JSON cannot carry becomes its str(), NaN and the infinities
+    become null, and a lone surrogate in a string becomes U+FFFD (a pair is its character)."""
+    try:
+        text = json.dumps(value, default=str, allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        text = json.dumps(_finite(value), default=str, allow_nan=False, ensure_ascii=False)
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return json.dumps(json.loads(text)) if ensure_ascii else text
+
+
+def _finite(value):
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def http_response(status, body):
@@ -72,5 +95,5 @@ def http_response(status, body):
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
         "isBase64Encoded": False,
-        "body": json.dumps(body, default=str),
+        "body": dumps(body),
     }

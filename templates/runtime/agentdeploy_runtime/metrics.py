@@ -21,6 +21,7 @@ import atexit
 import contextvars
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -72,11 +73,20 @@ def begin(*, streamed, conversation, request_id=None, alias=None):
     return request
 
 
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def checked_id(value):
+    """A request id or alias name as Lambda makes them; anything else (a header a caller could
+    have shaped) is left out of the record."""
+    return value if isinstance(value, str) and _ID.fullmatch(value) else None
+
+
 def alias_of(invoked_function_arn):
     """`live` from `arn:aws:lambda:REGION:ACCOUNT:function:NAME:live`; None for a version or none."""
-    parts = (invoked_function_arn or "").split(":")
+    parts = (invoked_function_arn if isinstance(invoked_function_arn, str) else "").split(":")
     if len(parts) == 8 and not parts[7].isdigit() and parts[7] != "$LATEST":
-        return parts[7]
+        return checked_id(parts[7])
     return None
 
 

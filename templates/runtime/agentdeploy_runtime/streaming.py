@@ -35,12 +35,9 @@ INVOCATION_PATHS = ("/", "/invoke", "/invocations", "/events")
 
 
 def sse(value):
-    """One Server-Sent Event carrying `value` as JSON, as AgentCore writes them."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = json.dumps(events.jsonable(value), ensure_ascii=False)
-    return f"data: {text}\n\n".encode("utf-8")
+    """One Server-Sent Event carrying `value` as JSON, as AgentCore writes them (always JSON a
+    reader parses: no NaN, no lone surrogate)."""
+    return f"data: {events.dumps(value, ensure_ascii=False)}\n\n".encode("utf-8")
 
 
 async def _body(receive):
@@ -55,7 +52,7 @@ async def _body(receive):
 
 
 async def _json_answer(send, status, value, extra_headers=()):
-    body = json.dumps(value, default=str).encode("utf-8")
+    body = events.dumps(value).encode("utf-8")
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), *extra_headers]})
     await send({"type": "http.response.body", "body": body})
@@ -157,6 +154,8 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
                 request = json.loads(raw) if raw else None
             except (UnicodeDecodeError, ValueError):
                 raise events.BadRequest("the request body is not valid JSON") from None
+            except RecursionError:
+                raise events.BadRequest("the request body is nested too deeply") from None
             user_input, input_data = events.fields(request, text_allowed=False)
             session_id = None
             if with_sessions:
@@ -260,9 +259,11 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             return await measured_request(scope, receive, send)
 
     async def measured_request(scope, receive, send):
+        # The adapter's Lambda context, never a caller's header; ids of an unexpected shape are
+        # left out of the record.
         lambda_context = _json_header(scope, LAMBDA_CONTEXT_HEADER) or {}
         measured = metrics.begin(streamed=True, conversation=conversation,
-                                 request_id=lambda_context.get("request_id") or _header(scope, b"x-amzn-request-id"),
+                                 request_id=metrics.checked_id(lambda_context.get("request_id")),
                                  alias=metrics.alias_of(lambda_context.get("invoked_function_arn")))
         outcome = {"status": None, "error": None}
 

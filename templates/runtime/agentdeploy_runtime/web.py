@@ -10,11 +10,17 @@ on. The standard library only: nothing to install and little to import on a cold
 import asyncio
 import logging
 import os
+import re
 from urllib.parse import unquote
 
 logger = logging.getLogger("agentdeploy.web")
 
 MAX_HEAD_BYTES = 64 * 1024
+# A connection that sends no request this long is closed (the adapter opens a new one); a head
+# or body that stalls this long is refused.
+IDLE_SECONDS = float(os.environ.get("AGENTDEPLOY_IDLE_SECONDS", "600"))
+STALL_SECONDS = float(os.environ.get("AGENTDEPLOY_STALL_SECONDS", "60"))
+_DIGITS = {10: re.compile(rb"[0-9]{1,18}"), 16: re.compile(rb"[0-9A-Fa-f]{1,15}")}
 REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
            413: "Content Too Large", 431: "Request Header Fields Too Large",
@@ -29,7 +35,14 @@ class _BadHead(Exception):
 
 async def _read_head(reader):
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
+        # The first byte may be long in coming (an idle kept-alive connection); the rest not.
+        first = await asyncio.wait_for(reader.read(1), IDLE_SECONDS)
+        if not first:
+            return None
+        reader._buffer[:0] = first  # CPython's StreamReader keeps its buffer here
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STALL_SECONDS)
+    except TimeoutError:
+        return None
     except asyncio.IncompleteReadError as err:
         if err.partial.strip():
             raise _BadHead(400, "incomplete request head") from None
@@ -51,33 +64,63 @@ async def _read_head(reader):
 
 
 def _number(text, base, what):
-    try:
-        value = int(text, base)
-    except ValueError:
-        raise _BadHead(400, f"invalid {what}") from None
-    if value < 0:
+    # Digits only: no sign, no `_`, no `0x`, no spaces (what int() would also take).
+    if not _DIGITS[base].fullmatch(text):
         raise _BadHead(400, f"invalid {what}")
-    return value
+    return int(text, base)
 
 
-async def _read_body(reader, headers, max_body_bytes):
-    values = dict(headers)
-    if values.get(b"transfer-encoding", b"").lower() == b"chunked":
+async def _line(reader, what):
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n"), STALL_SECONDS)
+    except asyncio.LimitOverrunError:
+        raise _BadHead(400, f"{what} too long") from None
+    except (asyncio.IncompleteReadError, TimeoutError):
+        raise _BadHead(400, f"incomplete {what}") from None
+
+
+async def _exactly(reader, size):
+    try:
+        return await asyncio.wait_for(reader.readexactly(size), STALL_SECONDS)
+    except TimeoutError:
+        raise _BadHead(400, "the request body stalled") from None
+
+
+def _framing(headers):
+    """How the body is framed: ("chunked", None) or ("length", n). One way only, stated once:
+    a request that could be read two ways (two lengths, a length and chunks, another coding)
+    is refused rather than guessed at."""
+    lengths = {value for name, value in headers if name == b"content-length"}
+    codings = [value.lower() for name, value in headers if name == b"transfer-encoding"]
+    if codings:
+        if codings != [b"chunked"] or lengths:
+            raise _BadHead(400, "ambiguous request framing (Transfer-Encoding)")
+        return "chunked", None
+    if len(lengths) > 1:
+        raise _BadHead(400, "invalid Content-Length (given twice)")
+    return "length", _number(lengths.pop() if lengths else b"0", 10, "Content-Length")
+
+
+async def _read_body(reader, writer, headers, max_body_bytes):
+    framing, length = _framing(headers)
+    if length is not None and length > max_body_bytes:
+        raise _BadHead(413, "request body too large")
+    if dict(headers).get(b"expect", b"").lower() == b"100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+    if framing == "chunked":
         body = bytearray()
         while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size = _number(size_line.split(b";")[0].strip() or b"0", 16, "chunk size")
+            size_line = await _line(reader, "chunk size line")
+            size = _number(size_line[:-2].split(b";")[0].strip(), 16, "chunk size")
             if size == 0:
-                await reader.readuntil(b"\r\n")
+                await _line(reader, "chunked body end")
                 return bytes(body)
             if len(body) + size > max_body_bytes:
                 raise _BadHead(413, "request body too large")
-            body += await reader.readexactly(size)
-            await reader.readexactly(2)
-    length = _number(values.get(b"content-length", b"0") or b"0", 10, "Content-Length")
-    if length > max_body_bytes:
-        raise _BadHead(413, "request body too large")
-    return await reader.readexactly(length) if length else b""
+            body += await _exactly(reader, size)
+            await _exactly(reader, 2)
+    return await _exactly(reader, length) if length else b""
 
 
 class _Response:
@@ -138,7 +181,7 @@ def _plain(writer, status, message):
 async def _serve_one(app, reader, writer, head, max_body_bytes):
     """One request; False when the connection must close."""
     method, target, version, headers = head
-    body = await _read_body(reader, headers, max_body_bytes)
+    body = await _read_body(reader, writer, headers, max_body_bytes)
     path, _, query = target.partition("?")
     peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
     sock = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
@@ -208,6 +251,9 @@ async def _serve_one(app, reader, writer, head, max_body_bytes):
     if not response.finished:
         return False
     connection = dict(headers).get(b"connection", b"").lower()
+    # HTTP/1.0 closes after each answer unless it asked to keep the connection.
+    if version == "HTTP/1.0":
+        return connection == b"keep-alive"
     return connection != b"close"
 
 
