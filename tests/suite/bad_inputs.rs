@@ -1978,6 +1978,29 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | `a_b` deployed where `a-b` was (one stack name) | exit 2 before anything is deployed, naming the function the stack was made for (unit test in `deploy.rs`; a fleet with both: this file) |
 | a local module that is a symbolic link: to a file of the agent's folder / out of it or to nowhere | ships as that file / exit 2 at plan time naming the link (it was skipped with a warning and failed on Lambda) (`hostile_inputs`) |
 | a module-level list the entry appends to | a plan warning naming the container and its line: isolation covers Strands agents only (`conversations`) |
+| `--stack-name other-team-stack`: a stack agentdeploy never made (a DynamoDB table with data, an SSM parameter), with or without `--force`; `destroy` / `rollback` of it | exit 2 naming the stack and its tags, nothing changed; a dry-run's `planned` entry does not make it ours (`lifecycle_e2e`) |
+| `--stack-name` naming another agentdeploy function's stack | exit 2 naming that function; it keeps serving (`lifecycle_e2e`) |
+| the shared cache's index rewritten to name the attacker's zip (hash right, signature copied) | the index's HMAC does not match: a warning, the set built here, which replaces it (`fresh_clone_e2e`) |
+| a shared resolution naming `pkg @ file:///…`, a URL, `-e`, `--index-url` (even one signed with the cache key) | refused as not pins: a warning, resolved here; nothing from the bucket runs on the deployer (`fresh_clone_e2e`, unit test in `remote_cache.rs`) |
+| a signed index whose zip holds `handler.py` (or `agentdeploy_runtime/…`, a module of the agent's), leaves its folder, or unzips past 250 MiB; an index over 64 KiB; a zip larger than 250 MiB | the zip is opened and checked before use: a warning naming why, built here (`fresh_clone_e2e`, unit test in `remote_cache.rs`) |
+| `live` moved to version 1 by hand; the Function URL switched to `AuthType NONE` by hand | not "unchanged": deployed again with the reason, `live` back on the deploy's version, the URL's auth set back (`fresh_clone_e2e`) |
+| the SSM record rewritten to match a hand-moved `live` | its signature (the stack's digest key) does not match: no record, the deploy goes ahead (`fresh_clone_e2e`) |
+| `test --junit` over a PNG, a text file, a symbolic link, a FIFO, `/dev/null`, a folder | exit 2 before any case runs, untouched; results are written 0644 (unit test in `files.rs`, `smoke_e2e`) |
+| two and ten callers with sessions at once on one process (the Web Adapter, Managed Instances) | served one at a time: each sees only its own turns, each session stores only its own (`test_streaming.py`) |
+| an agent that prints a caller's input that is an EMF document (plain, escaped, indented) | written prefixed `(agent output, not a metric)`: `metrics` counts the one request (`metrics_e2e`, `test_metrics.py`) |
+| Strands' default printer leaves a streamed line without a newline | agentdeploy's record starts a line of its own and is counted (`metrics_e2e`, `test_metrics.py`) |
+| a lock in the bucket expiring in the year 9999, with ANSI escapes in its holder | stale at once (an expiry beyond a lease), taken over with a warning that shows the escapes (`fresh_clone_e2e`) |
+| `rollback` or `destroy` from another checkout while a deploy runs | exit 1 at once naming the deploy (the cross-machine lock); the deploy's own version serves after (`fresh_clone_e2e`) |
+| a code-only change (dependencies cached) adding an undefined name, `input()` or an endless sleep at module level | the build-time import runs on the cached dependencies: exit 4 naming the line, nothing deployed; the report's `bytecode` is that import's (`build_sandbox`) |
+| a code-interpreter caller writing a file in `/tmp` outside its run folder | on Lambda all of `/tmp` is wiped before and after each call; the next caller finds nothing; outside Lambda only run folders go (`hostile_inputs`) |
+| a direct Invoke carrying the stack id's UUID as the origin and a victim's `apiKeyId` | the origin is a secret in SSM (the function's variable names the parameter): the event is the `direct` caller's (`conversations`) |
+| `.envrc`, `*_accessKeys.csv`, `rootkey.csv`, `.pgpass`, `*.tfvars`, `.vault-token`, `.azure/` in the agent's folder | not shipped, a warning names each (`hostile_inputs`) |
+| `--snapstart` with the region from `--profile` (ap-east-2); a tracing layer or alarm topic in another region | exit 2 after preflight, before anything changes (unit test in `settings.rs`) |
+| `logs --follow` with stdout closed (`>&-`) or its reader gone, and nothing to print | ends at once (`lifecycle_e2e`) |
+| the streamed server: a 70 KB chunk-size line, two Content-Lengths, Content-Length with chunks, `1_5` / `+15` / `0xf` sizes, HTTP/1.0, `Expect: 100-continue`, a body nested 100,000 deep, NaN or a lone surrogate in the output | 400 naming the problem / closes after the answer / `100 Continue` first / 400 / valid JSON (`null`, U+FFFD) (`test_streaming.py`); idle connections close after 10 minutes, stalled reads after 60 s |
+| metrics `RequestId` / `Alias` from a caller's header | taken only from the adapter's Lambda context, and only in Lambda's shape (`metrics.py`) |
+| `main()` calling `sys.exit()` | 500 `{"error": "SystemExit"}`, the process serves the next request (`test_metrics.py`) |
+| a deeply nested YAML smoke file | read at most 1 MiB, so parsing stays bounded (decision: no separate depth limit) |
 "#;
 
 const EVENT_ROWS: &str = r#"| HTTP body that is not JSON | 400 `{"error": "BadRequest", "message": "the request body is not valid JSON"}` |
