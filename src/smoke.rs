@@ -64,6 +64,26 @@ impl Case {
 }
 
 /// Reads a case file: JSON, YAML or TOML, either a list of cases or a table with `cases`.
+/// The first NaN or infinity anywhere in a YAML document.
+fn non_finite(value: &serde_yaml::Value) -> Option<f64> {
+    match value {
+        serde_yaml::Value::Number(n) => n.as_f64().filter(|f| !f.is_finite()),
+        serde_yaml::Value::Sequence(items) => items.iter().find_map(non_finite),
+        serde_yaml::Value::Mapping(map) => map.values().find_map(non_finite),
+        serde_yaml::Value::Tagged(tagged) => non_finite(&tagged.value),
+        _ => None,
+    }
+}
+
+fn non_finite_toml(value: &toml::Value) -> Option<f64> {
+    match value {
+        toml::Value::Float(f) => Some(*f).filter(|f| !f.is_finite()),
+        toml::Value::Array(items) => items.iter().find_map(non_finite_toml),
+        toml::Value::Table(table) => table.values().find_map(non_finite_toml),
+        _ => None,
+    }
+}
+
 pub fn load(path: &Path) -> Result<Cases> {
     let location = path.display().to_string();
     let bad = |message: String, hint: &str| Error::Config {
@@ -82,11 +102,31 @@ pub fn load(path: &Path) -> Result<Cases> {
     let document: Value = match path.extension().and_then(|e| e.to_str()) {
         Some("json") => serde_json::from_str(&text)
             .map_err(|e| bad(format!("not valid JSON: {e}"), format_hint))?,
-        Some("yaml" | "yml") => serde_yaml::from_str(&text)
-            .map_err(|e| bad(format!("not valid YAML: {e}"), format_hint))?,
+        Some("yaml" | "yml") => {
+            let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+                .map_err(|e| bad(format!("not valid YAML: {e}"), format_hint))?;
+            // JSON has no NaN or infinity: converted, `.nan` would vanish into null unseen.
+            if let Some(number) = non_finite(&yaml) {
+                return Err(bad(
+                    format!(
+                        "holds {number}, which no field takes (e.g. expect.within_s must be a number of seconds)"
+                    ),
+                    format_hint,
+                ));
+            }
+            serde_json::to_value(yaml).map_err(|e| bad(e.to_string(), format_hint))?
+        }
         Some("toml") => {
             let table: toml::Table = toml::from_str(&text)
                 .map_err(|e| bad(format!("not valid TOML: {e}"), format_hint))?;
+            if let Some(number) = non_finite_toml(&toml::Value::Table(table.clone())) {
+                return Err(bad(
+                    format!(
+                        "holds {number}, which no field takes (e.g. expect.within_s must be a number of seconds)"
+                    ),
+                    format_hint,
+                ));
+            }
             serde_json::to_value(table).map_err(|e| bad(e.to_string(), format_hint))?
         }
         _ => {
@@ -384,6 +424,21 @@ mod tests {
                 "f.json",
                 r#"[{"input": "hi", "expect": {"status": 42}}]"#,
                 "not an HTTP status",
+            ),
+            (
+                "nan.yaml",
+                "- input: hi\n  expect: {within_s: .nan}\n",
+                "holds NaN, which no field takes",
+            ),
+            (
+                "inf.yaml",
+                "- input: hi\n  expect: {within_s: .inf}\n",
+                "holds inf, which no field takes",
+            ),
+            (
+                "nan.toml",
+                "[[cases]]\ninput = \"hi\"\nexpect = { within_s = nan }\n",
+                "holds NaN, which no field takes",
             ),
             ("g.json", "[]", "there are no cases"),
             ("h.json", r#"{"input": "hi"}"#, "expected a list of cases"),
