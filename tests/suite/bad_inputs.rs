@@ -2000,6 +2000,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | the streamed server: a 70 KB chunk-size line, two Content-Lengths, Content-Length with chunks, `1_5` / `+15` / `0xf` sizes, HTTP/1.0, `Expect: 100-continue`, a body nested 100,000 deep, NaN or a lone surrogate in the output | 400 naming the problem / closes after the answer / `100 Continue` first / 400 / valid JSON (`null`, U+FFFD) (`test_streaming.py`); idle connections close after 10 minutes, stalled reads after 60 s |
 | metrics `RequestId` / `Alias` from a caller's header | taken only from the adapter's Lambda context, and only in Lambda's shape (`metrics.py`) |
 | `main()` calling `sys.exit()` | 500 `{"error": "SystemExit"}`, the process serves the next request (`test_metrics.py`) |
+| `expect.within_s` NaN or infinity (YAML `.nan`, TOML `inf`) | exit 2 naming the file: no field takes it (it vanished into null before) (unit test in `smoke.rs`) |
 | a deeply nested YAML smoke file | read at most 1 MiB, so parsing stays bounded (decision: no separate depth limit) |
 "#;
 
