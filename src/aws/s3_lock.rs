@@ -19,19 +19,41 @@ pub const LOCK_TTL: Duration = Duration::from_secs(300);
 /// How often the holder renews it.
 const RENEW_EVERY: Duration = Duration::from_secs(60);
 
-/// Where a deployment's lock lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a deployment's lock lives, and the key its body is signed with (whoever can write the
+/// bucket but not read that key cannot write a lock anyone believes).
+#[derive(Clone, PartialEq, Eq)]
 pub struct LockLocation {
     pub bucket: String,
     pub key: String,
+    signing_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for LockLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockLocation")
+            .field("bucket", &self.bucket)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LockLocation {
-    pub fn for_stack(bucket: &str, stack_name: &str) -> LockLocation {
+    pub fn for_stack(bucket: &str, stack_name: &str, signing_key: Vec<u8>) -> LockLocation {
         LockLocation {
             bucket: bucket.to_string(),
             key: format!("agentdeploy/locks/{stack_name}.json"),
+            signing_key,
         }
+    }
+
+    /// The HMAC of a lock body's fields at this location.
+    fn mac(&self, body: &LockBody) -> String {
+        let signed = format!(
+            "{}\0{}\0{}\0{}\0{}",
+            self.key, body.holder, body.token, body.acquired_at, body.expires_at
+        );
+        let digest = crate::secrets::keyed_digest(&self.signing_key, signed.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn uri(&self) -> String {
@@ -49,6 +71,9 @@ pub struct LockBody {
     /// Seconds since the epoch when it was taken, and when it lapses unless renewed.
     pub acquired_at: u64,
     pub expires_at: u64,
+    /// The HMAC of the fields above under the location's key.
+    #[serde(default)]
+    pub mac: String,
 }
 
 /// How far a lock's clock may run ahead of ours and still count (machines' clocks differ).
@@ -198,6 +223,7 @@ pub async fn try_acquire(
             token: token.to_string(),
             acquired_at: now,
             expires_at: now + LOCK_TTL.as_secs(),
+            mac: String::new(),
         }
     };
     let token = new_token()?;
@@ -270,7 +296,11 @@ async fn put(
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
 > {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let signed = LockBody {
+        mac: location.mac(body),
+        ..body.clone()
+    };
+    let bytes = serde_json::to_vec(&signed).unwrap_or_default();
     let request = client
         .put_object()
         .bucket(&location.bucket)
@@ -319,7 +349,12 @@ pub async fn read(
     // A lock that is not agentdeploy's JSON (truncated, hand-made) counts as expired: it would
     // otherwise block every deploy forever.
     let mut body: LockBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| unreadable());
-    // Whoever could write to the bucket chose the holder: it is printed escaped.
+    // A lock not signed with the key is no lock: it expired (whoever wrote it could write the
+    // bucket, not read the key). The holder it claims is printed escaped.
+    if !crate::secrets::same_digest(body.mac.as_bytes(), location.mac(&body).as_bytes()) {
+        body.holder = format!("an unsigned lock claiming {}", body.holder);
+        body.expires_at = 0;
+    }
     body.holder = crate::untrusted::one_line(&body.holder, 200);
     Ok(Some((body, etag)))
 }
@@ -330,6 +365,7 @@ fn unreadable() -> LockBody {
         token: String::new(),
         acquired_at: 0,
         expires_at: 0,
+        mac: String::new(),
     }
 }
 
@@ -387,6 +423,7 @@ async fn renew(
             token: token.clone(),
             acquired_at,
             expires_at: now + LOCK_TTL.as_secs(),
+            mac: String::new(),
         };
         match put(&client, &location, &body, Condition::Is(&current)).await {
             Ok(new_etag) => {
@@ -426,5 +463,47 @@ impl Drop for HeldLock {
         // Dropped without `release` (a signal stopped the run): stop renewing; the lock stays
         // registered for `release_abandoned`, else it expires.
         self.renewal.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(expires_at: u64) -> LockBody {
+        LockBody {
+            holder: "ci@runner pid 1".into(),
+            token: "t".into(),
+            acquired_at: 1,
+            expires_at,
+            mac: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_lock_is_held_until_it_expires_but_never_beyond_a_lease() {
+        let now = 1_000_000;
+        assert!(body(now + 60).is_held_at(now));
+        assert!(!body(now).is_held_at(now), "expired");
+        assert!(
+            !body(253_402_300_799).is_held_at(now),
+            "the year 9999 is no lease"
+        );
+    }
+
+    #[test]
+    fn a_lock_is_signed_for_its_location_and_key() {
+        let here = LockLocation::for_stack("b", "agentdeploy-x", vec![7; 32]);
+        let other_key = LockLocation::for_stack("b", "agentdeploy-x", vec![8; 32]);
+        let other_stack = LockLocation::for_stack("b", "agentdeploy-y", vec![7; 32]);
+        let lock = body(5);
+        assert_eq!(here.mac(&lock), here.mac(&lock));
+        assert_ne!(here.mac(&lock), other_key.mac(&lock));
+        assert_ne!(here.mac(&lock), other_stack.mac(&lock));
+        assert_ne!(here.mac(&lock), here.mac(&body(6)));
+        assert!(
+            !format!("{here:?}").contains("7, 7"),
+            "the key is not printed"
+        );
     }
 }

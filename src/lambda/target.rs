@@ -217,9 +217,14 @@ impl Target for LambdaTarget {
             Some(bucket) => ArtifactBucket::Named(bucket.to_string()),
             None => ArtifactBucket::Resolve,
         };
-        Ok(artifact_bucket::find(&aws.sdk, &bucket)
-            .await?
-            .map(|bucket| crate::aws::s3_lock::LockLocation::for_stack(&bucket, stack_name)))
+        let Some(bucket) = artifact_bucket::find(&aws.sdk, &bucket).await? else {
+            return Ok(None);
+        };
+        // Locks are signed with the cache's key: a lock written without it is no lock.
+        let key = remote_record::cache_key(&aws.sdk).await?;
+        Ok(Some(crate::aws::s3_lock::LockLocation::for_stack(
+            &bucket, stack_name, key,
+        )))
     }
 
     async fn deployed_input(

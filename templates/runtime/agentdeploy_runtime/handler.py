@@ -75,10 +75,8 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
     one_at_a_time = threading.Lock()
 
     def lambda_handler(event, context):
-        if not isolated:
-            return handle(event, context)
-        # The agents are the process's, one conversation at a time: a runtime that calls the
-        # handler from several threads at once gets each request served in turn.
+        # The agents (and the request's measurements) are the process's, one request at a time:
+        # a runtime that calls the handler from several threads at once gets each served in turn.
         with one_at_a_time:
             return handle(event, context)
 

@@ -251,10 +251,9 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         if path == readiness_path and method == "GET":
             # The adapter's readiness check during INIT: not a request, not measured.
             return await served(scope, receive, send)
-        if not isolated:
-            return await measured_request(scope, receive, send)
-        # The agents are the process's, one conversation at a time: a request served while
-        # another runs (the Web Adapter and Managed Instances send them at once) waits its turn.
+        # The agents (and the request's measurements) are the process's, one request at a time:
+        # one served while another runs (the Web Adapter and Managed Instances send them at once)
+        # waits its turn, whatever the conversation mode.
         async with one_at_a_time:
             return await measured_request(scope, receive, send)
 
