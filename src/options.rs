@@ -5,7 +5,7 @@
 //! config layers combine (`replace` or `extend` key by key). From that one list come the clap
 //! flags (`AgentFlags`), the config schema (`AgentSection`, `EnvironmentSection`, with unknown
 //! keys refused), the layer merge (`overlay`), the option table (`AGENT_OPTIONS`, which a test
-//! holds the README to) and the precedence pick with its error messages (`Layers`): a bad value
+//! holds docs/commands/lambda.md to) and the precedence pick with its error messages (`Layers`): a bad value
 //! names the flag when it came from the command line and the config key when it came from the
 //! file. Validation that belongs to one option lives in `settings`.
 //!

@@ -1,4 +1,4 @@
-//! The layout holds what the README's architecture map says: the orchestration layer reaches
+//! The layout holds what docs/architecture.md says: the orchestration layer reaches
 //! the Lambda target through one routing line, the Lambda rooms import one way (analyse ←
 //! render ← build ← ship), only `ship/` (and the target's front door) talks to AWS, and no two
 //! modules import each other, however indirectly.

@@ -1,6 +1,6 @@
 //! All integration tests, compiled into one test binary (one link, one home for the shared
 //! helpers in `common/`). Suites that drive the real tools (sam, moto, Python 3.13) need
-//! `bash .ci/setup` first; without it they fail with that one instruction (see README, "Tests").
+//! `bash .ci/setup` first; without it they fail with that one instruction (see docs/development.md).
 
 mod common;
 

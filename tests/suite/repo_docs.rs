@@ -65,15 +65,16 @@ fn the_scan_finds_a_pointer_like_the_one_that_was_broken() {
     );
 }
 
-/// The option table in `src/options.rs` is the one list of per-agent options; the README's
-/// `lambda` options table and its list of config keys must name every one of them.
+/// The option table in `src/options.rs` is the one list of per-agent options; the `lambda`
+/// page's options table and its list of config keys must name every one of them.
 #[test]
-fn the_readme_documents_every_option_as_a_flag_and_a_config_key() {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+fn the_lambda_page_documents_every_option_as_a_flag_and_a_config_key() {
+    let readme =
+        std::fs::read_to_string(repo().join("docs/commands/lambda.md")).expect("lambda.md");
     let section = |title: &str| -> String {
         let start = readme
             .find(title)
-            .unwrap_or_else(|| panic!("README has no `{title}` section"));
+            .unwrap_or_else(|| panic!("docs/commands/lambda.md has no `{title}` section"));
         let rest = &readme[start + title.len()..];
         rest[..rest.find("\n## ").unwrap_or(rest.len())].to_string()
     };
@@ -94,7 +95,7 @@ fn the_readme_documents_every_option_as_a_flag_and_a_config_key() {
     }
     assert!(
         undocumented.is_empty(),
-        "README.md does not document: {undocumented:?}"
+        "docs/commands/lambda.md does not document: {undocumented:?}"
     );
 }
 
@@ -312,5 +313,61 @@ fn the_wheel_packages_the_binary_under_the_crates_name_and_version() {
     assert!(
         ci.contains("maturin build --release"),
         "docs/ci.md says how to build it"
+    );
+}
+
+/// One page per command under `docs/commands/`, naming every flag its `--help` lists (the
+/// commands that take `lambda`'s flags point to its page); the README stays a front door.
+#[test]
+fn every_command_has_a_page_naming_each_of_its_flags_and_the_readme_stays_short() {
+    use clap::CommandFactory;
+    let cli = agentdeploy::cli::Cli::command();
+    let lambda_flags: Vec<String> = cli
+        .find_subcommand("lambda")
+        .unwrap()
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    let mut missing = Vec::new();
+    for command in cli.get_subcommands() {
+        let name = command.get_name();
+        if name == "help" {
+            continue;
+        }
+        let path = repo().join("docs/commands").join(format!("{name}.md"));
+        let Ok(page) = std::fs::read_to_string(&path) else {
+            missing.push(format!("docs/commands/{name}.md"));
+            continue;
+        };
+        let flags: Vec<String> = command
+            .get_arguments()
+            .filter(|a| !a.is_global_set())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        let takes_lambdas = name != "lambda" && flags == lambda_flags;
+        if takes_lambdas {
+            if !page.contains("(lambda.md)") {
+                missing.push(format!("{name}: a link to lambda.md for its flags"));
+            }
+            continue;
+        }
+        for flag in flags {
+            if flag == "--help" || flag == "--version" {
+                continue;
+            }
+            if !page.contains(&flag) {
+                missing.push(format!("{name}: {flag}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "missing from docs/commands: {missing:?}"
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.lines().count() <= 250,
+        "README.md is {} lines",
+        readme.lines().count()
     );
 }

@@ -1,6 +1,6 @@
 //! State that conversation isolation does not cover: a module-level list, dict or set that the
 //! agent's functions change while a request runs is shared by every caller of a warm instance.
-//! Isolation restores Strands agents only (README, "Each caller's conversation is theirs alone");
+//! Isolation restores Strands agents only (docs/handler.md, "Each caller's conversation is theirs alone");
 //! this finds the plain containers so the plan can say so.
 
 use std::collections::{BTreeMap, BTreeSet};
