@@ -5,6 +5,7 @@ pub mod aws;
 pub mod build_report;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod exit_codes;
 pub mod files;

@@ -101,27 +101,7 @@ pub fn values_digest(key: &[u8], values: &[(String, String)]) -> String {
         joined.extend_from_slice(value.as_bytes());
         joined.push(0);
     }
-    keyed_digest(key, &joined)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// HMAC-SHA256 (RFC 2104) of a secret value under the deployment's digest key: what stands for a
-/// secret in hashes that are stored.
-pub fn keyed_digest(key: &[u8], value: &[u8]) -> [u8; 32] {
-    use hmac::{KeyInit, Mac};
-    // HMAC takes a key of any length; new_from_slice cannot fail for it.
-    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
-        return [0; 32];
-    };
-    mac.update(value);
-    mac.finalize().into_bytes().into()
-}
-
-/// Whether two digests are equal, in time that does not depend on where they differ.
-pub fn same_digest(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    crate::digest::hex(&crate::digest::keyed(key, &joined))
 }
 
 /// A dotenv file as python-dotenv and the tools that write these files read it: `KEY=VALUE`
@@ -292,17 +272,6 @@ impl Dotenv {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keyed_digest_is_hmac_sha256() {
-        // RFC 4231, test case 2.
-        let digest = keyed_digest(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 
     #[test]
     fn dotenv_forms() {

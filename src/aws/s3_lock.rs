@@ -52,8 +52,7 @@ impl LockLocation {
             "{}\0{}\0{}\0{}\0{}",
             self.key, body.holder, body.token, body.acquired_at, body.expires_at
         );
-        let digest = crate::secrets::keyed_digest(&self.signing_key, signed.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::hex(&crate::digest::keyed(&self.signing_key, signed.as_bytes()))
     }
 
     pub fn uri(&self) -> String {
@@ -167,10 +166,7 @@ pub fn holder_name() -> String {
 }
 
 fn new_token() -> Result<String> {
-    Ok(crate::files::random_bytes(16)?
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::digest::hex(&crate::files::random_bytes(16)?))
 }
 
 /// A failed conditional write: the object changed (or appeared) since it was read.
@@ -351,7 +347,7 @@ pub async fn read(
     let mut body: LockBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| unreadable());
     // A lock not signed with the key is no lock: it expired (whoever wrote it could write the
     // bucket, not read the key). The holder it claims is printed escaped.
-    if !crate::secrets::same_digest(body.mac.as_bytes(), location.mac(&body).as_bytes()) {
+    if !crate::digest::same(body.mac.as_bytes(), location.mac(&body).as_bytes()) {
         body.holder = format!("an unsigned lock claiming {}", body.holder);
         body.expires_at = 0;
     }

@@ -329,9 +329,9 @@ fn hash_inputs(
     for (name, value) in secrets {
         hasher.update(name.as_bytes());
         hasher.update(b"\0");
-        hasher.update(crate::secrets::keyed_digest(digest_key, value.as_bytes()));
+        hasher.update(crate::digest::keyed(digest_key, value.as_bytes()));
     }
-    build::hex_prefix(&hasher.finalize(), 16)
+    crate::digest::hex_prefix(&hasher.finalize(), 16)
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ pub fn cache_key(specifiers: &[String], runtime: Runtime, architecture: Architec
     }
     hasher.update(runtime.name().as_bytes());
     hasher.update(architecture.as_str().as_bytes());
-    crate::lambda::build::hex_prefix(&hasher.finalize(), 12)
+    crate::digest::hex_prefix(&hasher.finalize(), 12)
 }
 
 /// Where the project cache keeps a set's resolution.

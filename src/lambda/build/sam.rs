@@ -166,7 +166,7 @@ pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) 
         hasher.update(pin.as_bytes());
         hasher.update(b"\0");
     }
-    crate::lambda::build::hex_prefix(&hasher.finalize(), 16)
+    crate::digest::hex_prefix(&hasher.finalize(), 16)
 }
 
 fn code_files(code_dir: &Path) -> Vec<String> {

@@ -476,9 +476,9 @@ fn code_and_secrets_version(
     secrets_version: &str,
 ) -> Result<String> {
     let zip = built_template.with_file_name(crate::lambda::build::package::FUNCTION_ZIP);
-    let code = crate::lambda::build::file_sha256(&zip).map_err(|e| Error::io(&zip, e))?;
+    let code = crate::digest::file_sha256(&zip).map_err(|e| Error::io(&zip, e))?;
     let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{secrets_version}\0{code}"));
-    Ok(crate::lambda::build::hex_prefix(&digest, digest.len()))
+    Ok(crate::digest::hex(&digest))
 }
 
 /// A Function URL's auth changed by hand (`AWS_IAM` → `NONE`) is not in the template's diff:

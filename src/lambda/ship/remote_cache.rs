@@ -26,9 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::lambda::build::package::{DepsFacts, SharedDeps};
 
-fn hex(digest: &[u8]) -> String {
-    crate::lambda::build::hex_prefix(digest, digest.len())
-}
+use crate::digest::hex;
 
 const PREFIX: &str = "agentdeploy/cache/v2";
 /// The metadata key of an object's HMAC.
@@ -106,7 +104,7 @@ impl RemoteCache {
         let mut signed = key.as_bytes().to_vec();
         signed.push(0);
         signed.extend_from_slice(body);
-        hex(&crate::secrets::keyed_digest(&self.key, &signed))
+        hex(&crate::digest::keyed(&self.key, &signed))
     }
 
     /// Gets an authenticated object's bytes (at most `max_bytes`); `None` when absent, or when
@@ -127,7 +125,7 @@ impl RemoteCache {
             .cloned()
             .unwrap_or_default();
         let bytes = self.collect(key, out).await?;
-        if !crate::secrets::same_digest(mac.as_bytes(), self.mac(key, &bytes).as_bytes()) {
+        if !crate::digest::same(mac.as_bytes(), self.mac(key, &bytes).as_bytes()) {
             self.warn(format!(
                 "the shared build cache's {} is not one agentdeploy wrote (its signature does not match the cache key); not used, building here",
                 self.uri(key)
@@ -390,7 +388,7 @@ impl RemoteCache {
         if !self.repair && self.exists(&Self::index_key(deps_hash)).await {
             return false;
         }
-        let sha256 = match crate::lambda::build::file_sha256(&shared.zip) {
+        let sha256 = match crate::digest::file_sha256(&shared.zip) {
             Ok(sha) => sha,
             Err(e) => {
                 self.warn(format!("{}: {e}", shared.zip.display()));

@@ -65,8 +65,8 @@ fn mac(key: &[u8], stack_name: &str, deployed: &DeployedInput) -> Result<String>
         .map_err(|e| Error::internal(format!("encoding the deployment record: {e}")))?;
     let mut signed = format!("{stack_name}\0").into_bytes();
     signed.extend_from_slice(&body);
-    let digest = crate::secrets::keyed_digest(key, &signed);
-    Ok(crate::lambda::build::hex_prefix(&digest, digest.len()))
+    let digest = crate::digest::keyed(key, &signed);
+    Ok(crate::digest::hex(&digest))
 }
 
 /// What the last deploy of this stack recorded (`None`: nothing yet, or not proven ours: a
@@ -83,7 +83,7 @@ pub async fn read(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Optio
     };
     let key = digest_key(sdk, stack_name).await?;
     let expected = mac(&key, stack_name, &signed.deployed)?;
-    if !crate::secrets::same_digest(expected.as_bytes(), signed.mac.as_bytes()) {
+    if !crate::digest::same(expected.as_bytes(), signed.mac.as_bytes()) {
         tracing::warn!(
             "the deployment record {parameter} is not signed with the stack's key (written outside agentdeploy?); deploying as if there were none"
         );
@@ -147,7 +147,7 @@ pub async fn origin_value(sdk: &aws_config::SdkConfig, stack_name: &str) -> Resu
         "agentdeploy: the value API Gateway adds to the events it sends this stack's function",
     )
     .await?;
-    Ok(crate::lambda::build::hex_prefix(&key, key.len()))
+    Ok(crate::digest::hex(&key))
 }
 
 /// Where the shared build cache's key is kept.
@@ -168,7 +168,7 @@ async fn key_at(
     let written = ssm
         .put_parameter()
         .name(parameter)
-        .value(crate::lambda::build::hex_prefix(&key, key.len()))
+        .value(crate::digest::hex(&key))
         .r#type(ParameterType::SecureString)
         .overwrite(false)
         .description(description)
