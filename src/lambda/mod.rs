@@ -98,9 +98,18 @@ impl LambdaPlan {
         if let Some(role) = &settings.role {
             warnings.push(iam::role_needs(role, &iam, settings));
         }
+        // Streamed through API Gateway an answer may run 15 minutes; buffered, it is cut at 29 s.
+        if project.web.is_none()
+            && settings.endpoint == crate::cli::EndpointKind::Api
+            && settings.timeout > crate::settings::API_GATEWAY_TIMEOUT_SECONDS
+        {
+            warnings.push(format!(
+                "API Gateway cuts requests at {} s but the timeout is {} s: long agent runs will get 504s; consider --stream or --endpoint url",
+                crate::settings::API_GATEWAY_TIMEOUT_SECONDS,
+                settings.timeout
+            ));
+        }
         if let Some(web) = &project.web {
-            // Streamed through API Gateway, an answer may run 15 minutes: no 29 s cut.
-            warnings.retain(|w| !w.starts_with(crate::settings::API_GATEWAY_TIMEOUT_WARNING));
             for line in &web.servers_skipped_at_import {
                 warnings.push(format!(
                     "{}:{line}: this starts a server at import; in Lambda it returns at once (agentdeploy's server, behind the Web Adapter, serves the app)",
