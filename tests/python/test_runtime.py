@@ -10,7 +10,7 @@ import gc
 import unittest
 
 import agentdeploy_runtime
-from agentdeploy_runtime import agents, events, sessions
+from agentdeploy_runtime import agents, answers, events, sessions
 
 agentdeploy_runtime.track()
 
@@ -121,6 +121,26 @@ class Events(unittest.TestCase):
             events.fields("bare", text_allowed=False)
         with self.assertRaises(events.BadRequest):
             events.payload({"httpMethod": "POST", "body": "x" * 2000}, 1024)
+
+
+class Answers(unittest.TestCase):
+    """The one mapping from what went wrong to what the caller is told."""
+
+    def test_refusals_are_the_callers_and_say_why(self):
+        self.assertEqual(answers.refusal(events.BadRequest("missing input")),
+                         (400, {"error": "BadRequest", "message": "missing input"}))
+        status, body = answers.refusal(sessions.NoCallerIdentity())
+        self.assertEqual((status, body["error"]), (403, "NoCallerIdentity"))
+        status, body = answers.refusal(sessions.Conflict())
+        self.assertEqual((status, body["error"]), (409, "SessionConflict"))
+
+    def test_a_failure_tells_an_http_caller_the_type_and_request_id_never_the_message(self):
+        err = ValueError("arn:aws:iam::123456789012:role/secret")
+        self.assertEqual(answers.failure(err, "main", "req-1", is_http=True),
+                         (500, {"error": "ValueError", "request_id": "req-1"}))
+        self.assertEqual(answers.failure(err, "main", "req-1", is_http=False),
+                         (500, {"error": "ValueError", "message": "arn:aws:iam::123456789012:role/secret"}))
+        self.assertEqual(answers.failure(SystemExit(3), "main", None, is_http=True)[1]["error"], "SystemExit")
 
 
 if __name__ == "__main__":

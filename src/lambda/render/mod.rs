@@ -69,7 +69,7 @@ pub fn is_runtime_file(relative: &str) -> bool {
 }
 
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
-pub const RUNTIME_FILES: [(&str, &str); 9] = [
+pub const RUNTIME_FILES: [(&str, &str); 10] = [
     (
         "agentdeploy_runtime/__init__.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/__init__.py"),
@@ -89,6 +89,10 @@ pub const RUNTIME_FILES: [(&str, &str); 9] = [
     (
         "agentdeploy_runtime/web.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/web.py"),
+    ),
+    (
+        "agentdeploy_runtime/answers.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/answers.py"),
     ),
     (
         "agentdeploy_runtime/events.py",

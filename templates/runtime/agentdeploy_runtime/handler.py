@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 
-from . import agents, events, metrics, sessions
+from . import agents, answers, events, metrics, sessions
 
 logger = logging.getLogger("agentdeploy.handler")
 logger.setLevel(os.environ.get("AGENTDEPLOY_LOG_LEVEL", "INFO").upper())
@@ -121,14 +121,8 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
             if with_sessions:
                 session_id = sessions.session_id(request)
                 owner = sessions.caller(event, endpoint, origin, origin_stage_variable)
-        except events.BadRequest as err:
-            # The event is not logged: it may carry personal data.
-            logger.warning("bad request: %s", err)
-            return answer(400, {"error": "BadRequest", "message": str(err)})
-        except sessions.NoCallerIdentity:
-            logger.warning("a session request without a caller identity was refused")
-            return answer(403, {"error": "NoCallerIdentity",
-                                "message": "sessions need an authenticated caller (an API key or IAM)"})
+        except answers.REFUSALS as err:
+            return answer(*answers.refusal(err))
 
         session = None
         try:
@@ -138,21 +132,10 @@ def make_handler(entry, *, kind, name, arity, is_async, conversation, endpoint, 
             output = events.jsonable(call(user_input, input_data))
             if session is not None:
                 session.save()
-        except sessions.Conflict:
-            logger.warning("session changed by another request while this one ran")
-            return answer(409, {
-                "error": "SessionConflict",
-                "message": "this session was changed by another request while this one ran; send the turn again",
-            })
+        except answers.REFUSALS as err:
+            return answer(*answers.refusal(err))
         except (Exception, SystemExit) as err:  # sys.exit() in the entry answers 500; the process lives on
-            # The traceback goes to the function's log only. An HTTP caller is told the error's type
-            # and the request id to quote: messages of AWS and model SDKs carry account ids, ARNs,
-            # URLs and prompt fragments. A direct Invoke comes from the account: it gets the message.
-            logger.exception("%s raised %s", name, type(err).__name__)
-            if is_http:
-                return answer(500, {"error": type(err).__name__,
-                                    "request_id": getattr(context, "aws_request_id", None)})
-            return answer(500, {"error": type(err).__name__, "message": str(err)})
+            return answer(*answers.failure(err, name, getattr(context, "aws_request_id", None), is_http))
         finally:
             if session is not None:
                 session.close()

@@ -22,7 +22,7 @@ import logging
 import os
 import uuid
 
-from . import agents, events, hooks, metrics, sessions
+from . import agents, answers, events, hooks, metrics, sessions
 
 logger = logging.getLogger("agentdeploy.streaming")
 
@@ -96,6 +96,13 @@ def _header(scope, name):
     return value.decode("latin-1") if value else None
 
 
+async def refuse(send, err, outcome):
+    """A refused request answered as one JSON document (the stream never started)."""
+    status, body = answers.refusal(err)
+    outcome["error"] = body["error"]
+    await _json_answer(send, status, body)
+
+
 def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_body_bytes,
              session_bucket_variable, origin_variable, origin_stage_variable, app=None):
     """The ASGI app the function serves. `app`: the agent's `BedrockAgentCoreApp` (entrypoint),
@@ -162,14 +169,8 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
                 header = _header(scope, AGENTCORE_SESSION_HEADER)
                 session_id = sessions.session_id({"session_id": header} if header else request)
             session = open_session(scope, session_id) if with_sessions else None
-        except events.BadRequest as err:
-            logger.warning("bad request: %s", err)
-            outcome["error"] = "BadRequest"
-            return await _json_answer(send, 400, {"error": "BadRequest", "message": str(err)})
-        except sessions.NoCallerIdentity:
-            outcome["error"] = "NoCallerIdentity"
-            return await _json_answer(send, 403, {"error": "NoCallerIdentity",
-                                                  "message": "sessions need an authenticated caller (IAM)"})
+        except answers.REFUSALS as err:
+            return await refuse(send, err, outcome)
         headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
         if session_id is not None:
             headers.append((AGENTCORE_SESSION_HEADER, session_id.encode()))
@@ -186,16 +187,12 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             final = {"output": output}
             if session_id is not None:
                 final["session_id"] = session_id
-        except sessions.Conflict:
-            outcome.update(status=409, error="SessionConflict")
-            final = {"error": "SessionConflict",
-                     "message": "this session was changed by another request while this one ran; send the turn again"}
+        except answers.REFUSALS as err:
+            status, final = answers.refusal(err)
+            outcome.update(status=status, error=final["error"])
         except (Exception, SystemExit) as err:  # sys.exit() in the entry answers 500
-            # As the buffered handler: the type and the request id, never the message (it may
-            # carry ARNs, URLs or prompt fragments); the traceback goes to the log.
-            logger.exception("%s raised %s", name, type(err).__name__)
-            outcome.update(status=500, error=type(err).__name__)
-            final = {"error": type(err).__name__, "request_id": _header(scope, b"x-amzn-request-id")}
+            status, final = answers.failure(err, name, _header(scope, b"x-amzn-request-id"), True)
+            outcome.update(status=status, error=final["error"])
         finally:
             if session is not None:
                 session.close()
@@ -211,13 +208,8 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         try:
             session = (open_session(scope, sessions.session_id({"session_id": session_id}))
                        if with_sessions else None)
-        except events.BadRequest as err:
-            outcome["error"] = "BadRequest"
-            return await _json_answer(send, 400, {"error": "BadRequest", "message": str(err)})
-        except sessions.NoCallerIdentity:
-            outcome["error"] = "NoCallerIdentity"
-            return await _json_answer(send, 403, {"error": "NoCallerIdentity",
-                                                  "message": "sessions need an authenticated caller (IAM)"})
+        except answers.REFUSALS as err:
+            return await refuse(send, err, outcome)
         ended = False
 
         async def send_with_session(message):
