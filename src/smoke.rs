@@ -84,26 +84,14 @@ fn non_finite_toml(value: &toml::Value) -> Option<f64> {
     }
 }
 
-pub fn load(path: &Path) -> Result<Cases> {
-    let location = path.display().to_string();
-    let bad = |message: String, hint: &str| Error::Config {
-        location: location.clone(),
-        message,
-        hint: Some(hint.to_string()),
-    };
-    // At most 1 MiB (`/dev/zero` is not read to exhaustion; a deeply nested YAML stays cheap).
-    let text = crate::files::read_user_text(path).map_err(|e| {
-        bad(
-            format!("cannot read the smoke cases: {e}"),
-            "give --smoke (or `smoke` in agentdeploy.toml) a readable .json, .yaml or .toml file",
-        )
-    })?;
+/// The cases file as JSON, from its format (by extension); what JSON cannot hold is refused.
+fn parse_document(path: &Path, text: &str, bad: &dyn Fn(String, &str) -> Error) -> Result<Value> {
     let format_hint = "fix the file's syntax at the place named";
-    let document: Value = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => serde_json::from_str(&text)
+    Ok(match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => serde_json::from_str(text)
             .map_err(|e| bad(format!("not valid JSON: {e}"), format_hint))?,
         Some("yaml" | "yml") => {
-            let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+            let yaml: serde_yaml::Value = serde_yaml::from_str(text)
                 .map_err(|e| bad(format!("not valid YAML: {e}"), format_hint))?;
             // JSON has no NaN or infinity: converted, `.nan` would vanish into null unseen.
             if let Some(number) = non_finite(&yaml) {
@@ -117,7 +105,7 @@ pub fn load(path: &Path) -> Result<Cases> {
             serde_json::to_value(yaml).map_err(|e| bad(e.to_string(), format_hint))?
         }
         Some("toml") => {
-            let table: toml::Table = toml::from_str(&text)
+            let table: toml::Table = toml::from_str(text)
                 .map_err(|e| bad(format!("not valid TOML: {e}"), format_hint))?;
             if let Some(number) = non_finite_toml(&toml::Value::Table(table.clone())) {
                 return Err(bad(
@@ -135,7 +123,24 @@ pub fn load(path: &Path) -> Result<Cases> {
                 "rename the file with the extension of its format",
             ));
         }
+    })
+}
+
+pub fn load(path: &Path) -> Result<Cases> {
+    let location = path.display().to_string();
+    let bad = |message: String, hint: &str| Error::Config {
+        location: location.clone(),
+        message,
+        hint: Some(hint.to_string()),
     };
+    // At most 1 MiB (`/dev/zero` is not read to exhaustion; a deeply nested YAML stays cheap).
+    let text = crate::files::read_user_text(path).map_err(|e| {
+        bad(
+            format!("cannot read the smoke cases: {e}"),
+            "give --smoke (or `smoke` in agentdeploy.toml) a readable .json, .yaml or .toml file",
+        )
+    })?;
+    let document = parse_document(path, &text, &bad)?;
     let shape_hint = "write a list of cases like [{\"input\": \"What is 2 + 2?\", \"expect\": {\"contains\": \"4\"}}] (or a `cases` list)";
     let list = match document {
         Value::Array(list) => list,

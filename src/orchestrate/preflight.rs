@@ -28,56 +28,91 @@ pub struct Check {
     pub hint: Option<String>,
 }
 
-/// Every check, for `agentdeploy doctor`.
-/// Long by design: one block per check, in the order the report lists them.
+/// Every check, for `agentdeploy doctor`, in the order the report lists them.
 pub async fn doctor(
     runtime: Runtime,
     region: Option<&str>,
     profile: Option<&str>,
     endpoint_url: Option<&str>,
 ) -> Vec<Check> {
-    let mut checks = Vec::new();
-    let check = |name: &str, status: CheckStatus, detail: String, hint: Option<String>| Check {
+    let mut checks = vec![sam_check(), aws_cli_check(), python_check(runtime)];
+    checks.push(docker_check().await);
+    checks.extend(aws_checks(region, profile, endpoint_url).await);
+    checks
+}
+
+fn check(name: &str, status: CheckStatus, detail: String, hint: Option<String>) -> Check {
+    Check {
         name: name.into(),
         status,
         detail,
         hint,
-    };
+    }
+}
+
+fn failed(name: &str, err: &Error) -> Check {
+    check(
+        name,
+        CheckStatus::Fail,
+        err.to_string(),
+        err.hint().map(str::to_string),
+    )
+}
+
+fn sam_check() -> Check {
     match find_sam() {
         Ok(sam) => {
             let (a, b, c) = sam.version;
-            checks.push(check(
+            check(
                 "sam",
                 CheckStatus::Pass,
                 format!("{} {a}.{b}.{c}", sam.path.display()),
                 None,
-            ));
+            )
         }
-        Err(err) => checks.push(check(
-            "sam",
-            CheckStatus::Fail,
-            err.to_string(),
-            err.hint().map(str::to_string),
-        )),
+        Err(err) => failed("sam", &err),
     }
+}
+
+fn aws_cli_check() -> Check {
     match which::which("aws") {
         Ok(path) => {
-            let version = Command::new(&path).arg("--version").stdin(Stdio::null()).output().ok()
-                .map(|o| String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr))
+            let version = Command::new(&path)
+                .arg("--version")
+                .stdin(Stdio::null())
+                .output()
+                .ok()
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout).to_string()
+                        + &String::from_utf8_lossy(&o.stderr)
+                })
                 .and_then(|t| t.split_whitespace().next().map(str::to_string))
                 .unwrap_or_default();
-            checks.push(check("aws", CheckStatus::Pass, format!("{} {version}", path.display()), None));
+            check(
+                "aws",
+                CheckStatus::Pass,
+                format!("{} {version}", path.display()),
+                None,
+            )
         }
-        Err(_) => checks.push(check("aws", CheckStatus::Warn, "`aws` CLI not found on PATH (agentdeploy does not need it; the hints that print aws commands do)".into(), Some("install it with `pip install awscli` or the AWS CLI v2 installer".into()))),
+        Err(_) => check(
+            "aws",
+            CheckStatus::Warn,
+            "`aws` CLI not found on PATH (agentdeploy does not need it; the hints that print aws commands do)".into(),
+            Some("install it with `pip install awscli` or the AWS CLI v2 installer".into()),
+        ),
     }
+}
+
+fn python_check(runtime: Runtime) -> Check {
     match interpreter_version(&runtime.interpreter()) {
-        Some(_) => checks.push(check(
+        Some(_) => check(
             "python",
             CheckStatus::Pass,
             format!("{} answers: native `sam build`", runtime.interpreter()),
             None,
-        )),
-        None => checks.push(check(
+        ),
+        None => check(
             "python",
             CheckStatus::Warn,
             format!(
@@ -88,47 +123,43 @@ pub async fn doctor(
                 "install {} for native builds",
                 runtime.interpreter()
             )),
-        )),
+        ),
     }
+}
+
+async fn docker_check() -> Check {
     if docker_answers().await {
-        checks.push(check(
-            "docker",
-            CheckStatus::Pass,
-            "Docker answers".into(),
-            None,
-        ));
+        check("docker", CheckStatus::Pass, "Docker answers".into(), None)
     } else {
-        checks.push(check(
+        check(
             "docker",
             CheckStatus::Warn,
             "Docker is not running (needed only for --use-container)".into(),
             Some("start Docker, or rely on native / cross-platform builds".into()),
-        ));
-    }
-    // Region and credentials are separate checks, each failing with its own error.
-    let sdk = crate::aws::load_sdk_config(region, profile, endpoint_url).await;
-    let failed = |name: &'static str, err: Error| {
-        check(
-            name,
-            CheckStatus::Fail,
-            err.to_string(),
-            err.hint().map(str::to_string),
         )
-    };
+    }
+}
+
+/// Region and credentials: separate checks, each failing with its own error.
+async fn aws_checks(
+    region: Option<&str>,
+    profile: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> Vec<Check> {
+    let sdk = crate::aws::load_sdk_config(region, profile, endpoint_url).await;
     match crate::aws::region_of(&sdk) {
-        Ok(region) => {
-            checks.push(check("region", CheckStatus::Pass, region.clone(), None));
+        Ok(region) => vec![
+            check("region", CheckStatus::Pass, region.clone(), None),
             match context_for(sdk, endpoint_url).await {
-                Ok(ctx) => checks.push(check(
+                Ok(ctx) => check(
                     "credentials",
                     CheckStatus::Pass,
                     format!("account {} as {}", ctx.account, ctx.caller_arn),
                     None,
-                )),
-                Err(err) => checks.push(failed("credentials", err)),
-            }
-        }
-        Err(err) => checks.push(failed("region", err)),
+                ),
+                Err(err) => failed("credentials", &err),
+            },
+        ],
+        Err(err) => vec![failed("region", &err)],
     }
-    checks
 }

@@ -112,60 +112,17 @@ pub async fn check_stack_before_deploy(
     Ok(())
 }
 
-/// pin → build or reuse → package → deploy with secrets → verify.
+/// stack checks → pin → build or reuse → deploy with secrets → verify: one line per step.
 pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Deployed> {
-    let settings = inputs.settings;
     let cfn = crate::aws::clients::cloudformation(&inputs.aws.sdk);
-    check_stack_before_deploy(
-        &cfn,
-        &settings.stack_name,
-        &settings.function_name,
-        settings.force,
-    )
-    .await?;
-
-    let mut role_warning = None;
-    if let Some(role) = &settings.role {
-        role_warning = crate::lambda::ship::execution_role::check(&inputs.aws.sdk, role).await?;
-    }
+    let mut warnings = before_anything_changes(&inputs, &cfn).await?;
 
     phase(Phase::Resolving);
-    let mut remote = remote_cache(&inputs).await?;
-    let cache_dir = crate::lambda::build::pipeline::cache_dir(settings);
-    let resolution = crate::lambda::build::resolve::cache_file(
-        &cache_dir,
-        &inputs.plan.requirements.specifiers,
-        settings.runtime,
-        settings.architecture,
-    );
-    if let Some(remote) = &mut remote {
-        timings::timed(timings::Category::Aws, remote.fetch_resolution(&resolution)).await;
-    }
+    let mut cache = SharedCache::open(&inputs).await?;
     let pinned = pin(&inputs, phase).await?;
-    let deps_hash = sam::deps_hash(
-        &pinned.resolved.pins,
-        settings.runtime,
-        settings.architecture,
-    );
-    let shared = SharedDeps::new(&cache_dir, &deps_hash);
-    let mut cache_use = CacheUse::Off;
-    if let Some(remote) = &mut remote {
-        if pinned.resolved.by != ResolvedBy::Cache || !remote.has_resolution(&resolution).await {
-            timings::timed(timings::Category::Aws, remote.store_resolution(&resolution)).await;
-        }
-        cache_use = CacheUse::Local;
-        if pinned.built.is_none()
-            && !pinned.resolved.pins.is_empty()
-            && !settings.force
-            && timings::timed(
-                timings::Category::Aws,
-                remote.fetch_deps(&shared, &deps_hash, &settings.out_dir.join("src")),
-            )
-            .await
-        {
-            cache_use = CacheUse::Hit;
-        }
-    }
+    let deps = Deps::of(&inputs, &pinned.resolved.pins);
+    cache.after_pin(&inputs, &pinned, &deps).await;
+
     if pinned.built.is_none() {
         phase(Phase::Building);
     }
@@ -179,21 +136,8 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     .await?;
     // Fleet members with the same requirements found this set's resolution and build only now.
     drop(pinned.turn);
-    let mut warnings = built.warnings.clone();
-    warnings.extend(role_warning);
-    if let Some(mut remote) = remote {
-        if cache_use != CacheUse::Hit
-            && !pinned.resolved.pins.is_empty()
-            && timings::timed(
-                timings::Category::Aws,
-                remote.store_deps(&shared, &deps_hash),
-            )
-            .await
-        {
-            cache_use = CacheUse::Stored;
-        }
-        warnings.extend(remote.warnings);
-    }
+    warnings.extend(built.warnings.iter().cloned());
+    warnings.extend(cache.after_build(&pinned.resolved.pins, &deps).await);
 
     phase(Phase::Deploying);
     let no_changes = deploy_with_secrets(&inputs, &cfn, &built.template).await?;
@@ -202,8 +146,161 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
     }
 
     phase(Phase::Verifying);
+    let verified = verify_deployed(&inputs, &cfn, &mut warnings).await?;
+    Ok(Deployed {
+        remote_cache: cache.used,
+        candidate_version: verified.candidate_version,
+        bytecode: built.bytecode.clone(),
+        warnings,
+        live_version: verified.live_version,
+        outputs: verified.outputs,
+        pins: pinned.resolved.pins,
+        resolved_by: pinned.resolved.by,
+        strategy: built.strategy,
+        build_cached: built.cached,
+        artifact_bytes: built.artifact_bytes,
+        no_changes,
+        function: verified.function,
+    })
+}
+
+/// What is checked before anything changes: the stack can be deployed into, and `--role`'s
+/// role exists and trusts Lambda. Returns a warning when the role could not be read.
+async fn before_anything_changes(
+    inputs: &DeployInputs<'_>,
+    cfn: &aws_sdk_cloudformation::Client,
+) -> Result<Vec<String>> {
+    let settings = inputs.settings;
+    check_stack_before_deploy(
+        cfn,
+        &settings.stack_name,
+        &settings.function_name,
+        settings.force,
+    )
+    .await?;
+    let mut warnings = Vec::new();
+    if let Some(role) = &settings.role {
+        warnings.extend(crate::lambda::ship::execution_role::check(&inputs.aws.sdk, role).await?);
+    }
+    Ok(warnings)
+}
+
+/// A resolved dependency set: its hash and where its zip is kept.
+struct Deps {
+    hash: String,
+    shared: SharedDeps,
+}
+
+impl Deps {
+    fn of(inputs: &DeployInputs<'_>, pins: &[String]) -> Deps {
+        let settings = inputs.settings;
+        let hash = sam::deps_hash(pins, settings.runtime, settings.architecture);
+        let cache_dir = crate::lambda::build::pipeline::cache_dir(settings);
+        Deps {
+            shared: SharedDeps::new(&cache_dir, &hash),
+            hash,
+        }
+    }
+}
+
+/// The shared build cache's part in one deploy, and what it did (`used`).
+struct SharedCache {
+    remote: Option<RemoteCache>,
+    resolution: std::path::PathBuf,
+    used: CacheUse,
+}
+
+impl SharedCache {
+    /// Opens the cache (unless off) and brings the set's resolution from it before pinning.
+    async fn open(inputs: &DeployInputs<'_>) -> Result<SharedCache> {
+        let settings = inputs.settings;
+        let resolution = crate::lambda::build::resolve::cache_file(
+            &crate::lambda::build::pipeline::cache_dir(settings),
+            &inputs.plan.requirements.specifiers,
+            settings.runtime,
+            settings.architecture,
+        );
+        let mut remote = remote_cache(inputs).await?;
+        if let Some(remote) = &mut remote {
+            timings::timed(timings::Category::Aws, remote.fetch_resolution(&resolution)).await;
+        }
+        Ok(SharedCache {
+            remote,
+            resolution,
+            used: CacheUse::Off,
+        })
+    }
+
+    /// Shares a resolution made here, and brings the set's dependencies when none were built.
+    async fn after_pin(
+        &mut self,
+        inputs: &DeployInputs<'_>,
+        pinned: &crate::lambda::build::pipeline::Pinned,
+        deps: &Deps,
+    ) {
+        let Some(remote) = &mut self.remote else {
+            return;
+        };
+        if pinned.resolved.by != ResolvedBy::Cache || !remote.has_resolution(&self.resolution).await
+        {
+            timings::timed(
+                timings::Category::Aws,
+                remote.store_resolution(&self.resolution),
+            )
+            .await;
+        }
+        self.used = CacheUse::Local;
+        let code_dir = inputs.settings.out_dir.join("src");
+        if pinned.built.is_none()
+            && !pinned.resolved.pins.is_empty()
+            && !inputs.settings.force
+            && timings::timed(
+                timings::Category::Aws,
+                remote.fetch_deps(&deps.shared, &deps.hash, &code_dir),
+            )
+            .await
+        {
+            self.used = CacheUse::Hit;
+        }
+    }
+
+    /// Shares the dependencies built here; returns what went wrong on the way, as warnings.
+    async fn after_build(&mut self, pins: &[String], deps: &Deps) -> Vec<String> {
+        let Some(mut remote) = self.remote.take() else {
+            return Vec::new();
+        };
+        if self.used != CacheUse::Hit
+            && !pins.is_empty()
+            && timings::timed(
+                timings::Category::Aws,
+                remote.store_deps(&deps.shared, &deps.hash),
+            )
+            .await
+        {
+            self.used = CacheUse::Stored;
+        }
+        remote.warnings
+    }
+}
+
+/// What verifying the deployed stack found.
+struct Verified {
+    outputs: StackOutputs,
+    function: outputs::FunctionState,
+    live_version: Option<String>,
+    candidate_version: Option<String>,
+}
+
+/// The stack's outputs and a ready function, a Function URL's auth as the template says, and
+/// the versions `live` and `candidate` name.
+async fn verify_deployed(
+    inputs: &DeployInputs<'_>,
+    cfn: &aws_sdk_cloudformation::Client,
+    warnings: &mut Vec<String>,
+) -> Result<Verified> {
+    let settings = inputs.settings;
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
-    let (outputs, function, live_version) = verify(&cfn, &lambda, &settings.stack_name).await?;
+    let (outputs, function, live_version) = verify(cfn, &lambda, &settings.stack_name).await?;
     if settings.endpoint == crate::cli::EndpointKind::Url
         && let Some(function_name) = &outputs.function_name
         && let Some(repaired) = restore_url_auth(&lambda, function_name, settings.auth).await?
@@ -216,20 +313,11 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
         }
         None => None,
     };
-    Ok(Deployed {
-        remote_cache: cache_use,
-        candidate_version,
-        bytecode: built.bytecode.clone(),
-        warnings,
-        live_version,
+    Ok(Verified {
         outputs,
-        pins: pinned.resolved.pins,
-        resolved_by: pinned.resolved.by,
-        strategy: built.strategy,
-        build_cached: built.cached,
-        artifact_bytes: built.artifact_bytes,
-        no_changes,
         function,
+        live_version,
+        candidate_version,
     })
 }
 
@@ -339,39 +427,7 @@ async fn deploy_with_secrets(
     if settings.secrets_store == SecretsStore::Ssm {
         put_ssm_secrets(&aws.sdk, &settings.stack_name, secrets).await?;
     }
-    let mut overrides: Vec<(String, String)> = Vec::new();
-    if !secrets.values.is_empty() && settings.secrets_store == SecretsStore::Env {
-        overrides.extend(
-            render::secret_parameters(&settings.secrets)
-                .iter()
-                .filter_map(|p| {
-                    secrets
-                        .values
-                        .iter()
-                        .find(|(name, _)| *name == p.name)
-                        .map(|(_, v)| (p.parameter.clone(), v.clone()))
-                }),
-        );
-        if let Some(version) = inputs.secrets_version {
-            overrides.push((
-                render::SECRETS_VERSION_PARAMETER.to_string(),
-                code_and_secrets_version(built_template, version)?,
-            ));
-        }
-    }
-    if render::checks_origin(settings) {
-        overrides.push((
-            render::ORIGIN_PARAMETER.to_string(),
-            crate::lambda::ship::remote_record::origin_value(&aws.sdk, &settings.stack_name)
-                .await?,
-        ));
-    }
-    if let Some(version) = inputs.hold_live {
-        overrides.push((
-            render::LIVE_VERSION_PARAMETER.to_string(),
-            version.to_string(),
-        ));
-    }
+    let overrides = parameter_overrides(inputs, built_template).await?;
     // Parameter values go into a private samconfig that lives only for this call (secret
     // values never touch the project's files).
     let secret_config = if overrides.is_empty() {
@@ -416,6 +472,54 @@ async fn deploy_with_secrets(
         ),
         hint: deploy_failure_hint(&run.text(), &reasons).into(),
     })
+}
+
+/// The template parameters this deploy passes: secret values (with their digest, which names
+/// the version), the origin value, and the version `live` stays on while smoke cases run.
+async fn parameter_overrides(
+    inputs: &DeployInputs<'_>,
+    built_template: &std::path::Path,
+) -> Result<Vec<(String, String)>> {
+    let DeployInputs {
+        settings,
+        aws,
+        secrets,
+        ..
+    } = inputs;
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    if !secrets.values.is_empty() && settings.secrets_store == SecretsStore::Env {
+        overrides.extend(
+            render::secret_parameters(&settings.secrets)
+                .iter()
+                .filter_map(|p| {
+                    secrets
+                        .values
+                        .iter()
+                        .find(|(name, _)| *name == p.name)
+                        .map(|(_, v)| (p.parameter.clone(), v.clone()))
+                }),
+        );
+        if let Some(version) = inputs.secrets_version {
+            overrides.push((
+                render::SECRETS_VERSION_PARAMETER.to_string(),
+                code_and_secrets_version(built_template, version)?,
+            ));
+        }
+    }
+    if render::checks_origin(settings) {
+        overrides.push((
+            render::ORIGIN_PARAMETER.to_string(),
+            crate::lambda::ship::remote_record::origin_value(&aws.sdk, &settings.stack_name)
+                .await?,
+        ));
+    }
+    if let Some(version) = inputs.hold_live {
+        overrides.push((
+            render::LIVE_VERSION_PARAMETER.to_string(),
+            version.to_string(),
+        ));
+    }
+    Ok(overrides)
 }
 
 /// What to do about a failed `sam deploy`. sam's output and CloudFormation's resource reasons
