@@ -357,6 +357,12 @@ pub fn upsert(
     }
 }
 
+/// What the unchanged check decided.
+enum Decision {
+    Unchanged,
+    Deploy { restore_live: bool },
+}
+
 /// What the last deploy of this function was, against this run's inputs.
 enum LastDeployed {
     /// These very inputs, still live.
@@ -464,39 +470,13 @@ impl<T: Target> Run<'_, T> {
             self.target.digest_key(aws, settings).await?
         };
         let input_hash = plan.input_hash(&aws.region, &self.secrets.values, &digest_key);
-        let mut restore_live = previous.as_ref().is_some_and(|d| d.rolled_back);
-        if !settings.force() {
-            match self
-                .last_deployed(previous.as_ref(), aws, &input_hash)
-                .await?
-            {
-                LastDeployed::Same(deployed) => {
-                    // The same inputs are "unchanged" only while the deployment is still what
-                    // that deploy left: not moved, re-coded or opened up by hand since.
-                    let now = self
-                        .target
-                        .fingerprint(&aws.sdk, settings.function_name())
-                        .await?;
-                    match now.drift_from(&deployed) {
-                        None => {
-                            if self.unchanged(&deployed, aws, report).await? {
-                                self.task.finish("unchanged");
-                                return Ok(());
-                            }
-                        }
-                        Some(reason) => {
-                            report.warnings.push(format!(
-                                "deploying again although nothing changed here: {reason}"
-                            ));
-                            restore_live |= now.live_version != deployed.live_version;
-                        }
-                    }
-                }
-                // Rolled back from another checkout: this deploy serves its version again.
-                LastDeployed::LiveMovedAway => restore_live = true,
-                LastDeployed::Other => {}
-            }
-        }
+        let restore_live = match self
+            .unchanged_or_why(previous.as_ref(), aws, &input_hash, report)
+            .await?
+        {
+            Decision::Unchanged => return Ok(()),
+            Decision::Deploy { restore_live } => restore_live,
+        };
         let secrets_version = (!self.secrets.values.is_empty())
             .then(|| crate::secrets::values_digest(&digest_key, &self.secrets.values));
         // With smoke cases `live` stays on the version it serves until the new one passes them.
@@ -522,7 +502,67 @@ impl<T: Target> Run<'_, T> {
             self.smoke(cases, aws, hold_live.as_deref(), &mut shipped, report)
                 .await?;
         }
-        // What the next unchanged check compares the deployment with.
+        let deployed = self
+            .record_in_the_cloud(aws, &input_hash, &shipped, report)
+            .await;
+        self.record_shipped(plan, shipped, &deployed, report)
+    }
+
+    /// Whether these inputs are deployed already, as they were (then the report says
+    /// `unchanged`), or what the deploy must do: move `live` back after a rollback or a hand
+    /// that moved it.
+    async fn unchanged_or_why(
+        &self,
+        previous: Option<&Deployment>,
+        aws: &crate::aws::AwsContext,
+        input_hash: &str,
+        report: &mut DeployReport,
+    ) -> Result<Decision> {
+        let settings = self.settings;
+        let mut restore_live = previous.is_some_and(|d| d.rolled_back);
+        if settings.force() {
+            return Ok(Decision::Deploy { restore_live });
+        }
+        match self.last_deployed(previous, aws, input_hash).await? {
+            LastDeployed::Same(deployed) => {
+                // The same inputs are "unchanged" only while the deployment is still what that
+                // deploy left: not moved, re-coded or opened up by hand since.
+                let now = self
+                    .target
+                    .fingerprint(&aws.sdk, settings.function_name())
+                    .await?;
+                match now.drift_from(&deployed) {
+                    None => {
+                        if self.unchanged(&deployed, aws, report).await? {
+                            self.task.finish("unchanged");
+                            return Ok(Decision::Unchanged);
+                        }
+                    }
+                    Some(reason) => {
+                        report.warnings.push(format!(
+                            "deploying again although nothing changed here: {reason}"
+                        ));
+                        restore_live |= now.live_version != deployed.live_version;
+                    }
+                }
+            }
+            // Rolled back from another checkout: this deploy serves its version again.
+            LastDeployed::LiveMovedAway => restore_live = true,
+            LastDeployed::Other => {}
+        }
+        Ok(Decision::Deploy { restore_live })
+    }
+
+    /// Keeps in the cloud what was just deployed, as the next unchanged check (from any
+    /// machine) compares it; a failure is a warning: the deploy itself succeeded.
+    async fn record_in_the_cloud(
+        &self,
+        aws: &crate::aws::AwsContext,
+        input_hash: &str,
+        shipped: &Shipped,
+        report: &mut DeployReport,
+    ) -> DeployedInput {
+        let settings = self.settings;
         let now = match self
             .target
             .fingerprint(&aws.sdk, settings.function_name())
@@ -537,7 +577,7 @@ impl<T: Target> Run<'_, T> {
             }
         };
         let deployed = DeployedInput {
-            input_hash: input_hash.clone(),
+            input_hash: input_hash.to_string(),
             region: aws.region.clone(),
             build_strategy: Some(shipped.build.strategy.clone()),
             artifact_bytes: shipped.build.artifact_bytes,
@@ -547,13 +587,12 @@ impl<T: Target> Run<'_, T> {
             endpoint_auth: now.endpoint_auth,
         };
         if let Err(err) = self.target.record_deployed(aws, settings, &deployed).await {
-            // The deploy itself succeeded; another machine will deploy again instead of finding
-            // it unchanged.
+            // Another machine will deploy again instead of finding it unchanged.
             report.warnings.push(format!(
                 "the deployment's record could not be kept in AWS ({err}); a deploy from another checkout will not find it unchanged"
             ));
         }
-        self.record_shipped(plan, shipped, &deployed, report)
+        deployed
     }
 
     /// What was last deployed with these very inputs, if anything: this checkout's record, else

@@ -251,50 +251,26 @@ pub(crate) async fn build_or_reuse(
     } else {
         sam::try_incremental(&settings.out_dir, &deps)?
     };
-    let mut warnings = Vec::new();
-    let (strategy, artifact_dir, cached, artifact_bytes, bytecode) = match (facts, incremental) {
-        (Some(facts), _) => {
-            let bytes = facts.unzipped_bytes + artifact::dir_size(&code_dir);
-            artifact::check_total(bytes, artifact_limit())?;
-            // The dependencies are reused, the code is new: it is imported as a cold start
-            // would, on the reused dependencies, before it ships.
-            let task_root = task_root_of(&shared.zip, &code_dir)?;
-            let (bytecode, warning) = compile_bytecode(inputs, task_root.path(), &code_dir).await?;
-            warnings.extend(warning);
-            (facts.strategy, None, true, bytes, Some(bytecode))
-        }
-        (None, Some(build)) => {
-            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            let (bytecode, warning) =
-                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await?;
-            warnings.extend(warning);
-            (
-                build.strategy,
-                Some(build.artifact_dir),
-                true,
-                bytes,
-                Some(bytecode),
-            )
-        }
+    let ready = match (facts, incremental) {
+        (Some(facts), _) => on_shared_deps(inputs, facts, &shared.zip, &code_dir).await?,
+        (None, Some(build)) => on_own_build(inputs, build, &code_dir, true).await?,
         (None, None) => {
             let build = match built {
                 Some(build) => build,
                 None => sam::build(&build_request(inputs), &inputs.tool).await?,
             };
             sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
-            let (bytecode, warning) =
-                compile_bytecode(inputs, &build.artifact_dir, &code_dir).await?;
-            warnings.extend(warning);
-            let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
-            (
-                build.strategy,
-                Some(build.artifact_dir),
-                false,
-                bytes,
-                Some(bytecode),
-            )
+            on_own_build(inputs, build, &code_dir, false).await?
         }
     };
+    let Ready {
+        strategy,
+        artifact_dir,
+        cached,
+        artifact_bytes,
+        bytecode,
+        warnings,
+    } = ready;
     let build_dir = sam::build_dir(&settings.out_dir);
     timings::timed(
         timings::Category::Zip,
@@ -329,6 +305,60 @@ pub(crate) async fn build_or_reuse(
         artifact_bytes,
         bytecode,
         warnings,
+    })
+}
+
+/// The dependencies ready to package with the code, and how they came to be.
+struct Ready {
+    strategy: BuildStrategy,
+    /// The built folder (dependencies and code), when this run has one.
+    artifact_dir: Option<std::path::PathBuf>,
+    /// Reused rather than built now.
+    cached: bool,
+    artifact_bytes: u64,
+    bytecode: Option<bytecode::Bytecode>,
+    warnings: Vec<String>,
+}
+
+/// The zipped dependencies reused, the code new: it is imported as a cold start would, on the
+/// reused dependencies, before it ships.
+async fn on_shared_deps(
+    inputs: &DeployInputs<'_>,
+    facts: package::DepsFacts,
+    deps_zip: &std::path::Path,
+    code_dir: &std::path::Path,
+) -> Result<Ready> {
+    let bytes = facts.unzipped_bytes + artifact::dir_size(code_dir);
+    artifact::check_total(bytes, artifact_limit())?;
+    let task_root = task_root_of(deps_zip, code_dir)?;
+    let (bytecode, warning) = compile_bytecode(inputs, task_root.path(), code_dir).await?;
+    Ok(Ready {
+        strategy: facts.strategy,
+        artifact_dir: None,
+        cached: true,
+        artifact_bytes: bytes,
+        bytecode: Some(bytecode),
+        warnings: warning.into_iter().collect(),
+    })
+}
+
+/// A built folder (this agent's earlier one with the code replaced, or one built now): its
+/// import run and bytecode compiled, its size checked.
+async fn on_own_build(
+    inputs: &DeployInputs<'_>,
+    build: sam::BuildOutcome,
+    code_dir: &std::path::Path,
+    cached: bool,
+) -> Result<Ready> {
+    let (bytecode, warning) = compile_bytecode(inputs, &build.artifact_dir, code_dir).await?;
+    let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
+    Ok(Ready {
+        strategy: build.strategy,
+        artifact_dir: Some(build.artifact_dir),
+        cached,
+        artifact_bytes: bytes,
+        bytecode: Some(bytecode),
+        warnings: warning.into_iter().collect(),
     })
 }
 
