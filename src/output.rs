@@ -312,22 +312,9 @@ pub fn print_reports(reports: &[DeployReport], format: OutputFormat, fleet: bool
     }
 }
 
-/// One labelled line per fact of the report, in the order a reader wants them; long because the
-/// report is.
+/// One labelled line per fact of the report, in the order a reader wants them.
 fn print_text(r: &DeployReport) {
-    match r.status {
-        Status::Planned => crate::outln!(
-            "Planned {} (dry run; nothing was deployed)",
-            r.function_name
-        ),
-        Status::Deployed => crate::outln!(
-            "Deployed {} to {}",
-            r.function_name,
-            r.region.as_deref().unwrap_or("?")
-        ),
-        Status::Unchanged => crate::outln!("{} is unchanged; nothing to deploy", r.function_name),
-        Status::Failed => crate::outln!("Failed to deploy {}", r.function_name),
-    }
+    print_headline(r);
     let line = |label: &str, value: &str| crate::outln!("  {label:<13}{value}");
     line("stack", &r.stack_name);
     if let Some(arn) = &r.function_arn {
@@ -344,27 +331,7 @@ fn print_text(r: &DeployReport) {
         ),
     );
     if r.status != Status::Planned {
-        let size = r
-            .build
-            .artifact_bytes
-            .map(|b| format!(", {}", crate::build_report::mib(b)))
-            .unwrap_or_default();
-        let bytecode = match &r.build.bytecode {
-            Some(b) if b.method != "none" => format!(
-                ", bytecode for {} modules ({}, {}; agent code at build: {})",
-                b.modules,
-                crate::build_report::mib(b.bytes),
-                b.method,
-                if b.isolation.is_empty() {
-                    "unknown"
-                } else {
-                    &b.isolation
-                }
-            ),
-            Some(_) => ", no bytecode".to_string(),
-            None => String::new(),
-        };
-        line("build", &format!("{}{size}{bytecode}", r.build.strategy));
+        line("build", &build_line(&r.build));
     }
     if let Some(plan) = &r.plan {
         for (label, value) in &plan.lines {
@@ -389,6 +356,57 @@ fn print_text(r: &DeployReport) {
             crate::outln!("    {line}");
         }
     }
+    print_time(r);
+    // The failure itself goes to stderr, like every other error.
+    if let Some(err) = &r.error {
+        eprintln!("error: {}", err.message);
+        if let Some(hint) = &err.hint {
+            eprintln!("  hint: {hint}");
+        }
+    }
+}
+
+fn print_headline(r: &DeployReport) {
+    match r.status {
+        Status::Planned => crate::outln!(
+            "Planned {} (dry run; nothing was deployed)",
+            r.function_name
+        ),
+        Status::Deployed => crate::outln!(
+            "Deployed {} to {}",
+            r.function_name,
+            r.region.as_deref().unwrap_or("?")
+        ),
+        Status::Unchanged => crate::outln!("{} is unchanged; nothing to deploy", r.function_name),
+        Status::Failed => crate::outln!("Failed to deploy {}", r.function_name),
+    }
+}
+
+/// How the artifact was built: strategy, size, bytecode and how the agent's code ran at build.
+fn build_line(build: &BuildInfo) -> String {
+    let size = build
+        .artifact_bytes
+        .map(|b| format!(", {}", crate::build_report::mib(b)))
+        .unwrap_or_default();
+    let bytecode = match &build.bytecode {
+        Some(b) if b.method != "none" => format!(
+            ", bytecode for {} modules ({}, {}; agent code at build: {})",
+            b.modules,
+            crate::build_report::mib(b.bytes),
+            b.method,
+            if b.isolation.is_empty() {
+                "unknown"
+            } else {
+                &b.isolation
+            }
+        ),
+        Some(_) => ", no bytecode".to_string(),
+        None => String::new(),
+    };
+    format!("{}{size}{bytecode}", build.strategy)
+}
+
+fn print_time(r: &DeployReport) {
     match &r.time_ms {
         Some(t) => crate::outln!(
             "  took {:.1} s (sam {:.1}, pip {:.1}, AWS {:.1}, zip {:.1}, agentdeploy {:.1})",
@@ -400,13 +418,6 @@ fn print_text(r: &DeployReport) {
             t.agentdeploy as f64 / 1000.0
         ),
         None => crate::outln!("  took {:.1} s", r.duration_ms as f64 / 1000.0),
-    }
-    // The failure itself goes to stderr, like every other error.
-    if let Some(err) = &r.error {
-        eprintln!("error: {}", err.message);
-        if let Some(hint) = &err.hint {
-            eprintln!("  hint: {hint}");
-        }
     }
 }
 
