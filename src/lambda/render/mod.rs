@@ -408,84 +408,17 @@ pub fn render_template(
     own_log_group: bool,
     web: Option<&web_adapter::WebAdapter>,
 ) -> Result<String> {
-    let mut environment: BTreeMap<String, Value> = settings
-        .env_vars
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
     let secrets = match settings.secrets_store {
         SecretsStore::Env => secret_parameters(&settings.secrets),
         SecretsStore::Ssm => Vec::new(),
     };
-    for secret in &secrets {
-        environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
-    }
-    let sessions = settings.conversation.session_ttl_days().is_some();
+    let environment = function_environment(settings, &secrets, web);
     let origin_check = checks_origin(settings);
-    if sessions {
-        environment.insert(
-            SESSION_BUCKET_VARIABLE.into(),
-            json!({ "Ref": "SessionBucket" }),
-        );
-    }
-    if origin_check {
-        // The parameter's name, not the value: the function reads it from SSM at cold start.
-        environment.insert(
-            ORIGIN_VARIABLE.into(),
-            Value::String(crate::settings::origin_parameter_name(&settings.stack_name)),
-        );
-    }
-    if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
-        // Names only: the function reads the values from SSM at cold start.
-        let names: BTreeMap<&str, String> = settings
-            .secrets
-            .iter()
-            .map(|s| {
-                (
-                    s.as_str(),
-                    SecretsStore::parameter_name(&settings.stack_name, s),
-                )
-            })
-            .collect();
-        environment.insert(
-            SSM_SECRETS_VARIABLE.into(),
-            Value::String(serde_json::to_string(&names).unwrap_or_default()),
-        );
-    }
-    for (name, value) in observability::tracing_environment(settings) {
-        environment.insert(name.into(), Value::String(value));
-    }
     let handler = match web {
-        Some(web) => {
-            for (name, value) in web.environment() {
-                environment.insert(name.into(), Value::String(value));
-            }
-            web_adapter::HANDLER_SCRIPT.to_string()
-        }
+        Some(_) => web_adapter::HANDLER_SCRIPT.to_string(),
         None => format!("{}.lambda_handler", entry_module(settings)),
     };
-    let statements: Vec<Value> = iam
-        .statements
-        .iter()
-        .map(|s| {
-            json!({
-                "comment": comment_text(&format!("{} ({})", s.reason, s.sources.join(", "))),
-                "document": s.to_cloudformation(),
-            })
-        })
-        .collect();
-    let mut managed: Vec<Value> = iam
-        .managed_policies
-        .iter()
-        .map(|a| Value::String(a.clone()))
-        .collect();
-    let vpc = if settings.subnet_ids.is_empty() {
-        Value::Null
-    } else {
-        // Functions in a VPC need ENI permissions; SAM does not add them by itself.
-        managed.push(json!({ "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" }));
-        json!({ "subnet_ids": settings.subnet_ids, "security_group_ids": settings.security_group_ids })
-    };
+    let (statements, managed, vpc) = role_and_network(settings, iam);
     let all_routes = web.is_some_and(|w| w.all_routes);
     let mut tags = settings.tags.clone();
     tags.entry("agentdeploy:function".into())
@@ -544,6 +477,90 @@ pub fn render_template(
             },
         },
     )
+}
+
+/// The function's environment: the user's variables, each secret as its parameter, and the
+/// names (never values) of what the runtime reads at cold start (sessions, origin, SSM secrets,
+/// tracing, the Web Adapter).
+fn function_environment(
+    settings: &LambdaSettings,
+    secrets: &[SecretParameter],
+    web: Option<&web_adapter::WebAdapter>,
+) -> BTreeMap<String, Value> {
+    let mut environment: BTreeMap<String, Value> = settings
+        .env_vars
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    for secret in secrets {
+        environment.insert(secret.name.clone(), json!({ "Ref": secret.parameter }));
+    }
+    if settings.conversation.session_ttl_days().is_some() {
+        environment.insert(
+            SESSION_BUCKET_VARIABLE.into(),
+            json!({ "Ref": "SessionBucket" }),
+        );
+    }
+    if checks_origin(settings) {
+        // The parameter's name, not the value: the function reads it from SSM at cold start.
+        environment.insert(
+            ORIGIN_VARIABLE.into(),
+            Value::String(crate::settings::origin_parameter_name(&settings.stack_name)),
+        );
+    }
+    if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {
+        // Names only: the function reads the values from SSM at cold start.
+        let names: BTreeMap<&str, String> = settings
+            .secrets
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str(),
+                    SecretsStore::parameter_name(&settings.stack_name, s),
+                )
+            })
+            .collect();
+        environment.insert(
+            SSM_SECRETS_VARIABLE.into(),
+            Value::String(serde_json::to_string(&names).unwrap_or_default()),
+        );
+    }
+    for (name, value) in observability::tracing_environment(settings) {
+        environment.insert(name.into(), Value::String(value));
+    }
+    if let Some(web) = web {
+        for (name, value) in web.environment() {
+            environment.insert(name.into(), Value::String(value));
+        }
+    }
+    environment
+}
+
+/// The role's statements (each with its reason as a comment), its managed policies, and the
+/// VPC configuration (which needs ENI permissions SAM does not add by itself).
+fn role_and_network(settings: &LambdaSettings, iam: &IamPlan) -> (Vec<Value>, Vec<Value>, Value) {
+    let statements: Vec<Value> = iam
+        .statements
+        .iter()
+        .map(|s| {
+            json!({
+                "comment": comment_text(&format!("{} ({})", s.reason, s.sources.join(", "))),
+                "document": s.to_cloudformation(),
+            })
+        })
+        .collect();
+    let mut managed: Vec<Value> = iam
+        .managed_policies
+        .iter()
+        .map(|a| Value::String(a.clone()))
+        .collect();
+    let vpc = if settings.subnet_ids.is_empty() {
+        Value::Null
+    } else {
+        managed.push(json!({ "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole" }));
+        json!({ "subnet_ids": settings.subnet_ids, "security_group_ids": settings.security_group_ids })
+    };
+    (statements, managed, vpc)
 }
 
 /// `samconfig.toml`. `secret_overrides` are only ever passed for the short-lived 0600 copy.
