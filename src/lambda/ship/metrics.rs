@@ -61,6 +61,27 @@ struct Query {
     stat: &'static str,
 }
 
+impl Query {
+    /// The query as GetMetricData takes it, over `period` seconds.
+    fn built(&self, period: i32) -> MetricDataQuery {
+        let metric = Metric::builder()
+            .namespace(METRICS_NAMESPACE)
+            .metric_name(self.metric)
+            .set_dimensions(Some(self.dimensions.clone()))
+            .build();
+        let stat = MetricStat::builder()
+            .metric(metric)
+            .period(period)
+            .stat(self.stat)
+            .build();
+        MetricDataQuery::builder()
+            .id(&self.id)
+            .metric_stat(stat)
+            .return_data(true)
+            .build()
+    }
+}
+
 /// The names under `dimension` that the function's metric `metric` has data for (its models,
 /// its tools).
 async fn dimension_values(
@@ -112,14 +133,35 @@ async fn dimension_values(
     Ok(names)
 }
 
-/// What the function's requests did in the last `window`.
+/// What the function's requests did in the last `window`: the queries for its metrics (per
+/// function, per model, per tool), one GetMetricData window, the figures assembled.
 pub async fn measured(
     sdk: &aws_config::SdkConfig,
     function: &str,
     window: Duration,
 ) -> Result<Measured> {
-    let lambda = crate::aws::clients::lambda(sdk);
-    let config = lambda
+    let config = function_configuration(sdk, function).await?;
+    let cw = crate::aws::clients::cloudwatch(sdk);
+    let models = dimension_values(&cw, function, "ModelCalls", "ModelId").await?;
+    let tools = dimension_values(&cw, function, "ToolCalls", "ToolName").await?;
+    let queries = queries_for(function, &models, &tools);
+    let values = metric_values(&cw, function, &queries, window).await?;
+    let mut measured = figures(&values, &models, &tools);
+    measured.memory_mb = config.memory_size().and_then(|m| u32::try_from(m).ok());
+    measured.architecture = config
+        .architectures()
+        .first()
+        .map(|a| a.as_str().to_string());
+    Ok(measured)
+}
+
+/// The function's configuration (memory and architecture bill its compute); no such function is
+/// the caller's error.
+async fn function_configuration(
+    sdk: &aws_config::SdkConfig,
+    function: &str,
+) -> Result<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput> {
+    crate::aws::clients::lambda(sdk)
         .get_function_configuration()
         .function_name(function)
         .send()
@@ -136,10 +178,11 @@ pub async fn measured(
             } else {
                 read_failed(format_args!("GetFunctionConfiguration {function}"), &e)
             }
-        })?;
-    let cw = crate::aws::clients::cloudwatch(sdk);
-    let models = dimension_values(&cw, function, "ModelCalls", "ModelId").await?;
-    let tools = dimension_values(&cw, function, "ToolCalls", "ToolName").await?;
+        })
+}
+
+/// One query per figure: the function's own, then each model's tokens and calls, each tool's.
+fn queries_for(function: &str, models: &[String], tools: &[String]) -> Vec<Query> {
     let by_function = || vec![dimension("FunctionName", function)];
     let mut queries: Vec<Query> = [
         ("requests", "Requests", "Sum"),
@@ -192,29 +235,20 @@ pub async fn measured(
             stat: "Sum",
         });
     }
+    queries
+}
+
+/// Every query's values over the window (one period: the window's own statistics).
+async fn metric_values(
+    cw: &aws_sdk_cloudwatch::Client,
+    function: &str,
+    queries: &[Query],
+    window: Duration,
+) -> Result<BTreeMap<String, Vec<f64>>> {
     let (period, start, end) = period_and_bounds(window, SystemTime::now());
     let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for chunk in queries.chunks(QUERIES_PER_CALL) {
-        let built: Vec<MetricDataQuery> = chunk
-            .iter()
-            .map(|q| {
-                let metric = Metric::builder()
-                    .namespace(METRICS_NAMESPACE)
-                    .metric_name(q.metric)
-                    .set_dimensions(Some(q.dimensions.clone()))
-                    .build();
-                let stat = MetricStat::builder()
-                    .metric(metric)
-                    .period(period)
-                    .stat(q.stat)
-                    .build();
-                MetricDataQuery::builder()
-                    .id(&q.id)
-                    .metric_stat(stat)
-                    .return_data(true)
-                    .build()
-            })
-            .collect();
+        let built: Vec<MetricDataQuery> = chunk.iter().map(|q| q.built(period)).collect();
         let mut token: Option<String> = None;
         loop {
             let out = cw
@@ -240,6 +274,11 @@ pub async fn measured(
             }
         }
     }
+    Ok(values)
+}
+
+/// The figures from the values (the function's memory and architecture are filled in after).
+fn figures(values: &BTreeMap<String, Vec<f64>>, models: &[String], tools: &[String]) -> Measured {
     let sum = |id: &str| -> u64 {
         values
             .get(id)
@@ -255,7 +294,7 @@ pub async fn measured(
             .and_then(|v| v.iter().copied().reduce(f64::max))
     };
     let requests = sum("requests");
-    Ok(Measured {
+    Measured {
         requests,
         client_errors: sum("client_errors"),
         server_errors: sum("server_errors"),
@@ -296,12 +335,9 @@ pub async fn measured(
             .map(|(i, tool)| (tool.clone(), sum(&format!("tool{i}"))))
             .filter(|(_, calls)| *calls > 0)
             .collect(),
-        memory_mb: config.memory_size().and_then(|m| u32::try_from(m).ok()),
-        architecture: config
-            .architectures()
-            .first()
-            .map(|a| a.as_str().to_string()),
-    })
+        memory_mb: None,
+        architecture: None,
+    }
 }
 
 /// The named alarms as CloudWatch reports them now.
