@@ -508,19 +508,154 @@ pub(crate) fn is_agent_constructor(func: &Expr) -> bool {
 pub(crate) const HANDLER_NAMES: [&str; 2] = ["handler", "lambda_handler"];
 
 /// The entry point, in reference §5's order: `--entry`, `main`, a Lambda-style handler, the one
-/// module-level Agent.
-/// reference §5's rules in their order, each with its own error and hint; kept in one piece so the
-/// order reads top to bottom.
+/// module-level Agent; each rule with its own error and hint.
 pub(crate) fn find_entry(
     found: &TopLevel,
     display: &str,
     requested: Option<&str>,
 ) -> Result<(Entry, MainSignature)> {
-    let no_signature = |line| MainSignature {
+    let candidates = Candidates { found, display };
+    match requested {
+        Some(name) => candidates.named(name),
+        None => candidates.in_reference_order(),
+    }
+}
+
+/// What the module offers as an entry, and how each kind becomes one.
+struct Candidates<'a> {
+    found: &'a TopLevel,
+    display: &'a str,
+}
+
+type Found = Result<(Entry, MainSignature)>;
+
+fn no_signature(line: usize) -> MainSignature {
+    MainSignature {
         line,
         ..MainSignature::default()
-    };
-    let function_entry = |name: &str, signature: &MainSignature| {
+    }
+}
+
+impl Candidates<'_> {
+    /// `--entry NAME`: whatever NAME is, or an error listing what there is.
+    fn named(&self, name: &str) -> Found {
+        let found = self.found;
+        if let Some(app) = found.entrypoints.get(name) {
+            return self.entrypoint(name, app);
+        }
+        if let Some(&(_, line)) = found.apps.get(name) {
+            return Ok(asgi_app(name, line));
+        }
+        if let Some(signature) = found.functions.get(name) {
+            return self.function(name, signature);
+        }
+        if let Some(&line) = found.agents.get(name) {
+            return Ok(agent(name, line));
+        }
+        Err(Error::Agent {
+            location: self.display.to_string(),
+            message: format!(
+                "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable (nor a web app: FastAPI, Starlette, BedrockAgentCoreApp)"
+            ),
+            hint: Some(entry_candidates_hint(found)),
+        })
+    }
+
+    /// No `--entry`: an `@app.entrypoint`, `main`, a Lambda-style handler, the one web app, the
+    /// one Agent.
+    fn in_reference_order(&self) -> Found {
+        let found = self.found;
+        // AgentCore registers the last decorated function; so does this.
+        if let Some((name, app)) = found
+            .entrypoints
+            .iter()
+            .max_by_key(|(name, _)| found.functions.get(*name).map(|s| s.line))
+        {
+            return self.entrypoint(name, app);
+        }
+        if let Some(signature) = found.functions.get("main") {
+            return self.function("main", signature);
+        }
+        for name in HANDLER_NAMES {
+            if let Some(signature) = found.functions.get(name) {
+                return self.function(name, signature);
+            }
+        }
+        // A FastAPI / Starlette app is what callers talk to; an Agent beside it is what it calls.
+        let web_apps: Vec<(&String, usize)> = found
+            .apps
+            .iter()
+            .filter(|(_, (framework, _))| *framework == AppFramework::Asgi)
+            .map(|(name, (_, line))| (name, *line))
+            .collect();
+        if let [(name, line)] = web_apps.as_slice() {
+            return Ok(asgi_app(name, *line));
+        }
+        self.the_one_agent_or_app()
+    }
+
+    fn the_one_agent_or_app(&self) -> Found {
+        let found = self.found;
+        let display = self.display;
+        match found.agents.len() {
+            1 => {
+                let (name, &line) = found
+                    .agents
+                    .iter()
+                    .next()
+                    .ok_or_else(|| Error::internal("one agent expected"))?;
+                Ok(agent(name, line))
+            }
+            0 if found.apps.len() == 1 => {
+                let (name, &(_, line)) = found
+                    .apps
+                    .iter()
+                    .next()
+                    .ok_or_else(|| Error::internal("one app expected"))?;
+                Ok(asgi_app(name, line))
+            }
+            0 if found.apps.len() > 1 => Err(Error::Agent {
+                location: display.to_string(),
+                message: format!(
+                    "several module-level apps and no entry: {}",
+                    found.apps.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
+                hint: Some("choose the one to serve with --entry NAME".into()),
+            }),
+            0 => Err(Error::Agent {
+                location: display.to_string(),
+                message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)`, `@app.entrypoint`, module-level `Agent(...)` or web app".into(),
+                hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into()),
+            }),
+            _ => Err(self.several_agents()),
+        }
+    }
+
+    fn several_agents(&self) -> Error {
+        let mut agents: Vec<(&String, &usize)> = self.found.agents.iter().collect();
+        agents.sort_by_key(|(_, line)| **line);
+        let listed: Vec<String> = agents
+            .iter()
+            .map(|(name, line)| format!("`{name}` (line {line})"))
+            .collect();
+        Error::Agent {
+            location: self.display.to_string(),
+            message: format!(
+                "several module-level Agents and no `main`: {}",
+                listed.join(", ")
+            ),
+            hint: Some(format!(
+                "choose the one callers talk to with --entry NAME (or `entry = \"NAME\"` in the config), e.g. --entry {}",
+                agents
+                    .first()
+                    .map(|(name, _)| name.as_str())
+                    .unwrap_or("NAME")
+            )),
+        }
+    }
+
+    /// A top-level function: `main`-style, or a Lambda-style handler by its name.
+    fn function(&self, name: &str, signature: &MainSignature) -> Found {
         let kind = if HANDLER_NAMES.contains(&name) {
             EntryKind::Handler
         } else {
@@ -528,7 +663,7 @@ pub(crate) fn find_entry(
         };
         if let Some(problem) = signature.uncallable(name, kind) {
             return Err(Error::Agent {
-                location: format!("{display}:{}", signature.line),
+                location: format!("{}:{}", self.display, signature.line),
                 message: problem,
                 hint: Some(match kind {
                     EntryKind::Handler => "define it as `def NAME(event, context)`".into(),
@@ -544,12 +679,14 @@ pub(crate) fn find_entry(
             },
             signature.clone(),
         ))
-    };
-    let entrypoint = |name: &str, app: &str| {
-        let signature = found.functions.get(name).cloned().unwrap_or_default();
+    }
+
+    /// An `@app.entrypoint`: AgentCore calls it with (payload) or (payload, context).
+    fn entrypoint(&self, name: &str, app: &str) -> Found {
+        let signature = self.found.functions.get(name).cloned().unwrap_or_default();
         if signature.required_positional > 2 || !signature.required_keyword_only.is_empty() {
             return Err(Error::Agent {
-                location: format!("{display}:{}", signature.line),
+                location: format!("{}:{}", self.display, signature.line),
                 message: format!(
                     "`{name}` is `@{app}.entrypoint`, which AgentCore calls with (payload) or (payload, context), but it needs other arguments"
                 ),
@@ -564,120 +701,29 @@ pub(crate) fn find_entry(
             },
             signature,
         ))
-    };
-    let asgi_app = |name: &str, line: usize| {
-        Ok((
-            Entry {
-                kind: EntryKind::Asgi,
-                name: name.to_string(),
-                line,
-            },
-            no_signature(line),
-        ))
-    };
-    if let Some(name) = requested {
-        if let Some(app) = found.entrypoints.get(name) {
-            return entrypoint(name, app);
-        }
-        if let Some(&(_, line)) = found.apps.get(name) {
-            return asgi_app(name, line);
-        }
-        if let Some(signature) = found.functions.get(name) {
-            return function_entry(name, signature);
-        }
-        if let Some(&line) = found.agents.get(name) {
-            return Ok((
-                Entry {
-                    kind: EntryKind::Agent,
-                    name: name.to_string(),
-                    line,
-                },
-                no_signature(line),
-            ));
-        }
-        return Err(Error::Agent {
-            location: display.to_string(),
-            message: format!(
-                "--entry `{name}` is neither a top-level function nor a top-level `Agent(...)` variable (nor a web app: FastAPI, Starlette, BedrockAgentCoreApp)"
-            ),
-            hint: Some(entry_candidates_hint(found)),
-        });
     }
-    // AgentCore registers the last decorated function; so does this.
-    if let Some((name, app)) = found
-        .entrypoints
-        .iter()
-        .max_by_key(|(name, _)| found.functions.get(*name).map(|s| s.line))
-    {
-        return entrypoint(name, app);
-    }
-    if let Some(signature) = found.functions.get("main") {
-        return function_entry("main", signature);
-    }
-    for name in HANDLER_NAMES {
-        if let Some(signature) = found.functions.get(name) {
-            return function_entry(name, signature);
-        }
-    }
-    // A FastAPI / Starlette app is what callers talk to; an Agent beside it is what it calls.
-    let web_apps: Vec<(&String, usize)> = found
-        .apps
-        .iter()
-        .filter(|(_, (framework, _))| *framework == AppFramework::Asgi)
-        .map(|(name, (_, line))| (name, *line))
-        .collect();
-    if let [(name, line)] = web_apps.as_slice() {
-        return asgi_app(name, *line);
-    }
-    match found.agents.len() {
-        1 => {
-            let (name, &line) = found.agents.iter().next().ok_or_else(|| Error::internal("one agent expected"))?;
-            Ok((
-                Entry {
-                    kind: EntryKind::Agent,
-                    name: name.clone(),
-                    line,
-                    },
-                no_signature(line),
-            ))
-        }
-        0 if found.apps.len() == 1 => {
-            let (name, &(_, line)) = found.apps.iter().next().ok_or_else(|| Error::internal("one app expected"))?;
-            asgi_app(name, line)
-        }
-        0 if found.apps.len() > 1 => Err(Error::Agent {
-            location: display.to_string(),
-            message: format!(
-                "several module-level apps and no entry: {}",
-                found.apps.keys().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-            ),
-            hint: Some("choose the one to serve with --entry NAME".into()),
-        }),
-        0 => Err(Error::Agent {
-            location: display.to_string(),
-            message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)`, `@app.entrypoint`, module-level `Agent(...)` or web app".into(),
-            hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into()),
-        }),
-        _ => {
-            let mut agents: Vec<(&String, &usize)> = found.agents.iter().collect();
-            agents.sort_by_key(|(_, line)| **line);
-            let listed: Vec<String> = agents
-                .iter()
-                .map(|(name, line)| format!("`{name}` (line {line})"))
-                .collect();
-            Err(Error::Agent {
-                location: display.to_string(),
-                message: format!(
-                    "several module-level Agents and no `main`: {}",
-                    listed.join(", ")
-                ),
-                hint: Some(format!(
-                    "choose the one callers talk to with --entry NAME (or `entry = \"NAME\"` in the config), e.g. --entry {}",
-                    agents[0].0
-                )),
-            })
-        }
-    }
+}
+
+fn asgi_app(name: &str, line: usize) -> (Entry, MainSignature) {
+    (
+        Entry {
+            kind: EntryKind::Asgi,
+            name: name.to_string(),
+            line,
+        },
+        no_signature(line),
+    )
+}
+
+fn agent(name: &str, line: usize) -> (Entry, MainSignature) {
+    (
+        Entry {
+            kind: EntryKind::Agent,
+            name: name.to_string(),
+            line,
+        },
+        no_signature(line),
+    )
 }
 
 pub(crate) fn entry_candidates_hint(found: &TopLevel) -> String {
