@@ -310,11 +310,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         kind,
         env_name: env_name.map(str::to_string),
         requirements: layers.requirements().path(cwd),
-        smoke: layers
-            .smoke()
-            .path(cwd)
-            .map(|path| crate::smoke::load(&path))
-            .transpose()?,
+        smoke: smoke_cases(&layers, cwd)?,
         remote_cache: !layers.no_remote_cache().switch(),
         memory,
         timeout,
@@ -323,29 +319,16 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         stack_name,
         env_vars,
         secrets,
-        secrets_store: match layers.secrets_store().text() {
-            None => SecretsStore::Env,
-            Some(given) => given.choice()?,
-        },
+        secrets_store: secrets_store(&layers)?,
         entry: entry(&layers)?,
         include: included_files(&layers, agent_dir)?,
-        conversation: session_callers(
-            &layers,
-            conversation(&layers, &mut warnings)?,
-            &access,
-            &mut warnings,
-        )?,
+        conversation: conversation_for(&layers, &access, &mut warnings)?,
         endpoint: access.endpoint,
         auth: access.auth,
         usage_limits: access.usage_limits,
         reserved_concurrency: access.reserved_concurrency,
         log_retention_days: log_retention_days(&layers)?,
-        snapstart: snapstart(
-            &layers,
-            runtime,
-            local_region(region.as_deref()).as_deref(),
-            &mut warnings,
-        )?,
+        snapstart: snapstart(&layers, runtime, region.as_deref(), &mut warnings)?,
         import_probe: !layers.no_import_probe().switch(),
         stream: layers.stream().switch(),
         web_adapter_layer: layer_arn(layers.web_adapter_layer().text())?,
@@ -358,10 +341,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         permissions_boundary: iam_arn(layers.permissions_boundary().text(), "policy")?,
         role: iam_arn(layers.role().text(), "role")?,
         artifact_bucket: artifact_bucket(&layers)?,
-        use_container: match layers.use_container().text() {
-            None => UseContainer::Auto,
-            Some(given) => given.choice()?,
-        },
+        use_container: use_container(&layers)?,
         out_dir,
         region,
         profile: profile(&layers, &input),
@@ -371,6 +351,38 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         function_name,
         agent,
     })
+}
+
+fn smoke_cases(layers: &Layers<'_>, cwd: &Path) -> Result<Option<crate::smoke::Cases>> {
+    layers
+        .smoke()
+        .path(cwd)
+        .map(|path| crate::smoke::load(&path))
+        .transpose()
+}
+
+fn secrets_store(layers: &Layers<'_>) -> Result<SecretsStore> {
+    Ok(match layers.secrets_store().text() {
+        None => SecretsStore::Env,
+        Some(given) => given.choice()?,
+    })
+}
+
+fn use_container(layers: &Layers<'_>) -> Result<UseContainer> {
+    Ok(match layers.use_container().text() {
+        None => UseContainer::Auto,
+        Some(given) => given.choice()?,
+    })
+}
+
+/// The conversation mode, and whether its sessions have a caller to be keyed by.
+fn conversation_for(
+    layers: &Layers<'_>,
+    access: &Access,
+    warnings: &mut Vec<String>,
+) -> Result<Conversation> {
+    let chosen = conversation(layers, warnings)?;
+    session_callers(layers, chosen, access, warnings)
 }
 
 /// What `doctor` checks against: the runtime, region and profile a deploy of this function
@@ -937,6 +949,8 @@ fn snapstart(
     region: Option<&str>,
     warnings: &mut Vec<String>,
 ) -> Result<bool> {
+    let region = local_region(region);
+    let region = region.as_deref();
     let pick = layers.snapstart();
     if !pick.switch() {
         return Ok(false);
