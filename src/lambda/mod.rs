@@ -1,10 +1,10 @@
 //! The Lambda target, in the rooms of its pipeline, each using only the ones before it:
-//! `analyse/` (the agent, read) ← `render/` (the handler and the SAM project) ← `build/` (the
+//! `analyse/` (the agent, read) ← `render/` (the handler and the SAM project) ← `bundle/` (the
 //! artifact) ← `ship/` (AWS: deploy, verify, the live alias). Here: the plan that analysing and
 //! rendering make; `target.rs`: the `Target` the orchestration layer drives.
 
 pub mod analyse;
-pub mod build;
+pub mod bundle;
 pub mod deployer_policy;
 pub mod render;
 pub mod ship;
@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::lambda::analyse::{agent, hosted_interpreters, iam, requirements};
-use crate::lambda::build::{bytecode, cold_start};
+use crate::lambda::bundle::{bytecode, cold_start};
 use crate::lambda::render::code_interpreter;
 use crate::lambda::ship::outputs;
 use crate::output::PlanView;

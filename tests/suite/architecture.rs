@@ -1,12 +1,12 @@
 //! The layout holds what docs/architecture.md says: the orchestration layer reaches
 //! the Lambda target through one routing line, the Lambda rooms import one way (analyse ←
-//! render ← build ← ship), only `ship/` (and the target's front door) talks to AWS, and no two
+//! render ← bundle ← ship), only `ship/` (and the target's front door) talks to AWS, and no two
 //! modules import each other, however indirectly.
 
 use crate::common::repo;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Every `.rs` file under src/, by module path (`lambda::build::sam`), its code before any
+/// Every `.rs` file under src/, by module path (`lambda::bundle::sam`), its code before any
 /// `#[cfg(test)]` with line comments removed.
 fn modules() -> BTreeMap<String, String> {
     let src = repo().join("src");
@@ -169,7 +169,7 @@ fn the_lambda_rooms_import_one_way_and_only_ship_calls_aws() {
     let modules = modules();
     let graph = imports(&modules);
     let room = |name: &str| -> Option<usize> {
-        ["analyse", "render", "build", "ship"]
+        ["analyse", "render", "bundle", "ship"]
             .iter()
             .position(|r| name.starts_with(&format!("lambda::{r}")))
     };

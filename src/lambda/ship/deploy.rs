@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::lambda::build::package::SharedDeps;
-pub use crate::lambda::build::pipeline::DeployInputs;
-use crate::lambda::build::pipeline::{build_or_reuse, pin, sam_env};
-use crate::lambda::build::resolve::ResolvedBy;
-use crate::lambda::build::sam::{self, BuildStrategy};
-use crate::lambda::build::{bytecode, resolve};
+use crate::lambda::bundle::package::SharedDeps;
+pub use crate::lambda::bundle::pipeline::DeployInputs;
+use crate::lambda::bundle::pipeline::{build_or_reuse, pin, sam_env};
+use crate::lambda::bundle::resolve::ResolvedBy;
+use crate::lambda::bundle::sam::{self, BuildStrategy};
+use crate::lambda::bundle::{bytecode, resolve};
 use crate::lambda::render;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::lambda::ship::remote_cache::{CacheUse, RemoteCache};
@@ -195,7 +195,7 @@ impl Deps {
     fn of(inputs: &DeployInputs<'_>, pins: &[String]) -> Deps {
         let settings = inputs.settings;
         let hash = sam::deps_hash(pins, settings.runtime, settings.architecture);
-        let cache_dir = crate::lambda::build::pipeline::cache_dir(settings);
+        let cache_dir = crate::lambda::bundle::pipeline::cache_dir(settings);
         Deps {
             shared: SharedDeps::new(&cache_dir, &hash),
             hash,
@@ -214,8 +214,8 @@ impl SharedCache {
     /// Opens the cache (unless off) and brings the set's resolution from it before pinning.
     async fn open(inputs: &DeployInputs<'_>) -> Result<SharedCache> {
         let settings = inputs.settings;
-        let resolution = crate::lambda::build::resolve::cache_file(
-            &crate::lambda::build::pipeline::cache_dir(settings),
+        let resolution = crate::lambda::bundle::resolve::cache_file(
+            &crate::lambda::bundle::pipeline::cache_dir(settings),
             &inputs.plan.requirements.specifiers,
             settings.runtime,
             settings.architecture,
@@ -235,7 +235,7 @@ impl SharedCache {
     async fn after_pin(
         &mut self,
         inputs: &DeployInputs<'_>,
-        pinned: &crate::lambda::build::pipeline::Pinned,
+        pinned: &crate::lambda::bundle::pipeline::Pinned,
         deps: &Deps,
     ) {
         let Some(remote) = &mut self.remote else {
@@ -579,7 +579,7 @@ fn code_and_secrets_version(
     built_template: &std::path::Path,
     secrets_version: &str,
 ) -> Result<String> {
-    let zip = built_template.with_file_name(crate::lambda::build::package::FUNCTION_ZIP);
+    let zip = built_template.with_file_name(crate::lambda::bundle::package::FUNCTION_ZIP);
     let code = crate::digest::file_sha256(&zip).map_err(|e| Error::io(&zip, e))?;
     let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{secrets_version}\0{code}"));
     Ok(crate::digest::hex(&digest))

@@ -24,7 +24,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::lambda::build::package::{DepsFacts, SharedDeps};
+use crate::lambda::bundle::package::{DepsFacts, SharedDeps};
 
 use crate::digest::hex;
 

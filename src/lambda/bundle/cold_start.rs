@@ -56,7 +56,7 @@ impl Imports {
     }
 
     /// After a build: what the build-time import loaded (`build.bytecode`).
-    pub fn built(bytecode: &crate::lambda::build::bytecode::Bytecode) -> Imports {
+    pub fn built(bytecode: &crate::lambda::bundle::bytecode::Bytecode) -> Imports {
         Imports {
             modules: bytecode.modules,
             bytecode: bytecode.method != "none",
@@ -153,7 +153,7 @@ mod tests {
             "{}",
             cold.basis
         );
-        let built = Imports::built(&crate::lambda::build::bytecode::Bytecode {
+        let built = Imports::built(&crate::lambda::bundle::bytecode::Bytecode {
             modules: 1129,
             bytes: 22_000_000,
             method: "import".into(),

@@ -178,7 +178,7 @@ pub async fn lookup(request: &ResolveRequest<'_>) -> Result<Lookup> {
         request.runtime,
         request.architecture,
     );
-    let key_lock = crate::lambda::build::key_lock::for_path(&cache_file);
+    let key_lock = crate::lambda::bundle::key_lock::for_path(&cache_file);
     // Waiting for another member's resolution counts as pip time.
     let guard = timings::timed(timings::Category::Pip, key_lock.lock_owned()).await;
     if let Ok(text) = std::fs::read_to_string(&cache_file) {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cli::{Architecture, UseContainer};
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
-use crate::lambda::build::resolve::{pip_python, platform_flags};
+use crate::lambda::bundle::resolve::{pip_python, platform_flags};
 use crate::process::{ToolOptions, ToolRun, run_tool};
 use crate::settings::Runtime;
 use crate::tools::{SamCli, docker_answers, docker_error};
@@ -170,7 +170,7 @@ pub fn deps_hash(pins: &[String], runtime: Runtime, architecture: Architecture) 
 }
 
 fn code_files(code_dir: &Path) -> Vec<String> {
-    crate::lambda::build::artifact::files_below(code_dir)
+    crate::lambda::bundle::artifact::files_below(code_dir)
         .into_iter()
         .filter_map(|p| {
             p.strip_prefix(code_dir)
@@ -287,7 +287,7 @@ async fn cross_platform_build(request: &BuildRequest<'_>, tool: &ToolOptions<'_>
         args.push(requirements.display().to_string());
         let run = run_tool(&python, &args, tool.clone()).await?;
         if !run.success {
-            return Err(crate::lambda::build::resolve::resolution_error(
+            return Err(crate::lambda::bundle::resolve::resolution_error(
                 &run.text(),
                 request.runtime,
                 request.architecture,
@@ -308,14 +308,14 @@ pub async fn cross_platform_uv(
     tool: &ToolOptions<'_>,
 ) -> Result<Option<BuildOutcome>> {
     let artifact = fresh_artifact_dir(request)?;
-    let (_work, requirements) = crate::lambda::build::resolve::requirements_file(specifiers)?;
+    let (_work, requirements) = crate::lambda::bundle::resolve::requirements_file(specifiers)?;
     let mut args: Vec<String> = ["pip", "install", "--quiet", "--target"]
         .map(String::from)
         .to_vec();
     args.push(artifact.display().to_string());
     args.extend([
         "--python-platform".into(),
-        crate::lambda::build::resolve::uv_platform(request.runtime, request.architecture),
+        crate::lambda::bundle::resolve::uv_platform(request.runtime, request.architecture),
         "--python-version".into(),
         request.runtime.version(),
         "--only-binary".into(),

@@ -327,7 +327,7 @@ struct ProbeArgs {
 impl ProbeArgs {
     fn new(request: &BytecodeRequest<'_>) -> ProbeArgs {
         let (runtime, skip): (Vec<String>, Vec<String>) =
-            crate::lambda::build::artifact::files_below(request.code_dir)
+            crate::lambda::bundle::artifact::files_below(request.code_dir)
                 .iter()
                 .filter_map(|p| p.strip_prefix(request.code_dir).ok())
                 .map(|p| p.to_string_lossy().into_owned())
@@ -612,7 +612,7 @@ fn copy_bytecode(
     budget: u64,
 ) -> std::io::Result<(u64, u64)> {
     let (mut modules, mut bytes) = (0, 0);
-    for pyc in crate::lambda::build::artifact::files_below(out) {
+    for pyc in crate::lambda::bundle::artifact::files_below(out) {
         let Ok(relative) = pyc.strip_prefix(out) else {
             continue;
         };
@@ -766,7 +766,7 @@ mod tests {
             std::fs::read(a.join("__pycache__/top.cpython-313.pyc")).unwrap(),
             b"pyc22"
         );
-        let copied: Vec<_> = crate::lambda::build::artifact::files_below(a)
+        let copied: Vec<_> = crate::lambda::bundle::artifact::files_below(a)
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "pyc"))
             .collect();
