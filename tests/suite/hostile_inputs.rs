@@ -490,6 +490,17 @@ fn rendered_code_interpreter(project: &Path) -> std::path::PathBuf {
     project.join(".agentdeploy/default/mcp-tool-python/src")
 }
 
+/// python3.13 running `driver` with a clean environment, the runtime's interpreter first on PATH
+/// (as Lambda puts /var/lang/bin).
+fn interpreter_driver(driver: &str) -> Command {
+    let mut command = Command::new(python313());
+    command.args(["-c", driver]).env_clear().env(
+        "PATH",
+        format!("{}:/usr/bin:/bin", python313().parent().unwrap().display()),
+    );
+    command
+}
+
 #[test]
 fn one_code_interpreter_caller_cannot_change_what_the_next_runs_or_outlive_its_call() {
     let project = tempfile::tempdir().unwrap();
@@ -536,14 +547,7 @@ print("planted", daemon)
         src = src.to_str().unwrap(),
         root = work_root.path().to_str().unwrap(),
     );
-    let out = Command::new(python313())
-        .args(["-c", &driver])
-        .env_clear()
-        // The runtime's python3.13 first on PATH, as Lambda puts /var/lang/bin.
-        .env(
-            "PATH",
-            format!("{}:/usr/bin:/bin", python313().parent().unwrap().display()),
-        )
+    let out = interpreter_driver(&driver)
         .env("CODE_INTERPRETER_WORK_ROOT", work_root.path())
         .output()
         .unwrap();
@@ -636,13 +640,7 @@ fn the_code_interpreter_never_wipes_a_tmp_that_is_not_the_functions_own() {
          print(json.dumps(handler.lambda_handler({{'code': 'print(6 * 7)'}}, None)))\n",
         src = src.to_str().unwrap(),
     );
-    let out = Command::new(python313())
-        .args(["-c", &driver])
-        .env_clear()
-        .env(
-            "PATH",
-            format!("{}:/usr/bin:/bin", python313().parent().unwrap().display()),
-        )
+    let out = interpreter_driver(&driver)
         // What the local AWS sets: a function name, its code folder somewhere other than /var/task.
         .env("AWS_LAMBDA_FUNCTION_NAME", "python")
         .env("LAMBDA_TASK_ROOT", &src)
