@@ -40,12 +40,22 @@ pub fn read_user_text(path: &Path) -> std::result::Result<String, String> {
 
 /// temp file + rename, so an interrupted run never leaves a half-written file behind.
 pub fn write_atomically(target: &Path, contents: &[u8]) -> Result<()> {
+    write_atomically_as(target, contents, None)
+}
+
+/// `write_atomically` with the file's permissions set (`None`: the temporary file's, 0600).
+fn write_atomically_as(target: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
     let parent = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
     std::io::Write::write_all(&mut temp, contents).map_err(|e| Error::io(target, e))?;
+    if let Some(mode) = mode {
+        temp.as_file()
+            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .map_err(|e| Error::io(target, e))?;
+    }
     temp.persist(target)
         .map_err(|e| Error::io(target, e.error))?;
     Ok(())
@@ -89,17 +99,7 @@ pub fn write_results_file(path: &Path, contents: &[u8]) -> Result<()> {
             hint: None,
         });
     }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(parent).map_err(|e| Error::io(parent, e))?;
-    std::io::Write::write_all(&mut temp, contents).map_err(|e| Error::io(path, e))?;
-    temp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(|e| Error::io(path, e))?;
-    temp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    write_atomically_as(path, contents, Some(0o644))
 }
 
 /// The file that marks an out-dir as agentdeploy's: only a folder holding it (or an empty one, or
