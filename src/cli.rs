@@ -82,12 +82,12 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse, render, build and deploy agents to AWS Lambda
-    Lambda(Box<LambdaArgs>),
+    Lambda(Box<DeployArgs>),
     /// Run every preflight check and report each one
-    Doctor(Box<LambdaArgs>),
+    Doctor(Box<DeployArgs>),
     /// The least-privilege IAM policy a deployer (a CI role) needs for these agents: deploy,
     /// status, rollback, logs, metrics and destroy (takes `lambda`'s flags)
-    Policy(Box<LambdaArgs>),
+    Policy(Box<DeployArgs>),
     /// Stack status, function state, outputs and the last deployment record
     Status(NameArgs),
     /// Call a deployed function and print its answer
@@ -116,72 +116,10 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    #[value(name = "x86_64")]
-    #[serde(rename = "x86_64")]
-    X86_64,
-    Arm64,
-}
-
-impl Architecture {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Architecture::X86_64 => "x86_64",
-            Architecture::Arm64 => "arm64",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndpointKind {
-    Api,
-    Url,
-    None,
-}
-
-impl EndpointKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndpointKind::Api => "api",
-            EndpointKind::Url => "url",
-            EndpointKind::None => "none",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthMode {
-    None,
-    ApiKey,
-    Iam,
-}
-
-impl AuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::None => "none",
-            AuthMode::ApiKey => "api-key",
-            AuthMode::Iam => "iam",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UseContainer {
-    Auto,
-    Always,
-    Never,
-}
-
 /// The `lambda` and `doctor` flags: the per-agent options (declared once in `options`) and
 /// what steers one run.
 #[derive(Debug, Args, Clone, Default)]
-pub struct LambdaArgs {
+pub struct DeployArgs {
     /// Function name (1-64 of A-Za-z0-9-_); also the key under [agents.NAME]
     #[arg(long, env = "AGENTDEPLOY_FUNCTION_NAME", value_name = "NAME")]
     pub function_name: Option<String>,
@@ -340,8 +278,8 @@ pub struct CostArgs {
     #[arg(long, default_value_t = 10_000)]
     pub invocations: u64,
     /// x86_64 or arm64
-    #[arg(long, value_enum)]
-    pub architecture: Option<Architecture>,
+    #[arg(long, value_parser = ["x86_64", "arm64"])]
+    pub architecture: Option<String>,
     /// Count API Gateway REST requests: on or off (on follows the agent's endpoint)
     #[arg(long, default_value = "on")]
     pub api_gateway: String,

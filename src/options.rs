@@ -152,6 +152,9 @@ macro_rules! agent_options {
 
 agent_options! {
     options {
+        /// Where the agent is deployed: lambda [default: lambda]
+        target: flag(Option<String>) config(String) replace,
+            arg("target", env = "AGENTDEPLOY_TARGET", value_name = "TARGET");
         /// What to deploy: agent (default) or code-interpreter (a ready code-execution function for MCP agents)
         kind: flag(Option<String>) config(String) replace,
             arg("kind", env = "AGENTDEPLOY_KIND", value_name = "KIND");

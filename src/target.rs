@@ -2,7 +2,7 @@
 //! commands around a deployment: status, invoke, rollback, logs, destroy), and the
 //! target-neutral results it gets back. The lifecycle around it — locks, the deployment record,
 //! the unchanged check, progress, reports — is the same for every target; the Lambda target is
-//! the first implementation, chosen in one place (`orchestrate::target`).
+//! the first implementation; the registry (`crate::targets`) chooses one per agent.
 //!
 //! The trait lives outside `orchestrate/` so a target can implement it without importing the
 //! orchestration layer (the layers only point down).
@@ -11,11 +11,102 @@ use std::future::Future;
 use std::path::Path;
 
 use crate::aws::AwsContext;
+use crate::cli::{CostArgs, DeployArgs};
+use crate::config::LoadedConfig;
 use crate::error::Result;
+use crate::options::AgentSection;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
+use crate::prices::Prices;
 use crate::process::ToolOptions;
 use crate::secrets::SecretValues;
-use crate::settings::{InterpreterProbe, ResolveInput};
+
+/// What resolving one agent's settings reads: its name, the flags, the config file and the run's
+/// global choices.
+pub struct ResolveInput<'a> {
+    pub function_name: &'a str,
+    pub args: &'a DeployArgs,
+    pub config: Option<&'a LoadedConfig>,
+    pub env_name: Option<&'a str>,
+    pub global_region: &'a Option<String>,
+    pub global_profile: &'a Option<String>,
+    pub cwd: &'a Path,
+}
+
+/// One `doctor` check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One `doctor` check, as the report lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: CheckStatus,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Check {
+    pub fn new(name: &str, status: CheckStatus, detail: String, hint: Option<String>) -> Check {
+        Check {
+            name: name.into(),
+            status,
+            detail,
+            hint,
+        }
+    }
+
+    /// A failed check that reports `err` and its hint.
+    pub fn failed(name: &str, err: &crate::error::Error) -> Check {
+        Check::new(
+            name,
+            CheckStatus::Fail,
+            err.to_string(),
+            err.hint().map(str::to_string),
+        )
+    }
+}
+
+/// What a target's `doctor` found: its own checks (its tools), and what a deploy would use.
+#[derive(Debug, Clone)]
+pub struct DoctorFindings {
+    /// The runtime a deploy would run the agent on (`python3.13`).
+    pub runtime: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub checks: Vec<Check>,
+}
+
+/// A month of a deployment, priced by its target: the document `cost` prints, its text lines,
+/// and the figures other results reuse.
+#[derive(Debug, Clone)]
+pub struct CostEstimate {
+    pub document: serde_json::Value,
+    pub lines: Vec<String>,
+    pub requests_usd: f64,
+    pub compute_usd: f64,
+    pub total_usd: f64,
+}
+
+impl serde::Serialize for CostEstimate {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        self.document.serialize(serializer)
+    }
+}
+
+impl crate::output::CommandResult for CostEstimate {
+    fn text_lines(&self) -> Vec<String> {
+        self.lines.clone()
+    }
+}
 
 /// The steps of shipping, in order, as the progress line and the record report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,11 +434,40 @@ pub trait Target: Send + Sync {
     type Plan: Planned<Settings = Self::Settings>;
 
     /// One agent's settings from its flags and config, validated before any work starts.
-    fn resolve_settings(
+    fn resolve_settings(&self, input: ResolveInput<'_>) -> Result<Self::Settings>;
+
+    /// Refuses (exit 2) a name this target cannot deploy an agent under.
+    fn check_name(&self, name: &str) -> Result<()>;
+
+    /// The deployment's name in the cloud when neither the record nor the config names it.
+    fn default_stack_name(&self, name: &str, env_name: Option<&str>) -> String;
+
+    /// `doctor`: this target's own checks (its tools), and the runtime, region and profile a
+    /// deploy of the agent would use, by the same precedence and checks as a deploy.
+    fn doctor(
         &self,
         input: ResolveInput<'_>,
-        probe: &dyn InterpreterProbe,
-    ) -> Result<Self::Settings>;
+    ) -> impl Future<Output = Result<DoctorFindings>> + Send;
+
+    /// `cost`: this target's monthly estimate (`section`: the agent's config, when named).
+    fn estimate_cost(&self, args: &CostArgs, section: &AgentSection) -> Result<CostEstimate>;
+
+    /// Refuses `cost`'s flags this target's model cannot take, before anything remote is read.
+    fn check_cost_flags(&self, args: &CostArgs) -> Result<()>;
+
+    /// `cost --from-metrics`: a month at the measured rate (`invocations`: the measured requests
+    /// scaled to a month; `has_api`: the deployment has an API its requests pass through).
+    fn estimate_measured_cost(
+        &self,
+        args: &CostArgs,
+        measured: &Measured,
+        invocations: u64,
+        has_api: bool,
+        prices: Prices,
+    ) -> Result<CostEstimate>;
+
+    /// What the measured requests cost in this target's requests and compute alone.
+    fn compute_cost(&self, measured: &Measured, prices: &Prices) -> CostEstimate;
 
     /// What the region (known only once AWS is reached: a profile's, the environment's) rules
     /// out for these settings, before anything is changed.

@@ -12,3 +12,13 @@ pub use context::{
 };
 pub use errors::{CredentialsProblem, read_sdk_failure};
 pub use session_bucket::empty_bucket;
+
+/// The region as known on this machine without asking AWS: the one chosen (flag, config), else
+/// `AWS_REGION`, else `AWS_DEFAULT_REGION` (a profile's region is known only to the SDK).
+pub fn local_region(chosen: Option<&str>) -> Option<String> {
+    chosen
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .filter(|r| !r.is_empty())
+}

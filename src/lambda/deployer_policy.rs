@@ -10,8 +10,8 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::EndpointKind;
-use crate::settings::{ArtifactBucket, LambdaSettings};
+use crate::lambda::kinds::EndpointKind;
+use crate::lambda::settings::{ArtifactBucket, LambdaSettings};
 
 /// The policy document for `settings` (one or more agents), as IAM takes it.
 pub fn document(all: &[LambdaSettings]) -> Value {

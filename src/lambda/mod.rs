@@ -6,9 +6,15 @@
 pub mod analyse;
 pub mod bundle;
 pub mod deployer_policy;
+pub mod kinds;
+pub mod preflight;
+pub mod pricing;
 pub mod render;
+pub mod runtime;
+pub mod settings;
 pub mod ship;
 pub mod target;
+pub mod tools;
 
 use std::path::PathBuf;
 
@@ -18,9 +24,9 @@ use crate::error::Result;
 use crate::lambda::analyse::{agent, hosted_interpreters, iam, requirements};
 use crate::lambda::bundle::{bytecode, cold_start};
 use crate::lambda::render::code_interpreter;
+use crate::lambda::settings::{DeploymentKind, LambdaSettings, SecretsStore};
 use crate::lambda::ship::outputs;
 use crate::output::PlanView;
-use crate::settings::{DeploymentKind, LambdaSettings, SecretsStore};
 
 /// Everything known about one deployment before anything remote happens.
 #[derive(Debug, Clone)]
@@ -100,12 +106,12 @@ impl LambdaPlan {
         }
         // Streamed through API Gateway an answer may run 15 minutes; buffered, it is cut at 29 s.
         if project.web.is_none()
-            && settings.endpoint == crate::cli::EndpointKind::Api
-            && settings.timeout > crate::settings::API_GATEWAY_TIMEOUT_SECONDS
+            && settings.endpoint == crate::lambda::kinds::EndpointKind::Api
+            && settings.timeout > crate::lambda::settings::API_GATEWAY_TIMEOUT_SECONDS
         {
             warnings.push(format!(
                 "API Gateway cuts requests at {} s but the timeout is {} s: long agent runs will get 504s; consider --stream or --endpoint url",
-                crate::settings::API_GATEWAY_TIMEOUT_SECONDS,
+                crate::lambda::settings::API_GATEWAY_TIMEOUT_SECONDS,
                 settings.timeout
             ));
         }
@@ -232,7 +238,7 @@ impl LambdaPlan {
     /// bytecode when the runtime's interpreter is here or the build runs in its image.
     pub fn expected_cold_start(&self, settings: &LambdaSettings) -> cold_start::ColdStart {
         let bytecode = which::which(settings.runtime.interpreter()).is_ok()
-            || settings.use_container == crate::cli::UseContainer::Always;
+            || settings.use_container == crate::lambda::kinds::UseContainer::Always;
         let imports = cold_start::Imports::expected(&self.requirements.specifiers, bytecode);
         cold_start::estimate(&imports, settings.memory, settings.snapstart)
     }

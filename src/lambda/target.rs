@@ -2,30 +2,52 @@
 //! this module's analysis, rendering, sam runner and stack outputs.
 
 use crate::aws::AwsContext;
-use crate::cli::{AuthMode, EndpointKind};
+use crate::cli::CostArgs;
 use crate::error::Result;
 use crate::lambda::LambdaPlan;
 use crate::lambda::bundle::cold_start;
 use crate::lambda::bundle::resolve::ResolvedBy;
+use crate::lambda::kinds::{AuthMode, EndpointKind};
+use crate::lambda::pricing;
 use crate::lambda::render::code_interpreter;
+use crate::lambda::settings::{
+    ArtifactBucket, CachedProbe, DeploymentKind, LambdaSettings, PathProbe,
+};
 use crate::lambda::ship::artifact_bucket;
 use crate::lambda::ship::deploy::{self, DeployInputs};
 use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::lambda::ship::remote_record;
+use crate::options::AgentSection;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
-use crate::settings::{
-    ArtifactBucket, DeploymentKind, InterpreterProbe, LambdaSettings, ResolveInput,
-};
+use crate::prices::Prices;
 use crate::target::{
-    DeployedInput, DeploymentSettings, DeploymentState, Invocation, Live, Phase, Planned,
-    PublishedVersion, Shape, ShipRequest, Shipped, Target, Teardown,
+    CostEstimate, DeployedInput, DeploymentSettings, DeploymentState, DoctorFindings, Invocation,
+    Live, Measured, Phase, Planned, PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped,
+    Target, Teardown,
 };
 use crate::timings;
 
 /// AWS Lambda behind API Gateway or a Function URL, deployed with SAM.
-#[derive(Debug, Clone, Copy)]
-pub struct LambdaTarget;
+#[derive(Clone)]
+pub struct LambdaTarget {
+    /// Which Python runtimes answer on this machine, asked once per run for a whole fleet.
+    probe: std::sync::Arc<CachedProbe<PathProbe>>,
+}
+
+impl LambdaTarget {
+    pub fn new() -> LambdaTarget {
+        LambdaTarget {
+            probe: std::sync::Arc::new(CachedProbe::new(PathProbe)),
+        }
+    }
+}
+
+impl Default for LambdaTarget {
+    fn default() -> Self {
+        LambdaTarget::new()
+    }
+}
 
 impl DeploymentSettings for LambdaSettings {
     fn function_name(&self) -> &str {
@@ -114,12 +136,50 @@ impl Target for LambdaTarget {
     type Settings = LambdaSettings;
     type Plan = LambdaPlan;
 
-    fn resolve_settings(
+    fn resolve_settings(&self, input: ResolveInput<'_>) -> Result<LambdaSettings> {
+        crate::lambda::settings::resolve(input, self.probe.as_ref())
+    }
+
+    fn check_name(&self, name: &str) -> Result<()> {
+        crate::lambda::settings::validate_function_name(name)
+    }
+
+    fn default_stack_name(&self, name: &str, env_name: Option<&str>) -> String {
+        crate::lambda::settings::default_stack_name(name, env_name)
+    }
+
+    async fn doctor(&self, input: ResolveInput<'_>) -> Result<DoctorFindings> {
+        let resolved = crate::lambda::settings::resolve_for_doctor(input, self.probe.as_ref())?;
+        Ok(DoctorFindings {
+            runtime: resolved.runtime.name(),
+            checks: crate::lambda::preflight::checks(resolved.runtime).await,
+            region: resolved.region,
+            profile: resolved.profile,
+        })
+    }
+
+    fn estimate_cost(&self, args: &CostArgs, section: &AgentSection) -> Result<CostEstimate> {
+        pricing::estimate_cost(args, section)
+    }
+
+    fn check_cost_flags(&self, args: &CostArgs) -> Result<()> {
+        pricing::init_duration(args)?;
+        pricing::api_gateway_counted(args).map(|_| ())
+    }
+
+    fn estimate_measured_cost(
         &self,
-        input: ResolveInput<'_>,
-        probe: &dyn InterpreterProbe,
-    ) -> Result<LambdaSettings> {
-        crate::settings::resolve(input, probe)
+        args: &CostArgs,
+        measured: &Measured,
+        invocations: u64,
+        has_api: bool,
+        prices: Prices,
+    ) -> Result<CostEstimate> {
+        pricing::estimate_measured_cost(args, measured, invocations, has_api, prices)
+    }
+
+    fn compute_cost(&self, measured: &Measured, prices: &Prices) -> CostEstimate {
+        pricing::measured_compute_cost(measured, prices)
     }
 
     fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
@@ -136,7 +196,7 @@ impl Target for LambdaTarget {
         request: ShipRequest<'_, LambdaPlan>,
         phase: &(dyn Fn(Phase) + Sync),
     ) -> Result<Shipped> {
-        let sam = timings::timed(timings::Category::Sam, crate::tools::sam_cli()).await?;
+        let sam = timings::timed(timings::Category::Sam, crate::lambda::tools::sam_cli()).await?;
         let ShipRequest {
             settings,
             plan,
@@ -253,7 +313,7 @@ impl Target for LambdaTarget {
     }
 
     fn check_region(&self, settings: &LambdaSettings, region: &str) -> Result<()> {
-        match crate::settings::region_problem(settings, region) {
+        match crate::lambda::settings::region_problem(settings, region) {
             Some(err) => Err(err),
             None => Ok(()),
         }

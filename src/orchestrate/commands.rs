@@ -7,19 +7,18 @@ use serde_json::Value;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::cli::{DestroyArgs, InvokeArgs, LambdaArgs, ListArgs, NameArgs, RollbackArgs, TestArgs};
+use crate::cli::{DeployArgs, DestroyArgs, InvokeArgs, ListArgs, NameArgs, RollbackArgs, TestArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::lookup::{agent_section, recorded, region_profile, sdk_for};
-use crate::orchestrate::preflight::CheckStatus;
 use crate::orchestrate::record::{self, Deployment, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
-use crate::settings::PathProbe;
+use crate::target::CheckStatus;
 use crate::target::{Change, FunctionState, PublishedVersion, Target};
 
 pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> Result<i32> {
-    crate::settings::validate_function_name(&args.name)?;
+    target.check_name(&args.name)?;
     let payload = invoke_payload(args)?;
     let sdk = sdk_for(ctx, &args.name, None).await?;
     if args.stream {
@@ -169,24 +168,24 @@ fn function_error(message: String, output: Value) -> Error {
 
 /// Every preflight check, each reported pass / warn / fail with a hint, all in one run.
 /// Exit 3 when any check fails.
-pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
-    let resolved = crate::settings::resolve_for_doctor(
-        ctx.resolve_input(args.function_name.as_deref().unwrap_or_default(), args),
-        &PathProbe,
-    )?;
-    let runtime = resolved.runtime;
-    let checks = preflight::doctor(
-        runtime,
-        resolved.region.as_deref(),
-        resolved.profile.as_deref(),
-        ctx.global.endpoint_url.as_deref(),
-    )
-    .await;
+pub async fn doctor<T: Target>(ctx: &Context, args: &DeployArgs, target: &T) -> Result<i32> {
+    let found = target
+        .doctor(ctx.resolve_input(args.function_name.as_deref().unwrap_or_default(), args))
+        .await?;
+    let mut checks = found.checks;
+    checks.extend(
+        preflight::shared_checks(
+            found.region.as_deref(),
+            found.profile.as_deref(),
+            ctx.global.endpoint_url.as_deref(),
+        )
+        .await,
+    );
     let failed = checks.iter().any(|c| c.status == CheckStatus::Fail);
     output::emit(
         &DoctorResult {
             ok: !failed,
-            runtime: runtime.name(),
+            runtime: found.runtime,
             checks,
         },
         ctx.global.output,
@@ -199,8 +198,16 @@ pub async fn doctor(ctx: &Context, args: &LambdaArgs) -> Result<i32> {
 }
 
 /// `policy`: the deployer's IAM policy for the selected agents, as JSON IAM takes (whatever -o).
-pub fn policy<T: Target>(ctx: &Context, args: &LambdaArgs, target: &T) -> Result<i32> {
-    let (all_settings, _) = crate::orchestrate::lifecycle::resolve_all(ctx, args, target)?;
+pub fn policy<T: Target>(
+    ctx: &Context,
+    args: &DeployArgs,
+    choose: &dyn Fn(&str) -> Result<T>,
+) -> Result<i32> {
+    let (chosen, _) = crate::orchestrate::lifecycle::resolve_all(ctx, args, choose)?;
+    let Some((target, _)) = chosen.first() else {
+        return Ok(exit_codes::OK);
+    };
+    let all_settings: Vec<T::Settings> = chosen.iter().map(|(_, s)| s.clone()).collect();
     let document = target.deployer_policy(&all_settings);
     crate::outln!(
         "{}",
@@ -210,7 +217,7 @@ pub fn policy<T: Target>(ctx: &Context, args: &LambdaArgs, target: &T) -> Result
 }
 
 pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Result<i32> {
-    let (_, entry, stack_name) = recorded(ctx, &args.name)?;
+    let (_, entry, stack_name) = recorded(ctx, &args.name, target)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let state = target.state(&sdk, &args.name, &stack_name).await?;
     if state.is_none() && entry.is_none() {
@@ -263,7 +270,7 @@ pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Re
 }
 
 pub async fn destroy<T: Target>(ctx: &Context, args: &DestroyArgs, target: &T) -> Result<i32> {
-    let (store, entry, stack_name) = recorded(ctx, &args.name)?;
+    let (store, entry, stack_name) = recorded(ctx, &args.name, target)?;
     if !args.yes && !confirm_destroy(&stack_name, &args.name)? {
         eprintln!("Nothing deleted.");
         return Ok(exit_codes::OK);
@@ -341,7 +348,7 @@ fn confirm(question: &str) -> Result<bool> {
 /// `agentdeploy test NAME`: the smoke cases against `live`, as a deploy runs them against a new
 /// version (reference §7). Every case is reported; exit 6 when one fails.
 pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Result<i32> {
-    crate::settings::validate_function_name(&args.name)?;
+    target.check_name(&args.name)?;
     let path = match &args.cases {
         Some(path) => path.clone(),
         None => agent_section(ctx, &args.name)?.smoke.ok_or_else(|| {
@@ -403,7 +410,7 @@ fn refuse_foreign_file(path: &std::path::Path) -> Result<()> {
 /// Moves `live` to the previous (or the given) published version. Nothing is built; the
 /// record notes it, and the next deploy moves `live` back to the stack's own version.
 pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T) -> Result<i32> {
-    let (store, entry, stack_name) = recorded(ctx, &args.name)?;
+    let (store, entry, stack_name) = recorded(ctx, &args.name, target)?;
     // The deploy lock, not waited for: a deploy under way is about to move `live` itself, and a
     // rollback that waited would undo the deploy it waited for.
     let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
@@ -658,7 +665,7 @@ impl CommandResult for Invoked {
 pub struct DoctorResult {
     pub ok: bool,
     pub runtime: String,
-    pub checks: Vec<preflight::Check>,
+    pub checks: Vec<crate::target::Check>,
 }
 
 impl CommandResult for DoctorResult {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use crate::cli::LambdaArgs;
+use crate::cli::DeployArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::Context;
@@ -18,7 +18,6 @@ use crate::process::ToolOptions;
 use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
-use crate::settings::{self, PathProbe};
 use crate::target::{
     Change, DeployedInput, DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target,
 };
@@ -26,7 +25,7 @@ use crate::timings::{self, Timings};
 
 /// Two agents of one run whose stacks would be one (`a-b` and `a_b` in a region): the second
 /// would replace the first, so neither is planned.
-fn refuse_shared_stacks(all_settings: &[impl DeploymentSettings]) -> Result<()> {
+fn refuse_shared_stacks<S: DeploymentSettings>(all_settings: &[&S]) -> Result<()> {
     let mut seen: std::collections::BTreeMap<(Option<&str>, &str), &str> = Default::default();
     for settings in all_settings {
         let key = (settings.region(), settings.stack_name());
@@ -48,25 +47,26 @@ fn refuse_shared_stacks(all_settings: &[impl DeploymentSettings]) -> Result<()> 
     Ok(())
 }
 
+/// `lambda`: deploys every selected agent, each by the target chosen for it (`choose`).
 pub async fn lambda<T: Target + Clone + 'static>(
     ctx: &Context,
-    args: &LambdaArgs,
-    target: &T,
+    args: &DeployArgs,
+    choose: &dyn Fn(&str) -> Result<T>,
 ) -> Result<i32> {
-    let (all_settings, fleet) = resolve_all(ctx, args, target)?;
+    let (chosen, fleet) = resolve_all(ctx, args, choose)?;
+    let all_settings: Vec<T::Settings> = chosen.iter().map(|(_, s)| s.clone()).collect();
     let progress = Progress::new(ctx.global.quiet);
     let jobs = args.jobs.max(1);
     let semaphore = Arc::new(Semaphore::new(jobs));
     let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut set = tokio::task::JoinSet::new();
     let count = all_settings.len();
-    for (index, settings) in all_settings.iter().cloned().enumerate() {
+    for (index, (target, settings)) in chosen.into_iter().enumerate() {
         let semaphore = semaphore.clone();
         let progress = progress.clone();
         let failed = failed.clone();
         let args = args.clone();
         let global = ctx.global.clone();
-        let target = target.clone();
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             if args.fail_fast && failed.load(std::sync::atomic::Ordering::SeqCst) {
@@ -139,25 +139,31 @@ fn mark_interrupted(settings: &impl DeploymentSettings) {
     }
 }
 
+/// One agent's target and its settings.
+pub type Chosen<T> = (T, <T as Target>::Settings);
+
 /// Which agents this run deploys: `--function-name`, else `--only`, else every agent of the
 /// config file (reference §4: several agents and no name → all of them).
 /// Every selected agent's settings, validated before any work; `true`: a fleet.
+/// Each with the target `choose` picks for it.
 pub fn resolve_all<T: Target>(
     ctx: &Context,
-    args: &LambdaArgs,
-    target: &T,
-) -> Result<(Vec<T::Settings>, bool)> {
+    args: &DeployArgs,
+    choose: &dyn Fn(&str) -> Result<T>,
+) -> Result<(Vec<Chosen<T>>, bool)> {
     let (names, fleet) = select_agents(ctx, args)?;
-    let mut all_settings = Vec::with_capacity(names.len());
-    let probe = settings::CachedProbe::new(PathProbe);
+    let mut chosen = Vec::with_capacity(names.len());
     for name in &names {
-        all_settings.push(target.resolve_settings(ctx.resolve_input(name, args), &probe)?);
+        let target = choose(name)?;
+        let settings = target.resolve_settings(ctx.resolve_input(name, args))?;
+        chosen.push((target, settings));
     }
+    let all_settings: Vec<&T::Settings> = chosen.iter().map(|(_, s)| s).collect();
     refuse_shared_stacks(&all_settings)?;
-    Ok((all_settings, fleet))
+    Ok((chosen, fleet))
 }
 
-fn select_agents(ctx: &Context, args: &LambdaArgs) -> Result<(Vec<String>, bool)> {
+fn select_agents(ctx: &Context, args: &DeployArgs) -> Result<(Vec<String>, bool)> {
     if let Some(name) = &args.function_name {
         if args.all || !args.only.is_empty() {
             return Err(Error::usage(
@@ -238,13 +244,13 @@ fn skeleton(settings: &impl DeploymentSettings) -> DeployReport {
 
 /// The region known without asking AWS: flag/config, then the standard variables.
 pub fn local_region(settings: &impl DeploymentSettings) -> Option<String> {
-    settings::local_region(settings.region())
+    crate::aws::local_region(settings.region())
 }
 
 async fn deploy_one<T: Target>(
     target: &T,
     settings: &T::Settings,
-    args: &LambdaArgs,
+    args: &DeployArgs,
     global: &crate::cli::GlobalArgs,
     progress: &Progress,
 ) -> DeployReport {
@@ -376,7 +382,7 @@ enum LastDeployed {
 struct Run<'a, T: Target> {
     target: &'a T,
     settings: &'a T::Settings,
-    args: &'a LambdaArgs,
+    args: &'a DeployArgs,
     global: &'a crate::cli::GlobalArgs,
     task: &'a Task,
     redactor: &'a Redactor,

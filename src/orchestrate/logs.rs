@@ -122,7 +122,7 @@ pub async fn logs<T: crate::target::Target>(
             "a number and one of s, m, h, d",
         )
     })?;
-    let (_, entry, _) = recorded(ctx, &args.name)?;
+    let (_, entry, _) = recorded(ctx, &args.name, target)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let client = crate::aws::clients::logs(&sdk);
     let group = target.log_group(&args.name);

@@ -4,6 +4,7 @@
 use crate::error::Result;
 use crate::orchestrate::Context;
 use crate::orchestrate::record::{self, Deployment, Store};
+use crate::target::Target;
 
 /// The config's options for `name` in the selected environment (none without a config).
 pub fn agent_section(ctx: &Context, name: &str) -> Result<crate::options::AgentSection> {
@@ -23,8 +24,12 @@ pub fn region_profile(ctx: &Context, name: &str) -> Result<(Option<String>, Opti
 }
 
 /// The record entry and the stack name for NAME in the selected environment.
-pub fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>, String)> {
-    crate::settings::validate_function_name(name)?;
+pub fn recorded<T: Target>(
+    ctx: &Context,
+    name: &str,
+    target: &T,
+) -> Result<(Store, Option<Deployment>, String)> {
+    target.check_name(name)?;
     let project_dir = ctx.project_dir();
     let store = Store::new(&project_dir);
     let env = ctx.global.env.as_deref();
@@ -32,7 +37,7 @@ pub fn recorded(ctx: &Context, name: &str) -> Result<(Store, Option<Deployment>,
     let stack = entry
         .as_ref()
         .map(|d| d.stack_name.clone())
-        .unwrap_or_else(|| crate::settings::default_stack_name(name, env));
+        .unwrap_or_else(|| target.default_stack_name(name, env));
     Ok((store, entry, stack))
 }
 

@@ -8,23 +8,22 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::{Architecture, CostArgs, MetricsArgs};
+use crate::cli::MetricsArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::Context;
-use crate::orchestrate::init_cost::{ColdStarts, estimate};
 use crate::orchestrate::logs::parse_since;
 use crate::orchestrate::lookup::{recorded, sdk_for};
 use crate::output::{self, CommandResult};
 use crate::prices::PriceTable;
-use crate::target::{Durations, Measured, Target};
+use crate::target::{CostEstimate, Durations, Measured, Target};
 
 /// CloudWatch keeps metrics 455 days (15 months).
 const LONGEST_WINDOW: Duration = Duration::from_secs(455 * 86_400);
 /// A 30-day month, for scaling a window's measurements to a monthly cost.
-const MONTH: Duration = Duration::from_secs(30 * 86_400);
+pub const MONTH: Duration = Duration::from_secs(30 * 86_400);
 
-fn window(flag: &str, text: &str) -> Result<Duration> {
+pub fn window(flag: &str, text: &str) -> Result<Duration> {
     match parse_since(text) {
         Some(window) if window <= LONGEST_WINDOW => Ok(window),
         Some(_) => Err(Error::usage(
@@ -41,7 +40,7 @@ fn window(flag: &str, text: &str) -> Result<Duration> {
 
 /// The price table for this project: built-in, `--prices FILE`, then the config's
 /// `[model_prices]`.
-fn price_table(ctx: &Context, file: Option<&std::path::Path>) -> Result<PriceTable> {
+pub fn price_table(ctx: &Context, file: Option<&std::path::Path>) -> Result<PriceTable> {
     let origin = ctx
         .config
         .as_ref()
@@ -117,6 +116,7 @@ impl MetricsReport {
         window: Duration,
         measured: Measured,
         table: &PriceTable,
+        compute: &CostEstimate,
     ) -> MetricsReport {
         let models: Vec<ModelCost> = measured
             .models
@@ -143,18 +143,8 @@ impl MetricsReport {
             .filter(|m| m.cost_usd.is_none())
             .map(|m| m.model_id.clone())
             .collect();
-        let memory = measured
-            .memory_mb
-            .unwrap_or(crate::settings::DEFAULT_MEMORY);
-        let per_gb_second = match measured.architecture.as_deref() {
-            Some("arm64") => table.prices.lambda_gb_second_arm64,
-            _ => table.prices.lambda_gb_second_x86_64,
-        };
-        let mean_seconds = measured.duration_ms.mean.unwrap_or(0.0) / 1000.0;
-        let lambda_requests_usd =
-            measured.requests as f64 / 1e6 * table.prices.lambda_request_per_million;
-        let lambda_compute_usd =
-            measured.requests as f64 * mean_seconds * (f64::from(memory) / 1024.0) * per_gb_second;
+        let lambda_requests_usd = compute.requests_usd;
+        let lambda_compute_usd = compute.compute_usd;
         let lambda_usd = lambda_requests_usd + lambda_compute_usd;
         MetricsReport {
             function_name: function_name.to_string(),
@@ -322,10 +312,11 @@ impl CommandResult for MetricsReport {
 pub async fn metrics<T: Target>(ctx: &Context, args: &MetricsArgs, target: &T) -> Result<i32> {
     let window = window("--since", &args.since)?;
     let table = price_table(ctx, args.prices.as_deref())?;
-    let (_, entry, _) = recorded(ctx, &args.name)?;
+    let (_, entry, _) = recorded(ctx, &args.name, target)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
     let measured = target.measured(&sdk, &args.name, window).await?;
-    let report = MetricsReport::new(&args.name, &args.since, window, measured, &table);
+    let compute = target.compute_cost(&measured, &table.prices);
+    let report = MetricsReport::new(&args.name, &args.since, window, measured, &table, &compute);
     output::emit(&report, ctx.global.output);
     Ok(exit_codes::OK)
 }
@@ -343,121 +334,10 @@ pub async fn last_hour<T: Target>(
         .measured(sdk, name, window)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(MetricsReport::new(name, "1h", window, measured, &table))
-}
-
-/// `cost NAME --from-metrics`: the window's measured requests, durations, cold starts and
-/// tokens, scaled to a month.
-pub async fn cost_from_metrics<T: Target>(
-    ctx: &Context,
-    args: &CostArgs,
-    target: &T,
-) -> Result<i32> {
-    let name = args
-        .name
-        .as_deref()
-        .ok_or_else(|| Error::usage("NAME", "--from-metrics needs the function's name"))?;
-    let window = window("--since", &args.since)?;
-    crate::orchestrate::init_cost::init_duration(args)?;
-    let api_gateway = crate::orchestrate::init_cost::api_gateway_counted(args)?;
-    let table = price_table(ctx, args.prices.as_deref())?;
-    let (_, entry, stack_name) = recorded(ctx, name)?;
-    let sdk = sdk_for(ctx, name, entry.as_ref()).await?;
-    let measured = target.measured(&sdk, name, window).await?;
-    if measured.requests == 0 {
-        return Err(Error::usage_hint(
-            "--from-metrics",
-            format!("{name} answered no requests in the last {}", args.since),
-            "measure a longer window (--since 30d), or estimate with --invocations and --duration",
-        ));
-    }
-    let report = MetricsReport::new(name, &args.since, window, measured, &table);
-    let scale = MONTH.as_secs_f64() / window.as_secs_f64();
-    let invocations = (report.requests as f64 * scale).round() as u64;
-    let architecture = match report.architecture.as_deref() {
-        Some("arm64") => Architecture::Arm64,
-        _ => Architecture::X86_64,
-    };
-    let memory = args
-        .memory
-        .or(report.memory_mb)
-        .unwrap_or(crate::settings::DEFAULT_MEMORY);
-    let api_gateway = api_gateway
-        && match &entry {
-            Some(entry) => entry.endpoint_kind == "api",
-            // A fresh checkout: the stack says whether it has an API.
-            None => target
-                .state(&sdk, name, &stack_name)
-                .await?
-                .is_some_and(|state| state.outputs.contains_key("ApiEndpoint")),
-        };
-    let lambda = estimate(
-        memory,
-        report.duration_ms.mean.unwrap_or(0.0) / 1000.0,
-        invocations,
-        architecture,
-        api_gateway,
-        ColdStarts {
-            share: report.cold_start_share.unwrap_or(0.0),
-            // The flag, else what the cold starts measured, else the usual import.
-            init_duration_s: crate::orchestrate::init_cost::init_duration(args)?
-                .or(report.init_duration_ms.map(|ms| ms / 1000.0))
-                .unwrap_or(crate::orchestrate::init_cost::DEFAULT_INIT_SECONDS),
-            snapstart: args.snapstart,
-        },
-        table.prices,
-    );
-    let models_usd = report.cost.models_usd * scale;
-    let result = MeasuredEstimate {
-        measured_since: args.since.clone(),
-        measured_requests: report.requests,
-        models_usd,
-        unpriced_models: report.cost.unpriced_models.clone(),
-        total_usd: lambda.total_usd + models_usd,
-        lambda,
-    };
-    output::emit(&result, ctx.global.output);
-    Ok(exit_codes::OK)
-}
-
-/// `cost --from-metrics`' result: the Lambda estimate from measured figures, plus the models.
-#[derive(Debug, Serialize)]
-pub struct MeasuredEstimate {
-    pub measured_since: String,
-    pub measured_requests: u64,
-    pub lambda: crate::orchestrate::init_cost::Estimate,
-    /// The models' cost for a month at the measured rate (priced models only).
-    pub models_usd: f64,
-    pub unpriced_models: Vec<String>,
-    pub total_usd: f64,
-}
-
-impl CommandResult for MeasuredEstimate {
-    fn text_lines(&self) -> Vec<String> {
-        let mut lines = vec![format!(
-            "measured: {} requests in the last {}, scaled to a 30-day month",
-            self.measured_requests, self.measured_since
-        )];
-        lines.extend(
-            self.lambda
-                .text_lines()
-                .into_iter()
-                .filter(|l| !l.starts_with("  total")),
-        );
-        let mut models = format!("  models       ${:.4}", self.models_usd);
-        if !self.unpriced_models.is_empty() {
-            models.push_str(&format!(
-                "  (no price for {}: not counted)",
-                self.unpriced_models.join(", ")
-            ));
-        }
-        lines.push(models);
-        lines.push(format!(
-            "  total        ${:.2} per month (before the free tier)",
-            self.total_usd
-        ));
-        lines
-    }
+    let compute = target.compute_cost(&measured, &table.prices);
+    Ok(MetricsReport::new(
+        name, "1h", window, measured, &table, &compute,
+    ))
 }
 
 #[cfg(test)]
@@ -511,7 +391,21 @@ mod tests {
     #[test]
     fn a_profile_is_priced_as_its_model_and_an_unknown_model_is_not_guessed() {
         let table = PriceTable::load(None, None, "").unwrap();
-        let report = MetricsReport::new("f", "1h", Duration::from_secs(3600), measured(), &table);
+        let compute = CostEstimate {
+            document: serde_json::Value::Null,
+            lines: Vec::new(),
+            requests_usd: 0.5,
+            compute_usd: 2.0,
+            total_usd: 2.5,
+        };
+        let report = MetricsReport::new(
+            "f",
+            "1h",
+            Duration::from_secs(3600),
+            measured(),
+            &table,
+            &compute,
+        );
         let sonnet = &report.models[1];
         assert_eq!(
             sonnet.priced_as.as_deref(),
@@ -532,9 +426,9 @@ mod tests {
             "{:?}",
             report.text_lines()
         );
-        // Lambda: 10 requests x 2 s x 1 GB at arm64's price, plus the requests.
-        let compute = 10.0 * 2.0 * table.prices.lambda_gb_second_arm64;
-        assert!((report.cost.lambda_compute_usd - compute).abs() < 1e-12);
+        // The target's compute cost, beside the models'.
+        assert_eq!(report.cost.lambda_usd, 2.5);
+        assert!((report.cost.total_usd - 23.5).abs() < 1e-9);
         assert!(report.headline()[1].contains("no price for my-fine-tune"));
         // An ARN of an inference profile is priced as the model too.
         assert!(table
@@ -551,7 +445,21 @@ mod tests {
         let config: BTreeMap<String, _> =
             [("my-fine-tune".to_string(), mine)].into_iter().collect();
         let table = PriceTable::load(None, Some(&config), "agentdeploy.toml").unwrap();
-        let report = MetricsReport::new("f", "1h", Duration::from_secs(3600), measured(), &table);
+        let compute = CostEstimate {
+            document: serde_json::Value::Null,
+            lines: Vec::new(),
+            requests_usd: 0.0,
+            compute_usd: 0.0,
+            total_usd: 0.0,
+        };
+        let report = MetricsReport::new(
+            "f",
+            "1h",
+            Duration::from_secs(3600),
+            measured(),
+            &table,
+            &compute,
+        );
         assert_eq!(report.models[0].cost_usd, Some(1.0));
         assert!(report.cost.unpriced_models.is_empty());
         let bad: BTreeMap<String, _> = [(

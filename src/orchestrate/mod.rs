@@ -2,7 +2,8 @@
 //! maps every failure to an exit code.
 
 pub mod commands;
-pub mod init_cost;
+pub mod cost;
+pub mod init;
 pub mod lifecycle;
 pub mod logs;
 pub mod lookup;
@@ -19,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::exit_codes::Classified;
 use crate::output;
-use crate::target::Target;
+use crate::targets::{self, AnyTarget};
 
 /// Shared by every command: the parsed global flags, the config (if any) and the cwd.
 pub struct Context {
@@ -41,9 +42,9 @@ impl Context {
     pub fn resolve_input<'a>(
         &'a self,
         function_name: &'a str,
-        args: &'a crate::cli::LambdaArgs,
-    ) -> crate::settings::ResolveInput<'a> {
-        crate::settings::ResolveInput {
+        args: &'a crate::cli::DeployArgs,
+    ) -> crate::target::ResolveInput<'a> {
+        crate::target::ResolveInput {
             function_name,
             args,
             config: self.config.as_ref(),
@@ -52,6 +53,12 @@ impl Context {
             global_profile: &self.global.profile,
             cwd: &self.cwd,
         }
+    }
+
+    /// The target that deploys agent `name`: `flag` (`--target`), else the environment, else
+    /// its config (the registry decides).
+    pub fn target_for(&self, name: &str, flag: Option<&str>) -> Result<AnyTarget> {
+        targets::for_agent(flag, &lookup::agent_section(self, name)?)
     }
 
     pub fn load(global: GlobalArgs) -> Result<Context> {
@@ -103,30 +110,55 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
-/// The one place a target is chosen: every command reaches it through `crate::target::Target`.
-fn target() -> impl Target + Clone + 'static {
-    crate::lambda::target::LambdaTarget
-}
-
 async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
-    let target = target();
     match command {
-        Command::Lambda(args) => lifecycle::lambda(&ctx, &args, &target).await,
-        Command::Doctor(args) => commands::doctor(&ctx, &args).await,
-        Command::Policy(args) => commands::policy(&ctx, &args, &target),
-        Command::Invoke(args) => commands::invoke(&ctx, &args, &target).await,
-        Command::Status(args) => commands::status(&ctx, &args, &target).await,
-        Command::Destroy(args) => commands::destroy(&ctx, &args, &target).await,
-        Command::Rollback(args) => commands::rollback(&ctx, &args, &target).await,
-        Command::Test(args) => commands::test(&ctx, &args, &target).await,
-        Command::Logs(args) => logs::logs(&ctx, &args, &target).await,
-        Command::List(args) => commands::list(&ctx, &args, &target).await,
-        Command::Init(args) => init_cost::init(&ctx, &args),
-        Command::Metrics(args) => metrics::metrics(&ctx, &args, &target).await,
-        Command::Cost(args) if args.from_metrics => {
-            metrics::cost_from_metrics(&ctx, &args, &target).await
+        Command::Lambda(args) => {
+            let flag = args.options.target.clone();
+            let choose = |name: &str| ctx.target_for(name, flag.as_deref());
+            lifecycle::lambda(&ctx, &args, &choose).await
         }
-        Command::Cost(args) => init_cost::cost(&ctx, &args),
+        Command::Doctor(args) => {
+            let name = args.function_name.as_deref().unwrap_or_default();
+            let target = ctx.target_for(name, args.options.target.as_deref())?;
+            commands::doctor(&ctx, &args, &target).await
+        }
+        Command::Policy(args) => {
+            let flag = args.options.target.clone();
+            let choose = |name: &str| ctx.target_for(name, flag.as_deref());
+            commands::policy(&ctx, &args, &choose)
+        }
+        Command::Invoke(args) => {
+            commands::invoke(&ctx, &args, &ctx.target_for(&args.name, None)?).await
+        }
+        Command::Status(args) => {
+            commands::status(&ctx, &args, &ctx.target_for(&args.name, None)?).await
+        }
+        Command::Destroy(args) => {
+            commands::destroy(&ctx, &args, &ctx.target_for(&args.name, None)?).await
+        }
+        Command::Rollback(args) => {
+            commands::rollback(&ctx, &args, &ctx.target_for(&args.name, None)?).await
+        }
+        Command::Test(args) => {
+            commands::test(&ctx, &args, &ctx.target_for(&args.name, None)?).await
+        }
+        Command::Logs(args) => logs::logs(&ctx, &args, &ctx.target_for(&args.name, None)?).await,
+        Command::List(args) => commands::list(&ctx, &args, &targets::default_target()).await,
+        Command::Init(args) => init::init(&ctx, &args),
+        Command::Metrics(args) => {
+            metrics::metrics(&ctx, &args, &ctx.target_for(&args.name, None)?).await
+        }
+        Command::Cost(args) => {
+            let target = match &args.name {
+                Some(name) => ctx.target_for(name, None)?,
+                None => targets::default_target(),
+            };
+            if args.from_metrics {
+                cost::cost_from_metrics(&ctx, &args, &target).await
+            } else {
+                cost::cost(&ctx, &args, &target)
+            }
+        }
         Command::Completions { .. } => Ok(exit_codes::OK),
     }
 }

@@ -1,5 +1,5 @@
-//! The layout holds what docs/architecture.md says: the orchestration layer reaches
-//! the Lambda target through one routing line, the Lambda rooms import one way (analyse ←
+//! The layout holds what docs/architecture.md says: outside its own room a target is named only
+//! by the registry (`src/targets.rs`), the Lambda rooms import one way (analyse ←
 //! render ← bundle ← ship), only `ship/` (and the target's front door) talks to AWS, and no two
 //! modules import each other, however indirectly.
 
@@ -90,39 +90,57 @@ fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<Stri
     graph
 }
 
+/// Outside a target's own room, only the registry (`src/targets.rs`) names a target: the
+/// orchestration layer, the results and the shared plumbing name no Lambda type (`Lambda…`) and
+/// no Lambda file, so a second target arrives as one new room and one registry line.
 #[test]
-fn the_orchestration_layer_reaches_the_lambda_target_through_one_routing_line() {
-    let mut outside = Vec::new();
-    for (name, code) in modules() {
-        if name == "lambda" || name.starts_with("lambda::") {
-            continue;
-        }
-        for line in code.lines().filter(|l| l.contains("crate::lambda")) {
-            outside.push(format!("{name}: {}", line.trim()));
-        }
-    }
-    assert_eq!(
-        outside,
-        ["orchestrate: crate::lambda::target::LambdaTarget"],
-        "only the routing line in src/orchestrate/mod.rs may name the Lambda target"
-    );
-}
-
-/// The lifecycle, the results and the Target trait see a deployment's settings only through
-/// `DeploymentSettings`: a second target brings settings of its own.
-#[test]
-fn the_shared_rooms_see_settings_only_through_the_target() {
+fn outside_its_room_only_the_registry_names_a_target() {
+    let target_rooms = ["lambda", "folder"];
+    let lambda_type = |word: &str| {
+        word.strip_prefix("Lambda")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+    };
     let mut named = Vec::new();
     for (name, code) in modules() {
-        let shared = name == "target" || name == "output" || name.starts_with("orchestrate");
-        if shared && code.contains("LambdaSettings") {
-            named.push(name);
+        let own_room = target_rooms
+            .iter()
+            .any(|room| name == *room || name.starts_with(&format!("{room}::")));
+        if own_room || name == "targets" {
+            continue;
+        }
+        for line in code.lines() {
+            let mentions_room = target_rooms
+                .iter()
+                .any(|room| line.contains(&format!("crate::{room}")));
+            let mut words = line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            if mentions_room || words.any(lambda_type) {
+                named.push(format!("{name}: {}", line.trim()));
+            }
         }
     }
     assert!(
         named.is_empty(),
-        "these shared modules name the Lambda target's settings: {named:?}"
+        "only src/targets.rs may name a target's code: {named:#?}"
     );
+    // The registry does name both: the seam is real, not a test of nothing.
+    let registry = &modules()["targets"];
+    assert!(registry.contains("crate::lambda::target::LambdaTarget"));
+    assert!(registry.contains("crate::folder::"));
+}
+
+/// The test-only target lives in one room and reaches nothing of Lambda's.
+#[test]
+fn the_second_target_needs_nothing_of_lambdas() {
+    let modules = modules();
+    assert!(modules.contains_key("folder"));
+    for (name, code) in modules {
+        if name == "folder" || name.starts_with("folder::") {
+            assert!(
+                !code.contains("crate::lambda"),
+                "{name} reaches into lambda/"
+            );
+        }
+    }
 }
 
 #[test]

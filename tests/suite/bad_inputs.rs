@@ -1961,9 +1961,9 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | `--conversation session` with `--auth none`, or with a raw `lambda_handler` entry | exit 2: no caller to key sessions by / an entry that answers events itself (`conversations`) |
 | `global` after assignment, `nonlocal` with no binding, `__debug__ = 1`, an async comprehension at module level, `return x` in an async generator, `await` in a plain function, 100 indentation levels, 150 nested f-strings | exit 2 at analysis with file:line, each checked against python3.13's own `compile()` (this file) |
 | a code-interpreter caller that plants `sitecustomize.py` on every importable path and leaves a double-forked daemon | the next caller's code runs as written; the daemon is dead before the next call and read nothing (`hostile_inputs`) |
-| `cost --prices /dev/zero`, a 2 MB config or `.env`; `nan`, `inf` or a negative price | exit 2 naming the file: larger than 1 MiB / not a price (unit tests in `files.rs`, `init_cost.rs`) |
+| `cost --prices /dev/zero`, a 2 MB config or `.env`; `nan`, `inf` or a negative price | exit 2 naming the file: larger than 1 MiB / not a price (unit tests in `files.rs`, `lambda/pricing.rs`) |
 | a requirements file saved with a byte-order mark | read without it: the rendered line is one pip reads (`dry_run`) |
-| 1,000 env vars, or one 10 MB value | exit 2 naming the variable that passes Lambda's 4,096 bytes of environment (unit test in `settings.rs`) |
+| 1,000 env vars, or one 10 MB value | exit 2 naming the variable that passes Lambda's 4,096 bytes of environment (unit test in `lambda/settings.rs`) |
 | a log line with ANSI escapes or carriage returns; `logs --follow \| head -2` | shown as escapes, never obeyed (unit test in `logs.rs`); --follow ends once nobody reads (`lifecycle_e2e`) |
 | a fleet deployed with text output | each agent's warnings follow the table, naming the agent (`dry_run`) |
 | the README's `tests/emulator/start 4566 &` from a script (stdin closed) | keeps serving until a signal (`repo_docs`) |
@@ -1995,7 +1995,7 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | a code-interpreter caller writing a file in `/tmp` outside its run folder | on Lambda all of `/tmp` is wiped before and after each call; the next caller finds nothing; outside Lambda only run folders go (`hostile_inputs`) |
 | a direct Invoke carrying the stack id's UUID as the origin and a victim's `apiKeyId` | the origin is a secret in SSM (the function's variable names the parameter): the event is the `direct` caller's (`conversations`) |
 | `.envrc`, `*_accessKeys.csv`, `rootkey.csv`, `.pgpass`, `*.tfvars`, `.vault-token`, `.azure/` in the agent's folder | not shipped, a warning names each (`hostile_inputs`) |
-| `--snapstart` with the region from `--profile` (ap-east-2); a tracing layer or alarm topic in another region | exit 2 after preflight, before anything changes (unit test in `settings.rs`) |
+| `--snapstart` with the region from `--profile` (ap-east-2); a tracing layer or alarm topic in another region | exit 2 after preflight, before anything changes (unit test in `lambda/settings.rs`) |
 | `logs --follow` with stdout closed (`>&-`) or its reader gone, and nothing to print | ends at once (`lifecycle_e2e`) |
 | the streamed server: a 70 KB chunk-size line, two Content-Lengths, Content-Length with chunks, `1_5` / `+15` / `0xf` sizes, HTTP/1.0, `Expect: 100-continue`, a body nested 100,000 deep, NaN or a lone surrogate in the output | 400 naming the problem / closes after the answer / `100 Continue` first / 400 / valid JSON (`null`, U+FFFD) (`test_streaming.py`); idle connections close after 10 minutes, stalled reads after 60 s |
 | metrics `RequestId` / `Alias` from a caller's header | taken only from the adapter's Lambda context, and only in Lambda's shape (`metrics.py`) |

@@ -21,6 +21,7 @@ mod metrics_e2e;
 mod observability;
 mod repo_docs;
 mod runtime_module;
+mod second_target;
 mod secrets_ssm_e2e;
 mod smoke_e2e;
 mod stdout_closed;

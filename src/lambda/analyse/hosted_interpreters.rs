@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 
 use crate::lambda::analyse::agent::AgentAnalysis;
-use crate::settings::LambdaSettings;
+use crate::lambda::settings::LambdaSettings;
 
 /// AgentRun's SDK (`agentrun-sdk`, imported as `agentrun`) authenticates with these.
 pub const AGENTRUN_SECRETS: [&str; 3] = [
@@ -72,7 +72,7 @@ pub fn private_url_host(value: &str) -> Option<String> {
 /// An agent that does not parse is left to the analysis phase, which reports it properly.
 pub fn with_required_secrets(settings: &LambdaSettings) -> LambdaSettings {
     let mut settings = settings.clone();
-    if settings.kind != crate::settings::DeploymentKind::Agent {
+    if settings.kind != crate::lambda::settings::DeploymentKind::Agent {
         return settings;
     }
     if let Ok(analysis) = crate::lambda::analyse::analyse(

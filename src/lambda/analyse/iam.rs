@@ -158,7 +158,7 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
 pub fn role_needs(
     role: &str,
     plan: &IamPlan,
-    settings: &crate::settings::LambdaSettings,
+    settings: &crate::lambda::settings::LambdaSettings,
 ) -> String {
     let mut needs = vec![
         "logs:CreateLogStream and logs:PutLogEvents on the function's log group (AWSLambdaBasicExecutionRole)".to_string(),
@@ -193,7 +193,7 @@ pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStat
         resources: secrets
             .iter()
             .map(|name| {
-                let parameter = crate::settings::SecretsStore::parameter_name(stack_name, name);
+                let parameter = crate::lambda::settings::SecretsStore::parameter_name(stack_name, name);
                 sub(&format!("arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{parameter}"))
             })
             .collect(),
@@ -205,7 +205,7 @@ pub fn ssm_secrets_statement(stack_name: &str, secrets: &[String]) -> PolicyStat
 /// Sessions behind API Gateway: the function reads the stack's origin value (a SecureString)
 /// once per cold start, and no other parameter.
 pub fn origin_statement(stack_name: &str) -> PolicyStatement {
-    let parameter = crate::settings::origin_parameter_name(stack_name);
+    let parameter = crate::lambda::settings::origin_parameter_name(stack_name);
     PolicyStatement {
         sid: "ReadOriginFromSsm".into(),
         actions: vec!["ssm:GetParameter".into()],
@@ -273,7 +273,7 @@ pub fn model_resources(model_id: &str) -> Vec<Value> {
 mod tests {
     use super::*;
     use crate::lambda::analyse::analyse_source;
-    use crate::settings::Runtime;
+    use crate::lambda::settings::Runtime;
     use std::path::Path;
 
     fn plan(src: &str) -> IamPlan {

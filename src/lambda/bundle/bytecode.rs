@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::Architecture;
 use crate::error::{Error, Result};
-use crate::settings::Runtime;
+use crate::lambda::kinds::Architecture;
+use crate::lambda::settings::Runtime;
 
 const PROBE: &str = include_str!("../../../templates/bytecode_probe.py");
 
@@ -109,7 +109,7 @@ pub fn import_isolation(
     if !import_probe {
         return Err("--no-import-probe: the agent's code is not run at build time".into());
     }
-    let Some(python) = crate::tools::runtime_interpreter(runtime) else {
+    let Some(python) = crate::lambda::tools::runtime_interpreter(runtime) else {
         return Ok(format!(
             "in sam's build image when Docker answers ({})",
             CONTAINER_ISOLATION
@@ -134,10 +134,10 @@ const CONTAINER_ISOLATION: &str =
 /// every cold start would.
 pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<String>)> {
     let interpreter = request.runtime.interpreter();
-    let python = match crate::tools::runtime_interpreter(request.runtime) {
+    let python = match crate::lambda::tools::runtime_interpreter(request.runtime) {
         Some(python) => Python::Local(python),
         // sam's build image for the runtime has its interpreter (what a container build uses).
-        None if crate::tools::docker_answers().await => {
+        None if crate::lambda::tools::docker_answers().await => {
             Python::BuildImage(build_image(request.runtime, request.architecture))
         }
         None => {

@@ -4,19 +4,19 @@
 //! talks to AWS.
 
 use crate::aws::AwsContext;
-use crate::cli::UseContainer;
 use crate::error::Result;
 use crate::files::write_atomically;
 use crate::lambda::LambdaPlan;
 use crate::lambda::bundle::sam::{self, BuildRequest, BuildStrategy};
 use crate::lambda::bundle::{artifact, bytecode, key_lock, package, resolve};
+use crate::lambda::kinds::UseContainer;
 use crate::lambda::render;
+use crate::lambda::settings::LambdaSettings;
+use crate::lambda::tools::SamCli;
 use crate::process::ToolOptions;
 use crate::secrets::SecretValues;
-use crate::settings::LambdaSettings;
 use crate::target::Phase;
 use crate::timings;
-use crate::tools::SamCli;
 
 pub struct DeployInputs<'a> {
     pub settings: &'a LambdaSettings,
@@ -174,7 +174,7 @@ pub(crate) async fn build_unpinned(
     if settings.use_container == UseContainer::Always {
         return Ok(None);
     }
-    let (by, uv) = if crate::tools::runtime_interpreter(settings.runtime).is_some() {
+    let (by, uv) = if crate::lambda::tools::runtime_interpreter(settings.runtime).is_some() {
         (resolve::ResolvedBy::SamBuild, None)
     } else if sam::without_interpreter(&build).await == Some(BuildStrategy::CrossPlatformPip)
         && let Ok(uv) = which::which("uv")

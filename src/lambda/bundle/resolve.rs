@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::cli::Architecture;
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
+use crate::lambda::kinds::Architecture;
+use crate::lambda::settings::Runtime;
 use crate::process::{ToolOptions, run_tool};
-use crate::settings::Runtime;
 use crate::timings;
 
 /// The wheel platform's machine name for an architecture.

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Architecture, UseContainer};
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
 use crate::lambda::bundle::resolve::{pip_python, platform_flags};
+use crate::lambda::kinds::{Architecture, UseContainer};
+use crate::lambda::settings::Runtime;
+use crate::lambda::tools::{SamCli, docker_answers, docker_error};
 use crate::process::{ToolOptions, ToolRun, run_tool};
-use crate::settings::Runtime;
-use crate::tools::{SamCli, docker_answers, docker_error};
 
 /// The logical id of the function in the rendered template (and its build folder).
 pub const FUNCTION_LOGICAL_ID: &str = "AgentFunction";

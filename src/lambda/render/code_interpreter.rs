@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::lambda::analyse::agent::{AgentAnalysis, Entry, EntryKind, MainSignature};
-use crate::settings::DeploymentKind;
+use crate::lambda::settings::DeploymentKind;
 
 pub const SOURCE: &str = include_str!("../../../templates/code_interpreter.py");
 

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::lambda::analyse::agent::AgentAnalysis;
 use crate::lambda::analyse::iam::IamPlan;
-use crate::settings::{ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore};
+use crate::lambda::settings::{
+    ArtifactBucket, Conversation, DeploymentKind, LambdaSettings, SecretsStore,
+};
 
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
 pub const TEMPLATE_VERSION: u32 = 5;
@@ -112,9 +114,9 @@ pub const RUNTIME_FILES: [(&str, &str); 10] = [
     ),
 ];
 
-use crate::cli::EndpointKind;
+use crate::lambda::kinds::EndpointKind;
+use crate::lambda::settings::{ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
 use crate::secrets::SSM_SECRETS_VARIABLE;
-use crate::settings::{ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
 
 /// Agents start at the bootstrap module; the code interpreter is a complete handler of its own.
 fn uses_bootstrap(settings: &LambdaSettings) -> bool {
@@ -505,7 +507,9 @@ fn function_environment(
         // The parameter's name, not the value: the function reads it from SSM at cold start.
         environment.insert(
             ORIGIN_VARIABLE.into(),
-            Value::String(crate::settings::origin_parameter_name(&settings.stack_name)),
+            Value::String(crate::lambda::settings::origin_parameter_name(
+                &settings.stack_name,
+            )),
         );
     }
     if settings.secrets_store == SecretsStore::Ssm && !settings.secrets.is_empty() {

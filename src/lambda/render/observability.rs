@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::cli::Architecture;
-use crate::settings::LambdaSettings;
+use crate::lambda::kinds::Architecture;
+use crate::lambda::settings::LambdaSettings;
 
 /// The namespace of the runtime's per-request metrics (`agentdeploy_runtime/metrics.py`).
 pub const METRICS_NAMESPACE: &str = "agentdeploy";

@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use crate::cli::{Architecture, EndpointKind};
 use crate::error::{Error, Result};
 use crate::lambda::analyse::agent::{AgentAnalysis, EntryKind};
-use crate::settings::{DeploymentKind, LambdaSettings};
+use crate::lambda::kinds::{Architecture, EndpointKind};
+use crate::lambda::settings::{DeploymentKind, LambdaSettings};
 
 /// The account AWS publishes the adapter's layers from.
 const PUBLISHER_ACCOUNT: &str = "753240598075";

@@ -4,7 +4,7 @@
 //! cache live there too.
 
 use crate::error::{Error, Result};
-use crate::settings::ArtifactBucket;
+use crate::lambda::settings::ArtifactBucket;
 
 /// The stack `sam deploy --resolve-s3` creates once per account and region.
 const SAM_MANAGED_STACK: &str = "aws-sam-cli-managed-default";

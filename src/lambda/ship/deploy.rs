@@ -10,11 +10,11 @@ use crate::lambda::bundle::resolve::ResolvedBy;
 use crate::lambda::bundle::sam::{self, BuildStrategy};
 use crate::lambda::bundle::{bytecode, resolve};
 use crate::lambda::render;
+use crate::lambda::settings::SecretsStore;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::lambda::ship::remote_cache::{CacheUse, RemoteCache};
 use crate::lambda::ship::sam_deploy::{self, DeployRequest, SecretConfig};
 use crate::secrets::SecretValues;
-use crate::settings::SecretsStore;
 use crate::target::Phase;
 use crate::timings;
 
@@ -301,7 +301,7 @@ async fn verify_deployed(
     let settings = inputs.settings;
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
     let (outputs, function, live_version) = verify(cfn, &lambda, &settings.stack_name).await?;
-    if settings.endpoint == crate::cli::EndpointKind::Url
+    if settings.endpoint == crate::lambda::kinds::EndpointKind::Url
         && let Some(function_name) = &outputs.function_name
         && let Some(repaired) = restore_url_auth(&lambda, function_name, settings.auth).await?
     {
@@ -590,10 +590,10 @@ fn code_and_secrets_version(
 async fn restore_url_auth(
     lambda: &aws_sdk_lambda::Client,
     function_name: &str,
-    auth: crate::cli::AuthMode,
+    auth: crate::lambda::kinds::AuthMode,
 ) -> Result<Option<String>> {
     use aws_sdk_lambda::types::FunctionUrlAuthType;
-    let wanted = if auth == crate::cli::AuthMode::Iam {
+    let wanted = if auth == crate::lambda::kinds::AuthMode::Iam {
         FunctionUrlAuthType::AwsIam
     } else {
         FunctionUrlAuthType::None

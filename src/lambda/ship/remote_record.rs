@@ -143,7 +143,7 @@ pub async fn cache_key(sdk: &aws_config::SdkConfig) -> Result<Vec<u8>> {
 pub async fn origin_value(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<String> {
     let key = key_at(
         sdk,
-        &crate::settings::origin_parameter_name(stack_name),
+        &crate::lambda::settings::origin_parameter_name(stack_name),
         "agentdeploy: the value API Gateway adds to the events it sends this stack's function",
     )
     .await?;

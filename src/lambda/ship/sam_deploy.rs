@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::lambda::tools::SamCli;
 use crate::process::{ToolOptions, ToolRun, run_tool};
-use crate::tools::SamCli;
 
 pub struct DeployRequest<'a> {
     pub sam: &'a SamCli,

@@ -13,7 +13,7 @@ pub const MIN_SAM_VERSION: (u32, u32, u32) = (1, 130, 0);
 /// The runtime's own interpreter (`python3.13` for python3.13) when it is on PATH and is that
 /// version: what a native `sam build` needs and what compiles the runtime's bytecode.
 /// Asked once per runtime and run (it starts the interpreter; PATH does not change meanwhile).
-pub fn runtime_interpreter(runtime: crate::runtime::Runtime) -> Option<PathBuf> {
+pub fn runtime_interpreter(runtime: crate::lambda::runtime::Runtime) -> Option<PathBuf> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
     static FOUND: OnceLock<Mutex<HashMap<u8, Option<PathBuf>>>> = OnceLock::new();

@@ -1,99 +1,16 @@
-//! `init` (a commented config and a sample agent) and `cost` (a monthly estimate from one
-//! overridable price table).
+//! Lambda's cost model: a month of requests, compute, cold starts (or SnapStart's cache and
+//! restores) and API Gateway requests, from one overridable price table (`cost`, and the cost
+//! lines of `metrics`).
 
 use serde::Serialize;
 
-use crate::cli::{Architecture, CostArgs, InitArgs};
+use crate::cli::CostArgs;
 use crate::error::{Error, Result};
-use crate::exit_codes;
-use crate::files::write_atomically;
-use crate::orchestrate::Context;
-use crate::output::{self, CommandResult};
+use crate::lambda::kinds::Architecture;
+use crate::options::AgentSection;
+use crate::output::CommandResult;
 use crate::prices::Prices;
-
-const CONFIG_TEMPLATE: &str = include_str!("../../templates/agentdeploy.toml");
-const SAMPLE_AGENT: &str = include_str!("../../templates/sample_agent.py");
-
-pub fn init(ctx: &Context, args: &InitArgs) -> Result<i32> {
-    let config = ctx.cwd.join("agentdeploy.toml");
-    let agent = ctx.cwd.join("agent.py");
-    if config.exists() && !args.force {
-        return Err(Error::usage_hint(
-            "--force",
-            format!("{} already exists; not overwriting it", config.display()),
-            "pass --force to replace it",
-        ));
-    }
-    write_atomically(&config, CONFIG_TEMPLATE.as_bytes())?;
-    let mut written = vec![config.display().to_string()];
-    // The sample agent is written only where there is no agent yet, --force or not.
-    if !agent.exists() {
-        write_atomically(&agent, SAMPLE_AGENT.as_bytes())?;
-        written.push(agent.display().to_string());
-    }
-    output::emit(&Written { written }, ctx.global.output);
-    Ok(exit_codes::OK)
-}
-
-/// `init`'s result.
-#[derive(Debug, Serialize)]
-pub struct Written {
-    pub written: Vec<String>,
-}
-
-impl CommandResult for Written {
-    fn text_lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self.written.iter().map(|f| format!("wrote {f}")).collect();
-        lines
-            .push("next: agentdeploy lambda --dry-run   (then without --dry-run to deploy)".into());
-        lines
-    }
-}
-
-impl CommandResult for Estimate {
-    fn text_lines(&self) -> Vec<String> {
-        let mut lines = vec![
-            format!(
-                "{} invocations/month x {:.2} s at {} MB ({}): {:.0} GB-s",
-                self.invocations,
-                self.duration_s,
-                self.memory_mb,
-                self.architecture,
-                self.gb_seconds
-            ),
-            format!(
-                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4} + cold starts ${:.4})",
-                self.lambda_usd,
-                self.lambda_requests_usd,
-                self.lambda_compute_usd,
-                self.init_usd + self.snapstart_cache_usd + self.snapstart_restore_usd
-            ),
-        ];
-        let share = self.cold_starts.share * 100.0;
-        lines.push(if self.cold_starts.snapstart {
-            format!(
-                "  cold starts  {share:.0} % restored by SnapStart: snapshot cache ${:.4} + restores ${:.4}",
-                self.snapstart_cache_usd, self.snapstart_restore_usd
-            )
-        } else {
-            format!(
-                "  cold starts  {share:.0} % x {:.1} s INIT billed: {:.0} GB-s, ${:.4}",
-                self.cold_starts.init_duration_s, self.init_gb_seconds, self.init_usd
-            )
-        });
-        if self.api_gateway {
-            lines.push(format!(
-                "  API Gateway  ${:.4}  (REST API)",
-                self.api_gateway_usd
-            ));
-        }
-        lines.push(format!(
-            "  total        ${:.2} per month (before the free tier)",
-            self.total_usd
-        ));
-        lines
-    }
-}
+use crate::target::{CostEstimate, Measured};
 
 /// Cold starts: their share of invocations and what each costs.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -216,31 +133,58 @@ pub fn api_gateway_counted(args: &CostArgs) -> Result<bool> {
     }
 }
 
-pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
-    let section = match (&args.name, &ctx.config) {
-        (Some(name), Some(config)) => {
-            if !config.file.agents.contains_key(name) {
-                return Err(Error::usage(
-                    "NAME",
-                    format!("`{name}` is not an agent of {}", config.path.display()),
-                ));
-            }
-            config.section_for(name, ctx.global.env.as_deref())?
-        }
-        (Some(name), None) => {
-            return Err(Error::usage_hint(
-                "NAME",
-                format!("no agentdeploy.toml to read `{name}` from"),
-                "pass --memory and --architecture instead",
+impl CommandResult for Estimate {
+    fn text_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!(
+                "{} invocations/month x {:.2} s at {} MB ({}): {:.0} GB-s",
+                self.invocations,
+                self.duration_s,
+                self.memory_mb,
+                self.architecture,
+                self.gb_seconds
+            ),
+            format!(
+                "  Lambda       ${:.4}  (requests ${:.4} + compute ${:.4} + cold starts ${:.4})",
+                self.lambda_usd,
+                self.lambda_requests_usd,
+                self.lambda_compute_usd,
+                self.init_usd + self.snapstart_cache_usd + self.snapstart_restore_usd
+            ),
+        ];
+        let share = self.cold_starts.share * 100.0;
+        lines.push(if self.cold_starts.snapstart {
+            format!(
+                "  cold starts  {share:.0} % restored by SnapStart: snapshot cache ${:.4} + restores ${:.4}",
+                self.snapstart_cache_usd, self.snapstart_restore_usd
+            )
+        } else {
+            format!(
+                "  cold starts  {share:.0} % x {:.1} s INIT billed: {:.0} GB-s, ${:.4}",
+                self.cold_starts.init_duration_s, self.init_gb_seconds, self.init_usd
+            )
+        });
+        if self.api_gateway {
+            lines.push(format!(
+                "  API Gateway  ${:.4}  (REST API)",
+                self.api_gateway_usd
             ));
         }
-        _ => Default::default(),
-    };
+        lines.push(format!(
+            "  total        ${:.2} per month (before the free tier)",
+            self.total_usd
+        ));
+        lines
+    }
+}
+
+/// `cost`: the estimate from the flags, else the agent's config section, else the defaults.
+pub fn estimate_cost(args: &CostArgs, section: &AgentSection) -> Result<CostEstimate> {
     let memory = args
         .memory
         .or(section.memory)
-        .unwrap_or(crate::settings::DEFAULT_MEMORY);
-    crate::settings::validate_memory(memory)?;
+        .unwrap_or(crate::lambda::settings::DEFAULT_MEMORY);
+    crate::lambda::settings::validate_memory(memory)?;
     if !(args.duration > 0.0 && args.duration <= 900.0) {
         return Err(Error::usage(
             "--duration",
@@ -258,15 +202,18 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         init_duration_s: init_duration(args)?.unwrap_or(DEFAULT_INIT_SECONDS),
         snapstart: args.snapstart || section.snapstart == Some(true),
     };
-    let architecture = match (args.architecture, section.architecture.as_deref()) {
-        (Some(arch), _) => arch,
-        (None, Some("arm64")) => Architecture::Arm64,
+    let architecture = match args
+        .architecture
+        .as_deref()
+        .or(section.architecture.as_deref())
+    {
+        Some("arm64") => Architecture::Arm64,
         _ => Architecture::X86_64,
     };
     let api_gateway =
         api_gateway_counted(args)? && section.endpoint.as_deref().is_none_or(|e| e == "api");
     let prices = Prices::load(args.prices.as_deref())?;
-    let e = estimate(
+    Ok(estimate(
         memory,
         args.duration,
         args.invocations,
@@ -274,9 +221,87 @@ pub fn cost(ctx: &Context, args: &CostArgs) -> Result<i32> {
         api_gateway,
         cold_starts,
         prices,
-    );
-    output::emit(&e, ctx.global.output);
-    Ok(exit_codes::OK)
+    )
+    .into())
+}
+
+/// `cost --from-metrics`: a month at the measured rate (`invocations`: the window's requests
+/// scaled to a month; `api`: the deployment has an API Gateway API).
+pub fn estimate_measured_cost(
+    args: &CostArgs,
+    measured: &Measured,
+    invocations: u64,
+    api: bool,
+    prices: Prices,
+) -> Result<CostEstimate> {
+    let api_gateway = api_gateway_counted(args)? && api;
+    let architecture = match measured.architecture.as_deref() {
+        Some("arm64") => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    };
+    let memory = args
+        .memory
+        .or(measured.memory_mb)
+        .unwrap_or(crate::lambda::settings::DEFAULT_MEMORY);
+    let cold_start_share = if measured.requests == 0 {
+        0.0
+    } else {
+        measured.cold_starts as f64 / measured.requests as f64
+    };
+    Ok(estimate(
+        memory,
+        measured.duration_ms.mean.unwrap_or(0.0) / 1000.0,
+        invocations,
+        architecture,
+        api_gateway,
+        ColdStarts {
+            share: cold_start_share,
+            // The flag, else what the cold starts measured, else the usual import.
+            init_duration_s: init_duration(args)?
+                .or(measured.init_duration_ms.map(|ms| ms / 1000.0))
+                .unwrap_or(DEFAULT_INIT_SECONDS),
+            snapstart: args.snapstart,
+        },
+        prices,
+    )
+    .into())
+}
+
+/// What the measured requests cost in Lambda requests and compute (no cold starts, no API).
+pub fn measured_compute_cost(measured: &Measured, prices: &Prices) -> CostEstimate {
+    let no_cold_starts = ColdStarts {
+        share: 0.0,
+        init_duration_s: 0.0,
+        snapstart: false,
+    };
+    let architecture = match measured.architecture.as_deref() {
+        Some("arm64") => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    };
+    estimate(
+        measured
+            .memory_mb
+            .unwrap_or(crate::lambda::settings::DEFAULT_MEMORY),
+        measured.duration_ms.mean.unwrap_or(0.0) / 1000.0,
+        measured.requests,
+        architecture,
+        false,
+        no_cold_starts,
+        *prices,
+    )
+    .into()
+}
+
+impl From<Estimate> for CostEstimate {
+    fn from(estimate: Estimate) -> Self {
+        CostEstimate {
+            lines: estimate.text_lines(),
+            requests_usd: estimate.lambda_requests_usd,
+            compute_usd: estimate.lambda_compute_usd,
+            total_usd: estimate.total_usd,
+            document: serde_json::to_value(&estimate).unwrap_or_default(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -418,5 +443,26 @@ mod tests {
         assert_eq!(prices.lambda_request_per_million, 0.20);
         std::fs::write(&path, "lambda_gb_secnd_arm64 = 1.0\n").unwrap();
         assert!(Prices::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn measured_requests_are_priced_at_their_memory_and_architecture() {
+        let measured = Measured {
+            requests: 10,
+            duration_ms: crate::target::Durations {
+                mean: Some(2000.0),
+                ..Default::default()
+            },
+            memory_mb: Some(1024),
+            architecture: Some("arm64".into()),
+            ..Default::default()
+        };
+        let prices = Prices::load(None).unwrap();
+        let cost = measured_compute_cost(&measured, &prices);
+        // 10 requests x 2 s x 1 GB at arm64's price, plus the requests.
+        let compute = 10.0 * 2.0 * prices.lambda_gb_second_arm64;
+        assert!((cost.compute_usd - compute).abs() < 1e-12);
+        let requests = 10.0 / 1e6 * prices.lambda_request_per_million;
+        assert!((cost.total_usd - compute - requests).abs() < 1e-12);
     }
 }

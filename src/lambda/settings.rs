@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cli::{Architecture, AuthMode, EndpointKind, LambdaArgs, UseContainer};
-use crate::config::{AgentSection, LoadedConfig};
+use crate::config::AgentSection;
 use crate::error::{Error, Result};
+use crate::lambda::kinds::{Architecture, AuthMode, EndpointKind, UseContainer};
 use crate::options::{Given, Layers, Source};
+use crate::target::ResolveInput;
 
 pub const DEFAULT_MEMORY: u32 = 512;
 pub const DEFAULT_TIMEOUT: u32 = 300;
@@ -65,7 +66,7 @@ impl DeploymentKind {
     }
 }
 
-pub use crate::runtime::Runtime;
+pub use crate::lambda::runtime::Runtime;
 
 /// Whose conversation a request continues (reference §5). Serialized as its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +245,7 @@ impl InterpreterProbe for PathProbe {
     /// one interpreter start (a pyenv shim takes ~0.2 s), not one per candidate; the probes no
     /// longer needed are stopped.
     fn first_available(&self, candidates: &[Runtime]) -> Option<Runtime> {
-        use crate::tools::VersionProbe;
+        use crate::lambda::tools::VersionProbe;
         let probes: Vec<(Runtime, Option<VersionProbe>)> = candidates
             .iter()
             .map(|r| (*r, VersionProbe::start(&r.interpreter())))
@@ -262,16 +263,6 @@ impl InterpreterProbe for PathProbe {
     }
 }
 
-pub struct ResolveInput<'a> {
-    pub function_name: &'a str,
-    pub args: &'a LambdaArgs,
-    pub config: Option<&'a LoadedConfig>,
-    pub env_name: Option<&'a str>,
-    pub global_region: &'a Option<String>,
-    pub global_profile: &'a Option<String>,
-    pub cwd: &'a Path,
-}
-
 /// Each decision is a named step below; the length is the validated struct's literal.
 pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<LambdaSettings> {
     validate_function_name(input.function_name)?;
@@ -282,7 +273,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         .config
         .map(|c| c.dir().to_path_buf())
         .unwrap_or_else(|| cwd.to_path_buf());
-    let layers = input.layers(&section);
+    let layers = layers(&input, &section);
     let mut warnings = Vec::new();
 
     let kind = match layers.kind().text() {
@@ -398,7 +389,7 @@ pub fn resolve_for_doctor(
     probe: &dyn InterpreterProbe,
 ) -> Result<DoctorSettings> {
     let section = config_section(&input)?;
-    let layers = input.layers(&section);
+    let layers = layers(&input, &section);
     let mut warnings = Vec::new();
     Ok(DoctorSettings {
         runtime: runtime(&layers, DeploymentKind::Agent, probe, &mut warnings)?,
@@ -407,13 +398,12 @@ pub fn resolve_for_doctor(
     })
 }
 
-impl<'a> ResolveInput<'a> {
-    fn layers(&self, section: &'a AgentSection) -> Layers<'a> {
-        Layers {
-            flags: &self.args.options,
-            section,
-            config_path: self.config.map(|c| c.path.as_path()),
-        }
+/// The option layers of one agent: its flags over its config section.
+fn layers<'a>(input: &ResolveInput<'a>, section: &'a AgentSection) -> Layers<'a> {
+    Layers {
+        flags: &input.args.options,
+        section,
+        config_path: input.config.map(|c| c.path.as_path()),
     }
 }
 
@@ -424,16 +414,6 @@ fn region(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Result<Option<String
         .text()
         .map(validate_region)
         .transpose()
-}
-
-/// The region as known on this machine without asking AWS: the one chosen (flag, config), else
-/// `AWS_REGION`, else `AWS_DEFAULT_REGION` (a profile's region is known only to the SDK).
-pub fn local_region(chosen: Option<&str>) -> Option<String> {
-    chosen
-        .map(str::to_string)
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .filter(|r| !r.is_empty())
 }
 
 fn profile(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Option<String> {
@@ -949,7 +929,7 @@ fn snapstart(
     region: Option<&str>,
     warnings: &mut Vec<String>,
 ) -> Result<bool> {
-    let region = local_region(region);
+    let region = crate::aws::local_region(region);
     let region = region.as_deref();
     let pick = layers.snapstart();
     if !pick.switch() {
@@ -1479,6 +1459,8 @@ fn check_env_key(key: &str) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::DeployArgs;
+    use crate::config::LoadedConfig;
     use crate::options::AgentFlags;
 
     struct Has(Vec<u8>);
@@ -1489,9 +1471,9 @@ mod tests {
     }
 
     fn resolve_args(options: AgentFlags) -> Result<LambdaSettings> {
-        let args = LambdaArgs {
+        let args = DeployArgs {
             options,
-            ..LambdaArgs::default()
+            ..DeployArgs::default()
         };
         resolve(
             ResolveInput {
@@ -1575,9 +1557,9 @@ mod tests {
 
     #[test]
     fn default_runtime_is_the_newest_with_an_interpreter() {
-        let args = LambdaArgs {
+        let args = DeployArgs {
             options: with_agent(),
-            ..LambdaArgs::default()
+            ..DeployArgs::default()
         };
         let input = |probe: &dyn InterpreterProbe| {
             resolve(
@@ -1833,12 +1815,12 @@ mod tests {
             path: "/p/agentdeploy.toml".into(),
             file,
         };
-        let args = LambdaArgs {
+        let args = DeployArgs {
             options: AgentFlags {
                 timeout: Some("20".into()),
                 ..AgentFlags::default()
             },
-            ..LambdaArgs::default()
+            ..DeployArgs::default()
         };
         let s = resolve(
             ResolveInput {
@@ -1858,12 +1840,12 @@ mod tests {
         assert_eq!(s.stack_name, "agentdeploy-agent-prod");
         assert_eq!(s.agent, Path::new("/p/a.py"));
         assert_eq!(s.out_dir, Path::new("/p/.agentdeploy/prod/agent"));
-        let args = LambdaArgs {
+        let args = DeployArgs {
             options: AgentFlags {
                 memory: Some("4096".into()),
                 ..AgentFlags::default()
             },
-            ..LambdaArgs::default()
+            ..DeployArgs::default()
         };
         let s = resolve(
             ResolveInput {
