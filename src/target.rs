@@ -207,7 +207,7 @@ pub struct Live {
 /// What a deploy leaves in the cloud for the next one, from any machine: a fresh checkout finds
 /// an unchanged agent unchanged, and reports the build it would have made.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeployedInput {
+pub struct LastDeploy {
     pub input_hash: String,
     pub region: String,
     pub build_strategy: Option<String>,
@@ -237,7 +237,7 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// Why the deployment is not what `deployed` recorded (`None`: it is). What was not
     /// recorded (records from before a field) is not compared.
-    pub fn drift_from(&self, deployed: &DeployedInput) -> Option<String> {
+    pub fn drift_from(&self, deployed: &LastDeploy) -> Option<String> {
         let shown = |v: &Option<String>| v.as_deref().unwrap_or("none").to_string();
         if let Some(version) = &deployed.live_version
             && self.live_version.as_ref() != Some(version)
@@ -283,7 +283,8 @@ pub struct Shipped {
     pub warnings: Vec<String>,
 }
 
-/// The deployed function as its platform reports it now.
+/// The deployed function as its platform reports it now, in the platform's own words (what is
+/// ready, what failed, is the target's to judge).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FunctionState {
     pub state: String,
@@ -294,16 +295,6 @@ pub struct FunctionState {
     /// Why the function is Failed (or its last update failed), as Lambda says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-impl FunctionState {
-    pub fn is_ready(&self) -> bool {
-        self.state == "Active" && self.last_update_status == "Successful"
-    }
-
-    pub fn has_failed(&self) -> bool {
-        self.state == "Failed" || self.last_update_status == "Failed"
-    }
 }
 
 /// One published version of a deployment (never an unpublished draft).
@@ -515,18 +506,18 @@ pub trait Target: Send + Sync {
     ) -> impl Future<Output = Result<Option<crate::aws::s3_lock::LockLocation>>> + Send;
 
     /// What the last deploy recorded in the cloud (`None`: nothing yet).
-    fn deployed_input(
+    fn last_deploy(
         &self,
         aws: &AwsContext,
         settings: &Self::Settings,
-    ) -> impl Future<Output = Result<Option<DeployedInput>>> + Send;
+    ) -> impl Future<Output = Result<Option<LastDeploy>>> + Send;
 
     /// Records in the cloud what was just deployed, for the next deploy from any machine.
     fn record_deployed(
         &self,
         aws: &AwsContext,
         settings: &Self::Settings,
-        deployed: &DeployedInput,
+        deployed: &LastDeploy,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// The key secret values are digested with in the input hash: the same on every machine,

@@ -18,8 +18,8 @@ use crate::options::AgentSection;
 use crate::output::PlanView;
 use crate::prices::Prices;
 use crate::target::{
-    Change, CostEstimate, DeployedInput, DeploymentSettings, DeploymentState, DoctorFindings,
-    Fingerprint, FoundDeployment, Invocation, Live, Measured, Phase, Planned, PublishedVersion,
+    Change, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Fingerprint,
+    FoundDeployment, Invocation, LastDeploy, Live, Measured, Phase, Planned, PublishedVersion,
     ResolveInput, Shape, ShipRequest, Shipped, Target, Teardown,
 };
 
@@ -374,19 +374,19 @@ impl Target for AnyTarget {
         each_target!(self, t => t.deploy_lock_location(aws, stack_name, bucket).await)
     }
 
-    async fn deployed_input(
+    async fn last_deploy(
         &self,
         aws: &AwsContext,
         settings: &AnySettings,
-    ) -> Result<Option<DeployedInput>> {
-        with_settings!(self, settings, t, s => t.deployed_input(aws, s).await)
+    ) -> Result<Option<LastDeploy>> {
+        with_settings!(self, settings, t, s => t.last_deploy(aws, s).await)
     }
 
     async fn record_deployed(
         &self,
         aws: &AwsContext,
         settings: &AnySettings,
-        deployed: &DeployedInput,
+        deployed: &LastDeploy,
     ) -> Result<()> {
         with_settings!(self, settings, t, s => t.record_deployed(aws, s, deployed).await)
     }

@@ -18,8 +18,8 @@ use crate::options::{AgentSection, Layers};
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::prices::Prices;
 use crate::target::{
-    Change, Check, CheckStatus, CostEstimate, DeployedInput, DeploymentSettings, DeploymentState,
-    DoctorFindings, Fingerprint, FoundDeployment, FunctionState, Invocation, Live, Measured, Phase,
+    Change, Check, CheckStatus, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings,
+    Fingerprint, FoundDeployment, FunctionState, Invocation, LastDeploy, Live, Measured, Phase,
     Planned, PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped, Target, Teardown,
 };
 
@@ -417,11 +417,11 @@ impl Target for FolderTarget {
         Ok(None)
     }
 
-    async fn deployed_input(
+    async fn last_deploy(
         &self,
         _aws: &AwsContext,
         settings: &FolderSettings,
-    ) -> Result<Option<DeployedInput>> {
+    ) -> Result<Option<LastDeploy>> {
         let path = self.place(&settings.stack_name).join(DEPLOYED_INPUT);
         match std::fs::read(&path) {
             // Read back from a shared place: a file that is not a record is no record.
@@ -435,7 +435,7 @@ impl Target for FolderTarget {
         &self,
         _aws: &AwsContext,
         settings: &FolderSettings,
-        deployed: &DeployedInput,
+        deployed: &LastDeploy,
     ) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(deployed).unwrap_or_default();
         let path = self.place(&settings.stack_name).join(DEPLOYED_INPUT);

@@ -14,7 +14,7 @@ use crate::lambda::settings::{
     ArtifactBucket, CachedProbe, DeploymentKind, LambdaSettings, PathProbe,
 };
 use crate::lambda::ship::artifact_bucket;
-use crate::lambda::ship::deploy::{self, DeployInputs};
+use crate::lambda::ship::deploy::{self, StackRequest};
 use crate::lambda::ship::operate;
 use crate::lambda::ship::outputs::{self, StackOutputs};
 use crate::lambda::ship::remote_record;
@@ -22,7 +22,7 @@ use crate::options::AgentSection;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::prices::Prices;
 use crate::target::{
-    CostEstimate, DeployedInput, DeploymentSettings, DeploymentState, DoctorFindings, Invocation,
+    CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Invocation, LastDeploy,
     Live, Measured, Phase, Planned, PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped,
     Target, Teardown,
 };
@@ -208,7 +208,7 @@ impl Target for LambdaTarget {
             hold_live,
         } = request;
         let deployed = deploy::deploy(
-            DeployInputs {
+            StackRequest {
                 settings,
                 plan,
                 aws,
@@ -287,11 +287,11 @@ impl Target for LambdaTarget {
         )))
     }
 
-    async fn deployed_input(
+    async fn last_deploy(
         &self,
         aws: &AwsContext,
         settings: &LambdaSettings,
-    ) -> Result<Option<DeployedInput>> {
+    ) -> Result<Option<LastDeploy>> {
         remote_record::read(&aws.sdk, &settings.stack_name).await
     }
 
@@ -299,7 +299,7 @@ impl Target for LambdaTarget {
         &self,
         aws: &AwsContext,
         settings: &LambdaSettings,
-        deployed: &DeployedInput,
+        deployed: &LastDeploy,
     ) -> Result<()> {
         remote_record::write(&aws.sdk, &settings.stack_name, deployed).await
     }
@@ -346,7 +346,7 @@ impl Target for LambdaTarget {
         function_name: &str,
         window: std::time::Duration,
     ) -> Result<crate::target::Measured> {
-        crate::lambda::ship::metrics::measured(sdk, function_name, window).await
+        crate::lambda::ship::measured::measured(sdk, function_name, window).await
     }
 
     async fn deployments(

@@ -11,7 +11,7 @@ use crate::cli::{DeployArgs, DestroyArgs, InvokeArgs, ListArgs, NameArgs, Rollba
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::lookup::{agent_section, recorded, region_profile, sdk_for};
-use crate::orchestrate::record::{self, Deployment, Store};
+use crate::orchestrate::record::{self, RecordEntry, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
 use crate::target::CheckStatus;
@@ -278,7 +278,7 @@ pub async fn destroy<T: Target>(ctx: &Context, args: &DestroyArgs, target: &T) -
     // Not while a deploy of it runs, here or on another machine.
     let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let made_by_us = entry.as_ref().is_some_and(Deployment::made_stack);
+    let made_by_us = entry.as_ref().is_some_and(RecordEntry::made_stack);
     target
         .check_owner(&sdk, &args.name, &stack_name, made_by_us, Change::Destroy)
         .await?;
@@ -415,7 +415,7 @@ pub async fn rollback<T: Target>(ctx: &Context, args: &RollbackArgs, target: &T)
     // rollback that waited would undo the deploy it waited for.
     let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
     let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
-    let made_by_us = entry.as_ref().is_some_and(Deployment::made_stack);
+    let made_by_us = entry.as_ref().is_some_and(RecordEntry::made_stack);
     if target.deployment_status(&sdk, &stack_name).await?.is_none() {
         return Err(Error::usage_hint(
             "NAME",
@@ -441,7 +441,7 @@ async fn rollback_locked<T: Target>(
     target: &T,
     sdk: &aws_config::SdkConfig,
     store: &Store,
-    entry: Option<Deployment>,
+    entry: Option<RecordEntry>,
     stack_name: String,
 ) -> Result<i32> {
     let live = target.live_alias();
@@ -708,7 +708,7 @@ pub struct StatusResult {
     pub last_hour: Option<crate::orchestrate::metrics::MetricsReport>,
     /// Why the last hour's figures could not be read (status shows the rest).
     pub last_hour_error: Option<String>,
-    pub record: Option<Deployment>,
+    pub record: Option<RecordEntry>,
 }
 
 /// One published version as `status` shows it.
@@ -727,7 +727,7 @@ const STATUS_VERSIONS: usize = 5;
 fn recent_versions(
     live: Option<&str>,
     published: &[PublishedVersion],
-    entry: Option<&Deployment>,
+    entry: Option<&RecordEntry>,
 ) -> Vec<VersionRow> {
     published
         .iter()
@@ -848,7 +848,7 @@ impl CommandResult for Destroyed {
 #[derive(Debug, Serialize)]
 pub struct ListRow {
     pub key: String,
-    pub deployment: Deployment,
+    pub deployment: RecordEntry,
     /// With `--refresh`: the stack's status now.
     pub stack_status: Option<String>,
 }

@@ -11,7 +11,7 @@ use crate::cli::DeployArgs;
 use crate::error::{Error, Result};
 use crate::exit_codes;
 use crate::orchestrate::Context;
-use crate::orchestrate::record::{self, Deployment, RecordStatus, RecordedOutputs, Store};
+use crate::orchestrate::record::{self, RecordEntry, RecordStatus, RecordedOutputs, Store};
 use crate::orchestrate::remote_lock;
 use crate::output::{self, BuildInfo, DeployReport, Status};
 use crate::process::ToolOptions;
@@ -19,7 +19,7 @@ use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
 use crate::target::{
-    Change, DeployedInput, DeploymentSettings, Phase, Planned, ShipRequest, Shipped, Target,
+    Change, DeploymentSettings, LastDeploy, Phase, Planned, ShipRequest, Shipped, Target,
 };
 use crate::timings::{self, Timings};
 
@@ -48,7 +48,7 @@ fn refuse_shared_stacks<S: DeploymentSettings>(all_settings: &[&S]) -> Result<()
 }
 
 /// `lambda`: deploys every selected agent, each by the target chosen for it (`choose`).
-pub async fn lambda<T: Target + Clone + 'static>(
+pub async fn deploy_all<T: Target + Clone + 'static>(
     ctx: &Context,
     args: &DeployArgs,
     choose: &dyn Fn(&str) -> Result<T>,
@@ -315,7 +315,7 @@ async fn deploy_one<T: Target>(
 pub fn upsert(
     store: &Store,
     settings: &impl DeploymentSettings,
-    change: impl FnOnce(&mut Deployment),
+    change: impl FnOnce(&mut RecordEntry),
 ) -> Result<()> {
     let key = record::key(settings.env_name(), settings.function_name());
     let shape = settings.shape();
@@ -323,7 +323,7 @@ pub fn upsert(
     let update = || {
         store.update(|state| {
             let now = record::now_rfc3339();
-            let entry = state.deployments.entry(key).or_insert_with(|| Deployment {
+            let entry = state.deployments.entry(key).or_insert_with(|| RecordEntry {
                 function_name: settings.function_name().to_string(),
                 env: settings.env_name().map(str::to_string),
                 stack_name: settings.stack_name().to_string(),
@@ -372,7 +372,7 @@ enum Decision {
 /// What the last deploy of this function was, against this run's inputs.
 enum LastDeployed {
     /// These very inputs, still live.
-    Same(DeployedInput),
+    Same(LastDeploy),
     /// A rollback (from any checkout) moved `live` off the last deploy's version.
     LiveMovedAway,
     /// Other inputs, or none recorded.
@@ -430,7 +430,7 @@ impl<T: Target> Run<'_, T> {
         report.mcp_client_config = self.target.client_config(settings, &aws.region);
         self.target.check_region(settings, &aws.region)?;
         // Nothing is changed in a stack agentdeploy did not make for this function.
-        let made_by_us = previous.as_ref().is_some_and(Deployment::made_stack);
+        let made_by_us = previous.as_ref().is_some_and(RecordEntry::made_stack);
         self.target
             .check_owner(
                 &aws.sdk,
@@ -464,7 +464,7 @@ impl<T: Target> Run<'_, T> {
         &self,
         plan: &T::Plan,
         aws: &crate::aws::AwsContext,
-        previous: Option<Deployment>,
+        previous: Option<RecordEntry>,
         report: &mut DeployReport,
     ) -> Result<()> {
         let settings = self.settings;
@@ -519,7 +519,7 @@ impl<T: Target> Run<'_, T> {
     /// that moved it.
     async fn unchanged_or_why(
         &self,
-        previous: Option<&Deployment>,
+        previous: Option<&RecordEntry>,
         aws: &crate::aws::AwsContext,
         input_hash: &str,
         report: &mut DeployReport,
@@ -567,7 +567,7 @@ impl<T: Target> Run<'_, T> {
         input_hash: &str,
         shipped: &Shipped,
         report: &mut DeployReport,
-    ) -> DeployedInput {
+    ) -> LastDeploy {
         let settings = self.settings;
         let now = match self
             .target
@@ -582,7 +582,7 @@ impl<T: Target> Run<'_, T> {
                 Default::default()
             }
         };
-        let deployed = DeployedInput {
+        let deployed = LastDeploy {
             input_hash: input_hash.to_string(),
             region: aws.region.clone(),
             build_strategy: Some(shipped.build.strategy.clone()),
@@ -606,7 +606,7 @@ impl<T: Target> Run<'_, T> {
     /// version must still be the one `live` serves.
     async fn last_deployed(
         &self,
-        previous: Option<&Deployment>,
+        previous: Option<&RecordEntry>,
         aws: &crate::aws::AwsContext,
         input_hash: &str,
     ) -> Result<LastDeployed> {
@@ -614,7 +614,7 @@ impl<T: Target> Run<'_, T> {
             && previous.deployed_hash.as_deref() == Some(input_hash)
             && previous.region.as_deref() == Some(aws.region.as_str())
         {
-            return Ok(LastDeployed::Same(DeployedInput {
+            return Ok(LastDeployed::Same(LastDeploy {
                 input_hash: input_hash.to_string(),
                 region: aws.region.clone(),
                 build_strategy: previous.build_strategy.clone(),
@@ -625,7 +625,7 @@ impl<T: Target> Run<'_, T> {
                 endpoint_auth: previous.endpoint_auth.clone(),
             }));
         }
-        let Some(remote) = self.target.deployed_input(aws, self.settings).await? else {
+        let Some(remote) = self.target.last_deploy(aws, self.settings).await? else {
             return Ok(LastDeployed::Other);
         };
         if let Some(version) = &remote.live_version {
@@ -779,7 +779,7 @@ impl<T: Target> Run<'_, T> {
         &self,
         plan: &T::Plan,
         shipped: Shipped,
-        deployed: &DeployedInput,
+        deployed: &LastDeploy,
         report: &mut DeployReport,
     ) -> Result<()> {
         let input_hash = deployed.input_hash.as_str();
@@ -821,7 +821,7 @@ impl<T: Target> Run<'_, T> {
     /// with fresh outputs, without running pip or sam.
     async fn unchanged(
         &self,
-        deployed: &DeployedInput,
+        deployed: &LastDeploy,
         aws: &crate::aws::AwsContext,
         report: &mut DeployReport,
     ) -> Result<bool> {

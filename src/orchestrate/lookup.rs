@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::orchestrate::Context;
-use crate::orchestrate::record::{self, Deployment, Store};
+use crate::orchestrate::record::{self, RecordEntry, Store};
 use crate::target::Target;
 
 /// The config's options for `name` in the selected environment (none without a config).
@@ -28,7 +28,7 @@ pub fn recorded<T: Target>(
     ctx: &Context,
     name: &str,
     target: &T,
-) -> Result<(Store, Option<Deployment>, String)> {
+) -> Result<(Store, Option<RecordEntry>, String)> {
     target.check_name(name)?;
     let project_dir = ctx.project_dir();
     let store = Store::new(&project_dir);
@@ -46,7 +46,7 @@ pub fn recorded<T: Target>(
 pub async fn sdk_for(
     ctx: &Context,
     name: &str,
-    entry: Option<&Deployment>,
+    entry: Option<&RecordEntry>,
 ) -> Result<aws_config::SdkConfig> {
     let (region, profile) = region_profile(ctx, name)?;
     let region = ctx

@@ -115,7 +115,7 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
         Command::Lambda(args) => {
             let flag = args.options.target.clone();
             let choose = |name: &str| ctx.target_for(name, flag.as_deref());
-            lifecycle::lambda(&ctx, &args, &choose).await
+            lifecycle::deploy_all(&ctx, &args, &choose).await
         }
         Command::Doctor(args) => {
             let name = args.function_name.as_deref().unwrap_or_default();

@@ -54,7 +54,7 @@ pub struct RecordedOutputs {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Deployment {
+pub struct RecordEntry {
     pub function_name: String,
     pub env: Option<String>,
     pub stack_name: String,
@@ -107,7 +107,7 @@ pub struct RecordedVersion {
 /// How many versions the record keeps (Lambda keeps them all; `status` shows these).
 pub const RECORDED_VERSIONS: usize = 10;
 
-impl Deployment {
+impl RecordEntry {
     /// This entry shows agentdeploy deployed the function into its stack (not merely planned
     /// it, or failed before any stack was touched): the record may vouch for an untagged stack.
     pub fn made_stack(&self) -> bool {
@@ -144,7 +144,7 @@ impl Deployment {
 pub struct StateFile {
     pub schema_version: u32,
     #[serde(default)]
-    pub deployments: BTreeMap<String, Deployment>,
+    pub deployments: BTreeMap<String, RecordEntry>,
 }
 
 impl Default for StateFile {
@@ -226,7 +226,7 @@ impl Store {
         Ok(result)
     }
 
-    pub fn get(&self, key: &str) -> Result<Option<Deployment>> {
+    pub fn get(&self, key: &str) -> Result<Option<RecordEntry>> {
         Ok(self.read()?.deployments.get(key).cloned())
     }
 
@@ -352,8 +352,8 @@ mod tests {
         assert_eq!(now_rfc3339().len(), "2026-11-22T00:00:00Z".len());
     }
 
-    fn deployment(status: RecordStatus) -> Deployment {
-        Deployment {
+    fn deployment(status: RecordStatus) -> RecordEntry {
+        RecordEntry {
             function_name: "f".into(),
             env: None,
             stack_name: "agentdeploy-f".into(),

@@ -18,7 +18,7 @@ use crate::secrets::SecretValues;
 use crate::target::Phase;
 use crate::timings;
 
-pub struct DeployInputs<'a> {
+pub struct StackRequest<'a> {
     pub settings: &'a LambdaSettings,
     pub plan: &'a LambdaPlan,
     pub aws: &'a AwsContext,
@@ -73,7 +73,7 @@ pub(crate) struct Pinned {
 /// build that installs it where one can run (the native `sam build`, or uv on the cross-platform
 /// path: see `build_unpinned`), else by pip.
 pub(crate) async fn pin(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     phase: &(dyn Fn(Phase) + Sync),
 ) -> Result<Pinned> {
     let settings = inputs.settings;
@@ -164,7 +164,7 @@ pub(crate) fn write_requirements(
 /// (python3.11's pillow, a source-only package): pip resolves for the platform and names what
 /// has no wheel, then the pinned set is built.
 pub(crate) async fn build_unpinned(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     request: &resolve::ResolveRequest<'_>,
     turn: &resolve::Turn,
     phase: &(dyn Fn(Phase) + Sync),
@@ -213,6 +213,22 @@ pub(crate) async fn build_unpinned(
     }
 }
 
+/// A resolved dependency set: its hash and where its zip is kept.
+pub(crate) struct Deps {
+    pub(crate) hash: String,
+    pub(crate) shared: package::SharedDeps,
+}
+
+impl Deps {
+    pub(crate) fn of(settings: &LambdaSettings, pins: &[String]) -> Deps {
+        let hash = sam::deps_hash(pins, settings.runtime, settings.architecture);
+        Deps {
+            shared: package::SharedDeps::new(&cache_dir(settings), &hash),
+            hash,
+        }
+    }
+}
+
 /// What the build step leaves: the template `sam deploy` uploads from, and how it was made.
 pub(crate) struct Built {
     pub(crate) template: std::path::PathBuf,
@@ -228,14 +244,14 @@ pub(crate) struct Built {
 /// size, packages the function's zip and writes the built template pointing at it: one sequence
 /// under the dependency set's build lock, so one function.
 pub(crate) async fn build_or_reuse(
-    inputs: &DeployInputs<'_>,
-    pins: &[String],
+    inputs: &StackRequest<'_>,
+    set: &Deps,
     built: Option<sam::BuildOutcome>,
     own_log_group: bool,
 ) -> Result<Built> {
     let settings = inputs.settings;
-    let deps = sam::deps_hash(pins, settings.runtime, settings.architecture);
-    let shared = package::SharedDeps::new(&cache_dir(settings), &deps);
+    let deps = &set.hash;
+    let shared = set.shared.clone();
     let code_dir = settings.out_dir.join("src");
     // Fleet members with the same dependency set wait for the first one's build and then zip
     // their code onto its dependencies: each set goes through `sam build` once.
@@ -249,7 +265,7 @@ pub(crate) async fn build_or_reuse(
     let incremental = if fresh || facts.is_some() {
         None
     } else {
-        sam::try_incremental(&settings.out_dir, &deps)?
+        sam::try_incremental(&settings.out_dir, deps)?
     };
     let ready = match (facts, incremental) {
         (Some(facts), _) => on_shared_deps(inputs, facts, &shared.zip, &code_dir).await?,
@@ -259,7 +275,7 @@ pub(crate) async fn build_or_reuse(
                 Some(build) => build,
                 None => sam::build(&build_request(inputs), &inputs.tool).await?,
             };
-            sam::write_marker(&settings.out_dir, &deps, build.strategy)?;
+            sam::write_marker(&settings.out_dir, deps, build.strategy)?;
             on_own_build(inputs, build, &code_dir, false).await?
         }
     };
@@ -323,7 +339,7 @@ struct Ready {
 /// The zipped dependencies reused, the code new: it is imported as a cold start would, on the
 /// reused dependencies, before it ships.
 async fn on_shared_deps(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     facts: package::DepsFacts,
     deps_zip: &std::path::Path,
     code_dir: &std::path::Path,
@@ -345,7 +361,7 @@ async fn on_shared_deps(
 /// A built folder (this agent's earlier one with the code replaced, or one built now): its
 /// import run and bytecode compiled, its size checked.
 async fn on_own_build(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     build: sam::BuildOutcome,
     code_dir: &std::path::Path,
     cached: bool,
@@ -384,7 +400,7 @@ fn task_root_of(
 /// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy when the agent's
 /// import never returns or fails as every cold start would.
 pub(crate) async fn compile_bytecode(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     artifact_dir: &std::path::Path,
     code_dir: &std::path::Path,
 ) -> Result<(bytecode::Bytecode, Option<String>)> {
@@ -418,7 +434,7 @@ pub(crate) async fn compile_bytecode(
     timings::timed(timings::Category::Pip, bytecode::compile(request)).await
 }
 
-pub(crate) fn build_request<'a>(inputs: &DeployInputs<'a>) -> BuildRequest<'a> {
+pub(crate) fn build_request<'a>(inputs: &StackRequest<'a>) -> BuildRequest<'a> {
     let settings = inputs.settings;
     BuildRequest {
         sam: inputs.sam,

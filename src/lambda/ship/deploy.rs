@@ -3,11 +3,10 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::lambda::bundle::package::SharedDeps;
-pub use crate::lambda::bundle::pipeline::DeployInputs;
-use crate::lambda::bundle::pipeline::{build_or_reuse, pin, sam_env};
+pub use crate::lambda::bundle::pipeline::StackRequest;
+use crate::lambda::bundle::pipeline::{Deps, build_or_reuse, pin, sam_env};
 use crate::lambda::bundle::resolve::ResolvedBy;
-use crate::lambda::bundle::sam::{self, BuildStrategy};
+use crate::lambda::bundle::sam::BuildStrategy;
 use crate::lambda::bundle::{bytecode, resolve};
 use crate::lambda::render;
 use crate::lambda::settings::SecretsStore;
@@ -19,7 +18,7 @@ use crate::target::Phase;
 use crate::timings;
 
 #[derive(Debug, Clone)]
-pub struct Deployed {
+pub struct StackDeployed {
     pub outputs: StackOutputs,
     pub pins: Vec<String>,
     pub resolved_by: resolve::ResolvedBy,
@@ -113,27 +112,24 @@ pub async fn check_stack_before_deploy(
 }
 
 /// stack checks → pin → build or reuse → deploy with secrets → verify: one line per step.
-pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) -> Result<Deployed> {
+pub async fn deploy(
+    inputs: StackRequest<'_>,
+    phase: &(dyn Fn(Phase) + Sync),
+) -> Result<StackDeployed> {
     let cfn = crate::aws::clients::cloudformation(&inputs.aws.sdk);
     let mut warnings = before_anything_changes(&inputs, &cfn).await?;
 
     phase(Phase::Resolving);
     let mut cache = SharedCache::open(&inputs).await?;
     let pinned = pin(&inputs, phase).await?;
-    let deps = Deps::of(&inputs, &pinned.resolved.pins);
+    let deps = Deps::of(inputs.settings, &pinned.resolved.pins);
     cache.after_pin(&inputs, &pinned, &deps).await;
 
     if pinned.built.is_none() {
         phase(Phase::Building);
     }
     let log_group = log_group_owner(&inputs, &cfn).await?;
-    let built = build_or_reuse(
-        &inputs,
-        &pinned.resolved.pins,
-        pinned.built,
-        log_group == LogGroup::Stack,
-    )
-    .await?;
+    let built = build_or_reuse(&inputs, &deps, pinned.built, log_group == LogGroup::Stack).await?;
     // Fleet members with the same requirements found this set's resolution and build only now.
     drop(pinned.turn);
     warnings.extend(built.warnings.iter().cloned());
@@ -147,7 +143,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
 
     phase(Phase::Verifying);
     let verified = verify_deployed(&inputs, &cfn, &mut warnings).await?;
-    Ok(Deployed {
+    Ok(StackDeployed {
         remote_cache: cache.used,
         candidate_version: verified.candidate_version,
         bytecode: built.bytecode.clone(),
@@ -167,7 +163,7 @@ pub async fn deploy(inputs: DeployInputs<'_>, phase: &(dyn Fn(Phase) + Sync)) ->
 /// What is checked before anything changes: the stack can be deployed into, and `--role`'s
 /// role exists and trusts Lambda. Returns a warning when the role could not be read.
 async fn before_anything_changes(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     cfn: &aws_sdk_cloudformation::Client,
 ) -> Result<Vec<String>> {
     let settings = inputs.settings;
@@ -185,24 +181,6 @@ async fn before_anything_changes(
     Ok(warnings)
 }
 
-/// A resolved dependency set: its hash and where its zip is kept.
-struct Deps {
-    hash: String,
-    shared: SharedDeps,
-}
-
-impl Deps {
-    fn of(inputs: &DeployInputs<'_>, pins: &[String]) -> Deps {
-        let settings = inputs.settings;
-        let hash = sam::deps_hash(pins, settings.runtime, settings.architecture);
-        let cache_dir = crate::lambda::bundle::pipeline::cache_dir(settings);
-        Deps {
-            shared: SharedDeps::new(&cache_dir, &hash),
-            hash,
-        }
-    }
-}
-
 /// The shared build cache's part in one deploy, and what it did (`used`).
 struct SharedCache {
     remote: Option<RemoteCache>,
@@ -212,7 +190,7 @@ struct SharedCache {
 
 impl SharedCache {
     /// Opens the cache (unless off) and brings the set's resolution from it before pinning.
-    async fn open(inputs: &DeployInputs<'_>) -> Result<SharedCache> {
+    async fn open(inputs: &StackRequest<'_>) -> Result<SharedCache> {
         let settings = inputs.settings;
         let resolution = crate::lambda::bundle::resolve::cache_file(
             &crate::lambda::bundle::pipeline::cache_dir(settings),
@@ -234,7 +212,7 @@ impl SharedCache {
     /// Shares a resolution made here, and brings the set's dependencies when none were built.
     async fn after_pin(
         &mut self,
-        inputs: &DeployInputs<'_>,
+        inputs: &StackRequest<'_>,
         pinned: &crate::lambda::bundle::pipeline::Pinned,
         deps: &Deps,
     ) {
@@ -294,7 +272,7 @@ struct Verified {
 /// The stack's outputs and a ready function, a Function URL's auth as the template says, and
 /// the versions `live` and `candidate` name.
 async fn verify_deployed(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     cfn: &aws_sdk_cloudformation::Client,
     warnings: &mut Vec<String>,
 ) -> Result<Verified> {
@@ -322,7 +300,7 @@ async fn verify_deployed(
 }
 
 /// The build cache in the artifact bucket, unless turned off or there is no bucket yet.
-async fn remote_cache(inputs: &DeployInputs<'_>) -> Result<Option<RemoteCache>> {
+async fn remote_cache(inputs: &StackRequest<'_>) -> Result<Option<RemoteCache>> {
     if !inputs.settings.remote_cache {
         return Ok(None);
     }
@@ -357,7 +335,7 @@ enum LogGroup {
 }
 
 async fn log_group_owner(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     cfn: &aws_sdk_cloudformation::Client,
 ) -> Result<LogGroup> {
     let settings = inputs.settings;
@@ -387,7 +365,7 @@ async fn log_group_owner(
     })
 }
 
-async fn keep_existing_log_group(inputs: &DeployInputs<'_>) -> Result<String> {
+async fn keep_existing_log_group(inputs: &StackRequest<'_>) -> Result<String> {
     let settings = inputs.settings;
     let group = outputs::log_group_name(&settings.function_name);
     let days = i32::try_from(settings.log_retention_days).unwrap_or(i32::MAX);
@@ -414,11 +392,11 @@ async fn keep_existing_log_group(inputs: &DeployInputs<'_>) -> Result<String> {
 /// private samconfig that lives only for this call) and runs `sam deploy`. True when sam found
 /// nothing to change.
 async fn deploy_with_secrets(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     cfn: &aws_sdk_cloudformation::Client,
     built_template: &std::path::Path,
 ) -> Result<bool> {
-    let DeployInputs {
+    let StackRequest {
         settings,
         aws,
         secrets,
@@ -477,10 +455,10 @@ async fn deploy_with_secrets(
 /// The template parameters this deploy passes: secret values (with their digest, which names
 /// the version), the origin value, and the version `live` stays on while smoke cases run.
 async fn parameter_overrides(
-    inputs: &DeployInputs<'_>,
+    inputs: &StackRequest<'_>,
     built_template: &std::path::Path,
 ) -> Result<Vec<(String, String)>> {
-    let DeployInputs {
+    let StackRequest {
         settings,
         aws,
         secrets,

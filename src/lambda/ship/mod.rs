@@ -4,7 +4,7 @@
 pub mod artifact_bucket;
 pub mod deploy;
 pub mod execution_role;
-pub mod metrics;
+pub mod measured;
 pub mod operate;
 pub mod outputs;
 pub mod ownership;

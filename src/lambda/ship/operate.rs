@@ -104,7 +104,7 @@ pub async fn state(
         .iter()
         .filter_map(|output| stack.outputs.get(*output).cloned())
         .collect();
-    let alarms = crate::lambda::ship::metrics::alarm_states(sdk, &alarm_names).await?;
+    let alarms = crate::lambda::ship::measured::alarm_states(sdk, &alarm_names).await?;
     let failed_resources = if stack.is_failed() || stack.is_rollback_complete() {
         outputs::failed_resources(&cfn, stack_name).await
     } else {

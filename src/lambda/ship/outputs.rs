@@ -269,6 +269,15 @@ pub async fn function_state(
     })
 }
 
+/// Lambda's words for a function that takes requests.
+fn is_ready(function: &FunctionState) -> bool {
+    function.state == "Active" && function.last_update_status == "Successful"
+}
+
+fn has_failed(function: &FunctionState) -> bool {
+    function.state == "Failed" || function.last_update_status == "Failed"
+}
+
 /// GetFunction until `State` is Active and `LastUpdateStatus` Successful, with backoff.
 pub async fn wait_function_ready(
     lambda: &aws_sdk_lambda::Client,
@@ -279,11 +288,11 @@ pub async fn wait_function_ready(
     let mut delay = Duration::from_millis(200);
     loop {
         let snapshot = function_state(lambda, function).await?;
-        if snapshot.is_ready() {
+        if is_ready(&snapshot) {
             return Ok(snapshot);
         }
         let (state, update) = (&snapshot.state, &snapshot.last_update_status);
-        if snapshot.has_failed() {
+        if has_failed(&snapshot) {
             return Err(Error::Verify {
                 message: format!(
                     "function {function} is {state}/{update}: {}",

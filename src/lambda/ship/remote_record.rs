@@ -10,7 +10,7 @@
 use aws_sdk_ssm::types::ParameterType;
 
 use crate::error::{Error, Result};
-use crate::target::DeployedInput;
+use crate::target::LastDeploy;
 
 /// The folder under the stack's path; secrets (`/agentdeploy/<stack>/<NAME>`) never contain `/`.
 pub const FOLDER: &str = "record";
@@ -56,11 +56,11 @@ async fn get(ssm: &aws_sdk_ssm::Client, name: &str, decrypt: bool) -> Result<Opt
 /// SecureString) is no record.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Signed {
-    deployed: DeployedInput,
+    deployed: LastDeploy,
     mac: String,
 }
 
-fn mac(key: &[u8], stack_name: &str, deployed: &DeployedInput) -> Result<String> {
+fn mac(key: &[u8], stack_name: &str, deployed: &LastDeploy) -> Result<String> {
     let body = serde_json::to_vec(deployed)
         .map_err(|e| Error::internal(format!("encoding the deployment record: {e}")))?;
     let mut signed = format!("{stack_name}\0").into_bytes();
@@ -72,7 +72,7 @@ fn mac(key: &[u8], stack_name: &str, deployed: &DeployedInput) -> Result<String>
 /// What the last deploy of this stack recorded (`None`: nothing yet, or not proven ours: a
 /// record another version wrote differently, or one whose signature does not match, is no
 /// answer and the deploy goes ahead).
-pub async fn read(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Option<DeployedInput>> {
+pub async fn read(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Option<LastDeploy>> {
     let ssm = crate::aws::clients::ssm(sdk);
     let parameter = name(stack_name, "deployment");
     let Some(text) = get(&ssm, &parameter, false).await? else {
@@ -95,7 +95,7 @@ pub async fn read(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<Optio
 pub async fn write(
     sdk: &aws_config::SdkConfig,
     stack_name: &str,
-    deployed: &DeployedInput,
+    deployed: &LastDeploy,
 ) -> Result<()> {
     let ssm = crate::aws::clients::ssm(sdk);
     let parameter = name(stack_name, "deployment");
