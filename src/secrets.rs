@@ -8,9 +8,6 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::redact::MIN_SECRET_LEN;
 
-/// Maps secret names to their SSM parameters, for the bootstrap (set by the template).
-pub const SSM_SECRETS_VARIABLE: &str = "AGENTDEPLOY_SSM_SECRETS";
-
 /// NAME → value, in the order the secrets were declared.
 #[derive(Clone, Default)]
 pub struct SecretValues {

@@ -1280,14 +1280,11 @@ pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
         .unwrap_or(Runtime::FALLBACK)
 }
 
-/// Names the session bucket for the handler (`--conversation session`).
-pub const SESSION_BUCKET_VARIABLE: &str = "AGENTDEPLOY_SESSION_BUCKET";
 /// The API stage's variable that holds the stack's origin value: an event carrying it came
 /// through the stack's own API Gateway (sessions trust its caller identity). The value is a
 /// secret kept in SSM (`origin_parameter_name`); the function's variable `ORIGIN_VARIABLE` names
 /// that parameter, never the value, so nobody who may only invoke or read the function learns it.
-pub const ORIGIN_VARIABLE: &str = "AGENTDEPLOY_ORIGIN";
-pub const ORIGIN_STAGE_VARIABLE: &str = "agentdeployOrigin";
+pub use crate::lambda::names::{ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
 
 /// Where the stack's origin value is kept (a SecureString, removed by `destroy` with the rest).
 pub fn origin_parameter_name(stack_name: &str) -> String {
@@ -1435,7 +1432,7 @@ fn is_reserved_env_name(key: &str) -> bool {
     ["AWS_", "LAMBDA_", "_AGENTDEPLOY", "_HANDLER", "_X_AMZN"]
         .iter()
         .any(|prefix| key.starts_with(prefix))
-        || key == crate::secrets::SSM_SECRETS_VARIABLE
+        || key == crate::lambda::names::SSM_SECRETS_VARIABLE
         || key == SESSION_BUCKET_VARIABLE
         || key == ORIGIN_VARIABLE
 }

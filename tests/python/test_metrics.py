@@ -30,9 +30,7 @@ from stub_model import ReportingModel  # noqa: E402
 os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "metered"
 os.environ["AWS_LAMBDA_FUNCTION_VERSION"] = "7"
 
-COMMON = dict(endpoint="url", max_body_bytes=1 << 20,
-              session_bucket_variable="AGENTDEPLOY_SESSION_BUCKET",
-              origin_variable="AGENTDEPLOY_ORIGIN", origin_stage_variable="agentdeployOrigin")
+COMMON = dict(endpoint="url")
 # What a caller typed: it must reach the model and never the metrics.
 PRIVATE = "my card is 4111-1111-1111-1111"
 
@@ -217,8 +215,7 @@ class Buffered(unittest.TestCase):
             from stub_model import ReportingModel
             handler = agentdeploy_runtime.make_handler(
                 Agent(model=ReportingModel(), callback_handler=None), kind="agent", name="agent", arity=None,
-                is_async=False, conversation="isolated", endpoint="url", max_body_bytes=1000,
-                session_bucket_variable="B", origin_variable="O", origin_stage_variable="S")
+                is_async=False, conversation="isolated", endpoint="url")
             agentdeploy_runtime.metrics.init_done(started)  # as the bootstrap says after the import
             for text in ("one", "two", "three"):
                 handler({"input": text}, None)

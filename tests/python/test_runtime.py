@@ -10,7 +10,14 @@ import gc
 import unittest
 
 import agentdeploy_runtime
-from agentdeploy_runtime import agents, answers, events, sessions
+import asyncio
+import json
+import os
+from unittest import mock
+
+from agentdeploy_runtime import agents, answers, entries, events, names, sessions
+from agentdeploy_runtime.conversations import Conversations
+from agentdeploy_runtime.handler import Handler
 
 agentdeploy_runtime.track()
 
@@ -121,6 +128,120 @@ class Events(unittest.TestCase):
             events.fields("bare", text_allowed=False)
         with self.assertRaises(events.BadRequest):
             events.payload({"httpMethod": "POST", "body": "x" * 2000}, 1024)
+
+    def test_a_body_is_refused_above_the_limit_or_when_not_json(self):
+        self.assertEqual(events.parse_json(b'{"input": "hi"}', 100), {"input": "hi"})
+        for raw, why in ((b"x" * 101, "too large"), (b"{", "not valid JSON"), (b"\xff", "not valid JSON"),
+                         (b"[" * 100 + b"]" * 100, None)):
+            if why is None:  # deep but small: parsed, or refused as too deep, never a crash
+                try:
+                    events.parse_json(raw, 10_000)
+                except events.BadRequest as err:
+                    self.assertIn("nested", str(err))
+                continue
+            with self.assertRaises(events.BadRequest) as refused:
+                events.parse_json(raw, 100)
+            self.assertIn(why, str(refused.exception))
+
+
+class Names(unittest.TestCase):
+    """The names agentdeploy and the runtime share come from one file both read."""
+
+    def test_the_names_are_the_files_and_the_body_limit_can_be_lowered(self):
+        path = os.path.join(os.path.dirname(names.__file__), "names.json")
+        with open(path, encoding="utf-8") as file:
+            shared = json.load(file)
+        self.assertEqual(names.SESSION_BUCKET_VARIABLE, shared["session_bucket_variable"])
+        self.assertEqual(names.ORIGIN_STAGE_VARIABLE, shared["origin_stage_variable"])
+        self.assertEqual(names.max_body_bytes(), shared["max_body_bytes"])
+        with mock.patch.dict(os.environ, {names.MAX_BODY_BYTES_VARIABLE: "10"}):
+            self.assertEqual(names.max_body_bytes(), 10)
+
+
+class Entries(unittest.TestCase):
+    """Calling the entry, whatever it is."""
+
+    def test_an_entry_is_called_with_the_arguments_it_takes(self):
+        def one(text):
+            return text.upper()
+
+        def two(text, data):
+            return [text, data]
+
+        async def later(text, data=None):
+            return f"async {text} {data}"
+
+        self.assertEqual(entries.positional_arity(one), 1)
+        self.assertEqual(entries.positional_arity(print), 2)  # no readable signature: both
+        self.assertEqual(entries.Entry(one, kind="main", name="one", arity=None, is_async=False).call("hi", {"x": 1}), "HI")
+        self.assertEqual(entries.Entry(two, kind="main", name="two", arity=2, is_async=False).call("hi", 3), ["hi", 3])
+        self.assertEqual(entries.Entry(later, kind="main", name="later", arity=2, is_async=True).call("hi", 4), "async hi 4")
+
+    def test_an_agent_answers_as_text_and_streams_its_events(self):
+        agent = entries.Entry(build(), kind="agent", name="agent", arity=None, is_async=False)
+        self.assertIn("1 message", agent.call("hello", None))
+        seen = []
+
+        async def send(event):
+            seen.append(event)
+
+        answer = asyncio.run(entries.Entry(build(), kind="agent", name="agent", arity=None, is_async=False)
+                             .stream("hello", None, send))
+        self.assertIn("1 message", answer)
+        self.assertTrue(any(isinstance(e, dict) and "result" in e for e in seen))
+
+    def test_an_own_handlers_status_is_its_status_code_when_it_is_one(self):
+        self.assertEqual(entries.status_of({"statusCode": 418}), 418)
+        self.assertEqual(entries.status_of({"statusCode": 1000}), 200)
+        self.assertEqual(entries.status_of("text"), 200)
+
+
+class Conversation(unittest.TestCase):
+    """Whose conversation a request continues."""
+
+    def test_the_modes(self):
+        self.assertTrue(Conversations("isolated", "url").isolated)
+        shared = Conversations("shared", "url")
+        self.assertFalse(shared.isolated or shared.with_sessions)
+        with_sessions = Conversations("session", "url")
+        self.assertTrue(with_sessions.isolated and with_sessions.with_sessions)
+
+    def test_isolated_requests_each_start_from_the_agent_as_built(self):
+        agent = build()
+        conversations = Conversations("isolated", "url")
+        for _ in range(2):
+            conversations.begin_request()
+            try:
+                self.assertIn("1 message", said(agent, "hello"))
+            finally:
+                conversations.end_request()
+
+
+class Handlers(unittest.TestCase):
+    """The handler assembled from its parts: what a caller is answered."""
+
+    def handler(self, entry, kind="main", conversation="isolated"):
+        return Handler(entries.Entry(entry, kind=kind, name="main", arity=None, is_async=False),
+                       Conversations(conversation, "url"))
+
+    def test_output_refusal_and_failure_over_http_and_direct(self):
+        def main(text):
+            if text == "boom":
+                raise ValueError("the secret detail")
+            return {"echo": text}
+
+        handler = self.handler(main)
+        self.assertEqual(handler.answer({"input": "hi"}, None), (200, {"output": {"echo": "hi"}}))
+        self.assertEqual(handler.answer({}, None)[0], 400)
+        status, body = handler.answer({"rawPath": "/", "body": json.dumps({"input": "boom"})}, None)
+        self.assertEqual((status, body), (500, {"error": "ValueError", "request_id": None}))
+        http = handler.lambda_handler({"rawPath": "/", "body": json.dumps({"input": "hi"})}, None)
+        self.assertEqual((http["statusCode"], json.loads(http["body"])), (200, {"output": {"echo": "hi"}}))
+
+    def test_an_own_handler_gets_the_raw_event_and_its_answer_passes_through(self):
+        answer = {"statusCode": 201, "body": "made"}
+        handler = self.handler(lambda event, context: dict(answer, seen=event), kind="handler")
+        self.assertEqual(handler.lambda_handler({"anything": 1}, None), dict(answer, seen={"anything": 1}))
 
 
 class Answers(unittest.TestCase):

@@ -38,9 +38,7 @@ from strands import Agent  # noqa: E402  (after track(), as the bootstrap orders
 from pausing_model import PausingModel  # noqa: E402
 from strands.models.model import Model  # noqa: E402
 
-COMMON = dict(conversation="isolated", endpoint="url", max_body_bytes=1 << 20,
-              session_bucket_variable="AGENTDEPLOY_SESSION_BUCKET",
-              origin_variable="AGENTDEPLOY_ORIGIN", origin_stage_variable="agentdeployOrigin")
+COMMON = dict(conversation="isolated", endpoint="url")
 
 
 class Served:

@@ -23,7 +23,6 @@ use crate::lambda::settings::{
 /// Bumped whenever a template changes what gets deployed; part of the unchanged check.
 pub const TEMPLATE_VERSION: u32 = 5;
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The stack tag agentdeploy sets (samconfig `tags`): which function the stack was made for.
 pub const STACK_TAG: &str = "agentdeploy:function";
@@ -71,7 +70,23 @@ pub fn is_runtime_file(relative: &str) -> bool {
 }
 
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
-pub const RUNTIME_FILES: [(&str, &str); 10] = [
+pub const RUNTIME_FILES: [(&str, &str); 14] = [
+    (
+        "agentdeploy_runtime/entries.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/entries.py"),
+    ),
+    (
+        "agentdeploy_runtime/conversations.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/conversations.py"),
+    ),
+    (
+        "agentdeploy_runtime/names.json",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/names.json"),
+    ),
+    (
+        "agentdeploy_runtime/names.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/names.py"),
+    ),
     (
         "agentdeploy_runtime/__init__.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/__init__.py"),
@@ -115,8 +130,9 @@ pub const RUNTIME_FILES: [(&str, &str); 10] = [
 ];
 
 use crate::lambda::kinds::EndpointKind;
-use crate::lambda::settings::{ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
-use crate::secrets::SSM_SECRETS_VARIABLE;
+use crate::lambda::names::{
+    ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE, SSM_SECRETS_VARIABLE,
+};
 
 /// Agents start at the bootstrap module; the code interpreter is a complete handler of its own.
 fn uses_bootstrap(settings: &LambdaSettings) -> bool {
@@ -360,10 +376,6 @@ pub fn render_handler(
             main_arity => analysis.main.arity(),
             conversation => conversation.as_str(),
             endpoint => endpoint,
-            session_bucket_variable => SESSION_BUCKET_VARIABLE,
-            origin_variable => ORIGIN_VARIABLE,
-            origin_stage_variable => ORIGIN_STAGE_VARIABLE,
-            max_body_bytes => MAX_BODY_BYTES,
             tool_version => TOOL_VERSION,
             template_version => TEMPLATE_VERSION,
             web => web,

@@ -39,6 +39,11 @@ def payload(event, max_body_bytes):
             raise BadRequest("the request body is not valid base64") from None
     else:
         raw = body.encode("utf-8")
+    return parse_json(raw, max_body_bytes)
+
+
+def parse_json(raw, max_body_bytes):
+    """A request body's JSON (bytes), refused when larger than `max_body_bytes` or not JSON."""
     if len(raw) > max_body_bytes:
         raise BadRequest("the request body is too large")
     try:

@@ -16,13 +16,14 @@ check (an `asgi` app's own routes answer it there).
 """
 
 import asyncio
-import inspect
 import json
 import logging
 import os
 import uuid
 
-from . import agents, answers, events, hooks, metrics, sessions
+from . import agents, answers, events, hooks, metrics, names, sessions
+from .conversations import Conversations
+from .entries import Entry
 
 logger = logging.getLogger("agentdeploy.streaming")
 
@@ -103,51 +104,34 @@ async def refuse(send, err, outcome):
     await _json_answer(send, status, body)
 
 
-def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_body_bytes,
-             session_bucket_variable, origin_variable, origin_stage_variable, app=None):
+def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=None):
     """The ASGI app the function serves. `app`: the agent's `BedrockAgentCoreApp` (entrypoint),
     or for `asgi` the app itself is `entry`."""
     agents.import_done()
-    max_body_bytes = int(os.environ.get("AGENTDEPLOY_MAX_BODY_BYTES", max_body_bytes))
-    isolated = conversation in ("isolated", "session")
-    with_sessions = conversation == "session"
-    origin = sessions.origin(origin_variable) if with_sessions and endpoint == "api" else ""
+    max_body_bytes = names.max_body_bytes()
+    conversations = Conversations(conversation, endpoint)
+    with_sessions = conversations.with_sessions
+    called = Entry(entry, kind=kind, name=name, arity=arity, is_async=is_async)
     served = entry if kind == "asgi" else app
     one_at_a_time = asyncio.Lock()
     readiness_path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH", "/ping")
 
     def open_session(scope, requested):
-        """The request's session (loaded), or None; raises BadRequest / NoCallerIdentity."""
-        if not with_sessions:
-            return None
+        """The request's session (loaded); raises BadRequest / NoCallerIdentity."""
         # The adapter passes an HTTP event's request context on; an Invoke whose event is not
         # HTTP (POSTed to /events) has none: it comes from the account, one caller, `direct`.
         caller_event = _caller_event(scope)
-        owner = (sessions.caller(caller_event, endpoint, origin, origin_stage_variable)
-                 if caller_event else "direct")
-        session = sessions.Session(sessions.object_key(owner, requested), session_bucket_variable)
-        session.load()
-        return session
+        owner = conversations.owner(caller_event) if caller_event else "direct"
+        return conversations.open(owner, requested)
 
     async def run_entry(user_input, input_data, send_event):
-        if kind == "agent":
-            answer = []
-            async for event in entry.stream_async(user_input):
-                shown = _agent_event(event)
-                if shown is not None:
-                    await send_event(shown)
-                if isinstance(event, dict) and "result" in event:
-                    answer = [str(event["result"]).rstrip()]
-            return answer[0] if answer else ""
-        call_with = (user_input, input_data)[:arity]
-        if is_async or inspect.iscoroutinefunction(entry):
-            result = await entry(*call_with)
-        else:
-            # Off the server's loop: a blocking `main` must not hold the connection it answers on.
-            result = await asyncio.to_thread(entry, *call_with)
-            if inspect.isawaitable(result):
-                result = await result
-        return events.jsonable(result)
+        async def send_shown(event):
+            shown = _agent_event(event)
+            if shown is not None:
+                await send_event(shown)
+
+        output = await called.stream(user_input, input_data, send_shown)
+        return output if kind == "agent" else events.jsonable(output)
 
     async def own_kinds(scope, receive, send, outcome):
         """`agent` / `main` over HTTP: the buffered handler's request, answered as events.
@@ -155,14 +139,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         started) and the error's name, for the request's metrics."""
         try:
             raw = await _body(receive)
-            if len(raw) > max_body_bytes:
-                raise events.BadRequest("the request body is too large")
-            try:
-                request = json.loads(raw) if raw else None
-            except (UnicodeDecodeError, ValueError):
-                raise events.BadRequest("the request body is not valid JSON") from None
-            except RecursionError:
-                raise events.BadRequest("the request body is nested too deeply") from None
+            request = events.parse_json(raw, max_body_bytes) if raw else None
             user_input, input_data = events.fields(request, text_allowed=False)
             session_id = None
             if with_sessions:
@@ -253,7 +230,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
         # The adapter's Lambda context, never a caller's header; ids of an unexpected shape are
         # left out of the record.
         lambda_context = _json_header(scope, LAMBDA_CONTEXT_HEADER) or {}
-        measured = metrics.begin(streamed=True, conversation=conversation,
+        measured = metrics.begin(streamed=True, conversation=conversations.mode,
                                  request_id=metrics.checked_id(lambda_context.get("request_id")),
                                  alias=metrics.alias_of(lambda_context.get("invoked_function_arn")))
         outcome = {"status": None, "error": None}
@@ -263,8 +240,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
                 outcome["status"] = message.get("status", 200)
             await send(message)
 
-        if isolated:
-            agents.begin_request()
+        conversations.begin_request()
         try:
             if kind == "asgi":
                 return await served(scope, receive, send_measured)
@@ -282,7 +258,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, max_
             outcome.update(status=500, error=type(err).__name__)
             raise
         finally:
-            agents.end_request()
+            conversations.end_request()
             try:
                 metrics.finish(measured, outcome["status"] or 500, outcome["error"])
             except Exception:  # measuring never fails a request that was answered

@@ -1,0 +1,85 @@
+"""Calling the agent's entry, whatever it is: a Strands Agent (`agent`), a `main(input, data)`
+function, sync or async (`main`), or the agent's own Lambda handler (`handler`)."""
+
+import asyncio
+import inspect
+
+# One event loop for the life of the execution environment: `asyncio.run` per invocation closes
+# the loop, which breaks clients cached by the agent on warm starts.
+_loop = None
+
+
+def event_loop():
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(_loop)
+    return _loop
+
+
+def positional_arity(entry):
+    """How many of (user_input, input_data) `entry` takes positionally: for an entry imported from
+    an installed package, whose signature agentdeploy could not read at build time."""
+    try:
+        parameters = inspect.signature(entry).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return 2
+    return min(2, sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters))
+
+
+def status_of(response):
+    """The HTTP status an agent's own handler answered (a proxy response's statusCode), else 200."""
+    if isinstance(response, dict):
+        status = response.get("statusCode")
+        if isinstance(status, int) and 100 <= status <= 599:
+            return status
+    return 200
+
+
+class Entry:
+    """The agent's entry and how to call it. `arity` None: read from the signature now."""
+
+    def __init__(self, entry, *, kind, name, arity, is_async):
+        self.entry = entry
+        self.kind = kind
+        self.name = name
+        self.arity = positional_arity(entry) if arity is None else arity
+        self.is_async = is_async
+
+    def _settle(self, result):
+        if self.is_async or inspect.isawaitable(result):
+            return event_loop().run_until_complete(result)
+        return result
+
+    def call(self, user_input, input_data):
+        """The entry's answer to one request, on the kept loop: an Agent's as text."""
+        if self.kind == "agent":
+            # On the kept loop: the Agent's clients survive warm starts.
+            result = event_loop().run_until_complete(self.entry.invoke_async(user_input))
+            return str(result).rstrip()
+        return self._settle(self.entry(*(user_input, input_data)[:self.arity]))
+
+    def call_raw(self, event, context):
+        """The agent's own Lambda handler: the raw event in, its answer as it gave it."""
+        return self._settle(self.entry(event, context))
+
+    async def stream(self, user_input, input_data, send_event):
+        """The entry's answer on the server's loop; an Agent's events go to `send_event` as the
+        model writes them."""
+        if self.kind == "agent":
+            answer = []
+            async for event in self.entry.stream_async(user_input):
+                await send_event(event)
+                if isinstance(event, dict) and "result" in event:
+                    answer = [str(event["result"]).rstrip()]
+            return answer[0] if answer else ""
+        call_with = (user_input, input_data)[:self.arity]
+        if self.is_async or inspect.iscoroutinefunction(self.entry):
+            return await self.entry(*call_with)
+        # Off the server's loop: a blocking `main` must not hold the connection it answers on.
+        result = await asyncio.to_thread(self.entry, *call_with)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
