@@ -865,7 +865,7 @@ impl PackageWalk<'_> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_module_of_the_runtime_package_is_shipped() {
+    fn every_file_of_the_runtime_package_is_shipped() {
         let folder = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/templates/runtime/agentdeploy_runtime"
@@ -873,7 +873,7 @@ mod tests {
         let mut on_disk: Vec<String> = std::fs::read_dir(folder)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".py"))
+            .filter(|name| name.ends_with(".py") || name.ends_with(".json"))
             .map(|name| format!("agentdeploy_runtime/{name}"))
             .collect();
         on_disk.sort();
