@@ -143,6 +143,35 @@ fn the_second_target_needs_nothing_of_lambdas() {
     }
 }
 
+/// The floors, top down: the orchestration layer, the registry, the targets, and the shared rooms
+/// (the Target trait among them). A room imports only rooms on its floor or below.
+#[test]
+fn no_room_imports_one_above_it() {
+    let floor = |name: &str| -> usize {
+        let top = name.split("::").next().unwrap_or_default();
+        match top {
+            "crate" => 4,
+            "orchestrate" => 3,
+            "targets" => 2,
+            "lambda" | "folder" => 1,
+            _ => 0,
+        }
+    };
+    let graph = imports(&modules());
+    let mut upward = Vec::new();
+    for (name, uses) in &graph {
+        for used in uses {
+            if floor(used) > floor(name) {
+                upward.push(format!("{name} → {used}"));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "imports of a room above: {upward:#?}");
+    // The floors are there to be kept: the registry and a target are imported from above.
+    assert!(graph["orchestrate"].contains("targets"));
+    assert!(graph["targets"].iter().any(|used| used.starts_with("lambda")));
+}
+
 #[test]
 fn no_two_modules_import_each_other_however_indirectly() {
     let graph = imports(&modules());
