@@ -14,6 +14,7 @@ pub mod error;
 pub mod exit_codes;
 pub mod files;
 pub mod folder;
+pub mod hints;
 pub mod lambda;
 pub mod logging;
 pub mod options;

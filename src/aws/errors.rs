@@ -50,7 +50,10 @@ impl CredentialsProblem {
             },
             CredentialsProblem::Denied => Error::Preflight {
                 message: format!("AWS denied access ({detail})"),
-                hint: "the identity needs sts:GetCallerIdentity plus CloudFormation, Lambda, IAM, S3 and API Gateway permissions to deploy; check the profile or role".into(),
+                hint: crate::hints::needs(
+                    "sts:GetCallerIdentity plus CloudFormation, Lambda, IAM, S3 and API Gateway permissions to deploy",
+                    Some("check the profile or role"),
+                ),
             },
             CredentialsProblem::Unusable => Error::Preflight {
                 message: format!("no usable AWS credentials: {detail}"),

@@ -202,7 +202,10 @@ where
     crate::aws::errors::deploy_call_failed(
         format_args!("{what} {}", location.uri()),
         err,
-        "the deploying role needs s3:GetObject, s3:PutObject and s3:DeleteObject on the artifact bucket's agentdeploy/ prefix",
+        &crate::hints::needs(
+            "s3:GetObject, s3:PutObject and s3:DeleteObject on the artifact bucket's agentdeploy/ prefix",
+            None,
+        ),
     )
 }
 

@@ -8,11 +8,12 @@ use crate::error::{Error, Result};
 /// marker). A bucket that is already gone counts as empty.
 pub async fn empty_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<usize> {
     use aws_sdk_s3::types::ObjectIdentifier;
-    let failed = |operation: &str, detail: String| {
-        Error::Deploy {
+    let failed = |operation: &str, detail: String| Error::Deploy {
         message: format!("{operation} on the session bucket {bucket} failed: {detail}"),
-        hint: "the identity needs s3:ListBucketVersions, s3:DeleteObject and s3:DeleteObjectVersion on it; the stack was left as it was".into(),
-    }
+        hint: crate::hints::needs(
+            "s3:ListBucketVersions, s3:DeleteObject and s3:DeleteObjectVersion on it",
+            Some("the stack was left as it was"),
+        ),
     };
     let mut sessions = 0;
     let (mut key_marker, mut version_marker) = (None, None);

@@ -169,7 +169,11 @@ fn no_room_imports_one_above_it() {
     assert!(upward.is_empty(), "imports of a room above: {upward:#?}");
     // The floors are there to be kept: the registry and a target are imported from above.
     assert!(graph["orchestrate"].contains("targets"));
-    assert!(graph["targets"].iter().any(|used| used.starts_with("lambda")));
+    assert!(
+        graph["targets"]
+            .iter()
+            .any(|used| used.starts_with("lambda"))
+    );
 }
 
 #[test]
@@ -248,4 +252,18 @@ fn the_lambda_rooms_import_one_way_and_only_ship_calls_aws() {
         );
     }
     assert!(repo().join("src/lambda/ship/mod.rs").is_file());
+}
+
+/// A refused call's hint is made in one place (`src/hints.rs`): no other file spells out what
+/// the deploying identity needs.
+#[test]
+fn permission_hints_are_made_in_one_place() {
+    let spelt: Vec<String> = modules()
+        .into_iter()
+        .filter(|(name, code)| {
+            name != "hints" && (code.contains("role needs ") || code.contains("identity needs "))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert!(spelt.is_empty(), "permission hints spelt out in {spelt:?}");
 }

@@ -348,7 +348,7 @@ async fn log_group_owner(
         .await
         .map_err(|e| Error::Deploy {
             message: crate::aws::errors::call_failed(format_args!("DescribeLogGroups {group}"), &e),
-            hint: "the deploying role needs logs:DescribeLogGroups".into(),
+            hint: crate::hints::needs("logs:DescribeLogGroups", None),
         })?;
     let exists = found
         .log_groups()
@@ -380,7 +380,7 @@ async fn keep_existing_log_group(inputs: &StackRequest<'_>) -> Result<String> {
                 format_args!("PutRetentionPolicy {group}"),
                 &e,
             ),
-            hint: "the deploying role needs logs:PutRetentionPolicy".into(),
+            hint: crate::hints::needs("logs:PutRetentionPolicy", None),
         })?;
     Ok(format!(
         "log group {group} existed before this stack (an earlier deploy's): kept as it is, with its retention set to {} days; `agentdeploy destroy` leaves it",
@@ -672,7 +672,7 @@ pub async fn put_ssm_secrets(
                     format_args!("storing secret {name} in SSM ({parameter})"),
                     &e,
                 ),
-                hint: "the deploying identity needs ssm:PutParameter on /agentdeploy/*".into(),
+                hint: crate::hints::needs("ssm:PutParameter on /agentdeploy/*", None),
             })?;
     }
     Ok(())

@@ -25,11 +25,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
-    crate::aws::errors::failed_call(what, err, |message| {
-        Error::Verify {
+    crate::aws::errors::failed_call(what, err, |message| Error::Verify {
         message,
-        hint: "reading metrics needs cloudwatch:GetMetricData and cloudwatch:ListMetrics (and cloudwatch:DescribeAlarms for alarms); check the profile or role".into(),
-    }
+        hint: crate::hints::needs(
+            "cloudwatch:GetMetricData and cloudwatch:ListMetrics (and cloudwatch:DescribeAlarms for alarms) to read metrics",
+            Some("check the profile or role"),
+        ),
     })
 }
 

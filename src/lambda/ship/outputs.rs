@@ -153,7 +153,10 @@ pub async fn stack_owns_log_group(
                 format_args!("DescribeStackResource {stack_name} AgentLogGroup"),
                 &err,
             ),
-            hint: "the deploying role needs cloudformation:DescribeStackResource; nothing was changed, deploy again".into(),
+            hint: crate::hints::needs(
+                "cloudformation:DescribeStackResource",
+                Some("nothing was changed, deploy again"),
+            ),
         }),
     }
 }

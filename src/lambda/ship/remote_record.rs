@@ -26,7 +26,10 @@ where
 {
     Error::Deploy {
         message: crate::aws::errors::call_failed(what, err),
-        hint: "the deploying role needs ssm:GetParameter and ssm:PutParameter on /agentdeploy/* (and kms:Decrypt for SecureStrings)".into(),
+        hint: crate::hints::needs(
+            "ssm:GetParameter and ssm:PutParameter on /agentdeploy/* (and kms:Decrypt for SecureStrings)",
+            None,
+        ),
     }
 }
 
