@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-pub use crate::options::{AgentSection, EnvironmentSection};
+use crate::options::{AgentSection, EnvironmentSection};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

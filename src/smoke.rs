@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-pub use crate::output::{CaseResult, SmokeReport};
+use crate::output::{CaseResult, SmokeReport};
 
 /// A case file, read and validated.
 #[derive(Debug, Clone)]

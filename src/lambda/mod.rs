@@ -26,7 +26,6 @@ use crate::lambda::analyse::{agent, hosted_interpreters, iam, requirements};
 use crate::lambda::bundle::{bytecode, cold_start};
 use crate::lambda::render::code_interpreter;
 use crate::lambda::settings::{DeploymentKind, LambdaSettings, SecretsStore};
-use crate::lambda::ship::outputs;
 use crate::output::PlanView;
 
 /// Everything known about one deployment before anything remote happens.
@@ -46,7 +45,7 @@ fn refuse_unused_sessions(
     settings: &LambdaSettings,
 ) -> Result<()> {
     if settings.conversation.session_ttl_days().is_some()
-        && analysis.entry.kind == agent::EntryKind::Handler
+        && analysis.entry.kind == crate::lambda::analyse::entry::EntryKind::Handler
     {
         return Err(crate::error::Error::Usage {
             flag: "--conversation session".into(),
@@ -196,9 +195,9 @@ impl LambdaPlan {
                 "quota": format!("{}/{}", l.quota, l.quota_period.to_lowercase()),
             })),
             "reserved_concurrency": settings.reserved_concurrency,
-            "alias": outputs::LIVE_ALIAS,
+            "alias": crate::lambda::render::LIVE_ALIAS,
             "log_group": {
-                "name": outputs::log_group_name(&settings.function_name),
+                "name": crate::lambda::render::log_group_name(&settings.function_name),
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,
@@ -237,7 +236,7 @@ impl LambdaPlan {
 
     /// The cold start to expect before anything is built: the requirements' usual imports, with
     /// bytecode when the runtime's interpreter is here or the build runs in its image.
-    pub fn expected_cold_start(&self, settings: &LambdaSettings) -> cold_start::ColdStart {
+    pub fn expected_cold_start(&self, settings: &LambdaSettings) -> crate::build_report::ColdStart {
         let bytecode = which::which(settings.runtime.interpreter()).is_ok()
             || settings.use_container == crate::lambda::kinds::UseContainer::Always;
         let imports = cold_start::Imports::expected(&self.requirements.specifiers, bytecode);
@@ -247,7 +246,7 @@ impl LambdaPlan {
     fn text_lines(
         &self,
         settings: &LambdaSettings,
-        cold_start: &cold_start::ColdStart,
+        cold_start: &crate::build_report::ColdStart,
         build_import: &std::result::Result<String, String>,
     ) -> Vec<(&'static str, String)> {
         let mut lines = vec![("project", settings.out_dir.display().to_string())];
@@ -259,11 +258,15 @@ impl LambdaPlan {
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let what = match entry.kind {
-            agent::EntryKind::Agent => format!("Agent `{}`", entry.name),
-            agent::EntryKind::Handler => format!("{}(event, context)", entry.name),
-            agent::EntryKind::Main => format!("{}()", entry.name),
-            agent::EntryKind::Entrypoint => format!("@app.entrypoint {}()", entry.name),
-            agent::EntryKind::Asgi => format!("web app `{}`", entry.name),
+            crate::lambda::analyse::entry::EntryKind::Agent => format!("Agent `{}`", entry.name),
+            crate::lambda::analyse::entry::EntryKind::Handler => {
+                format!("{}(event, context)", entry.name)
+            }
+            crate::lambda::analyse::entry::EntryKind::Main => format!("{}()", entry.name),
+            crate::lambda::analyse::entry::EntryKind::Entrypoint => {
+                format!("@app.entrypoint {}()", entry.name)
+            }
+            crate::lambda::analyse::entry::EntryKind::Asgi => format!("web app `{}`", entry.name),
         };
         lines.push(("entry", format!("{what} ({file}:{})", entry.line)));
         if let Some(web) = &self.project.web {

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::AgentSection;
 use crate::error::{Error, Result};
 use crate::lambda::kinds::{Architecture, AuthMode, EndpointKind, UseContainer};
+use crate::lambda::names::{ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
+use crate::options::AgentSection;
 use crate::options::{Given, Layers, Source};
 use crate::target::ResolveInput;
 
@@ -66,7 +67,7 @@ impl DeploymentKind {
     }
 }
 
-pub use crate::lambda::runtime::Runtime;
+use crate::lambda::runtime::Runtime;
 
 /// Whose conversation a request continues (reference §5). Serialized as its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1279,12 +1280,6 @@ pub fn default_runtime(probe: &dyn InterpreterProbe) -> Runtime {
         .first_available(&Runtime::SUPPORTED)
         .unwrap_or(Runtime::FALLBACK)
 }
-
-/// The API stage's variable that holds the stack's origin value: an event carrying it came
-/// through the stack's own API Gateway (sessions trust its caller identity). The value is a
-/// secret kept in SSM (`origin_parameter_name`); the function's variable `ORIGIN_VARIABLE` names
-/// that parameter, never the value, so nobody who may only invoke or read the function learns it.
-pub use crate::lambda::names::{ORIGIN_STAGE_VARIABLE, ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
 
 /// Where the stack's origin value is kept (a SecureString, removed by `destroy` with the rest).
 pub fn origin_parameter_name(stack_name: &str) -> String {

@@ -2,11 +2,12 @@
 //! this module's analysis, rendering, sam runner and stack outputs.
 
 use crate::aws::AwsContext;
+use crate::build_report::ResolvedBy;
 use crate::cli::CostArgs;
 use crate::error::Result;
 use crate::lambda::LambdaPlan;
 use crate::lambda::bundle::cold_start;
-use crate::lambda::bundle::resolve::ResolvedBy;
+use crate::lambda::bundle::pipeline::StackRequest;
 use crate::lambda::kinds::{AuthMode, EndpointKind};
 use crate::lambda::pricing;
 use crate::lambda::render::code_interpreter;
@@ -14,9 +15,9 @@ use crate::lambda::settings::{
     ArtifactBucket, CachedProbe, DeploymentKind, LambdaSettings, PathProbe,
 };
 use crate::lambda::ship::artifact_bucket;
-use crate::lambda::ship::deploy::{self, StackRequest};
+use crate::lambda::ship::deploy::{self};
 use crate::lambda::ship::operate;
-use crate::lambda::ship::outputs::{self, StackOutputs};
+use crate::lambda::ship::outputs::StackOutputs;
 use crate::lambda::ship::remote_record;
 use crate::options::AgentSection;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
@@ -324,11 +325,11 @@ impl Target for LambdaTarget {
     }
 
     fn log_group(&self, function_name: &str) -> String {
-        outputs::log_group_name(function_name)
+        crate::lambda::render::log_group_name(function_name)
     }
 
     fn live_alias(&self) -> &'static str {
-        outputs::LIVE_ALIAS
+        crate::lambda::render::LIVE_ALIAS
     }
 
     async fn state(

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-pub use crate::lambda::analyse::entry::{Entry, EntryKind, MainSignature};
-pub use crate::lambda::analyse::facts::{BedrockModelUse, Import};
+use crate::lambda::analyse::entry::{Entry, EntryKind, MainSignature};
+use crate::lambda::analyse::facts::{BedrockModelUse, Import};
 
 /// The largest agent source we accept; generated agents are a few hundred lines.
 pub const MAX_AGENT_BYTES: u64 = 1024 * 1024;

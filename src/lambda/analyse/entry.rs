@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::files;
 use crate::lambda::analyse::parse::parse_module;
 use crate::lambda::analyse::syntax::line_col;
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MainSignature {

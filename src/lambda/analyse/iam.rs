@@ -273,7 +273,7 @@ pub fn model_resources(model_id: &str) -> Vec<Value> {
 mod tests {
     use super::*;
     use crate::lambda::analyse::analyse_source;
-    use crate::lambda::settings::Runtime;
+    use crate::lambda::runtime::Runtime;
     use std::path::Path;
 
     fn plan(src: &str) -> IamPlan {

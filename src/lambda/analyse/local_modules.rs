@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::lambda::analyse::agent::{AgentAnalysis, LocalModule};
 use crate::lambda::analyse::facts::collect_facts;
 use crate::lambda::analyse::parse::parse_module;
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 
 /// The entry file's imports that resolve beside it (`name.py` or a `name/` package), and
 /// theirs, transitively: each file is parsed (its syntax errors name it) and its imports, model

@@ -25,7 +25,7 @@ use crate::lambda::analyse::local_modules::ship_local_imports;
 use crate::lambda::analyse::locate::locate;
 use crate::lambda::analyse::parse::parse_module;
 use crate::lambda::analyse::syntax::line_col;
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 
 /// Room for the parser and the tree walks, which recurse once per nesting level: an agent file
 /// (at most 1 MiB) nested as deep as it can be (a million unary minuses: measured under 1 GiB

@@ -10,7 +10,7 @@ use ruff_text_size::Ranged;
 use crate::error::{Error, Result};
 use crate::lambda::analyse::compile_checks;
 use crate::lambda::analyse::syntax::line_col;
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 
 /// Deepest statement/expression nesting CPython 3.13 compiles; past it, compile() raises
 /// RecursionError (measured: `x = 1` then 9,995 `+ 1` terms compile, 9,996 do not).

@@ -329,7 +329,7 @@ pub fn normalize_name(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::lambda::analyse::analyse_source;
-    use crate::lambda::settings::Runtime;
+    use crate::lambda::runtime::Runtime;
 
     fn inferred(src: &str, local: &[&str]) -> Vec<String> {
         let a = analyse_source(

@@ -48,7 +48,7 @@ pub fn largest_entries(artifact: &Path, n: usize) -> Vec<(String, u64)> {
 /// Measures the artifact; over the limit is a build error naming the largest packages.
 const OVERSIZE_HINT: &str = "drop unused dependencies (check the plan's requirements), move large ones to a Lambda layer, or package the agent as a container image";
 
-pub use crate::build_report::mib;
+use crate::build_report::mib;
 
 fn oversize(size: u64, limit: u64, largest: &str) -> Error {
     Error::Build {

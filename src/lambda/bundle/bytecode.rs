@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::lambda::kinds::Architecture;
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 
 const PROBE: &str = include_str!("../../../templates/bytecode_probe.py");
 
@@ -73,7 +73,7 @@ const TASK_ROOT: &str = "/var/task";
 /// Where the sandbox writes its pycs.
 const BYTECODE_OUT: &str = "/var/agentdeploy-bytecode";
 
-pub use crate::build_report::Bytecode;
+use crate::build_report::Bytecode;
 
 pub struct BytecodeRequest<'a> {
     pub artifact_dir: &'a Path,
@@ -675,7 +675,7 @@ fn source_of_pyc(relative: &Path) -> Option<PathBuf> {
 }
 
 /// The top-level names of what the agent imports, for the fallback.
-pub fn top_level_packages(imports: &[crate::lambda::analyse::agent::Import]) -> Vec<String> {
+pub fn top_level_packages(imports: &[crate::lambda::analyse::facts::Import]) -> Vec<String> {
     let mut packages: Vec<String> = imports
         .iter()
         .map(|import| import.top_level().to_string())

@@ -19,7 +19,7 @@ const STRANDS_MODULES: u64 = 1130;
 /// A rough count for any other distribution, when nothing better is known.
 const MODULES_PER_DISTRIBUTION: u64 = 40;
 
-pub use crate::build_report::{ColdStart, InitClass};
+use crate::build_report::{ColdStart, InitClass};
 
 /// What the estimate knows about the artifact.
 pub struct Imports {
@@ -56,7 +56,7 @@ impl Imports {
     }
 
     /// After a build: what the build-time import loaded (`build.bytecode`).
-    pub fn built(bytecode: &crate::lambda::bundle::bytecode::Bytecode) -> Imports {
+    pub fn built(bytecode: &crate::build_report::Bytecode) -> Imports {
         Imports {
             modules: bytecode.modules,
             bytecode: bytecode.method != "none",
@@ -153,7 +153,7 @@ mod tests {
             "{}",
             cold.basis
         );
-        let built = Imports::built(&crate::lambda::bundle::bytecode::Bytecode {
+        let built = Imports::built(&crate::build_report::Bytecode {
             modules: 1129,
             bytes: 22_000_000,
             method: "import".into(),

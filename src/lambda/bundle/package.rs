@@ -44,7 +44,7 @@ pub struct DepsFacts {
     pub unzipped_bytes: u64,
     /// The bytecode compiled into them when they were built.
     #[serde(default)]
-    pub bytecode: Option<crate::lambda::bundle::bytecode::Bytecode>,
+    pub bytecode: Option<crate::build_report::Bytecode>,
 }
 
 impl SharedDeps {
@@ -83,7 +83,7 @@ pub struct PackageRequest {
     /// A fresh build replaces the dependency zip even when the set is the same.
     pub fresh_build: bool,
     /// What a fresh build compiled, kept in the facts for the agents that reuse the zip.
-    pub bytecode: Option<crate::lambda::bundle::bytecode::Bytecode>,
+    pub bytecode: Option<crate::build_report::Bytecode>,
 }
 
 /// One file to put in a zip: its name inside the archive, where to read it, and what the walk

@@ -175,16 +175,16 @@ pub(crate) async fn build_unpinned(
         return Ok(None);
     }
     let (by, uv) = if crate::lambda::tools::runtime_interpreter(settings.runtime).is_some() {
-        (resolve::ResolvedBy::SamBuild, None)
+        (crate::build_report::ResolvedBy::SamBuild, None)
     } else if sam::without_interpreter(&build).await == Some(BuildStrategy::CrossPlatformPip)
         && let Ok(uv) = which::which("uv")
     {
-        (resolve::ResolvedBy::Uv, Some(uv))
+        (crate::build_report::ResolvedBy::Uv, Some(uv))
     } else {
         return Ok(None);
     };
     let heading = match by {
-        resolve::ResolvedBy::Uv => "Resolved by uv",
+        crate::build_report::ResolvedBy::Uv => "Resolved by uv",
         _ => "Resolved by sam build",
     };
     write_requirements(
@@ -236,7 +236,7 @@ pub(crate) struct Built {
     /// The dependencies were reused rather than built.
     pub(crate) cached: bool,
     pub(crate) artifact_bytes: u64,
-    pub(crate) bytecode: Option<bytecode::Bytecode>,
+    pub(crate) bytecode: Option<crate::build_report::Bytecode>,
     pub(crate) warnings: Vec<String>,
 }
 
@@ -332,7 +332,7 @@ struct Ready {
     /// Reused rather than built now.
     cached: bool,
     artifact_bytes: u64,
-    bytecode: Option<bytecode::Bytecode>,
+    bytecode: Option<crate::build_report::Bytecode>,
     warnings: Vec<String>,
 }
 
@@ -403,7 +403,7 @@ pub(crate) async fn compile_bytecode(
     inputs: &StackRequest<'_>,
     artifact_dir: &std::path::Path,
     code_dir: &std::path::Path,
-) -> Result<(bytecode::Bytecode, Option<String>)> {
+) -> Result<(crate::build_report::Bytecode, Option<String>)> {
     let settings = inputs.settings;
     let agent_file = inputs
         .plan

@@ -5,7 +5,7 @@
 //! packages) pip's `--dry-run --report` with the runtime's platform tags, Python version and
 //! `cp`, wheels only. The pinned list makes later builds reproducible.
 
-pub use crate::lambda::analyse::requirements::normalize_name;
+use crate::lambda::analyse::requirements::normalize_name;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::files::write_atomically;
 use crate::lambda::kinds::Architecture;
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 use crate::process::{ToolOptions, run_tool};
 use crate::timings;
 
@@ -106,7 +106,7 @@ fn find_pip_python() -> Option<PathBuf> {
     None
 }
 
-pub use crate::build_report::ResolvedBy;
+use crate::build_report::ResolvedBy;
 
 #[derive(Debug, Clone)]
 pub struct Resolved {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::files::write_atomically;
 use crate::lambda::bundle::resolve::{pip_python, platform_flags};
 use crate::lambda::kinds::{Architecture, UseContainer};
-use crate::lambda::settings::Runtime;
+use crate::lambda::runtime::Runtime;
 use crate::lambda::tools::{SamCli, docker_answers, docker_error};
 use crate::process::{ToolOptions, ToolRun, run_tool};
 

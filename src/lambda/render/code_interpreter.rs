@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::lambda::analyse::agent::{AgentAnalysis, Entry, EntryKind, MainSignature};
+use crate::lambda::analyse::agent::AgentAnalysis;
+use crate::lambda::analyse::entry::Entry;
+use crate::lambda::analyse::entry::EntryKind;
+use crate::lambda::analyse::entry::MainSignature;
 use crate::lambda::settings::DeploymentKind;
 
 pub const SOURCE: &str = include_str!("../../../templates/code_interpreter.py");

@@ -6,7 +6,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::lambda::analyse::agent::{AgentAnalysis, EntryKind};
+use crate::lambda::analyse::agent::AgentAnalysis;
+use crate::lambda::analyse::entry::EntryKind;
 use crate::lambda::kinds::{Architecture, EndpointKind};
 use crate::lambda::settings::{DeploymentKind, LambdaSettings};
 

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
+use crate::build_report::ResolvedBy;
 use crate::error::{Error, Result};
-pub use crate::lambda::bundle::pipeline::StackRequest;
+use crate::lambda::bundle::pipeline::StackRequest;
 use crate::lambda::bundle::pipeline::{Deps, build_or_reuse, pin, sam_env};
-use crate::lambda::bundle::resolve::ResolvedBy;
 use crate::lambda::bundle::sam::BuildStrategy;
-use crate::lambda::bundle::{bytecode, resolve};
 use crate::lambda::render;
 use crate::lambda::settings::SecretsStore;
 use crate::lambda::ship::outputs::{self, StackOutputs};
@@ -21,7 +20,7 @@ use crate::timings;
 pub struct StackDeployed {
     pub outputs: StackOutputs,
     pub pins: Vec<String>,
-    pub resolved_by: resolve::ResolvedBy,
+    pub resolved_by: crate::build_report::ResolvedBy,
     pub strategy: BuildStrategy,
     /// Built dependencies were reused: this agent's previous build (a code-only change) or
     /// another agent's with the same set.
@@ -29,7 +28,7 @@ pub struct StackDeployed {
     pub artifact_bytes: u64,
     /// sam found nothing to change.
     pub no_changes: bool,
-    pub function: outputs::FunctionState,
+    pub function: crate::target::FunctionState,
     /// The version `live` serves after this deploy.
     pub live_version: Option<String>,
     /// The newest published version (the `candidate` alias).
@@ -37,7 +36,7 @@ pub struct StackDeployed {
     /// What the deploy did differently from the plan, said once.
     pub warnings: Vec<String>,
     /// The bytecode shipped (None: reused from a build whose facts were not kept).
-    pub bytecode: Option<bytecode::Bytecode>,
+    pub bytecode: Option<crate::build_report::Bytecode>,
     /// What the build cache shared through the artifact bucket did.
     pub remote_cache: CacheUse,
 }
@@ -54,7 +53,7 @@ pub async fn check_stack_before_deploy(
     let Some(state) = outputs::stack_state(cfn, stack_name).await? else {
         return Ok(());
     };
-    if let Some(owner) = state.tags.get(outputs::STACK_TAG)
+    if let Some(owner) = state.tags.get(crate::lambda::render::STACK_TAG)
         && owner != function_name
     {
         return Err(Error::Usage {
@@ -264,7 +263,7 @@ impl SharedCache {
 /// What verifying the deployed stack found.
 struct Verified {
     outputs: StackOutputs,
-    function: outputs::FunctionState,
+    function: crate::target::FunctionState,
     live_version: Option<String>,
     candidate_version: Option<String>,
 }
@@ -287,7 +286,12 @@ async fn verify_deployed(
     }
     let candidate_version = match &outputs.function_name {
         Some(function_name) => {
-            outputs::alias_version(&lambda, function_name, outputs::CANDIDATE_ALIAS).await?
+            outputs::alias_version(
+                &lambda,
+                function_name,
+                crate::lambda::render::CANDIDATE_ALIAS,
+            )
+            .await?
         }
         None => None,
     };
@@ -339,7 +343,7 @@ async fn log_group_owner(
     cfn: &aws_sdk_cloudformation::Client,
 ) -> Result<LogGroup> {
     let settings = inputs.settings;
-    let group = outputs::log_group_name(&settings.function_name);
+    let group = crate::lambda::render::log_group_name(&settings.function_name);
     let logs = crate::aws::clients::logs(&inputs.aws.sdk);
     let found = logs
         .describe_log_groups()
@@ -367,7 +371,7 @@ async fn log_group_owner(
 
 async fn keep_existing_log_group(inputs: &StackRequest<'_>) -> Result<String> {
     let settings = inputs.settings;
-    let group = outputs::log_group_name(&settings.function_name);
+    let group = crate::lambda::render::log_group_name(&settings.function_name);
     let days = i32::try_from(settings.log_retention_days).unwrap_or(i32::MAX);
     crate::aws::clients::logs(&inputs.aws.sdk)
         .put_retention_policy()
@@ -522,7 +526,7 @@ async fn verify(
     cfn: &aws_sdk_cloudformation::Client,
     lambda: &aws_sdk_lambda::Client,
     stack_name: &str,
-) -> Result<(StackOutputs, outputs::FunctionState, Option<String>)> {
+) -> Result<(StackOutputs, crate::target::FunctionState, Option<String>)> {
     let state = outputs::stack_state(cfn, stack_name)
         .await?
         .ok_or_else(|| Error::Verify {
@@ -579,7 +583,7 @@ async fn restore_url_auth(
     let current = match lambda
         .get_function_url_config()
         .function_name(function_name)
-        .qualifier(outputs::LIVE_ALIAS)
+        .qualifier(crate::lambda::render::LIVE_ALIAS)
         .send()
         .await
     {
@@ -588,7 +592,7 @@ async fn restore_url_auth(
             return Err(outputs::sdk_error(
                 &format!(
                     "GetFunctionUrlConfig {function_name}:{}",
-                    outputs::LIVE_ALIAS
+                    crate::lambda::render::LIVE_ALIAS
                 ),
                 &err,
             ));
@@ -600,7 +604,7 @@ async fn restore_url_auth(
     lambda
         .update_function_url_config()
         .function_name(function_name)
-        .qualifier(outputs::LIVE_ALIAS)
+        .qualifier(crate::lambda::render::LIVE_ALIAS)
         .auth_type(wanted.clone())
         .send()
         .await
@@ -608,7 +612,7 @@ async fn restore_url_auth(
             outputs::sdk_error(
                 &format!(
                     "UpdateFunctionUrlConfig {function_name}:{}",
-                    outputs::LIVE_ALIAS
+                    crate::lambda::render::LIVE_ALIAS
                 ),
                 &err,
             )

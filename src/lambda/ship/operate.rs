@@ -9,7 +9,9 @@ use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_smithy_types::Blob;
 
 use crate::error::{Error, Result};
-use crate::lambda::ship::outputs::{self, LIVE_ALIAS, STACK_TAG};
+use crate::lambda::render::LIVE_ALIAS;
+use crate::lambda::render::STACK_TAG;
+use crate::lambda::ship::outputs::{self};
 use crate::lambda::ship::ownership;
 use crate::target::{DeploymentState, Invocation, PublishedVersion, Teardown};
 
@@ -307,7 +309,7 @@ pub async fn destroy(
             stack_name,
             function_name,
             recorded,
-            ownership::Change::Destroy,
+            crate::target::Change::Destroy,
         )?,
         None => None,
     };
@@ -334,7 +336,7 @@ pub async fn check_owner(
     function_name: &str,
     stack_name: &str,
     recorded: bool,
-    action: ownership::Change,
+    action: crate::target::Change,
 ) -> Result<Option<String>> {
     let cfn = crate::aws::clients::cloudformation(sdk);
     match outputs::stack_state(&cfn, stack_name).await? {

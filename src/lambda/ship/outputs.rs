@@ -1,8 +1,8 @@
 //! After (and before) `sam deploy`: the stack's state, outputs and failure reasons through
 //! aws-sdk-cloudformation, and the function's readiness through aws-sdk-lambda (reference §7).
 
-pub use crate::lambda::render::{CANDIDATE_ALIAS, LIVE_ALIAS, STACK_TAG, log_group_name};
-pub use crate::target::{FunctionState, PublishedVersion};
+use crate::lambda::render::{LIVE_ALIAS, STACK_TAG};
+use crate::target::{FunctionState, PublishedVersion};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

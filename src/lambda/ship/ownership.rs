@@ -5,8 +5,9 @@
 //! they change anything, so a mistyped `--stack-name` never takes over or deletes a stack.
 
 use crate::error::{Error, Result};
-use crate::lambda::ship::outputs::{STACK_TAG, StackState};
-pub use crate::target::Change;
+use crate::lambda::render::STACK_TAG;
+use crate::lambda::ship::outputs::StackState;
+use crate::target::Change;
 
 fn verb(change: Change) -> &'static str {
     match change {

@@ -141,7 +141,7 @@ pub async fn cache_key(sdk: &aws_config::SdkConfig) -> Result<Vec<u8>> {
     .await
 }
 
-/// The stack's origin value (see `settings::ORIGIN_VARIABLE`): read, or made by the first
+/// The stack's origin value (see `names::ORIGIN_VARIABLE`): read, or made by the first
 /// deploy that needs it; hex, as the template parameter carries it.
 pub async fn origin_value(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<String> {
     let key = key_at(
