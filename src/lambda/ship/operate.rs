@@ -66,21 +66,6 @@ pub async fn ready_outputs(
     Ok(Some(stack_outputs))
 }
 
-/// After a rollback, the next deploy moves `live` back to the stack's own version.
-pub async fn restore_live(
-    sdk: &aws_config::SdkConfig,
-    stack_name: &str,
-    function_name: &str,
-) -> Result<Option<String>> {
-    crate::lambda::ship::deploy::point_live_at_stack_version(
-        &crate::aws::clients::cloudformation(sdk),
-        &crate::aws::clients::lambda(sdk),
-        stack_name,
-        function_name,
-    )
-    .await
-}
-
 /// What AWS says now: a state that is not Active is shown as it is; a call that fails is an
 /// error (never "no function", "no versions").
 pub async fn state(
@@ -265,14 +250,6 @@ pub async fn invoke_streamed(
     })
 }
 
-/// The live alias's version (`None`: no such function or alias).
-pub async fn live_version(
-    sdk: &aws_config::SdkConfig,
-    function_name: &str,
-) -> Result<Option<String>> {
-    outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
-}
-
 /// The live alias's version (`None`: no alias) and every published version, oldest first.
 pub async fn versions(
     sdk: &aws_config::SdkConfig,
@@ -282,14 +259,6 @@ pub async fn versions(
     let live = outputs::live_version(&lambda, function_name).await?;
     let published = outputs::published_versions(&lambda, function_name).await?;
     Ok((live, published))
-}
-
-pub async fn point_live(
-    sdk: &aws_config::SdkConfig,
-    function_name: &str,
-    version: &str,
-) -> Result<()> {
-    outputs::point_live(&crate::aws::clients::lambda(sdk), function_name, version).await
 }
 
 /// Deletes the stack (after its sessions: CloudFormation cannot delete a bucket that holds
