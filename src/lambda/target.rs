@@ -17,7 +17,7 @@ use crate::lambda::settings::{
 use crate::lambda::ship::artifact_bucket;
 use crate::lambda::ship::deploy::{self};
 use crate::lambda::ship::operate;
-use crate::lambda::ship::outputs::{self, StackOutputs};
+use crate::lambda::ship::outputs::StackOutputs;
 use crate::lambda::ship::remote_record;
 use crate::options::AgentSection;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
@@ -229,14 +229,7 @@ impl Target for LambdaTarget {
         let live_version = match (&deployed.outputs.function_name, restore_live) {
             // Held: the smoke cases decide where `live` goes.
             (Some(function_name), true) if hold_live.is_none() => {
-                // After a rollback, the next deploy moves `live` back to the stack's own version.
-                deploy::point_live_at_stack_version(
-                    &crate::aws::clients::cloudformation(&aws.sdk),
-                    &crate::aws::clients::lambda(&aws.sdk),
-                    &settings.stack_name,
-                    function_name,
-                )
-                .await?
+                operate::restore_live(&aws.sdk, &settings.stack_name, function_name).await?
             }
             _ => deployed.live_version.clone(),
         };
@@ -397,7 +390,7 @@ impl Target for LambdaTarget {
         sdk: &aws_config::SdkConfig,
         function_name: &str,
     ) -> Result<Option<String>> {
-        outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
+        operate::live_version(sdk, function_name).await
     }
 
     async fn versions(
@@ -414,7 +407,7 @@ impl Target for LambdaTarget {
         function_name: &str,
         version: &str,
     ) -> Result<()> {
-        outputs::point_live(&crate::aws::clients::lambda(sdk), function_name, version).await
+        operate::point_live(sdk, function_name, version).await
     }
 
     async fn fingerprint(

@@ -2,19 +2,20 @@
 
 use std::time::Duration;
 
-use crate::build_report::ResolvedBy;
 use crate::error::{Error, Result};
 use crate::lambda::bundle::pipeline::StackRequest;
 use crate::lambda::bundle::pipeline::{Deps, build_or_reuse, pin, sam_env};
 use crate::lambda::bundle::sam::BuildStrategy;
 use crate::lambda::render;
 use crate::lambda::settings::SecretsStore;
+use crate::lambda::ship::log_group::{LogGroup, keep_existing_log_group, log_group_owner};
 use crate::lambda::ship::outputs::{self, StackOutputs};
-use crate::lambda::ship::remote_cache::{CacheUse, RemoteCache};
+use crate::lambda::ship::remote_cache::CacheUse;
 use crate::lambda::ship::sam_deploy::{self, DeployRequest, SecretConfig};
-use crate::secrets::SecretValues;
+use crate::lambda::ship::shared_cache::SharedCache;
+use crate::lambda::ship::ssm_secrets::put_ssm_secrets;
+use crate::lambda::ship::stack_checks::check_stack_before_deploy;
 use crate::target::Phase;
-use crate::timings;
 
 #[derive(Debug, Clone)]
 pub struct StackDeployed {
@@ -39,75 +40,6 @@ pub struct StackDeployed {
     pub bytecode: Option<crate::build_report::Bytecode>,
     /// What the build cache shared through the artifact bucket did.
     pub remote_cache: CacheUse,
-}
-
-/// Refuses (or with --force repairs) a stack the deploy cannot proceed from. A stack that
-/// agentdeploy made for another function is never taken over: `a-b` and `a_b` share a default
-/// stack name, and deploying one must not replace the other (not even with --force).
-pub async fn check_stack_before_deploy(
-    cfn: &aws_sdk_cloudformation::Client,
-    stack_name: &str,
-    function_name: &str,
-    force: bool,
-) -> Result<()> {
-    let Some(state) = outputs::stack_state(cfn, stack_name).await? else {
-        return Ok(());
-    };
-    if let Some(owner) = state.tags.get(crate::lambda::render::STACK_TAG)
-        && owner != function_name
-    {
-        return Err(Error::Usage {
-            flag: "--function-name".into(),
-            message: format!(
-                "stack {stack_name} holds the function `{owner}`, deployed by agentdeploy; deploying `{function_name}` into it would replace `{owner}`"
-            ),
-            hint: Some(format!(
-                "give `{function_name}` a stack of its own with --stack-name, or deploy `{owner}` under its own name"
-            )),
-        });
-    }
-    if state.is_rollback_complete()
-        || (state.is_failed() && state.status != "UPDATE_ROLLBACK_FAILED")
-    {
-        if force {
-            tracing::warn!(
-                "stack {} is {}; deleting it (--force) before deploying again",
-                stack_name,
-                state.status
-            );
-            return outputs::delete_stack_and_wait(cfn, stack_name, Duration::from_secs(900)).await;
-        }
-        let reasons = outputs::failed_resources(cfn, stack_name).await;
-        return Err(Error::Deploy {
-            message: format!(
-                "stack {} is in {} from an earlier failed deploy{}",
-                stack_name,
-                state.status,
-                if reasons.is_empty() { String::new() } else { format!("; it failed because:\n  {}", reasons.join("\n  ")) }
-            ),
-            hint: "fix the cause above, then rerun with --force to delete the failed stack and create it again".into(),
-        });
-    }
-    if state.status == "UPDATE_ROLLBACK_FAILED" {
-        return Err(Error::Deploy {
-            message: format!("stack {} is in UPDATE_ROLLBACK_FAILED", stack_name),
-            hint: format!(
-                "continue the rollback: `aws cloudformation continue-update-rollback --stack-name {}`, then deploy again",
-                stack_name
-            ),
-        });
-    }
-    // REVIEW_IN_PROGRESS is a change set that was never executed (e.g. an interrupted run):
-    // sam deploy creates a new one, so it is not "busy".
-    if state.is_in_progress() && state.status != "REVIEW_IN_PROGRESS" {
-        return Err(Error::Deploy {
-            message: format!("stack {} is busy ({})", stack_name, state.status),
-            hint:
-                "wait for the running operation to finish (`agentdeploy status`), then deploy again"
-                    .into(),
-        });
-    }
-    Ok(())
 }
 
 /// stack checks → pin → build or reuse → deploy with secrets → verify: one line per step.
@@ -180,86 +112,6 @@ async fn before_anything_changes(
     Ok(warnings)
 }
 
-/// The shared build cache's part in one deploy, and what it did (`used`).
-struct SharedCache {
-    remote: Option<RemoteCache>,
-    resolution: std::path::PathBuf,
-    used: CacheUse,
-}
-
-impl SharedCache {
-    /// Opens the cache (unless off) and brings the set's resolution from it before pinning.
-    async fn open(inputs: &StackRequest<'_>) -> Result<SharedCache> {
-        let settings = inputs.settings;
-        let resolution = crate::lambda::bundle::resolve::cache_file(
-            &crate::lambda::bundle::pipeline::cache_dir(settings),
-            &inputs.plan.requirements.specifiers,
-            settings.runtime,
-            settings.architecture,
-        );
-        let mut remote = remote_cache(inputs).await?;
-        if let Some(remote) = &mut remote {
-            timings::timed(timings::Category::Aws, remote.fetch_resolution(&resolution)).await;
-        }
-        Ok(SharedCache {
-            remote,
-            resolution,
-            used: CacheUse::Off,
-        })
-    }
-
-    /// Shares a resolution made here, and brings the set's dependencies when none were built.
-    async fn after_pin(
-        &mut self,
-        inputs: &StackRequest<'_>,
-        pinned: &crate::lambda::bundle::pipeline::Pinned,
-        deps: &Deps,
-    ) {
-        let Some(remote) = &mut self.remote else {
-            return;
-        };
-        if pinned.resolved.by != ResolvedBy::Cache || !remote.has_resolution(&self.resolution).await
-        {
-            timings::timed(
-                timings::Category::Aws,
-                remote.store_resolution(&self.resolution),
-            )
-            .await;
-        }
-        self.used = CacheUse::Local;
-        let code_dir = inputs.settings.out_dir.join("src");
-        if pinned.built.is_none()
-            && !pinned.resolved.pins.is_empty()
-            && !inputs.settings.force
-            && timings::timed(
-                timings::Category::Aws,
-                remote.fetch_deps(&deps.shared, &deps.hash, &code_dir),
-            )
-            .await
-        {
-            self.used = CacheUse::Hit;
-        }
-    }
-
-    /// Shares the dependencies built here; returns what went wrong on the way, as warnings.
-    async fn after_build(&mut self, pins: &[String], deps: &Deps) -> Vec<String> {
-        let Some(mut remote) = self.remote.take() else {
-            return Vec::new();
-        };
-        if self.used != CacheUse::Hit
-            && !pins.is_empty()
-            && timings::timed(
-                timings::Category::Aws,
-                remote.store_deps(&deps.shared, &deps.hash),
-            )
-            .await
-        {
-            self.used = CacheUse::Stored;
-        }
-        remote.warnings
-    }
-}
-
 /// What verifying the deployed stack found.
 struct Verified {
     outputs: StackOutputs,
@@ -301,95 +153,6 @@ async fn verify_deployed(
         live_version,
         candidate_version,
     })
-}
-
-/// The build cache in the artifact bucket, unless turned off or there is no bucket yet.
-async fn remote_cache(inputs: &StackRequest<'_>) -> Result<Option<RemoteCache>> {
-    if !inputs.settings.remote_cache {
-        return Ok(None);
-    }
-    let bucket = crate::lambda::ship::artifact_bucket::find(
-        &inputs.aws.sdk,
-        &inputs.settings.artifact_bucket,
-    )
-    .await?;
-    let Some(bucket) = bucket else {
-        return Ok(None);
-    };
-    // Without its key nothing in the cache can be proven agentdeploy's: build here.
-    match crate::lambda::ship::remote_record::cache_key(&inputs.aws.sdk).await {
-        Ok(key) => Ok(Some(RemoteCache::new(&inputs.aws.sdk, bucket, key))),
-        Err(err) => {
-            tracing::warn!(
-                "the shared build cache is off for this deploy: its key could not be read ({err})"
-            );
-            Ok(None)
-        }
-    }
-}
-
-/// Who holds the function's log group `/aws/lambda/<function>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LogGroup {
-    /// None exists yet, or this stack owns it: the stack creates and keeps it.
-    Stack,
-    /// Lambda made it for an earlier deploy (before the stack owned it): CloudFormation could not
-    /// create it again, so it is kept as it is and given the retention by API.
-    Existing,
-}
-
-async fn log_group_owner(
-    inputs: &StackRequest<'_>,
-    cfn: &aws_sdk_cloudformation::Client,
-) -> Result<LogGroup> {
-    let settings = inputs.settings;
-    let group = crate::lambda::render::log_group_name(&settings.function_name);
-    let logs = crate::aws::clients::logs(&inputs.aws.sdk);
-    let found = logs
-        .describe_log_groups()
-        .log_group_name_prefix(&group)
-        .send()
-        .await
-        .map_err(|e| Error::Deploy {
-            message: crate::aws::errors::call_failed(format_args!("DescribeLogGroups {group}"), &e),
-            hint: crate::hints::needs("logs:DescribeLogGroups", None),
-        })?;
-    let exists = found
-        .log_groups()
-        .iter()
-        .any(|g| g.log_group_name() == Some(group.as_str()));
-    if !exists {
-        return Ok(LogGroup::Stack);
-    }
-    let owned = outputs::stack_owns_log_group(cfn, &settings.stack_name).await?;
-    Ok(if owned {
-        LogGroup::Stack
-    } else {
-        LogGroup::Existing
-    })
-}
-
-async fn keep_existing_log_group(inputs: &StackRequest<'_>) -> Result<String> {
-    let settings = inputs.settings;
-    let group = crate::lambda::render::log_group_name(&settings.function_name);
-    let days = i32::try_from(settings.log_retention_days).unwrap_or(i32::MAX);
-    crate::aws::clients::logs(&inputs.aws.sdk)
-        .put_retention_policy()
-        .log_group_name(&group)
-        .retention_in_days(days)
-        .send()
-        .await
-        .map_err(|e| Error::Deploy {
-            message: crate::aws::errors::call_failed(
-                format_args!("PutRetentionPolicy {group}"),
-                &e,
-            ),
-            hint: crate::hints::needs("logs:PutRetentionPolicy", None),
-        })?;
-    Ok(format!(
-        "log group {group} existed before this stack (an earlier deploy's): kept as it is, with its retention set to {} days; `agentdeploy destroy` leaves it",
-        settings.log_retention_days
-    ))
 }
 
 /// Puts the secrets where the function reads them (SSM, or NoEcho parameter overrides in a
@@ -624,111 +387,12 @@ async fn restore_url_auth(
     )))
 }
 
-/// After a `rollback`, `live` points at an older version than the stack's own; a deploy that
-/// changes nothing about the function leaves CloudFormation's alias untouched, so the alias is
-/// moved back to the stack's version here. Returns the version `live` serves afterwards.
-pub async fn point_live_at_stack_version(
-    cfn: &aws_sdk_cloudformation::Client,
-    lambda: &aws_sdk_lambda::Client,
-    stack_name: &str,
-    function_name: &str,
-) -> Result<Option<String>> {
-    let resources = cfn
-        .describe_stack_resources()
-        .stack_name(stack_name)
-        .send()
-        .await
-        .map_err(|e| outputs::sdk_error("DescribeStackResources", &e))?;
-    let Some(stack_version) = resources
-        .stack_resources()
-        .iter()
-        .filter(|r| r.resource_type() == Some("AWS::Lambda::Version"))
-        .filter_map(|r| r.physical_resource_id()?.rsplit(':').next())
-        .max_by_key(|v| v.parse::<u64>().unwrap_or(0))
-        .map(str::to_string)
-    else {
-        return outputs::live_version(lambda, function_name).await;
-    };
-    outputs::point_live(lambda, function_name, &stack_version).await?;
-    Ok(Some(stack_version))
-}
-
-/// `--secrets-store ssm`: each value as a SecureString under `/agentdeploy/<stack>/<NAME>`.
-pub async fn put_ssm_secrets(
-    sdk: &aws_config::SdkConfig,
-    stack_name: &str,
-    secrets: &SecretValues,
-) -> Result<()> {
-    let ssm = crate::aws::clients::ssm(sdk);
-    for (name, value) in &secrets.values {
-        let parameter = SecretsStore::parameter_name(stack_name, name);
-        ssm.put_parameter()
-            .name(&parameter)
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .overwrite(true)
-            .description(format!("agentdeploy secret {name} for stack {stack_name}"))
-            .send()
-            .await
-            .map_err(|e| Error::Deploy {
-                // The SDK's error never echoes the value; only the parameter name is shown.
-                message: crate::aws::errors::call_failed(
-                    format_args!("storing secret {name} in SSM ({parameter})"),
-                    &e,
-                ),
-                hint: crate::hints::needs("ssm:PutParameter on /agentdeploy/*", None),
-            })?;
-    }
-    Ok(())
-}
-
-/// Removes every parameter of a stack (`destroy`): its secrets and its record; returns how many
-/// secrets were deleted.
-pub async fn delete_ssm_secrets(sdk: &aws_config::SdkConfig, stack_name: &str) -> Result<usize> {
-    let ssm = crate::aws::clients::ssm(sdk);
-    let path = format!("/agentdeploy/{stack_name}/");
-    let mut names = Vec::new();
-    let mut pages = ssm
-        .get_parameters_by_path()
-        .path(&path)
-        .recursive(true)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            Error::internal(crate::aws::errors::call_failed(
-                format_args!("listing {path} in SSM"),
-                &e,
-            ))
-        })?;
-        names.extend(
-            page.parameters()
-                .iter()
-                .filter_map(|p| p.name().map(str::to_string)),
-        );
-    }
-    for name in &names {
-        ssm.delete_parameter()
-            .name(name)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::internal(crate::aws::errors::call_failed(
-                    format_args!("deleting {name} from SSM"),
-                    &e,
-                ))
-            })?;
-    }
-    // The deployment's own record (its input hash, its digest key) goes too, but is no secret.
-    let record = format!("{path}{}/", crate::lambda::ship::remote_record::FOLDER);
-    Ok(names.iter().filter(|n| !n.starts_with(&record)).count())
-}
-
 /// Situations the local AWS cannot produce, replayed from recorded CloudFormation traffic.
 #[cfg(test)]
 mod replayed {
     use super::*;
     use crate::exit_codes::Classified;
+    use crate::secrets::SecretValues;
     use aws_sdk_cloudformation::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
     use aws_smithy_types::body::SdkBody;

@@ -4,6 +4,8 @@
 pub mod artifact_bucket;
 pub mod deploy;
 pub mod execution_role;
+pub mod live_alias;
+pub mod log_group;
 pub mod measured;
 pub mod operate;
 pub mod outputs;
@@ -11,4 +13,7 @@ pub mod ownership;
 pub mod remote_cache;
 pub mod remote_record;
 pub mod sam_deploy;
+pub mod shared_cache;
+pub mod ssm_secrets;
+pub mod stack_checks;
 pub mod streamed_answer;

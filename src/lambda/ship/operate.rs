@@ -66,6 +66,38 @@ pub async fn ready_outputs(
     Ok(Some(stack_outputs))
 }
 
+/// After a rollback, the next deploy moves `live` back to the stack's own version.
+pub async fn restore_live(
+    sdk: &aws_config::SdkConfig,
+    stack_name: &str,
+    function_name: &str,
+) -> Result<Option<String>> {
+    crate::lambda::ship::live_alias::point_live_at_stack_version(
+        &crate::aws::clients::cloudformation(sdk),
+        &crate::aws::clients::lambda(sdk),
+        stack_name,
+        function_name,
+    )
+    .await
+}
+
+/// The live alias's version (`None`: no such function or alias).
+pub async fn live_version(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+) -> Result<Option<String>> {
+    outputs::live_version(&crate::aws::clients::lambda(sdk), function_name).await
+}
+
+/// Points the live alias at `version`.
+pub async fn point_live(
+    sdk: &aws_config::SdkConfig,
+    function_name: &str,
+    version: &str,
+) -> Result<()> {
+    outputs::point_live(&crate::aws::clients::lambda(sdk), function_name, version).await
+}
+
 /// What AWS says now: a state that is not Active is shown as it is; a call that fails is an
 /// error (never "no function", "no versions").
 pub async fn state(
@@ -289,7 +321,8 @@ pub async fn destroy(
     if stack.is_some() {
         outputs::delete_stack_and_wait(&cfn, stack_name, Duration::from_secs(1800)).await?;
     }
-    let secrets_removed = crate::lambda::ship::deploy::delete_ssm_secrets(sdk, stack_name).await?;
+    let secrets_removed =
+        crate::lambda::ship::ssm_secrets::delete_ssm_secrets(sdk, stack_name).await?;
     Ok(Teardown {
         existed: stack.is_some(),
         ownership_note,
