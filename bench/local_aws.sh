@@ -15,6 +15,8 @@ cargo build --quiet --release --manifest-path "$repo/Cargo.toml"
 bin="$repo/target/release/agentdeploy"
 export PATH="$tools/bin:$tools/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+# What the local AWS runs functions with (awslambdaric and boto3; the real Web Adapter).
+export LOCAL_AWS_RUNTIME_SITE="$tools/py313-runtime" LOCAL_AWS_WEB_ADAPTER="$tools/lwa/bin/lambda-adapter"
 
 coproc EMU { "$tools/venv/bin/python" "$repo/tests/emulator/local_aws.py" --bucket bench-artifacts 2>/dev/null; }
 emu_pid=$EMU_PID

@@ -17,9 +17,14 @@ What it adds to moto 5.2 (docs/testing.md explains each):
 - Executing a change set rebuilds the stack's outputs from the template it applied.
 - Stack operations (create/execute change set, delete stack) run one at a time, so concurrent
   deploys do not race in moto's shared tables.
-- Lambda Invoke runs the function's real handler from its uploaded zip with the Python of its
-  runtime (`python3.13` on PATH for python3.13), with the function's environment variables and
-  timeout, and `LOCAL_AWS_RUNTIME_SITE` (boto3, as Lambda's runtime provides) on PYTHONPATH.
+- Lambda Invoke runs the function's real handler from its uploaded zip as Lambda runs it, against a
+  Runtime API of its own per execution environment: a buffered function under AWS's runtime
+  interface client (`python3.13 -m awslambdaric HANDLER`, with `LOCAL_AWS_RUNTIME_SITE` — boto3
+  and awslambdaric, as Lambda's runtime provides them — on PYTHONPATH after the function's code);
+  a streamed one (the Web Adapter's exec wrapper) as the layer runs it, with AWS's own
+  `lambda-adapter` (`LOCAL_AWS_WEB_ADAPTER`) as its extension, relayed by
+  InvokeWithResponseStream as the adapter streams it. The function's environment variables and
+  timeout apply; a missing real piece fails the Invoke saying so (no played stand-in).
   Execution environments stay warm as on Lambda: the next Invoke of the same code and
   configuration reuses an idle one (module state and all); concurrent Invokes get their own; the
   log tail ends with a REPORT line that has `Init Duration` only on a cold start.
@@ -28,6 +33,7 @@ What it adds to moto 5.2 (docs/testing.md explains each):
 
 import argparse
 import base64
+import binascii
 import datetime
 import math
 import re
@@ -572,50 +578,134 @@ def _update(self, template, parameters=None):
 
 # --- Lambda Invoke without Docker --------------------------------------------------------------
 
-# One execution environment: imports the handler once, then answers events one at a time, as
-# Lambda's runtime does on a warm instance. Requests arrive as JSON lines on stdin; each answer is
-# one JSON line on the result pipe (fd in argv[4]); whatever the handler prints goes to the log
-# file the emulator reads back per request.
-_BOOTSTRAP = r"""
-import importlib, json, os, sys, time, traceback
-sys.path.insert(0, sys.argv[1])
-module_name, function_name = sys.argv[2].rsplit(".", 1)
-results = os.fdopen(int(sys.argv[4]), "w")
-class Context:
-    function_name = sys.argv[3]
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-    deadline = 0.0
-    def get_remaining_time_in_millis(self):
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-started = time.monotonic()
-try:
-    handler = getattr(importlib.import_module(module_name), function_name)
-    init_error = None
-except Exception as err:
-    traceback.print_exc()
-    init_error = {"errorMessage": str(err), "errorType": type(err).__name__,
-                  "stackTrace": traceback.format_tb(err.__traceback__)}
-init_ms = (time.monotonic() - started) * 1000
-for line in sys.stdin:
-    request = json.loads(line)
-    context = Context()
-    context.deadline = time.monotonic() + request["timeout"]
-    if init_error is not None:
-        result = {"error": init_error}
-    else:
-        try:
-            result = {"ok": handler(request["event"], context)}
-        except Exception as err:
-            traceback.print_exc()
-            result = {"error": {"errorMessage": str(err), "errorType": type(err).__name__,
-                                "stackTrace": traceback.format_tb(err.__traceback__)}}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    result["init_ms"] = init_ms
-    init_ms = None
-    results.write(json.dumps(result, default=str) + "\n")
-    results.flush()
-"""
+# --- Lambda's Runtime API, for AWS's own runtime interface client -------------------------------
+
+# Buffered functions run as Lambda's Python runtime runs them: AWS's runtime interface client
+# (`python -m awslambdaric MODULE.FUNCTION`, installed by .ci/setup beside boto3) imports the
+# handler once (INIT) and then loops: GET .../invocation/next, the handler, POST the response or
+# the error. Only the small documented protocol below is ours.
+RUNTIME_API_PREFIX = "/2018-06-01/runtime"
+EXTENSION_API_PREFIX = "/2020-01-01/extension"
+
+
+class _RuntimeApi:
+    """The Runtime API of one execution environment: hands out one queued event per `next` and
+    takes back its response, its error or the environment's INIT error."""
+
+    def __init__(self):
+        import queue
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.events = queue.Queue()
+        self.results = queue.Queue()
+        self.first_next = None  # when INIT ended: the runtime asked for its first event
+        self.stopped = threading.Event()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass  # trailers
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _answer(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path == EXTENSION_API_PREFIX + "/event/next":
+                    # An extension registered for no events (the Web Adapter's way of staying
+                    # alive) waits here until the environment is shut down.
+                    api.stopped.wait()
+                    return self._answer(200, json.dumps({"eventType": "SHUTDOWN"}).encode())
+                if self.path != RUNTIME_API_PREFIX + "/invocation/next":
+                    return self._answer(404)
+                if api.first_next is None:
+                    api.first_next = time.monotonic()
+                request_id, event, deadline_ms, arn = api.events.get()
+                self._answer(200, json.dumps(event).encode(), [
+                    ("Lambda-Runtime-Aws-Request-Id", request_id),
+                    ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
+                    ("Lambda-Runtime-Invoked-Function-Arn", arn),
+                    ("Lambda-Runtime-Trace-Id", f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}"),
+                    ("Content-Type", "application/json"),
+                ])
+
+            def _stream(self):
+                """A streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`):
+                its chunks handed on as they arrive, then the error its trailers report."""
+                chunks = queue.Queue()
+                api.results.put(("stream", chunks))
+                error = None
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        trailers = {}
+                        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                            name, _, value = line.decode("latin-1").partition(":")
+                            trailers[name.strip().lower()] = value.strip()
+                        if "lambda-runtime-function-error-type" in trailers:
+                            body = trailers.get("lambda-runtime-function-error-body", "")
+                            try:
+                                body = base64.b64decode(body).decode("utf-8", errors="replace")
+                            except (binascii.Error, ValueError):
+                                pass
+                            error = {"errorType": trailers["lambda-runtime-function-error-type"],
+                                     "errorMessage": body}
+                        break
+                    chunks.put(self.rfile.read(size))
+                    self.rfile.readline()
+                chunks.put(("end", error))
+
+            def do_POST(self):
+                if self.path == EXTENSION_API_PREFIX + "/register":
+                    self._body()
+                    return self._answer(200, json.dumps({"functionName": "", "functionVersion": "",
+                                                         "handler": ""}).encode(),
+                                        [("Lambda-Extension-Identifier", str(uuid.uuid4())),
+                                         ("Content-Type", "application/json")])
+                streaming = self.headers.get("Lambda-Runtime-Function-Response-Mode", "").lower() == "streaming"
+                if streaming and self.path.endswith("/response"):
+                    self._stream()
+                    return self._answer(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
+                body = self._body()
+                path = self.path[len(RUNTIME_API_PREFIX):] if self.path.startswith(RUNTIME_API_PREFIX) else ""
+                if path == "/init/error":
+                    api.results.put(("error", body))
+                elif path.startswith("/invocation/") and path.endswith("/response"):
+                    api.results.put(("ok", body))
+                elif path.startswith("/invocation/") and path.endswith("/error"):
+                    api.results.put(("error", body))
+                else:
+                    return self._answer(404)
+                self._answer(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.stopped.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class _Environment:
@@ -637,78 +727,123 @@ class _Environment:
         if self.web:
             self._start_web(function, python, env)
             return
-        read_end, write_end = os.pipe()
+        self.runtime_api = _RuntimeApi()
+        self.started = time.monotonic()
+        self.function_arn = function.function_arn
+        # Lambda's sys.path: the function's code, then what the runtime provides.
+        python_path = os.pathsep.join(p for p in (self.task, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [python, "-c", _BOOTSTRAP, self.task, function.handler, function.function_name, str(write_end)],
-            env=dict(env, LAMBDA_TASK_ROOT=self.task),
-            cwd=self.task,
-            stdin=subprocess.PIPE,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            pass_fds=(write_end,),
-        )
-        os.close(write_end)
-        self.results = os.fdopen(read_end)
-
-    def _start_web(self, function, python, env):
-        """The Web Adapter's part (its layer is not here): start the function's handler script
-        with the adapter's port, and wait, as the adapter does during INIT, until the readiness
-        path answers."""
-        self.results = None
-        self.port = _free_port()
-        bin_dir = os.path.join(self.work, "bin")
-        os.makedirs(bin_dir)
-        os.symlink(python, os.path.join(bin_dir, "python3"))  # the runtime's `python3`
-        started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [os.path.join(self.task, function.handler)],
-            env=dict(env, LAMBDA_TASK_ROOT=self.task, AWS_LWA_PORT=str(self.port),
-                     PATH=bin_dir + os.pathsep + env.get("PATH", "")),
+            [python, "-m", "awslambdaric", function.handler],
+            env=dict(env, LAMBDA_TASK_ROOT=self.task, PYTHONPATH=python_path,
+                     AWS_LAMBDA_RUNTIME_API=self.runtime_api.address),
             cwd=self.task,
             stdin=subprocess.DEVNULL,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its process group goes with it (close())
         )
-        path = env.get("AWS_LWA_READINESS_CHECK_PATH", "/")
-        deadline = started + float(os.environ.get("LOCAL_AWS_INIT_SECONDS", "60"))
+
+    def _start_web(self, function, python, env):
+        """As Lambda runs a function with the Web Adapter's layer: the adapter itself (AWS's
+        `lambda-adapter`, built by .ci/setup) as the layer's extension, and the runtime through
+        the layer's exec wrapper, which runs the function's handler script (its web server).
+        INIT ends when the adapter, having found the server ready at the rendered readiness
+        path, asks the Runtime API for the first event."""
+        self.runtime_api = _RuntimeApi()
+        self.started = time.monotonic()
+        self.function_arn = function.function_arn
         self.ready = False
+        self.setup_error = None
+        adapter = os.environ.get("LOCAL_AWS_WEB_ADAPTER", "")
+        if not (adapter and os.access(adapter, os.X_OK)):
+            self.setup_error = ("the Lambda Web Adapter binary is not installed "
+                                f"(LOCAL_AWS_WEB_ADAPTER={adapter!r}): run `bash .ci/setup`")
+            self.proc = subprocess.Popen(["true"], start_new_session=True)
+            return
+        bin_dir = os.path.join(self.work, "bin")
+        os.makedirs(bin_dir)
+        os.symlink(python, os.path.join(bin_dir, "python3"))  # the runtime's `python3`
+        # The layer's /opt/bootstrap, word for word (aws-lambda-web-adapter: layer/bootstrap).
+        wrapper = os.path.join(self.work, "bootstrap")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/bash\n\nexec -- "${LAMBDA_TASK_ROOT}/${_HANDLER}"')
+        os.chmod(wrapper, 0o755)
+        # Each environment its own port: several run at once on this machine.
+        run_env = dict(env, LAMBDA_TASK_ROOT=self.task, _HANDLER=function.handler,
+                       AWS_LAMBDA_RUNTIME_API=self.runtime_api.address,
+                       AWS_LWA_PORT=str(_free_port()),
+                       PATH=bin_dir + os.pathsep + env.get("PATH", ""))
+        # One process group for the environment (close() stops it whole): the adapter's.
+        self.proc = subprocess.Popen([adapter], env=run_env, cwd=self.task, stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT, process_group=0)
+        self.server_proc = subprocess.Popen([wrapper], env=run_env, cwd=self.task,
+                                            stdin=subprocess.DEVNULL, stdout=self.log,
+                                            stderr=subprocess.STDOUT, process_group=self.proc.pid)
+        deadline = self.started + float(os.environ.get("LOCAL_AWS_INIT_SECONDS", "60"))
         while self.proc.poll() is None and time.monotonic() < deadline:
+            if self.runtime_api.first_next is not None:
+                self.ready = True
+                break
+            time.sleep(0.01)  # INIT is the adapter's: it asks for an event once the server answers
+        self.init_ms = (time.monotonic() - self.started) * 1000
+
+    def stream(self, event, timeout):
+        """One event through the adapter: the bytes of its streamed response as they arrive
+        (for a Function URL or API event: the JSON prelude, eight NUL bytes, the body), then
+        None or the error its trailers reported, as ("end", error)."""
+        import queue
+
+        if not self.ready:
+            message = self.setup_error or "the function's server never became ready (INIT)"
+            yield ("end", {"errorType": "Runtime.InitError", "errorMessage": message})
+            return
+        request_id = str(uuid.uuid4())
+        self.last_request_id = request_id
+        deadline = time.monotonic() + timeout
+        self.runtime_api.events.put((request_id, event, int((time.time() + timeout) * 1000),
+                                     self.function_arn))
+        while True:
             try:
-                probe = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                probe.request("GET", path)
-                status = probe.getresponse().status
-                probe.close()
-                if status < 500:
-                    self.ready = True
-                    break
-            except OSError:
-                pass
-            time.sleep(0.02)  # the adapter's own readiness polling interval is of this order
-        self.init_ms = (time.monotonic() - started) * 1000
+                kind, value = self.runtime_api.results.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                yield ("end", {"errorType": "Sandbox.Timedout",
+                               "errorMessage": f"Task timed out after {timeout:.2f} seconds"})
+                return
+            if kind != "stream":
+                yield ("end", json.loads(value) if value else {"errorType": "Runtime.Unknown"})
+                return
+            while True:
+                try:
+                    chunk = value.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    yield ("end", {"errorType": "Sandbox.Timedout",
+                                   "errorMessage": f"Task timed out after {timeout:.2f} seconds"})
+                    return
+                if isinstance(chunk, tuple):
+                    yield chunk
+                    return
+                yield chunk
 
     def _invoke_web(self, event, timeout):
-        """One event as the adapter turns it into an HTTP request, and the answer as Lambda's
-        response stream carries it back (a JSON prelude, eight NUL bytes, the body)."""
+        """A plain Invoke of a streamed function: its whole stream, as Lambda buffers it."""
         offset = self.log.seek(0, os.SEEK_END)
-        result = None
-        if self.ready:
-            method, path, headers, body = _request_of(event)
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                answer = response.read()
-                connection.close()
-                prelude = {"statusCode": response.status,
-                           "headers": {k.lower(): v for k, v in response.getheaders()}}
-                raw = json.dumps(prelude).encode() + b"\0" * 8 + answer
-                result = {"raw": raw.decode("utf-8", errors="replace")}
-            except (OSError, http.client.HTTPException):
-                result = None
-        if result is not None:
-            result["init_ms"] = self.init_ms
-            self.init_ms = None
+        raw, error = b"", None
+        for piece in self.stream(event, timeout):
+            if isinstance(piece, tuple):
+                error = piece[1]
+            else:
+                raw += piece
+        result = {"error": error} if error is not None else {"raw": raw.decode("utf-8", errors="replace")}
+        if error is not None and error.get("errorType") == "Sandbox.Timedout":
+            result = None  # the caller reports the timeout and discards the environment
+        if result is None:
+            self.log.flush()
+            with open(self.log_path) as f:
+                f.seek(offset)
+                return None, f.read()
+        result["init_ms"] = self.init_ms
+        result["request_id"] = getattr(self, "last_request_id", None)
+        self.init_ms = None
         self.log.flush()
         with open(self.log_path) as f:
             f.seek(offset)
@@ -719,25 +854,50 @@ class _Environment:
         """(result dict, log text); result None when the environment died or timed out."""
         if self.web:
             return self._invoke_web(event, timeout)
-        offset = self.log.seek(0, os.SEEK_END)
-        self.proc.stdin.write(json.dumps({"event": event, "timeout": timeout}) + "\n")
-        self.proc.stdin.flush()
-        import select
+        import queue
 
-        ready, _, _ = select.select([self.results], [], [], timeout)
-        line = self.results.readline() if ready else ""
+        offset = self.log.seek(0, os.SEEK_END)
+        request_id = str(uuid.uuid4())
+        deadline_ms = int((time.time() + timeout) * 1000)
+        self.runtime_api.events.put((request_id, event, deadline_ms, self.function_arn))
+        result = None
+        waited = time.monotonic()
+        # INIT and the request share the wait, as they share Lambda's timeout on a cold start.
+        while result is None and time.monotonic() - waited < timeout:
+            try:
+                kind, body = self.runtime_api.results.get(timeout=0.05)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.runtime_api.results.empty():
+                    break  # the runtime exited without an answer
+                continue
+            try:
+                answer = json.loads(body) if body else None
+            except ValueError:
+                answer = body.decode("utf-8", errors="replace")
+            result = {kind: answer}
+        if result is not None:
+            init_ended = self.runtime_api.first_next
+            if self.started is not None and init_ended is not None:
+                result["init_ms"] = (init_ended - self.started) * 1000
+            self.started = None
+            result["request_id"] = request_id
         self.log.flush()
         with open(self.log_path) as f:
             f.seek(offset)
             logs = f.read()
-        return (json.loads(line) if line else None), logs
+        return result, logs
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
+        """Stops everything the environment started (the runtime, a server a handler script
+        started, whatever they started), as Lambda freezes and discards a sandbox."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.proc.wait()
-        if self.results is not None:
-            self.results.close()
+        if getattr(self, "server_proc", None) is not None:
+            self.server_proc.wait()
+        self.runtime_api.close()
         self.log.close()
         shutil.rmtree(self.work, ignore_errors=True)
 
@@ -837,7 +997,7 @@ def _invoke_lambda(self, event=None):
     _return_environment(environment, key)
     # Lambda's START / END / REPORT lines ("Init Duration" only on a cold start), also written to
     # the function's CloudWatch log group as Lambda does.
-    request_id = str(uuid.uuid4())
+    request_id = result.get("request_id") or str(uuid.uuid4())
     init = f"\tInit Duration: {result['init_ms']:.2f} ms" if result.get("init_ms") is not None else ""
     logs = (
         f"START RequestId: {request_id} Version: {self.version}\n{logs}"
@@ -1049,23 +1209,23 @@ def _invoke_with_response_stream(request, full_url, headers):
     def relay():
         returned = False
         try:
-            if not environment.web or not environment.ready:
+            if not environment.web:
                 # A buffered function streams its whole answer as one chunk, as Lambda does.
                 _return_environment(environment, key)
                 returned = True
                 payload, _, _ = function._invoke_lambda(event)
                 yield _event_message("PayloadChunk", payload.encode())
             else:
-                method, target, request_headers, body = _request_of(event)
-                connection = http.client.HTTPConnection("127.0.0.1", environment.port, timeout=float(function.timeout))
-                connection.request(method, target, body=body, headers=request_headers)
-                response = connection.getresponse()
-                prelude = {"statusCode": response.status,
-                           "headers": {k.lower(): v for k, v in response.getheaders()}}
-                yield _event_message("PayloadChunk", json.dumps(prelude).encode() + b"\0" * 8)
-                while chunk := response.read1(65536):
-                    yield _event_message("PayloadChunk", chunk)
-                connection.close()
+                for piece in environment.stream(event, float(function.timeout)):
+                    if isinstance(piece, tuple):
+                        if piece[1] is not None:
+                            error = piece[1]
+                            yield _event_message("InvokeComplete", json.dumps(
+                                {"ErrorCode": error.get("errorType"),
+                                 "ErrorDetails": error.get("errorMessage")}).encode(), "application/json")
+                            return
+                        break
+                    yield _event_message("PayloadChunk", piece)
             yield _event_message("InvokeComplete", b"{}", "application/json")
         finally:
             if not returned:

@@ -19,6 +19,7 @@ mod known_failures;
 mod lifecycle_e2e;
 mod metrics_e2e;
 mod observability;
+mod real_runtime;
 mod repo_docs;
 mod runtime_module;
 mod second_target;

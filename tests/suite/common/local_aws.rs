@@ -1,5 +1,6 @@
 //! The local AWS (tests/emulator/local_aws.py) for one test: started on a free port, ready when
-//! it prints its URL, stopped when dropped (its stdin closes; it also dies with the test).
+//! it prints its URL, stopped when dropped (its stdin closes: it stops its execution environments
+//! and exits).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -51,6 +52,10 @@ impl LocalAws {
             .env("PATH", path)
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("LOCAL_AWS_RUNTIME_SITE", tools_dir().join("py313-runtime"))
+            .env(
+                "LOCAL_AWS_WEB_ADAPTER",
+                tools_dir().join("lwa/bin/lambda-adapter"),
+            )
             .env("LOCAL_AWS_COLD_STARTS", if cold_starts { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,8 +122,19 @@ impl LocalAws {
 }
 
 impl Drop for LocalAws {
+    /// Stops the local AWS as a test expects a server to stop: its stdin closes, it stops every
+    /// execution environment it started (their whole process groups) and exits; killed only if
+    /// it has not exited within a minute.
     fn drop(&mut self) {
         drop(self.child.stdin.take());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(_)) => return,
+                Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                Err(_) => break,
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
