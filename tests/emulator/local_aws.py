@@ -68,6 +68,7 @@ from moto.cloudformation import parsing as cfn_parsing  # noqa: E402
 from moto.cloudwatch import models as cloudwatch  # noqa: E402
 from moto.cloudwatch import urls as cloudwatch_urls  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.s3 import models as s3_models  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from samtranslator.translator.transform import transform as sam_transform  # noqa: E402
 
@@ -509,6 +510,22 @@ class CfnAlias(CloudFormationModel):
             awslambda.lambda_backends[account_id][region_name].delete_alias(p["Name"], p["FunctionName"])
         except Exception:
             pass
+
+
+_moto_bucket_update = s3_models.FakeBucket.update_from_cloudformation_json.__func__
+
+
+def _bucket_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
+    """A bucket without a BucketName (CloudFormation named it) is updated in place under the name
+    it has, as CloudFormation does: moto 5 tags it by `properties["BucketName"]` and fails with a
+    KeyError (a 500 that sam reports as ResponseParserError), as a stack made by template v4 met
+    when its session bucket's tags changed."""
+    properties = cloudformation_json.get("Properties") or {}
+    if "BucketName" not in properties:
+        cloudformation_json = dict(cloudformation_json,
+                                   Properties=dict(properties, BucketName=original_resource.name))
+    return _moto_bucket_update(cls, original_resource, new_resource_name, cloudformation_json,
+                               account_id, region_name)
 
 
 def _modify_all(resource_map, names):
@@ -1161,6 +1178,7 @@ def install_patches():
     cfn.Stack.parameter_list = property(_parameter_list)
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
+    s3_models.FakeBucket.update_from_cloudformation_json = classmethod(_bucket_update)
     awslambda.LambdaFunction._get_layers_data = _get_layers_data
     awslambda.LambdaFunction.create_from_cloudformation_json = classmethod(_function_create)
     awslambda.LambdaFunction.update_from_cloudformation_json = classmethod(_function_update)
