@@ -131,6 +131,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// Replace the function where a change needs a new one (--isolation, which Lambda sets at
+    /// creation): its stack is deleted first, endpoint, API key and stored conversations with it
+    #[arg(long)]
+    pub replace: bool,
+
     /// Answer yes to every question
     #[arg(long)]
     pub yes: bool,
@@ -183,6 +188,9 @@ pub struct InvokeArgs {
     /// line
     #[arg(long)]
     pub stream: bool,
+    /// Call as this tenant (a function deployed with --isolation tenant needs one)
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +252,9 @@ pub struct TestArgs {
     /// Also write the results as JUnit XML, for CI systems
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Call as this tenant (a function deployed with --isolation tenant needs one)
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -155,6 +155,11 @@ pub trait DeploymentSettings: Clone + Send + Sync + 'static {
     fn warnings(&self) -> &[String];
     /// The headline facts every report and record entry carries.
     fn shape(&self) -> Shape;
+    /// The tenant agentdeploy's own calls (smoke cases) use, where the deployment gives each
+    /// tenant execution environments of its own.
+    fn call_tenant(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The facts of a deployment a report shows before anything is planned.
@@ -372,6 +377,14 @@ pub struct ModelUsage {
     pub calls: u64,
 }
 
+/// Which deployment a call reaches: the live alias, or one published `version`; as `tenant`,
+/// where the function gives each tenant execution environments of its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Call<'a> {
+    pub version: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+}
+
 /// What one call of the deployed function answered.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -558,12 +571,12 @@ pub trait Target: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>>> + Send;
 
     /// Calls the deployed function with `payload`: through the live alias, or one published
-    /// `version`.
+    /// version, as a tenant where the function isolates them (`call`).
     fn invoke(
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
-        version: Option<&str>,
+        call: Call<'_>,
         payload: Vec<u8>,
     ) -> impl Future<Output = Result<Invocation>> + Send;
 
@@ -573,6 +586,7 @@ pub trait Target: Send + Sync {
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
+        tenant: Option<&str>,
         payload: Vec<u8>,
         each: &mut (dyn FnMut(serde_json::Value) + Send),
     ) -> impl Future<Output = Result<Invocation>> + Send;

@@ -18,7 +18,7 @@ use crate::options::AgentSection;
 use crate::output::PlanView;
 use crate::prices::Prices;
 use crate::target::{
-    Change, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Fingerprint,
+    Call, Change, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Fingerprint,
     FoundDeployment, Invocation, LastDeploy, Live, Measured, Phase, Planned, PublishedVersion,
     ResolveInput, Shape, ShipRequest, Shipped, Target, Teardown,
 };
@@ -164,6 +164,9 @@ impl DeploymentSettings for AnySettings {
     }
     fn shape(&self) -> Shape {
         each_settings!(self, s => s.shape())
+    }
+    fn call_tenant(&self) -> Option<&str> {
+        each_settings!(self, s => s.call_tenant())
     }
 }
 
@@ -429,20 +432,21 @@ impl Target for AnyTarget {
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
-        version: Option<&str>,
+        call: Call<'_>,
         payload: Vec<u8>,
     ) -> Result<Invocation> {
-        each_target!(self, t => t.invoke(sdk, function_name, version, payload).await)
+        each_target!(self, t => t.invoke(sdk, function_name, call, payload).await)
     }
 
     async fn invoke_streamed(
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
+        tenant: Option<&str>,
         payload: Vec<u8>,
         each: &mut (dyn FnMut(serde_json::Value) + Send),
     ) -> Result<Invocation> {
-        each_target!(self, t => t.invoke_streamed(sdk, function_name, payload, each).await)
+        each_target!(self, t => t.invoke_streamed(sdk, function_name, tenant, payload, each).await)
     }
 
     async fn live_version(

@@ -18,9 +18,10 @@ use crate::options::{AgentSection, Layers};
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::prices::Prices;
 use crate::target::{
-    Change, Check, CheckStatus, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings,
-    Fingerprint, FoundDeployment, FunctionState, Invocation, LastDeploy, Live, Measured, Phase,
-    Planned, PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped, Target, Teardown,
+    Call, Change, Check, CheckStatus, CostEstimate, DeploymentSettings, DeploymentState,
+    DoctorFindings, Fingerprint, FoundDeployment, FunctionState, Invocation, LastDeploy, Live,
+    Measured, Phase, Planned, PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped, Target,
+    Teardown,
 };
 
 /// The variable naming the folder deployments go to.
@@ -515,9 +516,10 @@ impl Target for FolderTarget {
         &self,
         _sdk: &aws_config::SdkConfig,
         function_name: &str,
-        version: Option<&str>,
+        call: Call<'_>,
         payload: Vec<u8>,
     ) -> Result<Invocation> {
+        let version = call.version;
         let (_, manifest) = self
             .manifest_of(function_name)?
             .ok_or_else(|| Error::usage("NAME", format!("{function_name} is not deployed")))?;
@@ -535,10 +537,15 @@ impl Target for FolderTarget {
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
+        tenant: Option<&str>,
         payload: Vec<u8>,
         each: &mut (dyn FnMut(serde_json::Value) + Send),
     ) -> Result<Invocation> {
-        let answer = self.invoke(sdk, function_name, None, payload).await?;
+        let call = Call {
+            version: None,
+            tenant,
+        };
+        let answer = self.invoke(sdk, function_name, call, payload).await?;
         each(serde_json::from_slice(&answer.payload).unwrap_or_default());
         Ok(answer)
     }

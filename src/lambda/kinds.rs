@@ -69,3 +69,25 @@ pub enum UseContainer {
     Always,
     Never,
 }
+
+/// `--isolation`: what keeps callers apart beyond the runtime's own per-request isolation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Execution environments are shared by every caller (one request at a time each).
+    None,
+    /// Lambda tenant isolation: each tenant id (the caller API Gateway vouches for) gets
+    /// execution environments of its own (`TenancyConfig: PER_TENANT`, set at creation only).
+    Tenant,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::None => "none",
+            Isolation::Tenant => "tenant",
+        }
+    }
+}

@@ -201,6 +201,7 @@ impl LambdaPlan {
                 "retention_days": settings.log_retention_days,
             },
             "snapstart": settings.snapstart,
+            "isolation": settings.isolation.as_str(),
             "tracing": render::observability::tracing_layer(settings).map(|layer| json!({
                 "xray": "Active",
                 "layer": layer,

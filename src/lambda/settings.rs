@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::lambda::kinds::{Architecture, AuthMode, EndpointKind, UseContainer};
+use crate::lambda::kinds::{Architecture, AuthMode, EndpointKind, Isolation, UseContainer};
 use crate::lambda::names::{ORIGIN_VARIABLE, SESSION_BUCKET_VARIABLE};
 use crate::options::AgentSection;
 use crate::options::{Given, Layers, Source};
@@ -151,6 +151,8 @@ pub struct LambdaSettings {
     pub log_retention_days: u32,
     /// `--snapstart`: SnapStart on the published versions.
     pub snapstart: bool,
+    /// `--isolation`: tenant isolation (execution environments per caller) or none.
+    pub isolation: Isolation,
     /// Whether the build imports the agent (sandboxed) to find what to compile; `false` with
     /// `--no-import-probe`.
     pub import_probe: bool,
@@ -177,6 +179,9 @@ pub struct LambdaSettings {
     pub profile: Option<String>,
     #[serde(skip)]
     pub force: bool,
+    /// `--replace`: a change Lambda allows only at creation replaces the function.
+    #[serde(skip)]
+    pub replace: bool,
     #[serde(skip)]
     pub warnings: Vec<String>,
     /// Where `.env` files and the deployment record live: the config's folder, else the cwd.
@@ -297,6 +302,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
     let out_dir = out_dir(&layers, &project_dir, env_name, &function_name, &agent, cwd)?;
     let agent_dir = agent.is_dir().then_some(agent.as_path());
     let region = region(&layers, &input)?;
+    let snapstart = snapstart(&layers, runtime, region.as_deref(), &mut warnings)?;
+    let isolation = isolation(&layers, &access, snapstart)?;
 
     Ok(LambdaSettings {
         kind,
@@ -320,7 +327,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         usage_limits: access.usage_limits,
         reserved_concurrency: access.reserved_concurrency,
         log_retention_days: log_retention_days(&layers)?,
-        snapstart: snapstart(&layers, runtime, region.as_deref(), &mut warnings)?,
+        snapstart,
+        isolation,
         import_probe: !layers.no_import_probe().switch(),
         stream: layers.stream().switch(),
         web_adapter_layer: layer_arn(layers.web_adapter_layer().text())?,
@@ -338,6 +346,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         region,
         profile: profile(&layers, &input),
         force: input.args.force,
+        replace: input.args.replace,
         warnings,
         project_dir,
         function_name,
@@ -915,6 +924,35 @@ fn log_retention_days(layers: &Layers<'_>) -> Result<u32> {
                     .join(", ")
             ),
         )),
+    }
+}
+
+/// `--isolation tenant`: Lambda gives each tenant id execution environments of its own, so the
+/// tenant must be a caller API Gateway vouches for (an API key or an IAM identity) or one a
+/// direct Invoke names (`--endpoint none`). Lambda offers it without Function URLs and SnapStart.
+fn isolation(layers: &Layers<'_>, access: &Access, snapstart: bool) -> Result<Isolation> {
+    let Some(given) = layers.isolation().text() else {
+        return Ok(Isolation::None);
+    };
+    let isolation: Isolation = given.choice()?;
+    if isolation == Isolation::None {
+        return Ok(isolation);
+    }
+    let refused = match (access.endpoint, access.auth) {
+        (EndpointKind::Url, _) => Some(
+            "Lambda tenant isolation is not offered with Function URLs (they cannot name a tenant); use --endpoint api or none",
+        ),
+        (EndpointKind::Api, AuthMode::None) => Some(
+            "an API without auth has no caller to give environments of their own; use --auth api-key or iam",
+        ),
+        _ if snapstart => {
+            Some("Lambda tenant isolation is not offered with SnapStart; drop --snapstart")
+        }
+        _ => None,
+    };
+    match refused {
+        Some(why) => Err(given.error(why)),
+        None => Ok(isolation),
     }
 }
 

@@ -23,9 +23,9 @@ use crate::options::AgentSection;
 use crate::output::{BuildInfo, EndpointAccess, PlanView};
 use crate::prices::Prices;
 use crate::target::{
-    CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Invocation, LastDeploy,
-    Live, Measured, Phase, Planned, PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped,
-    Target, Teardown,
+    Call, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Invocation,
+    LastDeploy, Live, Measured, Phase, Planned, PublishedVersion, ResolveInput, Shape, ShipRequest,
+    Shipped, Target, Teardown,
 };
 use crate::timings;
 
@@ -111,7 +111,15 @@ impl DeploymentSettings for LambdaSettings {
             timeout: self.timeout,
         }
     }
+
+    fn call_tenant(&self) -> Option<&str> {
+        (self.isolation == crate::lambda::kinds::Isolation::Tenant).then_some(SMOKE_TENANT)
+    }
 }
+
+/// The tenant agentdeploy's smoke cases call a tenant-isolated function as: environments of
+/// their own, never a caller's.
+const SMOKE_TENANT: &str = "agentdeploy-smoke";
 
 impl Planned for LambdaPlan {
     type Settings = LambdaSettings;
@@ -369,20 +377,21 @@ impl Target for LambdaTarget {
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
-        version: Option<&str>,
+        call: Call<'_>,
         payload: Vec<u8>,
     ) -> Result<Invocation> {
-        operate::invoke(sdk, function_name, version, payload).await
+        operate::invoke(sdk, function_name, call, payload).await
     }
 
     async fn invoke_streamed(
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
+        tenant: Option<&str>,
         payload: Vec<u8>,
         each: &mut (dyn FnMut(serde_json::Value) + Send),
     ) -> Result<Invocation> {
-        operate::invoke_streamed(sdk, function_name, payload, each).await
+        operate::invoke_streamed(sdk, function_name, tenant, payload, each).await
     }
 
     async fn live_version(

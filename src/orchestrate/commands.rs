@@ -15,7 +15,7 @@ use crate::orchestrate::record::{self, RecordEntry, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
 use crate::target::CheckStatus;
-use crate::target::{Change, FunctionState, PublishedVersion, Target};
+use crate::target::{Call, Change, FunctionState, PublishedVersion, Target};
 
 pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> Result<i32> {
     target.check_name(&args.name)?;
@@ -24,7 +24,11 @@ pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> 
     if args.stream {
         return invoke_streamed(ctx, args, target, &sdk, payload).await;
     }
-    let out = target.invoke(&sdk, &args.name, None, payload).await?;
+    let call = Call {
+        version: None,
+        tenant: args.tenant.as_deref(),
+    };
+    let out = target.invoke(&sdk, &args.name, call, payload).await?;
     let raw = out.payload;
     let response: Value = serde_json::from_slice(&raw)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()));
@@ -92,7 +96,7 @@ async fn invoke_streamed<T: Target>(
         }
     };
     let out = target
-        .invoke_streamed(sdk, &args.name, payload, &mut print)
+        .invoke_streamed(sdk, &args.name, args.tenant.as_deref(), payload, &mut print)
         .await?;
     if wrote_text {
         output::write_stdout_part("\n");
@@ -371,7 +375,11 @@ pub async fn test<T: Target>(ctx: &Context, args: &TestArgs, target: &T) -> Resu
         .map(|v| format!("{v} ({live})"))
         .unwrap_or_else(|| live.to_string());
     let report = crate::smoke::run(&cases, &version, |payload| {
-        let call = target.invoke(&sdk, &args.name, None, payload);
+        let to = Call {
+            version: None,
+            tenant: args.tenant.as_deref(),
+        };
+        let call = target.invoke(&sdk, &args.name, to, payload);
         async { call.await.map(Into::into) }
     })
     .await?;

@@ -19,7 +19,7 @@ use crate::progress::{Progress, Task};
 use crate::redact::Redactor;
 use crate::secrets::{self, SecretValues};
 use crate::target::{
-    Change, DeploymentSettings, LastDeploy, Phase, Planned, ShipRequest, Shipped, Target,
+    Call, Change, DeploymentSettings, LastDeploy, Phase, Planned, ShipRequest, Shipped, Target,
 };
 use crate::timings::{self, Timings};
 
@@ -736,9 +736,11 @@ impl<T: Target> Run<'_, T> {
         self.task
             .phase(&format!("smoke cases against version {version}"));
         let mut result = crate::smoke::run(cases, &version, |payload| {
-            let call = self
-                .target
-                .invoke(&aws.sdk, function_name, Some(&version), payload);
+            let to = Call {
+                version: Some(&version),
+                tenant: self.settings.call_tenant(),
+            };
+            let call = self.target.invoke(&aws.sdk, function_name, to, payload);
             async { call.await.map(Into::into) }
         })
         .await?;

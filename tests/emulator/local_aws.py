@@ -957,10 +957,12 @@ def _environment_variables(function):
     return env
 
 
-def _take_environment(function, python):
-    """(an idle warm environment of this code and configuration, or a new one; its pool key)."""
+def _take_environment(function, python, tenant=None):
+    """(an idle warm environment of this code and configuration — and tenant, where the function
+    isolates tenants: one tenant's environments never serve another —, or a new one; its key)."""
     env = _environment_variables(function)
     key = (
+        tenant,
         function.function_arn,
         hashlib.sha256(function.code_bytes).hexdigest(),
         function.handler,
@@ -1000,7 +1002,9 @@ def _invoke_lambda(self, event=None):
         return json.dumps(error), True, error["errorMessage"]
     if isinstance(event, (bytes, str)):
         event = json.loads(event or "{}")
-    environment, key = _take_environment(self, python)
+    tenant = getattr(_call, "tenant", None)
+    _check_tenant(self, tenant)
+    environment, key = _take_environment(self, python, tenant)
     result, logs = environment.invoke(event if event is not None else {}, float(self.timeout))
     if result is None:
         timed_out = environment.proc.poll() is None
@@ -1036,7 +1040,35 @@ def _invoke_response(self):
     # Invoke of `live` would run $LATEST.
     if "Qualifier" in self.querystring and "qualifier" not in self.querystring:
         self.querystring["qualifier"] = self.querystring["Qualifier"]
-    return _moto_invoke_response(self)
+    # The tenant the call names (`X-Amz-Tenant-Id`), for the function's Invoke below.
+    _call.tenant = _header(self.headers, "X-Amz-Tenant-Id")
+    try:
+        return _moto_invoke_response(self)
+    finally:
+        _call.tenant = None
+
+
+# The Invoke being served on this thread: the tenant it names (moto hands the function only the
+# payload).
+_call = threading.local()
+
+
+def _header(headers, name):
+    return next((v for k, v in (headers or {}).items() if k.lower() == name.lower()), None)
+
+
+def _check_tenant(function, tenant):
+    """Tenant isolation as Lambda enforces it: a PER_TENANT function is invoked with a tenant id,
+    any other without one."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    isolated = (getattr(function, "tenancy_config", None) or {}).get("TenantIsolationMode") == "PER_TENANT"
+    if isolated and not tenant:
+        raise InvalidParameterValueException(
+            "The function is configured for tenant isolation: the request must include a tenant id")
+    if tenant and not isolated:
+        raise InvalidParameterValueException(
+            "The function is not configured for tenant isolation: the request must not include a tenant id")
 
 
 def _save_logs(function, logs, request_id):
@@ -1109,7 +1141,21 @@ def _function_settings(function, properties):
         function.tracing_config = properties["TracingConfig"]
     if properties.get("Architectures"):
         function.architectures = properties["Architectures"]
+    if properties.get("TenancyConfig"):
+        function.tenancy_config = properties["TenancyConfig"]
     return function
+
+
+_moto_get_configuration = awslambda.LambdaFunction.get_configuration
+
+
+def _get_configuration(self, *args, **kwargs):
+    """GetFunction(Configuration) with the TenancyConfig the function was created with (moto
+    keeps no such thing)."""
+    config = _moto_get_configuration(self, *args, **kwargs)
+    if getattr(self, "tenancy_config", None):
+        config["TenancyConfig"] = self.tenancy_config
+    return config
 
 
 def _function_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
@@ -1178,6 +1224,7 @@ def install_patches():
     cfn.Stack.parameter_list = property(_parameter_list)
     apigw.RestAPI.create_from_cloudformation_json = classmethod(_rest_api_create)
     awslambda.LambdaFunction._invoke_lambda = _invoke_lambda
+    awslambda.LambdaFunction.get_configuration = _get_configuration
     s3_models.FakeBucket.update_from_cloudformation_json = classmethod(_bucket_update)
     awslambda.LambdaFunction._get_layers_data = _get_layers_data
     awslambda.LambdaFunction.create_from_cloudformation_json = classmethod(_function_create)
@@ -1222,7 +1269,15 @@ def _invoke_with_response_stream(request, full_url, headers):
     function = backend.get_function(name, qualifier)
     python = shutil.which(function.run_time or "")
     event = json.loads(request.data or b"{}")
-    environment, key = _take_environment(function, python)
+    tenant = _header(headers, "X-Amz-Tenant-Id")
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    try:
+        _check_tenant(function, tenant)
+    except InvalidParameterValueException as refused:
+        return 400, {"Content-Type": "application/json",
+                     "x-amzn-ErrorType": "InvalidParameterValueException"}, refused.description
+    environment, key = _take_environment(function, python, tenant)
 
     def relay():
         returned = False
@@ -1231,7 +1286,11 @@ def _invoke_with_response_stream(request, full_url, headers):
                 # A buffered function streams its whole answer as one chunk, as Lambda does.
                 _return_environment(environment, key)
                 returned = True
-                payload, _, _ = function._invoke_lambda(event)
+                _call.tenant = tenant
+                try:
+                    payload, _, _ = function._invoke_lambda(event)
+                finally:
+                    _call.tenant = None
                 yield _event_message("PayloadChunk", payload.encode())
             else:
                 for piece in environment.stream(event, float(function.timeout)):

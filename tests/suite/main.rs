@@ -27,4 +27,5 @@ mod secrets_ssm_e2e;
 mod smoke_e2e;
 mod stdout_closed;
 mod streaming;
+mod tenant_isolation;
 mod upgrade_e2e;

@@ -451,6 +451,7 @@ pub fn render_template(
             own_log_group => own_log_group,
             log_group_name => log_group_name(&settings.function_name),
             snapstart => settings.snapstart,
+            tenant_isolation => settings.isolation == crate::lambda::kinds::Isolation::Tenant,
             code_uri => code_uri,
             handler => handler,
             description => match settings.kind {

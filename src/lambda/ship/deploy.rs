@@ -105,7 +105,10 @@ async fn before_anything_changes(
         settings.force,
     )
     .await?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = crate::lambda::ship::creation_only::check(inputs)
+        .await?
+        .into_iter()
+        .collect();
     if let Some(role) = &settings.role {
         warnings.extend(crate::lambda::ship::execution_role::check(&inputs.aws.sdk, role).await?);
     }

@@ -2,6 +2,7 @@
 //! secrets and verified, the `live` alias moved, the stack's outputs read.
 
 pub mod artifact_bucket;
+pub mod creation_only;
 pub mod deploy;
 pub mod execution_role;
 pub mod live_alias;

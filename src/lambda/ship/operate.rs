@@ -13,7 +13,7 @@ use crate::lambda::render::LIVE_ALIAS;
 use crate::lambda::render::STACK_TAG;
 use crate::lambda::ship::outputs::{self};
 use crate::lambda::ship::ownership;
-use crate::target::{DeploymentState, Invocation, PublishedVersion, Teardown};
+use crate::target::{Call, DeploymentState, Invocation, PublishedVersion, Teardown};
 
 /// agentdeploy's deployments in the region, from their stacks (tag, status, outputs).
 pub async fn deployments(
@@ -147,7 +147,7 @@ pub async fn state(
 pub async fn invoke(
     sdk: &aws_config::SdkConfig,
     function_name: &str,
-    version: Option<&str>,
+    call: Call<'_>,
     payload: Vec<u8>,
 ) -> Result<Invocation> {
     let lambda = crate::aws::clients::lambda(sdk);
@@ -156,6 +156,7 @@ pub async fn invoke(
             .invoke()
             .function_name(function_name)
             .set_qualifier(qualifier.map(str::to_string))
+            .set_tenant_id(call.tenant.map(str::to_string))
             .payload(Blob::new(payload.clone()))
             .send()
     };
@@ -163,7 +164,7 @@ pub async fn invoke(
         err.as_service_error()
             .is_some_and(|e: &InvokeError| e.is_resource_not_found_exception())
     };
-    let out = match version {
+    let out = match call.version {
         Some(version) => send(Some(version)).await,
         None => match send(Some(LIVE_ALIAS)).await {
             Err(err) if not_found(&err) => send(None).await,
@@ -214,6 +215,7 @@ where
 pub async fn invoke_streamed(
     sdk: &aws_config::SdkConfig,
     function_name: &str,
+    tenant: Option<&str>,
     payload: Vec<u8>,
     each: &mut (dyn FnMut(serde_json::Value) + Send),
 ) -> Result<Invocation> {
@@ -224,6 +226,7 @@ pub async fn invoke_streamed(
             .invoke_with_response_stream()
             .function_name(function_name)
             .set_qualifier(qualifier.map(str::to_string))
+            .set_tenant_id(tenant.map(str::to_string))
             .payload(Blob::new(payload.clone()))
             .send()
     };
