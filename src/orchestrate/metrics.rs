@@ -388,24 +388,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_profile_is_priced_as_its_model_and_an_unknown_model_is_not_guessed() {
-        let table = PriceTable::load(None, None, "").unwrap();
+    /// The last hour's report of `measured()`, its target's compute priced as given.
+    fn report(table: &PriceTable, requests_usd: f64, compute_usd: f64) -> MetricsReport {
         let compute = CostEstimate {
             document: serde_json::Value::Null,
             lines: Vec::new(),
-            requests_usd: 0.5,
-            compute_usd: 2.0,
-            total_usd: 2.5,
+            requests_usd,
+            compute_usd,
+            total_usd: requests_usd + compute_usd,
         };
-        let report = MetricsReport::new(
-            "f",
-            "1h",
-            Duration::from_secs(3600),
-            measured(),
-            &table,
-            &compute,
-        );
+        let window = Duration::from_secs(3600);
+        MetricsReport::new("f", "1h", window, measured(), table, &compute)
+    }
+
+    #[test]
+    fn a_profile_is_priced_as_its_model_and_an_unknown_model_is_not_guessed() {
+        let table = PriceTable::load(None, None, "").unwrap();
+        let report = report(&table, 0.5, 2.0);
         let sonnet = &report.models[1];
         assert_eq!(
             sonnet.priced_as.as_deref(),
@@ -445,21 +444,7 @@ mod tests {
         let config: BTreeMap<String, _> =
             [("my-fine-tune".to_string(), mine)].into_iter().collect();
         let table = PriceTable::load(None, Some(&config), "agentdeploy.toml").unwrap();
-        let compute = CostEstimate {
-            document: serde_json::Value::Null,
-            lines: Vec::new(),
-            requests_usd: 0.0,
-            compute_usd: 0.0,
-            total_usd: 0.0,
-        };
-        let report = MetricsReport::new(
-            "f",
-            "1h",
-            Duration::from_secs(3600),
-            measured(),
-            &table,
-            &compute,
-        );
+        let report = report(&table, 0.0, 0.0);
         assert_eq!(report.models[0].cost_usd, Some(1.0));
         assert!(report.cost.unpriced_models.is_empty());
         let bad: BTreeMap<String, _> = [(

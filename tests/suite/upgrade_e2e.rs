@@ -7,29 +7,40 @@ use crate::common::local_aws::LocalAws;
 use crate::common::*;
 use crate::lifecycle_e2e::{cmd, deploy_args};
 
-#[test]
-fn a_stack_made_by_template_v3_is_updated_in_place_and_keeps_its_url() {
-    let aws = LocalAws::start();
-    // The v3 stack, as agentdeploy 0.1.0 made it (its code: a handler that says "v3").
-    let template = std::fs::read_to_string(fixture("upgrade/template-v3-url.yaml")).unwrap();
+/// Creates the stack of `fixture` (fixtures/upgrade/) for `function`, its code a handler that
+/// says `version`; its status, outputs and what `live` said.
+fn kept_stack(
+    aws: &LocalAws,
+    fixture_name: &str,
+    version: &str,
+    function: &str,
+) -> serde_json::Value {
+    let template = std::fs::read_to_string(fixture(&format!("upgrade/{fixture_name}"))).unwrap();
     let created = aws.boto3(&format!(
         r#"
 import io, zipfile
 code = io.BytesIO()
 with zipfile.ZipFile(code, "w") as z:
-    z.writestr("index.py", "def handler(event, context):\n    return 'v3'\n")
-client("s3").put_object(Bucket="agentdeploy-artifacts", Key="upgrade/v3.zip", Body=code.getvalue())
+    z.writestr("index.py", "def handler(event, context):\n    return '{version}'\n")
+client("s3").put_object(Bucket="agentdeploy-artifacts", Key="upgrade/{version}.zip", Body=code.getvalue())
 cf = client("cloudformation")
-cf.create_stack(StackName="agentdeploy-upg", TemplateBody={template:?},
+cf.create_stack(StackName="agentdeploy-{function}", TemplateBody={template:?},
                 Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-                Tags=[{{"Key": "agentdeploy:function", "Value": "upg"}}])
-stack = cf.describe_stacks(StackName="agentdeploy-upg")["Stacks"][0]
+                Tags=[{{"Key": "agentdeploy:function", "Value": "{function}"}}])
+stack = cf.describe_stacks(StackName="agentdeploy-{function}")["Stacks"][0]
 outputs = {{o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}}
-said = client("lambda").invoke(FunctionName="upg", Qualifier="live")["Payload"].read().decode()
-print(json.dumps({{"status": stack["StackStatus"], "url": outputs["FunctionUrl"], "said": said}}))
+said = client("lambda").invoke(FunctionName="{function}", Qualifier="live")["Payload"].read().decode()
+print(json.dumps({{"status": stack["StackStatus"], "outputs": outputs, "said": said}}))
 "#
     ));
-    let before: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+    serde_json::from_str(created.trim()).unwrap()
+}
+
+#[test]
+fn a_stack_made_by_template_v3_is_updated_in_place_and_keeps_its_url() {
+    let aws = LocalAws::start();
+    // The v3 stack, as agentdeploy 0.1.0 made it (its code: a handler that says "v3").
+    let before = kept_stack(&aws, "template-v3-url.yaml", "v3", "upg");
     assert_eq!(before["status"], "CREATE_COMPLETE", "{before}");
     assert_eq!(before["said"], "\"v3\"", "{before}");
 
@@ -42,7 +53,7 @@ print(json.dumps({{"status": stack["StackStatus"], "url": outputs["FunctionUrl"]
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
     assert_eq!(doc["status"], "deployed", "{doc:#}");
     // The same URL, now serving the new code through `live`.
-    assert_eq!(doc["endpoint"], before["url"], "{doc:#}");
+    assert_eq!(doc["endpoint"], before["outputs"]["FunctionUrl"], "{doc:#}");
     let answered = run(&mut cmd(
         &aws,
         dir.path(),
@@ -58,7 +69,7 @@ print(json.dumps({{"status": stack["StackStatus"], "url": outputs["FunctionUrl"]
     let status = json(&status);
     assert_eq!(status["stack_status"], "UPDATE_COMPLETE", "{status:#}");
     assert_eq!(
-        status["outputs"]["FunctionUrl"], before["url"],
+        status["outputs"]["FunctionUrl"], before["outputs"]["FunctionUrl"],
         "{status:#}"
     );
 }
@@ -69,26 +80,7 @@ print(json.dumps({{"status": stack["StackStatus"], "url": outputs["FunctionUrl"]
 #[test]
 fn a_stack_made_by_template_v4_keeps_its_api_url_key_and_session_bucket() {
     let aws = LocalAws::start();
-    let template =
-        std::fs::read_to_string(fixture("upgrade/template-v4-api-session.yaml")).unwrap();
-    let created = aws.boto3(&format!(
-        r#"
-import io, zipfile
-code = io.BytesIO()
-with zipfile.ZipFile(code, "w") as z:
-    z.writestr("index.py", "def handler(event, context):\n    return 'v4'\n")
-client("s3").put_object(Bucket="agentdeploy-artifacts", Key="upgrade/v4.zip", Body=code.getvalue())
-cf = client("cloudformation")
-cf.create_stack(StackName="agentdeploy-upg4", TemplateBody={template:?},
-                Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-                Tags=[{{"Key": "agentdeploy:function", "Value": "upg4"}}])
-stack = cf.describe_stacks(StackName="agentdeploy-upg4")["Stacks"][0]
-outputs = {{o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}}
-said = client("lambda").invoke(FunctionName="upg4", Qualifier="live")["Payload"].read().decode()
-print(json.dumps({{"status": stack["StackStatus"], "outputs": outputs, "said": said}}))
-"#
-    ));
-    let before: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+    let before = kept_stack(&aws, "template-v4-api-session.yaml", "v4", "upg4");
     assert_eq!(before["status"], "CREATE_COMPLETE", "{before}");
     assert_eq!(before["said"], "\"v4\"", "{before}");
     for output in ["ApiEndpoint", "ApiKeyId", "SessionBucket"] {
