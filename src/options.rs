@@ -219,7 +219,7 @@ agent_options! {
         /// the initialised function instead of importing it again on a cold start
         snapstart: flag(bool) config(bool) replace,
             arg("snapstart");
-        /// none (default) or tenant: each caller (API key or IAM identity) gets execution environments of their own (Lambda tenant isolation)
+        /// process (default: agent state reset per request inside one process) or tenant: each caller (API key or IAM identity) gets execution environments of their own (Lambda tenant isolation)
         isolation: flag(Option<String>) config(String) replace,
             arg("isolation", env = "AGENTDEPLOY_ISOLATION", value_name = "MODE");
         /// Do not run the agent's code at build time (the import that finds which modules to

@@ -76,8 +76,9 @@ pub enum UseContainer {
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
-    /// Execution environments are shared by every caller (one request at a time each).
-    None,
+    /// Execution environments are shared by every caller, one request at a time each; the
+    /// runtime resets the agents' state per request inside the process.
+    Process,
     /// Lambda tenant isolation: each tenant id (the caller API Gateway vouches for) gets
     /// execution environments of its own (`TenancyConfig: PER_TENANT`, set at creation only).
     Tenant,
@@ -86,7 +87,7 @@ pub enum Isolation {
 impl Isolation {
     pub fn as_str(self) -> &'static str {
         match self {
-            Isolation::None => "none",
+            Isolation::Process => "process",
             Isolation::Tenant => "tenant",
         }
     }

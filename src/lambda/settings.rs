@@ -151,7 +151,8 @@ pub struct LambdaSettings {
     pub log_retention_days: u32,
     /// `--snapstart`: SnapStart on the published versions.
     pub snapstart: bool,
-    /// `--isolation`: tenant isolation (execution environments per caller) or none.
+    /// `--isolation`: tenant isolation (execution environments per caller) or process (the
+    /// runtime's per-request reset only).
     pub isolation: Isolation,
     /// Whether the build imports the agent (sandboxed) to find what to compile; `false` with
     /// `--no-import-probe`.
@@ -932,10 +933,10 @@ fn log_retention_days(layers: &Layers<'_>) -> Result<u32> {
 /// direct Invoke names (`--endpoint none`). Lambda offers it without Function URLs and SnapStart.
 fn isolation(layers: &Layers<'_>, access: &Access, snapstart: bool) -> Result<Isolation> {
     let Some(given) = layers.isolation().text() else {
-        return Ok(Isolation::None);
+        return Ok(Isolation::Process);
     };
     let isolation: Isolation = given.choice()?;
-    if isolation == Isolation::None {
+    if isolation == Isolation::Process {
         return Ok(isolation);
     }
     let refused = match (access.endpoint, access.auth) {

@@ -128,30 +128,33 @@ fn through_key(aws: &LocalAws, function: &str, key: Option<&str>) -> Result<u64,
     }
 }
 
+/// `agentdeploy lambda -o json` of the project's agent as `name` behind an API, plus `extra`.
+fn deploy_api(aws: &LocalAws, dir: &Path, name: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "lambda",
+        "-o",
+        "json",
+        "--function-name",
+        name,
+        "--agent",
+        "agent.py",
+    ];
+    args.extend([
+        "--s3-bucket",
+        crate::common::local_aws::BUCKET,
+        "--endpoint",
+        "api",
+    ]);
+    args.extend(extra);
+    run(&mut cmd(aws, dir, &args))
+}
+
 #[test]
 fn two_api_keys_never_share_an_execution_environment() {
     let aws = LocalAws::start();
     let dir = tempfile::tempdir().unwrap();
     agent(dir.path());
-    let deployed = run(&mut cmd(
-        &aws,
-        dir.path(),
-        &[
-            "lambda",
-            "-o",
-            "json",
-            "--function-name",
-            "tenants",
-            "--agent",
-            "agent.py",
-            "--s3-bucket",
-            crate::common::local_aws::BUCKET,
-            "--endpoint",
-            "api",
-            "--isolation",
-            "tenant",
-        ],
-    ));
+    let deployed = deploy_api(&aws, dir.path(), "tenants", &["--isolation", "tenant"]);
     let doc = json(&deployed);
     assert_eq!(deployed.status.code(), Some(0), "{doc:#}");
     assert_eq!(doc["plan"]["isolation"], "tenant", "{doc:#}");
@@ -205,23 +208,7 @@ fn switching_isolation_on_a_deployed_function_needs_replace() {
     let aws = LocalAws::start();
     let dir = tempfile::tempdir().unwrap();
     agent(dir.path());
-    let deploy = |extra: &[&str]| {
-        let mut args = vec![
-            "lambda",
-            "-o",
-            "json",
-            "--function-name",
-            "switch",
-            "--agent",
-            "agent.py",
-            "--s3-bucket",
-            crate::common::local_aws::BUCKET,
-            "--endpoint",
-            "api",
-        ];
-        args.extend(extra);
-        run(&mut cmd(&aws, dir.path(), &args))
-    };
+    let deploy = |extra: &[&str]| deploy_api(&aws, dir.path(), "switch", extra);
     let first = deploy(&[]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let before = through_key(&aws, "switch", None).unwrap();

@@ -53,7 +53,7 @@ async fn created_with(sdk: &aws_config::SdkConfig, name: &str) -> Result<Option<
             Ok(Some(if per_tenant {
                 Isolation::Tenant
             } else {
-                Isolation::None
+                Isolation::Process
             }))
         }
         Err(err)
