@@ -45,7 +45,14 @@ pub enum AnyPlan {
 
 /// The default target, for commands that name no agent (`list` of what a region holds).
 pub fn default_target() -> AnyTarget {
-    AnyTarget::Lambda(LambdaTarget::new())
+    AnyTarget::Lambda(lambda())
+}
+
+/// The run's one Lambda target: every agent of a fleet shares it, so the machine is asked once
+/// which Python runtimes answer (500 agents: one interpreter start, not 500).
+fn lambda() -> LambdaTarget {
+    static LAMBDA: std::sync::OnceLock<LambdaTarget> = std::sync::OnceLock::new();
+    LAMBDA.get_or_init(LambdaTarget::new).clone()
 }
 
 /// The target `name` names: `lambda`, or `folder` while `AGENTDEPLOY_FOLDER_TARGET` is set.
@@ -272,7 +279,7 @@ impl Target for AnyTarget {
     /// Each target's policy for its own agents (`lambda`'s when the selection mixes them: the
     /// folder needs no AWS permissions).
     fn deployer_policy(&self, settings: &[AnySettings]) -> serde_json::Value {
-        let lambda: Vec<LambdaSettings> = settings
+        let lambda_settings: Vec<LambdaSettings> = settings
             .iter()
             .filter_map(|s| match s {
                 AnySettings::Lambda(s) => Some(s.as_ref().clone()),
@@ -287,8 +294,8 @@ impl Target for AnyTarget {
             })
             .collect();
         match self {
-            AnyTarget::Folder(t) if lambda.is_empty() => t.deployer_policy(&folder),
-            _ => LambdaTarget::new().deployer_policy(&lambda),
+            AnyTarget::Folder(t) if lambda_settings.is_empty() => t.deployer_policy(&folder),
+            _ => lambda().deployer_policy(&lambda_settings),
         }
     }
 
@@ -501,5 +508,34 @@ impl Target for AnyTarget {
         recorded: bool,
     ) -> Result<Teardown> {
         each_target!(self, t => t.destroy(sdk, function_name, stack_name, recorded).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_agent_of_a_run_gets_the_one_lambda_target_and_its_one_probe() {
+        let section = AgentSection::default();
+        let (Ok(AnyTarget::Lambda(a)), Ok(AnyTarget::Lambda(b))) = (
+            for_agent(None, &section),
+            for_agent(Some("lambda"), &section),
+        ) else {
+            panic!("lambda is the default target");
+        };
+        assert!(a.shares_probe_with(&b));
+        let AnyTarget::Lambda(c) = default_target() else {
+            panic!("lambda is the default target");
+        };
+        assert!(c.shares_probe_with(&a));
+        assert!(!LambdaTarget::new().shares_probe_with(&a));
+    }
+
+    #[test]
+    fn an_unknown_target_is_refused_naming_where_it_came_from() {
+        let err = named("gcp", "target").err().unwrap();
+        assert!(err.to_string().starts_with("target: "), "{err}");
+        assert!(err.to_string().contains("`gcp` is not a target"), "{err}");
     }
 }

@@ -44,6 +44,13 @@ impl LambdaTarget {
     }
 }
 
+impl LambdaTarget {
+    /// Whether `other` asks the machine through this target's probe (one cache for a run).
+    pub fn shares_probe_with(&self, other: &LambdaTarget) -> bool {
+        std::sync::Arc::ptr_eq(&self.probe, &other.probe)
+    }
+}
+
 impl Default for LambdaTarget {
     fn default() -> Self {
         LambdaTarget::new()
