@@ -202,14 +202,11 @@ pub fn estimate_cost(args: &CostArgs, section: &AgentSection) -> Result<CostEsti
         init_duration_s: init_duration(args)?.unwrap_or(DEFAULT_INIT_SECONDS),
         snapstart: args.snapstart || section.snapstart == Some(true),
     };
-    let architecture = match args
-        .architecture
-        .as_deref()
-        .or(section.architecture.as_deref())
-    {
-        Some("arm64") => Architecture::Arm64,
-        _ => Architecture::X86_64,
-    };
+    let architecture = billed_as(
+        args.architecture
+            .as_deref()
+            .or(section.architecture.as_deref()),
+    );
     let api_gateway =
         api_gateway_counted(args)? && section.endpoint.as_deref().is_none_or(|e| e == "api");
     let prices = Prices::load(args.prices.as_deref())?;
@@ -235,10 +232,7 @@ pub fn estimate_measured_cost(
     prices: Prices,
 ) -> Result<CostEstimate> {
     let api_gateway = api_gateway_counted(args)? && api;
-    let architecture = match measured.architecture.as_deref() {
-        Some("arm64") => Architecture::Arm64,
-        _ => Architecture::X86_64,
-    };
+    let architecture = billed_as(measured.architecture.as_deref());
     let memory = args
         .memory
         .or(measured.memory_mb)
@@ -267,6 +261,15 @@ pub fn estimate_measured_cost(
     .into())
 }
 
+/// The architecture a function named by `name` (a flag, a config value, what Lambda reports) is
+/// billed as: arm64 only when it says so, as Lambda's default is x86_64.
+fn billed_as(name: Option<&str>) -> Architecture {
+    match name {
+        Some("arm64") => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    }
+}
+
 /// What the measured requests cost in Lambda requests and compute (no cold starts, no API).
 pub fn measured_compute_cost(measured: &Measured, prices: &Prices) -> CostEstimate {
     let no_cold_starts = ColdStarts {
@@ -274,10 +277,7 @@ pub fn measured_compute_cost(measured: &Measured, prices: &Prices) -> CostEstima
         init_duration_s: 0.0,
         snapstart: false,
     };
-    let architecture = match measured.architecture.as_deref() {
-        Some("arm64") => Architecture::Arm64,
-        _ => Architecture::X86_64,
-    };
+    let architecture = billed_as(measured.architecture.as_deref());
     estimate(
         measured
             .memory_mb

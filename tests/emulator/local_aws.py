@@ -625,17 +625,18 @@ class _RuntimeApi:
             def log_message(self, *args):
                 pass
 
+            def _chunks(self, trailers):
+                """A chunked body's chunks as they arrive; its trailers go into `trailers`."""
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    yield self.rfile.read(size)
+                    self.rfile.readline()
+                while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    trailers[name.strip().lower()] = value.strip()
+
             def _body(self):
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass  # trailers
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
+                    return b"".join(self._chunks({}))
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _answer(self, status, body=b"", headers=()):
@@ -670,25 +671,18 @@ class _RuntimeApi:
                 its chunks handed on as they arrive, then the error its trailers report."""
                 chunks = queue.Queue()
                 api.results.put(("stream", chunks))
+                trailers = {}
+                for chunk in self._chunks(trailers):
+                    chunks.put(chunk)
                 error = None
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        trailers = {}
-                        while (line := self.rfile.readline()) not in (b"\r\n", b"\n", b""):
-                            name, _, value = line.decode("latin-1").partition(":")
-                            trailers[name.strip().lower()] = value.strip()
-                        if "lambda-runtime-function-error-type" in trailers:
-                            body = trailers.get("lambda-runtime-function-error-body", "")
-                            try:
-                                body = base64.b64decode(body).decode("utf-8", errors="replace")
-                            except (binascii.Error, ValueError):
-                                pass
-                            error = {"errorType": trailers["lambda-runtime-function-error-type"],
-                                     "errorMessage": body}
-                        break
-                    chunks.put(self.rfile.read(size))
-                    self.rfile.readline()
+                if "lambda-runtime-function-error-type" in trailers:
+                    body = trailers.get("lambda-runtime-function-error-body", "")
+                    try:
+                        body = base64.b64decode(body).decode("utf-8", errors="replace")
+                    except (binascii.Error, ValueError):
+                        pass
+                    error = {"errorType": trailers["lambda-runtime-function-error-type"],
+                             "errorMessage": body}
                 chunks.put(("end", error))
 
             def do_POST(self):
@@ -854,18 +848,18 @@ class _Environment:
         if error is not None and error.get("errorType") == "Sandbox.Timedout":
             result = None  # the caller reports the timeout and discards the environment
         if result is None:
-            self.log.flush()
-            with open(self.log_path) as f:
-                f.seek(offset)
-                return None, f.read()
+            return None, self._log_since(offset)
         result["init_ms"] = self.init_ms
         result["request_id"] = getattr(self, "last_request_id", None)
         self.init_ms = None
+        return result, self._log_since(offset)
+
+    def _log_since(self, offset):
+        """What the environment wrote to its log from `offset` on (one request's lines)."""
         self.log.flush()
         with open(self.log_path) as f:
             f.seek(offset)
-            logs = f.read()
-        return result, logs
+            return f.read()
 
     def invoke(self, event, timeout):
         """(result dict, log text); result None when the environment died or timed out."""
@@ -898,11 +892,7 @@ class _Environment:
                 result["init_ms"] = (init_ended - self.started) * 1000
             self.started = None
             result["request_id"] = request_id
-        self.log.flush()
-        with open(self.log_path) as f:
-            f.seek(offset)
-            logs = f.read()
-        return result, logs
+        return result, self._log_since(offset)
 
     def close(self):
         """Stops everything the environment started (the runtime, a server a handler script
