@@ -222,6 +222,18 @@ agent_options! {
         /// process (default: agent state reset per request inside one process) or tenant: each caller (API key or IAM identity) gets execution environments of their own (Lambda tenant isolation)
         isolation: flag(Option<String>) config(String) replace,
             arg("isolation", env = "AGENTDEPLOY_ISOLATION", value_name = "MODE");
+        /// Run on Lambda Managed Instances of this capacity provider (an ARN; python3.13 and
+        /// newer): each execution environment serves several requests at once, one process each
+        managed_instances: flag(Option<String>) config(String) replace,
+            arg("managed-instances", env = "AGENTDEPLOY_MANAGED_INSTANCES", value_name = "CAPACITY_PROVIDER_ARN");
+        /// With --managed-instances: requests one execution environment serves at once (1-1600)
+        /// [default: Lambda's, 16 per vCPU for Python]
+        instance_concurrency: flag(Option<String>) config(u32) replace,
+            arg("instance-concurrency", env = "AGENTDEPLOY_INSTANCE_CONCURRENCY", value_name = "N", allow_hyphen_values = true);
+        /// With --managed-instances: GiB of memory per vCPU of each execution environment: 2, 4
+        /// or 8 [default: Lambda's, 2]
+        memory_per_vcpu: flag(Option<String>) config(u32) replace,
+            arg("memory-per-vcpu", env = "AGENTDEPLOY_MEMORY_PER_VCPU", value_name = "GIB", allow_hyphen_values = true);
         /// Do not run the agent's code at build time (the import that finds which modules to
         /// compile); its packages are compiled without running it
         no_import_probe: flag(bool) config(bool) replace,

@@ -202,6 +202,11 @@ impl LambdaPlan {
             },
             "snapstart": settings.snapstart,
             "isolation": settings.isolation.as_str(),
+            "managed_instances": settings.managed_instances.as_ref().map(|m| json!({
+                "capacity_provider": m.capacity_provider,
+                "concurrency": m.concurrency,
+                "memory_per_vcpu": m.memory_per_vcpu,
+            })),
             "tracing": render::observability::tracing_layer(settings).map(|layer| json!({
                 "xray": "Active",
                 "layer": layer,

@@ -43,7 +43,24 @@ pub struct Estimate {
     pub lambda_usd: f64,
     pub api_gateway_usd: f64,
     pub total_usd: f64,
+    /// On Lambda Managed Instances: no GB-seconds or INIT billed; the capacity provider's EC2
+    /// instances (and Lambda's management fee on them) are billed instead, not estimated here.
+    pub managed_instances: bool,
     pub prices: Prices,
+}
+
+impl Estimate {
+    /// The estimate for a function on managed instances: Lambda bills its requests only.
+    pub fn on_managed_instances(mut self) -> Self {
+        self.managed_instances = true;
+        self.lambda_compute_usd = 0.0;
+        self.init_gb_seconds = 0.0;
+        self.init_usd = 0.0;
+        self.lambda_usd =
+            self.lambda_requests_usd + self.snapstart_cache_usd + self.snapstart_restore_usd;
+        self.total_usd = self.lambda_usd + self.api_gateway_usd;
+        self
+    }
 }
 
 pub fn estimate(
@@ -101,6 +118,7 @@ pub fn estimate(
         lambda_usd,
         api_gateway_usd,
         total_usd: lambda_usd + api_gateway_usd,
+        managed_instances: false,
         prices,
     }
 }
@@ -153,7 +171,9 @@ impl CommandResult for Estimate {
             ),
         ];
         let share = self.cold_starts.share * 100.0;
-        lines.push(if self.cold_starts.snapstart {
+        lines.push(if self.managed_instances {
+            "  compute      the capacity provider's EC2 instances plus Lambda's management fee, billed by the instance hour: not in this estimate".to_string()
+        } else if self.cold_starts.snapstart {
             format!(
                 "  cold starts  {share:.0} % restored by SnapStart: snapshot cache ${:.4} + restores ${:.4}",
                 self.snapstart_cache_usd, self.snapstart_restore_usd
@@ -210,7 +230,7 @@ pub fn estimate_cost(args: &CostArgs, section: &AgentSection) -> Result<CostEsti
     let api_gateway =
         api_gateway_counted(args)? && section.endpoint.as_deref().is_none_or(|e| e == "api");
     let prices = Prices::load(args.prices.as_deref())?;
-    Ok(estimate(
+    let estimate = estimate(
         memory,
         args.duration,
         args.invocations,
@@ -218,7 +238,12 @@ pub fn estimate_cost(args: &CostArgs, section: &AgentSection) -> Result<CostEsti
         api_gateway,
         cold_starts,
         prices,
-    )
+    );
+    Ok(if section.managed_instances.is_some() {
+        estimate.on_managed_instances()
+    } else {
+        estimate
+    }
     .into())
 }
 
@@ -339,6 +364,33 @@ mod tests {
         }
         let err = Prices::load(Some(Path::new("/dev/zero"))).unwrap_err();
         assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+    }
+
+    #[test]
+    fn managed_instances_bill_requests_only_here() {
+        let prices = Prices::load(None).unwrap();
+        let est = estimate(
+            2048,
+            2.0,
+            1_000_000,
+            Architecture::X86_64,
+            false,
+            ColdStarts {
+                share: 0.1,
+                init_duration_s: 2.5,
+                snapstart: false,
+            },
+            prices,
+        )
+        .on_managed_instances();
+        assert_eq!(est.lambda_compute_usd, 0.0);
+        assert_eq!(est.init_usd, 0.0);
+        assert!((est.total_usd - prices.lambda_request_per_million).abs() < 1e-9);
+        assert!(
+            est.text_lines()
+                .iter()
+                .any(|l| l.contains("EC2 instances") && l.contains("not in this estimate"))
+        );
     }
 
     #[test]

@@ -154,6 +154,9 @@ pub struct LambdaSettings {
     /// `--isolation`: tenant isolation (execution environments per caller) or process (the
     /// runtime's per-request reset only).
     pub isolation: Isolation,
+    /// `--managed-instances`: the capacity provider whose instances run the function, several
+    /// requests per execution environment.
+    pub managed_instances: Option<ManagedInstances>,
     /// Whether the build imports the agent (sandboxed) to find what to compile; `false` with
     /// `--no-import-probe`.
     pub import_probe: bool,
@@ -283,10 +286,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
     let layers = layers(&input, &section);
     let mut warnings = Vec::new();
 
-    let kind = match layers.kind().text() {
-        None => DeploymentKind::Agent,
-        Some(given) => given.choice()?,
-    };
+    let kind = deployment_kind(&layers)?;
     let function_name = kind.function_name(input.function_name);
     validate_function_name(&function_name)?;
     let agent = agent_path(&layers, kind, &function_name, &project_dir, cwd)?;
@@ -304,7 +304,8 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
     let agent_dir = agent.is_dir().then_some(agent.as_path());
     let region = region(&layers, &input)?;
     let snapstart = snapstart(&layers, runtime, region.as_deref(), &mut warnings)?;
-    let isolation = isolation(&layers, &access, snapstart)?;
+    let (isolation, managed_instances) =
+        execution(&layers, runtime, &access, snapstart, !subnet_ids.is_empty())?;
 
     Ok(LambdaSettings {
         kind,
@@ -330,6 +331,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         log_retention_days: log_retention_days(&layers)?,
         snapstart,
         isolation,
+        managed_instances,
         import_probe: !layers.no_import_probe().switch(),
         stream: layers.stream().switch(),
         web_adapter_layer: layer_arn(layers.web_adapter_layer().text())?,
@@ -957,6 +959,145 @@ fn isolation(layers: &Layers<'_>, access: &Access, snapstart: bool) -> Result<Is
     }
 }
 
+/// `--kind`: an agent unless it says otherwise.
+fn deployment_kind(layers: &Layers<'_>) -> Result<DeploymentKind> {
+    match layers.kind().text() {
+        None => Ok(DeploymentKind::Agent),
+        Some(given) => given.choice(),
+    }
+}
+
+/// Where the function runs and who shares an execution environment: `--isolation` and
+/// `--managed-instances`, which rule each other out.
+fn execution(
+    layers: &Layers<'_>,
+    runtime: Runtime,
+    access: &Access,
+    snapstart: bool,
+    in_vpc: bool,
+) -> Result<(Isolation, Option<ManagedInstances>)> {
+    let isolation = isolation(layers, access, snapstart)?;
+    let managed = managed_instances(layers, runtime, isolation, snapstart, in_vpc)?;
+    Ok((isolation, managed))
+}
+
+/// `--managed-instances`: the function's execution environments run on the capacity provider's
+/// EC2 instances, each serving several requests at once (Python: one process per request).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagedInstances {
+    pub capacity_provider: String,
+    /// `--instance-concurrency`: requests one execution environment serves at once.
+    pub concurrency: Option<u32>,
+    /// `--memory-per-vcpu`: GiB of memory per vCPU.
+    pub memory_per_vcpu: Option<u32>,
+}
+
+impl ManagedInstances {
+    /// The capacity provider's region (its ARN's fourth field).
+    pub fn region(&self) -> &str {
+        self.capacity_provider.split(':').nth(3).unwrap_or_default()
+    }
+}
+
+/// Python 3.13 is the oldest runtime Lambda Managed Instances run.
+const MANAGED_INSTANCES_MIN_MINOR: u8 = 13;
+
+fn managed_instances(
+    layers: &Layers<'_>,
+    runtime: Runtime,
+    isolation: Isolation,
+    snapstart: bool,
+    in_vpc: bool,
+) -> Result<Option<ManagedInstances>> {
+    let concurrency = layers.instance_concurrency().number("a whole number")?;
+    let memory_per_vcpu = layers.memory_per_vcpu().number("a whole number")?;
+    let Some(given) = layers.managed_instances().text() else {
+        let orphan = [
+            (concurrency.is_some(), layers.instance_concurrency()),
+            (memory_per_vcpu.is_some(), layers.memory_per_vcpu()),
+        ]
+        .into_iter()
+        .find(|(set, _)| *set);
+        return match orphan {
+            Some((_, pick)) => Err(pick.error(
+                "applies to functions on managed instances only; add --managed-instances CAPACITY_PROVIDER_ARN or drop it",
+            )),
+            None => Ok(None),
+        };
+    };
+    if !is_capacity_provider_arn(given.value) {
+        return Err(given.error_hint(
+            format!(
+                "`{}` is not a capacity provider ARN",
+                given.value.escape_debug()
+            ),
+            "use arn:aws:lambda:REGION:ACCOUNT:capacity-provider:NAME (`aws lambda list-capacity-providers`)",
+        ));
+    }
+    let refused = if runtime.minor < MANAGED_INSTANCES_MIN_MINOR {
+        Some(format!(
+            "Lambda Managed Instances run python3.13 and newer, not {}; pick a newer --runtime",
+            runtime.name()
+        ))
+    } else if isolation == Isolation::Tenant {
+        Some("Lambda tenant isolation is not offered on managed instances; pick one of --isolation tenant and --managed-instances".into())
+    } else if snapstart {
+        Some("SnapStart is not offered on managed instances; drop --snapstart".into())
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        return Err(given.error(why));
+    }
+    if in_vpc {
+        return Err(layers.subnet_ids().error(
+            "a function on managed instances runs in its capacity provider's VPC; drop --subnet-ids and --security-group-ids",
+        ));
+    }
+    if let Some(n) = concurrency.filter(|n| !(1..=1600).contains(&n.value)) {
+        return Err(n.error(format!(
+            "{} is out of range; allowed: 1-1600 requests per execution environment",
+            n.value
+        )));
+    }
+    if let Some(gib) = memory_per_vcpu.filter(|g| ![2, 4, 8].contains(&g.value)) {
+        return Err(gib.error(format!(
+            "{} GiB per vCPU is not a ratio Lambda offers; allowed: 2, 4, 8",
+            gib.value
+        )));
+    }
+    Ok(Some(ManagedInstances {
+        capacity_provider: given.value.to_string(),
+        concurrency: concurrency.map(|n| n.value),
+        memory_per_vcpu: memory_per_vcpu.map(|g| g.value),
+    }))
+}
+
+/// `arn:PARTITION:lambda:REGION:ACCOUNT:capacity-provider:NAME`, as CloudFormation's schema
+/// spells it.
+fn is_capacity_provider_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [scheme, partition, service, region, account, kind, name] = parts[..] else {
+        return false;
+    };
+    scheme == "arn"
+        && partition.starts_with("aws")
+        && service == "lambda"
+        && region.split('-').count() >= 3
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && kind == "capacity-provider"
+        && !name.is_empty()
+        && name.len() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && arn.len() <= 140
+}
+
 /// Commercial regions without SnapStart (Lambda's documentation, 2026).
 const SNAPSTART_UNAVAILABLE_REGIONS: [&str; 2] = ["ap-east-2", "ap-southeast-6"];
 
@@ -1017,6 +1158,13 @@ pub fn region_problem(settings: &LambdaSettings, region: &str) -> Option<Error> 
         ),
         ("--web-adapter-layer", settings.web_adapter_layer.as_deref()),
         ("--alarm-topic", settings.alarms.topic.as_deref()),
+        (
+            "--managed-instances",
+            settings
+                .managed_instances
+                .as_ref()
+                .map(|m| m.capacity_provider.as_str()),
+        ),
     ];
     given.into_iter().find_map(|(flag, arn)| {
         let arn = arn?;
@@ -1024,7 +1172,7 @@ pub fn region_problem(settings: &LambdaSettings, region: &str) -> Option<Error> 
         Some(Error::usage_hint(
             flag,
             format!("{arn} is in {other}, but the deployment goes to {region}"),
-            format!("use the one in {region} (layers and topics are regional)"),
+            format!("use the one in {region} (layers, topics and capacity providers are regional)"),
         ))
     })
 }
@@ -1566,6 +1714,36 @@ mod tests {
             "--alarm-topic"
         );
         assert!(region_problem(&s, "us-west-2").is_none());
+        s.alarms.topic = None;
+        s.managed_instances = Some(ManagedInstances {
+            capacity_provider: "arn:aws:lambda:eu-west-1:123456789012:capacity-provider:agents"
+                .into(),
+            concurrency: None,
+            memory_per_vcpu: None,
+        });
+        let (flag, message) = flag_of(region_problem(&s, "us-east-1").unwrap());
+        assert_eq!(flag, "--managed-instances");
+        assert!(message.contains("is in eu-west-1"), "{message}");
+        assert!(region_problem(&s, "eu-west-1").is_none());
+    }
+
+    #[test]
+    fn capacity_provider_arns_are_checked_as_cloudformation_spells_them() {
+        for good in [
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:agents",
+            "arn:aws-cn:lambda:cn-north-1:123456789012:capacity-provider:a_b-1",
+        ] {
+            assert!(is_capacity_provider_arn(good), "{good}");
+        }
+        for bad in [
+            "arn:aws:lambda:us-east-1:123456789012:function:agents",
+            "arn:aws:lambda:us-east-1:1234:capacity-provider:agents",
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:",
+            "arn:aws:lambda:us-east-1:123456789012:capacity-provider:a/b",
+            "agents",
+        ] {
+            assert!(!is_capacity_provider_arn(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -606,15 +606,18 @@ EXTENSION_API_PREFIX = "/2020-01-01/extension"
 
 
 class _RuntimeApi:
-    """The Runtime API of one execution environment: hands out one queued event per `next` and
-    takes back its response, its error or the environment's INIT error."""
+    """The Runtime API of one execution environment: hands out one queued event per `next` (to
+    as many pollers as the environment runs at once: Lambda Managed Instances) and takes back
+    each event's response or error, by its request id, or the environment's INIT error."""
 
     def __init__(self):
         import queue
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.events = queue.Queue()
-        self.results = queue.Queue()
+        self.results = {}  # request id -> the queue its answer goes to
+        self.results_lock = threading.Lock()
+        self.init_error = None
         self.first_next = None  # when INIT ended: the runtime asked for its first event
         self.stopped = threading.Event()
         api = self
@@ -666,11 +669,11 @@ class _RuntimeApi:
                     ("Content-Type", "application/json"),
                 ])
 
-            def _stream(self):
+            def _stream(self, request_id):
                 """A streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`):
                 its chunks handed on as they arrive, then the error its trailers report."""
                 chunks = queue.Queue()
-                api.results.put(("stream", chunks))
+                api.deliver(request_id, ("stream", chunks))
                 trailers = {}
                 for chunk in self._chunks(trailers):
                     chunks.put(chunk)
@@ -692,18 +695,21 @@ class _RuntimeApi:
                                                          "handler": ""}).encode(),
                                         [("Lambda-Extension-Identifier", str(uuid.uuid4())),
                                          ("Content-Type", "application/json")])
+                path = self.path[len(RUNTIME_API_PREFIX):] if self.path.startswith(RUNTIME_API_PREFIX) else ""
+                # /invocation/{request id}/response | /error
+                parts = path.split("/")
+                request_id, outcome = (parts[2], parts[3]) if len(parts) == 4 and parts[1] == "invocation" else (None, None)
                 streaming = self.headers.get("Lambda-Runtime-Function-Response-Mode", "").lower() == "streaming"
-                if streaming and self.path.endswith("/response"):
-                    self._stream()
+                if streaming and outcome == "response":
+                    self._stream(request_id)
                     return self._answer(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
                 body = self._body()
-                path = self.path[len(RUNTIME_API_PREFIX):] if self.path.startswith(RUNTIME_API_PREFIX) else ""
                 if path == "/init/error":
-                    api.results.put(("error", body))
-                elif path.startswith("/invocation/") and path.endswith("/response"):
-                    api.results.put(("ok", body))
-                elif path.startswith("/invocation/") and path.endswith("/error"):
-                    api.results.put(("error", body))
+                    api.fail_init(body)
+                elif outcome == "response":
+                    api.deliver(request_id, ("ok", body))
+                elif outcome == "error":
+                    api.deliver(request_id, ("error", body))
                 else:
                     return self._answer(404)
                 self._answer(202, b'{"status":"OK"}', [("Content-Type", "application/json")])
@@ -712,6 +718,36 @@ class _RuntimeApi:
         self.server.daemon_threads = True
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def submit(self, request_id, event, deadline_ms, arn):
+        """Queues one event; returns the queue its answer will come back on."""
+        import queue
+
+        answers = queue.Queue()
+        with self.results_lock:
+            self.results[request_id] = answers
+            if self.init_error is not None:
+                answers.put(("error", self.init_error))
+        self.events.put((request_id, event, deadline_ms, arn))
+        return answers
+
+    def forget(self, request_id):
+        with self.results_lock:
+            self.results.pop(request_id, None)
+
+    def deliver(self, request_id, result):
+        with self.results_lock:
+            answers = self.results.get(request_id)
+        if answers is not None:
+            answers.put(result)
+
+    def fail_init(self, body):
+        """INIT failed: every event waiting, and every later one, gets the error."""
+        with self.results_lock:
+            self.init_error = body
+            waiting = list(self.results.values())
+        for answers in waiting:
+            answers.put(("error", body))
 
     def close(self):
         self.stopped.set()
@@ -723,6 +759,13 @@ class _Environment:
     """A running execution environment of one function version and configuration."""
 
     def __init__(self, function, python, env):
+        # Requests served at once: one, or on managed instances the configured concurrency
+        # (AWS_LAMBDA_MAX_CONCURRENCY tells the runtime, which polls that many at once).
+        self.capacity = _max_concurrency(function)
+        self.in_flight = 0
+        self.broken = False
+        if self.capacity > 1:
+            env = dict(env, AWS_LAMBDA_MAX_CONCURRENCY=str(self.capacity))
         self.work = tempfile.mkdtemp(prefix="local-aws-lambda-")
         self.task = os.path.join(self.work, "task")
         with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
@@ -734,6 +777,11 @@ class _Environment:
                     os.chmod(os.path.join(self.task, member.filename), mode & 0o777)
         self.log_path = os.path.join(self.work, "log.txt")
         self.log = open(self.log_path, "w+")
+        # What of the log has been handed out: each line goes to the log group once, with the
+        # request that ends after it was written (concurrent requests' lines interleave, as on
+        # managed instances).
+        self.log_cursor = 0
+        self.log_lock = threading.Lock()
         self.web = env.get("AWS_LAMBDA_EXEC_WRAPPER") == "/opt/bootstrap"
         if self.web:
             self._start_web(function, python, env)
@@ -765,6 +813,9 @@ class _Environment:
         self.function_arn = function.function_arn
         self.ready = False
         self.setup_error = None
+        self.init_lock = threading.Lock()
+        self.init_ms = None
+        self.init_over = False
         adapter = os.environ.get("LOCAL_AWS_WEB_ADAPTER", "")
         if not (adapter and os.access(adapter, os.X_OK)):
             self.setup_error = ("the Lambda Web Adapter binary is not installed "
@@ -790,13 +841,21 @@ class _Environment:
         self.server_proc = subprocess.Popen([wrapper], env=run_env, cwd=self.task,
                                             stdin=subprocess.DEVNULL, stdout=self.log,
                                             stderr=subprocess.STDOUT, process_group=self.proc.pid)
-        deadline = self.started + float(os.environ.get("LOCAL_AWS_INIT_SECONDS", "60"))
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            if self.runtime_api.first_next is not None:
-                self.ready = True
-                break
-            time.sleep(0.01)  # INIT is the adapter's: it asks for an event once the server answers
-        self.init_ms = (time.monotonic() - self.started) * 1000
+
+    def _await_init(self):
+        """INIT is the adapter's: it asks for an event once the server answers its readiness
+        check. The first request waits for it (the others in flight wait with it)."""
+        with self.init_lock:
+            if self.init_over:
+                return
+            deadline = self.started + float(os.environ.get("LOCAL_AWS_INIT_SECONDS", "60"))
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                if self.runtime_api.first_next is not None:
+                    self.ready = True
+                    break
+                time.sleep(0.01)
+            self.init_ms = (time.monotonic() - self.started) * 1000
+            self.init_over = True
 
     def stream(self, event, timeout):
         """One event through the adapter: the bytes of its streamed response as they arrive
@@ -804,6 +863,7 @@ class _Environment:
         None or the error its trailers reported, as ("end", error)."""
         import queue
 
+        self._await_init()
         if not self.ready:
             message = self.setup_error or "the function's server never became ready (INIT)"
             yield ("end", {"errorType": "Runtime.InitError", "errorMessage": message})
@@ -811,14 +871,15 @@ class _Environment:
         request_id = str(uuid.uuid4())
         self.last_request_id = request_id
         deadline = time.monotonic() + timeout
-        self.runtime_api.events.put((request_id, event, int((time.time() + timeout) * 1000),
-                                     self.function_arn))
-        while True:
+        answers = self.runtime_api.submit(request_id, event, int((time.time() + timeout) * 1000),
+                                          self.function_arn)
+        timed_out = ("end", {"errorType": "Sandbox.Timedout",
+                             "errorMessage": f"Task timed out after {timeout:.2f} seconds"})
+        try:
             try:
-                kind, value = self.runtime_api.results.get(timeout=max(0.0, deadline - time.monotonic()))
+                kind, value = answers.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                yield ("end", {"errorType": "Sandbox.Timedout",
-                               "errorMessage": f"Task timed out after {timeout:.2f} seconds"})
+                yield timed_out
                 return
             if kind != "stream":
                 yield ("end", json.loads(value) if value else {"errorType": "Runtime.Unknown"})
@@ -827,17 +888,17 @@ class _Environment:
                 try:
                     chunk = value.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    yield ("end", {"errorType": "Sandbox.Timedout",
-                                   "errorMessage": f"Task timed out after {timeout:.2f} seconds"})
+                    yield timed_out
                     return
                 if isinstance(chunk, tuple):
                     yield chunk
                     return
                 yield chunk
+        finally:
+            self.runtime_api.forget(request_id)
 
     def _invoke_web(self, event, timeout):
         """A plain Invoke of a streamed function: its whole stream, as Lambda buffers it."""
-        offset = self.log.seek(0, os.SEEK_END)
         raw, error = b"", None
         for piece in self.stream(event, timeout):
             if isinstance(piece, tuple):
@@ -848,18 +909,22 @@ class _Environment:
         if error is not None and error.get("errorType") == "Sandbox.Timedout":
             result = None  # the caller reports the timeout and discards the environment
         if result is None:
-            return None, self._log_since(offset)
+            return None, self._new_log_lines()
         result["init_ms"] = self.init_ms
         result["request_id"] = getattr(self, "last_request_id", None)
         self.init_ms = None
-        return result, self._log_since(offset)
+        return result, self._new_log_lines()
 
-    def _log_since(self, offset):
-        """What the environment wrote to its log from `offset` on (one request's lines)."""
-        self.log.flush()
-        with open(self.log_path) as f:
-            f.seek(offset)
-            return f.read()
+    def _new_log_lines(self):
+        """The whole lines the environment wrote to its log since they were last asked for."""
+        with self.log_lock:
+            self.log.flush()
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_cursor)
+                text = f.read()
+            whole = text[:text.rfind(b"\n") + 1]
+            self.log_cursor += len(whole)
+            return whole.decode("utf-8", errors="replace")
 
     def invoke(self, event, timeout):
         """(result dict, log text); result None when the environment died or timed out."""
@@ -867,18 +932,17 @@ class _Environment:
             return self._invoke_web(event, timeout)
         import queue
 
-        offset = self.log.seek(0, os.SEEK_END)
         request_id = str(uuid.uuid4())
         deadline_ms = int((time.time() + timeout) * 1000)
-        self.runtime_api.events.put((request_id, event, deadline_ms, self.function_arn))
+        answers = self.runtime_api.submit(request_id, event, deadline_ms, self.function_arn)
         result = None
         waited = time.monotonic()
         # INIT and the request share the wait, as they share Lambda's timeout on a cold start.
         while result is None and time.monotonic() - waited < timeout:
             try:
-                kind, body = self.runtime_api.results.get(timeout=0.05)
+                kind, body = answers.get(timeout=0.05)
             except queue.Empty:
-                if self.proc.poll() is not None and self.runtime_api.results.empty():
+                if self.proc.poll() is not None and answers.empty():
                     break  # the runtime exited without an answer
                 continue
             try:
@@ -886,13 +950,15 @@ class _Environment:
             except ValueError:
                 answer = body.decode("utf-8", errors="replace")
             result = {kind: answer}
+        self.runtime_api.forget(request_id)
         if result is not None:
             init_ended = self.runtime_api.first_next
-            if self.started is not None and init_ended is not None:
-                result["init_ms"] = (init_ended - self.started) * 1000
-            self.started = None
+            with self.log_lock:
+                started, self.started = self.started, None
+            if started is not None and init_ended is not None:
+                result["init_ms"] = (init_ended - started) * 1000
             result["request_id"] = request_id
-        return result, self._log_since(offset)
+        return result, self._new_log_lines()
 
     def close(self):
         """Stops everything the environment started (the runtime, a server a handler script
@@ -909,19 +975,30 @@ class _Environment:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-# Idle environments per (function, code, configuration): an Invoke takes one or starts one (a
-# cold start); concurrent Invokes get environments of their own, as Lambda scales out. A
-# configuration or code change starts fresh ones. LOCAL_AWS_COLD_STARTS=1 makes every Invoke cold.
+# Environments per (function, code, configuration): an Invoke takes one with room for another
+# request (one request each, or on managed instances the configured concurrency) or starts one
+# (a cold start), as Lambda scales out. A configuration or code change starts fresh ones.
+# LOCAL_AWS_COLD_STARTS=1 makes every Invoke cold.
 _environments = {}
 _environments_lock = threading.Lock()
 
 
 def _close_all_environments():
     with _environments_lock:
-        for idle in _environments.values():
-            for environment in idle:
+        for pool in _environments.values():
+            for environment in pool:
                 environment.close()
         _environments.clear()
+
+
+def _max_concurrency(function):
+    """Requests one execution environment serves at once: one, or on Lambda Managed Instances
+    the function's PerExecutionEnvironmentMaxConcurrency (Lambda's Python default: 16)."""
+    config = (getattr(function, "capacity_provider_config", None) or {})
+    managed = config.get("LambdaManagedInstancesCapacityProviderConfig") or config
+    if not managed:
+        return 1
+    return int(managed.get("PerExecutionEnvironmentMaxConcurrency") or 16)
 
 
 def _environment_variables(function):
@@ -960,27 +1037,40 @@ def _take_environment(function, python, tenant=None):
         json.dumps(env, sort_keys=True),
         str(function.timeout),
     )
-    environment = None
-    if os.environ.get("LOCAL_AWS_COLD_STARTS") != "1":
-        with _environments_lock:
-            idle = _environments.get(key, [])
-            while idle and environment is None:
-                candidate = idle.pop()
-                if candidate.proc.poll() is None:
-                    environment = candidate
-                else:
-                    candidate.close()
-    if environment is None:
+    cold_starts = os.environ.get("LOCAL_AWS_COLD_STARTS") == "1"
+    with _environments_lock:
+        pool = _environments.setdefault(key, [])
+        for candidate in list(pool):
+            if candidate.proc.poll() is not None and candidate.in_flight == 0:
+                pool.remove(candidate)
+                candidate.close()
+        if not cold_starts:
+            for candidate in pool:
+                if not candidate.broken and candidate.proc.poll() is None and candidate.in_flight < candidate.capacity:
+                    candidate.in_flight += 1
+                    return candidate, key
+        # Started here (its processes start; INIT goes on while the request waits for it), so a
+        # request arriving meanwhile shares it when it has room, as Lambda routes them.
         environment = _Environment(function, python, env)
+        environment.in_flight = 1
+        if not cold_starts:
+            pool.append(environment)
     return environment, key
 
 
-def _return_environment(environment, key):
-    if os.environ.get("LOCAL_AWS_COLD_STARTS") == "1" or environment.proc.poll() is not None:
+def _return_environment(environment, key, broken=False):
+    """The request is done with the environment; a broken one (its runtime died, or a request
+    timed out in it) takes no more and is stopped once its last request has returned it."""
+    with _environments_lock:
+        environment.in_flight -= 1
+        environment.broken = environment.broken or broken or environment.proc.poll() is not None
+        done = environment.in_flight == 0 and (environment.broken or os.environ.get("LOCAL_AWS_COLD_STARTS") == "1")
+        if done:
+            pool = _environments.get(key, [])
+            if environment in pool:
+                pool.remove(environment)
+    if done:
         environment.close()
-    else:
-        with _environments_lock:
-            _environments.setdefault(key, []).append(environment)
 
 
 def _invoke_lambda(self, event=None):
@@ -998,7 +1088,7 @@ def _invoke_lambda(self, event=None):
     result, logs = environment.invoke(event if event is not None else {}, float(self.timeout))
     if result is None:
         timed_out = environment.proc.poll() is None
-        environment.close()
+        _return_environment(environment, key, broken=True)
         if timed_out:
             error = {"errorType": "Sandbox.Timedout",
                      "errorMessage": f"Task timed out after {float(self.timeout):.2f} seconds"}
@@ -1133,6 +1223,8 @@ def _function_settings(function, properties):
         function.architectures = properties["Architectures"]
     if properties.get("TenancyConfig"):
         function.tenancy_config = properties["TenancyConfig"]
+    # Managed instances (moto keeps no such thing); an update without it moves the function off.
+    function.capacity_provider_config = properties.get("CapacityProviderConfig")
     return function
 
 
@@ -1145,6 +1237,8 @@ def _get_configuration(self, *args, **kwargs):
     config = _moto_get_configuration(self, *args, **kwargs)
     if getattr(self, "tenancy_config", None):
         config["TenancyConfig"] = self.tenancy_config
+    if getattr(self, "capacity_provider_config", None):
+        config["CapacityProviderConfig"] = self.capacity_provider_config
     return config
 
 

@@ -264,5 +264,40 @@ class Answers(unittest.TestCase):
         self.assertEqual(answers.failure(SystemExit(3), "main", None, is_http=True)[1]["error"], "SystemExit")
 
 
+class Scratch(unittest.TestCase):
+    """A temporary folder per request where requests share an environment (managed instances)."""
+
+    def test_a_request_writes_its_own_folder_which_is_gone_once_it_ends(self):
+        import tempfile
+
+        from agentdeploy_runtime.scratch import Scratch as RequestScratch
+
+        before = tempfile.gettempdir()
+        scratch = RequestScratch(concurrent=True)
+        scratch.begin()
+        made = tempfile.mkdtemp()
+        self.assertEqual(os.path.dirname(made), scratch.folder)
+        self.assertEqual(os.environ["TMPDIR"], scratch.folder)
+        folder = scratch.folder
+        scratch.end()
+        self.assertFalse(os.path.exists(folder))
+        self.assertEqual(tempfile.gettempdir(), before)
+        self.assertNotEqual(os.environ.get("TMPDIR"), folder)
+        # One request per environment (Lambda's default): nothing changes.
+        alone = RequestScratch(concurrent=False)
+        alone.begin()
+        self.assertEqual(tempfile.gettempdir(), before)
+        alone.end()
+
+    def test_the_concurrency_is_lambdas_variable_and_a_bad_value_is_one(self):
+        from agentdeploy_runtime.scratch import concurrency
+
+        for value, expected in (("10", 10), ("1", 1), ("x", 1), ("0", 1)):
+            with mock.patch.dict(os.environ, {"AWS_LAMBDA_MAX_CONCURRENCY": value}):
+                self.assertEqual(concurrency(), expected, value)
+        with mock.patch.dict(os.environ, {}, clear=True):
+            self.assertEqual(concurrency(), 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -17,6 +17,7 @@ mod hostile_inputs;
 mod iam_guardrails;
 mod known_failures;
 mod lifecycle_e2e;
+mod managed_instances;
 mod metrics_e2e;
 mod observability;
 mod real_runtime;

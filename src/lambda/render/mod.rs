@@ -70,7 +70,7 @@ pub fn is_runtime_file(relative: &str) -> bool {
 }
 
 /// The handler's runtime, a static package shipped beside the handler: (path under `src/`, text).
-pub const RUNTIME_FILES: [(&str, &str); 14] = [
+pub const RUNTIME_FILES: [(&str, &str); 15] = [
     (
         "agentdeploy_runtime/entries.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/entries.py"),
@@ -102,6 +102,10 @@ pub const RUNTIME_FILES: [(&str, &str); 14] = [
     (
         "agentdeploy_runtime/streaming.py",
         include_str!("../../../templates/runtime/agentdeploy_runtime/streaming.py"),
+    ),
+    (
+        "agentdeploy_runtime/scratch.py",
+        include_str!("../../../templates/runtime/agentdeploy_runtime/scratch.py"),
     ),
     (
         "agentdeploy_runtime/web.py",
@@ -452,6 +456,7 @@ pub fn render_template(
             log_group_name => log_group_name(&settings.function_name),
             snapstart => settings.snapstart,
             tenant_isolation => settings.isolation == crate::lambda::kinds::Isolation::Tenant,
+            managed_instances => settings.managed_instances.as_ref(),
             code_uri => code_uri,
             handler => handler,
             description => match settings.kind {

@@ -9,6 +9,7 @@ import threading
 from . import agents, answers, events, metrics, names, sessions
 from .conversations import Conversations
 from .entries import Entry, status_of
+from .scratch import Scratch
 
 logger = logging.getLogger("agentdeploy.handler")
 logger.setLevel(os.environ.get("AGENTDEPLOY_LOG_LEVEL", "INFO").upper())
@@ -28,6 +29,7 @@ class Handler:
         # Request bodies above this size are refused before parsing (API Gateway allows 10 MB).
         self.max_body_bytes = names.max_body_bytes()
         self._one_at_a_time = threading.Lock()
+        self.scratch = Scratch()
 
     def lambda_handler(self, event, context):
         # The agents (and the request's measurements) are the process's, one request at a time:
@@ -41,6 +43,7 @@ class Handler:
                                  alias=metrics.alias_of(getattr(context, "invoked_function_arn", None)))
         outcome = {"status": 500, "error": None}
         self.conversations.begin_request()
+        self.scratch.begin()
         try:
             if self.entry.kind == "handler":
                 return self.passed_through(event, context, outcome)
@@ -48,6 +51,7 @@ class Handler:
             outcome["status"], outcome["error"] = status, body.get("error")
             return events.http_response(status, body) if events.is_http(event) else body
         finally:
+            self.scratch.end()
             self.conversations.end_request()
             try:
                 metrics.finish(measured, outcome["status"], outcome["error"])

@@ -24,6 +24,7 @@ import uuid
 from . import agents, answers, events, hooks, metrics, names, sessions
 from .conversations import Conversations
 from .entries import Entry
+from .scratch import Scratch
 
 logger = logging.getLogger("agentdeploy.streaming")
 
@@ -114,6 +115,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
     called = Entry(entry, kind=kind, name=name, arity=arity, is_async=is_async)
     served = entry if kind == "asgi" else app
     one_at_a_time = asyncio.Lock()
+    scratch = Scratch()
     readiness_path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH", "/ping")
 
     def open_session(scope, requested):
@@ -241,6 +243,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
             await send(message)
 
         conversations.begin_request()
+        scratch.begin()
         try:
             if kind == "asgi":
                 return await served(scope, receive, send_measured)
@@ -258,6 +261,7 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
             outcome.update(status=500, error=type(err).__name__)
             raise
         finally:
+            scratch.end()
             conversations.end_request()
             try:
                 metrics.finish(measured, outcome["status"] or 500, outcome["error"])

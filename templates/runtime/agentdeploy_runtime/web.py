@@ -5,12 +5,18 @@ bytes to the caller as they are written (`AWS_LWA_INVOKE_MODE=response_stream`).
 writes each body part the moment the app sends it (chunked when the app gives no length), and
 tells the app when the caller has gone (`http.disconnect`) so a stream stops instead of running
 on. The standard library only: nothing to install and little to import on a cold start.
+
+On Lambda Managed Instances the adapter sends an execution environment several requests at once
+(`AWS_LAMBDA_MAX_CONCURRENCY`); `serve_workers` then runs that many processes, each importing the
+agent itself and serving one request at a time, as Lambda's own Python runtime does there.
 """
 
 import asyncio
 import logging
 import os
 import re
+import signal
+import socket
 from urllib.parse import unquote
 
 logger = logging.getLogger("agentdeploy.web")
@@ -126,9 +132,10 @@ async def _read_body(reader, writer, headers, max_body_bytes):
 class _Response:
     """Writes the app's `http.response.*` messages to the connection as they come."""
 
-    def __init__(self, writer, head_only):
+    def __init__(self, writer, head_only, closing=False):
         self.writer = writer
         self.head_only = head_only
+        self.closing = closing  # the connection closes after this answer: say so
         self.status = None
         self.headers = []
         self.started = False
@@ -166,6 +173,8 @@ class _Response:
                 headers.append((b"transfer-encoding", b"chunked"))
             else:
                 headers.append((b"content-length", str(length).encode()))
+        if self.closing and b"connection" not in names:
+            headers.append((b"connection", b"close"))
         status = self.status or 500
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}".encode()]
         lines += [name + b": " + value for name, value in headers]
@@ -178,8 +187,8 @@ def _plain(writer, status, message):
                  % (status, REASONS.get(status, "Error").encode(), len(body), body))
 
 
-async def _serve_one(app, reader, writer, head, max_body_bytes):
-    """One request; False when the connection must close."""
+async def _serve_one(app, reader, writer, head, max_body_bytes, last=False):
+    """One request (`last`: the connection's only one); False when the connection must close."""
     method, target, version, headers = head
     body = await _read_body(reader, writer, headers, max_body_bytes)
     path, _, query = target.partition("?")
@@ -200,7 +209,7 @@ async def _serve_one(app, reader, writer, head, max_body_bytes):
         "server": (sock[0], sock[1]),
         "state": {},
     }
-    response = _Response(writer, head_only=method.upper() == "HEAD")
+    response = _Response(writer, head_only=method.upper() == "HEAD", closing=last)
     delivered = False
     gone = asyncio.get_running_loop().create_future()
 
@@ -248,7 +257,7 @@ async def _serve_one(app, reader, writer, head, max_body_bytes):
         _plain(writer, 500, "the app sent no answer")
         await writer.drain()
         return False
-    if not response.finished:
+    if not response.finished or last:
         return False
     connection = dict(headers).get(b"connection", b"").lower()
     # HTTP/1.0 closes after each answer unless it asked to keep the connection.
@@ -257,14 +266,14 @@ async def _serve_one(app, reader, writer, head, max_body_bytes):
     return connection != b"close"
 
 
-async def _connection(app, reader, writer, max_body_bytes):
+async def _connection(app, reader, writer, max_body_bytes, one_request=False):
     try:
         while True:
             try:
                 head = await _read_head(reader)
                 if head is None:
                     break
-                keep = await _serve_one(app, reader, writer, head, max_body_bytes)
+                keep = await _serve_one(app, reader, writer, head, max_body_bytes, last=one_request)
             except _BadHead as err:
                 _plain(writer, err.status, str(err))
                 await writer.drain()
@@ -322,6 +331,57 @@ async def serve(app, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024
             ready(server.sockets[0].getsockname()[1])
         async with server:
             await server.serve_forever()
+    finally:
+        await messages.put({"type": "lifespan.shutdown"})
+        lifespan.cancel()
+        await asyncio.gather(lifespan, return_exceptions=True)
+
+
+def serve_workers(load_app, workers, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024,
+                  ready=None):
+    """Serves `workers` requests at once, each in a process of its own: every worker imports the
+    agent (`load_app()`, its own INIT) and serves one request at a time, so no agent, session or
+    measurement is ever shared by two requests in flight. The workers share one listening socket
+    and a worker accepts a connection only when it is idle, answering one request on it (the
+    adapter opens a new connection for the next), so a request never waits behind a busy worker
+    while another is free. A worker that dies ends the environment: Lambda starts a new one."""
+    port = int(port if port is not None else os.environ.get("AWS_LWA_PORT", os.environ.get("PORT", "8080")))
+    listener = socket.create_server((host, port), backlog=max(2 * workers, 64))
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker
+            code = 1
+            try:
+                asyncio.run(_worker(load_app(), listener, max_body_bytes))
+                code = 0
+            except BaseException:
+                logger.exception("a worker of the function's server stopped")
+            finally:
+                os._exit(code)
+        children.append(pid)
+    if ready is not None:
+        ready(listener.getsockname()[1])
+    try:
+        _, status = os.wait()
+    finally:
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    raise SystemExit(os.waitstatus_to_exitcode(status) or 1)
+
+
+async def _worker(app, listener, max_body_bytes):
+    lifespan, messages = await _lifespan(app)
+    loop = asyncio.get_running_loop()
+    listener.setblocking(False)
+    try:
+        while True:
+            connection, _ = await loop.sock_accept(listener)
+            reader, writer = await asyncio.open_connection(sock=connection, limit=MAX_HEAD_BYTES)
+            await _connection(app, reader, writer, max_body_bytes, one_request=True)
     finally:
         await messages.put({"type": "lifespan.shutdown"})
         lifespan.cancel()
