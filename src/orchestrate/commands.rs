@@ -38,6 +38,13 @@ pub async fn invoke<T: Target>(ctx: &Context, args: &InvokeArgs, target: &T) -> 
     } else {
         response.get("output").cloned().unwrap_or(response.clone())
     };
+    if args.raw
+        && let Some(message) = error
+    {
+        // --raw: the function's own answer on stdout, whatever it is; the error on stderr.
+        crate::outln!("{response}");
+        return Ok(stderr_only(&function_error(message, response)));
+    }
     // On an error the one JSON document is the error's, carrying the output (reference §8).
     if error.is_none() {
         let result = Invoked {
@@ -64,10 +71,11 @@ async fn invoke_streamed<T: Target>(
     payload: Vec<u8>,
 ) -> Result<i32> {
     let format = ctx.global.output;
+    let json_lines = format == crate::cli::OutputFormat::Json;
     let mut wrote_text = false;
     let mut print = |event: Value| {
-        if format == crate::cli::OutputFormat::Json {
-            crate::outln!("{event}");
+        if json_lines {
+            crate::outln!("{}", as_event_object(event));
             return;
         }
         match &event {
@@ -104,9 +112,39 @@ async fn invoke_streamed<T: Target>(
     let response: Value = serde_json::from_slice(&out.payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&out.payload).into_owned()));
     match answered_error(out.function_error.as_deref(), &response) {
+        // One JSON document per line: the error is the last, on one line too.
+        Some(message) if json_lines => {
+            let err = function_error(message, response.clone());
+            let info =
+                serde_json::to_value(output::ErrorInfo::from_error(&err)).unwrap_or(Value::Null);
+            crate::outln!(
+                "{}",
+                serde_json::json!({"status": "failed", "error": info, "output": response})
+            );
+            Ok(stderr_only(&err))
+        }
         Some(message) => Err(function_error(message, response)),
         None => Ok(exit_codes::OK),
     }
+}
+
+/// An event as one JSON object: a text piece or a body that is not JSON becomes `{"data": …}`,
+/// a JSON body its object.
+fn as_event_object(event: Value) -> Value {
+    match event {
+        Value::String(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(parsed @ Value::Object(_)) => parsed,
+            _ => serde_json::json!({ "data": text }),
+        },
+        Value::Object(_) => event,
+        other => serde_json::json!({ "data": other }),
+    }
+}
+
+/// The error said on stderr only (stdout already holds what the command printed); its exit code.
+fn stderr_only(err: &Error) -> i32 {
+    output::print_error(err, crate::cli::OutputFormat::Text);
+    crate::exit_codes::exit_code(err)
 }
 
 /// `{"input": TEXT, "data": JSON}` from the flags; at least one is needed.
@@ -142,11 +180,18 @@ fn answered_error(function_error: Option<&str>, response: &Value) -> Option<Stri
                 .unwrap_or_else(|| body.to_string())
         )),
         (None, Value::Object(map)) if map.contains_key("error") && !map.contains_key("output") => {
-            Some(format!(
-                "{}: {}",
-                map["error"].as_str().unwrap_or("error"),
-                map.get("message").and_then(Value::as_str).unwrap_or("")
-            ))
+            let kind = map["error"].as_str().unwrap_or("error");
+            let message = map.get("message").and_then(Value::as_str).unwrap_or("");
+            let request = map
+                .get("request_id")
+                .and_then(Value::as_str)
+                .map(|id| format!(" (request id {id}: its log has the details)"))
+                .unwrap_or_default();
+            Some(if message.is_empty() {
+                format!("{kind}{request}")
+            } else {
+                format!("{kind}: {message}{request}")
+            })
         }
         _ => None,
     }
@@ -984,6 +1029,46 @@ mod tests {
         assert!(
             err.to_string().contains("already serves version 3"),
             "{err}"
+        );
+    }
+    #[test]
+    fn an_error_answer_reads_whole_without_a_dangling_colon() {
+        let said = |body: Value| answered_error(None, &body).unwrap();
+        assert_eq!(
+            said(serde_json::json!({"error": "SessionConflict"})),
+            "SessionConflict"
+        );
+        assert_eq!(
+            said(serde_json::json!({"error": "ValueError", "request_id": "r-1"})),
+            "ValueError (request id r-1: its log has the details)"
+        );
+        assert_eq!(
+            said(serde_json::json!({"error": "BadRequest", "message": "missing input"})),
+            "BadRequest: missing input"
+        );
+        assert_eq!(
+            answered_error(None, &serde_json::json!({"output": 1})),
+            None
+        );
+    }
+
+    #[test]
+    fn every_streamed_event_is_one_json_object() {
+        assert_eq!(
+            as_event_object(Value::String("{\"error\": \"BadRequest\"}".into())),
+            serde_json::json!({"error": "BadRequest"})
+        );
+        assert_eq!(
+            as_event_object(Value::String("Hello".into())),
+            serde_json::json!({"data": "Hello"})
+        );
+        assert_eq!(
+            as_event_object(serde_json::json!({"data": "x"})),
+            serde_json::json!({"data": "x"})
+        );
+        assert_eq!(
+            as_event_object(serde_json::json!(3)),
+            serde_json::json!({"data": 3})
         );
     }
 }

@@ -1372,10 +1372,20 @@ def _invoke_with_response_stream(request, full_url, headers):
                 returned = True
                 _call.tenant = tenant
                 try:
-                    payload, _, _ = function._invoke_lambda(event)
+                    payload, failed, _ = function._invoke_lambda(event)
                 finally:
                     _call.tenant = None
                 yield _event_message("PayloadChunk", payload.encode())
+                if failed:
+                    # As Lambda ends the stream of a buffered function that failed.
+                    try:
+                        error = json.loads(payload)
+                    except ValueError:
+                        error = {}
+                    yield _event_message("InvokeComplete", json.dumps(
+                        {"ErrorCode": error.get("errorType", "Unhandled"),
+                         "ErrorDetails": error.get("errorMessage", "")}).encode(), "application/json")
+                    return
             else:
                 for piece in environment.stream(event, float(function.timeout)):
                     if isinstance(piece, tuple):

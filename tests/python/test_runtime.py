@@ -7,6 +7,7 @@ fixtures/conversations)
 """
 
 import gc
+import types
 import unittest
 
 import agentdeploy_runtime
@@ -237,6 +238,33 @@ class Handlers(unittest.TestCase):
         self.assertEqual((status, body), (500, {"error": "ValueError", "request_id": None}))
         http = handler.lambda_handler({"rawPath": "/", "body": json.dumps({"input": "hi"})}, None)
         self.assertEqual((http["statusCode"], json.loads(http["body"])), (200, {"output": {"echo": "hi"}}))
+
+    def test_argparse_and_sys_exit_answer_500_and_the_process_serves_the_next_caller(self):
+        import argparse
+        import sys
+
+        class Stop(BaseException):
+            pass
+
+        def main(text):
+            if text == "argparse":
+                argparse.ArgumentParser().parse_args(["--no-such-flag"])  # exits 2
+            if text == "exit":
+                sys.exit(3)
+            if text == "base":
+                raise Stop("the secret detail")
+            return {"echo": text}
+
+        handler = self.handler(main)
+        for text, error in (("argparse", "SystemExit"), ("exit", "SystemExit"), ("base", "Stop")):
+            http = handler.lambda_handler({"rawPath": "/", "body": json.dumps({"input": text})},
+                                          types.SimpleNamespace(aws_request_id="req-7"))
+            self.assertEqual((http["statusCode"], json.loads(http["body"])),
+                             (500, {"error": error, "request_id": "req-7"}), text)
+        self.assertEqual(handler.answer({"input": "next"}, None), (200, {"output": {"echo": "next"}}))
+        # Ctrl-C of a local run is the process's own: passed on.
+        with self.assertRaises(KeyboardInterrupt):
+            self.handler(lambda text: (_ for _ in ()).throw(KeyboardInterrupt())).answer({"input": "x"}, None)
 
     def test_an_own_handler_gets_the_raw_event_and_its_answer_passes_through(self):
         answer = {"statusCode": 201, "body": "made"}

@@ -702,7 +702,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "non-UTF-8 agent file",
-        files: &[("agent.py", b"# caf\xe9\ndef main():\n    pass\n")],
+        files: &[("agent.py", b"# caf\xe9\ndef main(user_input_arg=None):\n    pass\n")],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
         code: 2,
@@ -1124,7 +1124,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "3.12 syntax for a 3.11 runtime",
-        files: &[("agent.py", b"type X = int\ndef main():\n    pass\n")],
+        files: &[("agent.py", b"type X = int\ndef main(user_input_arg=None):\n    pass\n")],
         args: &[
             "--function-name",
             "x",
@@ -1171,7 +1171,7 @@ const CASES: &[Case] = &[
     // Code that parses but that CPython refuses to compile.
     Case {
         name: "module-level return",
-        files: &[("agent.py", b"def main():\n    pass\nreturn 1\n")],
+        files: &[("agent.py", b"def main(user_input_arg=None):\n    pass\nreturn 1\n")],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
         code: 2,
@@ -1179,7 +1179,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "module-level yield",
-        files: &[("agent.py", b"def main():\n    pass\nyield 1\n")],
+        files: &[("agent.py", b"def main(user_input_arg=None):\n    pass\nyield 1\n")],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
         code: 2,
@@ -1187,7 +1187,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "module-level await",
-        files: &[("agent.py", b"def main():\n    pass\nawait main()\n")],
+        files: &[("agent.py", b"def main(user_input_arg=None):\n    pass\nawait main()\n")],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
         code: 2,
@@ -1205,7 +1205,7 @@ const CASES: &[Case] = &[
         name: "late from __future__",
         files: &[(
             "agent.py",
-            b"import os\nfrom __future__ import annotations\ndef main():\n    pass\n",
+            b"import os\nfrom __future__ import annotations\ndef main(user_input_arg=None):\n    pass\n",
         )],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
@@ -1222,7 +1222,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "nonlocal at module level",
-        files: &[("agent.py", b"nonlocal x\ndef main():\n    pass\n")],
+        files: &[("agent.py", b"nonlocal x\ndef main(user_input_arg=None):\n    pass\n")],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
         code: 2,
@@ -1230,7 +1230,7 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "starred assignment target alone",
-        files: &[("agent.py", b"*a = [1]\ndef main():\n    pass\n")],
+        files: &[("agent.py", b"*a = [1]\ndef main(user_input_arg=None):\n    pass\n")],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
         code: 2,
@@ -1240,7 +1240,7 @@ const CASES: &[Case] = &[
         name: "unknown coding cookie",
         files: &[(
             "agent.py",
-            b"# -*- coding: klingon -*-\ndef main():\n    pass\n",
+            b"# -*- coding: klingon -*-\ndef main(user_input_arg=None):\n    pass\n",
         )],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
@@ -1251,7 +1251,7 @@ const CASES: &[Case] = &[
         name: "coding cookie that conflicts with UTF-8 text",
         files: &[(
             "agent.py",
-            b"# coding: latin-1\nGREETING = 'h\xc3\xa9'\ndef main():\n    pass\n",
+            b"# coding: latin-1\nGREETING = 'h\xc3\xa9'\ndef main(user_input_arg=None):\n    pass\n",
         )],
         args: &["--function-name", "x", "--agent", "agent.py"],
         env: &[],
@@ -1639,7 +1639,7 @@ fn symlink_loop_and_oversized_agent_are_refused() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let mut big = String::from("def main():\n    pass\n");
+    let mut big = String::from("def main(user_input_arg=None):\n    pass\n");
     big.push_str(&"# padding padding padding padding padding padding padding\n".repeat(20_000));
     std::fs::write(dir.path().join("agent.py"), big).unwrap();
     assert_rejected(

@@ -86,6 +86,46 @@ fn a_function_timeout_is_reported_with_the_fix() {
             .is_some_and(|m| m.contains("timed out")),
         "{doc:#}"
     );
+
+    // --raw: the function's own error payload on stdout, the error on stderr, exit 1.
+    let mut raw = agentdeploy(work.path());
+    aws.configure(&mut raw);
+    let out = run(raw.args([
+        "invoke",
+        "slow",
+        "--input",
+        "wait",
+        "--data",
+        r#"{"seconds": 10}"#,
+        "--raw",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    let payload: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(payload["errorType"], "Sandbox.Timedout", "{payload}");
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+
+    // --stream -o json: one JSON object per line, the error the last, given once.
+    let mut streamed = agentdeploy(work.path());
+    aws.configure(&mut streamed);
+    let out = run(streamed.args([
+        "invoke",
+        "slow",
+        "--input",
+        "wait",
+        "--data",
+        r#"{"seconds": 10}"#,
+        "--stream",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["status"], "failed");
+    assert_eq!(lines[0]["error"]["kind"], "function");
 }
 
 #[test]

@@ -11,7 +11,8 @@ use ruff_text_size::Ranged;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::lambda::analyse::parse::parse_module;
-use crate::lambda::analyse::syntax::line_col;
+use crate::lambda::analyse::strands::StrandsNames;
+use crate::lambda::analyse::syntax::{line_col, module_statements};
 use crate::lambda::runtime::Runtime;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -37,6 +38,16 @@ pub struct MainSignature {
     /// are read at cold start (`inspect.signature`), not here.
     #[serde(skip)]
     pub read_at_cold_start: bool,
+    /// A command-line program: what reads its arguments (argparse, `sys.argv`, click, typer).
+    #[serde(skip)]
+    pub command_line: Option<&'static str>,
+    /// Names the body calls (`name(...)`, `name.method(...)`): which module-level Agents a
+    /// function orchestrates.
+    #[serde(skip)]
+    pub calls: std::collections::BTreeSet<String>,
+    /// Decorated `@tool`: a tool the model calls, which takes the model's arguments.
+    #[serde(skip)]
+    pub is_tool: bool,
 }
 
 impl MainSignature {
@@ -53,6 +64,10 @@ impl MainSignature {
             .collect();
         let mut yields = YieldFinder::default();
         yields.visit_body(body);
+        let mut command_line = CommandLineFinder::default();
+        command_line.visit_body(body);
+        let mut calls = CallFinder::default();
+        calls.visit_body(body);
         let (required_keyword_only, optional_keyword_only): (Vec<String>, Vec<String>) = {
             let (required, optional): (Vec<_>, Vec<_>) = parameters
                 .kwonlyargs
@@ -76,7 +91,27 @@ impl MainSignature {
             optional_keyword_only,
             is_generator: yields.found,
             read_at_cold_start: false,
+            command_line: command_line.found,
+            calls: calls.names,
+            is_tool: false,
         }
+    }
+
+    /// Why `main` (found by its name, not named by `--entry`) can never receive the caller's
+    /// input: it takes no parameters, or it is a command-line program.
+    fn deaf_to_input(&self, name: &str) -> Option<String> {
+        if self.read_at_cold_start {
+            return None;
+        }
+        if let Some(reader) = self.command_line {
+            return Some(format!(
+                "`{name}` is a command-line program ({reader}): it reads its arguments from the command line, never the caller's input"
+            ));
+        }
+        (self.positional.is_empty() && !self.has_varargs && self.optional_keyword_only.is_empty())
+            .then(|| {
+                format!("`{name}` takes no parameters: the caller's input could never reach it")
+            })
     }
 
     /// Why the handler cannot call this as `kind` (None: it can).
@@ -122,6 +157,105 @@ impl MainSignature {
 #[derive(Default)]
 pub(crate) struct YieldFinder {
     found: bool,
+}
+
+/// What in a function body reads the command line: argparse, `sys.argv` (nested functions and
+/// classes are their own scopes).
+#[derive(Default)]
+pub(crate) struct CommandLineFinder {
+    found: Option<&'static str>,
+}
+
+impl<'a> Visitor<'a> for CommandLineFinder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+            visitor::walk_stmt(self, stmt);
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        let found = match expr {
+            Expr::Call(call) => match &*call.func {
+                Expr::Name(name) if name.id.as_str() == "ArgumentParser" => Some("argparse"),
+                Expr::Attribute(attr)
+                    if matches!(attr.attr.as_str(), "ArgumentParser" | "parse_args") =>
+                {
+                    Some("argparse")
+                }
+                _ => None,
+            },
+            Expr::Attribute(attr) if attr.attr.as_str() == "argv" => {
+                matches!(&*attr.value, Expr::Name(sys) if sys.id.as_str() == "sys")
+                    .then_some("sys.argv")
+            }
+            _ => None,
+        };
+        if self.found.is_none() {
+            self.found = found;
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// The names a function body calls, directly or through a method (`agent(...)`,
+/// `agent.invoke_async(...)`).
+#[derive(Default)]
+pub(crate) struct CallFinder {
+    names: std::collections::BTreeSet<String>,
+}
+
+impl<'a> Visitor<'a> for CallFinder {
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Call(call) = expr {
+            let base = match &*call.func {
+                Expr::Attribute(attr) => &*attr.value,
+                other => other,
+            };
+            if let Expr::Name(name) = base {
+                self.names.insert(name.id.to_string());
+            }
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+/// `@tool` / `@tool(...)` / `@strands.tool`.
+fn is_tool_decorator(decorators: &[ast::Decorator]) -> bool {
+    decorators.iter().any(|decorator| {
+        let expr = match &decorator.expression {
+            Expr::Call(call) => &*call.func,
+            other => other,
+        };
+        match expr {
+            Expr::Name(name) => name.id.as_str() == "tool",
+            Expr::Attribute(attr) => attr.attr.as_str() == "tool",
+            _ => false,
+        }
+    })
+}
+
+/// `@click.command()`, `@click.option(...)`, `@typer_app.command()`: what makes a function a
+/// command-line program.
+fn command_line_decorator(decorators: &[ast::Decorator]) -> Option<&'static str> {
+    decorators.iter().find_map(|decorator| {
+        let expr = match &decorator.expression {
+            Expr::Call(call) => &*call.func,
+            other => other,
+        };
+        let Expr::Attribute(attr) = expr else {
+            return None;
+        };
+        let mut base = &*attr.value;
+        while let Expr::Attribute(inner) = base {
+            base = &inner.value;
+        }
+        match base {
+            Expr::Name(name) if name.id.as_str() == "click" => Some("a click command"),
+            Expr::Name(name) if name.id.as_str() == "typer" => Some("a typer command"),
+            _ if attr.attr.as_str() == "command" => Some("a command-line command"),
+            _ => None,
+        }
+    })
 }
 
 impl<'a> Visitor<'a> for YieldFinder {
@@ -202,6 +336,8 @@ pub(crate) struct TopLevel {
     pub(crate) entrypoints: BTreeMap<String, String>,
     /// Lines of `APP.run(...)` / `uvicorn.run(...)` run at import (a server that never returns).
     pub(crate) serves_at_import: Vec<usize>,
+    /// What calls build a Strands Agent in this module.
+    pub(crate) strands: StrandsNames,
 }
 
 #[derive(Debug, Clone)]
@@ -235,7 +371,7 @@ impl TopLevel {
         };
         self.unbind(name);
         let name = name.to_string();
-        if matches!(value, Expr::Call(call) if is_agent_constructor(&call.func)) {
+        if matches!(value, Expr::Call(call) if self.strands.builds_agent(&call.func)) {
             self.agents.insert(name, line);
         } else if let Some(framework) = app_constructor(value) {
             self.apps.insert(name, (framework, line));
@@ -280,17 +416,25 @@ impl TopLevel {
     }
 }
 
-pub(crate) fn top_level(module: &ModModule, source: &str) -> TopLevel {
-    let mut found = TopLevel::default();
-    for stmt in &module.body {
+/// What `module` (the file `file`, whose source is `source`) defines at top level.
+pub(crate) fn top_level(module: &ModModule, source: &str, file: &Path) -> TopLevel {
+    let mut found = TopLevel {
+        strands: StrandsNames::of(module, file),
+        ..TopLevel::default()
+    };
+    for stmt in module_statements(&module.body) {
         match stmt {
             Stmt::FunctionDef(def) => {
-                let signature = MainSignature::of(
+                let mut signature = MainSignature::of(
                     &def.parameters,
                     def.is_async,
                     &def.body,
                     line_col(source, def.start().to_usize()).0,
                 );
+                if let Some(decorated) = command_line_decorator(&def.decorator_list) {
+                    signature.command_line = Some(decorated);
+                }
+                signature.is_tool = is_tool_decorator(&def.decorator_list);
                 let name = def.name.to_string();
                 found.unbind(&name);
                 if let Some(app) = entrypoint_decorator(&def.decorator_list, &found.apps) {
@@ -320,7 +464,7 @@ pub(crate) fn top_level(module: &ModModule, source: &str) -> TopLevel {
                     let name = name.id.to_string();
                     found.unbind(&name);
                     if let Some(Expr::Call(call)) = assign.value.as_deref()
-                        && is_agent_constructor(&call.func)
+                        && found.strands.builds_agent(&call.func)
                     {
                         found
                             .agents
@@ -348,6 +492,24 @@ pub(crate) fn top_level(module: &ModModule, source: &str) -> TopLevel {
         }
     }
     found
+}
+
+/// Whether `file` defines at module level (in `try`, `if` and `with` blocks too) something the
+/// handler could call: a `main`, a Lambda-style handler or a Strands Agent. A file that does not
+/// read or parse offers nothing.
+pub(crate) fn offers_an_entry(file: &Path) -> bool {
+    let Ok(source) = std::fs::read_to_string(file) else {
+        return false;
+    };
+    let Ok(parsed) = ruff_python_parser::parse_module(&source) else {
+        return false;
+    };
+    let found = top_level(&parsed.into_syntax(), &source, file);
+    found.functions.contains_key("main")
+        || HANDLER_NAMES
+            .iter()
+            .any(|name| found.functions.contains_key(*name))
+        || !found.agents.is_empty()
 }
 
 /// How many `from x import y` hops an entry is followed through the agent's own modules.
@@ -433,7 +595,7 @@ pub(crate) fn imported_definition(
     let source = files::read_user_text(&file)
         .map_err(|e| Error::agent(&display, format!("cannot read: {e}")))?;
     let module = parse_module(&display, &source, runtime)?;
-    let mut theirs = top_level(&module, &source);
+    let mut theirs = top_level(&module, &source, &file);
     if let Some(signature) = theirs.functions.remove(&imported.name) {
         return Ok(Some(Definition::Function(signature)));
     }
@@ -494,14 +656,6 @@ fn starts_a_server(func: &Expr, apps: &BTreeMap<String, (AppFramework, usize)>) 
     attr.attr.as_str() == "run"
         && matches!(&*attr.value, Expr::Name(owner)
             if apps.contains_key(owner.id.as_str()) || owner.id.as_str() == "uvicorn")
-}
-
-pub(crate) fn is_agent_constructor(func: &Expr) -> bool {
-    match func {
-        Expr::Name(name) => name.id.as_str() == "Agent",
-        Expr::Attribute(attr) => attr.attr.as_str() == "Agent",
-        _ => false,
-    }
 }
 
 /// Lambda-style handlers the agent may define itself (called with the raw event).
@@ -574,6 +728,9 @@ impl Candidates<'_> {
             return self.entrypoint(name, app);
         }
         if let Some(signature) = found.functions.get("main") {
+            if let Some(problem) = signature.deaf_to_input("main") {
+                return Err(self.main_refused(problem, signature.line));
+            }
             return self.function("main", signature);
         }
         for name in HANDLER_NAMES {
@@ -625,10 +782,63 @@ impl Candidates<'_> {
             0 => Err(Error::Agent {
                 location: display.to_string(),
                 message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)`, `@app.entrypoint`, module-level `Agent(...)` or web app".into(),
-                hint: Some("define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into()),
+                hint: Some(match self.the_tool() {
+                    Some(tool) => format!("`{tool}` is a `@tool` (line {}): deploy it as the entry with --entry {tool}, or define `def main(user_input_arg=None, input_data_arg=None)`", found.functions[tool].line),
+                    None => "define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into(),
+                }),
             }),
             _ => Err(self.several_agents()),
         }
+    }
+
+    /// `main` cannot receive the input: the entry to use instead is the module's Agent (or the
+    /// function that calls it), unless `--entry main` insists.
+    fn main_refused(&self, problem: String, line: usize) -> Error {
+        let instead = match self.found.agents.keys().next() {
+            Some(agent) if self.found.agents.len() == 1 => {
+                format!("deploy the module's Agent with --entry {agent}")
+            }
+            _ => {
+                "name the function that takes the input with --entry NAME (or write `def main(user_input_arg=None, input_data_arg=None)`)".to_string()
+            }
+        };
+        Error::Agent {
+            location: format!("{}:{line}", self.display),
+            message: problem,
+            hint: Some(format!("{instead}; --entry main deploys it as it is")),
+        }
+    }
+
+    /// The first top-level `@tool` function that takes an argument (a tool module's tool).
+    fn the_tool(&self) -> Option<&str> {
+        let mut tools: Vec<(&String, &MainSignature)> = self
+            .found
+            .functions
+            .iter()
+            .filter(|(_, s)| s.is_tool && (!s.positional.is_empty() || s.has_varargs))
+            .collect();
+        tools.sort_by_key(|(_, s)| s.line);
+        tools.first().map(|(name, _)| name.as_str())
+    }
+
+    /// The top-level function that calls the most of the module's Agents (the author's
+    /// orchestrator), when one takes an argument.
+    fn orchestrator(&self) -> Option<&str> {
+        self.found
+            .functions
+            .iter()
+            .filter(|(_, s)| !s.positional.is_empty() && s.deaf_to_input("").is_none())
+            .map(|(name, s)| {
+                let agents = s
+                    .calls
+                    .iter()
+                    .filter(|c| self.found.agents.contains_key(*c))
+                    .count();
+                (name, agents, s.line)
+            })
+            .filter(|(_, agents, _)| *agents > 0)
+            .max_by_key(|(_, agents, line)| (*agents, std::cmp::Reverse(*line)))
+            .map(|(name, _, _)| name.as_str())
     }
 
     fn several_agents(&self) -> Error {
@@ -644,13 +854,18 @@ impl Candidates<'_> {
                 "several module-level Agents and no `main`: {}",
                 listed.join(", ")
             ),
-            hint: Some(format!(
-                "choose the one callers talk to with --entry NAME (or `entry = \"NAME\"` in the config), e.g. --entry {}",
-                agents
-                    .first()
-                    .map(|(name, _)| name.as_str())
-                    .unwrap_or("NAME")
-            )),
+            hint: Some(match self.orchestrator() {
+                Some(function) => format!(
+                    "`{function}` calls them: deploy it as the entry with --entry {function} (or `entry = \"{function}\"` in the config)"
+                ),
+                None => format!(
+                    "choose the one callers talk to with --entry NAME (or `entry = \"NAME\"` in the config), e.g. --entry {}",
+                    agents
+                        .first()
+                        .map(|(name, _)| name.as_str())
+                        .unwrap_or("NAME")
+                ),
+            }),
         }
     }
 

@@ -2,11 +2,13 @@
 //! names, AgentCore code interpreter use, boto3 calls.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ModModule, Stmt};
 use ruff_text_size::Ranged;
 
+use crate::lambda::analyse::strands::StrandsNames;
 use crate::lambda::analyse::syntax::{line_col, module_assignments};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -41,10 +43,17 @@ pub(crate) struct Facts {
     pub(crate) aws_sdk: Vec<usize>,
 }
 
-pub(crate) fn collect_facts(module: &ModModule, source: &str, _display: &str) -> Facts {
+pub(crate) fn collect_facts(
+    module: &ModModule,
+    source: &str,
+    _display: &str,
+    file: &Path,
+) -> Facts {
     let constants = module_string_constants(module);
+    let strands = StrandsNames::of(module, file);
     let mut collector = Collector {
         source,
+        strands: &strands,
         constants: &constants,
         imports: Vec::new(),
         bedrock_models: Vec::new(),
@@ -115,6 +124,7 @@ pub(crate) fn reads_environment(expr: &Expr) -> bool {
 
 pub(crate) struct Collector<'s> {
     source: &'s str,
+    strands: &'s StrandsNames,
     constants: &'s BTreeMap<String, ModuleValue>,
     imports: Vec<Import>,
     bedrock_models: Vec<BedrockModelUse>,
@@ -201,7 +211,8 @@ impl Collector<'_> {
                     },
                 });
             }
-            "Agent" => {
+            // Another framework's `Agent` (Google's ADK, say) is not Strands' and gets no grant.
+            "Agent" if self.strands.builds_agent(&call.func) => {
                 // Agent(model=...) takes a model id string (Bedrock) or a model object; the first
                 // positional parameter is `model`.
                 let model = keyword("model").or_else(|| call.arguments.args.first());

@@ -280,7 +280,7 @@ mod tests {
         let a = analyse_source(
             Path::new("a.py"),
             None,
-            format!("{src}\ndef main():\n    pass\n"),
+            format!("{src}\ndef main(user_input_arg=None):\n    pass\n"),
             Runtime { minor: 13 },
             None,
         )
@@ -402,7 +402,7 @@ mod tests {
         let a = analyse_source(
             Path::new("a.py"),
             None,
-            "import boto3\ndef main():\n    pass\n".into(),
+            "import boto3\ndef main(user_input_arg=None):\n    pass\n".into(),
             Runtime { minor: 13 },
             None,
         )

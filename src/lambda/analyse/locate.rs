@@ -65,18 +65,10 @@ pub(crate) fn entry_file_by_content(dir: &Path) -> Result<PathBuf> {
         })
         .collect();
     files.sort();
-    let callable = |path: &PathBuf| {
-        std::fs::read_to_string(path).is_ok_and(|text| {
-            text.lines().any(|line| {
-                line.starts_with("def main(")
-                    || line.starts_with("async def main(")
-                    || line.starts_with("def handler(")
-                    || line.starts_with("def lambda_handler(")
-                    || (line.contains("Agent(") && !line.starts_with([' ', '\t', '#']))
-            })
-        })
-    };
-    let candidates: Vec<&PathBuf> = files.iter().filter(|f| callable(f)).collect();
+    let candidates: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| crate::lambda::analyse::entry::offers_an_entry(f))
+        .collect();
     match candidates.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(Error::Agent {

@@ -13,6 +13,7 @@ pub mod locate;
 pub mod parse;
 pub mod requirements;
 pub mod shared_state;
+pub mod strands;
 pub mod syntax;
 
 use std::path::{Path, PathBuf};
@@ -107,7 +108,7 @@ pub fn analyse_source(
 ) -> Result<AgentAnalysis> {
     let display = path.display().to_string();
     let module = parse_module(&display, &source, runtime)?;
-    let mut found = top_level(&module, &source);
+    let mut found = top_level(&module, &source, path);
     resolve_imported_entries(&mut found, path, runtime, requested_entry)?;
     let (entry, main) = find_entry(&found, &display, requested_entry)?;
     let mut warnings = Vec::new();
@@ -123,7 +124,7 @@ pub fn analyse_source(
     warnings.extend(crate::lambda::analyse::shared_state::warnings(
         &module, &source, &display,
     ));
-    let facts = collect_facts(&module, &source, &display);
+    let facts = collect_facts(&module, &source, &display, path);
     let mut analysis = AgentAnalysis {
         path: path.to_path_buf(),
         display,
@@ -303,9 +304,120 @@ mod tests {
     }
 
     #[test]
-    fn sync_main_arity() {
+    fn a_main_that_can_never_receive_the_input_is_refused_naming_what_to_deploy_instead() {
+        for (source, why) in [
+            ("def main():\n    return 1\n", "takes no parameters"),
+            (
+                "import argparse\ndef main(argv=None):\n    args = argparse.ArgumentParser().parse_args(argv)\n",
+                "command-line program (argparse)",
+            ),
+            (
+                "import sys\ndef main(*args):\n    return sys.argv[1]\n",
+                "command-line program (sys.argv)",
+            ),
+            (
+                "import click\n@click.command()\n@click.option('--q')\ndef main(q):\n    return q\n",
+                "command-line program (a click command)",
+            ),
+        ] {
+            let with_agent = format!("{IMPORT}agent = Agent()\n{source}");
+            let err = analyse_str(&with_agent).unwrap_err();
+            let Error::Agent {
+                location,
+                message,
+                hint,
+            } = &err
+            else {
+                panic!("{err:?}")
+            };
+            assert!(message.contains(why), "{source}: {message}");
+            assert!(location.starts_with("agent.py:"), "{location}");
+            assert!(
+                hint.as_deref()
+                    .unwrap_or_default()
+                    .contains("--entry agent"),
+                "{hint:?}"
+            );
+            // Named, it is deployed as it is.
+            assert_eq!(
+                analyse_entry(&with_agent, Some("main")).unwrap().entry.name,
+                "main"
+            );
+        }
+        let alone = analyse_str("def main():\n    return 1\n").unwrap_err();
+        assert!(alone.to_string().contains("takes no parameters"), "{alone}");
+    }
+
+    #[test]
+    fn an_agent_built_inside_try_if_or_with_is_found_but_not_under_the_main_guard() {
+        let source = format!(
+            "{IMPORT}try:\n    agent = Agent()\nexcept ImportError:\n    agent = None\n\nif __name__ == \"__main__\":\n    other = Agent()\n"
+        );
+        let a = analyse_str(&source).unwrap();
         assert_eq!(
-            analyse_str("def main():\n    pass\n").unwrap().main.arity(),
+            (a.entry.kind, a.entry.name.as_str(), a.entry.line),
+            (EntryKind::Agent, "agent", 3)
+        );
+        let with = format!(
+            "{IMPORT}import contextlib\nwith contextlib.suppress(Exception):\n    if True:\n        bot = Agent()\n"
+        );
+        assert_eq!(analyse_str(&with).unwrap().entry.name, "bot");
+    }
+
+    #[test]
+    fn another_frameworks_agent_is_no_strands_agent_and_gets_no_bedrock_grant() {
+        let adk = "from google.adk.agents import Agent\nroot_agent = Agent(model=\"gemini-2.0-flash\", name=\"x\")\n";
+        let err = analyse_str(adk).unwrap_err();
+        assert!(err.to_string().contains("nothing to call"), "{err}");
+        let with_main = format!("{adk}def main(user_input_arg=None):\n    return 1\n");
+        assert!(analyse_str(&with_main).unwrap().bedrock_models.is_empty());
+        let strands = format!("{IMPORT}agent = Agent(model=\"amazon.nova-lite-v1:0\")\n");
+        assert_eq!(
+            analyse_str(&strands).unwrap().bedrock_models[0]
+                .model_id
+                .as_deref(),
+            Some("amazon.nova-lite-v1:0")
+        );
+    }
+
+    #[test]
+    fn hints_name_the_orchestrator_or_the_tool() {
+        let team = format!(
+            "{IMPORT}researcher = Agent()\nwriter = Agent()\ndef run_team(topic):\n    return writer(str(researcher(topic)))\n"
+        );
+        let err = analyse_str(&team).unwrap_err();
+        let Error::Agent { hint, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            hint.as_deref()
+                .unwrap_or_default()
+                .contains("--entry run_team"),
+            "{hint:?}"
+        );
+        let tool =
+            "from strands import tool\n@tool\ndef weather(city: str) -> str:\n    return city\n";
+        let err = analyse_str(tool).unwrap_err();
+        let Error::Agent { hint, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            hint.as_deref()
+                .unwrap_or_default()
+                .contains("--entry weather"),
+            "{hint:?}"
+        );
+    }
+
+    #[test]
+    fn sync_main_arity() {
+        // A `main` without parameters is deployed only when --entry names it: it is called with
+        // nothing.
+        assert_eq!(
+            analyse_entry("def main():\n    pass\n", Some("main"))
+                .unwrap()
+                .main
+                .arity(),
             Some(0)
         );
         assert_eq!(

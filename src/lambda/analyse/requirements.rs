@@ -335,7 +335,7 @@ mod tests {
         let a = analyse_source(
             Path::new("agent.py"),
             None,
-            format!("{src}\ndef main():\n    pass\n"),
+            format!("{src}\ndef main(user_input_arg=None):\n    pass\n"),
             Runtime { minor: 13 },
             None,
         )

@@ -1,12 +1,60 @@
 //! Small readings of a parsed module that several analyses share.
 
-use ruff_python_ast::{Expr, ModModule, Stmt};
+use ruff_python_ast::{CmpOp, ExceptHandler, Expr, ModModule, Stmt};
+
+/// The module-level statements importing the module runs, in an order where the usual path's
+/// binding of a name comes last (so it wins): the bodies of top-level `try` blocks (their
+/// `except` branches first, then the body, `else` and `finally`), of `if` blocks (the `else` and
+/// `elif` branches first, then the `if` branch) and of `with` blocks, with what they nest. An
+/// `if __name__ == "__main__":` block runs only as a script, never on import: it is left out.
+pub fn module_statements(body: &[Stmt]) -> Vec<&Stmt> {
+    let mut found = Vec::new();
+    for stmt in body {
+        match stmt {
+            Stmt::If(block) if is_main_guard(&block.test) => {}
+            Stmt::If(block) => {
+                for clause in block.elif_else_clauses.iter().rev() {
+                    found.extend(module_statements(&clause.body));
+                }
+                found.extend(module_statements(&block.body));
+            }
+            Stmt::Try(block) => {
+                for handler in &block.handlers {
+                    let ExceptHandler::ExceptHandler(handler) = handler;
+                    found.extend(module_statements(&handler.body));
+                }
+                found.extend(module_statements(&block.body));
+                found.extend(module_statements(&block.orelse));
+                found.extend(module_statements(&block.finalbody));
+            }
+            Stmt::With(block) => found.extend(module_statements(&block.body)),
+            other => found.push(other),
+        }
+    }
+    found
+}
+
+/// `__name__ == "__main__"` (either way round).
+fn is_main_guard(test: &Expr) -> bool {
+    let Expr::Compare(compare) = test else {
+        return false;
+    };
+    let [CmpOp::Eq] = &*compare.ops else {
+        return false;
+    };
+    let [right] = &*compare.comparators else {
+        return false;
+    };
+    let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    (is_name(&compare.left) && is_main(right)) || (is_main(&compare.left) && is_name(right))
+}
 
 /// Every module-level `NAME = value` (and `NAME: T = value`) in order: the statement, the name
 /// bound, the value.
 pub fn module_assignments(module: &ModModule) -> Vec<(&Stmt, &str, &Expr)> {
     let mut found = Vec::new();
-    for stmt in &module.body {
+    for stmt in module_statements(&module.body) {
         let (targets, value): (Vec<&Expr>, &Expr) = match stmt {
             Stmt::Assign(assign) => (assign.targets.iter().collect(), &assign.value),
             Stmt::AnnAssign(assign) => match &assign.value {

@@ -275,8 +275,12 @@ pub async fn invoke_streamed(
     }
     let streamed = decoder.streamed();
     let payload = decoder.finish();
-    if !streamed && let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&payload) {
-        // A buffered function's answer: one event, so the caller sees it too.
+    if !streamed
+        && function_error.is_none()
+        && let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&payload)
+    {
+        // A buffered function's answer: one event, so the caller sees it too (an error is the
+        // caller's to report, once).
         each(answer);
     }
     Ok(Invocation {

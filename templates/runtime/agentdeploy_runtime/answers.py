@@ -4,7 +4,8 @@ buffered handler and the streamed server alike.
 - a bad request → 400 with the reason (it is about the caller's own input);
 - a session request without a caller identity → 403;
 - a session changed by another request meanwhile → 409;
-- the entry raising (or calling `sys.exit()`) → 500 with the error's type, and for an HTTP caller
+- the entry raising anything (`sys.exit()` and argparse's exit too: a `BaseException` is the
+  agent's failure, never the process's end, but for `PASSED_ON`) → 500 with the error's type, and for an HTTP caller
   the request id to quote: messages of AWS and model SDKs carry account ids, ARNs, URLs and prompt
   fragments, so the message and traceback go to the function's log only. A direct Invoke comes
   from the account: it gets the message too.
@@ -17,6 +18,9 @@ from . import events, sessions
 logger = logging.getLogger("agentdeploy.runtime")
 
 REFUSALS = (events.BadRequest, sessions.NoCallerIdentity, sessions.Conflict)
+# What the process itself uses to stop: Ctrl-C of a local run, a generator being closed. Never a
+# request's answer. (Behind the Web Adapter, a task's cancellation is passed on too.)
+PASSED_ON = (KeyboardInterrupt, GeneratorExit)
 
 
 def refusal(err):

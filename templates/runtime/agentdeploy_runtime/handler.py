@@ -62,7 +62,7 @@ class Handler:
         """The agent's own Lambda-style handler: the raw event in, its answer passed through."""
         try:
             response = self.entry.call_raw(event, context)
-        except Exception as err:
+        except BaseException as err:
             outcome["error"] = type(err).__name__
             raise
         outcome["status"] = status_of(response)
@@ -90,7 +90,9 @@ class Handler:
                 session.save()
         except answers.REFUSALS as err:
             return with_session(answers.refusal(err), session_id)
-        except (Exception, SystemExit) as err:  # sys.exit() in the entry answers 500; the process lives on
+        except answers.PASSED_ON:
+            raise
+        except BaseException as err:  # sys.exit(), argparse: a 500, and the process lives on
             request_id = getattr(context, "aws_request_id", None)
             return with_session(answers.failure(err, self.entry.name, request_id, is_http), session_id)
         finally:

@@ -169,7 +169,9 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
         except answers.REFUSALS as err:
             status, final = answers.refusal(err)
             outcome.update(status=status, error=final["error"])
-        except (Exception, SystemExit) as err:  # sys.exit() in the entry answers 500
+        except (*answers.PASSED_ON, asyncio.CancelledError):
+            raise
+        except BaseException as err:  # sys.exit(), argparse: a 500 event, and the server lives on
             status, final = answers.failure(err, name, _header(scope, b"x-amzn-request-id"), True)
             outcome.update(status=status, error=final["error"])
         finally:
