@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::lambda::analyse::entry::{Entry, EntryKind, MainSignature};
-use crate::lambda::analyse::facts::{BedrockModelUse, Import};
+use crate::lambda::analyse::facts::{BedrockModelUse, Import, Place};
 
 /// The largest agent source we accept; generated agents are a few hundred lines.
 pub const MAX_AGENT_BYTES: u64 = 1024 * 1024;
@@ -28,9 +28,9 @@ pub struct AgentAnalysis {
     pub imports: Vec<Import>,
     pub bedrock_models: Vec<BedrockModelUse>,
     /// Lines that use AgentCore's code interpreter client.
-    pub agentcore_code_interpreter: Vec<usize>,
+    pub agentcore_code_interpreter: Vec<Place>,
     /// Lines that use boto3 / `use_aws`: the role needs a `--policy` we cannot infer.
-    pub aws_sdk_use: Vec<usize>,
+    pub aws_sdk_use: Vec<Place>,
     /// A single-file agent's own modules beside it that its imports reach (they ship with it).
     pub local_modules: Vec<LocalModule>,
     /// What the analysis found worth saying that does not stop the deploy.
@@ -76,6 +76,14 @@ impl AgentAnalysis {
 
     pub fn display_path(&self) -> String {
         self.display.clone()
+    }
+
+    /// `file:line` of a line of the entry file or one of its modules, as the entry file is shown.
+    pub fn location(&self, file: &Path, line: usize) -> String {
+        format!(
+            "{}:{line}",
+            crate::lambda::analyse::local_modules::display_beside(&self.display, file)
+        )
     }
 
     /// Shows the path relative to `base` where it lies below it.

@@ -2,7 +2,7 @@
 //! names, AgentCore code interpreter use, boto3 calls.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ModModule, Stmt};
@@ -18,6 +18,9 @@ pub struct Import {
     /// Names imported from it (`from m import a, b`), empty for `import m`.
     pub names: Vec<String>,
     pub line: usize,
+    /// The file that holds the line, relative to the entry file's folder.
+    #[serde(skip)]
+    pub file: PathBuf,
 }
 
 impl Import {
@@ -34,25 +37,37 @@ pub struct BedrockModelUse {
     /// True when the agent relies on Strands' default model (a bare `Agent()` or `BedrockModel()`).
     pub is_default: bool,
     pub line: usize,
+    /// The file that holds the line, relative to the entry file's folder.
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// A line of one of the agent's files (relative to the entry file's folder).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Place {
+    pub file: PathBuf,
+    pub line: usize,
 }
 
 pub(crate) struct Facts {
     pub(crate) imports: Vec<Import>,
     pub(crate) bedrock_models: Vec<BedrockModelUse>,
-    pub(crate) agentcore: Vec<usize>,
-    pub(crate) aws_sdk: Vec<usize>,
+    pub(crate) agentcore: Vec<Place>,
+    pub(crate) aws_sdk: Vec<Place>,
 }
 
+/// The facts of `module`, the file `file` (`relative`: its path from the entry file's folder).
 pub(crate) fn collect_facts(
     module: &ModModule,
     source: &str,
-    _display: &str,
+    relative: &Path,
     file: &Path,
 ) -> Facts {
     let constants = module_string_constants(module);
     let strands = StrandsNames::of(module, file);
     let mut collector = Collector {
         source,
+        relative,
         strands: &strands,
         constants: &constants,
         imports: Vec::new(),
@@ -124,17 +139,25 @@ pub(crate) fn reads_environment(expr: &Expr) -> bool {
 
 pub(crate) struct Collector<'s> {
     source: &'s str,
+    relative: &'s Path,
     strands: &'s StrandsNames,
     constants: &'s BTreeMap<String, ModuleValue>,
     imports: Vec<Import>,
     bedrock_models: Vec<BedrockModelUse>,
-    agentcore: Vec<usize>,
-    aws_sdk: Vec<usize>,
+    agentcore: Vec<Place>,
+    aws_sdk: Vec<Place>,
 }
 
 impl Collector<'_> {
     fn line(&self, offset: usize) -> usize {
         line_col(self.source, offset).0
+    }
+
+    fn place(&self, line: usize) -> Place {
+        Place {
+            file: self.relative.to_path_buf(),
+            line,
+        }
     }
 
     fn literal(&self, expr: &Expr) -> Option<String> {
@@ -166,18 +189,19 @@ impl Collector<'_> {
                     .iter()
                     .any(|n| n == "code_interpreter_client" || n == "CodeInterpreter"))
         {
-            self.agentcore.push(line);
+            self.agentcore.push(self.place(line));
         }
         if top == "boto3"
             || (module.starts_with("strands_tools") && names.iter().any(|n| n == "use_aws"))
             || module == "strands_tools.use_aws"
         {
-            self.aws_sdk.push(line);
+            self.aws_sdk.push(self.place(line));
         }
         self.imports.push(Import {
             module,
             names,
             line,
+            file: self.relative.to_path_buf(),
         });
     }
 
@@ -203,11 +227,13 @@ impl Collector<'_> {
                         model_id: None,
                         is_default: true,
                         line,
+                        file: self.relative.to_path_buf(),
                     },
                     Some(expr) => BedrockModelUse {
                         model_id: self.literal(expr),
                         is_default: false,
                         line,
+                        file: self.relative.to_path_buf(),
                     },
                 });
             }
@@ -221,11 +247,13 @@ impl Collector<'_> {
                         model_id: None,
                         is_default: true,
                         line,
+                        file: self.relative.to_path_buf(),
                     }),
                     Some(Expr::NoneLiteral(_)) => self.bedrock_models.push(BedrockModelUse {
                         model_id: None,
                         is_default: true,
                         line,
+                        file: self.relative.to_path_buf(),
                     }),
                     Some(expr) => {
                         if let Some(id) = self.literal(expr) {
@@ -233,6 +261,7 @@ impl Collector<'_> {
                                 model_id: Some(id),
                                 is_default: false,
                                 line,
+                                file: self.relative.to_path_buf(),
                             });
                         } else if self.is_read_from_environment(expr) {
                             // A Bedrock model id chosen at deploy time through the environment.
@@ -240,6 +269,7 @@ impl Collector<'_> {
                                 model_id: None,
                                 is_default: false,
                                 line,
+                                file: self.relative.to_path_buf(),
                             });
                         }
                         // Any other expression is a model object, counted where it is built.

@@ -62,7 +62,6 @@ pub struct IamPlan {
 /// One block per kind of permission the code can need (models, code interpreter, AWS SDK use,
 /// managed policies), each with the `file:line` that caused it.
 pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
-    let file = analysis.display_path();
     let mut plan = IamPlan {
         managed_policies: extra_policies.to_vec(),
         ..Default::default()
@@ -71,7 +70,7 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
     let mut literal_ids: Vec<(String, Vec<String>)> = Vec::new();
     let mut dynamic_sources = Vec::new();
     for model in &analysis.bedrock_models {
-        let source = format!("{file}:{}", model.line);
+        let source = analysis.location(&model.file, model.line);
         let id = match (&model.model_id, model.is_default) {
             (Some(id), _) => id.clone(),
             (None, true) => STRANDS_DEFAULT_MODEL_ID.to_string(),
@@ -135,7 +134,7 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
                 sub("arn:${AWS::Partition}:bedrock-agentcore:${AWS::Region}:${AWS::AccountId}:code-interpreter/*"),
             ],
             reason: "the agent runs code in AgentCore Code Interpreter sessions".into(),
-            sources: analysis.agentcore_code_interpreter.iter().map(|l| format!("{file}:{l}")).collect(),
+            sources: analysis.agentcore_code_interpreter.iter().map(|p| analysis.location(&p.file, p.line)).collect(),
         });
     }
 
@@ -143,14 +142,27 @@ pub fn infer(analysis: &AgentAnalysis, extra_policies: &[String]) -> IamPlan {
         let lines: Vec<String> = analysis
             .aws_sdk_use
             .iter()
-            .map(|l| format!("{file}:{l}"))
+            .map(|p| analysis.location(&p.file, p.line))
             .collect();
         plan.warnings.push(format!(
             "the agent calls AWS APIs (boto3 / use_aws at {}): the role gets no permissions for them unless you add --policy ARN",
             lines.join(", ")
         ));
     }
+    for statement in &mut plan.statements {
+        in_file_order(&mut statement.sources);
+    }
     plan
+}
+
+/// `file:line` sources once each, by file and then line (line 9 before line 10).
+fn in_file_order(sources: &mut Vec<String>) {
+    let key = |source: &String| match source.rsplit_once(':') {
+        Some((file, line)) => (file.to_string(), line.parse::<usize>().unwrap_or(0)),
+        None => (source.clone(), 0),
+    };
+    sources.sort_by_key(key);
+    sources.dedup();
 }
 
 /// `--role ARN`: the stack makes no role, so what it would have granted is the role owner's to
@@ -377,6 +389,45 @@ mod tests {
         let p = plan("import os\nm = BedrockModel(model_id=os.environ['MODEL'])");
         assert_eq!(p.statements[0].sid, "InvokeAnyBedrockModel");
         assert!(p.warnings[0].contains("a.py:2"), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn a_line_of_a_helper_module_is_named_by_the_helpers_file_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("strands_agent.py"),
+            "import boto3\nfrom strands import Agent\n\nhelper = Agent(model=\"amazon.nova-lite-v1:0\")\n",
+        )
+        .unwrap();
+        let entry = dir.path().join("lambda_function.py");
+        let source = "from strands_agent import helper\nfrom strands import Agent\nfirst = Agent(model=\"amazon.nova-lite-v1:0\")\nsecond = Agent(model=\"amazon.nova-lite-v1:0\")\nthird = Agent(model=\"amazon.nova-lite-v1:0\")\nfourth = Agent(model=\"amazon.nova-lite-v1:0\")\nfifth = Agent(model=\"amazon.nova-lite-v1:0\")\nsixth = Agent(model=\"amazon.nova-lite-v1:0\")\nseventh = Agent(model=\"amazon.nova-lite-v1:0\")\ntenth = Agent(model=\"amazon.nova-lite-v1:0\")\ndef main(user_input_arg=None):\n    return helper(user_input_arg)\n";
+        std::fs::write(&entry, source).unwrap();
+        let a = analyse_source(&entry, None, source.into(), Runtime { minor: 13 }, None).unwrap();
+        let mut a = a;
+        a.set_display_base(dir.path());
+        let p = infer(&a, &[]);
+        let sources = &p.statements[0].sources;
+        assert_eq!(
+            sources.first().map(String::as_str),
+            Some("lambda_function.py:3")
+        );
+        assert_eq!(
+            sources[7], "lambda_function.py:10",
+            "line 10 after line 9: {sources:?}"
+        );
+        assert_eq!(
+            sources.last().map(String::as_str),
+            Some("strands_agent.py:4"),
+            "{sources:?}"
+        );
+        let mut deduped = sources.clone();
+        deduped.dedup();
+        assert_eq!(&deduped, sources);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("strands_agent.py:1")),
+            "boto3 named in its own file: {:?}",
+            p.warnings
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(crate) fn ship_local_imports(analysis: &mut AgentAnalysis, runtime: Runtime)
             let source = std::fs::read_to_string(&path)
                 .map_err(|e| Error::agent(&shown, format!("cannot read: {e}")))?;
             let module = parse_module(&shown, &source, runtime)?;
-            let facts = collect_facts(&module, &source, &shown, &path);
+            let facts = collect_facts(&module, &source, relative, &path);
             pending.extend(facts.imports.iter().map(|i| i.top_level().to_string()));
             analysis.imports.extend(facts.imports);
             analysis.bedrock_models.extend(facts.bedrock_models);

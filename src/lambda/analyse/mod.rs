@@ -124,7 +124,8 @@ pub fn analyse_source(
     warnings.extend(crate::lambda::analyse::shared_state::warnings(
         &module, &source, &display,
     ));
-    let facts = collect_facts(&module, &source, &display, path);
+    let relative = Path::new(path.file_name().unwrap_or(path.as_os_str()));
+    let facts = collect_facts(&module, &source, relative, path);
     let mut analysis = AgentAnalysis {
         path: path.to_path_buf(),
         display,
@@ -535,27 +536,35 @@ def main(user_input_arg=None, input_data_arg=None):
                 BedrockModelUse {
                     model_id: Some("us.anthropic.claude-sonnet-4-20250514-v1:0".into()),
                     is_default: false,
-                    line: 9
+                    line: 9,
+                    file: PathBuf::from("agent.py"),
                 },
                 BedrockModelUse {
                     model_id: None,
                     is_default: false,
-                    line: 10
+                    line: 10,
+                    file: PathBuf::from("agent.py"),
                 },
                 BedrockModelUse {
                     model_id: None,
                     is_default: true,
-                    line: 11
+                    line: 11,
+                    file: PathBuf::from("agent.py"),
                 },
                 BedrockModelUse {
                     model_id: Some("anthropic.claude-3-haiku-20240307-v1:0".into()),
                     is_default: false,
-                    line: 12
+                    line: 12,
+                    file: PathBuf::from("agent.py"),
                 },
             ]
         );
-        assert_eq!(a.agentcore_code_interpreter, vec![15]);
-        assert_eq!(a.aws_sdk_use, vec![5, 7]);
+        let lines = |places: &[Place]| -> Vec<usize> {
+            assert!(places.iter().all(|p| p.file == Path::new("agent.py")));
+            places.iter().map(|p| p.line).collect()
+        };
+        assert_eq!(lines(&a.agentcore_code_interpreter), vec![15]);
+        assert_eq!(lines(&a.aws_sdk_use), vec![5, 7]);
     }
 
     #[test]

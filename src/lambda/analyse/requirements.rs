@@ -125,16 +125,15 @@ fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Ve
         .filter(|(import, _)| !matches!(import.as_str(), "boto3" | "botocore"))
         .filter(|(_, dist)| !listed.contains(&distribution_name(dist)))
         .map(|(import, dist)| {
-            let line = analysis
+            let place = analysis
                 .imports
                 .iter()
                 .find(|i| i.top_level() == import)
-                .map(|i| format!(":{}", i.line))
-                .unwrap_or_default();
+                .map(|i| analysis.location(&i.file, i.line))
+                .unwrap_or_else(|| analysis.display_path());
             format!(
-                "{file} does not list `{}`, which the agent imports as `{import}` ({}{line}): the function would fail with ModuleNotFoundError; add it",
+                "{file} does not list `{}`, which the agent imports as `{import}` ({place}): the function would fail with ModuleNotFoundError; add it",
                 distribution_name(&dist),
-                analysis.display_path()
             )
         })
         .collect()
@@ -235,7 +234,9 @@ fn distribution_for(module: &str) -> String {
     top.to_lowercase().replace('_', "-")
 }
 
-/// Top-level module names that files beside the agent provide.
+/// Top-level module names that files beside the agent provide: `name.py`, and a `name/` folder
+/// with Python files in it, with or without `__init__.py` (Python imports a folder without one
+/// as a namespace package). They ship with the agent; none is ever a requirement.
 fn local_modules(dir: &Path) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -246,7 +247,11 @@ fn local_modules(dir: &Path) -> BTreeSet<String> {
             };
             if let Some(stem) = name.strip_suffix(".py") {
                 names.insert(stem.to_string());
-            } else if path.is_dir() && path.join("__init__.py").is_file() {
+            } else if path.is_dir()
+                && !name.starts_with('.')
+                && name != "__pycache__"
+                && !crate::lambda::analyse::local_modules::local_module_files(dir, name).is_empty()
+            {
                 names.insert(name.to_string());
             }
         }
@@ -385,6 +390,39 @@ mod tests {
             ),
             ["requests"]
         );
+    }
+
+    #[test]
+    fn folders_beside_the_agent_are_local_with_or_without_init_and_never_requirements() {
+        let dir = tempfile::tempdir().unwrap();
+        // The whatsapp sample's layout: `tools/` and `utils/` are namespace packages.
+        std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+        std::fs::write(dir.path().join("tools/cards.py"), "CARD = 1\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("utils/deep")).unwrap();
+        std::fs::write(dir.path().join("utils/deep/x.py"), "X = 1\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("static")).unwrap();
+        std::fs::write(dir.path().join("static/logo.png"), "png").unwrap();
+        let local = local_modules(dir.path());
+        assert!(
+            local.contains("tools") && local.contains("utils"),
+            "{local:?}"
+        );
+        assert!(
+            !local.contains("static"),
+            "a folder without Python files is not a module"
+        );
+        let agent = dir.path().join("agent.py");
+        std::fs::write(
+            &agent,
+            "from tools.cards import CARD\nimport utils.deep.x\nimport requests\ndef main(user_input_arg=None):\n    return CARD\n",
+        )
+        .unwrap();
+        let source = std::fs::read_to_string(&agent).unwrap();
+        let a = analyse_source(&agent, None, source, Runtime { minor: 13 }, None).unwrap();
+        let shipped: Vec<&str> = a.local_modules.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(shipped, ["tools", "utils"]);
+        let requirements: Vec<String> = infer(&a, &local).into_iter().map(|(_, d)| d).collect();
+        assert_eq!(requirements, ["requests"]);
     }
 
     #[test]
