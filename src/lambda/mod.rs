@@ -59,6 +59,19 @@ fn refuse_unused_sessions(
     Ok(())
 }
 
+/// Interrupts wait for a person's answer in a later request, which finds the agent where it
+/// stopped only in its caller's session.
+fn unresumable_interrupts(
+    analysis: &agent::AgentAnalysis,
+    settings: &LambdaSettings,
+) -> Option<String> {
+    let first = analysis.interrupts.first()?;
+    settings.conversation.session_ttl_days().is_none().then(|| format!(
+        "{}: the agent stops on interrupts to wait for a person, but without --conversation session the request that answers them starts from the agent as built: it cannot resume; deploy with --conversation session",
+        analysis.location(&first.file, first.line)
+    ))
+}
+
 impl LambdaPlan {
     /// Analyses the agent and renders the project in memory.
     pub fn prepare(settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
@@ -124,6 +137,7 @@ impl LambdaPlan {
             }
         }
         warnings.extend(analysis.warnings.iter().cloned());
+        warnings.extend(unresumable_interrupts(&analysis, settings));
         warnings.extend(requirements.warnings.iter().cloned());
         for skipped in &project.skipped_secrets {
             warnings.push(format!(

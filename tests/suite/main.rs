@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agent_answers;
 mod architecture;
 mod bad_inputs;
 mod build_sandbox;

@@ -31,6 +31,9 @@ pub struct AgentAnalysis {
     pub agentcore_code_interpreter: Vec<Place>,
     /// Lines that use boto3 / `use_aws`: the role needs a `--policy` we cannot infer.
     pub aws_sdk_use: Vec<Place>,
+    /// Lines that raise Strands interrupts (the agent stops to wait for a person).
+    #[serde(skip)]
+    pub interrupts: Vec<Place>,
     /// A single-file agent's own modules beside it that its imports reach (they ship with it).
     pub local_modules: Vec<LocalModule>,
     /// What the analysis found worth saying that does not stop the deploy.
@@ -80,10 +83,7 @@ impl AgentAnalysis {
 
     /// `file:line` of a line of the entry file or one of its modules, as the entry file is shown.
     pub fn location(&self, file: &Path, line: usize) -> String {
-        format!(
-            "{}:{line}",
-            crate::lambda::analyse::local_modules::display_beside(&self.display, file)
-        )
+        format!("{}:{line}", display_beside(&self.display, file))
     }
 
     /// Shows the path relative to `base` where it lies below it.
@@ -104,4 +104,14 @@ pub struct LocalModule {
     pub name: String,
     /// Its `.py` files, relative to the entry file's folder, in the layout they ship with.
     pub files: Vec<PathBuf>,
+}
+
+/// `agents/bot.py` + `utils/x.py` → `agents/utils/x.py`, for messages.
+pub(crate) fn display_beside(entry_display: &str, relative: &Path) -> String {
+    Path::new(entry_display)
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(relative)
+        .display()
+        .to_string()
 }

@@ -54,6 +54,9 @@ pub(crate) struct Facts {
     pub(crate) bedrock_models: Vec<BedrockModelUse>,
     pub(crate) agentcore: Vec<Place>,
     pub(crate) aws_sdk: Vec<Place>,
+    /// `tool_context.interrupt(...)` / `event.interrupt(...)`: a tool or hook that stops the agent
+    /// to wait for a person.
+    pub(crate) interrupts: Vec<Place>,
 }
 
 /// The facts of `module`, the file `file` (`relative`: its path from the entry file's folder).
@@ -74,6 +77,7 @@ pub(crate) fn collect_facts(
         bedrock_models: Vec::new(),
         agentcore: Vec::new(),
         aws_sdk: Vec::new(),
+        interrupts: Vec::new(),
     };
     collector.visit_body(&module.body);
     Facts {
@@ -81,6 +85,7 @@ pub(crate) fn collect_facts(
         bedrock_models: collector.bedrock_models,
         agentcore: collector.agentcore,
         aws_sdk: collector.aws_sdk,
+        interrupts: collector.interrupts,
     }
 }
 
@@ -146,6 +151,7 @@ pub(crate) struct Collector<'s> {
     bedrock_models: Vec<BedrockModelUse>,
     agentcore: Vec<Place>,
     aws_sdk: Vec<Place>,
+    interrupts: Vec<Place>,
 }
 
 impl Collector<'_> {
@@ -206,6 +212,12 @@ impl Collector<'_> {
     }
 
     fn call(&mut self, call: &ruff_python_ast::ExprCall) {
+        if let Expr::Attribute(attr) = &*call.func
+            && attr.attr.as_str() == "interrupt"
+        {
+            let line = self.line(call.start().to_usize());
+            self.interrupts.push(self.place(line));
+        }
         let callee = match &*call.func {
             Expr::Name(name) => name.id.as_str(),
             Expr::Attribute(attr) => attr.attr.as_str(),

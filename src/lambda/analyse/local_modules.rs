@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::lambda::analyse::agent::{AgentAnalysis, LocalModule};
+use crate::lambda::analyse::agent::{AgentAnalysis, LocalModule, display_beside};
 use crate::lambda::analyse::facts::collect_facts;
 use crate::lambda::analyse::parse::parse_module;
 use crate::lambda::runtime::Runtime;
@@ -46,6 +46,7 @@ pub(crate) fn ship_local_imports(analysis: &mut AgentAnalysis, runtime: Runtime)
             analysis.bedrock_models.extend(facts.bedrock_models);
             analysis.agentcore_code_interpreter.extend(facts.agentcore);
             analysis.aws_sdk_use.extend(facts.aws_sdk);
+            analysis.interrupts.extend(facts.interrupts);
         }
         analysis.local_modules.push(LocalModule { name, files });
     }
@@ -87,14 +88,4 @@ pub(crate) fn local_module_files(dir: &Path, name: &str) -> Vec<PathBuf> {
     }
     files.sort();
     files
-}
-
-/// `agents/bot.py` + `utils/x.py` → `agents/utils/x.py`, for messages.
-pub(crate) fn display_beside(entry_display: &str, relative: &Path) -> String {
-    Path::new(entry_display)
-        .parent()
-        .unwrap_or(Path::new(""))
-        .join(relative)
-        .display()
-        .to_string()
 }

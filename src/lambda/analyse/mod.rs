@@ -143,6 +143,7 @@ pub fn analyse_source(
         bedrock_models: facts.bedrock_models,
         agentcore_code_interpreter: facts.agentcore,
         aws_sdk_use: facts.aws_sdk,
+        interrupts: facts.interrupts,
         local_modules: Vec::new(),
         warnings,
     };

@@ -45,6 +45,7 @@ pub fn analysis() -> AgentAnalysis {
         bedrock_models: Vec::new(),
         agentcore_code_interpreter: Vec::new(),
         aws_sdk_use: Vec::new(),
+        interrupts: Vec::new(),
         warnings: Vec::new(),
         local_modules: Vec::new(),
     }

@@ -55,18 +55,39 @@ def parse_json(raw, max_body_bytes):
 
 
 def fields(request, text_allowed):
-    """(input, data) from a payload; a direct Invoke may send the input as a bare string."""
+    """(input, data) from a payload; a direct Invoke may send the input as a bare string. A
+    request that answers interrupts (`interrupt_responses`) needs no input."""
     if text_allowed and isinstance(request, str):
         return request, None
     if not isinstance(request, dict):
         raise BadRequest("the request must be a JSON object like {\"input\": \"...\"}")
     user_input = next((request[key] for key in INPUT_KEYS if key in request), None)
+    if user_input is None and "interrupt_responses" in request:
+        return None, next((request[key] for key in DATA_KEYS if key in request), None)
     if user_input is None:
         raise BadRequest("missing \"input\" (or \"prompt\" / \"user_input\"): a string for the agent")
     if not isinstance(user_input, str):
         raise BadRequest("\"input\" must be a string")
     input_data = next((request[key] for key in DATA_KEYS if key in request), None)
     return user_input, input_data
+
+
+def interrupt_responses(request):
+    """A person's answers to the interrupts an Agent stopped on, as Strands takes them:
+    `{"interrupt_responses": [{"interrupt_id": ID, "response": ANY}, ...]}` → the content blocks
+    that resume it; None when the request answers none."""
+    if not isinstance(request, dict) or "interrupt_responses" not in request:
+        return None
+    given = request["interrupt_responses"]
+    if not isinstance(given, list) or not given:
+        raise BadRequest("\"interrupt_responses\" must be a list of {\"interrupt_id\", \"response\"}")
+    blocks = []
+    for item in given:
+        interrupt_id = item.get("interrupt_id") if isinstance(item, dict) else None
+        if not isinstance(interrupt_id, str) or not interrupt_id or "response" not in item:
+            raise BadRequest("each interrupt response needs \"interrupt_id\" (a string) and \"response\"")
+        blocks.append({"interruptResponse": {"interruptId": interrupt_id, "response": item["response"]}})
+    return blocks
 
 
 def jsonable(value):

@@ -8,7 +8,7 @@ import threading
 
 from . import agents, answers, events, metrics, names, sessions
 from .conversations import Conversations
-from .entries import Entry, status_of
+from .entries import Entry, Interrupted, status_of
 from .scratch import Scratch
 
 logger = logging.getLogger("agentdeploy.handler")
@@ -75,6 +75,8 @@ class Handler:
         try:
             request = events.payload(event, self.max_body_bytes)
             user_input, input_data = events.fields(request, text_allowed=not is_http)
+            resume = events.interrupt_responses(request)
+            self.entry.resumes(resume)
             if self.conversations.with_sessions:
                 session_id = sessions.session_id(request)
                 owner = self.conversations.owner(event)
@@ -85,7 +87,7 @@ class Handler:
         try:
             if self.conversations.with_sessions:
                 session = self.conversations.open(owner, session_id)
-            output = events.jsonable(self.entry.call(user_input, input_data))
+            output = self.entry.call(user_input, input_data, resume)
             if session is not None:
                 session.save()
         except answers.REFUSALS as err:
@@ -98,7 +100,10 @@ class Handler:
         finally:
             if session is not None:
                 session.close()
-        return with_session((200, {"output": output}), session_id)
+        if isinstance(output, Interrupted):
+            # Stopped for a person: the caller answers the interrupts in the next request.
+            return with_session((200, output.body()), session_id)
+        return with_session((200, {"output": events.jsonable(output)}), session_id)
 
 
 def with_session(answer, session_id):

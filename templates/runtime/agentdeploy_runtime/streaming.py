@@ -23,7 +23,7 @@ import uuid
 
 from . import agents, answers, events, hooks, metrics, names, sessions
 from .conversations import Conversations
-from .entries import Entry
+from .entries import Entry, Interrupted
 from .scratch import Scratch
 
 logger = logging.getLogger("agentdeploy.streaming")
@@ -126,14 +126,14 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
         owner = conversations.owner(caller_event) if caller_event else "direct"
         return conversations.open(owner, requested)
 
-    async def run_entry(user_input, input_data, send_event):
+    async def run_entry(user_input, input_data, send_event, resume):
         async def send_shown(event):
             shown = _agent_event(event)
             if shown is not None:
                 await send_event(shown)
 
-        output = await called.stream(user_input, input_data, send_shown)
-        return output if kind == "agent" else events.jsonable(output)
+        output = await called.stream(user_input, input_data, send_shown, resume)
+        return output if isinstance(output, (str, Interrupted)) else events.jsonable(output)
 
     async def own_kinds(scope, receive, send, outcome):
         """`agent` / `main` over HTTP: the buffered handler's request, answered as events.
@@ -143,6 +143,8 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
             raw = await _body(receive)
             request = events.parse_json(raw, max_body_bytes) if raw else None
             user_input, input_data = events.fields(request, text_allowed=False)
+            resume = events.interrupt_responses(request)
+            called.resumes(resume)
             session_id = None
             if with_sessions:
                 header = _header(scope, AGENTCORE_SESSION_HEADER)
@@ -160,10 +162,10 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
 
         final = None
         try:
-            output = await run_entry(user_input, input_data, send_event)
+            output = await run_entry(user_input, input_data, send_event, resume)
             if session is not None:
                 session.save()
-            final = {"output": output}
+            final = output.body() if isinstance(output, Interrupted) else {"output": output}
             if session_id is not None:
                 final["session_id"] = session_id
         except answers.REFUSALS as err:
