@@ -312,6 +312,48 @@ class StreamedKinds(unittest.TestCase):
         finally:
             served.close()
 
+    def test_an_entrypoints_failure_answers_its_type_and_request_id_never_its_text(self):
+        from bedrock_agentcore import BedrockAgentCoreApp
+
+        secret = "arn:aws:iam::123456789012:role/agent-role is not authorized"
+
+        def raising(payload):
+            raise PermissionError(secret)
+
+        async def raising_async(payload, context):
+            raise PermissionError(secret)
+
+        def generator(payload):
+            yield {"step": 1}
+            raise PermissionError(secret)
+
+        async def async_generator(payload):
+            yield {"step": 1}
+            raise PermissionError(secret)
+
+        context = json.dumps({"request_id": "req-42"})
+        for function in (raising, raising_async, generator, async_generator):
+            app = BedrockAgentCoreApp()
+            entry = app.entrypoint(function)
+            served = Served(agentdeploy_runtime.make_app(entry, kind="entrypoint", name=function.__name__,
+                                                         arity=None, is_async=False, app=app, **COMMON))
+            try:
+                with self.assertLogs("agentdeploy.runtime", level="ERROR") as logged:
+                    connection, response = served.post("/", {"prompt": "x"},
+                                                       headers={"X-Amzn-Lambda-Context": context})
+                    raw = response.read()
+                    connection.close()
+                self.assertNotIn(b"123456789012", raw, function.__name__)
+                expected = {"error": "PermissionError", "request_id": "req-42"}
+                if function in (raising, raising_async):
+                    self.assertEqual((response.status, json.loads(raw)), (500, expected))
+                else:
+                    events = [json.loads(e[len(b"data: "):]) for e in raw.split(b"\n\n") if e.startswith(b"data: ")]
+                    self.assertEqual(events, [{"step": 1}, expected], function.__name__)
+                self.assertIn(secret, "\n".join(logged.output), "the text goes to the log")
+            finally:
+                served.close()
+
     def test_a_fastapi_app_is_served_with_its_own_routes_and_streaming_response(self):
         import fastapi_agent
 

@@ -35,7 +35,7 @@ fn the_streamed_path_serves_every_kind_under_python_3_13() {
     python_tests_pass(
         "test_streaming.py",
         &["fixtures/conversations", "fixtures/streaming"],
-        9,
+        10,
     );
 }
 

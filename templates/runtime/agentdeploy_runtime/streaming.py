@@ -16,6 +16,9 @@ check (an `asgi` app's own routes answer it there).
 """
 
 import asyncio
+import contextvars
+import functools
+import inspect
 import json
 import logging
 import os
@@ -105,6 +108,75 @@ async def refuse(send, err, outcome):
     await _json_answer(send, status, body)
 
 
+# The request an `@app.entrypoint` is answering, for its failure's answer (AgentCore's app runs the
+# entrypoint in a copy of the request's context).
+_request_id = contextvars.ContextVar("agentdeploy_request_id", default=None)
+
+
+def guarded_entrypoint(func, name):
+    """The agent's `@app.entrypoint` as AgentCore's app calls it, except that what it raises (or
+    its generator raises mid-stream) answers `{"error": type, "request_id"}`: AgentCore's own
+    answer would carry the exception's text, which names ARNs, account ids and prompt fragments.
+    The text and traceback go to the function's log. The wrapper keeps the function's kind
+    (sync, async, generator, async generator) and signature, which the app dispatches on."""
+
+    def failed(err):
+        return answers.failure(err, name, _request_id.get(), True)[1]
+
+    def failed_response(err):
+        from starlette.responses import JSONResponse
+
+        return JSONResponse(failed(err), status_code=500)
+
+    def guard_generator(generator):
+        try:
+            yield from generator
+        except answers.PASSED_ON:
+            raise
+        except BaseException as err:
+            yield failed(err)
+
+    async def guard_async_generator(generator):
+        try:
+            async for item in generator:
+                yield item
+        except (*answers.PASSED_ON, asyncio.CancelledError):
+            raise
+        except BaseException as err:
+            yield failed(err)
+
+    if inspect.isasyncgenfunction(func):
+        @functools.wraps(func)
+        async def guarded(*args):
+            async for item in guard_async_generator(func(*args)):
+                yield item
+    elif inspect.iscoroutinefunction(func):
+        @functools.wraps(func)
+        async def guarded(*args):
+            try:
+                result = await func(*args)
+            except (*answers.PASSED_ON, asyncio.CancelledError):
+                raise
+            except BaseException as err:
+                return failed_response(err)
+            return guard_async_generator(result) if inspect.isasyncgen(result) else result
+    else:
+        @functools.wraps(func)
+        def guarded(*args):
+            try:
+                result = func(*args)
+            except answers.PASSED_ON:
+                raise
+            except BaseException as err:
+                return failed_response(err)
+            if inspect.isgenerator(result):
+                return guard_generator(result)
+            if inspect.isasyncgen(result):
+                return guard_async_generator(result)
+            return result
+    return guarded
+
+
 def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=None):
     """The ASGI app the function serves. `app`: the agent's `BedrockAgentCoreApp` (entrypoint),
     or for `asgi` the app itself is `entry`."""
@@ -114,6 +186,8 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
     with_sessions = conversations.with_sessions
     called = Entry(entry, kind=kind, name=name, arity=arity, is_async=is_async)
     served = entry if kind == "asgi" else app
+    if kind == "entrypoint" and "main" in getattr(app, "handlers", {}):
+        app.handlers["main"] = guarded_entrypoint(app.handlers["main"], name)
     one_at_a_time = asyncio.Lock()
     scratch = Scratch()
     readiness_path = os.environ.get("AWS_LWA_READINESS_CHECK_PATH", "/ping")
@@ -183,6 +257,8 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
 
     async def entrypoint_app(scope, receive, send, outcome):
         """The agent's BedrockAgentCoreApp at AgentCore's paths, with a session id it can read."""
+        lambda_context = _json_header(scope, LAMBDA_CONTEXT_HEADER) or {}
+        _request_id.set(metrics.checked_id(lambda_context.get("request_id")))
         scope = dict(scope, path="/invocations", raw_path=b"/invocations")
         session_id = _header(scope, AGENTCORE_SESSION_HEADER)
         if session_id is None:
