@@ -57,6 +57,10 @@ pub(crate) struct Facts {
     /// `tool_context.interrupt(...)` / `event.interrupt(...)`: a tool or hook that stops the agent
     /// to wait for a person.
     pub(crate) interrupts: Vec<Place>,
+    /// Dotted module paths the file may load (`import a.b`: `a.b`; `from a import b`: `a` and
+    /// `a.b`; `from .h import x` inside package `p`: `p.h` and `p.h.x`), to follow into the
+    /// agent's own files.
+    pub(crate) module_paths: Vec<String>,
 }
 
 /// The facts of `module`, the file `file` (`relative`: its path from the entry file's folder).
@@ -78,6 +82,7 @@ pub(crate) fn collect_facts(
         agentcore: Vec::new(),
         aws_sdk: Vec::new(),
         interrupts: Vec::new(),
+        module_paths: Vec::new(),
     };
     collector.visit_body(&module.body);
     Facts {
@@ -86,6 +91,7 @@ pub(crate) fn collect_facts(
         agentcore: collector.agentcore,
         aws_sdk: collector.aws_sdk,
         interrupts: collector.interrupts,
+        module_paths: collector.module_paths,
     }
 }
 
@@ -152,11 +158,35 @@ pub(crate) struct Collector<'s> {
     agentcore: Vec<Place>,
     aws_sdk: Vec<Place>,
     interrupts: Vec<Place>,
+    module_paths: Vec<String>,
 }
 
 impl Collector<'_> {
     fn line(&self, offset: usize) -> usize {
         line_col(self.source, offset).0
+    }
+
+    /// The dotted path `from <dots><module> import ...` names, seen from this file's package
+    /// (`None`: above the agent's folder).
+    fn absolute(&self, level: u32, module: Option<&str>) -> Option<String> {
+        let mut parts: Vec<String> = if level == 0 {
+            Vec::new()
+        } else {
+            // The file's package: its folder's path below the entry's folder.
+            let package: Vec<String> = self
+                .relative
+                .parent()
+                .map(|p| {
+                    p.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let up = usize::try_from(level - 1).ok()?;
+            package[..package.len().checked_sub(up)?].to_vec()
+        };
+        parts.extend(module.into_iter().map(str::to_string));
+        (!parts.is_empty()).then(|| parts.join("."))
     }
 
     fn place(&self, line: usize) -> Place {
@@ -299,14 +329,22 @@ impl<'a> Visitor<'a> for Collector<'_> {
             Stmt::Import(import) => {
                 let line = self.line(import.start().to_usize());
                 for alias in &import.names {
+                    self.module_paths.push(alias.name.to_string());
                     self.record_import(alias.name.to_string(), Vec::new(), line);
                 }
             }
-            Stmt::ImportFrom(from) if from.level == 0 => {
-                if let Some(module) = &from.module {
+            Stmt::ImportFrom(from) => {
+                let module = from.module.as_ref().map(|m| m.to_string());
+                let names: Vec<String> = from.names.iter().map(|a| a.name.to_string()).collect();
+                if let Some(base) = self.absolute(from.level, module.as_deref()) {
+                    self.module_paths.push(base.clone());
+                    for name in names.iter().filter(|n| *n != "*") {
+                        self.module_paths.push(format!("{base}.{name}"));
+                    }
+                }
+                if let (0, Some(module)) = (from.level, module) {
                     let line = self.line(from.start().to_usize());
-                    let names = from.names.iter().map(|a| a.name.to_string()).collect();
-                    self.record_import(module.to_string(), names, line);
+                    self.record_import(module, names, line);
                 }
             }
             _ => {}

@@ -126,6 +126,7 @@ pub fn analyse_source(
     ));
     let relative = Path::new(path.file_name().unwrap_or(path.as_os_str()));
     let facts = collect_facts(&module, &source, relative, path);
+    let module_paths = facts.module_paths;
     let mut analysis = AgentAnalysis {
         path: path.to_path_buf(),
         display,
@@ -148,7 +149,7 @@ pub fn analyse_source(
         warnings,
     };
     if analysis.package_dir.is_none() {
-        ship_local_imports(&mut analysis, runtime)?;
+        ship_local_imports(&mut analysis, runtime, module_paths)?;
     }
     Ok(analysis)
 }

@@ -66,7 +66,32 @@ const IMPORT_TO_DISTRIBUTION: &[(&str, &str)] = &[
     ("faiss", "faiss-cpu"),
     ("sentence_transformers", "sentence-transformers"),
     ("mem0", "mem0ai"),
+    // Namespaces several distributions share: the module path names the distribution.
+    ("google.adk", "google-adk"),
+    ("google.generativeai", "google-generativeai"),
+    ("google.auth", "google-auth"),
+    ("google.oauth2", "google-auth"),
+    ("google.protobuf", "protobuf"),
+    ("google.cloud.storage", "google-cloud-storage"),
+    ("google.cloud.bigquery", "google-cloud-bigquery"),
+    ("google.cloud.firestore", "google-cloud-firestore"),
+    ("opentelemetry", "opentelemetry-api"),
+    ("opentelemetry.sdk", "opentelemetry-sdk"),
+    ("opentelemetry.exporter.otlp", "opentelemetry-exporter-otlp"),
+    // Agent frameworks and SDKs whose import names differ from their distributions.
+    ("a2a", "a2a-sdk"),
+    ("langchain_aws", "langchain-aws"),
+    ("langchain_core", "langchain-core"),
+    ("langchain_community", "langchain-community"),
+    ("langchain_openai", "langchain-openai"),
+    ("nova_act", "nova-act"),
+    ("aws_lambda_powertools", "aws-lambda-powertools"),
+    ("pydantic_settings", "pydantic-settings"),
 ];
+
+/// Namespaces no single distribution provides (`import google` alone names none): inferred
+/// from nothing, and the plan says to list the distribution.
+const SHARED_NAMESPACES: &[&str] = &["google", "azure"];
 
 /// Modules the Lambda Python runtime already provides.
 const RUNTIME_PROVIDED: &[&str] = &["awslambdaric", "bootstrap"];
@@ -196,8 +221,25 @@ fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Re
         source: RequirementsSource::Inferred,
         specifiers,
         inferred_from,
-        warnings: Vec::new(),
+        warnings: unnamed_distributions(analysis),
     })
+}
+
+/// Imports of a shared namespace (`google`, `azure`) that no distribution is inferred for: one
+/// warning each, with its place.
+fn unnamed_distributions(analysis: &AgentAnalysis) -> Vec<String> {
+    analysis
+        .imports
+        .iter()
+        .filter(|import| distribution_for(&import.module).is_none())
+        .map(|import| {
+            format!(
+                "{}: `{}` is a namespace many distributions share, so none is inferred for it; list the one you use in requirements.txt",
+                analysis.location(&import.file, import.line),
+                import.module
+            )
+        })
+        .collect()
 }
 
 /// (import, distribution) pairs, sorted by distribution, one per distribution.
@@ -214,7 +256,9 @@ pub fn infer(analysis: &AgentAnalysis, local: &BTreeSet<String>) -> Vec<(String,
         {
             continue;
         }
-        let dist = distribution_for(&import.module);
+        let Some(dist) = distribution_for(&import.module) else {
+            continue;
+        };
         if seen.insert(dist.clone()) {
             pairs.push((top.to_string(), dist));
         }
@@ -223,15 +267,22 @@ pub fn infer(analysis: &AgentAnalysis, local: &BTreeSet<String>) -> Vec<(String,
     pairs
 }
 
-fn distribution_for(module: &str) -> String {
-    // A dotted entry (`google.genai`) matches before its top level.
-    for (import, dist) in IMPORT_TO_DISTRIBUTION {
-        if module == *import || module.starts_with(&format!("{import}.")) {
-            return dist.to_string();
-        }
+/// The distribution that provides `module`: the table's longest entry that the module path
+/// starts with (`opentelemetry.sdk.trace` → `opentelemetry-sdk`, not `opentelemetry-api`), else
+/// its top-level name, normalised. `None`: a shared namespace this path does not narrow down.
+fn distribution_for(module: &str) -> Option<String> {
+    let known = IMPORT_TO_DISTRIBUTION
+        .iter()
+        .filter(|(import, _)| module == *import || module.starts_with(&format!("{import}.")))
+        .max_by_key(|(import, _)| import.len());
+    if let Some((_, dist)) = known {
+        return Some(dist.to_string());
     }
     let top = module.split('.').next().unwrap_or(module);
-    top.to_lowercase().replace('_', "-")
+    if SHARED_NAMESPACES.contains(&top) {
+        return None;
+    }
+    Some(top.to_lowercase().replace('_', "-"))
 }
 
 /// Top-level module names that files beside the agent provide: `name.py`, and a `name/` folder
@@ -423,6 +474,75 @@ mod tests {
         assert_eq!(shipped, ["tools", "utils"]);
         let requirements: Vec<String> = infer(&a, &local).into_iter().map(|(_, d)| d).collect();
         assert_eq!(requirements, ["requests"]);
+    }
+
+    #[test]
+    fn a_module_path_names_its_distribution_by_the_longest_known_prefix() {
+        for (module, dist) in [
+            ("opentelemetry.trace", Some("opentelemetry-api")),
+            ("opentelemetry.sdk.trace", Some("opentelemetry-sdk")),
+            ("google.adk.agents", Some("google-adk")),
+            ("google.genai.types", Some("google-genai")),
+            ("google", None),
+            ("google.something_new", None),
+            ("azure.identity", None),
+            ("a2a.types", Some("a2a-sdk")),
+            ("langchain_aws", Some("langchain-aws")),
+            ("my_lib.x", Some("my-lib")),
+        ] {
+            assert_eq!(distribution_for(module).as_deref(), dist, "{module}");
+        }
+        // The table names distributions as PyPI spells them (normalised, one pin at most).
+        for (import, dist) in IMPORT_TO_DISTRIBUTION {
+            let name = distribution_name(dist);
+            assert_eq!(name, normalize_name(&name), "{import} → {dist}");
+        }
+        let warned = crate::lambda::analyse::analyse_source(
+            Path::new("agent.py"),
+            None,
+            "import google\ndef main(user_input_arg=None):\n    pass\n".into(),
+            Runtime { minor: 13 },
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            unnamed_distributions(&warned),
+            [
+                "agent.py:1: `google` is a namespace many distributions share, so none is inferred for it; list the one you use in requirements.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_files_an_import_loads_are_read_though_the_whole_package_ships() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("scripts/__init__.py", "");
+        write(
+            "scripts/utils.py",
+            "import requests\nfrom .helpers import h\n",
+        );
+        write("scripts/helpers.py", "import yaml\nh = 1\n");
+        write("scripts/cli.py", "import click\n");
+        let agent = dir.path().join("agent.py");
+        let source = "from scripts.utils import h\ndef main(user_input_arg=None):\n    return h\n";
+        std::fs::write(&agent, source).unwrap();
+        let a = analyse_source(&agent, None, source.into(), Runtime { minor: 13 }, None).unwrap();
+        let requirements: Vec<String> = infer(&a, &local_modules(dir.path()))
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        assert_eq!(
+            requirements,
+            ["pyyaml", "requests"],
+            "not click: cli.py is not loaded"
+        );
+        assert_eq!(a.local_modules.len(), 1);
+        assert_eq!(a.local_modules[0].files.len(), 4, "the package ships whole");
     }
 
     #[test]
