@@ -287,6 +287,7 @@ impl LambdaPlan {
                 format!("@app.entrypoint {}()", entry.name)
             }
             crate::lambda::analyse::entry::EntryKind::Asgi => format!("web app `{}`", entry.name),
+            crate::lambda::analyse::entry::EntryKind::A2a => format!("A2A server `{}`", entry.name),
         };
         lines.push(("entry", format!("{what} ({file}:{})", entry.line)));
         if let Some(web) = &self.project.web {

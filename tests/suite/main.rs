@@ -4,6 +4,7 @@
 
 mod common;
 
+mod a2a_servers;
 mod agent_answers;
 mod architecture;
 mod bad_inputs;

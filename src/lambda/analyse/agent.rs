@@ -45,7 +45,7 @@ impl AgentAnalysis {
     /// Its answers can only be streamed: a generator `@app.entrypoint`, or a web app (whose
     /// routes may stream), served behind the Web Adapter in response-stream mode.
     pub fn streams_by_itself(&self) -> bool {
-        self.entry.kind == EntryKind::Asgi
+        matches!(self.entry.kind, EntryKind::Asgi | EntryKind::A2a)
             || (self.entry.kind == EntryKind::Entrypoint && self.main.is_generator)
     }
 

@@ -119,7 +119,9 @@ impl MainSignature {
         let passes = match kind {
             EntryKind::Main => "at most two positional arguments (user_input, input_data)",
             EntryKind::Handler => "two positional arguments (event, context)",
-            EntryKind::Agent | EntryKind::Entrypoint | EntryKind::Asgi => return None,
+            EntryKind::Agent | EntryKind::Entrypoint | EntryKind::Asgi | EntryKind::A2a => {
+                return None;
+            }
         };
         if self.required_positional > 2 {
             return Some(format!(
@@ -303,6 +305,9 @@ pub enum EntryKind {
     Entrypoint,
     /// A module-level ASGI app (FastAPI, Starlette, a `BedrockAgentCoreApp`), served as it is.
     Asgi,
+    /// A module-level Strands `A2AServer(agent)`: its A2A app (agent card, JSON-RPC) served as it
+    /// is, the card naming the deployed endpoint.
+    A2a,
 }
 
 /// Which framework builds a module-level app.
@@ -312,6 +317,8 @@ pub(crate) enum AppFramework {
     AgentCore,
     /// `FastAPI()` / `Starlette()`.
     Asgi,
+    /// Strands' `A2AServer(agent)`.
+    A2a,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -621,6 +628,7 @@ fn app_constructor(value: &Expr) -> Option<AppFramework> {
     match name {
         "BedrockAgentCoreApp" => Some(AppFramework::AgentCore),
         "FastAPI" | "Starlette" => Some(AppFramework::Asgi),
+        "A2AServer" => Some(AppFramework::A2a),
         _ => None,
     }
 }
@@ -653,7 +661,7 @@ fn starts_a_server(func: &Expr, apps: &BTreeMap<String, (AppFramework, usize)>) 
     let Expr::Attribute(attr) = func else {
         return false;
     };
-    attr.attr.as_str() == "run"
+    matches!(attr.attr.as_str(), "run" | "serve")
         && matches!(&*attr.value, Expr::Name(owner)
             if apps.contains_key(owner.id.as_str()) || owner.id.as_str() == "uvicorn")
 }
@@ -697,8 +705,8 @@ impl Candidates<'_> {
         if let Some(app) = found.entrypoints.get(name) {
             return self.entrypoint(name, app);
         }
-        if let Some(&(_, line)) = found.apps.get(name) {
-            return Ok(asgi_app(name, line));
+        if let Some(&(framework, line)) = found.apps.get(name) {
+            return Ok(app_entry(name, framework, line));
         }
         if let Some(signature) = found.functions.get(name) {
             return self.function(name, signature);
@@ -747,6 +755,16 @@ impl Candidates<'_> {
             .collect();
         if let [(name, line)] = web_apps.as_slice() {
             return Ok(asgi_app(name, *line));
+        }
+        // An A2A server is what callers talk to; the Agent it serves is what it calls.
+        let a2a: Vec<(&String, usize)> = found
+            .apps
+            .iter()
+            .filter(|(_, (framework, _))| *framework == AppFramework::A2a)
+            .map(|(name, (_, line))| (name, *line))
+            .collect();
+        if let [(name, line)] = a2a.as_slice() {
+            return Ok(app_entry(name, AppFramework::A2a, *line));
         }
         self.the_one_agent_or_app()
     }
@@ -916,6 +934,21 @@ impl Candidates<'_> {
             },
             signature,
         ))
+    }
+}
+
+/// A module-level app as the entry: an A2A server as such, any other app as ASGI.
+fn app_entry(name: &str, framework: AppFramework, line: usize) -> (Entry, MainSignature) {
+    match framework {
+        AppFramework::A2a => (
+            Entry {
+                kind: EntryKind::A2a,
+                name: name.to_string(),
+                line,
+            },
+            no_signature(line),
+        ),
+        _ => asgi_app(name, line),
     }
 }
 

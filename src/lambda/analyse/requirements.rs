@@ -80,6 +80,8 @@ const IMPORT_TO_DISTRIBUTION: &[(&str, &str)] = &[
     ("opentelemetry.exporter.otlp", "opentelemetry-exporter-otlp"),
     // Agent frameworks and SDKs whose import names differ from their distributions.
     ("a2a", "a2a-sdk"),
+    // Strands' A2A server needs its `a2a` extra (a2a-sdk, FastAPI, uvicorn).
+    ("strands.multiagent.a2a", "strands-agents[a2a]>=1.0"),
     ("langchain_aws", "langchain-aws"),
     ("langchain_core", "langchain-core"),
     ("langchain_community", "langchain-community"),
@@ -137,30 +139,57 @@ fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Ve
             .unwrap_or_default(),
         RequirementsSource::Inferred => return Vec::new(),
     };
-    let listed: BTreeSet<String> = requirements
-        .specifiers
-        .iter()
-        .map(|s| distribution_name(s))
-        .collect();
+    // Each listed distribution with the extras the file asks for.
+    let mut listed: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    for specifier in &requirements.specifiers {
+        listed
+            .entry(distribution_name(specifier))
+            .or_default()
+            .extend(extras(specifier));
+    }
     let mut local = local_modules(&agent_dir(analysis));
     local.extend(analysis.local_module_names());
     infer(analysis, &local)
         .into_iter()
         // The runtime provides the AWS SDK.
         .filter(|(import, _)| !matches!(import.as_str(), "boto3" | "botocore"))
-        .filter(|(_, dist)| !listed.contains(&distribution_name(dist)))
-        .map(|(import, dist)| {
-            let place = analysis
+        .filter_map(|(import, dist)| {
+            let name = distribution_name(&dist);
+            let import_line = analysis
                 .imports
                 .iter()
-                .find(|i| i.top_level() == import)
-                .map(|i| analysis.location(&i.file, i.line))
-                .unwrap_or_else(|| analysis.display_path());
-            format!(
-                "{file} does not list `{}`, which the agent imports as `{import}` ({place}): the function would fail with ModuleNotFoundError; add it",
-                distribution_name(&dist),
-            )
+                .find(|i| distribution_for(&i.module).as_deref() == Some(dist.as_str()));
+            let (module, place) = match import_line {
+                Some(i) => (i.module.clone(), analysis.location(&i.file, i.line)),
+                None => (import, analysis.display_path()),
+            };
+            match listed.get(&name) {
+                None => Some(format!(
+                    "{file} does not list `{name}`, which the agent imports as `{module}` ({place}): the function would fail with ModuleNotFoundError; add it"
+                )),
+                Some(given) => {
+                    let missing: Vec<String> = extras(&dist).difference(given).cloned().collect();
+                    (!missing.is_empty()).then(|| format!(
+                        "{file} lists `{name}` without its `{}` extra, which `{module}` ({place}) needs: the function would fail with ModuleNotFoundError; list `{name}[{}]`",
+                        missing.join(","),
+                        missing.join(",")
+                    ))
+                }
+            }
         })
+        .collect()
+}
+
+/// The extras a specifier asks for: `strands-agents[a2a, otel]>=1.0` → {a2a, otel}.
+fn extras(specifier: &str) -> BTreeSet<String> {
+    let Some((_, after)) = specifier.split_once('[') else {
+        return BTreeSet::new();
+    };
+    let inside = after.split(']').next().unwrap_or_default();
+    inside
+        .split(',')
+        .map(|e| normalize_name(e.trim()))
+        .filter(|e| !e.is_empty())
         .collect()
 }
 

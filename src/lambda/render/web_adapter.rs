@@ -66,6 +66,31 @@ fn layer(settings: &LambdaSettings) -> String {
     format!("arn:aws:lambda:${{AWS::Region}}:{PUBLISHER_ACCOUNT}:layer:{name}:{version}")
 }
 
+/// Why the entry is served behind the adapter (None: it is not).
+fn why_behind_the_adapter(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Option<String> {
+    let entry = &analysis.entry;
+    match entry.kind {
+        EntryKind::Asgi => Some(format!(
+            "`{}` is a web app, served with its own routes",
+            entry.name
+        )),
+        EntryKind::A2a => Some(format!(
+            "`{}` is an A2A server, served with its own routes (its agent card and JSON-RPC)",
+            entry.name
+        )),
+        EntryKind::Entrypoint if analysis.main.is_generator => Some(format!(
+            "`{}` is a generator @app.entrypoint: its items are streamed as AgentCore streams them",
+            entry.name
+        )),
+        EntryKind::Entrypoint => Some(format!(
+            "`{}` is an @app.entrypoint: its app is served as AgentCore serves it",
+            entry.name
+        )),
+        _ if settings.stream => Some("--stream".to_string()),
+        _ => None,
+    }
+}
+
 /// Whether (and why) the function runs behind the adapter; refuses combinations it cannot serve.
 pub fn decide(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Result<Option<WebAdapter>> {
     if settings.kind != DeploymentKind::Agent {
@@ -79,23 +104,7 @@ pub fn decide(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Result<Opt
         return Ok(None);
     }
     let entry = &analysis.entry;
-    let why = match entry.kind {
-        EntryKind::Asgi => Some(format!(
-            "`{}` is a web app, served with its own routes",
-            entry.name
-        )),
-        EntryKind::Entrypoint if analysis.main.is_generator => Some(format!(
-            "`{}` is a generator @app.entrypoint: its items are streamed as AgentCore streams them",
-            entry.name
-        )),
-        EntryKind::Entrypoint => Some(format!(
-            "`{}` is an @app.entrypoint: its app is served as AgentCore serves it",
-            entry.name
-        )),
-        _ if settings.stream => Some("--stream".to_string()),
-        _ => None,
-    };
-    let Some(why) = why else {
+    let Some(why) = why_behind_the_adapter(settings, analysis) else {
         return Ok(None);
     };
     if entry.kind == EntryKind::Handler {
@@ -127,7 +136,7 @@ pub fn decide(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Result<Opt
         });
     }
     let sessions = settings.conversation.session_ttl_days().is_some();
-    if sessions && entry.kind == EntryKind::Asgi {
+    if sessions && matches!(entry.kind, EntryKind::Asgi | EntryKind::A2a) {
         return Err(Error::Usage {
             flag: "--conversation session".into(),
             message: format!(
@@ -148,6 +157,6 @@ pub fn decide(settings: &LambdaSettings, analysis: &AgentAnalysis) -> Result<Opt
         why,
         layer: layer(settings),
         servers_skipped_at_import: analysis.serves_at_import.clone(),
-        all_routes: entry.kind == EntryKind::Asgi,
+        all_routes: matches!(entry.kind, EntryKind::Asgi | EntryKind::A2a),
     }))
 }

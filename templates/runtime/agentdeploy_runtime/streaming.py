@@ -9,6 +9,8 @@ Adapter (`--stream`, a generator `@app.entrypoint`, a FastAPI or Starlette app).
 - `entrypoint`: the agent's own `BedrockAgentCoreApp`, served as AgentCore serves it (its payload
   handling, its answer shapes, its SSE), `POST /` mapped to `/invocations`.
 - `asgi`: the agent's own app, its routes and streaming responses untouched.
+- `a2a`: a Strands `A2AServer(agent)`, served as its A2A app (agent card, JSON-RPC); the card
+  names the endpoint the caller reached, not the server's local address.
 Around every request: each caller's conversation isolated (and with sessions, continued from and
 saved to the session store once the answer has ended: a caller who leaves mid-stream saves
 nothing, so a stored session is never half a turn). `GET /ping` answers the adapter's readiness
@@ -186,6 +188,9 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
     with_sessions = conversations.with_sessions
     called = Entry(entry, kind=kind, name=name, arity=arity, is_async=is_async)
     served = entry if kind == "asgi" else app
+    if kind == "a2a":
+        served = entry.to_starlette_app()
+    own_routes = kind in ("asgi", "a2a")
     if kind == "entrypoint" and "main" in getattr(app, "handlers", {}):
         app.handlers["main"] = guarded_entrypoint(app.handlers["main"], name)
     one_at_a_time = asyncio.Lock()
@@ -294,9 +299,9 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
                 return await served(scope, receive, send)
             return None
         path, method = scope["path"], scope["method"]
-        if kind != "asgi" and path == "/ping":
+        if not own_routes and path == "/ping":
             return await _json_answer(send, 200, {"status": "Healthy"})
-        if kind != "asgi" and (path not in INVOCATION_PATHS or method != "POST"):
+        if not own_routes and (path not in INVOCATION_PATHS or method != "POST"):
             return await _json_answer(send, 404, {"error": "NotFound",
                                                   "message": "POST a JSON request to / (or /invocations)"})
         if path == readiness_path and method == "GET":
@@ -327,6 +332,10 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
         try:
             if kind == "asgi":
                 return await served(scope, receive, send_measured)
+            if kind == "a2a":
+                if scope["method"] == "GET" and scope["path"] in AGENT_CARD_PATHS:
+                    return await _card_at_endpoint(served, scope, receive, send_measured)
+                return await served(scope, receive, send_measured)
             if kind == "entrypoint":
                 return await entrypoint_app(scope, receive, send_measured, outcome)
             return await own_kinds(scope, receive, send_measured, outcome)
@@ -351,6 +360,48 @@ def make_app(entry, *, kind, name, arity, is_async, conversation, endpoint, app=
     return gateway
 
 
+AGENT_CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+
+
+def _endpoint_url(scope):
+    """The URL the caller reached this function at (`https://HOST/` for a Function URL,
+    `https://HOST/STAGE/` for an API), from the request the adapter forwards; None when the
+    request names no host."""
+    host = _header(scope, b"host")
+    if not host or not all(c.isalnum() or c in ".-:" for c in host):
+        return None
+    stage = (_json_header(scope, REQUEST_CONTEXT_HEADER) or {}).get("stage")
+    prefix = f"{stage}/" if isinstance(stage, str) and stage and stage != "$default" and stage.isidentifier() else ""
+    return f"https://{host}/{prefix}"
+
+
+async def _card_at_endpoint(served, scope, receive, send):
+    """The A2A server's agent card with its `url` set to the endpoint the caller reached: the
+    server was built with its local address, which no caller can reach."""
+    start, chunks = {}, []
+
+    async def collect(message):
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await served(scope, receive, collect)
+    body = b"".join(chunks)
+    url = _endpoint_url(scope)
+    try:
+        card = json.loads(body)
+        if url and isinstance(card, dict) and start.get("status", 200) == 200:
+            card["url"] = url
+            body = json.dumps(card).encode("utf-8")
+    except ValueError:
+        pass
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": start.get("status", 200), "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def neutralise_servers():
     """`app.run()` / `uvicorn.run()` reached while the agent's module is imported would start a
     server of its own in INIT and never return: in Lambda they return at once (the function's
@@ -367,6 +418,11 @@ def neutralise_servers():
         if hasattr(module, "BedrockAgentCoreApp"):
             module.BedrockAgentCoreApp.run = skip
 
+    def patch_a2a(module):
+        if hasattr(module, "A2AServer"):
+            module.A2AServer.serve = skip
+
     hooks.after_import("uvicorn", patch_run)
     hooks.after_import("uvicorn.main", patch_run)
     hooks.after_import("bedrock_agentcore.runtime.app", patch_app)
+    hooks.after_import("strands.multiagent.a2a.server", patch_a2a)
