@@ -32,8 +32,36 @@ const MUTATING_METHODS: [&str; 14] = [
 /// Constructors of mutable containers, called bare or through their module.
 const CONTAINER_CALLS: [&str; 6] = ["list", "dict", "set", "deque", "defaultdict", "OrderedDict"];
 
-/// One warning per module-level container that a function changes: `file:line` of the container.
+/// One warning per module-level container that a function changes (`file:line` of the
+/// container), and per module-level MCP client.
 pub fn warnings(module: &ModModule, source: &str, display: &str) -> Vec<String> {
+    let mut found = mcp_clients(module, source, display);
+    found.extend(changed_containers(module, source, display));
+    found
+}
+
+/// A module-level `MCPClient(...)`: one connection (one server session) kept by the warm process
+/// and used by every caller's request. Strands advises a connection per invocation on Lambda.
+fn mcp_clients(module: &ModModule, source: &str, display: &str) -> Vec<String> {
+    module_assignments(module)
+        .into_iter()
+        .filter(|(_, _, value)| {
+            matches!(value, Expr::Call(call) if match &*call.func {
+                Expr::Name(name) => name.id.as_str() == "MCPClient",
+                Expr::Attribute(attr) => attr.attr.as_str() == "MCPClient",
+                _ => false,
+            })
+        })
+        .map(|(stmt, name, _)| {
+            format!(
+                "{display}:{}: `{name}` is a module-level MCPClient: a warm process keeps its one connection and every caller's request uses it (what the server holds for one caller reaches the next); open it per request (`with MCPClient(...) as client:` inside the function), as Strands advises on Lambda",
+                line_col(source, stmt.start().to_usize()).0
+            )
+        })
+        .collect()
+}
+
+fn changed_containers(module: &ModModule, source: &str, display: &str) -> Vec<String> {
     let containers = module_containers(module, source);
     if containers.is_empty() {
         return Vec::new();
@@ -186,6 +214,18 @@ mod tests {
         assert!(found[0].starts_with("agent.py:3: `HISTORY`"), "{found:?}");
         assert!(found[0].contains("`main` changes"), "{found:?}");
         assert!(found[1].starts_with("agent.py:4: `SEEN`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_module_level_mcp_client_is_named_with_its_line() {
+        let found = warnings_for(
+            "from mcp import stdio_client, StdioServerParameters\nfrom strands.tools.mcp import MCPClient\n\ndocs = MCPClient(lambda: stdio_client(StdioServerParameters(command='uvx', args=['x'])))\n\ndef main(user_input_arg=None):\n    with MCPClient(lambda: None) as fresh:\n        return fresh\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("agent.py:4: `docs` is a module-level MCPClient"),
+            "{found:?}"
+        );
     }
 
     #[test]
