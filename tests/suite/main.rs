@@ -22,6 +22,7 @@ mod lifecycle_e2e;
 mod managed_instances;
 mod metrics_e2e;
 mod observability;
+mod published_samples;
 mod real_runtime;
 mod repo_docs;
 mod runtime_module;

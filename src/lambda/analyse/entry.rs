@@ -345,6 +345,9 @@ pub(crate) struct TopLevel {
     pub(crate) serves_at_import: Vec<usize>,
     /// What calls build a Strands Agent in this module.
     pub(crate) strands: StrandsNames,
+    /// `NAME = Agent(...)` of another framework (the `Agent` imported from elsewhere): name →
+    /// (the module it came from, line).
+    pub(crate) foreign_agents: BTreeMap<String, (String, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -380,6 +383,13 @@ impl TopLevel {
         let name = name.to_string();
         if matches!(value, Expr::Call(call) if self.strands.builds_agent(&call.func)) {
             self.agents.insert(name, line);
+        } else if let Expr::Call(call) = value
+            && let Expr::Name(callee) = &*call.func
+            && callee.id.as_str() == "Agent"
+            && let Some(from) = self.imported.get("Agent")
+        {
+            self.foreign_agents
+                .insert(name, (from.module.clone(), line));
         } else if let Some(framework) = app_constructor(value) {
             self.apps.insert(name, (framework, line));
         } else if let Some((function, agent, imported)) = alias_of {
@@ -800,9 +810,12 @@ impl Candidates<'_> {
             0 => Err(Error::Agent {
                 location: display.to_string(),
                 message: "nothing to call: no top-level `main`, `handler(event, context)`, `lambda_handler(event, context)`, `@app.entrypoint`, module-level `Agent(...)` or web app".into(),
-                hint: Some(match self.the_tool() {
+                hint: Some(match (self.the_tool(), found.foreign_agents.iter().next()) {
+                    (_, Some((name, (module, line)))) => format!("`{name}` (line {line}) is an `Agent` of `{module}`, not Strands': agentdeploy calls Strands agents; wrap yours in `def main(user_input_arg=None, input_data_arg=None)` returning its answer"),
+                    (tool, None) => match tool {
                     Some(tool) => format!("`{tool}` is a `@tool` (line {}): deploy it as the entry with --entry {tool}, or define `def main(user_input_arg=None, input_data_arg=None)`", found.functions[tool].line),
                     None => "define `def main(user_input_arg=None, input_data_arg=None)` or a module-level `agent = Agent(...)`; the handler calls it".into(),
+                    },
                 }),
             }),
             _ => Err(self.several_agents()),
