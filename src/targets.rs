@@ -187,6 +187,13 @@ impl Planned for AnyPlan {
         }
     }
 
+    fn unfounded_warnings(&self, pins: &[String]) -> Vec<String> {
+        match self {
+            AnyPlan::Lambda(p) => p.unfounded_warnings(pins),
+            AnyPlan::Folder(p) => p.unfounded_warnings(pins),
+        }
+    }
+
     fn write(&self, settings: &AnySettings) -> Result<()> {
         match (self, settings) {
             (AnyPlan::Lambda(p), AnySettings::Lambda(s)) => p.write(s),

@@ -95,6 +95,7 @@ impl LambdaPlan {
                 specifiers: Vec::new(),
                 inferred_from: Vec::new(),
                 warnings: Vec::new(),
+                unlisted: Vec::new(),
             },
         };
         let mut iam = iam::infer(&analysis, &settings.policies);

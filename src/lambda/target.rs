@@ -135,6 +135,10 @@ impl Planned for LambdaPlan {
         &self.warnings
     }
 
+    fn unfounded_warnings(&self, pins: &[String]) -> Vec<String> {
+        self.requirements.provided_by(pins)
+    }
+
     fn write(&self, settings: &LambdaSettings) -> Result<()> {
         self.project.write(&settings.out_dir, &settings.project_dir)
     }

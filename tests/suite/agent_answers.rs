@@ -116,7 +116,22 @@ fn an_interrupted_agent_waits_for_a_person_and_resumes_from_the_session_buffered
 fn a_structured_output_answer_is_its_json() {
     let aws = LocalAws::start();
     let work = project_copy();
-    deploy(&aws, work.path(), "forms", &[]);
+    // The project's pyproject lists strands-agents, not pydantic, which the agent imports: the
+    // plan cannot know yet that strands-agents brings it along; the deploy, having resolved the
+    // set, withdraws the warning.
+    let unlisted = |doc: &Value| {
+        doc["warnings"]
+            .to_string()
+            .contains("does not list `pydantic`")
+    };
+    let planned = dry_run(
+        &work.path().join("approvals.py"),
+        &work.path().join("out"),
+        &[],
+    );
+    assert!(unlisted(&json(&planned)), "{:#}", json(&planned));
+    let deployed = deploy(&aws, work.path(), "forms", &[]);
+    assert!(!unlisted(&deployed), "{deployed:#}");
     let answer = ask(&aws, "forms", false, json!({"input": "summarise this"}));
     assert_eq!(
         answer["output"],

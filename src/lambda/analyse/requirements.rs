@@ -117,19 +117,46 @@ pub struct Requirements {
     /// For a requirements file: third-party imports of the code it does not list.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// Of those, the ones about a missing distribution: (its name, the warning). A distribution
+    /// the file's own list brings along (`mcp` with strands-agents) shows in the resolved set.
+    #[serde(skip)]
+    pub unlisted: Vec<(String, String)>,
+}
+
+impl Requirements {
+    /// The missing-distribution warnings that the resolved set (`name==version` pins) answers:
+    /// the distribution came along with another one.
+    pub fn provided_by(&self, pins: &[String]) -> Vec<String> {
+        let resolved: BTreeSet<String> = pins.iter().map(|pin| distribution_name(pin)).collect();
+        self.unlisted
+            .iter()
+            .filter(|(name, _)| resolved.contains(name))
+            .map(|(_, warning)| warning.clone())
+            .collect()
+    }
 }
 
 pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Requirements> {
     let mut requirements = from_file_or_imports(analysis, explicit)?;
     if requirements.source != RequirementsSource::Inferred {
-        requirements.warnings = unlisted_imports(analysis, &requirements);
+        let (unlisted, other) = unlisted_imports(analysis, &requirements);
+        requirements.warnings = unlisted
+            .iter()
+            .map(|(_, w)| w.clone())
+            .chain(other)
+            .collect();
+        requirements.unlisted = unlisted;
     }
     Ok(requirements)
 }
 
 /// A requirements file that misses a distribution the code imports: the function would fail
-/// with ModuleNotFoundError at import. One warning per missing distribution, with where.
-fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Vec<String> {
+/// with ModuleNotFoundError at import. One warning per missing distribution, with where:
+/// (missing distributions with their warnings, missing extras' warnings).
+fn unlisted_imports(
+    analysis: &AgentAnalysis,
+    requirements: &Requirements,
+) -> (Vec<(String, String)>, Vec<String>) {
     let file = match &requirements.source {
         RequirementsSource::Explicit(path)
         | RequirementsSource::BesideAgent(path)
@@ -137,7 +164,7 @@ fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Ve
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        RequirementsSource::Inferred => return Vec::new(),
+        RequirementsSource::Inferred => return (Vec::new(), Vec::new()),
     };
     // Each listed distribution with the extras the file asks for.
     let mut listed: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
@@ -149,35 +176,38 @@ fn unlisted_imports(analysis: &AgentAnalysis, requirements: &Requirements) -> Ve
     }
     let mut local = local_modules(&agent_dir(analysis));
     local.extend(analysis.local_module_names());
-    infer(analysis, &local)
+    let (mut missing, mut short) = (Vec::new(), Vec::new());
+    // The runtime provides the AWS SDK.
+    for (import, dist) in infer(analysis, &local)
         .into_iter()
-        // The runtime provides the AWS SDK.
         .filter(|(import, _)| !matches!(import.as_str(), "boto3" | "botocore"))
-        .filter_map(|(import, dist)| {
-            let name = distribution_name(&dist);
-            let import_line = analysis
-                .imports
-                .iter()
-                .find(|i| distribution_for(&i.module).as_deref() == Some(dist.as_str()));
-            let (module, place) = match import_line {
-                Some(i) => (i.module.clone(), analysis.location(&i.file, i.line)),
-                None => (import, analysis.display_path()),
-            };
-            match listed.get(&name) {
-                None => Some(format!(
-                    "{file} does not list `{name}`, which the agent imports as `{module}` ({place}): the function would fail with ModuleNotFoundError; add it"
-                )),
-                Some(given) => {
-                    let missing: Vec<String> = extras(&dist).difference(given).cloned().collect();
-                    (!missing.is_empty()).then(|| format!(
+    {
+        let name = distribution_name(&dist);
+        let import_line = analysis
+            .imports
+            .iter()
+            .find(|i| distribution_for(&i.module).as_deref() == Some(dist.as_str()));
+        let (module, place) = match import_line {
+            Some(i) => (i.module.clone(), analysis.location(&i.file, i.line)),
+            None => (import, analysis.display_path()),
+        };
+        match listed.get(&name) {
+            None => missing.push((name.clone(), format!(
+                "{file} does not list `{name}`, which the agent imports as `{module}` ({place}): the function would fail with ModuleNotFoundError; add it"
+            ))),
+            Some(given) => {
+                let absent: Vec<String> = extras(&dist).difference(given).cloned().collect();
+                if !absent.is_empty() {
+                    short.push(format!(
                         "{file} lists `{name}` without its `{}` extra, which `{module}` ({place}) needs: the function would fail with ModuleNotFoundError; list `{name}[{}]`",
-                        missing.join(","),
-                        missing.join(",")
-                    ))
+                        absent.join(","),
+                        absent.join(",")
+                    ));
                 }
             }
-        })
-        .collect()
+        }
+    }
+    (missing, short)
 }
 
 /// The extras a specifier asks for: `strands-agents[a2a, otel]>=1.0` → {a2a, otel}.
@@ -219,6 +249,7 @@ fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Re
             specifiers,
             inferred_from: vec![],
             warnings: Vec::new(),
+            unlisted: Vec::new(),
         });
     }
     let dir = agent_dir(analysis);
@@ -230,6 +261,7 @@ fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Re
             specifiers,
             inferred_from: vec![],
             warnings: Vec::new(),
+            unlisted: Vec::new(),
         });
     }
     let pyproject = dir.join("pyproject.toml");
@@ -240,6 +272,7 @@ fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Re
             specifiers,
             inferred_from: vec![],
             warnings: Vec::new(),
+            unlisted: Vec::new(),
         });
     }
     let local = local_modules(&dir);
@@ -251,6 +284,7 @@ fn from_file_or_imports(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Re
         specifiers,
         inferred_from,
         warnings: unnamed_distributions(analysis),
+        unlisted: Vec::new(),
     })
 }
 
@@ -572,6 +606,30 @@ mod tests {
         );
         assert_eq!(a.local_modules.len(), 1);
         assert_eq!(a.local_modules[0].files.len(), 4, "the package ships whole");
+    }
+
+    #[test]
+    fn a_missing_distribution_the_resolved_set_holds_is_withdrawn() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "strands-agents\n").unwrap();
+        let agent = dir.path().join("agent.py");
+        let source = "import mcp\nimport httpx_sse\ndef main(user_input_arg=None):\n    pass\n";
+        std::fs::write(&agent, source).unwrap();
+        let a = analyse_source(&agent, None, source.into(), Runtime { minor: 13 }, None).unwrap();
+        let requirements = determine(&a, None).unwrap();
+        assert_eq!(
+            requirements.warnings.len(),
+            2,
+            "{:?}",
+            requirements.warnings
+        );
+        let pins = [
+            "strands-agents==1.62.0".to_string(),
+            "mcp==1.20.0".to_string(),
+        ];
+        let withdrawn = requirements.provided_by(&pins);
+        assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
+        assert!(withdrawn[0].contains("`mcp`"), "{withdrawn:?}");
     }
 
     #[test]
