@@ -99,3 +99,37 @@ pub(crate) fn entry_file_by_content(dir: &Path) -> Result<PathBuf> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_offers_the_files_whose_agent_is_built_in_a_try_block_and_not_other_frameworks() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "bot.py",
+            "from strands import Agent\ntry:\n    agent = Agent()\nexcept ImportError:\n    raise\n",
+        );
+        write("helpers.py", "def helper(x):\n    return x\n");
+        write(
+            "adk.py",
+            "from google.adk.agents import Agent\nroot_agent = Agent(name='x')\n",
+        );
+        assert_eq!(
+            entry_file_by_content(dir.path()).unwrap(),
+            dir.path().join("bot.py")
+        );
+        write(
+            "other_bot.py",
+            "from strands import Agent\nif True:\n    agent = Agent()\n",
+        );
+        let err = entry_file_by_content(dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("several files could be the entry: bot.py, other_bot.py"),
+            "{err}"
+        );
+    }
+}
