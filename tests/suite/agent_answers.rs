@@ -31,10 +31,7 @@ fn ask(aws: &LocalAws, function: &str, streamed: bool, request: Value) -> Value 
     let script = if streamed {
         format!(
             "answer = client('lambda').invoke_with_response_stream(FunctionName={function:?}, Qualifier='live', Payload=json.dumps(json.loads({request:?})))\n\
-             raw = b''.join(e['PayloadChunk']['Payload'] for e in answer['EventStream'] if 'PayloadChunk' in e)\n\
-             body = raw.partition(b'\\0' * 8)[2]\n\
-             events = [json.loads(e[len(b'data: '):]) for e in body.split(b'\\n\\n') if e.startswith(b'data: ')]\n\
-             print(json.dumps(events[-1]))\n",
+             print(json.dumps(stream_events(answer)[-1]))\n",
             request = request.to_string()
         )
     } else {

@@ -58,24 +58,28 @@ fn a_function_timeout_is_reported_with_the_fix() {
         &["--timeout", "3"],
     ));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let mut invoke = agentdeploy(work.path());
-    aws.configure(&mut invoke);
-    invoke.args([
-        "invoke",
-        "slow",
-        "--input",
-        "wait",
-        "--data",
-        r#"{"seconds": 10}"#,
-    ]);
-    let out = run(&mut invoke);
+    // `invoke slow` with an input that outlasts the timeout, and `extra` flags.
+    let invoke_slow = |extra: &[&str]| {
+        let mut invoke = agentdeploy(work.path());
+        aws.configure(&mut invoke);
+        invoke.args([
+            "invoke",
+            "slow",
+            "--input",
+            "wait",
+            "--data",
+            r#"{"seconds": 10}"#,
+        ]);
+        run(invoke.args(extra))
+    };
+    let out = invoke_slow(&[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("Task timed out after 3.00 seconds"), "{err}");
     assert!(err.contains("raise --timeout"), "{err}");
 
     // With -o json: one document on stdout, the error with the function's answer in it.
-    let out = run(invoke.args(["-o", "json"]));
+    let out = invoke_slow(&["-o", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let doc = json(&out);
     assert_eq!(doc["status"], "failed", "{doc:#}");
@@ -88,36 +92,14 @@ fn a_function_timeout_is_reported_with_the_fix() {
     );
 
     // --raw: the function's own error payload on stdout, the error on stderr, exit 1.
-    let mut raw = agentdeploy(work.path());
-    aws.configure(&mut raw);
-    let out = run(raw.args([
-        "invoke",
-        "slow",
-        "--input",
-        "wait",
-        "--data",
-        r#"{"seconds": 10}"#,
-        "--raw",
-    ]));
+    let out = invoke_slow(&["--raw"]);
     assert_eq!(out.status.code(), Some(1));
     let payload: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(payload["errorType"], "Sandbox.Timedout", "{payload}");
     assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
 
     // --stream -o json: one JSON object per line, the error the last, given once.
-    let mut streamed = agentdeploy(work.path());
-    aws.configure(&mut streamed);
-    let out = run(streamed.args([
-        "invoke",
-        "slow",
-        "--input",
-        "wait",
-        "--data",
-        r#"{"seconds": 10}"#,
-        "--stream",
-        "-o",
-        "json",
-    ]));
+    let out = invoke_slow(&["--stream", "-o", "json"]);
     assert_eq!(out.status.code(), Some(1));
     let lines: Vec<serde_json::Value> = stdout(&out)
         .lines()

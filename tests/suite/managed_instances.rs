@@ -50,7 +50,8 @@ def main(user_input_arg=None, input_data_arg=None):
     return {"answer": answer, "pid": os.getpid(), "parent": os.getppid(), "scratch": scratch}
 "#;
 
-fn deploy(aws: &LocalAws, dir: &Path, name: &str, extra: &[&str]) {
+/// `lambda` for `many.py` as function `name` (no endpoint, python3.13), with `extra` flags.
+fn deploy_many(aws: &LocalAws, dir: &Path, name: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "--function-name",
         name,
@@ -60,13 +61,20 @@ fn deploy(aws: &LocalAws, dir: &Path, name: &str, extra: &[&str]) {
         "none",
         "--runtime",
         "python3.13",
+    ];
+    args.extend(extra);
+    run(aws.lambda_command(dir).args(&args))
+}
+
+fn deploy(aws: &LocalAws, dir: &Path, name: &str, extra: &[&str]) {
+    let mut args = vec![
         "--managed-instances",
         PROVIDER,
         "--instance-concurrency",
         "10",
     ];
     args.extend(extra);
-    let out = run(aws.lambda_command(dir).args(&args));
+    let out = deploy_many(aws, dir, name, &args);
     let doc = json(&out);
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{}", stderr(&out));
     assert!(
@@ -110,10 +118,8 @@ fn at_once(
          \x20       answer = lam.invoke(FunctionName={function:?}, Qualifier='live', Payload=json.dumps(request))\n\
          \x20       return json.loads(answer['Payload'].read().decode())\n\
          \x20   answer = lam.invoke_with_response_stream(FunctionName={function:?}, Qualifier='live', Payload=json.dumps(request))\n\
-         \x20   raw = b''.join(e['PayloadChunk']['Payload'] for e in answer['EventStream'] if 'PayloadChunk' in e)\n\
-         \x20   body = raw.partition(b'\\0' * 8)[2]\n\
-         \x20   events = [json.loads(e[len(b'data: '):]) for e in body.split(b'\\n\\n') if e.startswith(b'data: ')]\n\
-         \x20   return events[-1] if events else {{'raw': raw.decode()}}\n\
+         \x20   events = stream_events(answer)\n\
+         \x20   return events[-1] if events else {{'no_events': True}}\n\
          with ThreadPoolExecutor(len(requests)) as pool:\n\
          \x20   print(json.dumps(list(pool.map(call, requests))))\n",
         requests = Value::from(requests).to_string(),
@@ -372,20 +378,7 @@ fn moving_a_deployed_function_onto_managed_instances_needs_replace() {
     let aws = LocalAws::start();
     let work = project_copy();
     std::fs::write(work.path().join("many.py"), MANY_AT_ONCE).unwrap();
-    let deploy = |extra: &[&str]| {
-        let mut args = vec![
-            "--function-name",
-            "moving",
-            "--agent",
-            "many.py",
-            "--endpoint",
-            "none",
-            "--runtime",
-            "python3.13",
-        ];
-        args.extend(extra);
-        run(aws.lambda_command(work.path()).args(&args))
-    };
+    let deploy = |extra: &[&str]| deploy_many(&aws, work.path(), "moving", extra);
     let first = deploy(&[]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     let refused = deploy(&["--managed-instances", PROVIDER]);

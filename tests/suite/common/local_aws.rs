@@ -86,13 +86,19 @@ impl LocalAws {
     }
 
     /// Runs a Python script against this emulator with boto3 (the test's own view of AWS):
-    /// `client(name)` makes a client for it. Returns stdout; fails the test if the script fails.
+    /// `client(name)` makes a client for it; `stream_events(answer)` reads an
+    /// InvokeWithResponseStream answer's Server-Sent Events (after the HTTP prelude, when there
+    /// is one). Returns stdout; fails the test if the script fails.
     pub fn boto3(&self, script: &str) -> String {
         let prelude = "import boto3, json, os\n\
                        def client(name):\n    \
                        return boto3.client(name, endpoint_url=os.environ['ENDPOINT'], \
                        region_name='us-east-1', aws_access_key_id='testing', \
-                       aws_secret_access_key='testing-secret-key')\n";
+                       aws_secret_access_key='testing-secret-key')\n\
+                       def stream_events(answer):\n    \
+                       raw = b''.join(e['PayloadChunk']['Payload'] for e in answer['EventStream'] if 'PayloadChunk' in e)\n    \
+                       body = raw.partition(b'\\0' * 8)[2] if b'\\0' * 8 in raw else raw\n    \
+                       return [json.loads(e[len(b'data: '):]) for e in body.split(b'\\n\\n') if e.startswith(b'data: ')]\n";
         let out = Command::new(venv_bin("python"))
             .args(["-c", &format!("{prelude}{script}")])
             .env("ENDPOINT", &self.url)
