@@ -159,6 +159,7 @@ fn remove_unused_deps_zips(dir: &Path) {
             // A stale zip only costs disk space; failing the deploy over it would not help.
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(path.with_extension("json"));
+            let _ = std::fs::remove_dir_all(path.with_extension("root"));
         }
     }
 }

@@ -378,23 +378,85 @@ async fn on_own_build(
     })
 }
 
-/// The function's folder as Lambda will have it, from reused dependencies: the dependency zip
-/// unzipped, the code on top (for the build-time import of new code).
+/// The function's folder as Lambda will have it, from reused dependencies (for the build-time
+/// import of new code): the dependencies, unzipped once per set beside their zip
+/// (`<hash>.root/`) and hard-linked here (a 150 MB set: a fraction of a second instead of
+/// seconds of unzipping on every code-only deploy), the code copied on top. Where links cannot
+/// be made (another file system), the zip is unzipped here as before.
 fn task_root_of(
     deps_zip: &std::path::Path,
     code_dir: &std::path::Path,
 ) -> Result<tempfile::TempDir> {
-    let root =
-        tempfile::tempdir().map_err(|e| crate::error::Error::io(&std::env::temp_dir(), e))?;
-    let file = std::fs::File::open(deps_zip).map_err(|e| crate::error::Error::io(deps_zip, e))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
-        crate::error::Error::internal(format!("cannot open {}: {e}", deps_zip.display()))
-    })?;
-    archive.extract(root.path()).map_err(|e| {
-        crate::error::Error::internal(format!("cannot unzip {}: {e}", deps_zip.display()))
-    })?;
-    sam::copy_tree(code_dir, root.path())?;
+    let cache = deps_zip.parent().unwrap_or(std::path::Path::new("."));
+    let root = tempfile::tempdir_in(cache).map_err(|e| crate::error::Error::io(cache, e))?;
+    let linked = unzipped_once(deps_zip).and_then(|deps| link_tree(&deps, root.path()));
+    if let Err(err) = linked {
+        tracing::debug!("dependencies unzipped for this build ({err})");
+        let root =
+            tempfile::tempdir().map_err(|e| crate::error::Error::io(&std::env::temp_dir(), e))?;
+        unzip(deps_zip, root.path())?;
+        copy_over(code_dir, root.path())?;
+        return Ok(root);
+    }
+    copy_over(code_dir, root.path())?;
     Ok(root)
+}
+
+/// The dependency zip's files, unzipped beside it once (made complete under another name, then
+/// renamed into place, so a reader never sees half of it).
+fn unzipped_once(deps_zip: &std::path::Path) -> Result<std::path::PathBuf> {
+    let done = deps_zip.with_extension("root");
+    if done.is_dir() {
+        return Ok(done);
+    }
+    let cache = deps_zip.parent().unwrap_or(std::path::Path::new("."));
+    let staging = tempfile::tempdir_in(cache).map_err(|e| crate::error::Error::io(cache, e))?;
+    unzip(deps_zip, staging.path())?;
+    let staging = staging.keep();
+    if std::fs::rename(&staging, &done).is_err() {
+        // Another build put it there first.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(done)
+}
+
+fn unzip(zip_path: &std::path::Path, into: &std::path::Path) -> Result<()> {
+    let file = std::fs::File::open(zip_path).map_err(|e| crate::error::Error::io(zip_path, e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
+        crate::error::Error::internal(format!("cannot open {}: {e}", zip_path.display()))
+    })?;
+    archive.extract(into).map_err(|e| {
+        crate::error::Error::internal(format!("cannot unzip {}: {e}", zip_path.display()))
+    })
+}
+
+/// Hard links of every file below `from` at the same places below `to`.
+fn link_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    let files = crate::walk::walk(from, crate::walk::Links::Skip)
+        .map_err(|e| crate::error::Error::io(from, e))?;
+    for file in files {
+        let target = to.join(&file.name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| crate::error::Error::io(parent, e))?;
+        }
+        std::fs::hard_link(&file.path, &target)
+            .map_err(|e| crate::error::Error::io(&file.path, e))?;
+    }
+    Ok(())
+}
+
+/// The code copied over the dependencies: a file already there is removed first, so a linked
+/// dependency file is replaced, never written through (which would change the cached set).
+fn copy_over(code_dir: &std::path::Path, root: &std::path::Path) -> Result<()> {
+    for file in crate::walk::walk(code_dir, crate::walk::Links::Follow)
+        .map_err(|e| crate::error::Error::io(code_dir, e))?
+    {
+        let target = root.join(&file.name);
+        if target.symlink_metadata().is_ok() {
+            std::fs::remove_file(&target).map_err(|e| crate::error::Error::io(&target, e))?;
+        }
+    }
+    sam::copy_tree(code_dir, root)
 }
 
 /// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy when the agent's
@@ -456,4 +518,57 @@ pub(crate) fn artifact_limit() -> u64 {
         .and_then(|v| v.parse().ok())
         .map(|v: u64| v.min(artifact::MAX_UNZIPPED_BYTES))
         .unwrap_or(artifact::MAX_UNZIPPED_BYTES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_of(path: &std::path::Path, files: &[(&str, &str)]) {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        for (name, text) in files {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn the_task_root_links_the_dependencies_unzipped_once_and_the_code_never_writes_through() {
+        let cache = tempfile::tempdir().unwrap();
+        let deps_zip = cache.path().join("abc.zip");
+        zip_of(
+            &deps_zip,
+            &[("strands/__init__.py", "deps"), ("handler.py", "old")],
+        );
+        let code = tempfile::tempdir().unwrap();
+        std::fs::write(code.path().join("handler.py"), "new code").unwrap();
+
+        let root = task_root_of(&deps_zip, code.path()).unwrap();
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+        assert_eq!(read(&root.path().join("strands/__init__.py")), "deps");
+        assert_eq!(read(&root.path().join("handler.py")), "new code");
+        let unzipped = cache.path().join("abc.root");
+        assert_eq!(
+            read(&unzipped.join("handler.py")),
+            "old",
+            "the cached set is untouched by the code copied over it"
+        );
+        // The next build links the same unzipped set (no second unzip).
+        let marker = unzipped.join("strands/__init__.py");
+        let before = std::fs::metadata(&marker).unwrap().modified().unwrap();
+        std::fs::remove_file(&deps_zip).unwrap();
+        let again = task_root_of(&deps_zip.with_extension("zip"), code.path());
+        assert!(
+            again.is_ok(),
+            "linked from the unzipped set: {:?}",
+            again.err()
+        );
+        assert_eq!(
+            std::fs::metadata(&marker).unwrap().modified().unwrap(),
+            before
+        );
+    }
 }
