@@ -125,6 +125,28 @@ def write_kept(path, cfile, checked):
     return True
 
 
+def copy_shipped(path, cfile, checked):
+    """Copies the artifact's own pyc of `path` when it is the one this would write (the reused
+    dependencies of a code-only change carry theirs: unchecked-hash, of this very source);
+    False when there is none or it is not."""
+    if checked:
+        return False
+    try:
+        with open(importlib.util.cache_from_source(path), "rb") as shipped:
+            data = shipped.read()
+        with open(path, "rb") as source:
+            source_hash = importlib.util.source_hash(source.read())
+    except OSError:
+        return False
+    if (data[:4] != importlib.util.MAGIC_NUMBER or int.from_bytes(data[4:8], "little") != 0b01
+            or data[8:16] != source_hash):
+        return False
+    os.makedirs(os.path.dirname(cfile), exist_ok=True)
+    with open(cfile, "wb") as out:
+        out.write(data)
+    return True
+
+
 def compile_files(paths, budget, artifact, out, checked_files):
     modules = written = 0
     for path in sorted(paths):
@@ -133,7 +155,7 @@ def compile_files(paths, budget, artifact, out, checked_files):
         checked = os.path.relpath(path, artifact) in checked_files
         mode = py_compile.PycInvalidationMode
         try:
-            if not write_kept(path, cfile, checked):
+            if not write_kept(path, cfile, checked) and not copy_shipped(path, cfile, checked):
                 py_compile.compile(
                     path,
                     cfile=cfile,

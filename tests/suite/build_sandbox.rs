@@ -435,4 +435,18 @@ fn a_code_only_change_on_cached_dependencies_is_imported_before_it_ships() {
         "{doc:#}"
     );
     assert_eq!(doc["build"]["bytecode"]["isolation"], "sandbox", "{doc:#}");
+    // The reused dependencies' bytecode is theirs, shipped once: the import found it already
+    // compiled (unchecked-hash, of the same source) and copied it rather than compiling again.
+    let zip_path = work.path().join("out/.aws-sam/build/AgentFunction.zip");
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
+    let names: Vec<String> = archive
+        .file_names()
+        .map(|n| n.expect("an entry name").to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "an entry twice: {names:?}");
+    let mut pyc = archive.by_name("__pycache__/six.cpython-313.pyc").unwrap();
+    let mut header = [0u8; 8];
+    std::io::Read::read_exact(&mut pyc, &mut header).unwrap();
+    assert_eq!(header[4], 0b01, "unchecked-hash, as built");
 }
