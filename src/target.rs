@@ -176,9 +176,10 @@ pub struct Shape {
 pub trait Planned: Send + Sync {
     type Settings: DeploymentSettings;
     fn warnings(&self) -> &[String];
-    /// The plan's warnings that the resolved dependencies (`name==version`) show unfounded (a
-    /// module a listed distribution brings along): withdrawn from the report once known.
-    fn unfounded_warnings(&self, _pins: &[String]) -> Vec<String> {
+    /// The plan's warnings that the resolved dependencies (`name==version`, and what they hold)
+    /// show unfounded (a module a listed distribution brings along): withdrawn from the report
+    /// once known.
+    fn unfounded_warnings(&self, _settings: &Self::Settings, _pins: &[String]) -> Vec<String> {
         Vec::new()
     }
     /// Writes the rendered project into the settings' out-dir.

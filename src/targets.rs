@@ -187,10 +187,11 @@ impl Planned for AnyPlan {
         }
     }
 
-    fn unfounded_warnings(&self, pins: &[String]) -> Vec<String> {
-        match self {
-            AnyPlan::Lambda(p) => p.unfounded_warnings(pins),
-            AnyPlan::Folder(p) => p.unfounded_warnings(pins),
+    fn unfounded_warnings(&self, settings: &AnySettings, pins: &[String]) -> Vec<String> {
+        match (self, settings) {
+            (AnyPlan::Lambda(p), AnySettings::Lambda(s)) => p.unfounded_warnings(s, pins),
+            (AnyPlan::Folder(p), AnySettings::Folder(s)) => p.unfounded_warnings(s, pins),
+            _ => Vec::new(),
         }
     }
 

@@ -135,8 +135,13 @@ impl Planned for LambdaPlan {
         &self.warnings
     }
 
-    fn unfounded_warnings(&self, pins: &[String]) -> Vec<String> {
-        self.requirements.provided_by(pins)
+    fn unfounded_warnings(&self, settings: &LambdaSettings, pins: &[String]) -> Vec<String> {
+        // What the resolved set holds: the top-level modules of its built dependency zip.
+        let zip = crate::lambda::bundle::pipeline::Deps::of(settings, pins)
+            .shared
+            .zip;
+        let modules = crate::lambda::bundle::package::top_level_modules(&zip);
+        self.requirements.provided_by(pins, &modules)
     }
 
     fn write(&self, settings: &LambdaSettings) -> Result<()> {

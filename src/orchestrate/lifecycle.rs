@@ -797,7 +797,7 @@ impl<T: Target> Run<'_, T> {
         report.build = shipped.build.clone();
         report.access = Some(shipped.live.access.clone());
         report.warnings.extend(shipped.warnings.iter().cloned());
-        let unfounded = plan.unfounded_warnings(&shipped.pins);
+        let unfounded = plan.unfounded_warnings(settings, &shipped.pins);
         report.warnings.retain(|w| !unfounded.contains(w));
         report.plan = Some(plan.describe(settings, Some(&shipped.pins)));
         upsert(self.store, settings, |d| {

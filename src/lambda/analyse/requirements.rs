@@ -117,21 +117,32 @@ pub struct Requirements {
     /// For a requirements file: third-party imports of the code it does not list.
     #[serde(skip)]
     pub warnings: Vec<String>,
-    /// Of those, the ones about a missing distribution: (its name, the warning). A distribution
-    /// the file's own list brings along (`mcp` with strands-agents) shows in the resolved set.
+    /// Of those, the ones about a missing distribution. A distribution the file's own list
+    /// brings along (`mcp` with strands-agents) shows in the resolved set.
     #[serde(skip)]
-    pub unlisted: Vec<(String, String)>,
+    pub unlisted: Vec<Unlisted>,
+}
+
+/// A distribution the code imports that the requirements file does not list.
+#[derive(Debug, Clone)]
+pub struct Unlisted {
+    /// Its name, as the table infers it from the import.
+    pub distribution: String,
+    /// The top-level module the code imports.
+    pub module: String,
+    pub warning: String,
 }
 
 impl Requirements {
-    /// The missing-distribution warnings that the resolved set (`name==version` pins) answers:
-    /// the distribution came along with another one.
-    pub fn provided_by(&self, pins: &[String]) -> Vec<String> {
+    /// The missing-distribution warnings that the resolved set answers: its pins
+    /// (`name==version`) name the distribution, or its files (`modules`: the top-level modules
+    /// the built dependencies hold) provide the module, brought along by a listed one.
+    pub fn provided_by(&self, pins: &[String], modules: &BTreeSet<String>) -> Vec<String> {
         let resolved: BTreeSet<String> = pins.iter().map(|pin| distribution_name(pin)).collect();
         self.unlisted
             .iter()
-            .filter(|(name, _)| resolved.contains(name))
-            .map(|(_, warning)| warning.clone())
+            .filter(|u| resolved.contains(&u.distribution) || modules.contains(&u.module))
+            .map(|u| u.warning.clone())
             .collect()
     }
 }
@@ -142,7 +153,7 @@ pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Re
         let (unlisted, other) = unlisted_imports(analysis, &requirements);
         requirements.warnings = unlisted
             .iter()
-            .map(|(_, w)| w.clone())
+            .map(|u| u.warning.clone())
             .chain(other)
             .collect();
         requirements.unlisted = unlisted;
@@ -156,7 +167,7 @@ pub fn determine(analysis: &AgentAnalysis, explicit: Option<&Path>) -> Result<Re
 fn unlisted_imports(
     analysis: &AgentAnalysis,
     requirements: &Requirements,
-) -> (Vec<(String, String)>, Vec<String>) {
+) -> (Vec<Unlisted>, Vec<String>) {
     let file = match &requirements.source {
         RequirementsSource::Explicit(path)
         | RequirementsSource::BesideAgent(path)
@@ -192,9 +203,13 @@ fn unlisted_imports(
             None => (import, analysis.display_path()),
         };
         match listed.get(&name) {
-            None => missing.push((name.clone(), format!(
-                "{file} does not list `{name}`, which the agent imports as `{module}` ({place}): the function would fail with ModuleNotFoundError; add it"
-            ))),
+            None => missing.push(Unlisted {
+                distribution: name.clone(),
+                module: module.split('.').next().unwrap_or_default().to_string(),
+                warning: format!(
+                    "{file} does not list `{name}`, which the agent imports as `{module}` ({place}): the function would fail with ModuleNotFoundError; add it"
+                ),
+            }),
             Some(given) => {
                 let absent: Vec<String> = extras(&dist).difference(given).cloned().collect();
                 if !absent.is_empty() {
@@ -627,9 +642,12 @@ mod tests {
             "strands-agents==1.62.0".to_string(),
             "mcp==1.20.0".to_string(),
         ];
-        let withdrawn = requirements.provided_by(&pins);
+        let withdrawn = requirements.provided_by(&pins, &BTreeSet::new());
         assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
         assert!(withdrawn[0].contains("`mcp`"), "{withdrawn:?}");
+        // A module the built set holds, whatever distribution brought it.
+        let files: BTreeSet<String> = ["httpx_sse".to_string()].into();
+        assert_eq!(requirements.provided_by(&[], &files).len(), 1);
     }
 
     #[test]

@@ -140,6 +140,40 @@ pub fn package(request: &PackageRequest) -> Result<PathBuf> {
     Ok(function_zip)
 }
 
+/// The top-level modules a dependency zip holds (`pkg/...`, `module.py`, `_ext.cpython-313-...so`),
+/// read from its listing; empty when there is no such zip.
+pub fn top_level_modules(zip_path: &Path) -> std::collections::BTreeSet<String> {
+    let mut modules = std::collections::BTreeSet::new();
+    let Ok(file) = std::fs::File::open(zip_path) else {
+        return modules;
+    };
+    let Ok(archive) = zip::ZipArchive::new(file) else {
+        return modules;
+    };
+    for name in archive.file_names() {
+        let Ok(name) = name else { continue };
+        let (first, rest) = name.split_once('/').unwrap_or((name.as_ref(), ""));
+        let module = if !rest.is_empty() {
+            first
+        } else if let Some(stem) = first.strip_suffix(".py") {
+            stem
+        } else if first.ends_with(".so") {
+            first.split('.').next().unwrap_or_default()
+        } else {
+            continue;
+        };
+        if !module.is_empty()
+            && !module.contains('.')
+            && !module.contains('-')
+            && module != "__pycache__"
+            && module != "bin"
+        {
+            modules.insert(module.to_string());
+        }
+    }
+    modules
+}
+
 /// Removes the dependency zips (and their facts) nobody used for two weeks.
 fn remove_unused_deps_zips(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -438,6 +472,29 @@ mod tests {
         assert!(!old.exists());
         assert!(!old.with_extension("json").exists());
         assert!(SharedDeps::new(&p.cache, "new").facts().is_some());
+    }
+
+    #[test]
+    fn a_dependency_zip_says_which_top_level_modules_it_holds() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deps.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for name in [
+            "strands/__init__.py",
+            "six.py",
+            "_cffi_backend.cpython-313-x86_64-linux-gnu.so",
+            "strands_agents-1.62.0.dist-info/RECORD",
+            "bin/normalizer",
+            "__pycache__/six.cpython-313.pyc",
+        ] {
+            zip.start_file(name, SimpleFileOptions::default()).unwrap();
+            zip.write_all(b"x").unwrap();
+        }
+        zip.finish().unwrap();
+        let modules: Vec<String> = top_level_modules(&path).into_iter().collect();
+        assert_eq!(modules, ["_cffi_backend", "six", "strands"]);
+        assert!(top_level_modules(&dir.path().join("none.zip")).is_empty());
     }
 
     #[test]
