@@ -56,6 +56,11 @@ pub(crate) fn ship_local_imports(
                 .map_err(|e| Error::agent(&shown, format!("cannot read: {e}")))?;
             let module = parse_module(&shown, &source, runtime)?;
             let facts = collect_facts(&module, &source, &relative, &path);
+            analysis
+                .warnings
+                .extend(crate::lambda::analyse::shared_state::mcp_clients(
+                    &module, &source, &shown,
+                ));
             pending.extend(facts.module_paths);
             analysis.imports.extend(facts.imports);
             analysis.bedrock_models.extend(facts.bedrock_models);

@@ -42,7 +42,7 @@ pub fn warnings(module: &ModModule, source: &str, display: &str) -> Vec<String> 
 
 /// A module-level `MCPClient(...)`: one connection (one server session) kept by the warm process
 /// and used by every caller's request. Strands advises a connection per invocation on Lambda.
-fn mcp_clients(module: &ModModule, source: &str, display: &str) -> Vec<String> {
+pub(crate) fn mcp_clients(module: &ModModule, source: &str, display: &str) -> Vec<String> {
     module_assignments(module)
         .into_iter()
         .filter(|(_, _, value)| {
@@ -225,6 +225,35 @@ mod tests {
         assert!(
             found[0].starts_with("agent.py:4: `docs` is a module-level MCPClient"),
             "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_helper_modules_mcp_client_is_named_in_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("clients.py"),
+            "from strands.tools.mcp import MCPClient\n\ndocs = MCPClient(lambda: None)\n",
+        )
+        .unwrap();
+        let agent = dir.path().join("agent.py");
+        let source = "from clients import docs\ndef main(user_input_arg=None):\n    return docs\n";
+        std::fs::write(&agent, source).unwrap();
+        let a = crate::lambda::analyse::analyse_source(
+            &agent,
+            None,
+            source.into(),
+            crate::lambda::runtime::Runtime { minor: 13 },
+            None,
+        )
+        .unwrap();
+        assert!(
+            a.warnings
+                .iter()
+                .any(|w| w.ends_with("as Strands advises on Lambda")
+                    && w.contains("clients.py:3: `docs`")),
+            "{:?}",
+            a.warnings
         );
     }
 
