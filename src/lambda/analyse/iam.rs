@@ -402,7 +402,7 @@ mod tests {
         let entry = dir.path().join("lambda_function.py");
         let source = "from strands_agent import helper\nfrom strands import Agent\nfirst = Agent(model=\"amazon.nova-lite-v1:0\")\nsecond = Agent(model=\"amazon.nova-lite-v1:0\")\nthird = Agent(model=\"amazon.nova-lite-v1:0\")\nfourth = Agent(model=\"amazon.nova-lite-v1:0\")\nfifth = Agent(model=\"amazon.nova-lite-v1:0\")\nsixth = Agent(model=\"amazon.nova-lite-v1:0\")\nseventh = Agent(model=\"amazon.nova-lite-v1:0\")\ntenth = Agent(model=\"amazon.nova-lite-v1:0\")\ndef main(user_input_arg=None):\n    return helper(user_input_arg)\n";
         std::fs::write(&entry, source).unwrap();
-        let a = analyse_source(&entry, None, source.into(), Runtime { minor: 13 }, None).unwrap();
+        let a = crate::lambda::analyse::analyse_file(&entry);
         let mut a = a;
         a.set_display_base(dir.path());
         let p = infer(&a, &[]);

@@ -99,6 +99,14 @@ fn analyse_here(agent: &Path, runtime: Runtime, entry: Option<&str>) -> Result<A
     analyse_source(&path, package_dir, source, runtime, entry)
 }
 
+/// Test helper: the analysis of the agent file at `path` (its folder's modules beside it), for
+/// python3.13.
+#[cfg(test)]
+pub(crate) fn analyse_file(path: &Path) -> AgentAnalysis {
+    let source = std::fs::read_to_string(path).expect("the agent file reads");
+    analyse_source(path, None, source, Runtime { minor: 13 }, None).expect("the agent analyses")
+}
+
 pub fn analyse_source(
     path: &Path,
     package_dir: Option<PathBuf>,

@@ -546,8 +546,7 @@ mod tests {
             "from tools.cards import CARD\nimport utils.deep.x\nimport requests\ndef main(user_input_arg=None):\n    return CARD\n",
         )
         .unwrap();
-        let source = std::fs::read_to_string(&agent).unwrap();
-        let a = analyse_source(&agent, None, source, Runtime { minor: 13 }, None).unwrap();
+        let a = crate::lambda::analyse::analyse_file(&agent);
         let shipped: Vec<&str> = a.local_modules.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(shipped, ["tools", "utils"]);
         let requirements: Vec<String> = infer(&a, &local).into_iter().map(|(_, d)| d).collect();
@@ -609,7 +608,7 @@ mod tests {
         let agent = dir.path().join("agent.py");
         let source = "from scripts.utils import h\ndef main(user_input_arg=None):\n    return h\n";
         std::fs::write(&agent, source).unwrap();
-        let a = analyse_source(&agent, None, source.into(), Runtime { minor: 13 }, None).unwrap();
+        let a = crate::lambda::analyse::analyse_file(&agent);
         let requirements: Vec<String> = infer(&a, &local_modules(dir.path()))
             .into_iter()
             .map(|(_, d)| d)
@@ -630,7 +629,7 @@ mod tests {
         let agent = dir.path().join("agent.py");
         let source = "import mcp\nimport httpx_sse\ndef main(user_input_arg=None):\n    pass\n";
         std::fs::write(&agent, source).unwrap();
-        let a = analyse_source(&agent, None, source.into(), Runtime { minor: 13 }, None).unwrap();
+        let a = crate::lambda::analyse::analyse_file(&agent);
         let requirements = determine(&a, None).unwrap();
         assert_eq!(
             requirements.warnings.len(),

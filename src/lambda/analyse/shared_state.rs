@@ -239,14 +239,7 @@ mod tests {
         let agent = dir.path().join("agent.py");
         let source = "from clients import docs\ndef main(user_input_arg=None):\n    return docs\n";
         std::fs::write(&agent, source).unwrap();
-        let a = crate::lambda::analyse::analyse_source(
-            &agent,
-            None,
-            source.into(),
-            crate::lambda::runtime::Runtime { minor: 13 },
-            None,
-        )
-        .unwrap();
+        let a = crate::lambda::analyse::analyse_file(&agent);
         assert!(
             a.warnings
                 .iter()
