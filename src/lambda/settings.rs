@@ -992,13 +992,6 @@ pub struct ManagedInstances {
     pub memory_per_vcpu: Option<u32>,
 }
 
-impl ManagedInstances {
-    /// The capacity provider's region (its ARN's fourth field).
-    pub fn region(&self) -> &str {
-        self.capacity_provider.split(':').nth(3).unwrap_or_default()
-    }
-}
-
 /// Python 3.13 is the oldest runtime Lambda Managed Instances run.
 const MANAGED_INSTANCES_MIN_MINOR: u8 = 13;
 

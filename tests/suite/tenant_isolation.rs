@@ -130,21 +130,12 @@ fn through_key(aws: &LocalAws, function: &str, key: Option<&str>) -> Result<u64,
 
 /// `agentdeploy lambda -o json` of the project's agent as `name` behind an API, plus `extra`.
 fn deploy_api(aws: &LocalAws, dir: &Path, name: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "lambda",
-        "-o",
-        "json",
-        "--function-name",
-        name,
-        "--agent",
-        "agent.py",
-    ];
-    args.extend([
-        "--s3-bucket",
-        crate::common::local_aws::BUCKET,
-        "--endpoint",
-        "api",
-    ]);
+    let mut args = crate::lifecycle_e2e::deploy_args(name);
+    // deploy_args ends with `--endpoint url`.
+    if let Some(endpoint) = args.last_mut() {
+        *endpoint = "api".into();
+    }
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
     args.extend(extra);
     run(&mut cmd(aws, dir, &args))
 }

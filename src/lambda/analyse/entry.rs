@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::files;
 use crate::lambda::analyse::parse::parse_module;
 use crate::lambda::analyse::strands::StrandsNames;
-use crate::lambda::analyse::syntax::{line_col, module_statements};
+use crate::lambda::analyse::syntax::{line_col, module_file, module_statements};
 use crate::lambda::runtime::Runtime;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -593,19 +593,7 @@ pub(crate) fn imported_definition(
     runtime: Runtime,
     hops: usize,
 ) -> Result<Option<Definition>> {
-    let mut dir = importer.parent().unwrap_or(Path::new(".")).to_path_buf();
-    for _ in 1..imported.level {
-        dir = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
-    }
-    let base = imported
-        .module
-        .split('.')
-        .filter(|part| !part.is_empty())
-        .fold(dir, |path, part| path.join(part));
-    let file = [base.with_extension("py"), base.join("__init__.py")]
-        .into_iter()
-        .find(|file| file.is_file());
-    let Some(file) = file else {
+    let Some(file) = module_file(importer, imported.level, &imported.module) else {
         return Ok(None);
     };
     let display = file.display().to_string();

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ModModule, Stmt};
 
+use crate::lambda::analyse::syntax::module_file;
+
 /// How many of the agent's own modules an `Agent` re-export is followed through.
 const REEXPORT_HOPS: usize = 4;
 
@@ -32,7 +34,7 @@ impl StrandsNames {
 
     fn within(module: &ModModule, file: &Path, hops: usize) -> StrandsNames {
         let mut finder = Finder {
-            dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            file: file.to_path_buf(),
             hops,
             names: StrandsNames::default(),
         };
@@ -69,7 +71,8 @@ fn is_strands(module: &str) -> bool {
 }
 
 struct Finder {
-    dir: PathBuf,
+    /// The file whose imports are read.
+    file: PathBuf,
     hops: usize,
     names: StrandsNames,
 }
@@ -81,18 +84,7 @@ impl Finder {
         if self.hops == 0 {
             return false;
         }
-        let mut dir = self.dir.clone();
-        for _ in 1..level {
-            dir = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
-        }
-        let base = module
-            .split('.')
-            .filter(|part| !part.is_empty())
-            .fold(dir, |path, part| path.join(part));
-        let Some(file) = [base.with_extension("py"), base.join("__init__.py")]
-            .into_iter()
-            .find(|file| file.is_file())
-        else {
+        let Some(file) = module_file(&self.file, level, module) else {
             return false;
         };
         let Ok(source) = std::fs::read_to_string(&file) else {

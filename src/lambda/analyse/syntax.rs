@@ -1,5 +1,7 @@
 //! Small readings of a parsed module that several analyses share.
 
+use std::path::{Path, PathBuf};
+
 use ruff_python_ast::{CmpOp, ExceptHandler, Expr, ModModule, Stmt};
 
 /// The module-level statements importing the module runs, in an order where the usual path's
@@ -70,6 +72,23 @@ pub fn module_assignments(module: &ModModule) -> Vec<(&Stmt, &str, &Expr)> {
         }
     }
     found
+}
+
+/// The agent's own file that `from <dots><module> import ...` in `importer` names: `module.py`
+/// or `module/__init__.py`, relative to the importer's folder (each dot past the first one level
+/// up); `None` when it is not one of the agent's files.
+pub fn module_file(importer: &Path, level: u32, module: &str) -> Option<PathBuf> {
+    let mut dir = importer.parent().unwrap_or(Path::new(".")).to_path_buf();
+    for _ in 1..level {
+        dir = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+    }
+    let base = module
+        .split('.')
+        .filter(|part| !part.is_empty())
+        .fold(dir, |path, part| path.join(part));
+    [base.with_extension("py"), base.join("__init__.py")]
+        .into_iter()
+        .find(|file| file.is_file())
 }
 
 /// 1-based line and column (in characters) of a byte offset.

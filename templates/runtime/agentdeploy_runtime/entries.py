@@ -5,6 +5,8 @@ Agent's result answers (its text, its structured output, or the interrupts it st
 import asyncio
 import inspect
 
+from .events import BadRequest, jsonable
+
 # One event loop for the life of the execution environment: `asyncio.run` per invocation closes
 # the loop, which breaks clients cached by the agent on warm starts.
 _loop = None
@@ -39,8 +41,6 @@ class Interrupted:
                            for i in interrupts]
 
     def body(self):
-        from .events import jsonable
-
         return {"interrupts": jsonable(self.interrupts)}
 
 
@@ -87,8 +87,6 @@ class Entry:
     def resumes(self, resume):
         """Refuses interrupt responses an entry cannot take (only an Agent entry resumes)."""
         if resume is not None and self.kind != "agent":
-            from .events import BadRequest
-
             raise BadRequest(f"the entry `{self.name}` is not an Agent: only an Agent entry resumes "
                              "from interrupt responses")
 
