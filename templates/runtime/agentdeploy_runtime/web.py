@@ -12,6 +12,7 @@ agent itself and serving one request at a time, as Lambda's own Python runtime d
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -290,9 +291,10 @@ async def _connection(app, reader, writer, max_body_bytes, one_request=False):
             pass
 
 
+@contextlib.asynccontextmanager
 async def _lifespan(app):
-    """Runs the app's startup (a FastAPI lifespan, say); an app without one is fine. Returns the
-    shutdown trigger."""
+    """The app started (a FastAPI lifespan, say; an app without one is fine) for the block, and
+    shut down after it."""
     messages = asyncio.Queue()
     started = asyncio.get_running_loop().create_future()
     await messages.put({"type": "lifespan.startup"})
@@ -317,24 +319,28 @@ async def _lifespan(app):
 
     task = asyncio.create_task(run())
     await started
-    return task, messages
+    try:
+        yield
+    finally:
+        await messages.put({"type": "lifespan.shutdown"})
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _port(port):
+    """The port to listen on: the given one, else the adapter's (`AWS_LWA_PORT`), else 8080."""
+    return int(port if port is not None else os.environ.get("AWS_LWA_PORT", os.environ.get("PORT", "8080")))
 
 
 async def serve(app, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024, ready=None):
     """Serves `app` until cancelled. `ready(port)` is called once the socket listens."""
-    port = int(port if port is not None else os.environ.get("AWS_LWA_PORT", os.environ.get("PORT", "8080")))
-    lifespan, messages = await _lifespan(app)
-    try:
+    async with _lifespan(app):
         server = await asyncio.start_server(
-            lambda r, w: _connection(app, r, w, max_body_bytes), host, port, limit=MAX_HEAD_BYTES)
+            lambda r, w: _connection(app, r, w, max_body_bytes), host, _port(port), limit=MAX_HEAD_BYTES)
         if ready is not None:
             ready(server.sockets[0].getsockname()[1])
         async with server:
             await server.serve_forever()
-    finally:
-        await messages.put({"type": "lifespan.shutdown"})
-        lifespan.cancel()
-        await asyncio.gather(lifespan, return_exceptions=True)
 
 
 def serve_workers(load_app, workers, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024,
@@ -345,8 +351,7 @@ def serve_workers(load_app, workers, host="127.0.0.1", port=None, max_body_bytes
     and a worker accepts a connection only when it is idle, answering one request on it (the
     adapter opens a new connection for the next), so a request never waits behind a busy worker
     while another is free. A worker that dies ends the environment: Lambda starts a new one."""
-    port = int(port if port is not None else os.environ.get("AWS_LWA_PORT", os.environ.get("PORT", "8080")))
-    listener = socket.create_server((host, port), backlog=max(2 * workers, 64))
+    listener = socket.create_server((host, _port(port)), backlog=max(2 * workers, 64))
     children = []
     for _ in range(workers):
         pid = os.fork()
@@ -374,15 +379,10 @@ def serve_workers(load_app, workers, host="127.0.0.1", port=None, max_body_bytes
 
 
 async def _worker(app, listener, max_body_bytes):
-    lifespan, messages = await _lifespan(app)
     loop = asyncio.get_running_loop()
     listener.setblocking(False)
-    try:
+    async with _lifespan(app):
         while True:
             connection, _ = await loop.sock_accept(listener)
             reader, writer = await asyncio.open_connection(sock=connection, limit=MAX_HEAD_BYTES)
             await _connection(app, reader, writer, max_body_bytes, one_request=True)
-    finally:
-        await messages.put({"type": "lifespan.shutdown"})
-        lifespan.cancel()
-        await asyncio.gather(lifespan, return_exceptions=True)
