@@ -744,25 +744,18 @@ impl Candidates<'_> {
                 return self.function(name, signature);
             }
         }
-        // A FastAPI / Starlette app is what callers talk to; an Agent beside it is what it calls.
-        let web_apps: Vec<(&String, usize)> = found
-            .apps
-            .iter()
-            .filter(|(_, (framework, _))| *framework == AppFramework::Asgi)
-            .map(|(name, (_, line))| (name, *line))
-            .collect();
-        if let [(name, line)] = web_apps.as_slice() {
-            return Ok(asgi_app(name, *line));
-        }
-        // An A2A server is what callers talk to; the Agent it serves is what it calls.
-        let a2a: Vec<(&String, usize)> = found
-            .apps
-            .iter()
-            .filter(|(_, (framework, _))| *framework == AppFramework::A2a)
-            .map(|(name, (_, line))| (name, *line))
-            .collect();
-        if let [(name, line)] = a2a.as_slice() {
-            return Ok(app_entry(name, AppFramework::A2a, *line));
+        // A FastAPI / Starlette app, else an A2A server, is what callers talk to; an Agent beside
+        // it is what it calls.
+        for framework in [AppFramework::Asgi, AppFramework::A2a] {
+            let apps: Vec<(&String, usize)> = found
+                .apps
+                .iter()
+                .filter(|(_, (built_by, _))| *built_by == framework)
+                .map(|(name, (_, line))| (name, *line))
+                .collect();
+            if let [(name, line)] = apps.as_slice() {
+                return Ok(app_entry(name, framework, *line));
+            }
         }
         self.the_one_agent_or_app()
     }
