@@ -90,6 +90,9 @@ pub enum Command {
     Policy(Box<DeployArgs>),
     /// Stack status, function state, outputs and the last deployment record
     Status(NameArgs),
+    /// Serve an agent on this machine as its function runs, restarting it on every change
+    /// (takes `lambda`'s per-agent flags)
+    Dev(Box<DevArgs>),
     /// Call a deployed function and print its answer
     Invoke(InvokeArgs),
     /// Delete a deployment's stack and its record
@@ -163,6 +166,20 @@ pub struct DeployArgs {
     /// Seconds to wait for another deploy of the same function to finish
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub lock_timeout: u64,
+}
+
+/// `dev`: the agent to serve (the per-agent options, as `lambda` takes them) and where.
+#[derive(Debug, Args, Clone)]
+pub struct DevArgs {
+    /// The agent of agentdeploy.toml to serve (else its only one, else the --agent file)
+    pub name: Option<String>,
+
+    #[command(flatten)]
+    pub options: AgentFlags,
+
+    /// The port on 127.0.0.1 to serve on (0: any free port)
+    #[arg(long, default_value_t = 8765, value_name = "PORT")]
+    pub port: u16,
 }
 
 #[derive(Debug, Args)]

@@ -182,6 +182,11 @@ pub trait Planned: Send + Sync {
     fn unfounded_warnings(&self, _settings: &Self::Settings, _pins: &[String]) -> Vec<String> {
         Vec::new()
     }
+    /// What decides the dependency set (the requirement lines as given): `dev` re-resolves
+    /// only when it changes.
+    fn dependency_specifiers(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Writes the rendered project into the settings' out-dir.
     fn write(&self, settings: &Self::Settings) -> Result<()>;
     /// The plan section of the result (`pins`: the resolved dependencies, once known).
@@ -391,6 +396,29 @@ pub struct Call<'a> {
     pub tenant: Option<&'a str>,
 }
 
+/// The function as `dev` runs it on this machine: its code as it ships, its dependencies, the
+/// runtime's Python, and the environment it would get.
+#[derive(Debug, Clone)]
+pub struct LocalFunction {
+    /// The function's code as it ships (the handler, the runtime package, local modules).
+    pub code_dir: std::path::PathBuf,
+    /// Its dependencies, unpacked: on the path after the code, as Lambda's task root has them.
+    pub deps_dir: std::path::PathBuf,
+    pub python: std::path::PathBuf,
+    /// The function's variables and secret values (never printed).
+    pub environment: Vec<(String, String)>,
+    /// How callers reach it: `api`, `url` or `none` (the request is the direct Invoke's event).
+    pub endpoint: &'static str,
+    /// Served behind the Web Adapter: the app answers every path itself.
+    pub web: bool,
+    /// The agent's file as errors name it.
+    pub agent_file: String,
+    /// What the banner says about how it runs here.
+    pub notes: Vec<String>,
+    /// What a change to restarts it: the agent's folder, its requirements, `.env`, the config.
+    pub watched: Vec<std::path::PathBuf>,
+}
+
 /// What one call of the deployed function answered.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -497,6 +525,20 @@ pub trait Target: Send + Sync {
 
     /// Analyses the agent and renders the deployment in memory.
     fn plan(&self, settings: &Self::Settings, region: Option<&str>) -> Result<Self::Plan>;
+
+    /// The settings `dev` plans with: rendered into its own folder, for this machine.
+    fn local_settings(&self, settings: &Self::Settings) -> Result<Self::Settings>;
+
+    /// `dev`: the dependencies of `plan` (made with `local`, the `local_settings` of `deployed`)
+    /// resolved and built as a deploy does, and how the function runs here.
+    fn prepare_local(
+        &self,
+        deployed: &Self::Settings,
+        local: &Self::Settings,
+        plan: &Self::Plan,
+        secrets: &SecretValues,
+        tool: ToolOptions<'_>,
+    ) -> impl Future<Output = Result<LocalFunction>> + Send;
 
     /// Client configuration worth printing with the result (a code interpreter's MCP entry).
     fn client_config(&self, settings: &Self::Settings, region: &str) -> Option<serde_json::Value>;

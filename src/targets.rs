@@ -19,8 +19,8 @@ use crate::output::PlanView;
 use crate::prices::Prices;
 use crate::target::{
     Call, Change, CostEstimate, DeploymentSettings, DeploymentState, DoctorFindings, Fingerprint,
-    FoundDeployment, Invocation, LastDeploy, Live, Measured, Phase, Planned, PublishedVersion,
-    ResolveInput, Shape, ShipRequest, Shipped, Target, Teardown,
+    FoundDeployment, Invocation, LastDeploy, Live, LocalFunction, Measured, Phase, Planned,
+    PublishedVersion, ResolveInput, Shape, ShipRequest, Shipped, Target, Teardown,
 };
 
 /// The targets an agent can be deployed by.
@@ -187,6 +187,13 @@ impl Planned for AnyPlan {
         }
     }
 
+    fn dependency_specifiers(&self) -> Vec<String> {
+        match self {
+            AnyPlan::Lambda(p) => p.dependency_specifiers(),
+            AnyPlan::Folder(p) => p.dependency_specifiers(),
+        }
+    }
+
     fn unfounded_warnings(&self, settings: &AnySettings, pins: &[String]) -> Vec<String> {
         match (self, settings) {
             (AnyPlan::Lambda(p), AnySettings::Lambda(s)) => p.unfounded_warnings(s, pins),
@@ -323,6 +330,43 @@ impl Target for AnyTarget {
             (AnyTarget::Folder(t), AnySettings::Folder(s)) => {
                 Ok(AnyPlan::Folder(t.plan(s, region)?))
             }
+            _ => Err(mismatch()),
+        }
+    }
+
+    fn local_settings(&self, settings: &AnySettings) -> Result<AnySettings> {
+        match (self, settings) {
+            (AnyTarget::Lambda(t), AnySettings::Lambda(s)) => {
+                Ok(AnySettings::Lambda(Box::new(t.local_settings(s)?)))
+            }
+            (AnyTarget::Folder(t), AnySettings::Folder(s)) => {
+                Ok(AnySettings::Folder(t.local_settings(s)?))
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn prepare_local(
+        &self,
+        deployed: &AnySettings,
+        local: &AnySettings,
+        plan: &AnyPlan,
+        secrets: &crate::secrets::SecretValues,
+        tool: crate::process::ToolOptions<'_>,
+    ) -> Result<LocalFunction> {
+        match (self, deployed, local, plan) {
+            (
+                AnyTarget::Lambda(t),
+                AnySettings::Lambda(d),
+                AnySettings::Lambda(l),
+                AnyPlan::Lambda(p),
+            ) => t.prepare_local(d, l, p, secrets, tool).await,
+            (
+                AnyTarget::Folder(t),
+                AnySettings::Folder(d),
+                AnySettings::Folder(l),
+                AnyPlan::Folder(p),
+            ) => t.prepare_local(d, l, p, secrets, tool).await,
             _ => Err(mismatch()),
         }
     }

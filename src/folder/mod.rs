@@ -362,6 +362,25 @@ impl Target for FolderTarget {
         None
     }
 
+    fn local_settings(&self, settings: &FolderSettings) -> Result<FolderSettings> {
+        Ok(settings.clone())
+    }
+
+    async fn prepare_local(
+        &self,
+        _deployed: &FolderSettings,
+        _local: &FolderSettings,
+        _plan: &FolderPlan,
+        _secrets: &crate::secrets::SecretValues,
+        _tool: crate::process::ToolOptions<'_>,
+    ) -> Result<crate::target::LocalFunction> {
+        Err(Error::usage_hint(
+            "--target",
+            "`dev` serves agents deployed to Lambda; the folder target has no function to run",
+            "run `dev` on an agent whose target is `lambda`",
+        ))
+    }
+
     async fn ship(
         &self,
         request: ShipRequest<'_, FolderPlan>,

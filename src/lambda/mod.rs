@@ -7,6 +7,7 @@ pub mod analyse;
 pub mod bundle;
 pub mod deployer_policy;
 pub mod kinds;
+pub mod local;
 pub mod names;
 pub mod preflight;
 pub mod pricing;

@@ -135,6 +135,10 @@ impl Planned for LambdaPlan {
         &self.warnings
     }
 
+    fn dependency_specifiers(&self) -> Vec<String> {
+        self.requirements.specifiers.clone()
+    }
+
     fn unfounded_warnings(&self, settings: &LambdaSettings, pins: &[String]) -> Vec<String> {
         // What the resolved set holds: the top-level modules of its built dependency zip.
         let zip = crate::lambda::bundle::pipeline::Deps::of(settings, pins)
@@ -209,6 +213,21 @@ impl Target for LambdaTarget {
 
     fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
         LambdaPlan::prepare(settings, region)
+    }
+
+    fn local_settings(&self, settings: &LambdaSettings) -> Result<LambdaSettings> {
+        Ok(crate::lambda::local::dev_settings(settings))
+    }
+
+    async fn prepare_local(
+        &self,
+        deployed: &LambdaSettings,
+        local: &LambdaSettings,
+        plan: &LambdaPlan,
+        secrets: &crate::secrets::SecretValues,
+        tool: crate::process::ToolOptions<'_>,
+    ) -> Result<crate::target::LocalFunction> {
+        crate::lambda::local::prepare(deployed, local, plan, secrets, tool).await
     }
 
     fn client_config(&self, settings: &LambdaSettings, region: &str) -> Option<serde_json::Value> {

@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod cost;
+pub mod dev;
 pub mod init;
 pub mod lifecycle;
 pub mod logs;
@@ -126,6 +127,11 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
             let flag = args.options.target.clone();
             let choose = |name: &str| ctx.target_for(name, flag.as_deref());
             commands::policy(&ctx, &args, &choose)
+        }
+        Command::Dev(args) => {
+            let flag = args.options.target.clone();
+            let choose = |name: &str| ctx.target_for(name, flag.as_deref());
+            dev::dev(&ctx, &args, &choose).await
         }
         Command::Invoke(args) => {
             commands::invoke(&ctx, &args, &ctx.target_for(&args.name, None)?).await

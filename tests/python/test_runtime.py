@@ -82,7 +82,7 @@ class Tracking(unittest.TestCase):
         stored = {"keeper": agents.dump_state(agent)}
         agents.begin_request()
         self.assertEqual(len(agent.messages), 0)
-        session = sessions.Session("unused-key", "UNUSED")
+        session = sessions.Session("unused-key", store=None)
         session.stored = stored
         agents._on_built.append(session._built)
         twin = build(name="keeper", model="keeper")  # same key in a fresh request: gets the state
@@ -118,6 +118,31 @@ class Callers(unittest.TestCase):
                 sessions.session_id({"session_id": bad})
         self.assertNotEqual(sessions.session_id({}), sessions.session_id({}))
         self.assertEqual(len(sessions.session_id({})), 32)
+
+
+class FolderSessions(unittest.TestCase):
+    """`agentdeploy dev`'s session store: the bucket's documents in a folder, writes conditional."""
+
+    def test_a_write_from_a_stale_read_is_a_conflict_and_the_newer_document_stays(self):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as root, mock.patch.dict(
+                os.environ, {names.SESSION_DIR_VARIABLE: root}):
+            store = sessions.store()
+            self.assertIsInstance(store, sessions.FolderStore)
+            key = sessions.object_key("direct", "s1")
+            self.assertIsNone(store.get(key))
+            store.put(key, b'{"version": 2, "agents": {}}', None)
+            body, first = store.get(key)
+            self.assertEqual(body, b'{"version": 2, "agents": {}}')
+            self.assertTrue(os.path.isfile(os.path.join(root, *key.split("/"))))
+            with self.assertRaises(sessions.Conflict):
+                store.put(key, b"{}", None)  # "no session yet", but there is one
+            store.put(key, b'{"version": 2, "agents": {"a": []}}', first)
+            with self.assertRaises(sessions.Conflict):
+                store.put(key, b"{}", first)  # read before the last write
+            self.assertEqual(store.get(key)[0], b'{"version": 2, "agents": {"a": []}}')
+            sessions._stores.clear()
 
 
 class Events(unittest.TestCase):

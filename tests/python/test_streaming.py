@@ -437,11 +437,11 @@ class ConcurrentCallers(unittest.TestCase):
     def setUp(self):
         agents.end_request()
         self.store = SessionStore()
-        sessions._s3 = self.store
+        sessions._stores[("bucket", "sessions")] = sessions.BucketStore("sessions", s3=self.store)
         os.environ["AGENTDEPLOY_SESSION_BUCKET"] = "sessions"
 
     def tearDown(self):
-        sessions._s3 = None
+        sessions._stores.clear()
 
     def served(self, kind):
         """The module-level agent as an `agent` entry, or called by a `main` (in a thread)."""

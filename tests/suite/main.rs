@@ -12,6 +12,7 @@ mod build_sandbox;
 mod companions_e2e;
 mod conversations;
 mod deploy_e2e;
+mod dev_e2e;
 mod dry_run;
 mod fleet_e2e;
 mod fresh_clone_e2e;

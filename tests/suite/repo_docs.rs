@@ -320,7 +320,7 @@ fn the_wheel_packages_the_binary_under_the_crates_name_and_version() {
 /// commands that take `lambda`'s flags point to its page); the README stays a front door.
 #[test]
 fn every_command_has_a_page_naming_each_of_its_flags_and_the_readme_stays_short() {
-    use clap::CommandFactory;
+    use clap::{Args, CommandFactory};
     let cli = agentdeploy::cli::Cli::command();
     let lambda_flags: Vec<String> = cli
         .find_subcommand("lambda")
@@ -351,7 +351,18 @@ fn every_command_has_a_page_naming_each_of_its_flags_and_the_readme_stays_short(
             }
             continue;
         }
+        // A command taking lambda's per-agent flags (`dev`) names its own and links the rest.
+        let per_agent = agentdeploy::options::AgentFlags::augment_args(clap::Command::new("flags"))
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect::<Vec<_>>();
+        let takes_per_agent = name != "lambda"
+            && per_agent.iter().all(|flag| flags.contains(flag))
+            && page.contains("(lambda.md)");
         for flag in flags {
+            if takes_per_agent && per_agent.contains(&flag) {
+                continue;
+            }
             if flag == "--help" || flag == "--version" {
                 continue;
             }

@@ -27,7 +27,7 @@ fn python_tests_pass(file: &str, fixture_dirs: &[&str], count: usize) {
 
 #[test]
 fn the_runtime_packages_own_tests_pass_under_python_3_13() {
-    python_tests_pass("test_runtime.py", &["fixtures/conversations"], 22);
+    python_tests_pass("test_runtime.py", &["fixtures/conversations"], 23);
 }
 
 #[test]

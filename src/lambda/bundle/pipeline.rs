@@ -404,7 +404,7 @@ fn task_root_of(
 
 /// The dependency zip's files, unzipped beside it once (made complete under another name, then
 /// renamed into place, so a reader never sees half of it).
-fn unzipped_once(deps_zip: &std::path::Path) -> Result<std::path::PathBuf> {
+pub(crate) fn unzipped_once(deps_zip: &std::path::Path) -> Result<std::path::PathBuf> {
     let done = deps_zip.with_extension("root");
     if done.is_dir() {
         return Ok(done);

@@ -28,6 +28,6 @@ class Conversations:
 
     def open(self, owner, session_id):
         """The caller's session, loaded (close it once the request has ended)."""
-        session = sessions.Session(sessions.object_key(owner, session_id), names.SESSION_BUCKET_VARIABLE)
+        session = sessions.Session(sessions.object_key(owner, session_id), sessions.store())
         session.load()
         return session

@@ -9,6 +9,8 @@ with open(os.path.join(os.path.dirname(__file__), "names.json"), encoding="utf-8
 
 # The function's variable naming the bucket conversations are kept in (`--conversation session`).
 SESSION_BUCKET_VARIABLE = _NAMES["session_bucket_variable"]
+# Set by `agentdeploy dev` instead: the local folder conversations are kept in, same documents.
+SESSION_DIR_VARIABLE = _NAMES["session_dir_variable"]
 # The function's variable naming the SSM parameter that holds the stack's origin secret.
 ORIGIN_VARIABLE = _NAMES["origin_variable"]
 # The API Gateway stage variable that carries the origin secret into every event.

@@ -21,13 +21,12 @@ import logging
 import os
 import re
 
-from . import agents, events
+from . import agents, events, names
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 DOCUMENT_VERSION = 2
 
 logger = logging.getLogger("agentdeploy.runtime")
-_s3 = None
 
 
 class Conflict(Exception):
@@ -89,37 +88,104 @@ def object_key(caller_identity, session):
     return f"sessions/{owner}/{session}.json"
 
 
-def _store(bucket_variable):
-    global _s3
-    if _s3 is None:
-        import boto3  # provided by the Lambda runtime; imported only for sessions
+_stores = {}
 
-        _s3 = boto3.client("s3")
-    return _s3, os.environ[bucket_variable]
+
+def store():
+    """Where sessions are kept: the stack's bucket, or under `agentdeploy dev` a local folder
+    holding the same documents under the same keys."""
+    folder = os.environ.get(names.SESSION_DIR_VARIABLE)
+    where = ("folder", folder) if folder else ("bucket", os.environ[names.SESSION_BUCKET_VARIABLE])
+    if where not in _stores:
+        _stores[where] = FolderStore(folder) if folder else BucketStore(where[1])
+    return _stores[where]
+
+
+class BucketStore:
+    """The stack's private bucket. Writes are conditional on the version read."""
+
+    def __init__(self, bucket, s3=None):
+        if s3 is None:
+            import boto3  # provided by the Lambda runtime; imported only for sessions
+
+            s3 = boto3.client("s3")
+        self.s3 = s3
+        self.bucket = bucket
+
+    def get(self, key):
+        """(document bytes, version), or None when there is no such session."""
+        try:
+            stored = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.ClientError as err:
+            # A missing key is 404 NoSuchKey: the role may list the bucket (the template grants
+            # s3:ListBucket), so S3 never hides a missing session behind 403 AccessDenied.
+            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return stored["Body"].read(), stored["ETag"]
+
+    def put(self, key, body, version):
+        """Writes `body` if the session is still at `version` (None: if there is none yet)."""
+        condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", **condition)
+        except self.s3.exceptions.ClientError as err:
+            code = err.response.get("Error", {}).get("Code")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise Conflict() from None
+            raise
+
+
+class FolderStore:
+    """A local folder (`agentdeploy dev`): a key is a file below it, its version the content's
+    digest, and a write checks the version and replaces the file under a lock."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def _path(self, key):
+        return os.path.join(self.root, *key.split("/"))
+
+    def get(self, key):
+        try:
+            with open(self._path(key), "rb") as file:
+                body = file.read()
+        except FileNotFoundError:
+            return None
+        return body, hashlib.sha256(body).hexdigest()
+
+    def put(self, key, body, version):
+        import fcntl
+
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(os.path.join(self.root, ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = self.get(key)
+            if (current[1] if current else None) != version:
+                raise Conflict()
+            temporary = f"{path}.{os.getpid()}.tmp"
+            with open(temporary, "wb") as file:
+                file.write(body)
+            os.replace(temporary, path)
 
 
 class Session:
     """One request's session: loaded before the entry runs, saved after it."""
 
-    def __init__(self, key, bucket_variable):
+    def __init__(self, key, store):
         self.key = key
-        self.bucket_variable = bucket_variable
+        self.store = store
         self.etag = None
         self.stored = {}
         self.used = set()
 
     def load(self):
-        s3, bucket = _store(self.bucket_variable)
-        try:
-            stored = s3.get_object(Bucket=bucket, Key=self.key)
-        except s3.exceptions.ClientError as err:
-            # A missing key is 404 NoSuchKey: the role may list the bucket (the template grants
-            # s3:ListBucket), so S3 never hides a missing session behind 403 AccessDenied.
-            if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return  # a new session: nothing to load now or into agents built later
-            raise
-        document = json.loads(stored["Body"].read())
-        self.etag = stored["ETag"]
+        stored = self.store.get(self.key)
+        if stored is None:
+            return  # a new session: nothing to load now or into agents built later
+        body, self.etag = stored
+        document = json.loads(body)
         self.stored = _agents_of(document)
         for tracked, agent in agents.live():
             self._apply(tracked, agent)
@@ -151,15 +217,7 @@ class Session:
             for key in unused:
                 current[key] = self.stored[key]
         body = json.dumps({"version": DOCUMENT_VERSION, "agents": current}, default=str).encode("utf-8")
-        s3, bucket = _store(self.bucket_variable)
-        condition = {"IfMatch": self.etag} if self.etag else {"IfNoneMatch": "*"}
-        try:
-            s3.put_object(Bucket=bucket, Key=self.key, Body=body, ContentType="application/json", **condition)
-        except s3.exceptions.ClientError as err:
-            code = err.response.get("Error", {}).get("Code")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                raise Conflict() from None
-            raise
+        self.store.put(self.key, body, self.etag)
 
 
 def _agents_of(document):

@@ -332,11 +332,13 @@ def _port(port):
     return int(port if port is not None else os.environ.get("AWS_LWA_PORT", os.environ.get("PORT", "8080")))
 
 
-async def serve(app, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024, ready=None):
-    """Serves `app` until cancelled. `ready(port)` is called once the socket listens."""
+async def serve(app, host="127.0.0.1", port=None, max_body_bytes=6 * 1024 * 1024, ready=None, sock=None):
+    """Serves `app` until cancelled. `ready(port)` is called once the socket listens. `sock`: a
+    socket already listening (`agentdeploy dev` keeps one across restarts), instead of host:port."""
     async with _lifespan(app):
+        where = {"sock": sock} if sock is not None else {"host": host, "port": _port(port)}
         server = await asyncio.start_server(
-            lambda r, w: _connection(app, r, w, max_body_bytes), host, _port(port), limit=MAX_HEAD_BYTES)
+            lambda r, w: _connection(app, r, w, max_body_bytes), limit=MAX_HEAD_BYTES, **where)
         if ready is not None:
             ready(server.sockets[0].getsockname()[1])
         async with server:

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod dev_server;
 pub mod local_aws;
 
 use std::io::Write;
