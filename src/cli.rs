@@ -93,6 +93,8 @@ pub enum Command {
     /// Serve an agent on this machine as its function runs, restarting it on every change
     /// (takes `lambda`'s per-agent flags)
     Dev(Box<DevArgs>),
+    /// A conversation in the terminal with a deployed agent, or with one `dev` serves
+    Chat(ChatArgs),
     /// Call a deployed function and print its answer
     Invoke(InvokeArgs),
     /// Delete a deployment's stack and its record
@@ -180,6 +182,17 @@ pub struct DevArgs {
     /// The port on 127.0.0.1 to serve on (0: any free port)
     #[arg(long, default_value_t = 8765, value_name = "PORT")]
     pub port: u16,
+}
+
+/// `chat`: with whom.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The deployed agent (its `live` alias, through Lambda Invoke)
+    #[arg(required_unless_present = "local", conflicts_with = "local")]
+    pub name: Option<String>,
+    /// The agent `agentdeploy dev` serves at this URL (e.g. http://127.0.0.1:8765)
+    #[arg(long, value_name = "URL")]
+    pub local: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! The orchestration layer: routes commands, runs preflight, owns the deployment lifecycle and
 //! maps every failure to an exit code.
 
+pub mod chat;
 pub mod commands;
 pub mod cost;
 pub mod dev;
@@ -132,6 +133,13 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
             let flag = args.options.target.clone();
             let choose = |name: &str| ctx.target_for(name, flag.as_deref());
             dev::dev(&ctx, &args, &choose).await
+        }
+        Command::Chat(args) => {
+            let target = match &args.name {
+                Some(name) => Some(ctx.target_for(name, None)?),
+                None => None,
+            };
+            chat::chat(&ctx, &args, target).await
         }
         Command::Invoke(args) => {
             commands::invoke(&ctx, &args, &ctx.target_for(&args.name, None)?).await

@@ -175,6 +175,23 @@ fn dev_answers_as_the_deployed_function_a_main_with_sessions_and_an_agent() {
         "sessions are kept in the dev folder, as the bucket keeps them"
     );
 
+    // `chat NAME`: the deployed agent through Invoke of live, one session for the conversation.
+    let (code, lines, err) =
+        crate::chat_e2e::piped_chat(project.path(), &["dev-main"], "bob\nand then?\n", |cmd| {
+            aws.configure(cmd);
+            cmd.env("PATH", local_aws::deploy_path());
+        });
+    assert_eq!(code, 0, "{err}");
+    let said: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(said[0]["main"], "main saw 1 messages: bob", "{lines:?}");
+    assert_eq!(
+        said[1]["main"], "main saw 3 messages: and then?",
+        "{lines:?}"
+    );
+
     let agent = answers_as_deployed(
         &aws,
         project.path(),

@@ -9,6 +9,7 @@ mod agent_answers;
 mod architecture;
 mod bad_inputs;
 mod build_sandbox;
+mod chat_e2e;
 mod companions_e2e;
 mod conversations;
 mod deploy_e2e;
