@@ -105,7 +105,7 @@ fn nothing_at_the_local_url_is_exit_2_naming_it() {
 /// Drives `chat` in a pseudo-terminal: types a turn, sees the first words while the model waits
 /// at its gate, opens the gate, sees the rest; `/session`, `/new`, `/session`; then Ctrl-C.
 const PTY_DRIVER: &str = r#"
-import os, pty, re, select, sys, time, json
+import os, pty, re, select, signal, sys, time, json
 binary, url, gate = sys.argv[1:4]
 pid, fd = pty.fork()
 if pid == 0:
@@ -142,13 +142,20 @@ until(rb"hello")
 until(rb"you> ")
 os.write(fd, b"/session\r")
 _, first = until(rb"([0-9a-f]{32})")
+until(rb"you> ")
 os.write(fd, b"/new\r")
-until(rb"new session")
+until(rb"new session [0-9a-f]{32}")
+until(rb"you> ")
 os.write(fd, b"/session\r")
 _, second = until(rb"([0-9a-f]{32})")
 assert first.group(1) != second.group(1), (first.group(1), second.group(1))
 until(rb"you> ")
 os.write(fd, b"\x03")  # Ctrl-C at the prompt
+def stuck(*_):
+    os.kill(pid, 9)
+    sys.exit(f"chat did not end on Ctrl-C; it showed {seen!r}")
+signal.signal(signal.SIGALRM, stuck)
+signal.alarm(60)
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
 "#;
