@@ -95,6 +95,9 @@ pub enum Command {
     Dev(Box<DevArgs>),
     /// A conversation in the terminal with a deployed agent, or with one `dev` serves
     Chat(ChatArgs),
+    /// Put a code-only change straight into a deployed function and move `live` to it, without
+    /// CloudFormation (for dev stacks; takes `lambda`'s per-agent flags)
+    Sync(Box<SyncArgs>),
     /// Call a deployed function and print its answer
     Invoke(InvokeArgs),
     /// Delete a deployment's stack and its record
@@ -182,6 +185,24 @@ pub struct DevArgs {
     /// The port on 127.0.0.1 to serve on (0: any free port)
     #[arg(long, default_value_t = 8765, value_name = "PORT")]
     pub port: u16,
+}
+
+/// `sync`: which deployed agent, as `lambda` deployed it.
+#[derive(Debug, Args, Clone)]
+pub struct SyncArgs {
+    /// The deployed agent (its function name)
+    pub name: String,
+
+    #[command(flatten)]
+    pub options: AgentFlags,
+
+    /// Sync again on every change to the agent's files, until Ctrl-C
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Sync an environment the config marks `protected = true`
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// `chat`: with whom.

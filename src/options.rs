@@ -77,6 +77,10 @@ macro_rules! agent_options {
         pub struct EnvironmentSection {
             $(pub $field: Option<$($config_ty)+>,)*
             $(pub $global: Option<$($global_ty)+>,)*
+            /// `sync` refuses this environment without --yes (a production stack changes only
+            /// through CloudFormation).
+            #[serde(default)]
+            pub protected: bool,
             #[serde(default)]
             pub agents: BTreeMap<String, AgentSection>,
         }

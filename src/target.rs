@@ -160,6 +160,12 @@ pub trait DeploymentSettings: Clone + Send + Sync + 'static {
     fn call_tenant(&self) -> Option<&str> {
         None
     }
+
+    /// What the deployment is made of on this machine (the agent's folder, its requirements,
+    /// `.env`): `dev` and `sync --watch` act on a change to them.
+    fn sources(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
 }
 
 /// The facts of a deployment a report shows before anything is planned.
@@ -186,6 +192,15 @@ pub trait Planned: Send + Sync {
     /// only when it changes.
     fn dependency_specifiers(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// What of the deployment is not the code, part by part (a name → its digest): the
+    /// dependency set, the settings, permissions and endpoint. `sync` ships a change only when
+    /// every part is as the last deploy left it.
+    fn shape(
+        &self,
+        _settings: &Self::Settings,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        Ok(Default::default())
     }
     /// Writes the rendered project into the settings' out-dir.
     fn write(&self, settings: &Self::Settings) -> Result<()>;
@@ -238,6 +253,10 @@ pub struct LastDeploy {
     /// The endpoint's auth as the platform reported it after that deploy.
     #[serde(default)]
     pub endpoint_auth: Option<String>,
+    /// What besides the code that deploy shipped, part by part (`Planned::shape`, and the
+    /// secrets' digest): `sync` ships only a change none of them sees.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub shape: std::collections::BTreeMap<String, String>,
 }
 
 /// What the deployed function is now, as the unchanged check compares it with what the last
@@ -419,6 +438,13 @@ pub struct LocalFunction {
     pub watched: Vec<std::path::PathBuf>,
 }
 
+/// A version published from code put straight into the function (`sync`).
+#[derive(Debug, Clone)]
+pub struct PublishedCode {
+    pub version: String,
+    pub code_sha256: Option<String>,
+}
+
 /// What one call of the deployed function answered.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -539,6 +565,17 @@ pub trait Target: Send + Sync {
         secrets: &SecretValues,
         tool: ToolOptions<'_>,
     ) -> impl Future<Output = Result<LocalFunction>> + Send;
+
+    /// `sync`: the plan's code built as a deploy builds it and put straight into the deployed
+    /// function (no stack update), published as a new version; `live` is not moved here.
+    fn sync_code(
+        &self,
+        settings: &Self::Settings,
+        plan: &Self::Plan,
+        aws: &AwsContext,
+        secrets: &SecretValues,
+        tool: ToolOptions<'_>,
+    ) -> impl Future<Output = Result<PublishedCode>> + Send;
 
     /// Client configuration worth printing with the result (a code interpreter's MCP entry).
     fn client_config(&self, settings: &Self::Settings, region: &str) -> Option<serde_json::Value>;

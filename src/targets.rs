@@ -133,6 +133,10 @@ macro_rules! each_settings {
 }
 
 impl DeploymentSettings for AnySettings {
+    fn sources(&self) -> Vec<PathBuf> {
+        each_settings!(self, s => s.sources())
+    }
+
     fn function_name(&self) -> &str {
         each_settings!(self, s => s.function_name())
     }
@@ -191,6 +195,14 @@ impl Planned for AnyPlan {
         match self {
             AnyPlan::Lambda(p) => p.dependency_specifiers(),
             AnyPlan::Folder(p) => p.dependency_specifiers(),
+        }
+    }
+
+    fn shape(&self, settings: &AnySettings) -> Result<std::collections::BTreeMap<String, String>> {
+        match (self, settings) {
+            (AnyPlan::Lambda(p), AnySettings::Lambda(s)) => p.shape(s),
+            (AnyPlan::Folder(p), AnySettings::Folder(s)) => p.shape(s),
+            _ => Err(mismatch()),
         }
     }
 
@@ -329,6 +341,25 @@ impl Target for AnyTarget {
             }
             (AnyTarget::Folder(t), AnySettings::Folder(s)) => {
                 Ok(AnyPlan::Folder(t.plan(s, region)?))
+            }
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn sync_code(
+        &self,
+        settings: &AnySettings,
+        plan: &AnyPlan,
+        aws: &AwsContext,
+        secrets: &crate::secrets::SecretValues,
+        tool: crate::process::ToolOptions<'_>,
+    ) -> Result<crate::target::PublishedCode> {
+        match (self, settings, plan) {
+            (AnyTarget::Lambda(t), AnySettings::Lambda(s), AnyPlan::Lambda(p)) => {
+                t.sync_code(s, p, aws, secrets, tool).await
+            }
+            (AnyTarget::Folder(t), AnySettings::Folder(s), AnyPlan::Folder(p)) => {
+                t.sync_code(s, p, aws, secrets, tool).await
             }
             _ => Err(mismatch()),
         }

@@ -362,6 +362,21 @@ impl Target for FolderTarget {
         None
     }
 
+    async fn sync_code(
+        &self,
+        _settings: &FolderSettings,
+        _plan: &FolderPlan,
+        _aws: &AwsContext,
+        _secrets: &crate::secrets::SecretValues,
+        _tool: crate::process::ToolOptions<'_>,
+    ) -> Result<crate::target::PublishedCode> {
+        Err(Error::usage_hint(
+            "--target",
+            "`sync` puts code into a Lambda function; the folder target has none",
+            "deploy it with `agentdeploy lambda`",
+        ))
+    }
+
     fn local_settings(&self, settings: &FolderSettings) -> Result<FolderSettings> {
         Ok(settings.clone())
     }

@@ -111,7 +111,7 @@ pub async fn prepare(
         web: plan.project.web.is_some(),
         agent_file: agent_file(local),
         notes,
-        watched: watched(deployed),
+        watched: sources(deployed),
     })
 }
 
@@ -191,7 +191,7 @@ fn agent_file(settings: &LambdaSettings) -> String {
 
 /// The agent's folder (its local modules live there), its requirements and the project's `.env`
 /// (`dev` adds the config file).
-fn watched(settings: &LambdaSettings) -> Vec<PathBuf> {
+pub fn sources(settings: &LambdaSettings) -> Vec<PathBuf> {
     let mut paths = Vec::new();
     if let Some(folder) = settings.agent.parent() {
         paths.push(folder.to_path_buf());

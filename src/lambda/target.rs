@@ -62,6 +62,10 @@ impl DeploymentSettings for LambdaSettings {
         &self.function_name
     }
 
+    fn sources(&self) -> Vec<std::path::PathBuf> {
+        crate::lambda::local::sources(self)
+    }
+
     fn env_name(&self) -> Option<&str> {
         self.env_name.as_deref()
     }
@@ -139,6 +143,34 @@ impl Planned for LambdaPlan {
         self.requirements.specifiers.clone()
     }
 
+    fn shape(
+        &self,
+        settings: &LambdaSettings,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let digest = |text: &str| {
+            use sha2::Digest;
+            crate::digest::hex(&sha2::Sha256::digest(text.as_bytes()))
+        };
+        // The template as the deploy renders it (its own log group; the code's location aside):
+        // settings, permissions, endpoint and what the analysis of the code put there.
+        let template = crate::lambda::render::render_template(
+            settings,
+            &self.iam,
+            crate::lambda::bundle::package::FUNCTION_ZIP,
+            true,
+            self.project.web.as_ref(),
+        )?;
+        Ok([
+            (
+                "dependencies".to_string(),
+                digest(&self.requirements.specifiers.join("\n")),
+            ),
+            ("settings".to_string(), digest(&template)),
+        ]
+        .into_iter()
+        .collect())
+    }
+
     fn unfounded_warnings(&self, settings: &LambdaSettings, pins: &[String]) -> Vec<String> {
         // What the resolved set holds: the top-level modules of its built dependency zip.
         let zip = crate::lambda::bundle::pipeline::Deps::of(settings, pins)
@@ -213,6 +245,45 @@ impl Target for LambdaTarget {
 
     fn plan(&self, settings: &LambdaSettings, region: Option<&str>) -> Result<LambdaPlan> {
         LambdaPlan::prepare(settings, region)
+    }
+
+    async fn sync_code(
+        &self,
+        settings: &LambdaSettings,
+        plan: &LambdaPlan,
+        aws: &AwsContext,
+        secrets: &crate::secrets::SecretValues,
+        tool: crate::process::ToolOptions<'_>,
+    ) -> Result<crate::target::PublishedCode> {
+        let Some(outputs) = operate::ready_outputs(&aws.sdk, &settings.stack_name).await? else {
+            return Err(crate::error::Error::usage_hint(
+                "NAME",
+                format!(
+                    "{} is not deployed (no ready stack {})",
+                    settings.function_name, settings.stack_name
+                ),
+                "deploy it first: agentdeploy lambda",
+            ));
+        };
+        let function_name = outputs
+            .function_name
+            .clone()
+            .unwrap_or_else(|| settings.function_name.clone());
+        let sam = crate::lambda::tools::sam_cli().await?;
+        crate::lambda::ship::sync::sync(
+            StackRequest {
+                settings,
+                plan,
+                aws,
+                sam: &sam,
+                secrets,
+                secrets_version: None,
+                hold_live: None,
+                tool,
+            },
+            &function_name,
+        )
+        .await
     }
 
     fn local_settings(&self, settings: &LambdaSettings) -> Result<LambdaSettings> {

@@ -535,10 +535,10 @@ fn request_line(line: &str) -> Option<Option<String>> {
 
 /// What the watched files were at one moment: each file's size and modification time.
 #[derive(PartialEq, Eq)]
-struct Snapshot(BTreeMap<PathBuf, (u64, Option<SystemTime>)>);
+pub struct Snapshot(BTreeMap<PathBuf, (u64, Option<SystemTime>)>);
 
 impl Snapshot {
-    fn of(paths: &[PathBuf]) -> Snapshot {
+    pub fn of(paths: &[PathBuf]) -> Snapshot {
         let mut files = BTreeMap::new();
         for path in paths {
             look(path, &mut files);
@@ -547,7 +547,7 @@ impl Snapshot {
     }
 
     /// The first path that differs, for the message.
-    fn difference(&self, before: &Snapshot) -> String {
+    pub fn difference(&self, before: &Snapshot) -> String {
         let changed = self
             .0
             .iter()

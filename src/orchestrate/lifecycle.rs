@@ -346,6 +346,7 @@ pub fn upsert(
                 code_sha256: None,
                 endpoint_auth: None,
                 versions: Vec::new(),
+                synced: None,
             });
             entry.stack_name = settings.stack_name().to_string();
             entry.runtime = shape.runtime;
@@ -372,7 +373,7 @@ enum Decision {
 /// What the last deploy of this function was, against this run's inputs.
 enum LastDeployed {
     /// These very inputs, still live.
-    Same(LastDeploy),
+    Same(Box<LastDeploy>),
     /// A rollback (from any checkout) moved `live` off the last deploy's version.
     LiveMovedAway,
     /// Other inputs, or none recorded.
@@ -412,6 +413,11 @@ impl<T: Target> Run<'_, T> {
         // Read once under the lock: nothing else changes this entry until the run ends.
         let key = record::key(settings.env_name(), settings.function_name());
         let previous = self.store.get(&key)?;
+        if let Some(synced) = previous.as_ref().and_then(|d| d.synced.as_ref()) {
+            report.warnings.push(format!(
+                "`sync` changed the function outside CloudFormation ({synced}): this deploy puts CloudFormation back in charge"
+            ));
+        }
         if self.args.dry_run {
             return self.dry_run(&plan, previous.is_some(), report);
         }
@@ -500,7 +506,7 @@ impl<T: Target> Run<'_, T> {
                 aws,
                 &input_hash,
                 restore_live,
-                secrets_version,
+                secrets_version.clone(),
                 hold_live.clone(),
             )
             .await?;
@@ -508,8 +514,12 @@ impl<T: Target> Run<'_, T> {
             self.smoke(cases, aws, hold_live.as_deref(), &mut shipped, report)
                 .await?;
         }
+        let mut shape = plan.shape(settings)?;
+        if let Some(digest) = &secrets_version {
+            shape.insert("secrets".into(), digest.clone());
+        }
         let deployed = self
-            .record_in_the_cloud(aws, &input_hash, &shipped, report)
+            .record_in_the_cloud(aws, &input_hash, &shipped, shape, report)
             .await;
         self.record_shipped(plan, shipped, &deployed, report)
     }
@@ -566,6 +576,7 @@ impl<T: Target> Run<'_, T> {
         aws: &crate::aws::AwsContext,
         input_hash: &str,
         shipped: &Shipped,
+        shape: std::collections::BTreeMap<String, String>,
         report: &mut DeployReport,
     ) -> LastDeploy {
         let settings = self.settings;
@@ -591,6 +602,7 @@ impl<T: Target> Run<'_, T> {
             live_version: shipped.live_version.clone(),
             code_sha256: now.code_sha256,
             endpoint_auth: now.endpoint_auth,
+            shape,
         };
         if let Err(err) = self.target.record_deployed(aws, settings, &deployed).await {
             // Another machine will deploy again instead of finding it unchanged.
@@ -614,7 +626,7 @@ impl<T: Target> Run<'_, T> {
             && previous.deployed_hash.as_deref() == Some(input_hash)
             && previous.region.as_deref() == Some(aws.region.as_str())
         {
-            return Ok(LastDeployed::Same(LastDeploy {
+            return Ok(LastDeployed::Same(Box::new(LastDeploy {
                 input_hash: input_hash.to_string(),
                 region: aws.region.clone(),
                 build_strategy: previous.build_strategy.clone(),
@@ -623,7 +635,8 @@ impl<T: Target> Run<'_, T> {
                 live_version: previous.live_version.clone(),
                 code_sha256: previous.code_sha256.clone(),
                 endpoint_auth: previous.endpoint_auth.clone(),
-            }));
+                shape: Default::default(),
+            })));
         }
         let Some(remote) = self.target.last_deploy(aws, self.settings).await? else {
             return Ok(LastDeployed::Other);
@@ -639,7 +652,7 @@ impl<T: Target> Run<'_, T> {
         }
         Ok(
             if remote.input_hash == input_hash && remote.region == aws.region {
-                LastDeployed::Same(remote)
+                LastDeployed::Same(Box::new(remote))
             } else {
                 LastDeployed::Other
             },
@@ -813,6 +826,7 @@ impl<T: Target> Run<'_, T> {
             d.cold_start = shipped.build.cold_start.clone();
             d.code_sha256.clone_from(&deployed.code_sha256);
             d.endpoint_auth.clone_from(&deployed.endpoint_auth);
+            d.synced = None;
             if let Some(version) = &shipped.live_version {
                 d.note_live_version(version, input_hash);
             }

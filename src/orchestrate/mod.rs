@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod preflight;
 pub mod record;
 pub mod remote_lock;
+pub mod sync;
 
 use std::path::PathBuf;
 
@@ -133,6 +134,11 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
             let flag = args.options.target.clone();
             let choose = |name: &str| ctx.target_for(name, flag.as_deref());
             dev::dev(&ctx, &args, &choose).await
+        }
+        Command::Sync(args) => {
+            let flag = args.options.target.clone();
+            let choose = |name: &str| ctx.target_for(name, flag.as_deref());
+            sync::sync(&ctx, &args, &choose).await
         }
         Command::Chat(args) => {
             let target = match &args.name {

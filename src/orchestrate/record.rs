@@ -94,6 +94,10 @@ pub struct RecordEntry {
     /// Published versions this project deployed, oldest first (the last few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<RecordedVersion>,
+    /// `sync` put code into the function outside CloudFormation (what and when); the next
+    /// `lambda` deploy puts CloudFormation back in charge and clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced: Option<String>,
 }
 
 /// One published version: what went into it and when.
@@ -376,6 +380,7 @@ mod tests {
             code_sha256: None,
             endpoint_auth: None,
             versions: Vec::new(),
+            synced: None,
         }
     }
 

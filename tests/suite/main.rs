@@ -33,5 +33,6 @@ mod secrets_ssm_e2e;
 mod smoke_e2e;
 mod stdout_closed;
 mod streaming;
+mod sync_e2e;
 mod tenant_isolation;
 mod upgrade_e2e;

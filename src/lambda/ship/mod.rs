@@ -18,3 +18,4 @@ pub mod shared_cache;
 pub mod ssm_secrets;
 pub mod stack_checks;
 pub mod streamed_answer;
+pub mod sync;

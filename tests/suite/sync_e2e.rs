@@ -1,0 +1,189 @@
+//! `agentdeploy sync` (reference §13) on the local AWS: a code-only change reaches `live` with
+//! no CloudFormation call (the emulator's call log shows every call), a change that is not code
+//! only is refused naming what changed, and the next `lambda` deploy puts CloudFormation back in
+//! charge.
+
+use serde_json::Value;
+
+use crate::common::local_aws::{self, LocalAws};
+use crate::common::*;
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["main_style.py", "stub_model.py"] {
+        std::fs::copy(fixture("conversations").join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+fn sync(aws: &LocalAws, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    run(cmd
+        .env("PATH", local_aws::deploy_path())
+        .args(["sync", "synced", "--agent", "main_style.py", "-o", "json"])
+        .args(extra))
+}
+
+fn answer(aws: &LocalAws, dir: &std::path::Path) -> String {
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    let out = run(cmd
+        .env("PATH", local_aws::deploy_path())
+        .args(["invoke", "synced", "--input", "hi", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    json(&out)["output"]["main"].as_str().unwrap().to_string()
+}
+
+fn calls(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_over() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("calls.txt");
+    let aws = LocalAws::start_logging_calls(&log);
+    let project = project();
+    let dir = project.path();
+    let deployed = run(aws.lambda_command(dir).args([
+        "--function-name",
+        "synced",
+        "--agent",
+        "main_style.py",
+    ]));
+    assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+    assert_eq!(answer(&aws, dir), "main saw 1 messages: hi");
+
+    let agent = dir.join("main_style.py");
+    let original = std::fs::read_to_string(&agent).unwrap();
+    std::fs::write(
+        &agent,
+        original.replace("\"main\": str(answer)", "\"main\": \"v2 \" + str(answer)"),
+    )
+    .unwrap();
+    let before = calls(&log).len();
+    let synced = sync(&aws, dir, &[]);
+    assert_eq!(synced.status.code(), Some(0), "{}", stderr(&synced));
+    let doc = json(&synced);
+    assert_eq!(doc["status"], "synced", "{doc}");
+    assert!(doc["duration_ms"].as_u64().is_some(), "{doc}");
+    let during = calls(&log)[before..].to_vec();
+    // The stack is read (whose it is, the function's name), never changed: no change set, no
+    // update, nothing CloudFormation runs.
+    let stack_changes: Vec<&String> = during
+        .iter()
+        .filter(|c| {
+            c.starts_with("cloudformation:") && c.as_str() != "cloudformation:DescribeStacks"
+        })
+        .collect();
+    assert!(
+        stack_changes.is_empty(),
+        "sync went through CloudFormation: {during:?}"
+    );
+    for call in [
+        "lambda:UpdateFunctionCode",
+        "lambda:PublishVersion",
+        "lambda:UpdateAlias",
+    ] {
+        assert!(during.iter().any(|c| c == call), "{call}: {during:?}");
+    }
+    assert_eq!(
+        answer(&aws, dir),
+        "v2 main saw 1 messages: hi",
+        "live serves the synced code"
+    );
+    let version = doc["version"].as_str().unwrap().to_string();
+    let record = std::fs::read_to_string(dir.join(".agentdeploy/state.json")).unwrap_or_default();
+    assert!(
+        record.contains(&format!("version {version} synced at")),
+        "{record}"
+    );
+
+    // Not code only: refused, naming what changed and the command to run; nothing moved.
+    let settings = sync(&aws, dir, &["--memory", "2048"]);
+    assert_eq!(settings.status.code(), Some(2), "{}", stderr(&settings));
+    assert!(
+        stderr(&settings).contains("the function's settings, permissions or endpoint changed"),
+        "{}",
+        stderr(&settings)
+    );
+    assert!(
+        stderr(&settings).contains("agentdeploy lambda --function-name synced"),
+        "{}",
+        stderr(&settings)
+    );
+    std::fs::write(dir.join("requirements.txt"), "strands-agents\nsix\n").unwrap();
+    let dependencies = sync(&aws, dir, &["--requirements", "requirements.txt"]);
+    assert_eq!(
+        dependencies.status.code(),
+        Some(2),
+        "{}",
+        stderr(&dependencies)
+    );
+    assert!(
+        stderr(&dependencies).contains("the dependencies (requirements)"),
+        "{}",
+        stderr(&dependencies)
+    );
+    assert_eq!(answer(&aws, dir), "v2 main saw 1 messages: hi");
+
+    // The next deploy, of the code as the last deploy had it: not "unchanged" (live serves the
+    // synced code), CloudFormation in charge again, said; the record no longer says synced.
+    std::fs::write(&agent, &original).unwrap();
+    std::fs::remove_file(dir.join("requirements.txt")).unwrap();
+    let again = run(aws.lambda_command(dir).args([
+        "--function-name",
+        "synced",
+        "--agent",
+        "main_style.py",
+    ]));
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let doc = json(&again);
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("puts CloudFormation back in charge")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        answer(&aws, dir),
+        "main saw 1 messages: hi",
+        "live serves the stack's code again"
+    );
+    let record = std::fs::read_to_string(dir.join(".agentdeploy/state.json")).unwrap_or_default();
+    assert!(!record.contains("synced at"), "{record}");
+}
+
+#[test]
+fn a_protected_environment_is_not_synced_without_yes() {
+    let project = project();
+    let dir = project.path();
+    std::fs::write(
+        dir.join("agentdeploy.toml"),
+        "[agents.synced]\nagent = \"main_style.py\"\n\n[environments.prod]\nprotected = true\n",
+    )
+    .unwrap();
+    let out = run(agentdeploy(dir).args(["sync", "synced", "--env", "prod"]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the environment `prod` is protected"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("agentdeploy lambda --env prod"),
+        "{}",
+        stderr(&out)
+    );
+}
