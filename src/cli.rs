@@ -247,10 +247,15 @@ pub struct InvokeArgs {
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// Function name
-    pub name: String,
+    #[arg(required_unless_present = "expired", conflicts_with = "expired")]
+    pub name: Option<String>,
     /// Do not ask
     #[arg(long)]
     pub yes: bool,
+    /// Every preview past its --ttl (agentdeploy's stacks in the region; the config's agents
+    /// only, when there is one)
+    #[arg(long)]
+    pub expired: bool,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +322,9 @@ pub struct ListArgs {
     /// checkout has a record [default: only when it has none]
     #[arg(long)]
     pub remote: bool,
+    /// Only the previews past their --ttl (read from AWS)
+    #[arg(long)]
+    pub expired: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 // with -D warnings before every commit.
 #![warn(clippy::too_many_lines)]
 
+pub mod age;
 pub mod aws;
 pub mod build_report;
 pub mod cli;

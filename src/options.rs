@@ -264,6 +264,10 @@ agent_options! {
         /// Alarm when the 95th percentile of request durations exceeds this in 5 minutes
         alarm_p95: flag(Option<String>) config(u32) replace,
             arg("alarm-p95", env = "AGENTDEPLOY_ALARM_P95", value_name = "MS", allow_hyphen_values = true);
+        /// A preview: the stack expires this long after its last change (e.g. 3d, 12h; at most
+        /// 365d); `list --expired` and `destroy --expired` find it
+        ttl: flag(Option<String>) config(String) replace,
+            arg("ttl", env = "AGENTDEPLOY_TTL", value_name = "AGE");
         /// SNS topic ARN the alarms notify [default: a topic the stack creates]
         alarm_topic: flag(Option<String>) config(String) replace,
             arg("alarm-topic", env = "AGENTDEPLOY_ALARM_TOPIC", value_name = "ARN");

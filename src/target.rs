@@ -469,6 +469,28 @@ pub struct FoundDeployment {
     pub stack_name: String,
     pub stack_status: String,
     pub endpoint: Option<String>,
+    /// A preview's age limit after its last change (`--ttl`, its stack's tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    /// When the deployment last changed, in seconds since the epoch.
+    #[serde(skip)]
+    pub changed_at: Option<i64>,
+    /// A preview's end (`ttl` after its last change), RFC 3339, as `list` shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl FoundDeployment {
+    /// When a preview ends, in seconds since the epoch (`None`: not a preview).
+    pub fn expiry(&self) -> Option<i64> {
+        let ttl = crate::age::parse(self.ttl.as_deref()?)?;
+        Some(self.changed_at? + i64::try_from(ttl.as_secs()).ok()?)
+    }
+
+    /// A preview past its end at `now` (seconds since the epoch).
+    pub fn expired(&self, now: i64) -> bool {
+        self.expiry().is_some_and(|at| at <= now)
+    }
 }
 
 /// What a command is about to do to a deployment, for the check that it is this function's.

@@ -532,6 +532,9 @@ impl Target for FolderTarget {
                     endpoint: Some(format!("file://{}", entry.path().display())),
                     stack_name,
                     stack_status: "IN_FOLDER".into(),
+                    ttl: None,
+                    changed_at: None,
+                    expires_at: None,
                 });
             }
         }

@@ -171,6 +171,8 @@ pub struct LambdaSettings {
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// `--ttl`: a preview stack's age limit after its last change (its `agentdeploy:ttl` tag).
+    pub ttl: Option<String>,
     pub policies: Vec<String>,
     /// `--permissions-boundary`: set on every role the stack makes.
     pub permissions_boundary: Option<String>,
@@ -340,6 +342,7 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         subnet_ids,
         security_group_ids,
         tags: tags(&layers)?,
+        ttl: ttl(&layers)?,
         policies: policies(&layers)?,
         permissions_boundary: iam_arn(layers.permissions_boundary().text(), "policy")?,
         role: iam_arn(layers.role().text(), "role")?,
@@ -355,6 +358,20 @@ pub fn resolve(input: ResolveInput<'_>, probe: &dyn InterpreterProbe) -> Result<
         function_name,
         agent,
     })
+}
+
+/// `--ttl`: `30m`, `12h`, `3d` (up to a year), as the stack's tag writes it.
+fn ttl(layers: &Layers<'_>) -> Result<Option<String>> {
+    let Some(given) = layers.ttl().text() else {
+        return Ok(None);
+    };
+    match crate::age::parse(given.value) {
+        Some(age) if age.as_secs() <= 365 * 86_400 => Ok(Some(given.value.trim().to_string())),
+        _ => Err(given.error(format!(
+            "`{}` is not an age up to 365d, like 12h or 3d",
+            given.value
+        ))),
+    }
 }
 
 fn smoke_cases(layers: &Layers<'_>, cwd: &Path) -> Result<Option<crate::smoke::Cases>> {
@@ -437,8 +454,15 @@ fn profile(layers: &Layers<'_>, input: &ResolveInput<'_>) -> Option<String> {
 }
 
 /// The agent's merged config section (`[defaults]` < `[agents.NAME]` < the environment's).
+/// A preview (`--ttl`) may name an environment the config does not declare (`pr-42`): then
+/// only `[defaults]` and `[agents.NAME]` apply.
 fn config_section(input: &ResolveInput<'_>) -> Result<AgentSection> {
+    let preview = input.args.options.ttl.is_some();
     match (input.config, input.env_name) {
+        (Some(config), Some(env)) if preview && config.environment(env).is_err() => {
+            config.section_for(input.function_name, None)
+        }
+        (None, Some(_)) if preview => Ok(AgentSection::default()),
         (Some(config), env) => config.section_for(input.function_name, env),
         (None, Some(env)) => Err(Error::usage_hint(
             "--env",

@@ -318,30 +318,33 @@ pub async fn status<T: Target>(ctx: &Context, args: &NameArgs, target: &T) -> Re
     Ok(exit_codes::OK)
 }
 
-pub async fn destroy<T: Target>(ctx: &Context, args: &DestroyArgs, target: &T) -> Result<i32> {
-    let (store, entry, stack_name) = recorded(ctx, &args.name, target)?;
-    if !args.yes && !confirm_destroy(&stack_name, &args.name)? {
+pub async fn destroy<T: Target>(
+    ctx: &Context,
+    args: &DestroyArgs,
+    name: &str,
+    target: &T,
+) -> Result<i32> {
+    let (store, entry, stack_name) = recorded(ctx, name, target)?;
+    if !args.yes && !confirm_destroy(&stack_name, name)? {
         eprintln!("Nothing deleted.");
         return Ok(exit_codes::OK);
     }
     // Not while a deploy of it runs, here or on another machine.
-    let _lock = store.deploy_lock(ctx.global.env.as_deref(), &args.name, Duration::ZERO)?;
-    let sdk = sdk_for(ctx, &args.name, entry.as_ref()).await?;
+    let _lock = store.deploy_lock(ctx.global.env.as_deref(), name, Duration::ZERO)?;
+    let sdk = sdk_for(ctx, name, entry.as_ref()).await?;
     let made_by_us = entry.as_ref().is_some_and(RecordEntry::made_stack);
     target
-        .check_owner(&sdk, &args.name, &stack_name, made_by_us, Change::Destroy)
+        .check_owner(&sdk, name, &stack_name, made_by_us, Change::Destroy)
         .await?;
-    let locked = lock_across_machines(ctx, target, &sdk, &args.name, &stack_name).await?;
-    let teardown = target
-        .destroy(&sdk, &args.name, &stack_name, made_by_us)
-        .await;
+    let locked = lock_across_machines(ctx, target, &sdk, name, &stack_name).await?;
+    let teardown = target.destroy(&sdk, name, &stack_name, made_by_us).await;
     locked.release().await;
     let teardown = teardown?;
     let existed = teardown.existed;
     let untagged_note = teardown.ownership_note;
     let emptied = teardown.sessions_removed;
     let removed_secrets = teardown.secrets_removed;
-    let key = record::key(ctx.global.env.as_deref(), &args.name);
+    let key = record::key(ctx.global.env.as_deref(), name);
     if entry.is_some() {
         store.update(|state| state.deployments.remove(&key))?;
     }
@@ -362,7 +365,7 @@ pub async fn destroy<T: Target>(ctx: &Context, args: &DestroyArgs, target: &T) -
         ));
     }
     let result = Destroyed {
-        function_name: args.name.clone(),
+        function_name: name.to_string(),
         stack_name,
         deleted: existed,
         note,
@@ -378,7 +381,7 @@ fn confirm_destroy(stack_name: &str, function_name: &str) -> Result<bool> {
 }
 
 /// Asks on the terminal; refuses (never assumes yes) when there is none to ask.
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(Error::usage_hint(
             "--yes",
@@ -547,7 +550,7 @@ async fn rollback_locked<T: Target>(
 
 /// The deployment's cross-machine lock for `rollback` and `destroy`, not waited for: a deploy
 /// under way is about to move `live` itself, and one that waited would undo it.
-async fn lock_across_machines<T: Target>(
+pub(crate) async fn lock_across_machines<T: Target>(
     ctx: &Context,
     target: &T,
     sdk: &aws_config::SdkConfig,

@@ -279,7 +279,7 @@ impl<T: Target> Server<'_, T> {
     /// After a change: the config and settings read again, then `load`; what fails is served.
     async fn reload(&mut self) -> Launch {
         let loaded = async {
-            let ctx = Context::load(self.ctx_global.clone())?;
+            let ctx = Context::load(self.ctx_global.clone(), self.args.options.ttl.is_some())?;
             let deploy_args = DeployArgs {
                 function_name: Some(self.name.clone()),
                 options: self.args.options.clone(),

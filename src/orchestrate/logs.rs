@@ -51,17 +51,7 @@ fn printable(message: &str) -> String {
 
 /// `30s`, `10m`, `2h`, `1d`: how far back to start.
 pub fn parse_since(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let unit = text.chars().last()?;
-    let count: u64 = text[..text.len() - unit.len_utf8()].parse().ok()?;
-    let seconds = match unit {
-        's' => count,
-        'm' => count.checked_mul(60)?,
-        'h' => count.checked_mul(3600)?,
-        'd' => count.checked_mul(86_400)?,
-        _ => return None,
-    };
-    (seconds > 0).then(|| Duration::from_secs(seconds))
+    crate::age::parse(text)
 }
 
 /// Names each line with the request it belongs to, reading the START/END markers per stream.

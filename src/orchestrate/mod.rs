@@ -11,6 +11,7 @@ pub mod logs;
 pub mod lookup;
 pub mod metrics;
 pub mod preflight;
+pub mod previews;
 pub mod record;
 pub mod remote_lock;
 pub mod sync;
@@ -64,7 +65,9 @@ impl Context {
         targets::for_agent(flag, &lookup::agent_section(self, name)?)
     }
 
-    pub fn load(global: GlobalArgs) -> Result<Context> {
+    /// `preview`: the command deploys a preview (`--ttl`), whose environment need not be
+    /// declared in the config.
+    pub fn load(global: GlobalArgs, preview: bool) -> Result<Context> {
         let cwd = std::env::current_dir()
             .map_err(|e| Error::internal(format!("cannot read the current directory: {e}")))?;
         if let Some(env) = global.env.as_deref() {
@@ -77,7 +80,9 @@ impl Context {
             })?;
         }
         let config = config::discover(global.config.as_deref(), &cwd)?;
-        if let (Some(config), Some(env)) = (&config, global.env.as_deref()) {
+        if let (Some(config), Some(env)) = (&config, global.env.as_deref())
+            && !preview
+        {
             config.environment(env)?;
         }
         Ok(Context {
@@ -99,7 +104,10 @@ pub async fn run(cli: Cli) -> i32 {
             crate::outln!("{}", String::from_utf8_lossy(&script).trim_end());
             Ok(exit_codes::OK)
         }
-        command => match Context::load(cli.global) {
+        command => match Context::load(
+            cli.global,
+            matches!(&command, Command::Lambda(args) if args.options.ttl.is_some()),
+        ) {
             Ok(ctx) => dispatch(ctx, command).await,
             Err(err) => Err(err),
         },
@@ -153,9 +161,10 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
         Command::Status(args) => {
             commands::status(&ctx, &args, &ctx.target_for(&args.name, None)?).await
         }
-        Command::Destroy(args) => {
-            commands::destroy(&ctx, &args, &ctx.target_for(&args.name, None)?).await
-        }
+        Command::Destroy(args) => match &args.name {
+            Some(name) => commands::destroy(&ctx, &args, name, &ctx.target_for(name, None)?).await,
+            None => previews::destroy_expired(&ctx, &args, &targets::default_target()).await,
+        },
         Command::Rollback(args) => {
             commands::rollback(&ctx, &args, &ctx.target_for(&args.name, None)?).await
         }
@@ -163,6 +172,9 @@ async fn dispatch(ctx: Context, command: Command) -> Result<i32> {
             commands::test(&ctx, &args, &ctx.target_for(&args.name, None)?).await
         }
         Command::Logs(args) => logs::logs(&ctx, &args, &ctx.target_for(&args.name, None)?).await,
+        Command::List(args) if args.expired => {
+            previews::list_expired(&ctx, &targets::default_target()).await
+        }
         Command::List(args) => commands::list(&ctx, &args, &targets::default_target()).await,
         Command::Init(args) => init::init(&ctx, &args),
         Command::Metrics(args) => {

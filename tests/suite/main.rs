@@ -24,6 +24,7 @@ mod lifecycle_e2e;
 mod managed_instances;
 mod metrics_e2e;
 mod observability;
+mod previews_e2e;
 mod published_samples;
 mod real_runtime;
 mod repo_docs;

@@ -269,6 +269,28 @@ fn the_ci_pages_workflow_parses_and_its_commands_are_agentdeploys() {
         }
     }
     assert!(deploy_seen, "the workflow deploys");
+    // The pull-request workflow: previews deployed with --ttl, destroyed on close and expired.
+    let previews: serde_yaml::Value =
+        serde_yaml::from_str(fenced(&page, "yaml")[1]).expect("the preview workflow is YAML");
+    let runs: Vec<String> = previews["jobs"]["preview"]["steps"]
+        .as_sequence()
+        .expect("steps")
+        .iter()
+        .filter_map(|step| step["run"].as_str())
+        .filter(|run| run.starts_with("agentdeploy "))
+        .map(|run| run.split('>').next().unwrap().replace('"', ""))
+        .collect();
+    for run in &runs {
+        let words: Vec<&str> = run.split_whitespace().collect();
+        if let Err(err) = agentdeploy::cli::Cli::try_parse_from(&words) {
+            panic!("docs/ci.md: `{run}` is not an agentdeploy command: {err}");
+        }
+    }
+    assert!(runs.iter().any(|r| r.contains(" --ttl ")), "{runs:?}");
+    assert!(
+        runs.iter().any(|r| r.contains("destroy --expired --yes")),
+        "{runs:?}"
+    );
     let cases = tempfile::tempdir().unwrap();
     let path = cases.path().join("smoke.json");
     std::fs::write(&path, fenced(&page, "json")[0]).unwrap();

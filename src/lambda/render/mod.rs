@@ -26,6 +26,8 @@ pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The stack tag agentdeploy sets (samconfig `tags`): which function the stack was made for.
 pub const STACK_TAG: &str = "agentdeploy:function";
+/// The stack tag of a preview (`--ttl`): how long after its last change it expires.
+pub const TTL_TAG: &str = "agentdeploy:ttl";
 
 /// The alias every caller reaches; each deploy publishes a version behind it.
 pub const LIVE_ALIAS: &str = "live";
@@ -610,7 +612,10 @@ pub fn render_samconfig(
             s3_bucket => s3_bucket,
             parameter_overrides => overrides,
             // `destroy` deletes only stacks that carry this tag (or that the record names).
-            stack_tags => format!("{}={}", STACK_TAG, settings.function_name),
+            stack_tags => match &settings.ttl {
+                Some(ttl) => format!("{STACK_TAG}={} {TTL_TAG}={ttl}", settings.function_name),
+                None => format!("{STACK_TAG}={}", settings.function_name),
+            },
         },
     )
 }

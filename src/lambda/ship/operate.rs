@@ -10,7 +10,7 @@ use aws_smithy_types::Blob;
 
 use crate::error::{Error, Result};
 use crate::lambda::render::LIVE_ALIAS;
-use crate::lambda::render::STACK_TAG;
+use crate::lambda::render::{STACK_TAG, TTL_TAG};
 use crate::lambda::ship::outputs::{self};
 use crate::lambda::ship::ownership;
 use crate::target::{Call, DeploymentState, Invocation, PublishedVersion, Teardown};
@@ -24,6 +24,9 @@ pub async fn deployments(
         .await?
         .into_iter()
         .map(|(stack_name, state)| crate::target::FoundDeployment {
+            ttl: state.tags.get(TTL_TAG).cloned(),
+            changed_at: state.changed_at,
+            expires_at: None,
             function_name: state.tags.get(STACK_TAG).cloned().unwrap_or_default(),
             endpoint: state
                 .outputs

@@ -17,6 +17,8 @@ pub struct StackState {
     pub reason: Option<String>,
     pub outputs: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// When the stack last changed (created or updated), in seconds since the epoch.
+    pub changed_at: Option<i64>,
 }
 
 impl StackState {
@@ -92,6 +94,10 @@ fn state_of(stack: &aws_sdk_cloudformation::types::Stack) -> StackState {
             .iter()
             .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
             .collect(),
+        changed_at: stack
+            .last_updated_time()
+            .or(stack.creation_time())
+            .map(|t| t.secs()),
     }
 }
 

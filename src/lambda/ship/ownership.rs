@@ -120,6 +120,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            changed_at: None,
         }
     }
 
