@@ -172,6 +172,9 @@ mod tests {
         assert!(preview.expired(1_000 + 3 * 86_400));
         assert!(!found(None, Some(0)).expired(i64::MAX), "not a preview");
         assert!(!found(Some("3d"), None).expired(i64::MAX), "no time known");
-        assert!(!found(Some("soon"), Some(0)).expired(i64::MAX), "a tag edited by hand");
+        assert!(
+            !found(Some("soon"), Some(0)).expired(i64::MAX),
+            "a tag edited by hand"
+        );
     }
 }
