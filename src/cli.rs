@@ -185,6 +185,11 @@ pub struct DevArgs {
     /// The port on 127.0.0.1 to serve on (0: any free port)
     #[arg(long, default_value_t = 8765, value_name = "PORT")]
     pub port: u16,
+
+    /// Serve nothing here: sync every change into the deployed function NAME instead (as
+    /// `sync NAME --watch`)
+    #[arg(long, requires = "name")]
+    pub remote: bool,
 }
 
 /// `sync`: which deployed agent, as `lambda` deployed it.

@@ -36,6 +36,15 @@ pub async fn dev<T: Target>(
     args: &DevArgs,
     choose: &dyn Fn(&str) -> Result<T>,
 ) -> Result<i32> {
+    if args.remote {
+        let sync = crate::cli::SyncArgs {
+            name: agent_name(ctx, args)?,
+            options: args.options.clone(),
+            watch: true,
+            yes: false,
+        };
+        return crate::orchestrate::sync::sync(ctx, &sync, choose).await;
+    }
     let name = agent_name(ctx, args)?;
     let target = choose(&name)?;
     let deploy_args = DeployArgs {

@@ -187,3 +187,50 @@ fn a_protected_environment_is_not_synced_without_yes() {
         stderr(&out)
     );
 }
+
+#[test]
+fn dev_remote_syncs_each_change_until_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let aws = LocalAws::start();
+    let project = project();
+    let dir = project.path();
+    let deployed = run(aws.lambda_command(dir).args([
+        "--function-name",
+        "synced",
+        "--agent",
+        "main_style.py",
+    ]));
+    assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    let mut watcher = cmd
+        .env("PATH", local_aws::deploy_path())
+        .args(["dev", "synced", "--remote", "--agent", "main_style.py"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut errors = BufReader::new(watcher.stderr.take().unwrap()).lines();
+    let said = errors
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("watching synced's files"));
+    assert!(said.is_some(), "the watch started");
+    let agent = dir.join("main_style.py");
+    let original = std::fs::read_to_string(&agent).unwrap();
+    std::fs::write(
+        &agent,
+        original.replace("\"main\": str(answer)", "\"main\": \"v3 \" + str(answer)"),
+    )
+    .unwrap();
+    let mut results = BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let synced = results.next().unwrap().unwrap();
+    assert!(
+        synced.starts_with("synced: synced; live serves version "),
+        "{synced}"
+    );
+    assert_eq!(answer(&aws, dir), "v3 main saw 1 messages: hi");
+    unsafe { libc::kill(watcher.id() as i32, libc::SIGINT) };
+    assert_eq!(watcher.wait().unwrap().code(), Some(0));
+}
