@@ -102,9 +102,9 @@ fn nothing_at_the_local_url_is_exit_2_naming_it() {
     assert!(err.contains("agentdeploy dev"), "{err}");
 }
 
-/// Drives `chat` in a pseudo-terminal: types a turn, sees the first words while the model waits
-/// at its gate, opens the gate, sees the rest; `/session`, `/new`, `/session`; then Ctrl-C.
-const PTY_DRIVER: &str = r#"
+/// Runs `chat` in a pseudo-terminal as a person at a terminal: `until` reads what it shows up to
+/// a pattern, `ctrl_c_ends_it` presses Ctrl-C and prints the exit code.
+const PTY_PRELUDE: &str = r#"
 import os, pty, re, select, signal, sys, time, json
 binary, url, gate = sys.argv[1:4]
 pid, fd = pty.fork()
@@ -132,6 +132,20 @@ def until(pattern, limit=120):
             if not chunk:
                 sys.exit(f"chat ended before {pattern!r}; saw {seen!r}")
             seen += chunk
+def ctrl_c_ends_it():
+    def stuck(*_):
+        os.kill(pid, 9)
+        sys.exit(f"chat did not end on Ctrl-C; it showed {seen!r}")
+    signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(60)
+    os.write(fd, b"\x03")
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
+"#;
+
+/// Types a turn, sees the first words while the model waits at its gate, opens the gate, sees
+/// the rest; `/session`, `/new`, `/session`; then Ctrl-C at the prompt.
+const PTY_STREAMED: &str = r#"
 until(rb"you> ")
 os.write(fd, b"hello\r")
 # The first words are on screen while the model waits at its gate for the rest: a chat that
@@ -150,14 +164,17 @@ os.write(fd, b"/session\r")
 _, second = until(rb"([0-9a-f]{32})")
 assert first.group(1) != second.group(1), (first.group(1), second.group(1))
 until(rb"you> ")
-os.write(fd, b"\x03")  # Ctrl-C at the prompt
-def stuck(*_):
-    os.kill(pid, 9)
-    sys.exit(f"chat did not end on Ctrl-C; it showed {seen!r}")
-signal.signal(signal.SIGALRM, stuck)
-signal.alarm(60)
-_, status = os.waitpid(pid, 0)
-print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
+ctrl_c_ends_it()  # at the prompt
+"#;
+
+/// A function that does not stream: said once, each answer whole.
+const PTY_WHOLE: &str = r#"
+until(rb"you> ")
+os.write(fd, b"hi\r")
+until(rb"this agent does not stream: each answer arrives whole")
+until(rb"main saw 1 messages: hi")
+until(rb"you> ")
+ctrl_c_ends_it()
 "#;
 
 #[test]
@@ -180,12 +197,30 @@ fn a_chat_in_a_terminal_shows_words_as_they_are_written_and_starts_new_sessions(
     let out = std::process::Command::new(venv_bin("python"))
         .args([
             "-c",
-            PTY_DRIVER,
+            &format!("{PTY_PRELUDE}{PTY_STREAMED}"),
             env!("CARGO_BIN_EXE_agentdeploy"),
             &server.url,
         ])
         .arg(&gate)
         .env_remove("AGENTDEPLOY_ENV")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"{"exit": 0}"#);
+}
+
+#[test]
+fn a_chat_in_a_terminal_with_an_agent_that_does_not_stream_says_so_once() {
+    let project = project();
+    let server = DevServer::start(project.path(), &["--agent", "main_style.py"]);
+    let out = std::process::Command::new(venv_bin("python"))
+        .args([
+            "-c",
+            &format!("{PTY_PRELUDE}{PTY_WHOLE}"),
+            env!("CARGO_BIN_EXE_agentdeploy"),
+            &server.url,
+            "unused-gate",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
