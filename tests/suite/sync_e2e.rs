@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::common::local_aws::{self, LocalAws};
 use crate::common::*;
 
-fn project() -> tempfile::TempDir {
+fn checkout() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for file in ["main_style.py", "stub_model.py"] {
         std::fs::copy(fixture("conversations").join(file), dir.path().join(file)).unwrap();
@@ -48,7 +48,7 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("calls.txt");
     let aws = LocalAws::start_logging_calls(&log);
-    let project = project();
+    let project = checkout();
     let dir = project.path();
     let deployed = run(aws.lambda_command(dir).args([
         "--function-name",
@@ -130,12 +130,12 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
         "{}",
         stderr(&dependencies)
     );
+    std::fs::remove_file(dir.join("requirements.txt")).unwrap();
     assert_eq!(answer(&aws, dir), "v2 main saw 1 messages: hi");
 
     // The next deploy, of the code as the last deploy had it: not "unchanged" (live serves the
     // synced code), CloudFormation in charge again, said; the record no longer says synced.
     std::fs::write(&agent, &original).unwrap();
-    std::fs::remove_file(dir.join("requirements.txt")).unwrap();
     let again = run(aws.lambda_command(dir).args([
         "--function-name",
         "synced",
@@ -163,11 +163,48 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     );
     let record = std::fs::read_to_string(dir.join(".agentdeploy/state.json")).unwrap_or_default();
     assert!(!record.contains("synced at"), "{record}");
+
+    // Another checkout deploying it (frozen while it holds the deploy lock in the artifact
+    // bucket): `sync` is refused at once, naming it, and changes nothing.
+    let other = checkout();
+    let mut deploy = aws.lambda_command(other.path());
+    deploy.args([
+        "--function-name",
+        "synced",
+        "--agent",
+        "main_style.py",
+        "--force",
+    ]);
+    let frozen =
+        crate::lifecycle_e2e::spawn_until_phase(deploy, "synced", "resolving dependencies");
+    let pid = frozen.id() as i32;
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    std::fs::write(
+        &agent,
+        original.replace("\"main\": str(answer)", "\"main\": \"v4 \" + str(answer)"),
+    )
+    .unwrap();
+    let locked = sync(&aws, dir, &["--s3-bucket", local_aws::BUCKET]);
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    assert_eq!(locked.status.code(), Some(1), "{}", stderr(&locked));
+    assert!(
+        stderr(&locked).contains(&format!("pid {pid}) is deploying synced")),
+        "{}",
+        stderr(&locked)
+    );
+    let frozen = frozen.wait_with_output().unwrap();
+    assert_eq!(frozen.status.code(), Some(0), "{}", stdout(&frozen));
+    assert_eq!(
+        answer(&aws, dir),
+        "main saw 1 messages: hi",
+        "the refused sync changed nothing"
+    );
 }
 
 #[test]
 fn a_protected_environment_is_not_synced_without_yes() {
-    let project = project();
+    let project = checkout();
     let dir = project.path();
     std::fs::write(
         dir.join("agentdeploy.toml"),
@@ -192,7 +229,7 @@ fn a_protected_environment_is_not_synced_without_yes() {
 fn dev_remote_syncs_each_change_until_ctrl_c() {
     use std::io::{BufRead, BufReader};
     let aws = LocalAws::start();
-    let project = project();
+    let project = checkout();
     let dir = project.path();
     let deployed = run(aws.lambda_command(dir).args([
         "--function-name",
