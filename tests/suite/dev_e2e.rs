@@ -416,3 +416,32 @@ fn a_port_in_use_and_a_second_dev_on_one_agent_are_refused_with_exit_2() {
         200
     );
 }
+
+#[test]
+fn a_new_dependency_is_resolved_before_the_restart_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir.path().join("tiny.py");
+    std::fs::write(
+        &agent,
+        "def main(user_input, input_data=None):\n    return 'plain: ' + user_input\n",
+    )
+    .unwrap();
+    let mut server = DevServer::start(dir.path(), &["--agent", "tiny.py"]);
+    let ask = |server: &DevServer| server.post("/invoke", r#"{"input": "hi"}"#, &[]);
+    assert_eq!(
+        ask(&server),
+        (200, r#"{"output": "plain: hi"}"#.to_string())
+    );
+    std::fs::write(
+        &agent,
+        "import six\n\ndef main(user_input, input_data=None):\n    return six.ensure_str('six: ' + user_input)\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("requirements.txt"), "six\n").unwrap();
+    server.wait_for(
+        "the requirements changed: resolving the dependencies again",
+        Duration::from_secs(60),
+    );
+    assert_eq!(ask(&server), (200, r#"{"output": "six: hi"}"#.to_string()));
+    assert_eq!(server.interrupt().code(), Some(0));
+}
