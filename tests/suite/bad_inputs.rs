@@ -1998,6 +1998,12 @@ const HOSTILE_ROWS: &str = r#"| secret-looking files in an agent directory (`.en
 | a direct Invoke carrying the stack id's UUID as the origin and a victim's `apiKeyId` | the origin is a secret in SSM (the function's variable names the parameter): the event is the `direct` caller's (`conversations`) |
 | `.envrc`, `*_accessKeys.csv`, `rootkey.csv`, `.pgpass`, `*.tfvars`, `.vault-token`, `.azure/` in the agent's folder | not shipped, a warning names each (`hostile_inputs`) |
 | `--snapstart` with the region from `--profile` (ap-east-2); a tracing layer or alarm topic in another region | exit 2 after preflight, before anything changes (unit test in `lambda/settings.rs`) |
+| `dev --port N` with N in use; a second `dev` of the same agent | exit 2 naming the port and `--port` / naming the first one's process and URL; the first keeps serving (`dev_e2e`) |
+| while `dev` serves: an import that raises, the agent file deleted, a new requirement | 503 `{"error": "ImportFailed", "location": "file:line", "message"}` until the next change fixes it / the same naming the file / resolved first, said, then served (`dev_e2e`) |
+| Ctrl-C to `dev` and to `chat` (at the prompt) | exit 0; no process left from the dev folder, the port closed (`dev_e2e`, `chat_e2e`) |
+| `chat --local` where nothing listens; a chat with an agent that does not stream | exit 2 naming the URL / said once, each answer whole (`chat_e2e`) |
+| `sync` of a change to the requirements, to `--memory`; of a `protected = true` environment; while another checkout deploys it | exit 2 naming what changed and the `lambda` command / exit 2 unless `--yes` / exit 1 naming that deploy; `live` unchanged (`sync_e2e`) |
+| `lambda` after a `sync`, with the code as the last deploy had it | deployed (not "unchanged": `live` serves the synced code), said, the record's `synced` cleared (`sync_e2e`) |
 | `logs --follow` with stdout closed (`>&-`) or its reader gone, and nothing to print | ends at once (`lifecycle_e2e`) |
 | the streamed server: a 70 KB chunk-size line, two Content-Lengths, Content-Length with chunks, `1_5` / `+15` / `0xf` sizes, HTTP/1.0, `Expect: 100-continue`, a body nested 100,000 deep, NaN or a lone surrogate in the output | 400 naming the problem / closes after the answer / `100 Continue` first / 400 / valid JSON (`null`, U+FFFD) (`test_streaming.py`); idle connections close after 10 minutes, stalled reads after 60 s |
 | metrics `RequestId` / `Alias` from a caller's header | taken only from the adapter's Lambda context, and only in Lambda's shape (`metrics.py`) |
