@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::cli::{DeployArgs, DestroyArgs, InvokeArgs, ListArgs, NameArgs, RollbackArgs, TestArgs};
 use crate::error::{Error, Result};
 use crate::exit_codes;
-use crate::orchestrate::lookup::{agent_section, recorded, region_profile, sdk_for};
+use crate::orchestrate::lookup::{agent_section, recorded, sdk_for};
 use crate::orchestrate::record::{self, RecordEntry, Store};
 use crate::orchestrate::{Context, preflight};
 use crate::output::{self, CommandResult};
@@ -664,13 +664,7 @@ pub async fn list<T: Target>(ctx: &Context, args: &ListArgs, target: &T) -> Resu
     }
     // A fresh checkout (a CI runner) has no record: the stacks themselves say what is deployed.
     let in_aws = if args.remote || rows.is_empty() {
-        let (region, profile) = region_profile(ctx, "")?;
-        let sdk = crate::aws::load_sdk_config(
-            region.as_deref(),
-            profile.as_deref(),
-            ctx.global.endpoint_url.as_deref(),
-        )
-        .await;
+        let sdk = crate::orchestrate::lookup::region_sdk(ctx).await?;
         let agents = ctx.config.as_ref().map(|c| c.agent_names());
         let found = target.deployments(&sdk).await?;
         let found: Vec<_> = found

@@ -43,6 +43,18 @@ pub fn recorded<T: Target>(
 
 /// The AWS configuration to reach NAME: `--region`, else the record's region, else the config's
 /// (else the SDK's chain).
+/// The SDK config for the region's deployments as a whole (`list`, previews): the global
+/// flags, else the config's defaults, else the environment's.
+pub async fn region_sdk(ctx: &Context) -> Result<aws_config::SdkConfig> {
+    let (region, profile) = region_profile(ctx, "")?;
+    Ok(crate::aws::load_sdk_config(
+        region.as_deref(),
+        profile.as_deref(),
+        ctx.global.endpoint_url.as_deref(),
+    )
+    .await)
+}
+
 pub async fn sdk_for(
     ctx: &Context,
     name: &str,

@@ -10,7 +10,6 @@ use crate::error::Result;
 use crate::exit_codes;
 use crate::orchestrate::Context;
 use crate::orchestrate::commands::{confirm, lock_across_machines};
-use crate::orchestrate::lookup::region_profile;
 use crate::orchestrate::record::{self, Store};
 use crate::output::{self, CommandResult};
 use crate::target::{Change, FoundDeployment, Target};
@@ -61,13 +60,7 @@ async fn expired<T: Target>(
     ctx: &Context,
     target: &T,
 ) -> Result<(aws_config::SdkConfig, Vec<FoundDeployment>)> {
-    let (region, profile) = region_profile(ctx, "")?;
-    let sdk = crate::aws::load_sdk_config(
-        region.as_deref(),
-        profile.as_deref(),
-        ctx.global.endpoint_url.as_deref(),
-    )
-    .await;
+    let sdk = crate::orchestrate::lookup::region_sdk(ctx).await?;
     let agents = ctx.config.as_ref().map(|c| c.agent_names());
     let now = now();
     let expired = target

@@ -9,16 +9,12 @@ use crate::common::dev_server::DevServer;
 use crate::common::*;
 
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (folder, file) in [
+    project_of(&[
         ("conversations", "main_style.py"),
         ("conversations", "stub_model.py"),
         ("streaming", "agent_streaming.py"),
         ("streaming", "pausing_model.py"),
-    ] {
-        std::fs::copy(fixture(folder).join(file), dir.path().join(file)).unwrap();
-    }
-    dir
+    ])
 }
 
 /// `chat ARGS` with `input` piped in; (exit code, stdout lines, stderr).

@@ -14,18 +14,14 @@ use crate::common::*;
 
 /// A project holding the conversation and streaming fixtures with their stub models.
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (folder, file) in [
+    project_of(&[
         ("conversations", "main_style.py"),
         ("conversations", "stub_model.py"),
         ("streaming", "agent_streaming.py"),
         ("streaming", "agentcore_streaming.py"),
         ("streaming", "fastapi_agent.py"),
         ("streaming", "pausing_model.py"),
-    ] {
-        std::fs::copy(fixture(folder).join(file), dir.path().join(file)).unwrap();
-    }
-    dir
+    ])
 }
 
 fn deploy(aws: &LocalAws, project: &Path, name: &str, flags: &[&str]) {
@@ -274,6 +270,13 @@ fn dev_answers_as_the_deployed_function_behind_the_web_adapter() {
     assert_eq!(streamed[1].0, 400, "{streamed:?}");
 }
 
+/// Writes `text` as an editor saves a file: a new file renamed over the old one.
+fn save(path: &Path, text: &str) {
+    let saving = path.with_extension("saving");
+    std::fs::write(&saving, text).unwrap();
+    std::fs::rename(&saving, path).unwrap();
+}
+
 /// The processes whose command line names `needle`.
 fn processes_naming(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -307,12 +310,12 @@ fn a_change_is_served_at_once_and_a_broken_import_answers_503_until_fixed() {
         )
     );
 
-    // A request sent while the new code loads waits for it (the socket is agentdeploy's).
-    std::fs::write(
+    // A request sent while the new code loads waits for it (the socket is agentdeploy's). Each
+    // change is written as an editor saves a file (a new file renamed over it): one change.
+    save(
         &agent,
-        original.replace("\"main\": str(answer)", "\"main\": \"v2 \" + str(answer)"),
-    )
-    .unwrap();
+        &original.replace("\"main\": str(answer)", "\"main\": \"v2 \" + str(answer)"),
+    );
     server.wait_for("reloading", Duration::from_secs(30));
     assert_eq!(
         ask(&server).1["output"]["main"],
@@ -320,12 +323,11 @@ fn a_change_is_served_at_once_and_a_broken_import_answers_503_until_fixed() {
     );
 
     // An import that raises: 503 naming the agent's own file and line, the server stays up.
-    std::fs::write(
+    save(
         &agent,
-        format!("{original}\nraise RuntimeError('no model configured')\n"),
-    )
-    .unwrap();
-    server.wait_for("reloading", Duration::from_secs(30));
+        &format!("{original}\nraise RuntimeError('no model configured')\n"),
+    );
+    server.wait_for("import failed at", Duration::from_secs(30));
     let line = original.lines().count() + 2;
     assert_eq!(
         ask(&server),
@@ -336,15 +338,17 @@ fn a_change_is_served_at_once_and_a_broken_import_answers_503_until_fixed() {
     );
     // The agent file deleted: said, served as 503, and nothing else lost.
     std::fs::remove_file(&agent).unwrap();
-    server.wait_for("reloading", Duration::from_secs(30));
+    server.wait_for("cannot serve the change", Duration::from_secs(30));
     let (status, body) = ask(&server);
     assert_eq!(status, 503);
     assert!(
-        body["message"].as_str().unwrap().contains("main_style.py"),
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("main_style.py")),
         "{body}"
     );
     // Fixed: answered again.
-    std::fs::write(&agent, &original).unwrap();
+    save(&agent, &original);
     server.wait_for("reloading", Duration::from_secs(30));
     assert_eq!(ask(&server).0, 200);
     // A file the function is not made of (a log written beside it) restarts nothing.

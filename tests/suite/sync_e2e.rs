@@ -9,11 +9,10 @@ use crate::common::local_aws::{self, LocalAws};
 use crate::common::*;
 
 fn checkout() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for file in ["main_style.py", "stub_model.py"] {
-        std::fs::copy(fixture("conversations").join(file), dir.path().join(file)).unwrap();
-    }
-    dir
+    project_of(&[
+        ("conversations", "main_style.py"),
+        ("conversations", "stub_model.py"),
+    ])
 }
 
 fn sync(aws: &LocalAws, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
@@ -33,6 +32,14 @@ fn answer(aws: &LocalAws, dir: &std::path::Path) -> String {
         .args(["invoke", "synced", "--input", "hi", "-o", "json"]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     json(&out)["output"]["main"].as_str().unwrap().to_string()
+}
+
+/// Asserts `out` exited with `code` and its stderr says each of `said`.
+fn refused(out: &std::process::Output, code: i32, said: &[&str]) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    for text in said {
+        assert!(stderr(out).contains(text), "{text:?} in:\n{}", stderr(out));
+    }
 }
 
 fn calls(log: &std::path::Path) -> Vec<String> {
@@ -105,30 +112,19 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     );
 
     // Not code only: refused, naming what changed and the command to run; nothing moved.
-    let settings = sync(&aws, dir, &["--memory", "2048"]);
-    assert_eq!(settings.status.code(), Some(2), "{}", stderr(&settings));
-    assert!(
-        stderr(&settings).contains("the function's settings, permissions or endpoint changed"),
-        "{}",
-        stderr(&settings)
-    );
-    assert!(
-        stderr(&settings).contains("agentdeploy lambda --function-name synced"),
-        "{}",
-        stderr(&settings)
+    refused(
+        &sync(&aws, dir, &["--memory", "2048"]),
+        2,
+        &[
+            "the function's settings, permissions or endpoint changed",
+            "agentdeploy lambda --function-name synced",
+        ],
     );
     std::fs::write(dir.join("requirements.txt"), "strands-agents\nsix\n").unwrap();
-    let dependencies = sync(&aws, dir, &["--requirements", "requirements.txt"]);
-    assert_eq!(
-        dependencies.status.code(),
-        Some(2),
-        "{}",
-        stderr(&dependencies)
-    );
-    assert!(
-        stderr(&dependencies).contains("the dependencies (requirements)"),
-        "{}",
-        stderr(&dependencies)
+    refused(
+        &sync(&aws, dir, &["--requirements", "requirements.txt"]),
+        2,
+        &["the dependencies (requirements)"],
     );
     std::fs::remove_file(dir.join("requirements.txt")).unwrap();
     assert_eq!(answer(&aws, dir), "v2 main saw 1 messages: hi");
@@ -187,12 +183,7 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     .unwrap();
     let locked = sync(&aws, dir, &["--s3-bucket", local_aws::BUCKET]);
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
-    assert_eq!(locked.status.code(), Some(1), "{}", stderr(&locked));
-    assert!(
-        stderr(&locked).contains(&format!("pid {pid}) is deploying synced")),
-        "{}",
-        stderr(&locked)
-    );
+    refused(&locked, 1, &[&format!("pid {pid}) is deploying synced")]);
     let frozen = frozen.wait_with_output().unwrap();
     assert_eq!(frozen.status.code(), Some(0), "{}", stdout(&frozen));
     assert_eq!(
@@ -211,17 +202,13 @@ fn a_protected_environment_is_not_synced_without_yes() {
         "[agents.synced]\nagent = \"main_style.py\"\n\n[environments.prod]\nprotected = true\n",
     )
     .unwrap();
-    let out = run(agentdeploy(dir).args(["sync", "synced", "--env", "prod"]));
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("the environment `prod` is protected"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("agentdeploy lambda --env prod"),
-        "{}",
-        stderr(&out)
+    refused(
+        &run(agentdeploy(dir).args(["sync", "synced", "--env", "prod"])),
+        2,
+        &[
+            "the environment `prod` is protected",
+            "agentdeploy lambda --env prod",
+        ],
     );
 }
 

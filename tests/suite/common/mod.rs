@@ -64,6 +64,15 @@ pub fn fixture(name: &str) -> PathBuf {
     repo().join("fixtures").join(name)
 }
 
+/// A new project folder holding these fixture files (`(fixtures' folder, file)`), side by side.
+pub fn project_of(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (folder, file) in files {
+        std::fs::copy(fixture(folder).join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
 /// PATH with only the system directories: no python3.13 wrapper, no sam.
 pub fn base_path() -> String {
     "/usr/local/bin:/usr/bin:/bin".to_string()
