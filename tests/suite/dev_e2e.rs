@@ -449,3 +449,37 @@ fn a_new_dependency_is_resolved_before_the_restart_and_said() {
     assert_eq!(ask(&server), (200, r#"{"output": "six: hi"}"#.to_string()));
     assert_eq!(server.interrupt().code(), Some(0));
 }
+
+#[test]
+fn a_secret_reaches_the_agent_and_nothing_dev_prints_or_writes() {
+    const VALUE: &str = "s3cr3t-dev-value-8841";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keyed.py"),
+        "import os\nprint('the token is', os.environ['API_TOKEN'])\n\n\
+         def main(user_input, input_data=None):\n    return 'token length %d' % len(os.environ['API_TOKEN'])\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".env"), format!("API_TOKEN={VALUE}\n")).unwrap();
+    let mut server = DevServer::start(
+        dir.path(),
+        &["--agent", "keyed.py", "--secret", "API_TOKEN"],
+    );
+    let (status, body) = server.post("/invoke", r#"{"input": "hi"}"#, &[]);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"output": "token length 21"}"#)
+    );
+    server.wait_for("the token is", Duration::from_secs(30));
+    assert_eq!(server.interrupt().code(), Some(0));
+    let printed = server.rest().join("\n");
+    assert!(!printed.contains(VALUE), "{printed}");
+    for file in files_below(&dir.path().join(".agentdeploy")) {
+        let text = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(VALUE),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}

@@ -227,9 +227,12 @@ fn dev_remote_syncs_each_change_until_ctrl_c() {
     assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
     let mut cmd = agentdeploy(dir);
     aws.configure(&mut cmd);
+    // Every zip staged in the artifact bucket, as one over Lambda's 50 MB is.
     let mut watcher = cmd
         .env("PATH", local_aws::deploy_path())
+        .env("AGENTDEPLOY_SYNC_DIRECT_BYTES", "1")
         .args(["dev", "synced", "--remote", "--agent", "main_style.py"])
+        .args(["--s3-bucket", local_aws::BUCKET])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -257,4 +260,13 @@ fn dev_remote_syncs_each_change_until_ctrl_c() {
     assert_eq!(answer(&aws, dir), "v3 main saw 1 messages: hi");
     unsafe { libc::kill(watcher.id() as i32, libc::SIGINT) };
     assert_eq!(watcher.wait().unwrap().code(), Some(0));
+    let staged = aws.boto3(&format!(
+        "print(client('s3').list_objects_v2(Bucket='{}', Prefix='agentdeploy-synced/agentdeploy-sync/').get('KeyCount', 0))",
+        local_aws::BUCKET
+    ));
+    assert_eq!(
+        staged.trim(),
+        "0",
+        "the staged zip is removed once Lambda has the code"
+    );
 }

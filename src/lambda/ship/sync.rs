@@ -29,24 +29,27 @@ pub async fn sync(inputs: StackRequest<'_>, function_name: &str) -> Result<Publi
         .map(|dir| dir.join(FUNCTION_ZIP))
         .ok_or_else(|| Error::internal("the built template has no folder"))?;
     let zip = std::fs::read(&zip_path).map_err(|e| Error::io(&zip_path, e))?;
-    if zip.len() > DIRECT_UPLOAD_LIMIT {
-        return Err(Error::Build {
-            message: format!(
-                "the function's zip is {} MB; Lambda takes at most {} MB straight from `sync`",
-                zip.len() / (1024 * 1024),
-                DIRECT_UPLOAD_LIMIT / (1024 * 1024)
-            ),
-            hint: "deploy it with `agentdeploy lambda` (which uploads through S3)".into(),
-        });
-    }
     let lambda = crate::aws::clients::lambda(&inputs.aws.sdk);
-    let updated = lambda
-        .update_function_code()
-        .function_name(function_name)
-        .zip_file(aws_smithy_types::Blob::new(zip))
-        .send()
-        .await
-        .map_err(|e| deploy_call_failed("UpdateFunctionCode", &e, HINT))?;
+    let update = lambda.update_function_code().function_name(function_name);
+    let updated = if zip.len() <= direct_upload_limit() {
+        update
+            .zip_file(aws_smithy_types::Blob::new(zip))
+            .send()
+            .await
+            .map_err(|e| deploy_call_failed("UpdateFunctionCode", &e, HINT))?
+    } else {
+        // Larger than Lambda takes with the call: staged in the artifact bucket, as sam does,
+        // and removed once Lambda has its copy.
+        let staged = Staged::upload(&inputs, zip).await?;
+        let updated = update
+            .s3_bucket(&staged.bucket)
+            .s3_key(&staged.key)
+            .send()
+            .await
+            .map_err(|e| deploy_call_failed("UpdateFunctionCode", &e, HINT));
+        staged.remove().await;
+        updated?
+    };
     wait_for_update(&lambda, function_name).await?;
     let published = lambda
         .publish_version()
@@ -67,6 +70,14 @@ pub async fn sync(inputs: StackRequest<'_>, function_name: &str) -> Result<Publi
         version,
         code_sha256: published.code_sha256().map(str::to_string),
     })
+}
+
+/// Lambda's limit; `AGENTDEPLOY_SYNC_DIRECT_BYTES` lowers it (tests stage a small zip in S3).
+fn direct_upload_limit() -> usize {
+    std::env::var("AGENTDEPLOY_SYNC_DIRECT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(DIRECT_UPLOAD_LIMIT, |v: usize| v.min(DIRECT_UPLOAD_LIMIT))
 }
 
 /// Until the function has applied the new code (LastUpdateStatus leaves InProgress).
@@ -105,6 +116,69 @@ async fn wait_for_update(lambda: &aws_sdk_lambda::Client, function_name: &str) -
                 });
             }
             _ => return Ok(()),
+        }
+    }
+}
+
+/// The zip in the artifact bucket (`<stack>/agentdeploy-sync/<sha256>.zip`) for one update.
+struct Staged {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+}
+
+impl Staged {
+    async fn upload(inputs: &StackRequest<'_>, zip: Vec<u8>) -> Result<Staged> {
+        let settings = inputs.settings;
+        let Some(bucket) =
+            crate::lambda::ship::artifact_bucket::find(&inputs.aws.sdk, &settings.artifact_bucket)
+                .await?
+        else {
+            return Err(Error::Build {
+                message: format!(
+                    "the function's zip is {} MB, more than Lambda takes with the call, and there is no artifact bucket to stage it in",
+                    zip.len() / (1024 * 1024)
+                ),
+                hint: "pass --s3-bucket BUCKET (the one the deploy used), or deploy with `agentdeploy lambda`".into(),
+            });
+        };
+        let digest = {
+            use sha2::Digest;
+            crate::digest::hex(&sha2::Sha256::digest(&zip))
+        };
+        let key = format!("{}/agentdeploy-sync/{digest}.zip", settings.stack_name);
+        let client = crate::aws::clients::s3(&inputs.aws.sdk);
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(zip))
+            .send()
+            .await
+            .map_err(|e| deploy_call_failed("PutObject", &e, HINT))?;
+        Ok(Staged {
+            client,
+            bucket,
+            key,
+        })
+    }
+
+    /// Lambda copied the code at the update: the staged zip is not needed after it (a failure
+    /// to remove it leaves one object agentdeploy made, said in the debug log).
+    async fn remove(self) {
+        if let Err(err) = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .send()
+            .await
+        {
+            tracing::debug!(
+                "the staged zip s3://{}/{} stays: {err}",
+                self.bucket,
+                self.key
+            );
         }
     }
 }
