@@ -28,6 +28,12 @@ const HOST: &str = include_str!("../../templates/dev/agentdeploy_dev.py");
 const HOST_FILE: &str = "agentdeploy_dev.py";
 /// How often the watched files are looked at.
 const POLL: Duration = Duration::from_millis(100);
+/// How long a request in flight when the code changes may take to finish on the old code.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long a host may take to say it takes no more requests.
+const STOP_NOTICE: Duration = Duration::from_secs(2);
+/// What the host says then (not shown).
+const NOT_TAKING: &str = "agentdeploy-dev: taking no more requests";
 /// Files looked at under one folder at most (a project that holds a dataset is not walked whole).
 const MAX_WATCHED_FILES: usize = 20_000;
 
@@ -124,12 +130,15 @@ impl<T: Target> Server<'_, T> {
                     }
                     let changed = now.difference(&seen);
                     seen = now;
-                    eprintln!("changed: {changed}; reloading");
+                    // Said once the old code takes no more requests: any sent from now on are
+                    // answered by the new code.
                     let started = Instant::now();
+                    host.stop_taking_requests().await;
+                    eprintln!("changed: {changed}; reloading");
                     host.stop().await;
                     let launch = self.reload().await;
                     host = self.start(launch)?;
-                    tracing::debug!("reloaded in {:?}", started.elapsed());
+                    tracing::debug!("restarted after {:?}", started.elapsed());
                 }
             }
         }
@@ -414,6 +423,10 @@ struct Host {
     failed: bool,
     /// It has ended (and was not restarted).
     ended: bool,
+    /// Notified when the host says it takes no more requests.
+    not_taking: std::sync::Arc<tokio::sync::Notify>,
+    /// SIGTERM was sent (once is enough: a second could land after its event loop closed).
+    asked_to_stop: bool,
 }
 
 impl Host {
@@ -464,17 +477,24 @@ impl Host {
         })?;
         let mut relays = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            relays.push(tokio::spawn(relay(stdout, redactor.clone())));
+            relays.push(tokio::spawn(relay(stdout, redactor.clone(), None)));
         }
+        let not_taking = std::sync::Arc::new(tokio::sync::Notify::new());
         if let Some(stderr) = child.stderr.take() {
-            relays.push(tokio::spawn(relay(stderr, redactor)));
+            relays.push(tokio::spawn(relay(
+                stderr,
+                redactor,
+                Some(not_taking.clone()),
+            )));
         }
         Ok(Host {
+            not_taking,
             _stdin: child.stdin.take(),
             child,
             relays,
             failed,
             ended: false,
+            asked_to_stop: false,
         })
     }
 
@@ -486,9 +506,29 @@ impl Host {
         }
     }
 
-    /// Stops the process and everything it started (its process group), and waits for it.
+    /// Asks the host to take no more requests (those in flight go on) and waits until it says
+    /// so, briefly: a host that cannot say it (its import still running) is stopped anyway.
+    async fn stop_taking_requests(&mut self) {
+        if self.ended {
+            return;
+        }
+        if let Some(pid) = self.child.id() {
+            // SAFETY: signals the host this command started.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            self.asked_to_stop = true;
+            let _ = tokio::time::timeout(STOP_NOTICE, self.not_taking.notified()).await;
+        }
+    }
+
+    /// Stops the process (the requests in flight finish first, for up to `STOP_GRACE`) and
+    /// everything it started (its process group), and waits for it.
     async fn stop(&mut self) {
         if let Some(pid) = self.child.id() {
+            if !self.asked_to_stop {
+                // SAFETY: signals the host this command started.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            }
+            let _ = tokio::time::timeout(STOP_GRACE, self.child.wait()).await;
             // SAFETY: signals the group this host leads (it was started as its own group).
             unsafe { libc::killpg(pid as i32, libc::SIGKILL) };
         }
@@ -501,9 +541,19 @@ impl Host {
 
 /// The host's output on stderr: each request's metrics record as one line, the rest as the
 /// agent's log (secret values redacted).
-async fn relay(stream: impl tokio::io::AsyncRead + Unpin, redactor: Redactor) {
+async fn relay(
+    stream: impl tokio::io::AsyncRead + Unpin,
+    redactor: Redactor,
+    not_taking: Option<std::sync::Arc<tokio::sync::Notify>>,
+) {
     let mut lines = tokio::io::BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        if line == NOT_TAKING
+            && let Some(notify) = &not_taking
+        {
+            notify.notify_one();
+            continue;
+        }
         match request_line(&line) {
             Some(Some(summary)) => eprintln!("{summary}"),
             Some(None) => {}

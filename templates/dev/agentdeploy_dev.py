@@ -8,13 +8,15 @@ the code reloads waits for it):
   event the function gets, the handler's answer the response; with no endpoint, the body is the
   direct Invoke's event and the answer is Invoke's (200, the handler's JSON).
 An import that fails is served as 503 {"error": "ImportFailed", "location", "message"}. The host
-ends when agentdeploy does (its stdin closes), so it never outlives the command.
+ends when agentdeploy does (its stdin closes), so it never outlives the command; SIGTERM (a reload)
+stops it taking requests and lets those in flight finish first.
 """
 
 import asyncio
 import base64
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -22,6 +24,8 @@ import traceback
 import uuid
 
 LISTENER_FD = 3
+# A kept-alive connection with no request closes soon: a reload waits for open connections.
+os.environ.setdefault("AGENTDEPLOY_IDLE_SECONDS", "2")
 
 
 def _watch_parent():
@@ -31,6 +35,10 @@ def _watch_parent():
             pass
     finally:
         os._exit(0)
+
+
+def _say(what):
+    print(f"agentdeploy-dev: {what}", file=sys.stderr, flush=True)
 
 
 def failure_of(err, agent_file):
@@ -196,12 +204,35 @@ def main():
     else:
         app = loaded_app(os.environ.get("AGENTDEPLOY_DEV_AGENT_FILE", "agent.py"),
                          os.environ.get("AGENTDEPLOY_DEV_ENDPOINT", "api"))
+    asyncio.run(serve(app, listener))
+    # Stopped for a reload with nothing in flight: the interpreter's teardown (the agent's
+    # threads, atexit hooks) would only delay the new code by a second.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+async def serve(app, listener):
+    """Until SIGTERM: then no new request is taken and the ones in flight end first."""
     from agentdeploy_runtime import web
 
     def ready(_port):
-        print("agentdeploy-dev: ready", file=sys.stderr, flush=True)
+        _say("ready")
 
-    asyncio.run(web.serve(app, ready=ready, sock=listener))
+    serving = asyncio.ensure_future(web.serve(app, ready=ready, sock=listener))
+    loop = asyncio.get_running_loop()
+
+    def stop_taking_requests():
+        # The task's next step closes the server's listening socket (asyncio closes it before
+        # waiting for the connections): said after it, so agentdeploy knows no request lands here.
+        serving.cancel()
+        loop.call_soon(_say, "taking no more requests")
+
+    loop.add_signal_handler(signal.SIGTERM, stop_taking_requests)
+    try:
+        await serving
+    except asyncio.CancelledError:
+        pass
 
 
 if __name__ == "__main__":
