@@ -34,6 +34,18 @@ fn answer(aws: &LocalAws, dir: &std::path::Path) -> String {
     json(&out)["output"]["main"].as_str().unwrap().to_string()
 }
 
+/// `lambda` of the agent as the tests deploy it; the report.
+fn deploy(aws: &LocalAws, dir: &std::path::Path) -> Value {
+    let deployed = run(aws.lambda_command(dir).args([
+        "--function-name",
+        "synced",
+        "--agent",
+        "main_style.py",
+    ]));
+    assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+    json(&deployed)
+}
+
 /// Asserts `out` exited with `code` and its stderr says each of `said`.
 fn refused(out: &std::process::Output, code: i32, said: &[&str]) {
     assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
@@ -57,13 +69,7 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     let aws = LocalAws::start_logging_calls(&log);
     let project = checkout();
     let dir = project.path();
-    let deployed = run(aws.lambda_command(dir).args([
-        "--function-name",
-        "synced",
-        "--agent",
-        "main_style.py",
-    ]));
-    assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+    deploy(&aws, dir);
     assert_eq!(answer(&aws, dir), "main saw 1 messages: hi");
 
     let agent = dir.join("main_style.py");
@@ -132,14 +138,7 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     // The next deploy, of the code as the last deploy had it: not "unchanged" (live serves the
     // synced code), CloudFormation in charge again, said; the record no longer says synced.
     std::fs::write(&agent, &original).unwrap();
-    let again = run(aws.lambda_command(dir).args([
-        "--function-name",
-        "synced",
-        "--agent",
-        "main_style.py",
-    ]));
-    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    let doc = json(&again);
+    let doc = deploy(&aws, dir);
     let warnings: Vec<&str> = doc["warnings"]
         .as_array()
         .unwrap()
@@ -218,13 +217,7 @@ fn dev_remote_syncs_each_change_until_ctrl_c() {
     let aws = LocalAws::start();
     let project = checkout();
     let dir = project.path();
-    let deployed = run(aws.lambda_command(dir).args([
-        "--function-name",
-        "synced",
-        "--agent",
-        "main_style.py",
-    ]));
-    assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+    deploy(&aws, dir);
     let mut cmd = agentdeploy(dir);
     aws.configure(&mut cmd);
     // Every zip staged in the artifact bucket, as one over Lambda's 50 MB is.
