@@ -15,6 +15,7 @@ pub mod previews;
 pub mod record;
 pub mod remote_lock;
 pub mod sync;
+pub mod watch;
 
 use std::path::PathBuf;
 
