@@ -28,6 +28,7 @@ done
 answer=$(cd "$work" && "$bin" invoke bench-sync --input hi --data '{"offline": true}')
 case "$answer" in *"(vs3)"*) ;; *) echo "live does not serve the last synced code: $answer" >&2; exit 1 ;; esac
 deploy_median=$(median "${deploys[@]}"); sync_median=$(median "${syncs[@]}")
+echo "rounds: deploys ${deploys[*]}; syncs ${syncs[*]}" >&2
 
 # dev: the first answer with the new code after a change, and the host's own import time.
 cat > "$work/small.py" <<'EOF'

@@ -14,6 +14,13 @@ pub struct SecretValues {
     pub values: Vec<(String, String)>,
 }
 
+impl SecretValues {
+    /// What hides these values (and the process's own AWS secrets) in everything shown.
+    pub fn redactor(&self) -> crate::redact::Redactor {
+        crate::redact::Redactor::new(self.values.iter().map(|(_, v)| v.clone()))
+    }
+}
+
 impl std::fmt::Debug for SecretValues {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the values, even in debug output.

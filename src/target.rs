@@ -578,13 +578,16 @@ pub trait Target: Send + Sync {
     fn local_settings(&self, settings: &Self::Settings) -> Result<Self::Settings>;
 
     /// `dev`: the dependencies of `plan` (made with `local`, the `local_settings` of `deployed`)
-    /// resolved and built as a deploy does, and how the function runs here.
+    /// resolved and built as a deploy does, and how the function runs here. `reuse`: the last
+    /// one prepared, when the requirement lines are the same (its dependencies are taken as
+    /// they are; the rest is made again from these settings).
     fn prepare_local(
         &self,
         deployed: &Self::Settings,
         local: &Self::Settings,
         plan: &Self::Plan,
         secrets: &SecretValues,
+        reuse: Option<&LocalFunction>,
         tool: ToolOptions<'_>,
     ) -> impl Future<Output = Result<LocalFunction>> + Send;
 

@@ -383,6 +383,7 @@ impl Target for AnyTarget {
         local: &AnySettings,
         plan: &AnyPlan,
         secrets: &crate::secrets::SecretValues,
+        reuse: Option<&LocalFunction>,
         tool: crate::process::ToolOptions<'_>,
     ) -> Result<LocalFunction> {
         match (self, deployed, local, plan) {
@@ -391,13 +392,13 @@ impl Target for AnyTarget {
                 AnySettings::Lambda(d),
                 AnySettings::Lambda(l),
                 AnyPlan::Lambda(p),
-            ) => t.prepare_local(d, l, p, secrets, tool).await,
+            ) => t.prepare_local(d, l, p, secrets, reuse, tool).await,
             (
                 AnyTarget::Folder(t),
                 AnySettings::Folder(d),
                 AnySettings::Folder(l),
                 AnyPlan::Folder(p),
-            ) => t.prepare_local(d, l, p, secrets, tool).await,
+            ) => t.prepare_local(d, l, p, secrets, reuse, tool).await,
             _ => Err(mismatch()),
         }
     }

@@ -2,12 +2,16 @@
 handler from the built artifact once, as a cold start would, then compiles the artifact's modules
 that import loaded (or, when the import fails, the packages the agent imports) into __pycache__.
 
-argv: ARTIFACT_DIR HANDLER_MODULE SKIP_JSON RUNTIME_JSON FALLBACK_PACKAGES_JSON BUDGET_BYTES OUT_DIR MODE
+argv: ARTIFACT_DIR HANDLER_MODULE SKIP_JSON RUNTIME_JSON FALLBACK_PACKAGES_JSON BUDGET_BYTES OUT_DIR MODE SCOPE
 MODE is `import` (run in agentdeploy's sandbox: the artifact read-only at /var/task) or `compile`
-(no agent code runs: the fallback packages are compiled). The pycs are written under OUT_DIR at
+(no agent code runs: the fallback packages are compiled). SCOPE is `all`, or `code` when the
+dependencies ship from a zip that has their pycs already (a code-only change): then only the
+RUNTIME files are compiled. The pycs are written under OUT_DIR at
 the paths they have in the artifact; agentdeploy checks each and copies it in.
-Prints one JSON line: {"method", "modules", "bytes", "error", "fatal"}: `fatal` when the import
-failed in a way Lambda's INIT would fail too ({"error", "file", "line"}).
+Prints one JSON line: {"method", "modules", "bytes", "shipped_modules", "shipped_bytes", "error",
+"fatal"}: `fatal` when the import failed in a way Lambda's INIT would fail too ({"error", "file",
+"line"}); `shipped_*` the modules whose pyc the artifact already has, as this would write it
+(left where they are).
 
 The project's code ships in the code part of the zip, rebuilt on every deploy while the
 dependencies' part is reused across code changes: the agent's own files (SKIP) are not compiled;
@@ -125,37 +129,40 @@ def write_kept(path, cfile, checked):
     return True
 
 
-def copy_shipped(path, cfile, checked):
-    """Copies the artifact's own pyc of `path` when it is the one this would write (the reused
-    dependencies of a code-only change carry theirs: unchecked-hash, of this very source);
-    False when there is none or it is not."""
+def shipped_size(path, checked):
+    """The size of the artifact's own pyc of `path` when it is the one this would write (the
+    reused dependencies of a code-only change carry theirs: unchecked-hash, of this very
+    source), so it stays as it is; None when there is none or it is not."""
     if checked:
-        return False
+        return None
     try:
         with open(importlib.util.cache_from_source(path), "rb") as shipped:
             data = shipped.read()
         with open(path, "rb") as source:
             source_hash = importlib.util.source_hash(source.read())
     except OSError:
-        return False
+        return None
     if (data[:4] != importlib.util.MAGIC_NUMBER or int.from_bytes(data[4:8], "little") != 0b01
             or data[8:16] != source_hash):
-        return False
-    os.makedirs(os.path.dirname(cfile), exist_ok=True)
-    with open(cfile, "wb") as out:
-        out.write(data)
-    return True
+        return None
+    return len(data)
 
 
 def compile_files(paths, budget, artifact, out, checked_files):
-    modules = written = 0
+    """(modules, bytes) written under `out`, and (modules, bytes) the artifact already ships."""
+    modules = written = shipped = shipped_bytes = 0
     for path in sorted(paths):
         cfile = importlib.util.cache_from_source(path)
         cfile = os.path.join(out, os.path.relpath(cfile, artifact))
         checked = os.path.relpath(path, artifact) in checked_files
         mode = py_compile.PycInvalidationMode
         try:
-            if not write_kept(path, cfile, checked) and not copy_shipped(path, cfile, checked):
+            if not write_kept(path, cfile, checked):
+                size = shipped_size(path, checked)
+                if size is not None:
+                    shipped += 1
+                    shipped_bytes += size
+                    continue
                 py_compile.compile(
                     path,
                     cfile=cfile,
@@ -170,11 +177,11 @@ def compile_files(paths, budget, artifact, out, checked_files):
             break
         modules += 1
         written += size
-    return modules, written
+    return (modules, written), (shipped, shipped_bytes)
 
 
 def main():
-    artifact, handler, skip, runtime, fallback, budget, out, mode = sys.argv[1:9]
+    artifact, handler, skip, runtime, fallback, budget, out, mode, scope = sys.argv[1:10]
     artifact = os.path.realpath(artifact)
     skip = set(json.loads(skip))
     runtime = set(json.loads(runtime))
@@ -218,12 +225,18 @@ def main():
                 files.add(ours(root + ".py"))
         method = "reachable"
     files.discard(None)
-    modules, written = compile_files(files, budget, artifact, out, runtime)
+    if scope == "code":
+        files = {path for path in files if os.path.relpath(path, artifact) in runtime}
+    (modules, written), (shipped, shipped_bytes) = compile_files(files, budget, artifact, out, runtime)
     if mode != "import":
         error = None
-    answer = {"method": method, "modules": modules, "bytes": written, "error": error, "fatal": fatal}
+    answer = {"method": method, "modules": modules, "bytes": written, "shipped_modules": shipped,
+              "shipped_bytes": shipped_bytes, "error": error, "fatal": fatal}
     # On a line of its own: the agent's import may have left one unfinished (`input()`'s prompt).
-    print("\n" + json.dumps(answer))
+    print("\n" + json.dumps(answer), flush=True)
+    # Nothing is left to do: no interpreter shutdown (with an agent's packages loaded, a
+    # quarter of a second of finalizers and thread joins).
+    os._exit(0)
 
 
 main()

@@ -387,6 +387,7 @@ impl Target for FolderTarget {
         _local: &FolderSettings,
         _plan: &FolderPlan,
         _secrets: &crate::secrets::SecretValues,
+        _reuse: Option<&crate::target::LocalFunction>,
         _tool: crate::process::ToolOptions<'_>,
     ) -> Result<crate::target::LocalFunction> {
         Err(Error::usage_hint(

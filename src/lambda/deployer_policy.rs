@@ -308,7 +308,13 @@ fn shared(all: &[LambdaSettings]) -> Vec<Value> {
     let mut statements = vec![
         statement(
             "ArtifactObjects".into(),
-            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            // Abort: `sync`'s multipart upload of a large zip, when it fails halfway.
+            &[
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+            ],
             objects,
         ),
         statement(

@@ -46,12 +46,14 @@ fn host_architecture() -> Architecture {
 }
 
 /// Resolves and builds (or reuses) the dependencies of `plan` for `local` (a `dev_settings`),
-/// and says how the function will run here. `deployed`: the settings the function deploys with.
+/// and says how the function will run here. `deployed`: the settings the function deploys with;
+/// `reuse`: the last one prepared, whose dependencies are still these.
 pub async fn prepare(
     deployed: &LambdaSettings,
     local: &LambdaSettings,
     plan: &LambdaPlan,
     secrets: &SecretValues,
+    reuse: Option<&LocalFunction>,
     tool: ToolOptions<'_>,
 ) -> Result<LocalFunction> {
     let python = crate::lambda::tools::runtime_interpreter(local.runtime).ok_or_else(|| {
@@ -66,42 +68,25 @@ pub async fn prepare(
             ),
         }
     })?;
-    let sam = crate::lambda::tools::sam_cli().await?;
     let region = crate::aws::local_region(local.region()).unwrap_or_else(|| "us-east-1".into());
-    let aws = offline_context(&region);
-    let inputs = StackRequest {
-        settings: local,
-        plan,
-        aws: &aws,
-        sam: &sam,
-        secrets,
-        secrets_version: None,
-        hold_live: None,
-        tool,
+    // The banner's notes: the interpreter's, then the dependencies'.
+    let (deps_dir, deps_notes) = match reuse {
+        Some(previous) => (
+            previous.deps_dir.clone(),
+            previous.notes.iter().skip(1).cloned().collect(),
+        ),
+        None => {
+            let (deps_dir, note) =
+                prepare_dependencies(deployed, local, plan, secrets, &region, tool).await?;
+            (deps_dir, vec![note])
+        }
     };
-    let pinned = pipeline::pin(&inputs, &|_| {}).await?;
-    let deps = Deps::of(local, &pinned.resolved.pins);
-    pipeline::build_or_reuse(&inputs, &deps, pinned.built, true).await?;
-    drop(pinned.turn);
-    let deps_dir = pipeline::unzipped_once(&deps.shared.zip)?;
     let mut notes = vec![format!(
         "{} at {}",
         local.runtime.interpreter(),
         python.display()
     )];
-    notes.push(if deployed.architecture == local.architecture {
-        format!(
-            "dependencies: Lambda's {} set ({} pins), as a deploy ships them",
-            local.architecture.as_str(),
-            pinned.resolved.pins.len()
-        )
-    } else {
-        format!(
-            "dependencies: built for {} here (the function runs on {}, whose wheels do not run on this machine)",
-            local.architecture.as_str(),
-            deployed.architecture.as_str()
-        )
-    });
+    notes.extend(deps_notes);
     Ok(LocalFunction {
         code_dir: local.out_dir.join("src"),
         deps_dir,
@@ -113,6 +98,49 @@ pub async fn prepare(
         notes,
         watched: sources(deployed),
     })
+}
+
+/// The dependencies built (or reused) as a deploy builds them, unpacked; what the banner says of
+/// them.
+async fn prepare_dependencies(
+    deployed: &LambdaSettings,
+    local: &LambdaSettings,
+    plan: &LambdaPlan,
+    secrets: &SecretValues,
+    region: &str,
+    tool: ToolOptions<'_>,
+) -> Result<(std::path::PathBuf, String)> {
+    let sam = crate::lambda::tools::sam_cli().await?;
+    let aws = offline_context(region);
+    let inputs = StackRequest {
+        settings: local,
+        plan,
+        aws: &aws,
+        sam: Some(&sam),
+        secrets,
+        secrets_version: None,
+        hold_live: None,
+        tool,
+    };
+    let pinned = pipeline::pin(&inputs, &|_| {}).await?;
+    let deps = Deps::of(local, &pinned.resolved.pins);
+    pipeline::build_or_reuse(&inputs, &deps, pinned.built, true).await?;
+    drop(pinned.turn);
+    let deps_dir = crate::lambda::bundle::task_root::unzipped_once(&deps.shared.zip)?;
+    let note = if deployed.architecture == local.architecture {
+        format!(
+            "dependencies: Lambda's {} set ({} pins), as a deploy ships them",
+            local.architecture.as_str(),
+            pinned.resolved.pins.len()
+        )
+    } else {
+        format!(
+            "dependencies: built for {} here (the function runs on {}, whose wheels do not run on this machine)",
+            local.architecture.as_str(),
+            deployed.architecture.as_str()
+        )
+    };
+    Ok((deps_dir, note))
 }
 
 /// The deploy's context for steps that never call AWS (pinning, building, rendering).

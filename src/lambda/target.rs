@@ -255,33 +255,18 @@ impl Target for LambdaTarget {
         secrets: &crate::secrets::SecretValues,
         tool: crate::process::ToolOptions<'_>,
     ) -> Result<crate::target::PublishedCode> {
-        let Some(outputs) = operate::ready_outputs(&aws.sdk, &settings.stack_name).await? else {
-            return Err(crate::error::Error::usage_hint(
-                "NAME",
-                format!(
-                    "{} is not deployed (no ready stack {})",
-                    settings.function_name, settings.stack_name
-                ),
-                "deploy it first: agentdeploy lambda",
-            ));
-        };
-        let function_name = outputs
-            .function_name
-            .clone()
-            .unwrap_or_else(|| settings.function_name.clone());
-        let sam = crate::lambda::tools::sam_cli().await?;
         crate::lambda::ship::sync::sync(
             StackRequest {
                 settings,
                 plan,
                 aws,
-                sam: &sam,
+                sam: None,
                 secrets,
                 secrets_version: None,
                 hold_live: None,
                 tool,
             },
-            &function_name,
+            &settings.function_name,
         )
         .await
     }
@@ -296,9 +281,10 @@ impl Target for LambdaTarget {
         local: &LambdaSettings,
         plan: &LambdaPlan,
         secrets: &crate::secrets::SecretValues,
+        reuse: Option<&crate::target::LocalFunction>,
         tool: crate::process::ToolOptions<'_>,
     ) -> Result<crate::target::LocalFunction> {
-        crate::lambda::local::prepare(deployed, local, plan, secrets, tool).await
+        crate::lambda::local::prepare(deployed, local, plan, secrets, reuse, tool).await
     }
 
     fn client_config(&self, settings: &LambdaSettings, region: &str) -> Option<serde_json::Value> {
@@ -327,7 +313,7 @@ impl Target for LambdaTarget {
                 settings,
                 plan,
                 aws,
-                sam: &sam,
+                sam: Some(&sam),
                 secrets,
                 secrets_version: secrets_version.as_deref(),
                 hold_live: hold_live.as_deref(),

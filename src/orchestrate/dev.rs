@@ -8,7 +8,6 @@
 //! (the plan refuses the agent, its import raises) is answered 503 naming the file and line, and
 //! the next change tries again.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -240,13 +239,7 @@ impl<T: Target> Server<'_, T> {
     /// requirement lines changed (the first time: always).
     async fn load(&mut self, deployed: &T::Settings, local: &T::Settings) -> Result<LocalFunction> {
         let secrets = crate::secrets::read(deployed.secret_names(), deployed.project_dir())?;
-        self.redactor = Redactor::new(
-            secrets
-                .values
-                .iter()
-                .map(|(_, v)| v.clone())
-                .collect::<Vec<_>>(),
-        );
+        self.redactor = secrets.redactor();
         let region = crate::aws::local_region(deployed.region());
         let plan = self.target.plan(local, region.as_deref())?;
         for warning in plan.warnings() {
@@ -254,39 +247,35 @@ impl<T: Target> Server<'_, T> {
         }
         plan.write(local)?;
         let specifiers = plan.dependency_specifiers();
-        let function = match (&self.function, &self.specifiers) {
-            (Some(function), Some(before)) if *before == specifiers => {
-                let mut function = function.clone();
-                function.environment = refreshed_environment(&function, &secrets);
-                function
-            }
-            _ => {
-                if self.function.is_some() {
-                    eprintln!("the requirements changed: resolving the dependencies again");
-                }
-                let progress = Progress::new(self.quiet);
-                let task = progress.task(&self.name, self.redactor.clone());
-                task.phase("preparing the dependencies");
-                let function = self
-                    .target
-                    .prepare_local(
-                        deployed,
-                        local,
-                        &plan,
-                        &secrets,
-                        ToolOptions {
-                            cwd: local.out_dir(),
-                            envs: Vec::new(),
-                            stream: self.ctx_global.verbose >= 1,
-                            task: &task,
-                            redactor: &self.redactor,
-                        },
-                    )
-                    .await?;
-                task.finish("dependencies ready");
-                function
-            }
-        };
+        // The dependencies are prepared again only when the requirement lines changed.
+        let reuse = self
+            .function
+            .as_ref()
+            .filter(|_| self.specifiers.as_ref() == Some(&specifiers));
+        if reuse.is_none() && self.function.is_some() {
+            eprintln!("the requirements changed: resolving the dependencies again");
+        }
+        let progress = Progress::new(self.quiet || reuse.is_some());
+        let task = progress.task(&self.name, self.redactor.clone());
+        task.phase("preparing the dependencies");
+        let function = self
+            .target
+            .prepare_local(
+                deployed,
+                local,
+                &plan,
+                &secrets,
+                reuse,
+                ToolOptions {
+                    cwd: local.out_dir(),
+                    envs: Vec::new(),
+                    stream: self.ctx_global.verbose >= 1,
+                    task: &task,
+                    redactor: &self.redactor,
+                },
+            )
+            .await?;
+        task.finish("dependencies ready");
         crate::files::write_atomically(&self.dev_dir.join(HOST_FILE), HOST.as_bytes())?;
         self.specifiers = Some(specifiers);
         self.function = Some(function.clone());
@@ -337,16 +326,6 @@ impl<T: Target> Server<'_, T> {
             self.redactor.clone(),
         )
     }
-}
-
-/// The secret values read again (a `.env` change), over the variables prepared before.
-fn refreshed_environment(
-    function: &LocalFunction,
-    secrets: &crate::secrets::SecretValues,
-) -> Vec<(String, String)> {
-    let mut environment: BTreeMap<String, String> = function.environment.iter().cloned().collect();
-    environment.extend(secrets.values.iter().cloned());
-    environment.into_iter().collect()
 }
 
 /// The port on 127.0.0.1 (never another interface: what it serves runs code and calls models).

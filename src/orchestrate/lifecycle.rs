@@ -263,12 +263,9 @@ async fn deploy_one<T: Target>(
     } else {
         secrets::read(settings.secret_names(), settings.project_dir())
     };
-    let redactor = Redactor::new(
-        secrets
-            .as_ref()
-            .map(|s| s.values.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>())
-            .unwrap_or_default(),
-    );
+    let redactor = secrets
+        .as_ref()
+        .map_or_else(|_| Redactor::new(Vec::new()), SecretValues::redactor);
     let task = progress.task(settings.function_name(), redactor.clone());
     let store = Store::new(settings.project_dir());
     let timings = Arc::new(Timings::default());

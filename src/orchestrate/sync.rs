@@ -22,7 +22,7 @@ use crate::output::{self, CommandResult};
 use crate::process::ToolOptions;
 use crate::progress::Progress;
 use crate::redact::Redactor;
-use crate::target::{Call, Change, DeploymentSettings, Planned, Target};
+use crate::target::{Call, DeploymentSettings, Planned, Target};
 
 /// How often `--watch` looks at the agent's files.
 const POLL: Duration = Duration::from_millis(200);
@@ -123,13 +123,7 @@ async fn sync_once<T: Target>(ctx: &Context, args: &SyncArgs, target: &T) -> Res
     let started = Instant::now();
     let settings = settings_of(ctx, args, target)?;
     let secrets = crate::secrets::read(settings.secret_names(), settings.project_dir())?;
-    let redactor = Redactor::new(
-        secrets
-            .values
-            .iter()
-            .map(|(_, v)| v.clone())
-            .collect::<Vec<_>>(),
-    );
+    let redactor = secrets.redactor();
     let progress = Progress::new(ctx.global.quiet);
     let task = progress.task(settings.function_name(), redactor.clone());
     task.phase("analysing the agent");
@@ -152,19 +146,9 @@ async fn sync_once<T: Target>(ctx: &Context, args: &SyncArgs, target: &T) -> Res
     )
     .await?;
     target.check_region(&settings, &aws.region)?;
-    let key = record::key(settings.env_name(), settings.function_name());
-    let previous = store.get(&key)?;
-    target
-        .check_owner(
-            &aws.sdk,
-            settings.function_name(),
-            settings.stack_name(),
-            previous
-                .as_ref()
-                .is_some_and(record::RecordEntry::made_stack),
-            Change::Deploy,
-        )
-        .await?;
+    // Whose function it is comes from the signed record of the last deploy (no stack is read:
+    // sync makes no CloudFormation call), which `refuse_other_changes` requires, and whose shape
+    // (the rendered template, the function's name in it) must be this plan's.
     // Never while another machine deploys it: that deploy is about to move `live` itself.
     let locked = remote_lock::acquire(
         target,

@@ -483,3 +483,39 @@ fn a_secret_reaches_the_agent_and_nothing_dev_prints_or_writes() {
         );
     }
 }
+
+#[test]
+fn a_variable_changed_in_the_config_reaches_the_agent_on_the_next_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("greeter.py"),
+        "import os\n\ndef main(user_input, input_data=None):\n    return os.environ['GREETING'] + ' ' + user_input\n",
+    )
+    .unwrap();
+    let config = |greeting: &str| {
+        std::fs::write(
+            dir.path().join("agentdeploy.toml"),
+            format!("[agents.greeter]\nagent = \"greeter.py\"\nenv_vars = {{ GREETING = \"{greeting}\" }}\n"),
+        )
+        .unwrap();
+    };
+    config("hello");
+    let mut server = DevServer::start(dir.path(), &["greeter"]);
+    server.wait_for("imported in", Duration::from_secs(60));
+    let ask = |server: &DevServer| server.post("/invoke", r#"{"input": "ann"}"#, &[]);
+    assert_eq!(
+        ask(&server),
+        (200, r#"{"output": "hello ann"}"#.to_string())
+    );
+    // Same requirements: the dependencies are kept, the function's variables made again.
+    config("bonjour");
+    server.wait_for("reloading", Duration::from_secs(30));
+    server.wait_for("imported in", Duration::from_secs(60));
+    assert_eq!(
+        ask(&server),
+        (200, r#"{"output": "bonjour ann"}"#.to_string())
+    );
+    assert_eq!(server.interrupt().code(), Some(0));
+    let said = server.rest().join("\n");
+    assert!(!said.contains("the requirements changed"), "{said}");
+}

@@ -21,6 +21,7 @@ fn sync(aws: &LocalAws, dir: &std::path::Path, extra: &[&str]) -> std::process::
     run(cmd
         .env("PATH", local_aws::deploy_path())
         .args(["sync", "synced", "--agent", "main_style.py", "-o", "json"])
+        .args(["--s3-bucket", local_aws::BUCKET])
         .args(extra))
 }
 
@@ -86,17 +87,15 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
     assert_eq!(doc["status"], "synced", "{doc}");
     assert!(doc["duration_ms"].as_u64().is_some(), "{doc}");
     let during = calls(&log)[before..].to_vec();
-    // The stack is read (whose it is, the function's name), never changed: no change set, no
-    // update, nothing CloudFormation runs.
-    let stack_changes: Vec<&String> = during
+    // No CloudFormation call at all: whose function it is comes from the last deploy's signed
+    // record, not from reading the stack.
+    let stack_calls: Vec<&String> = during
         .iter()
-        .filter(|c| {
-            c.starts_with("cloudformation:") && c.as_str() != "cloudformation:DescribeStacks"
-        })
+        .filter(|c| c.starts_with("cloudformation:"))
         .collect();
     assert!(
-        stack_changes.is_empty(),
-        "sync went through CloudFormation: {during:?}"
+        stack_calls.is_empty(),
+        "sync called CloudFormation: {during:?}"
     );
     for call in [
         "lambda:UpdateFunctionCode",
@@ -133,6 +132,36 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
         &["the dependencies (requirements)"],
     );
     std::fs::remove_file(dir.join("requirements.txt")).unwrap();
+    // A function never deployed; another function pointed at this one's stack (its signed
+    // record is found, but the template it would need is another one's): refused, nothing
+    // written.
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    let base = |cmd: &mut std::process::Command| {
+        cmd.env("PATH", local_aws::deploy_path()).args([
+            "--agent",
+            "main_style.py",
+            "--s3-bucket",
+            local_aws::BUCKET,
+        ]);
+    };
+    base(cmd.args(["sync", "nothere"]));
+    refused(
+        &run(&mut cmd),
+        2,
+        &[
+            "no deploy of nothere records what `sync` compares with",
+            "agentdeploy lambda --function-name nothere",
+        ],
+    );
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    base(cmd.args(["sync", "intruder", "--stack-name", "agentdeploy-synced"]));
+    refused(
+        &run(&mut cmd),
+        2,
+        &["the function's settings, permissions or endpoint changed"],
+    );
     assert_eq!(answer(&aws, dir), "v2 main saw 1 messages: hi");
 
     // The next deploy, of the code as the last deploy had it: not "unchanged" (live serves the
@@ -180,7 +209,7 @@ fn a_code_change_reaches_live_without_cloudformation_and_the_next_deploy_takes_o
         original.replace("\"main\": str(answer)", "\"main\": \"v4 \" + str(answer)"),
     )
     .unwrap();
-    let locked = sync(&aws, dir, &["--s3-bucket", local_aws::BUCKET]);
+    let locked = sync(&aws, dir, &[]);
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
     refused(&locked, 1, &[&format!("pid {pid}) is deploying synced")]);
     let frozen = frozen.wait_with_output().unwrap();
@@ -254,12 +283,122 @@ fn dev_remote_syncs_each_change_until_ctrl_c() {
     unsafe { libc::kill(watcher.id() as i32, libc::SIGINT) };
     assert_eq!(watcher.wait().unwrap().code(), Some(0));
     let staged = aws.boto3(&format!(
-        "print(client('s3').list_objects_v2(Bucket='{}', Prefix='agentdeploy-synced/agentdeploy-sync/').get('KeyCount', 0))",
+        "print(' '.join(o['Key'] for o in client('s3').list_objects_v2(Bucket='{}', Prefix='agentdeploy-synced/agentdeploy-sync/').get('Contents', [])))",
         local_aws::BUCKET
     ));
-    assert_eq!(
-        staged.trim(),
-        "0",
-        "the staged zip is removed once Lambda has the code"
+    // Only a kept dependencies' part may stay (see the next test).
+    assert!(
+        staged.split_whitespace().all(|key| key.ends_with(".part")),
+        "the staged zip is removed once Lambda has the code: {staged}"
     );
+}
+
+/// The seed agent's zip (strands-agents: over Lambda's 50 MB) goes through the artifact bucket
+/// put together from two parts: the dependencies' part sent once and kept there, copied inside
+/// S3 by the next syncs, and the code's part. The kept part is never trusted: bytes that are
+/// not these dependencies' are put again, and what Lambda took is the zip built here.
+#[test]
+fn a_large_zip_sends_its_dependencies_once_and_never_trusts_the_kept_copy() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("calls.txt");
+    let aws = LocalAws::start_logging_calls(&log);
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let agent = dir.join("agent.py");
+    std::fs::copy(fixture("seed_agent.py"), &agent).unwrap();
+    let deployed =
+        run(aws
+            .lambda_command(dir)
+            .args(["--function-name", "big", "--agent", "agent.py"]));
+    assert_eq!(deployed.status.code(), Some(0), "{}", stderr(&deployed));
+    let original = std::fs::read_to_string(&agent).unwrap();
+    let sync_marked = |mark: &str| {
+        std::fs::write(
+            &agent,
+            original.replace("You asked:", &format!("You asked ({mark}):")),
+        )
+        .unwrap();
+        let before = calls(&log).len();
+        let mut cmd = agentdeploy(dir);
+        aws.configure(&mut cmd);
+        let out = run(cmd.env("PATH", local_aws::deploy_path()).args([
+            "sync",
+            "big",
+            "--agent",
+            "agent.py",
+            "--s3-bucket",
+            local_aws::BUCKET,
+        ]));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let mut cmd = agentdeploy(dir);
+        aws.configure(&mut cmd);
+        let answer = run(cmd.env("PATH", local_aws::deploy_path()).args([
+            "invoke",
+            "big",
+            "--input",
+            "hi",
+            "--data",
+            r#"{"offline": true}"#,
+            "-o",
+            "json",
+        ]));
+        assert!(
+            stdout(&answer).contains(&format!("You asked ({mark}): hi")),
+            "live serves the synced code: {}",
+            stdout(&answer)
+        );
+        calls(&log)[before..].to_vec()
+    };
+    let objects = || {
+        aws.boto3(&format!(
+            "print('\\n'.join(o['Key'] for o in client('s3').list_objects_v2(Bucket='{}', Prefix='agentdeploy-big/agentdeploy-sync/').get('Contents', [])))",
+            local_aws::BUCKET
+        ))
+    };
+
+    let first = sync_marked("s1");
+    for call in [
+        "s3:PutObject",
+        "s3:CreateMultipartUpload",
+        "s3:UploadPartCopy",
+        "s3:UploadPart",
+        "s3:CompleteMultipartUpload",
+        "lambda:UpdateFunctionCode",
+    ] {
+        assert!(first.iter().any(|c| c == call), "{call}: {first:?}");
+    }
+    let kept = objects();
+    let kept: Vec<&str> = kept.lines().collect();
+    assert!(
+        kept.len() == 1 && kept[0].ends_with(".part"),
+        "only the dependencies' part stays, the staged zip is removed: {kept:?}"
+    );
+    let kept = kept[0].to_string();
+
+    // Every sync also puts its deploy lock (an S3 object): the dependencies' part is the one
+    // PutObject more.
+    let puts = |calls: &[String]| calls.iter().filter(|c| *c == "s3:PutObject").count();
+    let second = sync_marked("s2");
+    assert_eq!(
+        puts(&second) + 1,
+        puts(&first),
+        "the dependencies are not sent again: {first:?}\n{second:?}"
+    );
+    assert!(
+        second.iter().any(|c| c == "s3:UploadPartCopy"),
+        "{second:?}"
+    );
+
+    // Someone else's bytes under the kept name: put again, never shipped.
+    aws.boto3(&format!(
+        "client('s3').put_object(Bucket='{}', Key='{kept}', Body=b'not the dependencies' * 400000)",
+        local_aws::BUCKET
+    ));
+    let third = sync_marked("s3");
+    assert_eq!(
+        puts(&third),
+        puts(&second) + 1,
+        "the kept part was not these dependencies: put again: {third:?}"
+    );
+    assert_eq!(objects().trim(), kept);
 }

@@ -77,6 +77,10 @@ use crate::build_report::Bytecode;
 
 pub struct BytecodeRequest<'a> {
     pub artifact_dir: &'a Path,
+    /// The artifact folder ships (a built folder) and takes the dependencies' pycs; else it is
+    /// only where the import runs (reused dependencies, whose zip has its pycs), and only the
+    /// code's pycs are kept.
+    pub artifact_ships: bool,
     /// The project's code (`<out-dir>/src`: the handler, the runtime package, local modules). The
     /// dependency zip is reused across code changes, so their pycs go here, checked-hash, and
     /// ship with the code.
@@ -188,6 +192,12 @@ pub async fn compile(request: BytecodeRequest<'_>) -> Result<(Bytecode, Option<S
 #[derive(Deserialize)]
 struct ProbeAnswer {
     method: String,
+    /// Modules whose pyc the artifact already ships, as the probe would write it (the reused
+    /// dependencies of a code-only change): left in place, counted with the rest.
+    #[serde(default)]
+    shipped_modules: u64,
+    #[serde(default)]
+    shipped_bytes: u64,
     error: Option<String>,
     fatal: Option<FatalImport>,
 }
@@ -322,6 +332,8 @@ struct ProbeArgs {
     runtime: String,
     packages: String,
     budget: String,
+    /// `all`, or `code` when the artifact does not ship (see the probe).
+    scope: &'static str,
 }
 
 impl ProbeArgs {
@@ -339,6 +351,11 @@ impl ProbeArgs {
             runtime: json(&runtime),
             packages: serde_json::to_string(&request.packages).unwrap_or_else(|_| "[]".into()),
             budget: request.budget.to_string(),
+            scope: if request.artifact_ships {
+                "all"
+            } else {
+                "code"
+            },
         }
     }
 
@@ -352,6 +369,7 @@ impl ProbeArgs {
             &self.budget,
             out,
             mode,
+            self.scope,
         ]
         .map(String::from)
         .to_vec()
@@ -401,6 +419,7 @@ async fn run_probe(
         request.artifact_dir,
         request.code_dir,
         request.budget,
+        request.artifact_ships,
     )
     .map_err(|e| other_failure(&e))?;
     let warning = warning.or_else(|| {
@@ -412,8 +431,8 @@ async fn run_probe(
     });
     Ok((
         Bytecode {
-            modules,
-            bytes,
+            modules: modules + answer.shipped_modules,
+            bytes: bytes + answer.shipped_bytes,
             method: answer.method,
             isolation,
         },
@@ -610,6 +629,7 @@ fn copy_bytecode(
     artifact: &Path,
     code_dir: &Path,
     budget: u64,
+    artifact_ships: bool,
 ) -> std::io::Result<(u64, u64)> {
     let (mut modules, mut bytes) = (0, 0);
     for pyc in crate::lambda::bundle::artifact::files_below(out) {
@@ -623,8 +643,10 @@ fn copy_bytecode(
             |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
         let root = if is_regular(&code_dir.join(&source)) {
             code_dir
-        } else {
+        } else if artifact_ships {
             artifact
+        } else {
+            continue;
         };
         let source = root.join(source);
         let cache_dir = root.join(relative.parent().unwrap_or(Path::new("")));
@@ -645,7 +667,12 @@ fn copy_bytecode(
             continue;
         }
         std::fs::create_dir_all(&cache_dir)?;
-        std::fs::copy(&pyc, root.join(relative))?;
+        // Replaced, never written through: the file there may be a link into a cached set.
+        let target = root.join(relative);
+        if std::fs::symlink_metadata(&target).is_ok() {
+            std::fs::remove_file(&target)?;
+        }
+        std::fs::copy(&pyc, target)?;
         modules += 1;
         bytes += size;
     }
@@ -756,7 +783,7 @@ mod tests {
         std::fs::write(a.join("evil.py"), "").unwrap();
 
         let (modules, bytes) =
-            copy_bytecode(o, a, Path::new("/nonexistent-code-dir"), 1_000).unwrap();
+            copy_bytecode(o, a, Path::new("/nonexistent-code-dir"), 1_000, true).unwrap();
         assert_eq!((modules, bytes), (2, 9));
         assert_eq!(
             std::fs::read(a.join("pkg/__pycache__/mod.cpython-313.pyc")).unwrap(),
@@ -778,7 +805,7 @@ mod tests {
         std::fs::write(again.path().join("pkg/mod.py"), "").unwrap();
         std::fs::write(again.path().join("top.py"), "").unwrap();
         assert_eq!(
-            copy_bytecode(o, again.path(), Path::new("/nonexistent-code-dir"), 4).unwrap(),
+            copy_bytecode(o, again.path(), Path::new("/nonexistent-code-dir"), 4, true).unwrap(),
             (1, 4)
         );
     }
@@ -800,7 +827,7 @@ mod tests {
             std::fs::create_dir_all(out.path().join(pyc).parent().unwrap()).unwrap();
             std::fs::write(out.path().join(pyc), b"pyc").unwrap();
         }
-        let counted = copy_bytecode(out.path(), artifact.path(), code.path(), 1_000).unwrap();
+        let counted = copy_bytecode(out.path(), artifact.path(), code.path(), 1_000, true).unwrap();
         assert_eq!(counted, (2, 6));
         let runtime_pyc = "agentdeploy_runtime/__pycache__/sessions.cpython-313.pyc";
         assert!(code.path().join(runtime_pyc).is_file());

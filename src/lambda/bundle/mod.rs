@@ -11,3 +11,4 @@ pub mod package;
 pub mod pipeline;
 pub mod resolve;
 pub mod sam;
+pub mod task_root;

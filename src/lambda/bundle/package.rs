@@ -140,6 +140,243 @@ pub fn package(request: &PackageRequest) -> Result<PathBuf> {
     Ok(function_zip)
 }
 
+/// The leading bytes a function zip shares with the dependency zip it was made from: the
+/// dependencies' entries, up to the dependency zip's central directory (`append` writes the code
+/// and a new directory after them). Unchanged from one code change to the next, so `sync` keeps
+/// this part in the artifact bucket once and sends only the rest.
+#[derive(Clone)]
+pub struct DepsPart {
+    pub len: u64,
+    pub md5: [u8; 16],
+    /// SHA-256 over the part, to be continued over the code's part: the whole zip's digest
+    /// without reading the dependencies again.
+    pub sha256: sha2::Sha256,
+}
+
+impl DepsPart {
+    /// The part of `deps_zip`: its digests are kept beside it (`<hash>.part`) for as long as it
+    /// is the same file, so a sync hashes only the code.
+    pub fn of(deps_zip: &Path) -> Result<DepsPart> {
+        let sidecar = deps_zip.with_extension("part");
+        let identity = file_identity(deps_zip)?;
+        if let Some(part) = std::fs::read(&sidecar)
+            .ok()
+            .and_then(|bytes| DepsPart::decode(&bytes, &identity))
+        {
+            return Ok(part);
+        }
+        let part = DepsPart::hash(deps_zip)?;
+        // Only a cache: a failure to keep it costs the next sync a hash.
+        let _ = crate::files::write_atomically(&sidecar, &part.encode(&identity));
+        Ok(part)
+    }
+
+    fn hash(deps_zip: &Path) -> Result<DepsPart> {
+        use sha2::Digest;
+        use std::io::Read;
+        let len = deps_part_len(deps_zip)?;
+        let mut part = File::open(deps_zip)
+            .map_err(|e| Error::io(deps_zip, e))?
+            .take(len);
+        let mut md5 = md5::Md5::new();
+        let mut sha256 = sha2::Sha256::new();
+        let mut buffer = vec![0; 1 << 20];
+        loop {
+            let read = part.read(&mut buffer).map_err(|e| Error::io(deps_zip, e))?;
+            if read == 0 {
+                break;
+            }
+            md5.update(&buffer[..read]);
+            sha256.update(&buffer[..read]);
+        }
+        Ok(DepsPart {
+            len,
+            md5: md5.finalize().into(),
+            sha256,
+        })
+    }
+
+    /// `identity`, then the part's length, MD5 and SHA-256 state.
+    fn encode(&self, identity: &[u8; 24]) -> Vec<u8> {
+        use sha2::digest::common::hazmat::SerializableState;
+        let mut bytes = identity.to_vec();
+        bytes.extend(self.len.to_le_bytes());
+        bytes.extend(self.md5);
+        bytes.extend(self.sha256.serialize().as_slice());
+        bytes
+    }
+
+    fn decode(bytes: &[u8], identity: &[u8; 24]) -> Option<DepsPart> {
+        use sha2::digest::common::hazmat::SerializableState;
+        let rest = bytes.strip_prefix(identity.as_slice())?;
+        let (len, rest) = rest.split_first_chunk::<8>()?;
+        let (md5, state) = rest.split_first_chunk::<16>()?;
+        let sha256 = sha2::Sha256::deserialize(state.try_into().ok()?).ok()?;
+        Some(DepsPart {
+            len: u64::from_le_bytes(*len),
+            md5: *md5,
+            sha256,
+        })
+    }
+
+    /// The SHA-256 of the whole zip, this part followed by `code_part`.
+    pub fn zip_sha256(&self, code_part: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        let mut sha256 = self.sha256.clone();
+        sha256.update(code_part);
+        sha256.finalize().into()
+    }
+}
+
+/// The file as it is: a dependency zip is replaced by a new file (device, inode), never
+/// rewritten in place; its modification time is touched on every use, so it is not part of it.
+fn file_identity(path: &Path) -> Result<[u8; 24]> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mut identity = [0; 24];
+    for (slot, value) in identity
+        .chunks_exact_mut(8)
+        .zip([meta.dev(), meta.ino(), meta.len()])
+    {
+        slot.copy_from_slice(&value.to_le_bytes());
+    }
+    Ok(identity)
+}
+
+/// Where the dependency zip's central directory starts: the length of its `DepsPart`.
+pub fn deps_part_len(deps_zip: &Path) -> Result<u64> {
+    let file = File::open(deps_zip).map_err(|e| Error::io(deps_zip, e))?;
+    Ok(zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| Error::internal(format!("cannot open {}: {e}", deps_zip.display())))?
+        .central_directory_start())
+}
+
+/// The pycs a dependency zip ships: (modules, bytes), read from its listing.
+pub fn bytecode_in(deps_zip: &Path) -> Result<(u64, u64)> {
+    let file = File::open(deps_zip).map_err(|e| Error::io(deps_zip, e))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| Error::internal(format!("cannot open {}: {e}", deps_zip.display())))?;
+    let (mut modules, mut bytes) = (0, 0);
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(index)
+            .map_err(|e| Error::internal(format!("cannot read {}: {e}", deps_zip.display())))?;
+        if entry.name().is_ok_and(|name| name.ends_with(".pyc")) {
+            modules += 1;
+            bytes += entry.size();
+        }
+    }
+    Ok((modules, bytes))
+}
+
+/// A digest of the code as it would be zipped (names, modes, contents): whether it changed.
+pub fn code_digest(code_dir: &Path) -> Result<[u8; 32]> {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for entry in walk(code_dir)? {
+        let contents = std::fs::read(&entry.path).map_err(|e| Error::io(&entry.path, e))?;
+        digest.update(entry.name.as_bytes());
+        digest.update([0]);
+        digest.update(entry.mode.to_le_bytes());
+        digest.update((contents.len() as u64).to_le_bytes());
+        digest.update(&contents);
+    }
+    Ok(digest.finalize().into())
+}
+
+/// The code's part of the zip `package` would make of the code in `code_dir` as it is now,
+/// made without copying the dependencies (see `AppendedInMemory`).
+pub fn code_part(deps_zip: &Path, code_dir: &Path) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let code = walk(code_dir)?;
+    let base = deps_part_len(deps_zip)?;
+    let mut deps = File::open(deps_zip).map_err(|e| Error::io(deps_zip, e))?;
+    let mut tail = Vec::new();
+    deps.seek(std::io::SeekFrom::Start(base))
+        .and_then(|_| deps.read_to_end(&mut tail))
+        .map_err(|e| Error::io(deps_zip, e))?;
+    let zip_error = |e: zip::result::ZipError| {
+        Error::internal(format!("cannot append to {}: {e}", deps_zip.display()))
+    };
+    let appended = AppendedInMemory {
+        deps,
+        base,
+        tail,
+        pos: 0,
+    };
+    let mut writer = ZipWriter::new_append(appended).map_err(zip_error)?;
+    add_compressed(&mut writer, &code, deps_zip)?;
+    let mut appended = writer.finish().map_err(zip_error)?;
+    // The directory and its end record are written last: the zip ends there.
+    let end = usize::try_from(appended.pos - base)
+        .map_err(|_| Error::internal("the code's part does not fit in memory"))?;
+    appended.tail.truncate(end);
+    Ok(appended.tail)
+}
+
+/// A dependency zip as `append` sees the file it appends to, without the copy: reads below
+/// `base` (the dependencies' part, never written) come from the zip, and everything from `base`
+/// on (the zip's directory, then the code and the new directory written over it) is in memory.
+struct AppendedInMemory {
+    deps: File,
+    base: u64,
+    tail: Vec<u8>,
+    pos: u64,
+}
+
+impl std::io::Read for AppendedInMemory {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let read = if self.pos < self.base {
+            let below = usize::try_from(self.base - self.pos).unwrap_or(usize::MAX);
+            let len = buf.len().min(below);
+            self.deps.read_at(&mut buf[..len], self.pos)?
+        } else {
+            let from = usize::try_from(self.pos - self.base).unwrap_or(usize::MAX);
+            let rest = self.tail.get(from..).unwrap_or_default();
+            let len = buf.len().min(rest.len());
+            buf[..len].copy_from_slice(&rest[..len]);
+            len
+        };
+        self.pos += read as u64;
+        Ok(read)
+    }
+}
+
+impl std::io::Write for AppendedInMemory {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let at = self
+            .pos
+            .checked_sub(self.base)
+            .and_then(|at| usize::try_from(at).ok())
+            .ok_or_else(|| std::io::Error::other("a write into the dependencies' part"))?;
+        let end = at + buf.len();
+        if self.tail.len() < end {
+            self.tail.resize(end, 0);
+        }
+        self.tail[at..end].copy_from_slice(buf);
+        self.pos += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for AppendedInMemory {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let end = self.base + self.tail.len() as u64;
+        let pos = match to {
+            std::io::SeekFrom::Start(at) => Some(at),
+            std::io::SeekFrom::End(delta) => end.checked_add_signed(delta),
+            std::io::SeekFrom::Current(delta) => self.pos.checked_add_signed(delta),
+        };
+        self.pos = pos.ok_or_else(|| std::io::Error::other("a seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
 /// The top-level modules a dependency zip holds (`pkg/...`, `module.py`, `_ext.cpython-313-...so`),
 /// read from its listing; empty when there is no such zip.
 pub fn top_level_modules(zip_path: &Path) -> std::collections::BTreeSet<String> {
@@ -193,6 +430,7 @@ fn remove_unused_deps_zips(dir: &Path) {
             // A stale zip only costs disk space; failing the deploy over it would not help.
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(path.with_extension("json"));
+            let _ = std::fs::remove_file(path.with_extension("part"));
             let _ = std::fs::remove_dir_all(path.with_extension("root"));
         }
     }
@@ -390,6 +628,37 @@ mod tests {
             facts.unzipped_bytes,
             "dep = 1\n".len() as u64 + "#!/bin/sh\n".len() as u64
         );
+    }
+
+    #[test]
+    fn a_function_zip_starts_with_its_dependency_zip_up_to_that_zip_s_directory() {
+        use md5::Digest;
+        let p = project();
+        let zip = std::fs::read(package(&request(&p, "h1", true)).unwrap()).unwrap();
+        let deps_zip = SharedDeps::new(&p.cache, "h1").zip;
+        let part = DepsPart::of(&deps_zip).unwrap();
+        let deps = std::fs::read(&deps_zip).unwrap();
+        assert!(part.len > 0 && part.len < deps.len() as u64);
+        let len = part.len as usize;
+        assert_eq!(zip[..len], deps[..len]);
+        assert_eq!(<[u8; 16]>::from(md5::Md5::digest(&deps[..len])), part.md5);
+        // The code's part is the rest, made alike without the build folder, and the digest of
+        // the whole follows from the part's.
+        let code = code_part(&deps_zip, &p.code).unwrap();
+        assert_eq!(code, zip[len..]);
+        assert_eq!(
+            part.zip_sha256(&code),
+            <[u8; 32]>::from(sha2::Sha256::digest(&zip))
+        );
+        // Kept beside the zip, and read back the same while the zip is the same file.
+        assert!(deps_zip.with_extension("part").is_file());
+        let again = DepsPart::of(&deps_zip).unwrap();
+        assert_eq!((again.len, again.md5), (part.len, part.md5));
+        assert_eq!(again.zip_sha256(&code), part.zip_sha256(&code));
+        // A new zip (a fresh build) is hashed again.
+        std::fs::write(deps_zip.with_extension("part"), b"stale").unwrap();
+        let replaced = DepsPart::of(&deps_zip).unwrap();
+        assert_eq!(replaced.md5, part.md5);
     }
 
     #[test]

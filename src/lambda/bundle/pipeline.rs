@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::files::write_atomically;
 use crate::lambda::LambdaPlan;
 use crate::lambda::bundle::sam::{self, BuildRequest, BuildStrategy};
+use crate::lambda::bundle::task_root::TaskRoot;
 use crate::lambda::bundle::{artifact, bytecode, key_lock, package, resolve};
 use crate::lambda::kinds::UseContainer;
 use crate::lambda::render;
@@ -22,7 +23,9 @@ pub struct StackRequest<'a> {
     pub settings: &'a LambdaSettings,
     pub plan: &'a LambdaPlan,
     pub aws: &'a AwsContext,
-    pub sam: &'a SamCli,
+    /// The sam CLI when the caller has looked for it; else looked for when first needed (a
+    /// sync on cached dependencies never needs it).
+    pub sam: Option<&'a SamCli>,
     pub secrets: &'a SecretValues,
     /// The secret values' keyed digest: passed as the version's code hash, so a new value
     /// publishes a new version.
@@ -30,6 +33,15 @@ pub struct StackRequest<'a> {
     /// Keep `live` on this version (the template's live-version parameter).
     pub hold_live: Option<&'a str>,
     pub tool: ToolOptions<'a>,
+}
+
+impl StackRequest<'_> {
+    pub(crate) async fn sam(&self) -> Result<SamCli> {
+        match self.sam {
+            Some(sam) => Ok(sam.clone()),
+            None => crate::lambda::tools::sam_cli().await,
+        }
+    }
 }
 
 /// Environment for every sam child: the endpoint override, no telemetry (a closed network
@@ -170,7 +182,8 @@ pub(crate) async fn build_unpinned(
     phase: &(dyn Fn(Phase) + Sync),
 ) -> Result<Option<(resolve::Resolved, sam::BuildOutcome)>> {
     let settings = inputs.settings;
-    let build = build_request(inputs);
+    let sam = inputs.sam().await?;
+    let build = build_request(inputs, &sam);
     if settings.use_container == UseContainer::Always {
         return Ok(None);
     }
@@ -240,6 +253,26 @@ pub(crate) struct Built {
     pub(crate) warnings: Vec<String>,
 }
 
+/// The build-time import of the code in the out-dir on the set's zipped dependencies, with the
+/// code's bytecode compiled, and nothing packaged (`sync` sends the code's part itself): under
+/// the set's build lock, as `build_or_reuse`.
+pub(crate) async fn check_on_shared_deps(inputs: &StackRequest<'_>, set: &Deps) -> Result<()> {
+    let shared = &set.shared;
+    let build_turn = key_lock::for_path(&shared.zip);
+    let build_turn = timings::timed(timings::Category::Sam, build_turn.lock()).await;
+    let facts = shared.facts().ok_or_else(|| crate::error::Error::Build {
+        message: format!(
+            "the dependency zip {} went away during the sync",
+            shared.zip.display()
+        ),
+        hint: "sync again".into(),
+    })?;
+    let code_dir = inputs.settings.out_dir.join("src");
+    on_shared_deps(inputs, facts, &shared.zip, &code_dir).await?;
+    drop(build_turn);
+    Ok(())
+}
+
 /// Builds the dependencies (or reuses them), compiles their bytecode, checks the artifact's
 /// size, packages the function's zip and writes the built template pointing at it: one sequence
 /// under the dependency set's build lock, so one function.
@@ -273,7 +306,10 @@ pub(crate) async fn build_or_reuse(
         (None, None) => {
             let build = match built {
                 Some(build) => build,
-                None => sam::build(&build_request(inputs), &inputs.tool).await?,
+                None => {
+                    let sam = inputs.sam().await?;
+                    sam::build(&build_request(inputs, &sam), &inputs.tool).await?
+                }
             };
             sam::write_marker(&settings.out_dir, deps, build.strategy)?;
             on_own_build(inputs, build, &code_dir, false).await?
@@ -346,8 +382,16 @@ async fn on_shared_deps(
 ) -> Result<Ready> {
     let bytes = facts.unzipped_bytes + artifact::dir_size(code_dir);
     artifact::check_total(bytes, artifact_limit())?;
-    let task_root = task_root_of(deps_zip, code_dir)?;
-    let (bytecode, warning) = compile_bytecode(inputs, task_root.path(), code_dir).await?;
+    let task_root = TaskRoot::prepare(deps_zip, code_dir, &inputs.settings.out_dir)?;
+    let compiled = compile_bytecode(inputs, task_root.path(), false, code_dir).await;
+    task_root.done();
+    let (mut bytecode, warning) = compiled?;
+    if bytecode.method != "none" {
+        // The dependencies' pycs ship in their zip, as it was made.
+        let (modules, bytes) = package::bytecode_in(deps_zip)?;
+        bytecode.modules += modules;
+        bytecode.bytes += bytes;
+    }
     Ok(Ready {
         strategy: facts.strategy,
         artifact_dir: None,
@@ -366,7 +410,7 @@ async fn on_own_build(
     code_dir: &std::path::Path,
     cached: bool,
 ) -> Result<Ready> {
-    let (bytecode, warning) = compile_bytecode(inputs, &build.artifact_dir, code_dir).await?;
+    let (bytecode, warning) = compile_bytecode(inputs, &build.artifact_dir, true, code_dir).await?;
     let bytes = artifact::check_size(&build.artifact_dir, artifact_limit())?;
     Ok(Ready {
         strategy: build.strategy,
@@ -378,92 +422,12 @@ async fn on_own_build(
     })
 }
 
-/// The function's folder as Lambda will have it, from reused dependencies (for the build-time
-/// import of new code): the dependencies, unzipped once per set beside their zip
-/// (`<hash>.root/`) and hard-linked here (a 150 MB set: a fraction of a second instead of
-/// seconds of unzipping on every code-only deploy), the code copied on top. Where links cannot
-/// be made (another file system), the zip is unzipped here as before.
-fn task_root_of(
-    deps_zip: &std::path::Path,
-    code_dir: &std::path::Path,
-) -> Result<tempfile::TempDir> {
-    let cache = deps_zip.parent().unwrap_or(std::path::Path::new("."));
-    let root = tempfile::tempdir_in(cache).map_err(|e| crate::error::Error::io(cache, e))?;
-    let linked = unzipped_once(deps_zip).and_then(|deps| link_tree(&deps, root.path()));
-    if let Err(err) = linked {
-        tracing::debug!("dependencies unzipped for this build ({err})");
-        let root =
-            tempfile::tempdir().map_err(|e| crate::error::Error::io(&std::env::temp_dir(), e))?;
-        unzip(deps_zip, root.path())?;
-        copy_over(code_dir, root.path())?;
-        return Ok(root);
-    }
-    copy_over(code_dir, root.path())?;
-    Ok(root)
-}
-
-/// The dependency zip's files, unzipped beside it once (made complete under another name, then
-/// renamed into place, so a reader never sees half of it).
-pub(crate) fn unzipped_once(deps_zip: &std::path::Path) -> Result<std::path::PathBuf> {
-    let done = deps_zip.with_extension("root");
-    if done.is_dir() {
-        return Ok(done);
-    }
-    let cache = deps_zip.parent().unwrap_or(std::path::Path::new("."));
-    let staging = tempfile::tempdir_in(cache).map_err(|e| crate::error::Error::io(cache, e))?;
-    unzip(deps_zip, staging.path())?;
-    let staging = staging.keep();
-    if std::fs::rename(&staging, &done).is_err() {
-        // Another build put it there first.
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    Ok(done)
-}
-
-fn unzip(zip_path: &std::path::Path, into: &std::path::Path) -> Result<()> {
-    let file = std::fs::File::open(zip_path).map_err(|e| crate::error::Error::io(zip_path, e))?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
-        crate::error::Error::internal(format!("cannot open {}: {e}", zip_path.display()))
-    })?;
-    archive.extract(into).map_err(|e| {
-        crate::error::Error::internal(format!("cannot unzip {}: {e}", zip_path.display()))
-    })
-}
-
-/// Hard links of every file below `from` at the same places below `to`.
-fn link_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
-    let files = crate::walk::walk(from, crate::walk::Links::Skip)
-        .map_err(|e| crate::error::Error::io(from, e))?;
-    for file in files {
-        let target = to.join(&file.name);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| crate::error::Error::io(parent, e))?;
-        }
-        std::fs::hard_link(&file.path, &target)
-            .map_err(|e| crate::error::Error::io(&file.path, e))?;
-    }
-    Ok(())
-}
-
-/// The code copied over the dependencies: a file already there is removed first, so a linked
-/// dependency file is replaced, never written through (which would change the cached set).
-fn copy_over(code_dir: &std::path::Path, root: &std::path::Path) -> Result<()> {
-    for file in crate::walk::walk(code_dir, crate::walk::Links::Follow)
-        .map_err(|e| crate::error::Error::io(code_dir, e))?
-    {
-        let target = root.join(&file.name);
-        if target.symlink_metadata().is_ok() {
-            std::fs::remove_file(&target).map_err(|e| crate::error::Error::io(&target, e))?;
-        }
-    }
-    sam::copy_tree(code_dir, root)
-}
-
 /// Bytecode for the freshly built artifact (see `bytecode`); fails the deploy when the agent's
 /// import never returns or fails as every cold start would.
 pub(crate) async fn compile_bytecode(
     inputs: &StackRequest<'_>,
     artifact_dir: &std::path::Path,
+    artifact_ships: bool,
     code_dir: &std::path::Path,
 ) -> Result<(crate::build_report::Bytecode, Option<String>)> {
     let settings = inputs.settings;
@@ -476,6 +440,7 @@ pub(crate) async fn compile_bytecode(
         .unwrap_or_else(|| render::HANDLER_FILE.to_string());
     let request = bytecode::BytecodeRequest {
         artifact_dir,
+        artifact_ships,
         code_dir,
         runtime: settings.runtime,
         architecture: settings.architecture,
@@ -496,10 +461,10 @@ pub(crate) async fn compile_bytecode(
     timings::timed(timings::Category::Pip, bytecode::compile(request)).await
 }
 
-pub(crate) fn build_request<'a>(inputs: &StackRequest<'a>) -> BuildRequest<'a> {
+pub(crate) fn build_request<'a>(inputs: &StackRequest<'a>, sam: &'a SamCli) -> BuildRequest<'a> {
     let settings = inputs.settings;
     BuildRequest {
-        sam: inputs.sam,
+        sam,
         out_dir: &settings.out_dir,
         runtime: settings.runtime,
         architecture: settings.architecture,
@@ -518,57 +483,4 @@ pub(crate) fn artifact_limit() -> u64 {
         .and_then(|v| v.parse().ok())
         .map(|v: u64| v.min(artifact::MAX_UNZIPPED_BYTES))
         .unwrap_or(artifact::MAX_UNZIPPED_BYTES)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    fn zip_of(path: &std::path::Path, files: &[(&str, &str)]) {
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-        for (name, text) in files {
-            zip.start_file(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            zip.write_all(text.as_bytes()).unwrap();
-        }
-        zip.finish().unwrap();
-    }
-
-    #[test]
-    fn the_task_root_links_the_dependencies_unzipped_once_and_the_code_never_writes_through() {
-        let cache = tempfile::tempdir().unwrap();
-        let deps_zip = cache.path().join("abc.zip");
-        zip_of(
-            &deps_zip,
-            &[("strands/__init__.py", "deps"), ("handler.py", "old")],
-        );
-        let code = tempfile::tempdir().unwrap();
-        std::fs::write(code.path().join("handler.py"), "new code").unwrap();
-
-        let root = task_root_of(&deps_zip, code.path()).unwrap();
-        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
-        assert_eq!(read(&root.path().join("strands/__init__.py")), "deps");
-        assert_eq!(read(&root.path().join("handler.py")), "new code");
-        let unzipped = cache.path().join("abc.root");
-        assert_eq!(
-            read(&unzipped.join("handler.py")),
-            "old",
-            "the cached set is untouched by the code copied over it"
-        );
-        // The next build links the same unzipped set (no second unzip).
-        let marker = unzipped.join("strands/__init__.py");
-        let before = std::fs::metadata(&marker).unwrap().modified().unwrap();
-        std::fs::remove_file(&deps_zip).unwrap();
-        let again = task_root_of(&deps_zip.with_extension("zip"), code.path());
-        assert!(
-            again.is_ok(),
-            "linked from the unzipped set: {:?}",
-            again.err()
-        );
-        assert_eq!(
-            std::fs::metadata(&marker).unwrap().modified().unwrap(),
-            before
-        );
-    }
 }

@@ -310,6 +310,7 @@ impl RenderedProject {
         }
         crate::files::claim_out_dir(out_dir)?;
         let code_dir = out_dir.join("src");
+        let kept = self.unchanged_runtime_bytecode(&code_dir);
         if code_dir.exists() {
             std::fs::remove_dir_all(&code_dir).map_err(|e| Error::io(&code_dir, e))?;
         }
@@ -326,7 +327,52 @@ impl RenderedProject {
                     .map_err(|e| Error::io(&target, e))?;
             }
         }
+        for (path, pyc) in kept {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            crate::files::write_atomically(&path, &pyc)?;
+        }
         Ok(())
+    }
+
+    /// The bytecode the last build's import wrote for agentdeploy's runtime files (checked-hash
+    /// pycs, see `bundle::bytecode`) whose source is written again unchanged: kept, so the code
+    /// is zipped the same before this build's import as after it (`sync` sends it meanwhile).
+    fn unchanged_runtime_bytecode(&self, code_dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut kept = Vec::new();
+        for file in &self.files {
+            let Ok(relative) = file.path.strip_prefix("src") else {
+                continue;
+            };
+            let (Some(name), Some(stem)) = (relative.to_str(), relative.file_stem()) else {
+                continue;
+            };
+            let source = code_dir.join(relative);
+            if !name.ends_with(".py")
+                || !is_runtime_file(name)
+                || std::fs::read(&source).ok().as_deref() != Some(&file.contents[..])
+            {
+                continue;
+            }
+            let prefix = format!("{}.", stem.to_string_lossy());
+            let cache = source.with_file_name("__pycache__");
+            let Ok(entries) = std::fs::read_dir(&cache) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                if is_file
+                    && name.starts_with(&prefix)
+                    && name.ends_with(".pyc")
+                    && let Ok(pyc) = std::fs::read(entry.path())
+                {
+                    kept.push((entry.path(), pyc));
+                }
+            }
+        }
+        kept
     }
 }
 

@@ -191,9 +191,10 @@ async fn deploy_with_secrets(
         .as_ref()
         .map(SecretConfig::path)
         .unwrap_or_else(|| settings.out_dir.join("samconfig.toml"));
+    let sam = inputs.sam().await?;
     let run = sam_deploy::deploy(
         &DeployRequest {
-            sam: inputs.sam,
+            sam: &sam,
             out_dir: &settings.out_dir,
             built_template,
             region: &aws.region,
