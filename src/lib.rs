@@ -28,6 +28,7 @@ pub mod redact;
 pub mod sandbox;
 pub mod secrets;
 pub mod smoke;
+pub mod sse;
 pub mod target;
 pub mod targets;
 pub mod timings;

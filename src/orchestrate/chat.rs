@@ -417,7 +417,7 @@ impl LocalUrl {
             .map_err(unreachable)?;
         let mut reader = tokio::io::BufReader::new(stream);
         let response = read_head(&mut reader).await.map_err(unreachable)?;
-        let mut events = EventStream::default();
+        let mut events = crate::sse::EventStream::default();
         let sse = response.content_type.starts_with("text/event-stream");
         let mut all = Vec::new();
         let mut feed = |chunk: &[u8]| {
@@ -432,13 +432,7 @@ impl LocalUrl {
             .await
             .map_err(unreachable)?;
         let answer = if sse {
-            let events: Vec<Value> = server_sent_events(&all);
-            match events.last() {
-                Some(last) if last.get("output").is_some() || last.get("error").is_some() => {
-                    last.clone()
-                }
-                _ => json!({"output": events}),
-            }
+            crate::sse::answer_of(&crate::sse::events(&all))
         } else {
             serde_json::from_slice(&all)
                 .unwrap_or_else(|_| json!({"output": String::from_utf8_lossy(&all)}))
@@ -513,45 +507,9 @@ async fn read_body(
     }
 }
 
-/// Server-Sent Events as their bytes arrive: each event's JSON once it is complete.
-#[derive(Default)]
-struct EventStream {
-    pending: Vec<u8>,
-}
-
-impl EventStream {
-    fn feed(&mut self, chunk: &[u8]) -> Vec<Value> {
-        self.pending.extend_from_slice(chunk);
-        let Some(end) = self.pending.windows(2).rposition(|w| w == b"\n\n") else {
-            return Vec::new();
-        };
-        let complete: Vec<u8> = self.pending.drain(..end + 2).collect();
-        server_sent_events(&complete)
-    }
-}
-
-fn server_sent_events(body: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(body)
-        .split("\n\n")
-        .filter_map(|event| event.trim_start().strip_prefix("data: "))
-        .filter_map(|data| serde_json::from_str(data).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_are_handed_out_only_once_complete() {
-        let mut stream = EventStream::default();
-        assert!(stream.feed(b"data: {\"data\": \"he").is_empty());
-        assert_eq!(
-            stream.feed(b"llo\"}\n\ndata: {\"da"),
-            vec![json!({"data": "hello"})]
-        );
-        assert_eq!(stream.feed(b"ta\": \"!\"}\n\n"), vec![json!({"data": "!"})]);
-    }
 
     #[test]
     fn a_local_url_is_http_with_a_host_and_port() {

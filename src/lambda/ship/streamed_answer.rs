@@ -3,7 +3,7 @@
 //! then the body as the server wrote it (for agentdeploy's kinds, Server-Sent Events). `invoke`
 //! turns it into the document a buffered function answers, so the command reads both alike.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const SEPARATOR: [u8; 8] = [0; 8];
 
@@ -16,14 +16,12 @@ pub fn unwrap(payload: &[u8]) -> Option<Vec<u8>> {
     let prelude: Value = serde_json::from_slice(&payload[..at]).ok()?;
     prelude.get("statusCode")?.as_u64()?;
     let body = &payload[at + SEPARATOR.len()..];
-    let events = server_sent_events(body);
-    let answer = match events.last() {
-        None => serde_json::from_slice(body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
-        // agentdeploy's kinds end with the whole answer (or the error).
-        Some(last) if last.get("output").is_some() || last.get("error").is_some() => last.clone(),
-        // An entrypoint's items, in order.
-        Some(_) => json!({ "output": events }),
+    let events = crate::sse::events(body);
+    let answer = if events.is_empty() {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    } else {
+        crate::sse::answer_of(&events)
     };
     serde_json::to_vec(&answer).ok()
 }
@@ -92,7 +90,7 @@ impl Decoder {
                     .position(|w| w == b"\n\n")
                 {
                     let event = &self.all[self.read_to..self.read_to + end + 2];
-                    found.extend(server_sent_events(event));
+                    found.extend(crate::sse::events(event));
                     self.read_to += end + 2;
                 }
                 found
@@ -111,27 +109,10 @@ impl Decoder {
     }
 }
 
-/// The JSON of each `data:` event (events whose data is not JSON are kept as text).
-fn server_sent_events(body: &[u8]) -> Vec<Value> {
-    let text = String::from_utf8_lossy(body);
-    text.split("\n\n")
-        .filter_map(|event| {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|line| line.strip_prefix("data:"))
-                .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                .collect();
-            (!data.is_empty()).then(|| {
-                let joined = data.join("\n");
-                serde_json::from_str(&joined).unwrap_or(Value::String(joined))
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn streamed(status: u16, body: &str) -> Vec<u8> {
         let mut payload = format!(r#"{{"statusCode": {status}, "headers": {{}}}}"#).into_bytes();
