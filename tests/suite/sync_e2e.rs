@@ -319,20 +319,21 @@ fn a_large_zip_sends_its_dependencies_once_and_never_trusts_the_kept_copy() {
         )
         .unwrap();
         let before = calls(&log).len();
-        let mut cmd = agentdeploy(dir);
-        aws.configure(&mut cmd);
-        let out = run(cmd.env("PATH", local_aws::deploy_path()).args([
+        let command = |args: &[&str]| {
+            let mut cmd = agentdeploy(dir);
+            aws.configure(&mut cmd);
+            run(cmd.env("PATH", local_aws::deploy_path()).args(args))
+        };
+        let out = command(&[
             "sync",
             "big",
             "--agent",
             "agent.py",
             "--s3-bucket",
             local_aws::BUCKET,
-        ]));
+        ]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        let mut cmd = agentdeploy(dir);
-        aws.configure(&mut cmd);
-        let answer = run(cmd.env("PATH", local_aws::deploy_path()).args([
+        let answer = command(&[
             "invoke",
             "big",
             "--input",
@@ -341,7 +342,7 @@ fn a_large_zip_sends_its_dependencies_once_and_never_trusts_the_kept_copy() {
             r#"{"offline": true}"#,
             "-o",
             "json",
-        ]));
+        ]);
         assert!(
             stdout(&answer).contains(&format!("You asked ({mark}): hi")),
             "live serves the synced code: {}",

@@ -192,19 +192,25 @@ mod tests {
         zip.finish().unwrap();
     }
 
+    /// A cache holding the dependency zip `abc.zip` (which has a `handler.py` the code covers),
+    /// and an out-dir.
+    fn dependencies() -> (tempfile::TempDir, tempfile::TempDir, PathBuf) {
+        let cache = tempfile::tempdir().unwrap();
+        let deps_zip = cache.path().join("abc.zip");
+        zip_of(
+            &deps_zip,
+            &[("strands/__init__.py", "deps"), ("handler.py", "old")],
+        );
+        (cache, tempfile::tempdir().unwrap(), deps_zip)
+    }
+
     fn read(p: &Path) -> String {
         std::fs::read_to_string(p).unwrap()
     }
 
     #[test]
     fn the_task_root_links_the_dependencies_unzipped_once_and_the_code_never_writes_through() {
-        let cache = tempfile::tempdir().unwrap();
-        let out = tempfile::tempdir().unwrap();
-        let deps_zip = cache.path().join("abc.zip");
-        zip_of(
-            &deps_zip,
-            &[("strands/__init__.py", "deps"), ("handler.py", "old")],
-        );
+        let (cache, out, deps_zip) = dependencies();
         let code = tempfile::tempdir().unwrap();
         std::fs::write(code.path().join("handler.py"), "new code").unwrap();
 
@@ -236,13 +242,7 @@ mod tests {
 
     #[test]
     fn the_kept_task_root_holds_exactly_this_build_s_code() {
-        let cache = tempfile::tempdir().unwrap();
-        let out = tempfile::tempdir().unwrap();
-        let deps_zip = cache.path().join("abc.zip");
-        zip_of(
-            &deps_zip,
-            &[("strands/__init__.py", "deps"), ("handler.py", "old")],
-        );
+        let (cache, out, deps_zip) = dependencies();
         let code = tempfile::tempdir().unwrap();
         let write = |name: &str, text: &str| {
             let path = code.path().join(name);
