@@ -512,6 +512,8 @@ pub struct Teardown {
     pub sessions_removed: usize,
     /// Secrets kept outside the deployment, removed with it.
     pub secrets_removed: usize,
+    /// What `sync` kept in the artifact bucket for it, removed with it.
+    pub sync_objects_removed: usize,
 }
 
 pub trait Target: Send + Sync {
@@ -743,13 +745,15 @@ pub trait Target: Send + Sync {
         change: Change,
     ) -> impl Future<Output = Result<Option<String>>> + Send;
 
-    /// Deletes the deployment and what it keeps elsewhere, if it is this function's
-    /// (`recorded`: the project's record names it); waits until it is gone.
+    /// Deletes the deployment and what it keeps elsewhere (in `artifact_bucket` too, when it is
+    /// known), if it is this function's (`recorded`: the project's record names it); waits
+    /// until it is gone.
     fn destroy(
         &self,
         sdk: &aws_config::SdkConfig,
         function_name: &str,
         stack_name: &str,
         recorded: bool,
+        artifact_bucket: Option<&str>,
     ) -> impl Future<Output = Result<Teardown>> + Send;
 }

@@ -590,8 +590,9 @@ impl Target for AnyTarget {
         function_name: &str,
         stack_name: &str,
         recorded: bool,
+        artifact_bucket: Option<&str>,
     ) -> Result<Teardown> {
-        each_target!(self, t => t.destroy(sdk, function_name, stack_name, recorded).await)
+        each_target!(self, t => t.destroy(sdk, function_name, stack_name, recorded, artifact_bucket).await)
     }
 }
 

@@ -445,6 +445,13 @@ async fn renew(
 }
 
 impl HeldLock {
+    /// The bucket the lock is kept in (the artifact bucket).
+    pub fn bucket(&self) -> &str {
+        &self.location.bucket
+    }
+}
+
+impl HeldLock {
     /// Gives the lock up (only the version this process wrote). A failure is only logged: the
     /// lock expires by itself.
     pub async fn release(self) {

@@ -660,6 +660,7 @@ impl Target for FolderTarget {
         function_name: &str,
         stack_name: &str,
         recorded: bool,
+        _artifact_bucket: Option<&str>,
     ) -> Result<Teardown> {
         self.check_owner(sdk, function_name, stack_name, recorded, Change::Destroy)
             .await?;

@@ -536,8 +536,9 @@ impl Target for LambdaTarget {
         function_name: &str,
         stack_name: &str,
         recorded: bool,
+        artifact_bucket: Option<&str>,
     ) -> Result<Teardown> {
-        operate::destroy(sdk, function_name, stack_name, recorded).await
+        operate::destroy(sdk, function_name, stack_name, recorded, artifact_bucket).await
     }
 }
 

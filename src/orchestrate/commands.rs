@@ -337,13 +337,16 @@ pub async fn destroy<T: Target>(
         .check_owner(&sdk, name, &stack_name, made_by_us, Change::Destroy)
         .await?;
     let locked = lock_across_machines(ctx, target, &sdk, name, &stack_name).await?;
-    let teardown = target.destroy(&sdk, name, &stack_name, made_by_us).await;
+    let teardown = target
+        .destroy(&sdk, name, &stack_name, made_by_us, locked.bucket())
+        .await;
     locked.release().await;
     let teardown = teardown?;
     let existed = teardown.existed;
     let untagged_note = teardown.ownership_note;
     let emptied = teardown.sessions_removed;
     let removed_secrets = teardown.secrets_removed;
+    let removed_synced = teardown.sync_objects_removed;
     let key = record::key(ctx.global.env.as_deref(), name);
     if entry.is_some() {
         store.update(|state| state.deployments.remove(&key))?;
@@ -362,6 +365,11 @@ pub async fn destroy<T: Target>(
     if removed_secrets > 0 {
         note.push_str(&format!(
             " and {removed_secrets} secret parameter(s) in SSM"
+        ));
+    }
+    if removed_synced > 0 {
+        note.push_str(&format!(
+            " and {removed_synced} object(s) `sync` kept in the artifact bucket"
         ));
     }
     let result = Destroyed {

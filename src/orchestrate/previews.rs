@@ -122,7 +122,9 @@ pub async fn destroy_expired<T: Target>(
             .check_owner(&sdk, name, &found.stack_name, false, Change::Destroy)
             .await?;
         let locked = lock_across_machines(ctx, target, &sdk, name, &found.stack_name).await?;
-        let teardown = target.destroy(&sdk, name, &found.stack_name, false).await;
+        let teardown = target
+            .destroy(&sdk, name, &found.stack_name, false, locked.bucket())
+            .await;
         locked.release().await;
         teardown?;
         store.update(|state| {

@@ -17,6 +17,11 @@ pub struct Locked {
 }
 
 impl Locked {
+    /// The artifact bucket the lock is kept in, when there is one.
+    pub fn bucket(&self) -> Option<&str> {
+        self.lock.as_ref().map(HeldLock::bucket)
+    }
+
     pub async fn release(self) {
         if let Some(lock) = self.lock {
             lock.release().await;

@@ -402,4 +402,21 @@ fn a_large_zip_sends_its_dependencies_once_and_never_trusts_the_kept_copy() {
         "the kept part was not these dependencies: put again: {third:?}"
     );
     assert_eq!(objects().trim(), kept);
+
+    // `destroy` takes what sync kept with the stack (the artifact bucket as the lock finds it).
+    let mut cmd = agentdeploy(dir);
+    aws.configure(&mut cmd);
+    let destroyed = run(cmd
+        .env("PATH", local_aws::deploy_path())
+        .env("AGENTDEPLOY_S3_BUCKET", local_aws::BUCKET)
+        .args(["destroy", "big", "--yes", "-o", "json"]));
+    assert_eq!(destroyed.status.code(), Some(0), "{}", stderr(&destroyed));
+    assert!(
+        json(&destroyed)["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("1 object(s) `sync` kept in the artifact bucket")),
+        "{}",
+        stdout(&destroyed)
+    );
+    assert_eq!(objects().trim(), "", "nothing of sync's stays");
 }

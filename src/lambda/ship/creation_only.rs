@@ -83,7 +83,8 @@ pub async fn check(inputs: &StackRequest<'_>) -> Result<Option<String>> {
             hint: Some(format!("pass --replace to replace it, or {keep}")),
         });
     }
-    crate::lambda::ship::operate::destroy(&inputs.aws.sdk, name, &settings.stack_name, true)
+    // What `sync` keeps in the bucket stays: the replacement's syncs can copy it (it is checked).
+    crate::lambda::ship::operate::destroy(&inputs.aws.sdk, name, &settings.stack_name, true, None)
         .await?;
     Ok(Some(format!(
         "--replace: {name} was created anew with isolation `{}` on {} (was `{}` on {}): its stack was deleted first, so its endpoint, API key and stored conversations are new",

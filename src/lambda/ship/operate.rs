@@ -304,13 +304,14 @@ pub async fn versions(
 }
 
 /// Deletes the stack (after its sessions: CloudFormation cannot delete a bucket that holds
-/// objects) and the secrets `--secrets-store ssm` kept for it; only a stack made for this
-/// function (see `ownership`).
+/// objects), the secrets `--secrets-store ssm` kept for it and what `sync` kept in the artifact
+/// bucket; only a stack made for this function (see `ownership`).
 pub async fn destroy(
     sdk: &aws_config::SdkConfig,
     function_name: &str,
     stack_name: &str,
     recorded: bool,
+    artifact_bucket: Option<&str>,
 ) -> Result<Teardown> {
     let cfn = crate::aws::clients::cloudformation(sdk);
     let stack = outputs::stack_state(&cfn, stack_name).await?;
@@ -323,6 +324,10 @@ pub async fn destroy(
             crate::target::Change::Destroy,
         )?,
         None => None,
+    };
+    let sync_objects_removed = match artifact_bucket {
+        Some(bucket) => crate::lambda::ship::sync::remove_kept(sdk, bucket, stack_name).await?,
+        None => 0,
     };
     let mut sessions_removed = 0;
     if let Some(bucket) = stack.as_ref().and_then(|s| s.outputs.get("SessionBucket")) {
@@ -338,6 +343,7 @@ pub async fn destroy(
         ownership_note,
         sessions_removed,
         secrets_removed,
+        sync_objects_removed,
     })
 }
 

@@ -586,8 +586,87 @@ impl Assembly {
     }
 }
 
+/// What `sync` left below `<stack>/agentdeploy-sync/` in the artifact bucket (kept dependencies'
+/// parts, a staged zip an interrupted sync did not remove), removed; only names sync gives, the
+/// rest of the folder is not touched. How many.
+pub async fn remove_kept(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+    stack_name: &str,
+) -> Result<usize> {
+    let client = crate::aws::clients::s3(sdk);
+    let prefix = format!("{stack_name}/agentdeploy-sync/");
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&prefix)
+        .into_paginator()
+        .send();
+    let mut ours = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| deploy_call_failed("ListObjectsV2", &e, DESTROY_HINT))?;
+        ours.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter(|key| is_synced_name(key.trim_start_matches(&prefix)))
+                .map(str::to_string),
+        );
+    }
+    for key in &ours {
+        client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| deploy_call_failed("DeleteObject", &e, DESTROY_HINT))?;
+    }
+    Ok(ours.len())
+}
+
+const DESTROY_HINT: &str = "it needs s3:ListBucket and s3:DeleteObject on the artifact bucket; nothing of the stack was deleted yet";
+
+/// A name `sync` gives below its folder: `deps-<md5>.part`, `<sha256>.zip`, `<pid>-<millis>.zip`.
+fn is_synced_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    name.strip_prefix("deps-").is_some_and(is_deps_part)
+        || name.strip_suffix(".zip").is_some_and(|stem| {
+            (stem.len() == 64 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
+                || stem
+                    .split_once('-')
+                    .is_some_and(|(a, b)| digits(a) && digits(b))
+        })
+}
+
 /// `<32 hex digits>.part`: a dependencies' part sync keeps (the rest of the folder is not looked at).
 fn is_deps_part(name: &str) -> bool {
     name.strip_suffix(".part")
         .is_some_and(|md5| md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_names_sync_gives_are_removed() {
+        for ours in [
+            "deps-0123456789abcdef0123456789abcdef.part",
+            "4f2a0c1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a.zip",
+            "4242-1796684704585.zip",
+        ] {
+            assert!(is_synced_name(ours), "{ours}");
+        }
+        for theirs in [
+            "deps-xyz.part",
+            "notes.txt",
+            "release.zip",
+            "a-b.zip",
+            "deps-0123456789abcdef0123456789abcdef.part.bak",
+            "sub/deps-0123456789abcdef0123456789abcdef.part",
+        ] {
+            assert!(!is_synced_name(theirs), "{theirs}");
+        }
+    }
 }
