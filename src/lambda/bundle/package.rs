@@ -254,12 +254,13 @@ pub fn deps_part_len(deps_zip: &Path) -> Result<u64> {
 /// The pycs a dependency zip ships: (modules, bytes), read from its listing.
 pub fn bytecode_in(deps_zip: &Path) -> Result<(u64, u64)> {
     let file = File::open(deps_zip).map_err(|e| Error::io(deps_zip, e))?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+    let archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| Error::internal(format!("cannot open {}: {e}", deps_zip.display())))?;
     let (mut modules, mut bytes) = (0, 0);
+    // From the central directory only: no entry's own header is read.
     for index in 0..archive.len() {
         let entry = archive
-            .by_index_raw(index)
+            .by_index_data(index)
             .map_err(|e| Error::internal(format!("cannot read {}: {e}", deps_zip.display())))?;
         if entry.name().is_ok_and(|name| name.ends_with(".pyc")) {
             modules += 1;
@@ -764,6 +765,8 @@ mod tests {
         let modules: Vec<String> = top_level_modules(&path).into_iter().collect();
         assert_eq!(modules, ["_cffi_backend", "six", "strands"]);
         assert!(top_level_modules(&dir.path().join("none.zip")).is_empty());
+        // Its bytecode, counted from the listing: one pyc of one byte.
+        assert_eq!(bytecode_in(&path).unwrap(), (1, 1));
     }
 
     #[test]
