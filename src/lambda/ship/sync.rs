@@ -263,7 +263,11 @@ impl Staged {
     /// The whole zip in one PutObject (`<sha256>.zip`).
     async fn put(inputs: &StackRequest<'_>, zip: &[u8], sha256: &[u8; 32]) -> Result<Staged> {
         let (client, bucket) = bucket(inputs, zip.len() as u64).await?;
-        let key = format!("{}/{}.zip", sync_prefix(inputs), crate::digest::hex(sha256));
+        let key = format!(
+            "{}{}.zip",
+            sync_folder(&inputs.settings.stack_name),
+            crate::digest::hex(sha256)
+        );
         client
             .put_object()
             .bucket(&bucket)
@@ -298,9 +302,38 @@ impl Staged {
     }
 }
 
-/// Where sync stages in the artifact bucket: beside sam's uploads for the stack.
-fn sync_prefix(inputs: &StackRequest<'_>) -> String {
-    format!("{}/agentdeploy-sync", inputs.settings.stack_name)
+/// Where sync keeps what it puts in the artifact bucket: beside sam's uploads for the stack.
+fn sync_folder(stack_name: &str) -> String {
+    format!("{stack_name}/agentdeploy-sync/")
+}
+
+/// The keys in the stack's sync folder with a name sync gives (see `is_synced_name`), every
+/// page of the listing.
+async fn synced_keys(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    stack_name: &str,
+    hint: &str,
+) -> Result<Vec<String>> {
+    let folder = sync_folder(stack_name);
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&folder)
+        .into_paginator()
+        .send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| deploy_call_failed("ListObjectsV2", &e, hint))?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter(|key| key.strip_prefix(&folder).is_some_and(is_synced_name))
+                .map(str::to_string),
+        );
+    }
+    Ok(keys)
 }
 
 async fn bucket(inputs: &StackRequest<'_>, zip_bytes: u64) -> Result<(aws_sdk_s3::Client, String)> {
@@ -347,8 +380,8 @@ impl Assembly {
         }
         let (client, bucket) = bucket(inputs, deps.len).await?;
         let key = format!(
-            "{}/{}-{}.zip",
-            sync_prefix(inputs),
+            "{}{}-{}.zip",
+            sync_folder(&inputs.settings.stack_name),
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -395,7 +428,10 @@ impl Assembly {
         deps_zip: &std::path::Path,
     ) -> Result<String> {
         let md5 = crate::digest::hex(&self.deps.md5);
-        let kept = format!("{}/deps-{md5}.part", sync_prefix(inputs));
+        let kept = format!(
+            "{}deps-{md5}.part",
+            sync_folder(&inputs.settings.stack_name)
+        );
         if let Some(etag) = self.copy_kept(&kept, &md5).await? {
             return Ok(etag);
         }
@@ -480,25 +516,23 @@ impl Assembly {
     /// said in the debug log.
     async fn remove_other_parts(&self, inputs: &StackRequest<'_>, kept: &str) {
         let staged = &self.staged;
-        let prefix = format!("{}/deps-", sync_prefix(inputs));
-        let listed = staged
-            .client
-            .list_objects_v2()
-            .bucket(&staged.bucket)
-            .prefix(&prefix)
-            .send()
-            .await;
-        let listed = match listed {
-            Ok(listed) => listed,
+        let stack_name = &inputs.settings.stack_name;
+        let keys = match synced_keys(&staged.client, &staged.bucket, stack_name, HINT).await {
+            Ok(keys) => keys,
             Err(err) => {
                 tracing::debug!("earlier dependency parts stay: {err}");
                 return;
             }
         };
-        for key in listed.contents().iter().filter_map(|o| o.key()) {
-            if key == kept || !is_deps_part(key.trim_start_matches(&prefix)) {
-                continue;
-            }
+        let folder = sync_folder(stack_name);
+        let parts = keys.iter().filter(|key| {
+            *key != kept
+                && key
+                    .strip_prefix(&folder)
+                    .and_then(|name| name.strip_prefix("deps-"))
+                    .is_some_and(is_deps_part)
+        });
+        for key in parts {
             let removed = staged
                 .client
                 .delete_object()
@@ -595,24 +629,7 @@ pub async fn remove_kept(
     stack_name: &str,
 ) -> Result<usize> {
     let client = crate::aws::clients::s3(sdk);
-    let prefix = format!("{stack_name}/agentdeploy-sync/");
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    let mut ours = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| deploy_call_failed("ListObjectsV2", &e, DESTROY_HINT))?;
-        ours.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .filter(|key| is_synced_name(key.trim_start_matches(&prefix)))
-                .map(str::to_string),
-        );
-    }
+    let ours = synced_keys(&client, bucket, stack_name, DESTROY_HINT).await?;
     for key in &ours {
         client
             .delete_object()
